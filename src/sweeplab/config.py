@@ -1,0 +1,126 @@
+"""Frozen config dataclasses: the base every model's config extends, and strict parsing.
+
+A trainable's first act is ``Config.from_dict(tune_config)``: an unknown or misspelt key,
+a value of the wrong type or outside a ``Literal`` fails loudly, naming the key.
+The same type checks validate search-space files before Ray starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Union, get_args, get_origin
+
+from .errors import UserError
+
+_NoneType = type(None)
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """Fields the engine reads; every model config inherits them."""
+
+    data: Optional[str] = None  # a file or folder; None = the generated default
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr_schedule: Literal["none", "plateau", "cosine"] = "none"
+    warmup_epochs: int = 0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3
+    clip_grad_norm: float = 0.0  # 0 = no clipping
+    early_stop_patience: int = 0  # 0 = never stop early
+    amp: bool = False  # bf16 autocast, only where the trial holds a GPU
+
+    def __post_init__(self) -> None:
+        hints = field_types(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):  # YAML gives lists; frozen configs keep tuples
+                value = tuple(value)
+                object.__setattr__(self, f.name, value)
+            problem = type_problem(value, hints[f.name])
+            if problem:
+                raise UserError(f"{type(self).__name__}: key '{f.name}' {problem}")
+        if self.epochs < 1:
+            raise UserError(f"{type(self).__name__}: key 'epochs' must be >= 1, got {self.epochs}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "BaseConfig":
+        unknown = sorted(set(values) - set(field_types(cls)))
+        if unknown:
+            raise UserError(
+                f"{cls.__name__}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"allowed: {', '.join(sorted(field_types(cls)))}"
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def describe_type(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, get_args(tp)))
+    if origin is Union:
+        return " or ".join(describe_type(a) for a in get_args(tp))
+    if origin is tuple:
+        return "a list"
+    if tp is _NoneType:
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def type_problem(value: Any, tp: Any) -> Optional[str]:
+    """None when ``value`` fits ``tp``; otherwise what is wrong, for an error message."""
+    if _fits(value, tp):
+        return None
+    return f"must be {describe_type(tp)}, got {value!r} ({type(value).__name__})"
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    origin = get_origin(tp)
+    if tp is Any:
+        return True
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in get_args(tp))
+    if origin is Union:
+        return any(_fits(value, a) for a in get_args(tp))
+    if origin is tuple:
+        args = get_args(tp)
+        if not isinstance(value, (tuple, list)):
+            return False
+        inner = args[0] if args else Any
+        return all(_fits(v, inner) for v in value)
+    if tp is _NoneType:
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    return isinstance(value, tp)
+
+
+def coerce(value: Any, tp: Any) -> Any:
+    """Turn a ``--set`` string into the field's type (YAML scalars first, then checks)."""
+    import yaml
+
+    parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    if _fits(parsed, tp):
+        return float(parsed) if tp is float and isinstance(parsed, int) else parsed
+    if _fits(value, tp):  # a str field whose text YAML would read as something else
+        return value
+    return parsed

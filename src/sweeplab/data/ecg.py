@@ -1,0 +1,226 @@
+"""Heartbeats in the MIT-BIH format of the Kaggle "ECG Heartbeat Categorization" set
+(report 000), and a seeded synthetic stand-in with the same shape and imbalance.
+
+A row is one beat: 187 samples in [0, 1] (125 Hz, starting at the R peak, zero-padded at
+the end) then the class index as a float: 0 N, 1 S, 2 V, 3 F, 4 Q. No header.
+Every loader returns ``{"train" | "val" | "test": (X float32 (n, 187), y int64 (n,))}``.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UserError
+
+CLASS_NAMES = ("N", "S", "V", "F", "Q")
+SEQ_LEN = 187
+MITBIH_COUNTS = (72471, 2223, 5788, 641, 6431)  # mitbih_train.csv, in CLASS_NAMES order
+KAGGLE_PAIR = ("mitbih_train.csv", "mitbih_test.csv")
+
+Arrays = tuple[np.ndarray, np.ndarray]
+Splits = dict[str, Arrays]
+
+
+# ------------------------------------------------------------------ splitting
+
+
+def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
+    """Largest-remainder rounding of ``total * weights / sum(weights)`` (sums to ``total``)."""
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+    """Index arrays, one per fraction (they sum to 1), each class cut in those proportions.
+
+    A class with at least as many rows as parts puts one row in every part, so a rare
+    class still shows up in validation and test of a small set.
+    """
+    rng = np.random.default_rng(seed)
+    weights = np.asarray(fractions, dtype=np.float64)
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    for c in np.unique(y):
+        rows = rng.permutation(np.flatnonzero(y == c))
+        counts = _allocate(len(rows), weights)
+        if len(rows) >= len(fractions):
+            while (counts == 0).any():
+                counts[np.argmin(counts)] += 1
+                counts[np.argmax(counts)] -= 1
+        for part, chunk in zip(parts, np.split(rows, np.cumsum(counts)[:-1])):
+            part.append(chunk)
+    return [rng.permutation(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts]
+
+
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` row indices (sorted) keeping the class proportions, every class at least once
+    where ``n`` allows."""
+    if n <= 0 or n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    classes, sizes = np.unique(y, return_counts=True)
+    counts = _allocate(n, sizes.astype(np.float64))
+    if n >= len(classes):
+        while (counts == 0).any():
+            counts[np.argmin(counts)] += 1
+            counts[np.argmax(counts)] -= 1
+    picked = [rng.choice(np.flatnonzero(y == c), k, replace=False) for c, k in zip(classes, counts)]
+    return np.sort(np.concatenate(picked))
+
+
+def _split_arrays(x: np.ndarray, y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[Arrays]:
+    return [(x[i], y[i]) for i in stratified_split(y, fractions, seed)]
+
+
+# ------------------------------------------------------------------ reading
+
+
+def read_mitbih_csv(path: Union[str, Path], max_rows: int = 0, seed: int = 0) -> Arrays:
+    """One MIT-BIH CSV; ``max_rows`` > 0 keeps a seeded, stratified subset of that many rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    n_cols = SEQ_LEN + 1
+    try:
+        table = pd.read_csv(path, header=None, dtype=np.float32, engine="c").to_numpy()
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as e:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if not found:
+            raise UserError(f"{path}: not a readable CSV ({str(e).strip()})") from None
+        line, saw = found.group(2), found.group(3)
+        raise UserError(f"{path}: row {line} has {saw} columns; expected {n_cols} (187 samples + class index)") from None
+    except ValueError:
+        raise UserError(f"{path}: {_first_non_numeric(path)}") from None
+    if table.shape[1] != n_cols:
+        raise UserError(f"{path}: row 1 has {table.shape[1]} columns; expected {n_cols} (187 samples + class index)")
+    missing = np.isnan(table).any(axis=1)
+    if missing.any():
+        row = int(np.argmax(missing)) + 1
+        raise UserError(f"{path}: row {row} has an empty or NaN value (or fewer than {n_cols} columns)")
+    labels = table[:, -1]
+    bad = (labels != np.round(labels)) | (labels < 0) | (labels > len(CLASS_NAMES) - 1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise UserError(
+            f"{path}: row {row + 1}: class index {labels[row]:g} is outside 0..{len(CLASS_NAMES) - 1} "
+            f"({', '.join(CLASS_NAMES)})"
+        )
+    x, y = np.ascontiguousarray(table[:, :SEQ_LEN]), labels.astype(np.int64)
+    keep = stratified_subset(y, max_rows, seed)
+    return x[keep], y[keep]
+
+
+def _first_non_numeric(path: Path) -> str:
+    """Only on the failure path: read as text to say which cell is not a number."""
+    cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, engine="c")
+    for col in cells.columns:
+        parsed = pd.to_numeric(cells[col].replace("", "nan"), errors="coerce")
+        bad = parsed.isna() & ~cells[col].str.strip().str.lower().isin(["", "nan"])
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            return f"row {row + 1}, column {col + 1}: {cells[col].iloc[row]!r} is not a number"
+    return "holds a value that is not a number"
+
+
+def load_mitbih(
+    data: Union[str, Path],
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    max_rows: int = 0,
+) -> Splits:
+    """A CSV file (split train / val / test), or a folder: the Kaggle pair (train file ->
+    train / val, test file -> test) or exactly one .csv. ``max_rows`` caps each file read."""
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if all((path / name).is_file() for name in KAGGLE_PAIR):
+            x, y = read_mitbih_csv(path / KAGGLE_PAIR[0], max_rows, seed)
+            test = read_mitbih_csv(path / KAGGLE_PAIR[1], max_rows, seed)
+            train, val = _split_arrays(x, y, (1 - val_fraction, val_fraction), seed)
+            return {"train": train, "val": val, "test": test}
+        csvs = sorted(p for p in path.glob("*.csv") if p.is_file())
+        if len(csvs) != 1:
+            raise UserError(
+                f"{path}: holds {len(csvs)} .csv files; expected {' + '.join(KAGGLE_PAIR)} or exactly one .csv"
+            )
+        path = csvs[0]
+    x, y = read_mitbih_csv(path, max_rows, seed)
+    train, val, test = _split_arrays(x, y, (1 - val_fraction - test_fraction, val_fraction, test_fraction), seed)
+    return {"train": train, "val": val, "test": test}
+
+
+# ------------------------------------------------------------------ synthetic
+
+# Per class, uniform ranges of the beat's parameters (t in samples at 125 Hz, from the R
+# peak). rr: the rhythm's RR interval, which sets the window (1.2 rr, then zero padding);
+# next: where the following R peak falls, in rr; qrs: width of the R wave; s: depth of the
+# S wave; t_amp / t_pos / t_width: the T wave; p: the following beat's P wave; spike: a
+# pacemaker spike before the following beat. The ranges overlap on purpose: F sits between
+# N and V, S differs from N mostly by prematurity, so minority classes stay hard.
+_MORPHOLOGY = {
+    #        rr          next          qrs         s            t_amp          t_pos         t_width     p            spike        noise
+    "N": ((75, 125), (0.92, 1.08), (1.6, 2.6), (0.05, 0.3), (0.15, 0.4), (0.28, 0.4), (5, 9), (0.06, 0.18), (0.0, 0.0), (0.005, 0.03)),
+    "S": ((70, 120), (0.72, 0.95), (1.5, 2.5), (0.05, 0.3), (0.1, 0.35), (0.26, 0.38), (4, 8), (-0.08, 0.12), (0.0, 0.0), (0.005, 0.035)),
+    "V": ((75, 125), (1.15, 1.55), (3.5, 7.0), (0.1, 0.5), (-0.45, -0.05), (0.32, 0.48), (7, 13), (0.0, 0.1), (0.0, 0.0), (0.005, 0.035)),
+    "F": ((75, 125), (0.95, 1.25), (2.3, 4.5), (0.05, 0.4), (-0.2, 0.25), (0.3, 0.44), (6, 11), (0.03, 0.15), (0.0, 0.0), (0.005, 0.035)),
+    "Q": ((70, 115), (0.95, 1.05), (3.0, 6.0), (0.0, 0.35), (-0.35, 0.3), (0.3, 0.46), (6, 12), (0.0, 0.08), (0.0, 0.5), (0.01, 0.05)),
+}
+_PARAMS = ("rr", "next", "qrs", "s", "t_amp", "t_pos", "t_width", "p", "spike", "noise")
+
+
+def make_heartbeats(n: int, seed: int) -> Arrays:
+    """``n`` synthetic beats with MIT-BIH's class proportions (each class at least once
+    where ``n`` allows), shuffled."""
+    rng = np.random.default_rng(seed)
+    counts = _allocate(n, np.asarray(MITBIH_COUNTS, dtype=np.float64))
+    if n >= len(CLASS_NAMES):
+        counts = np.maximum(counts, 1)
+        counts[0] -= counts.sum() - n
+    y = rng.permutation(np.repeat(np.arange(len(CLASS_NAMES), dtype=np.int64), counts))
+    ranges = np.asarray([_MORPHOLOGY[c] for c in CLASS_NAMES], dtype=np.float64)[y]  # (n, params, 2)
+    p = dict(zip(_PARAMS, np.moveaxis(rng.uniform(ranges[..., 0], ranges[..., 1]), 1, 0)))
+
+    t = np.arange(SEQ_LEN, dtype=np.float64)[None, :]
+    rr, nxt = p["rr"], p["rr"] * p["next"]
+
+    def bump(center, width, amp):
+        return amp[:, None] * np.exp(-0.5 * ((t - center[:, None]) / width[:, None]) ** 2)
+
+    ones = np.ones(n)
+    next_qrs = rng.uniform(1.6, 2.6, n)  # the following beat is a plain one
+    beat = (
+        bump(np.zeros(n), p["qrs"], ones)
+        + bump(1.8 * p["qrs"], 0.8 * p["qrs"], -p["s"])
+        + bump(p["t_pos"] * rr, p["t_width"], p["t_amp"])
+        + bump(nxt - 0.16 * rr, rng.uniform(2.5, 4.0, n), p["p"])
+        + bump(nxt - 2.5 * next_qrs, np.full(n, 0.6), p["spike"])
+        + bump(nxt, next_qrs, rng.uniform(0.7, 1.0, n))
+        + rng.uniform(0.0, 0.08, (n, 1)) * np.sin(2 * np.pi * t / rng.uniform(150, 400, (n, 1)) + rng.uniform(0, 2 * np.pi, (n, 1)))
+    )
+    beat += rng.normal(size=beat.shape) * p["noise"][:, None]
+
+    # Like the Kaggle preprocessing: min-max to [0, 1] over the window, zeros after it.
+    length = np.clip(np.round(1.2 * rr * rng.uniform(0.95, 1.05, n)), 1, SEQ_LEN).astype(np.int64)
+    inside = t < length[:, None]
+    lo = np.where(inside, beat, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(inside, beat, -np.inf).max(axis=1, keepdims=True)
+    x = np.where(inside, (beat - lo) / np.maximum(hi - lo, 1e-6), 0.0)
+    return x.astype(np.float32), y
+
+
+def synthetic_splits(
+    n: int, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15
+) -> Splits:
+    x, y = make_heartbeats(n, seed)
+    train, val, test = _split_arrays(x, y, (1 - val_fraction - test_fraction, val_fraction, test_fraction), seed)
+    return {"train": train, "val": val, "test": test}

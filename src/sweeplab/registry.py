@@ -1,0 +1,69 @@
+"""The one table of experiments. Entries name code by dotted path, so listing them
+imports nothing heavier than this module (no torch, no transformers)."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu: float = 1.0
+    gpu: float = 0.0
+    workers: int = 1  # >1: the trial drives a TorchTrainer with this many DDP workers
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    title: str
+    report: str  # which report in shared/reports/ it reproduces
+    module: str  # dotted path of the trainable module (Config, Task, load_data, DATA_FIELDS)
+    space: str  # default search-space file in search_spaces/
+    metric: str
+    mode: Literal["min", "max"]
+    resources: Resources = Resources()
+    smoke: dict[str, Any] = field(default_factory=dict)  # numbers only: same code path
+
+    def load(self) -> Any:
+        """The trainable module; imports torch."""
+        return importlib.import_module(self.module)
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.id: e
+    for e in [
+        Experiment(
+            id="freq",
+            title="LSTM extracting one frequency from a mixed noisy signal",
+            report="004",
+            module="sweeplab.trainables.freq",
+            space="freq.yaml",
+            metric="val_mse",
+            mode="min",
+            smoke={"epochs": 2, "duration": 1.0},
+        ),
+        Experiment(
+            id="seqclf",
+            title="GRU / LSTM heartbeat classifier (MIT-BIH format)",
+            report="000",
+            module="sweeplab.trainables.seqclf",
+            space="seqclf_gru.yaml",
+            metric="val_macro_f1",
+            mode="max",
+            smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
+        ),
+    ]
+}
+
+
+def get(experiment_id: str) -> Experiment:
+    try:
+        return EXPERIMENTS[experiment_id]
+    except KeyError:
+        raise UserError(
+            f"unknown experiment '{experiment_id}'; known: {', '.join(sorted(EXPERIMENTS))}"
+        ) from None

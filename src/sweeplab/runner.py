@@ -1,0 +1,248 @@
+"""Where the engine runs: a Tune trial in-process, a TorchTrainer with N DDP workers
+driven from a Tune trial, or a plain local run (``sweeplab train`` and tests).
+
+``make_trainable`` is the Ray Tune function trainable for every registered model.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Optional
+
+import torch
+
+from . import engine
+from .config import BaseConfig
+
+_DATA_CACHE: dict[tuple, Any] = {}  # per process: reused actors share data across trials
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """What every trial of a sweep shares besides its config (picklable, small)."""
+
+    module: str  # the trainable module: Config, Task, load_data, DATA_FIELDS
+    metric: str
+    mode: str
+    cpus: float = 1.0
+    gpus: float = 0.0
+    workers: int = 1
+    train_storage: Optional[str] = None  # where TorchTrainer runs keep their state
+
+    @property
+    def monitor(self) -> engine.Monitor:
+        return engine.Monitor(self.metric, self.mode)
+
+
+def data_key(module: ModuleType, cfg: BaseConfig) -> tuple:
+    return (module.__name__,) + tuple(getattr(cfg, f) for f in ("data", *module.DATA_FIELDS))
+
+
+def cached_data(module: ModuleType, cfg: BaseConfig) -> Any:
+    """Build the data for ``cfg`` once per process (used when data fields are searched)."""
+    key = data_key(module, cfg)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()  # keep one data set: a searched data field changes it per trial
+        _DATA_CACHE[key] = module.load_data(cfg)
+    return _DATA_CACHE[key]
+
+
+def _data_for(module: ModuleType, cfg: BaseConfig, shared: Any) -> Any:
+    if shared is not None and shared[0] == data_key(module, cfg):
+        return shared[1]
+    return cached_data(module, cfg)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+class TuneSession(engine.Session):
+    """One process: the Tune trial itself trains."""
+
+    def __init__(self, cpus: float):
+        import ray
+
+        torch.set_num_threads(max(1, int(cpus)))
+        self._cuda = bool(ray.get_gpu_ids()) and torch.cuda.is_available()
+
+    def device(self) -> torch.device:
+        return torch.device("cuda" if self._cuda else "cpu")
+
+    def checkpoint_dir(self) -> Optional[str]:
+        from ray import tune
+
+        ckpt = tune.get_checkpoint()
+        return ckpt.to_directory() if ckpt else None
+
+    def report(self, metrics: dict[str, Any], checkpoint_dir: Optional[str]) -> None:
+        from ray import tune
+
+        ckpt = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
+        tune.report(metrics, checkpoint=ckpt)
+
+
+class TrainWorkerSession(engine.Session):
+    """A Ray Train (DDP) worker: rank 0 reports metrics and checkpoints to the trial."""
+
+    def __init__(self, cpus: float):
+        import ray.train
+
+        torch.set_num_threads(max(1, int(cpus)))
+        ctx = ray.train.get_context()
+        self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+
+    def device(self) -> torch.device:
+        import ray.train.torch
+
+        return ray.train.torch.get_device()
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        import ray.train.torch
+
+        return ray.train.torch.prepare_model(model)
+
+    def checkpoint_dir(self) -> Optional[str]:
+        import ray.train
+
+        ckpt = ray.train.get_checkpoint()
+        return ckpt.to_directory() if ckpt else None
+
+    def report(self, metrics: dict[str, Any], checkpoint_dir: Optional[str]) -> None:
+        import ray.train
+
+        ckpt = ray.train.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
+        ray.train.report(metrics, checkpoint=ckpt)
+
+
+class LocalSession(engine.Session):
+    """No Ray: prints each epoch, keeps the history and the latest checkpoint in ``out``."""
+
+    def __init__(self, out: Path, cpus: Optional[int] = None, resume: bool = False,
+                 echo: Callable[[str], None] = print, device: Optional[str] = None):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.resume, self.echo = resume, echo
+        self.history: list[dict[str, Any]] = []
+        if cpus:
+            torch.set_num_threads(cpus)
+        self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    def device(self) -> torch.device:
+        return self._device
+
+    def checkpoint_dir(self) -> Optional[str]:
+        ckpt = self.out / "checkpoint"
+        return str(ckpt) if self.resume and ckpt.exists() else None
+
+    def report(self, metrics: dict[str, Any], checkpoint_dir: Optional[str]) -> None:
+        self.history.append(dict(metrics))
+        with open(self.out / "history.jsonl", "a") as f:
+            f.write(json.dumps(metrics, default=float) + "\n")
+        if checkpoint_dir:
+            target = self.out / "checkpoint"
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(checkpoint_dir, target)
+        shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        self.echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
+
+
+# ---------------------------------------------------------------- trainables
+
+
+def run_trial(config: dict[str, Any], plan: TrialPlan, shared: Any = None) -> None:
+    """The Tune function trainable of every registered model."""
+    module = importlib.import_module(plan.module)
+    cfg = module.Config.from_dict(config)  # unknown keys fail here, loudly
+    if plan.workers <= 1:
+        engine.fit(module.Task, cfg, _data_for(module, cfg, shared), TuneSession(plan.cpus), plan.monitor)
+    else:
+        _fit_distributed(cfg, plan, _data_for(module, cfg, shared))
+
+
+def _fit_distributed(cfg: BaseConfig, plan: TrialPlan, data: Any) -> None:
+    import ray
+    from ray import tune
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    trial_id = tune.get_context().get_trial_id()
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={"cfg": cfg.to_dict(), "plan": plan, "data": ray.put(data)},
+        scaling_config=ScalingConfig(
+            num_workers=plan.workers,
+            use_gpu=plan.gpus > 0,
+            resources_per_worker={"CPU": plan.cpus, **({"GPU": plan.gpus} if plan.gpus else {})},
+        ),
+        # Same name on a restarted trial: Train resumes from its own latest checkpoint.
+        run_config=RunConfig(
+            name=f"train-{trial_id}",
+            storage_path=plan.train_storage,
+            callbacks=[TuneReportCallback()],
+            failure_config=FailureConfig(max_failures=0),
+        ),
+    )
+    trainer.fit()
+
+
+def _worker_loop(loop_config: dict[str, Any]) -> None:
+    import ray
+
+    plan: TrialPlan = loop_config["plan"]
+    module = importlib.import_module(plan.module)
+    cfg = module.Config.from_dict(loop_config["cfg"])
+    data = ray.get(loop_config["data"])
+    engine.fit(module.Task, cfg, data, TrainWorkerSession(plan.cpus), plan.monitor)
+
+
+def trial_resources(plan: TrialPlan) -> dict[str, float]:
+    """What Tune reserves for one trial. A TorchTrainer trial only drives its workers
+    (which Train places itself), so it takes a sliver of a CPU."""
+    if plan.workers > 1:
+        return {"cpu": 0.1}
+    return {"cpu": plan.cpus, "gpu": plan.gpus}
+
+
+def make_trainable(plan: TrialPlan, shared: Any = None):
+    """``shared`` = (data_key, data): built once by the driver, shipped through the object store."""
+    from ray import tune
+
+    fn = tune.with_parameters(run_trial, plan=plan, shared=shared)
+    return tune.with_resources(fn, trial_resources(plan))
+
+
+def load_user_trainable(spec: str) -> Callable:
+    """``path/to/file.py:function`` or ``package.module:function``."""
+    from .errors import UserError
+
+    target, _, name = spec.rpartition(":")
+    if not target or not name:
+        raise UserError(f"--trainable '{spec}': expected path/to/file.py:function or module:function")
+    if target.endswith(".py") or os.sep in target:
+        path = Path(target).resolve()
+        if not path.is_file():
+            raise UserError(f"--trainable '{spec}': no such file {path}")
+        mod_name = f"sweeplab_user_{path.stem}"
+        spec_obj = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec_obj)
+        sys.modules[mod_name] = module
+        spec_obj.loader.exec_module(module)
+        import ray.cloudpickle
+
+        ray.cloudpickle.register_pickle_by_value(module)  # workers cannot import it by name
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as e:
+            raise UserError(f"--trainable '{spec}': cannot import {target}: {e}") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise UserError(f"--trainable '{spec}': {target} has no function '{name}'")
+    return fn

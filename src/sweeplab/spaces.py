@@ -1,0 +1,493 @@
+"""Search-space files: the W&B sweep shape plus sweeplab's keys, validated before Ray starts.
+
+    experiment: freq                     # sweeplab
+    method: bayes                        # W&B: grid | random | bayes
+    metric: {name: val_mse, goal: minimize}
+    parameters:
+      hidden_size: {values: [32, 64, 128]}
+      lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-3}
+    early_terminate: {type: hyperband, min_iter: 5, eta: 3}
+    fixed: {clip_grad_norm: 1.0}          # sweeplab: values every trial gets
+    presets: {tuned: {hidden_size: 64, lr: 5.0e-4}}   # tried first (points_to_evaluate)
+    scheduler: {name: asha, grace_period: 5}
+    search: optuna                       # optuna | random | grid (overrides method)
+    num_samples: 20
+    time_budget: 540                     # seconds
+    resources: {cpu: 1, gpu: 0, workers: 1}
+
+Every problem is a UserError naming the file, the key and what is allowed.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .config import coerce, describe_type, field_types, type_problem
+from .errors import UserError
+
+SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
+if not SPACES_DIR.is_dir():  # a source checkout / editable install: the top-level folder
+    SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+
+TOP_KEYS = {
+    "experiment", "method", "metric", "parameters", "early_terminate", "fixed", "presets",
+    "scheduler", "search", "num_samples", "time_budget", "resources",
+    "name", "description", "program", "command", "project", "entity", "run_cap",  # W&B, ignored
+}
+METHODS = {"grid": "grid", "random": "random", "bayes": "optuna"}
+SEARCHERS = ("optuna", "random", "grid")
+SCHEDULERS = {
+    "asha": {"grace_period", "reduction_factor", "brackets", "max_t"},
+    "hyperband": {"reduction_factor", "max_t"},
+    "pbt": {"perturbation_interval", "quantile_fraction", "resample_probability"},
+    "median": {"grace_period", "min_samples_required"},
+    "fifo": set(),
+}
+RESOURCE_KEYS = {"cpu", "gpu", "workers"}
+# W&B distributions -> (needs, result kind)
+DISTRIBUTIONS = {
+    "constant": ("value",),
+    "categorical": ("values",),
+    "int_uniform": ("min", "max"),
+    "uniform": ("min", "max"),
+    "q_uniform": ("min", "max"),
+    "log_uniform": ("min", "max"),  # W&B: min / max are natural-log exponents
+    "log_uniform_values": ("min", "max"),
+    "q_log_uniform_values": ("min", "max"),
+    "normal": (),
+    "q_normal": (),
+}
+INT_DISTRIBUTIONS = {"int_uniform", "q_uniform", "q_log_uniform_values", "constant", "categorical"}
+FLOAT_ONLY = {"uniform", "log_uniform", "log_uniform_values", "normal", "q_normal"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` as a string; sweep files are full of such numbers."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+@dataclass
+class Param:
+    name: str
+    values: Optional[list] = None  # categorical
+    distribution: Optional[str] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    q: Optional[float] = None
+    mu: float = 0.0
+    sigma: float = 1.0
+
+    def contains(self, v: Any) -> bool:
+        if self.values is not None:
+            return any(v == x and type(v) is type(x) or (_num(v) and _num(x) and v == x) for x in self.values)
+        if self.distribution in ("normal", "q_normal"):
+            return _num(v)
+        lo, hi = self.bounds()
+        return _num(v) and lo - 1e-12 * abs(lo) <= v <= hi + 1e-12 * abs(hi)
+
+    def bounds(self) -> tuple[float, float]:
+        if self.distribution == "log_uniform":
+            return math.exp(self.min), math.exp(self.max)
+        return self.min, self.max
+
+    def describe(self) -> str:
+        if self.values is not None:
+            return "one of " + ", ".join(map(repr, self.values))
+        if self.distribution in ("normal", "q_normal"):
+            return f"{self.distribution}(mu={self.mu}, sigma={self.sigma})"
+        lo, hi = self.bounds()
+        return f"{self.distribution} in [{lo:g}, {hi:g}]"
+
+    def domain(self, grid: bool = False):
+        from ray import tune
+
+        if self.values is not None:
+            return tune.grid_search(list(self.values)) if grid else tune.choice(list(self.values))
+        d, lo, hi, q = self.distribution, self.min, self.max, self.q
+        if d == "int_uniform":
+            return tune.randint(int(lo), int(hi) + 1)  # W&B's max is inclusive
+        if d == "uniform":
+            return tune.uniform(lo, hi)
+        if d == "q_uniform":
+            return tune.qrandint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.quniform(lo, hi, q or 1.0)
+        if d in ("log_uniform", "log_uniform_values"):
+            lo, hi = self.bounds()
+            return tune.loguniform(lo, hi)
+        if d == "q_log_uniform_values":
+            return tune.qlograndint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
+        if d == "normal":
+            return tune.randn(self.mu, self.sigma)
+        return tune.qrandn(self.mu, self.sigma, q or 1.0)
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _ints(*vs: Any) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in vs if v is not None)
+
+
+@dataclass
+class Spec:
+    """A validated sweep file (and the pins applied on top of it)."""
+
+    source: str
+    text: str
+    experiment: Optional[str]
+    metric: Optional[str]
+    mode: Optional[str]
+    search: str
+    scheduler: dict[str, Any]
+    parameters: dict[str, Param]
+    fixed: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+    num_samples: Optional[int]
+    time_budget: Optional[float]
+    resources: dict[str, float]
+    config_cls: Optional[type] = None
+    pins: dict[str, Any] = field(default_factory=dict)
+
+    # -------------------------------------------------- overrides (one run only)
+
+    def pin(self, key: str, value: Any, origin: str = "--set") -> None:
+        """Fix ``key`` for this run: a fixed value or a parameter taken out of the search."""
+        if self.config_cls is not None:
+            types = field_types(self.config_cls)
+            if key not in types:
+                raise UserError(f"{origin} {key}: not a field of {self.config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+            value = coerce(value, types[key])
+            problem = type_problem(value, types[key])
+            if problem:
+                raise UserError(f"{origin} {key}: {problem}")
+        self.parameters.pop(key, None)
+        self.fixed[key] = value
+        self.pins[key] = value
+        for preset in self.presets.values():
+            preset.pop(key, None)
+
+    def cap_epochs(self, max_epochs: int) -> None:
+        """--max-epochs: no trial, preset or value goes past ``max_epochs``."""
+        if "epochs" in self.parameters:
+            p = self.parameters["epochs"]
+            if p.values is not None:
+                p.values = sorted({min(v, max_epochs) for v in p.values})
+            else:
+                p.max = min(p.max, max_epochs)
+                p.min = min(p.min, p.max)
+        else:
+            default = getattr(self.config_cls, "epochs", max_epochs) if self.config_cls else max_epochs
+            self.fixed["epochs"] = min(self.fixed.get("epochs", default), max_epochs)
+        for preset in self.presets.values():
+            if "epochs" in preset:
+                preset["epochs"] = min(preset["epochs"], max_epochs)
+
+    def max_epochs(self) -> Optional[int]:
+        if "epochs" in self.parameters:
+            p = self.parameters["epochs"]
+            return int(max(p.values) if p.values is not None else p.max)
+        if "epochs" in self.fixed:
+            return int(self.fixed["epochs"])
+        return getattr(self.config_cls, "epochs", None) if self.config_cls else None
+
+    # -------------------------------------------------- what Tune gets
+
+    def param_space(self) -> dict[str, Any]:
+        grid = self.search == "grid"
+        return {**self.fixed, **{k: p.domain(grid=grid) for k, p in self.parameters.items()}}
+
+    def points_to_evaluate(self) -> list[dict[str, Any]]:
+        """Presets, each completed over the searched parameters (config defaults)."""
+        return [{k: v for k, v in full.items() if k in self.parameters} for full in self.preset_configs().values()]
+
+    def preset_configs(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name, values in self.presets.items():
+            full = dict(self.fixed)
+            for key, param in self.parameters.items():
+                if key in values:
+                    full[key] = values[key]
+                    continue
+                default = _default(self.config_cls, key)
+                if default is _MISSING or not param.contains(default):
+                    raise UserError(
+                        f"{self.source}: presets.{name}: gives no '{key}' and the default "
+                        f"{'(none)' if default is _MISSING else repr(default)} is outside the space ({param.describe()})"
+                    )
+                full[key] = default
+            out[name] = full
+        return out
+
+
+_MISSING = object()
+
+
+def _default(cls: Optional[type], key: str) -> Any:
+    if cls is None:
+        return _MISSING
+    import dataclasses
+
+    for f in dataclasses.fields(cls):
+        if f.name == key:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    return _MISSING
+
+
+# ------------------------------------------------------------------ loading
+
+
+def shipped() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(SPACES_DIR.glob("*.yaml"))}
+
+
+def find(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.exists() or "/" in name_or_path or os.sep in name_or_path:
+        if not path.is_file():
+            raise UserError(f"{name_or_path}: no such space file")
+        return path
+    spaces = shipped()
+    stem = path.stem if path.suffix in (".yaml", ".yml") else name_or_path
+    if stem in spaces:
+        return spaces[stem]
+    if path.suffix in (".yaml", ".yml"):
+        raise UserError(f"{name_or_path}: no such space file")
+    raise UserError(f"no space file named '{name_or_path}'; shipped: {', '.join(spaces)}")
+
+
+def read(path: Path) -> tuple[str, dict]:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        raw = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a space file is a mapping (method, metric, parameters ...)")
+    return text, raw
+
+
+def load(path: Path, config_cls: Optional[type], experiment: Optional[str] = None) -> Spec:
+    text, raw = read(path)
+    return parse(raw, str(path), text, config_cls, experiment)
+
+
+def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experiment: Optional[str]) -> Spec:
+    err = _errors(source)
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        err(unknown[0], f"unknown key; allowed: {', '.join(sorted(TOP_KEYS - {'name', 'description', 'program', 'command', 'project', 'entity', 'run_cap'}))}")
+    types = field_types(config_cls) if config_cls else None
+
+    if experiment and raw.get("experiment") not in (None, experiment):
+        err("experiment", f"this file is for '{raw['experiment']}', not '{experiment}'")
+
+    metric, mode = None, None
+    if "metric" in raw:
+        m = raw["metric"]
+        if isinstance(m, str):
+            metric = m
+        elif isinstance(m, dict) and set(m) <= {"name", "goal", "target"} and isinstance(m.get("name"), str):
+            metric = m["name"]
+            goal = m.get("goal", "minimize")
+            modes = {"minimize": "min", "maximize": "max", "min": "min", "max": "max"}
+            if goal not in modes:
+                err("metric.goal", f"got {goal!r}; allowed: minimize, maximize")
+            mode = modes[goal]
+        else:
+            err("metric", "expected {name: ..., goal: minimize|maximize}")
+
+    method = raw.get("method", "random")
+    if method not in METHODS:
+        err("method", f"got {method!r}; allowed: {', '.join(METHODS)}")
+    search = raw.get("search", METHODS[method])
+    if search not in SEARCHERS:
+        err("search", f"got {search!r}; allowed: {', '.join(SEARCHERS)}")
+
+    parameters: dict[str, Param] = {}
+    fixed: dict[str, Any] = {}
+    params_raw = raw.get("parameters", {}) or {}
+    if not isinstance(params_raw, dict):
+        err("parameters", "expected a mapping of parameter name -> {values | value | distribution ...}")
+    for name, body in params_raw.items():
+        key = f"parameters.{name}"
+        if types is not None and name not in types:
+            err(key, f"not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+        const, param = _param(name, body, err, key)
+        tp = types[name] if types else None
+        if param is None:
+            _check_value(const, tp, err, f"{key}.value")
+            fixed[name] = const
+        else:
+            _check_param(param, tp, err, key)
+            parameters[name] = param
+
+    fixed_raw = raw.get("fixed", {}) or {}
+    if not isinstance(fixed_raw, dict):
+        err("fixed", "expected a mapping of field -> value")
+    for name, value in fixed_raw.items():
+        if types is not None and name not in types:
+            err(f"fixed.{name}", f"not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+        if name in parameters:
+            err(f"fixed.{name}", "also under parameters; a key is either searched or fixed")
+        _check_value(value, types[name] if types else None, err, f"fixed.{name}")
+        fixed[name] = tuple(value) if isinstance(value, list) else value
+
+    if search == "grid":
+        for name, p in parameters.items():
+            if p.values is None:
+                err(f"parameters.{name}", f"grid search needs 'values'; got distribution {p.distribution}")
+
+    presets = {}
+    presets_raw = raw.get("presets", {}) or {}
+    if not isinstance(presets_raw, dict):
+        err("presets", "expected a mapping of preset name -> {parameter: value}")
+    for pname, values in presets_raw.items():
+        if not isinstance(values, dict):
+            err(f"presets.{pname}", "expected a mapping of parameter -> value")
+        for k, v in values.items():
+            key = f"presets.{pname}.{k}"
+            if k not in parameters:
+                allowed = ", ".join(parameters) or "(no searched parameters)"
+                why = "is fixed in this space" if k in fixed else "is not a searched parameter"
+                err(key, f"'{k}' {why}; a preset sets searched parameters: {allowed}")
+            _check_value(v, types[k] if types else None, err, key)
+            if not parameters[k].contains(v):
+                err(key, f"{v!r} is outside the space; allowed: {parameters[k].describe()}")
+        presets[str(pname)] = dict(values)
+
+    scheduler = _scheduler(raw, err)
+    num_samples = raw.get("num_samples")
+    if num_samples is not None and (not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1):
+        err("num_samples", f"must be a positive integer, got {num_samples!r}")
+    time_budget = raw.get("time_budget")
+    if time_budget is not None and (not _num(time_budget) or time_budget <= 0):
+        err("time_budget", f"must be a positive number of seconds, got {time_budget!r}")
+    resources = raw.get("resources", {}) or {}
+    if not isinstance(resources, dict) or set(resources) - RESOURCE_KEYS:
+        err("resources", f"allowed keys: {', '.join(sorted(RESOURCE_KEYS))}")
+    for k, v in resources.items():
+        if not _num(v) or v < 0 or (k == "workers" and (not isinstance(v, int) or v < 1)):
+            err(f"resources.{k}", f"must be a {'positive integer' if k == 'workers' else 'non-negative number'}, got {v!r}")
+
+    spec = Spec(
+        source=source, text=text, experiment=raw.get("experiment", experiment), metric=metric, mode=mode,
+        search=search, scheduler=scheduler, parameters=parameters, fixed=fixed, presets=presets,
+        num_samples=num_samples, time_budget=time_budget, resources=dict(resources), config_cls=config_cls,
+    )
+    spec.preset_configs()  # every preset must complete over the searched parameters
+    return spec
+
+
+def _errors(source: str):
+    def err(key: str, problem: str):
+        raise UserError(f"{source}: {key}: {problem}")
+
+    return err
+
+
+def _param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Param]]:
+    if not isinstance(body, dict):
+        err(key, "expected {values: [...]}, {value: x} or {distribution: ..., min: ..., max: ...}")
+    allowed = {"value", "values", "distribution", "min", "max", "q", "mu", "sigma", "probabilities"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        err(f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
+    dist = body.get("distribution")
+    if dist is not None and dist not in DISTRIBUTIONS:
+        err(f"{key}.distribution", f"unknown distribution {dist!r}; allowed: {', '.join(DISTRIBUTIONS)}")
+    if "value" in body or dist == "constant":
+        if "value" not in body:
+            err(key, "distribution constant needs 'value'")
+        v = body["value"]
+        return (tuple(v) if isinstance(v, list) else v), None
+    if "values" in body or dist == "categorical":
+        values = body.get("values")
+        if not isinstance(values, list) or not values:
+            err(f"{key}.values", "expected a non-empty list")
+        return None, Param(name, values=list(values))
+    if "min" not in body or "max" not in body:
+        if dist in ("normal", "q_normal"):
+            return None, Param(name, distribution=dist, mu=body.get("mu", 0.0), sigma=body.get("sigma", 1.0), q=body.get("q"))
+        err(key, "needs 'values', 'value', or 'min' and 'max'")
+    lo, hi = body["min"], body["max"]
+    if not _num(lo) or not _num(hi):
+        err(key, f"min and max must be numbers, got {lo!r} and {hi!r}")
+    if lo > hi:
+        err(f"{key}.min", f"min {lo} > max {hi}")
+    if dist is None:  # W&B's inference: two ints -> int_uniform, otherwise uniform
+        dist = "int_uniform" if _ints(lo, hi) else "uniform"
+    if dist in ("log_uniform_values", "q_log_uniform_values") and lo <= 0:
+        err(f"{key}.min", f"{dist} needs min > 0, got {lo}")
+    q = body.get("q")
+    if q is not None and (not _num(q) or q <= 0):
+        err(f"{key}.q", f"must be a positive number, got {q!r}")
+    return None, Param(name, distribution=dist, min=lo, max=hi, q=q)
+
+
+def _check_value(v: Any, tp: Any, err, key: str) -> None:
+    if tp is None:
+        return
+    problem = type_problem(tuple(v) if isinstance(v, list) else v, tp)
+    if problem:
+        err(key, problem)
+
+
+def _check_param(p: Param, tp: Any, err, key: str) -> None:
+    if tp is None:
+        return
+    if p.values is not None:
+        for i, v in enumerate(p.values):
+            _check_value(v, tp, err, f"{key}.values[{i}]")
+        return
+    if tp is int and (p.distribution in FLOAT_ONLY or not _ints(p.min, p.max, p.q)):
+        err(key, f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})")
+    if type_problem(1.0, tp) and type_problem(1, tp):
+        err(key, f"a {p.distribution} distribution cannot give {describe_type(tp)}; use values")
+
+
+def _scheduler(raw: dict, err) -> dict[str, Any]:
+    sched = raw.get("scheduler")
+    if sched is None and "early_terminate" in raw:
+        et = raw["early_terminate"]
+        if not isinstance(et, dict) or et.get("type") != "hyperband":
+            err("early_terminate", "only {type: hyperband, min_iter, eta} is supported")
+        sched = {"name": "asha"}
+        if "min_iter" in et:
+            sched["grace_period"] = et["min_iter"]
+        if "eta" in et:
+            sched["reduction_factor"] = et["eta"]
+        if "max_iter" in et:
+            sched["max_t"] = et["max_iter"]
+    if sched is None:
+        return {"name": "asha"}
+    if isinstance(sched, str):
+        sched = {"name": sched}
+    if not isinstance(sched, dict) or sched.get("name") not in SCHEDULERS:
+        got = sched.get("name") if isinstance(sched, dict) else sched
+        err("scheduler", f"got {got!r}; allowed: {', '.join(SCHEDULERS)}")
+    extra = sorted(set(sched) - {"name"} - SCHEDULERS[sched["name"]])
+    if extra:
+        allowed = ", ".join(sorted(SCHEDULERS[sched["name"]])) or "(none)"
+        err(f"scheduler.{extra[0]}", f"not an option of {sched['name']}; allowed: {allowed}")
+    return copy.deepcopy(sched)

@@ -1,0 +1,117 @@
+"""``seqclf``: GRU / LSTM heartbeat classifier on MIT-BIH-format beats (report 000)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import BaseConfig
+from ..data.ecg import CLASS_NAMES, Splits, load_mitbih, synthetic_splits
+from ..engine import Session
+from ..errors import UserError
+from ..metrics import classification_metrics
+from ..models.recurrent import SequenceClassifier
+
+EVAL_BATCH = 1024  # evaluation only holds activations, so it takes far bigger batches
+
+
+@dataclass(frozen=True)
+class SeqclfConfig(BaseConfig):
+    cell: Literal["gru", "lstm"] = "gru"
+    hidden_dim: int = 64
+    n_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.2
+    label_smoothing: float = 0.0
+    class_weighted: bool = False  # weights 1/count, so minority classes count as much
+    lr: float = 1e-3
+    epochs: int = 10
+    batch_size: int = 64
+    synthetic_size: int = 4000  # beats generated when no data is given
+    max_rows: int = 0  # > 0: a stratified subset of each file, for smoke runs
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15  # unused with the Kaggle pair, whose test file is the test set
+    # The split has its own seed so that trials that vary ``seed`` score on the same rows.
+    data_seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        if not (0 < self.val_fraction and 0 < self.test_fraction and self.val_fraction + self.test_fraction < 1):
+            raise UserError(f"{name}: keys 'val_fraction' and 'test_fraction' must be > 0 and sum to < 1")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserError(f"{name}: key 'label_smoothing' must be in [0, 1), got {self.label_smoothing}")
+        for key, least in (("hidden_dim", 1), ("n_layers", 1), ("batch_size", 1), ("synthetic_size", 1), ("max_rows", 0)):
+            if getattr(self, key) < least:
+                raise UserError(f"{name}: key '{key}' must be >= {least}, got {getattr(self, key)}")
+
+
+DATA_FIELDS = ("synthetic_size", "max_rows", "val_fraction", "test_fraction", "data_seed")
+
+
+def load_data(cfg: SeqclfConfig) -> Splits:
+    if cfg.data is None:
+        splits = synthetic_splits(cfg.synthetic_size, cfg.data_seed, cfg.val_fraction, cfg.test_fraction)
+    else:
+        splits = load_mitbih(cfg.data, cfg.data_seed, cfg.val_fraction, cfg.test_fraction, cfg.max_rows)
+    for name, (_, y) in splits.items():
+        if len(y) == 0:
+            source = cfg.data or f"synthetic_size={cfg.synthetic_size}"
+            raise UserError(f"{source}: the {name} split is empty; give more rows")
+    return splits
+
+
+class SeqclfTask:
+    def __init__(self, cfg: SeqclfConfig, data: Splits, session: Session):
+        self.cfg, self.session = cfg, session
+        self.device = session.device()
+        self.splits = {
+            k: (torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)) for k, (x, y) in data.items()
+        }
+        weight = None
+        if cfg.class_weighted:
+            counts = np.bincount(data["train"][1], minlength=len(CLASS_NAMES)).astype(np.float64)
+            inverse = 1.0 / np.maximum(counts, 1.0)  # a class absent from train has no rows to weigh
+            weight = torch.tensor(inverse / inverse.mean(), dtype=torch.float32, device=self.device)
+        self.loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+
+    def build_model(self) -> nn.Module:
+        c = self.cfg
+        return SequenceClassifier(c.cell, len(CLASS_NAMES), c.hidden_dim, c.n_layers, c.bidirectional, c.dropout)
+
+    def train_batches(self, epoch: int):
+        x, y = self.splits["train"]
+        n = x.shape[0]
+        # Seeded by (seed, epoch) alone: a restored trial replays the same order, and every
+        # DDP worker draws the same permutation, then takes its own slice of it.
+        seed = int(np.random.SeedSequence([self.cfg.seed, epoch]).generate_state(1)[0])
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        # Pad by wrapping so every worker gets as many batches (DDP waits on each one).
+        padded = math.ceil(n / self.session.world_size) * self.session.world_size
+        order = torch.cat([order, order[: padded - n]])[self.session.shard(padded)].to(self.device)
+        for start in range(0, len(order), self.cfg.batch_size):
+            rows = order[start : start + self.cfg.batch_size]
+            yield x[rows], y[rows]
+
+    def training_step(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        x, y = batch
+        return self.loss_fn(model(x), y)
+
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
+        x, y = self.splits[split]
+        loss, preds = 0.0, []
+        for start in range(0, x.shape[0], EVAL_BATCH):
+            logits = model(x[start : start + EVAL_BATCH]).float()
+            # Plain cross-entropy: comparable across trials whatever their smoothing / weights.
+            loss += float(nn.functional.cross_entropy(logits, y[start : start + EVAL_BATCH], reduction="sum"))
+            preds.append(logits.argmax(dim=1))
+        y_pred = torch.cat(preds).cpu().numpy()
+        metrics = classification_metrics(y.cpu().numpy(), y_pred, CLASS_NAMES, prefix=f"{split}_")
+        return {f"{split}_loss": loss / max(1, x.shape[0]), **metrics}
+
+
+Config, Task = SeqclfConfig, SeqclfTask
