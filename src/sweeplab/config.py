@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
 from .errors import UserError
 
@@ -34,6 +34,9 @@ class BaseConfig:
     clip_grad_norm: float = 0.0  # 0 = no clipping
     early_stop_patience: int = 0  # 0 = never stop early
     amp: bool = False  # bf16 autocast, only where the trial holds a GPU
+
+    # Fields PBT may change mid-training: a restored checkpoint still fits the model.
+    HOT_FIELDS: ClassVar[tuple[str, ...]] = ("lr", "weight_decay", "clip_grad_norm", "batch_size")
 
     def __post_init__(self) -> None:
         hints = field_types(type(self))

@@ -129,7 +129,7 @@ def fit(
     use_amp = cfg.amp and device.type == "cuda"
 
     start, best, stale = 1, None, 0
-    restored = _restore(session.checkpoint_dir(), model, optimizer, schedule)
+    restored = _restore(session.checkpoint_dir(), model, optimizer, schedule, cfg.lr)
     if restored:
         start, best, stale = restored["epoch"] + 1, restored["best"], restored["stale"]
 
@@ -184,7 +184,7 @@ def fit(
             "train_seconds": train_seconds,
             "early_stopped": stop_early,
         }
-        state = {"epoch": epoch, "best": best, "stale": stale}
+        state = {"epoch": epoch, "best": best, "stale": stale, "base_lr": cfg.lr}
         _report_with_checkpoint(session, row, model, optimizer, schedule, state)
         if stop_early:
             break
@@ -217,13 +217,19 @@ def _report_with_checkpoint(session, row, model, optimizer, schedule, state) -> 
         session.report(row, tmp)
 
 
-def _restore(ckpt_dir: Optional[str], model, optimizer, schedule) -> Optional[dict]:
+def _restore(ckpt_dir: Optional[str], model, optimizer, schedule, lr: float) -> Optional[dict]:
     if not ckpt_dir:
         return None
     state = torch.load(Path(ckpt_dir) / STATE_FILE, map_location="cpu", weights_only=False)
     _unwrap(model).load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])
+    ratio = lr / state["base_lr"]
+    if ratio != 1.0:  # PBT changed lr: keep the schedule's shape, move its level
+        for group in optimizer.param_groups:
+            group["lr"] *= ratio
+        if hasattr(schedule, "base_lrs"):
+            schedule.base_lrs = [b * ratio for b in schedule.base_lrs]
     torch.set_rng_state(state["rng"]["torch"])
     np.random.set_state(state["rng"]["numpy"])
     random.setstate(state["rng"]["python"])

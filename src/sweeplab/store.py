@@ -100,17 +100,19 @@ class SweepRecorder:
         self._dirty, self._last_flush = False, 0.0
 
     def open(self) -> None:
-        """Write sweep.json; on a resumed sweep, pick up what was already stored."""
+        """Write sweep.json; on a resumed sweep, pick up what was already stored.
+
+        sweep.json is written once: Tune copies the top-level .json files of a folder it
+        resumes and uploads them again later, so a rewrite would be undone anyway."""
+        self.trials, self.history = {}, {}
         if exists(join(self.uri, TRIALS)):
             for row in read_frame(join(self.uri, TRIALS)).to_dict("records"):
                 self.trials[row["trial_id"]] = row
         if exists(join(self.uri, HISTORY)):
             for row in read_frame(join(self.uri, HISTORY)).to_dict("records"):
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
-        if exists(join(self.uri, SWEEP_JSON)):
-            previous = read_json(join(self.uri, SWEEP_JSON))
-            self.meta = {**previous, "resumed": previous.get("resumed", 0) + 1}
-        write_json(join(self.uri, SWEEP_JSON), self.meta)
+        if not exists(join(self.uri, SWEEP_JSON)):
+            write_json(join(self.uri, SWEEP_JSON), self.meta)
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
         for name, values in self.presets.items():
@@ -148,6 +150,17 @@ class SweepRecorder:
         row["status"] = status
         row["error"] = error
         self._dirty = True
+        self.flush(force=True)
+
+    def close(self, tune_status: dict[str, str]) -> None:
+        """The sweep ended or was interrupted. Tune calls a trial cut off by Ctrl-C
+        TERMINATED without completing it; it reruns on resume, so call it INTERRUPTED."""
+        for trial_id, status in tune_status.items():
+            row = self.trials.get(trial_id)
+            if row is None or row.get("status") in ("TERMINATED", "ERROR"):
+                continue
+            row["status"] = "INTERRUPTED" if status in ("TERMINATED", "RUNNING") else status
+            self._dirty = True
         self.flush(force=True)
 
     def flush(self, force: bool = False) -> None:

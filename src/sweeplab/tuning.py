@@ -147,7 +147,7 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
     spec.search = search
 
     num_samples = opts.num_samples or spec.num_samples or (1 if search == "grid" else 10)
-    if opts.smoke:
+    if opts.smoke and opts.num_samples is None:
         num_samples = min(num_samples, 2)
     base = exp.resources if exp else registry.Resources()
     res = {**dataclasses.asdict(base), **spec.resources}
@@ -226,17 +226,21 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
     if name == "median":
         return s.MedianStoppingRule(time_attr="training_iteration", **kw)
     if name == "pbt":
-        mutations = {k: (list(p.values) if p.values is not None else p.domain()) for k, p in spec.parameters.items() if k != "epochs"}
+        # Only fields a checkpoint survives; exploiting trials copy the rest from the donor.
+        hot = spec.config_cls.HOT_FIELDS if spec.config_cls else tuple(spec.parameters)
+        mutations = {k: (list(p.values) if p.values is not None else p.domain())
+                     for k, p in spec.parameters.items() if k in hot}
         if not mutations:
-            raise UserError(f"{spec.source}: scheduler pbt: no searched parameters to mutate")
+            raise UserError(f"{spec.source}: scheduler pbt: none of the searched parameters can change "
+                            f"mid-training; search one of: {', '.join(hot)}")
         kw.setdefault("perturbation_interval", max(1, max_t // 5))
         return s.PopulationBasedTraining(time_attr="training_iteration", hyperparam_mutations=mutations,
                                          synch=False, **kw)
     return s.FIFOScheduler()
 
 
-def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int):
-    points = spec.points_to_evaluate()
+def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int):
+    points = spec.points_to_evaluate()[:num_samples]  # presets count toward num_samples
     if search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -348,11 +352,7 @@ def store_callback(recorder: store.SweepRecorder):
             recorder.ended(trial.trial_id, "ERROR", _error_text(trial))
 
         def on_experiment_end(self, trials, **info):
-            for t in trials:  # ASHA-stopped trials end as TERMINATED; paused/pending stay as they are
-                if t.trial_id in recorder.trials and t.status != recorder.trials[t.trial_id].get("status"):
-                    recorder.trials[t.trial_id]["status"] = t.status
-                    recorder._dirty = True
-            recorder.flush(force=True)
+            recorder.close({t.trial_id: t.status for t in trials})
 
     return StoreCallback()
 
@@ -369,11 +369,15 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
     from ray import tune
 
     trainable = build_trainable(prep, shared)
-    if restore:
-        return tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored,
-                                  restart_errored=False)
-    max_concurrent = prep.max_concurrent or default_concurrency(prep)
     recorder = store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
+    if restore:
+        tuner = tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored,
+                                   restart_errored=False)
+        # Tune restores the callbacks pickled at the start, which point at the folder's old
+        # location; record into the folder being resumed instead.
+        tuner._local_tuner.get_run_config().callbacks = [store_callback(recorder)]
+        return tuner
+    max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()
     return tune.Tuner(
         trainable,
@@ -382,7 +386,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             metric=prep.metric,
             mode=prep.mode,
             scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed),
-            search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent),
+            search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples),
             num_samples=prep.num_samples,
             max_concurrent_trials=max_concurrent,
             reuse_actors=True,
@@ -393,7 +397,8 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             name=prep.name,
             storage_path=prep.storage,
             callbacks=[store_callback(recorder)],
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # PBT exploits other trials' checkpoints: keep them all (Tune's pruning races it)
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None if prep.scheduler["name"] == "pbt" else 2),
             failure_config=tune.FailureConfig(max_failures=0),
             verbose=prep.options.get("verbose", 1),
         ),

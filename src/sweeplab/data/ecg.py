@@ -37,6 +37,26 @@ def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
     return counts
 
 
+def _lift(counts: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Raise each count to its floor, a row at a time from the count with most to spare
+    (the caller makes sure the counts add up to at least the floors)."""
+    counts = counts.copy()
+    while (counts < floor).any():
+        counts[np.argmax(floor - counts)] += 1
+        counts[np.argmax(counts - floor)] -= 1
+    return counts
+
+
+def _floor(sizes: np.ndarray, total: int) -> np.ndarray:
+    """Up to three rows a class, else one, where ``total`` allows: every split of a small
+    subset then still holds every class."""
+    for least in (3, 1):
+        floor = np.minimum(sizes, least)
+        if total >= floor.sum():
+            return floor
+    return np.zeros_like(sizes)
+
+
 def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
     """Index arrays, one per fraction (they sum to 1), each class cut in those proportions.
 
@@ -50,26 +70,19 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> 
         rows = rng.permutation(np.flatnonzero(y == c))
         counts = _allocate(len(rows), weights)
         if len(rows) >= len(fractions):
-            while (counts == 0).any():
-                counts[np.argmin(counts)] += 1
-                counts[np.argmax(counts)] -= 1
+            counts = _lift(counts, np.ones_like(counts))
         for part, chunk in zip(parts, np.split(rows, np.cumsum(counts)[:-1])):
             part.append(chunk)
     return [rng.permutation(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts]
 
 
 def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` row indices (sorted) keeping the class proportions, every class at least once
-    where ``n`` allows."""
+    """``n`` row indices (sorted) keeping the class proportions, with ``_floor``'s minimum."""
     if n <= 0 or n >= len(y):
         return np.arange(len(y))
     rng = np.random.default_rng(seed)
     classes, sizes = np.unique(y, return_counts=True)
-    counts = _allocate(n, sizes.astype(np.float64))
-    if n >= len(classes):
-        while (counts == 0).any():
-            counts[np.argmin(counts)] += 1
-            counts[np.argmax(counts)] -= 1
+    counts = _lift(_allocate(n, sizes.astype(np.float64)), _floor(sizes, n))
     picked = [rng.choice(np.flatnonzero(y == c), k, replace=False) for c, k in zip(classes, counts)]
     return np.sort(np.concatenate(picked))
 
@@ -122,7 +135,7 @@ def _first_non_numeric(path: Path) -> str:
     """Only on the failure path: read as text to say which cell is not a number."""
     cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, engine="c")
     for col in cells.columns:
-        parsed = pd.to_numeric(cells[col].replace("", "nan"), errors="coerce")
+        parsed = pd.to_numeric(cells[col], errors="coerce")
         bad = parsed.isna() & ~cells[col].str.strip().str.lower().isin(["", "nan"])
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
@@ -168,24 +181,21 @@ def load_mitbih(
 # pacemaker spike before the following beat. The ranges overlap on purpose: F sits between
 # N and V, S differs from N mostly by prematurity, so minority classes stay hard.
 _MORPHOLOGY = {
-    #        rr          next          qrs         s            t_amp          t_pos         t_width     p            spike        noise
+    #      rr         next          qrs         s            t_amp          t_pos         t_width  p              spike       noise
     "N": ((75, 125), (0.92, 1.08), (1.6, 2.6), (0.05, 0.3), (0.15, 0.4), (0.28, 0.4), (5, 9), (0.06, 0.18), (0.0, 0.0), (0.005, 0.03)),
-    "S": ((70, 120), (0.72, 0.95), (1.5, 2.5), (0.05, 0.3), (0.1, 0.35), (0.26, 0.38), (4, 8), (-0.08, 0.12), (0.0, 0.0), (0.005, 0.035)),
+    "S": ((70, 120), (0.62, 0.88), (1.5, 2.5), (0.05, 0.3), (0.1, 0.35), (0.26, 0.38), (4, 8), (-0.08, 0.12), (0.0, 0.0), (0.005, 0.035)),
     "V": ((75, 125), (1.15, 1.55), (3.5, 7.0), (0.1, 0.5), (-0.45, -0.05), (0.32, 0.48), (7, 13), (0.0, 0.1), (0.0, 0.0), (0.005, 0.035)),
-    "F": ((75, 125), (0.95, 1.25), (2.3, 4.5), (0.05, 0.4), (-0.2, 0.25), (0.3, 0.44), (6, 11), (0.03, 0.15), (0.0, 0.0), (0.005, 0.035)),
+    "F": ((75, 125), (1.0, 1.25), (2.6, 4.5), (0.05, 0.4), (-0.2, 0.15), (0.3, 0.44), (6, 11), (0.03, 0.15), (0.0, 0.0), (0.005, 0.035)),
     "Q": ((70, 115), (0.95, 1.05), (3.0, 6.0), (0.0, 0.35), (-0.35, 0.3), (0.3, 0.46), (6, 12), (0.0, 0.08), (0.0, 0.5), (0.01, 0.05)),
 }
 _PARAMS = ("rr", "next", "qrs", "s", "t_amp", "t_pos", "t_width", "p", "spike", "noise")
 
 
 def make_heartbeats(n: int, seed: int) -> Arrays:
-    """``n`` synthetic beats with MIT-BIH's class proportions (each class at least once
-    where ``n`` allows), shuffled."""
+    """``n`` synthetic beats with MIT-BIH's class proportions (``_floor``'s minimum), shuffled."""
     rng = np.random.default_rng(seed)
     counts = _allocate(n, np.asarray(MITBIH_COUNTS, dtype=np.float64))
-    if n >= len(CLASS_NAMES):
-        counts = np.maximum(counts, 1)
-        counts[0] -= counts.sum() - n
+    counts = _lift(counts, _floor(np.full(len(CLASS_NAMES), n), n))
     y = rng.permutation(np.repeat(np.arange(len(CLASS_NAMES), dtype=np.int64), counts))
     ranges = np.asarray([_MORPHOLOGY[c] for c in CLASS_NAMES], dtype=np.float64)[y]  # (n, params, 2)
     p = dict(zip(_PARAMS, np.moveaxis(rng.uniform(ranges[..., 0], ranges[..., 1]), 1, 0)))
@@ -196,21 +206,23 @@ def make_heartbeats(n: int, seed: int) -> Arrays:
     def bump(center, width, amp):
         return amp[:, None] * np.exp(-0.5 * ((t - center[:, None]) / width[:, None]) ** 2)
 
-    ones = np.ones(n)
     next_qrs = rng.uniform(1.6, 2.6, n)  # the following beat is a plain one
+    wander = rng.uniform(0.0, 0.08, (n, 1)) * np.sin(
+        2 * np.pi * t / rng.uniform(150, 400, (n, 1)) + rng.uniform(0, 2 * np.pi, (n, 1))
+    )
     beat = (
-        bump(np.zeros(n), p["qrs"], ones)
+        bump(np.zeros(n), p["qrs"], np.ones(n))
         + bump(1.8 * p["qrs"], 0.8 * p["qrs"], -p["s"])
         + bump(p["t_pos"] * rr, p["t_width"], p["t_amp"])
         + bump(nxt - 0.16 * rr, rng.uniform(2.5, 4.0, n), p["p"])
         + bump(nxt - 2.5 * next_qrs, np.full(n, 0.6), p["spike"])
         + bump(nxt, next_qrs, rng.uniform(0.7, 1.0, n))
-        + rng.uniform(0.0, 0.08, (n, 1)) * np.sin(2 * np.pi * t / rng.uniform(150, 400, (n, 1)) + rng.uniform(0, 2 * np.pi, (n, 1)))
+        + wander
     )
     beat += rng.normal(size=beat.shape) * p["noise"][:, None]
 
     # Like the Kaggle preprocessing: min-max to [0, 1] over the window, zeros after it.
-    length = np.clip(np.round(1.2 * rr * rng.uniform(0.95, 1.05, n)), 1, SEQ_LEN).astype(np.int64)
+    length = np.clip(np.round(1.2 * rr * rng.uniform(0.97, 1.03, n)), 1, SEQ_LEN).astype(np.int64)
     inside = t < length[:, None]
     lo = np.where(inside, beat, np.inf).min(axis=1, keepdims=True)
     hi = np.where(inside, beat, -np.inf).max(axis=1, keepdims=True)

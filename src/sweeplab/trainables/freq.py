@@ -33,6 +33,8 @@ class FreqConfig(BaseConfig):
     amplitude_noise: float = 0.2
     phase_noise: float = 2 * math.pi
 
+    HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "dropout")
+
 
 DATA_FIELDS = ("frequencies", "fs", "duration", "amplitude_noise", "phase_noise")
 

@@ -38,6 +38,9 @@ class SeqclfConfig(BaseConfig):
     # The split has its own seed so that trials that vary ``seed`` score on the same rows.
     data_seed: int = 0
 
+    # Read when the model and loss are built, not stored in a checkpoint: PBT may change them.
+    HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "dropout", "label_smoothing", "class_weighted")
+
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
@@ -105,7 +108,7 @@ class SeqclfTask:
         x, y = self.splits[split]
         loss, preds = 0.0, []
         for start in range(0, x.shape[0], EVAL_BATCH):
-            logits = model(x[start : start + EVAL_BATCH]).float()
+            logits = model(x[start : start + EVAL_BATCH])
             # Plain cross-entropy: comparable across trials whatever their smoothing / weights.
             loss += float(nn.functional.cross_entropy(logits, y[start : start + EVAL_BATCH], reduction="sum"))
             preds.append(logits.argmax(dim=1))

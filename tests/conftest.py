@@ -1,0 +1,40 @@
+"""Shared fixtures. Tests that need Ray share one local, in-process Ray (2 CPUs, no
+dashboard) so that a running cluster is never picked up; it is shut down at the end."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+os.environ.pop("RAY_ADDRESS", None)
+
+SHARED_DATA = Path(os.environ.get("SWEEPLAB_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of ../shared/data, or a clean skip where a fresh clone has none."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared sample data absent: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return tmp_path / "sweeps"

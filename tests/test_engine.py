@@ -1,0 +1,82 @@
+"""The one training loop, called in-process (no Ray): restore, divergence, early stop,
+LR schedules. Tiny freq configs keep each test to a second or two."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from sweeplab import engine
+from sweeplab.errors import TrialDiverged
+from sweeplab.runner import LocalSession
+from sweeplab.trainables import freq
+
+TINY = freq.FreqConfig(hidden_size=8, seq_length=50, duration=0.5, epochs=4, lr=1e-2, lr_schedule="none")
+MONITOR = engine.Monitor("val_mse", "min")
+
+
+def run(cfg, out, resume=False):
+    session = LocalSession(out, cpus=1, resume=resume, echo=lambda _: None)
+    last = engine.fit(freq.FreqTask, cfg, freq.load_data(cfg), session, MONITOR)
+    return last, session.history
+
+
+def test_restored_run_continues_at_the_right_epoch_and_matches_an_unbroken_run(tmp_path):
+    full, full_hist = run(TINY, tmp_path / "full")
+    run(dataclasses.replace(TINY, epochs=2), tmp_path / "broken")  # "killed" after epoch 2
+    resumed, resumed_hist = run(TINY, tmp_path / "broken", resume=True)
+    assert [r["epoch"] for r in resumed_hist] == [3, 4]
+    assert resumed["val_mse"] == pytest.approx(full["val_mse"], rel=1e-6)
+    assert resumed_hist[0]["train_loss"] == pytest.approx(full_hist[2]["train_loss"], rel=1e-6)
+
+
+def test_nan_loss_stops_the_trial_with_its_reason(tmp_path):
+    cfg = dataclasses.replace(TINY, lr=1e30, clip_grad_norm=0.0, epochs=3)
+    with pytest.raises(TrialDiverged, match=r"loss became (nan|inf) at epoch \d+, step \d+ \(lr=1e\+30\)"):
+        run(cfg, tmp_path)
+
+
+def test_early_stopping_stops_after_patience(tmp_path):
+    cfg = dataclasses.replace(TINY, lr=0.0, epochs=10, early_stop_patience=2)  # lr 0: never improves
+    last, hist = run(cfg, tmp_path)
+    assert len(hist) == 3 and last["early_stopped"] is True
+    assert "test_mse" in last and all("test_mse" not in r for r in hist[:-1])
+
+
+def test_cosine_with_warmup_and_plateau_schedules():
+    model = torch.nn.Linear(2, 1)
+    cfg = dataclasses.replace(TINY, lr=1.0, lr_schedule="cosine", warmup_epochs=1, epochs=3)
+    opt = engine.make_optimizer(cfg, model.parameters())
+    sched = engine.make_lr_schedule(cfg, opt, "min")
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(3):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.5, 1.0, 0.5, 0.0])  # warmup, then half a cosine over 2 epochs
+
+    cfg = dataclasses.replace(TINY, lr=1.0, lr_schedule="plateau", plateau_patience=0, plateau_factor=0.1)
+    opt = engine.make_optimizer(cfg, model.parameters())
+    sched = engine.make_lr_schedule(cfg, opt, "min")
+    for value in (1.0, 1.0):
+        sched.step(value)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_local_run_writes_history_and_checkpoint(tmp_path):
+    last, hist = run(dataclasses.replace(TINY, epochs=2), tmp_path)
+    lines = (tmp_path / "history.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+    assert (tmp_path / "checkpoint" / engine.STATE_FILE).exists()
+    assert last["val_zero_mse"] == pytest.approx(0.5, abs=0.01)  # a unit sine's power
+
+
+def test_unknown_config_key_fails_loudly():
+    from sweeplab.errors import UserError
+
+    with pytest.raises(UserError, match=r"FreqConfig: unknown key\(s\) 'hiden_size'; allowed: .*hidden_size"):
+        freq.FreqConfig.from_dict({"hiden_size": 3})
+    with pytest.raises(UserError, match="FreqConfig: key 'amp' must be bool, got 'False'"):
+        freq.FreqConfig.from_dict({"amp": "False"})

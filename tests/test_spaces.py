@@ -1,0 +1,137 @@
+"""Space files: every shipped one validates; each kind of mistake gets its own error."""
+from __future__ import annotations
+
+import math
+import textwrap
+
+import pytest
+
+from sweeplab import registry, spaces
+from sweeplab.cli import main
+from sweeplab.errors import UserError
+from sweeplab.trainables.freq import FreqConfig
+
+
+@pytest.mark.parametrize("name", sorted(spaces.shipped()))
+def test_shipped_space_validates(name):
+    path = spaces.shipped()[name]
+    _, raw = spaces.read(path)
+    exp = registry.get(raw["experiment"])
+    spec = spaces.load(path, exp.load().Config, exp.id)
+    space = spec.param_space()
+    assert set(spec.parameters) <= set(space)
+    for preset, values in spec.preset_configs().items():  # presets complete and inside the space
+        exp.load().Config.from_dict(values)
+        assert set(spec.parameters) <= set(values), preset
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "space.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GOOD = """
+    method: bayes
+    metric: {name: val_mse, goal: minimize}
+    parameters:
+      hidden_size: {values: [32, 64]}
+      lr: {distribution: log_uniform_values, min: 1e-4, max: 1e-3}
+    presets:
+      a: {hidden_size: 32, lr: 1e-3}
+"""
+
+
+def test_wandb_numbers_without_a_dot_are_floats(tmp_path):
+    spec = spaces.load(write(tmp_path, GOOD), FreqConfig)
+    assert spec.parameters["lr"].min == pytest.approx(1e-4)
+    assert spec.points_to_evaluate() == [{"hidden_size": 32, "lr": 1e-3}]
+    assert spec.search == "optuna" and spec.mode == "min"
+
+
+BAD = {
+    "unknown parameter": ("parameters:\n  hiden_size: {values: [1]}\n", "parameters.hiden_size: not a field of FreqConfig"),
+    "unknown distribution": ("parameters:\n  lr: {distribution: gaussian, min: 0, max: 1}\n", "parameters.lr.distribution: unknown distribution 'gaussian'"),
+    "min > max": ("parameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.01}\n", "parameters.lr.min: min 0.1 > max 0.01"),
+    "preset unknown key": ("parameters:\n  lr: {values: [0.1]}\npresets:\n  p: {hidden: 3}\n", "presets.p.hidden: 'hidden' is not a searched parameter"),
+    "preset outside space": ("parameters:\n  lr: {values: [0.1, 0.2]}\npresets:\n  p: {lr: 0.3}\n", "presets.p.lr: 0.3 is outside the space; allowed: one of 0.1, 0.2"),
+    "preset outside range": ("parameters:\n  lr: {min: 0.1, max: 0.2}\npresets:\n  p: {lr: 0.3}\n", "presets.p.lr: 0.3 is outside the space; allowed: uniform in [0.1, 0.2]"),
+    "preset on a fixed key": ("fixed: {lr: 0.1}\nparameters:\n  hidden_size: {values: [8]}\npresets:\n  p: {lr: 0.3}\n", "presets.p.lr: 'lr' is fixed in this space"),
+    "wrong type in values": ("parameters:\n  hidden_size: {values: [32, 'big']}\n", "parameters.hidden_size.values[1]: must be int, got 'big'"),
+    "string boolean": ("fixed: {amp: 'False'}\n", "fixed.amp: must be bool, got 'False'"),
+    "float range on int field": ("parameters:\n  hidden_size: {distribution: uniform, min: 8, max: 64}\n", "parameters.hidden_size: is an integer field"),
+    "literal outside choices": ("fixed: {optimizer: rmsprop}\n", "fixed.optimizer: must be one of 'adam', 'adamw', 'sgd'"),
+    "unknown top key": ("paramaters: {}\n", "paramaters: unknown key"),
+    "bad method": ("method: bayesian\n", "method: got 'bayesian'; allowed: grid, random, bayes"),
+    "bad scheduler": ("scheduler: {name: asha, patience: 3}\n", "scheduler.patience: not an option of asha"),
+    "grid over a range": ("method: grid\nparameters:\n  lr: {min: 0.1, max: 0.2}\n", "parameters.lr: grid search needs 'values'"),
+    "bad goal": ("metric: {name: val_mse, goal: lowest}\n", "metric.goal: got 'lowest'"),
+    "not yaml": ("parameters: [unclosed\n", "not valid YAML"),
+    "resources": ("resources: {cpu: -1}\n", "resources.cpu: must be a non-negative number"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_space_names_file_and_key(tmp_path, case):
+    text, expected = BAD[case]
+    path = write(tmp_path, text)
+    with pytest.raises(UserError) as err:
+        spaces.load(path, FreqConfig)
+    message = str(err.value)
+    assert message.startswith(str(path)), message
+    assert expected in message, message
+    assert "\n" not in message
+
+
+def test_bad_space_through_cli_exits_2_before_ray(tmp_path, capsys):
+    path = write(tmp_path, BAD["min > max"][0])
+    assert main(["tune", "freq", "--space", str(path), "--storage", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"sweeplab: error: {path}: parameters.lr.min: min 0.1 > max 0.01"
+    assert not (tmp_path / "s").exists()  # nothing started, nothing written
+
+
+def test_plain_wandb_sweep_file_loads(tmp_path):
+    path = write(tmp_path, """
+        program: train.py
+        method: random
+        metric: {name: val_mse, goal: minimize}
+        parameters:
+          hidden_size: {values: [32, 64, 128]}
+          lr: {distribution: log_uniform, min: -9.21, max: -6.91}
+          num_layers: {min: 1, max: 2}
+          dropout: {value: 0.1}
+        early_terminate: {type: hyperband, min_iter: 3, eta: 2}
+    """)
+    spec = spaces.load(path, FreqConfig)
+    assert spec.scheduler == {"name": "asha", "grace_period": 3, "reduction_factor": 2}
+    assert spec.parameters["num_layers"].distribution == "int_uniform"
+    lo, hi = spec.parameters["lr"].bounds()
+    assert lo == pytest.approx(math.exp(-9.21)) and hi == pytest.approx(math.exp(-6.91))
+    assert spec.fixed["dropout"] == 0.1
+
+
+def test_pin_takes_a_parameter_out_and_types_it(tmp_path):
+    spec = spaces.load(write(tmp_path, GOOD), FreqConfig)
+    spec.pin("hidden_size", "128")
+    assert "hidden_size" not in spec.parameters and spec.fixed["hidden_size"] == 128
+    assert spec.points_to_evaluate() == [{"lr": 1e-3}]
+    with pytest.raises(UserError, match="--set hidden: not a field of FreqConfig"):
+        spec.pin("hidden", "3")
+    with pytest.raises(UserError, match="--set amp: must be bool, got 'maybe'"):
+        spec.pin("amp", "maybe")
+
+
+def test_cap_epochs_clips_values_and_presets():
+    exp = registry.get("freq")
+    spec = spaces.load(spaces.find("freq"), FreqConfig, "freq")
+    spec.cap_epochs(20)
+    assert spec.parameters["epochs"].values == [10, 20]
+    assert spec.presets["tuned"]["epochs"] == 20 and spec.presets["initial"]["epochs"] == 10
+    assert spec.max_epochs() == 20 and exp.metric == "val_mse"
+
+
+def test_preset_default_outside_space_is_an_error(tmp_path):
+    path = write(tmp_path, "parameters:\n  hidden_size: {values: [8, 16]}\n  lr: {values: [0.1]}\npresets:\n  p: {lr: 0.1}\n")
+    with pytest.raises(UserError, match=r"presets.p: gives no 'hidden_size' and the default 64 is outside the space"):
+        spaces.load(path, FreqConfig)

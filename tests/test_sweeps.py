@@ -1,0 +1,144 @@
+"""Sweeps through a real local Ray: every registered experiment, failures, user code,
+the TorchTrainer path, PBT restores, and resume after an interrupt."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+from sweeplab import registry
+from sweeplab.cli import main
+
+pytestmark = pytest.mark.usefixtures("ray_local")
+
+
+def frames(sweep):
+    return pd.read_parquet(sweep / "trials.parquet"), pd.read_parquet(sweep / "history.parquet")
+
+
+@pytest.mark.parametrize("exp_id", sorted(registry.EXPERIMENTS))
+def test_smoke_sweep_of_every_experiment(exp_id, storage):
+    exp = registry.get(exp_id)
+    code = main(["tune", exp_id, "--smoke", "--scheduler", "asha", "--search", "optuna",
+                 "--storage", str(storage), "--name", "s", "--quiet"])
+    assert code == 0
+    trials, history = frames(storage / "s")
+    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+    assert trials[f"best/{exp.metric}"].notna().all()
+    assert trials[exp.metric].between(-1e9, 1e9).all()
+    assert set(history["trial_id"]) == set(trials["trial_id"])
+    # every trial reports each epoch, with Tune's iteration equal to the engine's epoch
+    assert (history["epoch"] == history["training_iteration"]).all()
+    assert trials["preset"].notna().any()  # presets are tried first
+    meta = json.loads((storage / "s" / "sweep.json").read_text())
+    assert (meta["experiment"], meta["scheduler"], meta["searcher"], meta["seed"]) == (exp_id, "asha", "optuna", 0)
+    assert meta["pins"] == {k: v for k, v in exp.smoke.items() if k in meta["pins"]} and meta["pins"]
+    assert "ray" in meta["versions"] and "experiment:" in meta["space"]
+
+
+def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):
+    space = tmp_path / "nan.yaml"
+    space.write_text(textwrap.dedent("""
+        experiment: freq
+        method: grid
+        scheduler: fifo
+        fixed: {clip_grad_norm: 0.0, hidden_size: 8, seq_length: 50, epochs: 3, duration: 0.5}
+        parameters:
+          lr: {values: [5.0e-4, 1.0e+30]}
+    """))
+    code = main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "n", "--quiet"])
+    assert code == 0
+    trials, _ = frames(storage / "n")
+    by_lr = trials.set_index("config/lr")
+    assert by_lr.loc[5e-4, "status"] == "TERMINATED" and by_lr.loc[5e-4, "iterations"] == 3
+    assert by_lr.loc[1e30, "status"] == "ERROR"
+    assert "TrialDiverged: loss became" in by_lr.loc[1e30, "error"]
+
+
+def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
+    code_file = tmp_path / "my_model.py"
+    code_file.write_text(textwrap.dedent("""
+        from ray import tune
+
+        def objective(config):
+            for step in range(1, 4):
+                tune.report({"score": config["x"] * step, "step": step})
+    """))
+    space = tmp_path / "space.yaml"
+    space.write_text("metric: {name: score, goal: maximize}\nmethod: grid\nparameters:\n  x: {values: [1, 2, 3]}\n")
+    code = main(["tune", "--trainable", f"{code_file}:objective", "--space", str(space),
+                 "--storage", str(storage), "--name", "u", "--quiet", "--scheduler", "fifo"])
+    assert code == 0
+    trials, history = frames(storage / "u")
+    assert sorted(trials["best/score"]) == [3, 6, 9]
+    assert len(history) == 9
+
+
+def test_torchtrainer_path_runs_ddp_workers(storage):
+    code = main(["tune", "freq", "--smoke", "--workers-per-trial", "2", "--cpus-per-trial", "0.5",
+                 "--num-samples", "1", "--storage", str(storage), "--name", "d", "--quiet"])
+    assert code == 0
+    trials, history = frames(storage / "d")
+    assert trials.loc[0, "status"] == "TERMINATED"
+    assert list(history["epoch"]) == [1, 2] and history["val_mse"].notna().all()
+    assert (storage / "d" / "train").is_dir()  # the TorchTrainer run kept its state there
+
+
+def test_pbt_exploits_restore_checkpoints_at_the_right_epoch(storage):
+    code = main(["tune", "freq", "--smoke", "--scheduler", "pbt", "--set", "epochs=6", "--set", "seq_length=50",
+                 "--num-samples", "2", "--storage", str(storage), "--name", "p", "--quiet"])
+    assert code == 0
+    trials, history = frames(storage / "p")
+    assert set(trials["status"]) == {"TERMINATED"} and (trials["iterations"] == 6).all()
+    # a restored trial resumes at checkpoint epoch + 1, so epochs and iterations agree throughout
+    assert (history["epoch"] == history["training_iteration"]).all()
+    assert sorted(history.groupby("trial_id")["epoch"].max()) == [6, 6]
+
+
+def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, storage):
+    args = ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "6",
+            "--max-concurrent", "1", "--set", "epochs=6", "--storage", str(storage), "--name", "r",
+            "--quiet", "--num-cpus", "1"]
+    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp}
+    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    sweep = storage / "r"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if (sweep / "trials.parquet").exists():
+                t = pd.read_parquet(sweep / "trials.parquet")
+                if (t["status"] == "TERMINATED").sum() >= 2:
+                    break
+            time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
+        proc.wait(timeout=60)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # only what that sweep started
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    before, before_hist = frames(sweep)
+    done = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
+    assert 2 <= len(done) < 6
+    assert (before.loc[before["trial_id"].isin(done), "iterations"] == 6).all()
+    assert set(before["status"]) <= {"TERMINATED", "INTERRUPTED"}
+
+    assert main(["resume", str(sweep)]) == 0
+    after, after_hist = frames(sweep)
+    assert len(after) == 6 and set(after["status"]) == {"TERMINATED"}
+    old = before_hist[before_hist["trial_id"].isin(done)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
+    new = after_hist[after_hist["trial_id"].isin(done)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(old[["trial_id", "epoch", "timestamp"]], new[["trial_id", "epoch", "timestamp"]])
+    assert json.loads((sweep / "sweep.json").read_text())["options"]["num_samples"] == 6
