@@ -72,10 +72,10 @@ def _train(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from . import engine, tuning
-    from .runner import LocalSession
+    from . import engine
+    from .runner import LocalSession, single_config
 
-    exp, cfg = tuning.single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
+    exp, cfg = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
     module = exp.load()
     data = module.load_data(cfg)
     out = Path(args.out or f"runs/{exp.id}-{args.preset or 'config'}-{dt.datetime.now():%Y%m%d-%H%M%S}")

@@ -122,6 +122,11 @@ def coerce(value: Any, tp: Any) -> Any:
     import yaml
 
     parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    if isinstance(parsed, str) and not _fits(parsed, tp):
+        try:  # YAML 1.1 reads 1e-3 as text
+            parsed = float(parsed)
+        except ValueError:
+            pass
     if _fits(parsed, tp):
         return float(parsed) if tp is float and isinstance(parsed, int) else parsed
     if _fits(value, tp):  # a str field whose text YAML would read as something else

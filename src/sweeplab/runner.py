@@ -18,7 +18,9 @@ from typing import Any, Callable, Optional
 import torch
 
 from . import engine
+from . import registry, spaces
 from .config import BaseConfig
+from .errors import UserError
 
 _DATA_CACHE: dict[tuple, Any] = {}  # per process: reused actors share data across trials
 
@@ -218,10 +220,40 @@ def make_trainable(plan: TrialPlan, shared: Any = None):
     return tune.with_resources(fn, trial_resources(plan))
 
 
+def single_config(target: str, preset: Optional[str], config_file: Optional[str], sets: list[str],
+                  smoke: bool, space: Optional[str] = None) -> tuple[registry.Experiment, Any]:
+    """One config for ``sweeplab train``: defaults < space's fixed < preset < --config < smoke < --set."""
+    exp, path = spaces.resolve_target(target, space)
+    if exp is None:
+        raise UserError(f"{path}: names no 'experiment'")
+    module = exp.load()
+    spec = spaces.load(path, module.Config, exp.id)
+    values = dict(spec.fixed)
+    if preset:
+        presets = spec.preset_configs()
+        if preset not in presets:
+            raise UserError(f"{path}: no preset '{preset}'; presets: {', '.join(presets) or '(none)'}")
+        values.update(presets[preset])
+    if config_file:
+        _, raw = spaces.read(Path(config_file))
+        types = spaces.field_types(module.Config)
+        for key, value in raw.items():
+            if key not in types:
+                raise UserError(f"{config_file}: {key}: not a field of {module.Config.__name__}; allowed: {', '.join(sorted(types))}")
+        values.update(raw)
+    if smoke:
+        values.update(exp.smoke)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE")
+        spec.pin(key.strip(), value)
+        values[key.strip()] = spec.fixed[key.strip()]
+    return exp, module.Config.from_dict(values)
+
+
 def load_user_trainable(spec: str) -> Callable:
     """``path/to/file.py:function`` or ``package.module:function``."""
-    from .errors import UserError
-
     target, _, name = spec.rpartition(":")
     if not target or not name:
         raise UserError(f"--trainable '{spec}': expected path/to/file.py:function or module:function")

@@ -20,7 +20,6 @@ Every problem is a UserError naming the file, the key and what is allowed.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from typing import Any, Optional
 import yaml
 
 from .config import coerce, describe_type, field_types, type_problem
+from .domains import DISTRIBUTIONS, FLOAT_ONLY, Param, _ints, _num
+from . import registry
 from .errors import UserError
 
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
@@ -51,23 +52,6 @@ SCHEDULERS = {
     "fifo": set(),
 }
 RESOURCE_KEYS = {"cpu", "gpu", "workers"}
-# W&B distributions -> (needs, result kind)
-DISTRIBUTIONS = {
-    "constant": ("value",),
-    "categorical": ("values",),
-    "int_uniform": ("min", "max"),
-    "uniform": ("min", "max"),
-    "q_uniform": ("min", "max"),
-    "log_uniform": ("min", "max"),  # W&B: min / max are natural-log exponents
-    "log_uniform_values": ("min", "max"),
-    "q_log_uniform_values": ("min", "max"),
-    "normal": (),
-    "q_normal": (),
-}
-INT_DISTRIBUTIONS = {"int_uniform", "q_uniform", "q_log_uniform_values", "constant", "categorical"}
-FLOAT_ONLY = {"uniform", "log_uniform", "log_uniform_values", "normal", "q_normal"}
-
-
 class _Loader(yaml.SafeLoader):
     """YAML 1.1 reads ``1e-4`` as a string; sweep files are full of such numbers."""
 
@@ -77,68 +61,6 @@ _Loader.add_implicit_resolver(
     re.compile(r"^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$"),
     list("-+0123456789."),
 )
-
-
-@dataclass
-class Param:
-    name: str
-    values: Optional[list] = None  # categorical
-    distribution: Optional[str] = None
-    min: Optional[float] = None
-    max: Optional[float] = None
-    q: Optional[float] = None
-    mu: float = 0.0
-    sigma: float = 1.0
-
-    def contains(self, v: Any) -> bool:
-        if self.values is not None:
-            return any(v == x and type(v) is type(x) or (_num(v) and _num(x) and v == x) for x in self.values)
-        if self.distribution in ("normal", "q_normal"):
-            return _num(v)
-        lo, hi = self.bounds()
-        return _num(v) and lo - 1e-12 * abs(lo) <= v <= hi + 1e-12 * abs(hi)
-
-    def bounds(self) -> tuple[float, float]:
-        if self.distribution == "log_uniform":
-            return math.exp(self.min), math.exp(self.max)
-        return self.min, self.max
-
-    def describe(self) -> str:
-        if self.values is not None:
-            return "one of " + ", ".join(map(repr, self.values))
-        if self.distribution in ("normal", "q_normal"):
-            return f"{self.distribution}(mu={self.mu}, sigma={self.sigma})"
-        lo, hi = self.bounds()
-        return f"{self.distribution} in [{lo:g}, {hi:g}]"
-
-    def domain(self, grid: bool = False):
-        from ray import tune
-
-        if self.values is not None:
-            return tune.grid_search(list(self.values)) if grid else tune.choice(list(self.values))
-        d, lo, hi, q = self.distribution, self.min, self.max, self.q
-        if d == "int_uniform":
-            return tune.randint(int(lo), int(hi) + 1)  # W&B's max is inclusive
-        if d == "uniform":
-            return tune.uniform(lo, hi)
-        if d == "q_uniform":
-            return tune.qrandint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.quniform(lo, hi, q or 1.0)
-        if d in ("log_uniform", "log_uniform_values"):
-            lo, hi = self.bounds()
-            return tune.loguniform(lo, hi)
-        if d == "q_log_uniform_values":
-            return tune.qlograndint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
-        if d == "normal":
-            return tune.randn(self.mu, self.sigma)
-        return tune.qrandn(self.mu, self.sigma, q or 1.0)
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _ints(*vs: Any) -> bool:
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in vs if v is not None)
 
 
 @dataclass
@@ -491,3 +413,25 @@ def _scheduler(raw: dict, err) -> dict[str, Any]:
         allowed = ", ".join(sorted(SCHEDULERS[sched["name"]])) or "(none)"
         err(f"scheduler.{extra[0]}", f"not an option of {sched['name']}; allowed: {allowed}")
     return copy.deepcopy(sched)
+
+
+def resolve_target(target: Optional[str], space: Optional[str]) -> tuple[Optional["registry.Experiment"], Path]:
+    """``tune freq`` (an experiment's default space) or ``tune seqclf_lstm`` (a shipped space)."""
+    if target in registry.EXPERIMENTS:
+        exp = registry.EXPERIMENTS[target]
+        return exp, find(space) if space else find(exp.space)
+    if target is None:
+        if space is None:
+            raise UserError("name an experiment or a space (sweeplab list), or give --space FILE")
+        path = find(space)
+        _, raw = read(path)
+        exp_id = raw.get("experiment")
+        return (registry.get(exp_id) if exp_id else None), path
+    files = shipped()
+    if target in files:
+        if space:
+            raise UserError(f"'{target}' is already a space file; drop --space or name an experiment")
+        _, raw = read(files[target])
+        return registry.get(raw["experiment"]), files[target]
+    known = sorted(set(registry.EXPERIMENTS) | set(files))
+    raise UserError(f"unknown experiment or space '{target}'; known: {', '.join(known)}")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import platform
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from . import registry, spaces, store
 from .errors import UserError
-from .runner import TrialPlan
+from .analysis.summary import summarize
+from .recording import store_callback, sweep_meta
+from .runner import TrialPlan, load_user_trainable
 
 DEFAULT_STORAGE = "./sweeps"
 
@@ -72,37 +72,16 @@ class Prepared:
 # ------------------------------------------------------------------ preparation
 
 
-def resolve_target(target: Optional[str], space: Optional[str]) -> tuple[Optional[registry.Experiment], Path]:
-    """``tune freq`` (an experiment's default space) or ``tune seqclf_lstm`` (a shipped space)."""
-    if target in registry.EXPERIMENTS:
-        exp = registry.EXPERIMENTS[target]
-        return exp, spaces.find(space) if space else spaces.find(exp.space)
-    if target is None:
-        if space is None:
-            raise UserError("name an experiment or a space (sweeplab list), or give --space FILE")
-        path = spaces.find(space)
-        _, raw = spaces.read(path)
-        exp_id = raw.get("experiment")
-        return (registry.get(exp_id) if exp_id else None), path
-    shipped = spaces.shipped()
-    if target in shipped:
-        if space:
-            raise UserError(f"'{target}' is already a space file; drop --space or name an experiment")
-        _, raw = spaces.read(shipped[target])
-        return registry.get(raw["experiment"]), shipped[target]
-    known = sorted(set(registry.EXPERIMENTS) | set(shipped))
-    raise UserError(f"unknown experiment or space '{target}'; known: {', '.join(known)}")
-
-
 def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
     """Validate everything (space, pins, flags, resources) before Ray starts."""
     if opts.trainable:
         exp, config_cls = None, None
         if not opts.space:
             raise UserError("--trainable needs --space FILE (its parameters and metric)")
+        load_user_trainable(opts.trainable)  # fail now, not once Ray is up
         path = spaces.find(opts.space)
     else:
-        exp, path = resolve_target(opts.target, opts.space)
+        exp, path = spaces.resolve_target(opts.target, opts.space)
         if exp is None:
             raise UserError(f"{path}: names no 'experiment'; give an experiment id or --trainable")
         config_cls = exp.load().Config
@@ -288,7 +267,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None) -> None:
 def build_trainable(prep: Prepared, shared: Any) -> Any:
     from ray import tune
 
-    from .runner import load_user_trainable, make_trainable
+    from .runner import make_trainable
 
     if prep.plan:
         return make_trainable(prep.plan, shared)
@@ -296,73 +275,6 @@ def build_trainable(prep: Prepared, shared: Any) -> Any:
     res = {"cpu": opts.get("cpus_per_trial") or prep.spec.resources.get("cpu", 1),
            "gpu": opts.get("gpus_per_trial") or prep.spec.resources.get("gpu", 0)}
     return tune.with_resources(load_user_trainable(prep.user_trainable), res)
-
-
-def sweep_meta(prep: Prepared) -> dict[str, Any]:
-    import optuna
-    import ray
-
-    versions = {"python": platform.python_version(), "ray": ray.__version__, "optuna": optuna.__version__}
-    for mod in ("torch", "sweeplab"):
-        if mod in sys.modules:
-            versions[mod] = getattr(sys.modules[mod], "__version__", "?")
-    return {
-        "experiment": prep.spec.experiment,
-        "trainable": prep.user_trainable or (prep.plan.module if prep.plan else None),
-        "space_file": prep.spec.source,
-        "space": prep.spec.text,
-        "pins": prep.spec.pins,
-        "metric": prep.metric,
-        "mode": prep.mode,
-        "scheduler": prep.scheduler["name"],
-        "scheduler_options": prep.scheduler,
-        "searcher": prep.search,
-        "seed": prep.seed,
-        "num_samples": prep.num_samples,
-        "time_budget_s": prep.time_budget,
-        "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
-        "presets": prep.spec.preset_configs(),
-        "options": prep.options,
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "versions": versions,
-        "name": prep.name,
-        "storage": prep.storage,
-    }
-
-
-def store_callback(recorder: store.SweepRecorder):
-    from ray.tune import Callback
-
-    class StoreCallback(Callback):
-        """Feeds the results store from Tune's events, in the driver."""
-
-        def setup(self, **info):
-            recorder.open()
-
-        def on_trial_start(self, iteration, trials, trial, **info):
-            recorder.started(trial.trial_id, trial.config)
-
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            recorder.result(trial.trial_id, result)
-
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            recorder.ended(trial.trial_id, "TERMINATED")
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            recorder.ended(trial.trial_id, "ERROR", _error_text(trial))
-
-        def on_experiment_end(self, trials, **info):
-            recorder.close({t.trial_id: t.status for t in trials})
-
-    return StoreCallback()
-
-
-def _error_text(trial) -> str:
-    path = trial.error_file
-    if path and os.path.exists(path):
-        lines = [ln for ln in Path(path).read_text().strip().splitlines() if ln.strip()]
-        return lines[-1][:2000] if lines else "unknown error"
-    return "unknown error"
 
 
 def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False):
@@ -409,8 +321,8 @@ def run(prep: Prepared) -> int:
     """Tune; print where the results are and the best config. 0 ok, 1 every trial failed."""
     shared = shared_data(prep)  # before Ray starts, so a bad data path fails fast
     init_ray(prep.options.get("address"), prep.options.get("num_cpus"))
-    store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())
     tuner = tuner_for(prep, shared)
+    store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
     tuner.fit()
     return summarize(prep.uri, prep.metric, prep.mode)
 
@@ -437,71 +349,3 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored)
     tuner.fit()
     return summarize(prep.uri, prep.metric, prep.mode)
-
-
-def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
-    """Read the store back (not Ray's objects) and print the outcome."""
-    import pandas as pd
-
-    trials_uri = store.join(uri, store.TRIALS)
-    if not store.exists(trials_uri):
-        echo(f"no trials ran; results folder: {uri}")
-        return 1
-    trials = store.read_frame(trials_uri)
-    counts = trials["status"].value_counts().to_dict()
-    echo(f"\nresults: {uri}")
-    echo("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())))
-    best_col = f"best/{metric}"
-    ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]
-    if ok.empty:
-        for _, row in trials[trials["error"].notna()].iterrows():
-            echo(f"  {row['trial_id']}: {row['error']}")
-        echo("no trial reported its metric")
-        return 1
-    ranked = ok.sort_values(best_col, ascending=(mode == "min"))
-    params = [c for c in trials.columns if c.startswith("config/") and trials[c].nunique(dropna=False) > 1]
-    show = ["trial_id", "preset", *params, best_col, "iterations", "status"]
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        echo(ranked[show].head(10).rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False))
-    best = ranked.iloc[0]
-    config = {c.removeprefix("config/"): best[c] for c in trials.columns if c.startswith("config/")}
-    echo(f"best {metric} = {best[best_col]:.6g} (trial {best['trial_id']}"
-         f"{', preset ' + best['preset'] if isinstance(best.get('preset'), str) else ''})")
-    echo("best config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
-    return 0
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def single_config(target: str, preset: Optional[str], config_file: Optional[str], sets: list[str],
-                  smoke: bool, space: Optional[str] = None) -> tuple[registry.Experiment, Any]:
-    """One config for ``sweeplab train``: defaults < space's fixed < preset < --config < --set < smoke."""
-    exp, path = resolve_target(target, space)
-    if exp is None:
-        raise UserError(f"{path}: names no 'experiment'")
-    module = exp.load()
-    spec = spaces.load(path, module.Config, exp.id)
-    values = dict(spec.fixed)
-    if preset:
-        presets = spec.preset_configs()
-        if preset not in presets:
-            raise UserError(f"{path}: no preset '{preset}'; presets: {', '.join(presets) or '(none)'}")
-        values.update(presets[preset])
-    if config_file:
-        _, raw = spaces.read(Path(config_file))
-        types = spaces.field_types(module.Config)
-        for key, value in raw.items():
-            if key not in types:
-                raise UserError(f"{config_file}: {key}: not a field of {module.Config.__name__}; allowed: {', '.join(sorted(types))}")
-        values.update(raw)
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE")
-        spec.pin(key.strip(), value)
-        values[key.strip()] = spec.fixed[key.strip()]
-    if smoke:
-        values.update(exp.smoke)
-    return exp, module.Config.from_dict(values)

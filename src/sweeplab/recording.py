@@ -1,0 +1,83 @@
+"""What a sweep records beside Ray's own files: sweep.json's metadata, and the Tune
+callback that feeds the results store (store.py) from Tune's events, in the driver."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import store
+
+if TYPE_CHECKING:
+    from .tuning import Prepared
+
+
+def sweep_meta(prep: Prepared) -> dict[str, Any]:
+    import optuna
+    import ray
+
+    versions = {"python": platform.python_version(), "ray": ray.__version__, "optuna": optuna.__version__}
+    for mod in ("torch", "sweeplab"):
+        if mod in sys.modules:
+            versions[mod] = getattr(sys.modules[mod], "__version__", "?")
+    return {
+        "experiment": prep.spec.experiment,
+        "trainable": prep.user_trainable or (prep.plan.module if prep.plan else None),
+        "space_file": prep.spec.source,
+        "space": prep.spec.text,
+        "pins": prep.spec.pins,
+        "metric": prep.metric,
+        "mode": prep.mode,
+        "scheduler": prep.scheduler["name"],
+        "scheduler_options": prep.scheduler,
+        "searcher": prep.search,
+        "seed": prep.seed,
+        "num_samples": prep.num_samples,
+        "time_budget_s": prep.time_budget,
+        "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
+        "presets": prep.spec.preset_configs(),
+        "options": prep.options,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "versions": versions,
+        "name": prep.name,
+        "storage": prep.storage,
+    }
+
+
+def store_callback(recorder: store.SweepRecorder):
+    from ray.tune import Callback
+
+    class StoreCallback(Callback):
+        """Feeds the results store from Tune's events, in the driver."""
+
+        def setup(self, **info):
+            recorder.open()
+
+        def on_trial_start(self, iteration, trials, trial, **info):
+            recorder.started(trial.trial_id, trial.config)
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            recorder.result(trial.trial_id, result)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            recorder.ended(trial.trial_id, "TERMINATED")
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            recorder.ended(trial.trial_id, "ERROR", _error_text(trial))
+
+        def on_experiment_end(self, trials, **info):
+            recorder.close({t.trial_id: t.status for t in trials})
+
+    return StoreCallback()
+
+
+def _error_text(trial) -> str:
+    path = trial.error_file
+    if path and os.path.exists(path):
+        lines = [ln for ln in Path(path).read_text().strip().splitlines() if ln.strip()]
+        return lines[-1][:2000] if lines else "unknown error"
+    return "unknown error"

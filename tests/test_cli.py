@@ -1,0 +1,72 @@
+"""The command line as a user meets it: help, listing without torch, errors, `train`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sweeplab import registry
+from sweeplab.cli import main
+
+
+def test_list_and_show_import_neither_torch_nor_ray():
+    code = ("import sys; from sweeplab.cli import main; main(['list']); main(['show', 'seqclf']);"
+            "print(sorted(m for m in ('torch', 'ray', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    for exp_id in registry.EXPERIMENTS:
+        assert exp_id in out
+    assert "preset original" in out and "seqclf_lstm" in out
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["tune"], ["resume"], ["train"]])
+def test_every_command_answers_help(command, capsys):
+    assert main([*command, "--help"]) == 0
+    assert "usage: sweeplab" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tune", "freq", "--bogus"], "unrecognized arguments: --bogus"),
+    (["tune", "nope"], "unknown experiment or space 'nope'; known: freq, freq_noise, seqclf"),
+    (["show", "nope"], "unknown experiment 'nope'"),
+    (["tune", "freq", "--set", "hiden_size=3"], "--set hiden_size: not a field of FreqConfig"),
+    (["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),
+    (["tune", "freq", "--max-epochs", "0"], "--max-epochs 0: must be >= 1"),
+    (["tune", "freq", "--space", "/nonexistent/space.yaml"], "/nonexistent/space.yaml: no such space file"),
+    (["tune", "--trainable", "/nonexistent/mine.py:f", "--space", "freq"], "no such file"),
+    (["resume", "/nonexistent"], "/nonexistent: no sweep.json here"),
+    (["train", "freq", "--preset", "nope"], "no preset 'nope'; presets: initial, tuned, serial, long, large"),
+    (["train", "seqclf", "--preset", "original", "--set", "data=/nonexistent.csv"], "/nonexistent.csv"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    assert main([*argv, *(["--storage", str(tmp_path)] if argv[0] == "tune" else [])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1], err
+    assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_bad_data_path_in_tune_fails_before_ray(tmp_path, capsys):
+    assert main(["tune", "seqclf", "--set", "data=/nonexistent/ecg.csv", "--storage", str(tmp_path)]) == 2
+    assert "/nonexistent/ecg.csv" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_train_runs_a_preset_and_tests_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "freq", "--preset", "tuned", "--smoke", "--out", str(out), "--threads", "1"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert metrics["epoch"] == 2 and 0 < metrics["test_mse"] < 2
+    assert (config["hidden_size"], config["seq_length"], config["lr"], config["epochs"]) == (64, 50, 5e-4, 2)
+    assert "test: test_mse=" in capsys.readouterr().out
+
+
+def test_train_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    base = ["train", "freq", "--preset", "initial", "--smoke", "--out", str(out)]
+    assert main(base) == 0
+    assert main([*base, "--set", "epochs=3", "--resume"]) == 0
+    epochs = [json.loads(line)["epoch"] for line in (out / "history.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
