@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .config import describe_type, type_problem
+
 # W&B distributions -> (needs, result kind)
 DISTRIBUTIONS = {
     "constant": ("value",),
@@ -82,3 +84,63 @@ def _num(v: Any) -> bool:
 
 def _ints(*vs: Any) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) for v in vs if v is not None)
+
+
+def parse_param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Param]]:
+    if not isinstance(body, dict):
+        err(key, "expected {values: [...]}, {value: x} or {distribution: ..., min: ..., max: ...}")
+    allowed = {"value", "values", "distribution", "min", "max", "q", "mu", "sigma", "probabilities"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        err(f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
+    dist = body.get("distribution")
+    if dist is not None and dist not in DISTRIBUTIONS:
+        err(f"{key}.distribution", f"unknown distribution {dist!r}; allowed: {', '.join(DISTRIBUTIONS)}")
+    if "value" in body or dist == "constant":
+        if "value" not in body:
+            err(key, "distribution constant needs 'value'")
+        v = body["value"]
+        return (tuple(v) if isinstance(v, list) else v), None
+    if "values" in body or dist == "categorical":
+        values = body.get("values")
+        if not isinstance(values, list) or not values:
+            err(f"{key}.values", "expected a non-empty list")
+        return None, Param(name, values=list(values))
+    if "min" not in body or "max" not in body:
+        if dist in ("normal", "q_normal"):
+            return None, Param(name, distribution=dist, mu=body.get("mu", 0.0), sigma=body.get("sigma", 1.0), q=body.get("q"))
+        err(key, "needs 'values', 'value', or 'min' and 'max'")
+    lo, hi = body["min"], body["max"]
+    if not _num(lo) or not _num(hi):
+        err(key, f"min and max must be numbers, got {lo!r} and {hi!r}")
+    if lo > hi:
+        err(f"{key}.min", f"min {lo} > max {hi}")
+    if dist is None:  # W&B's inference: two ints -> int_uniform, otherwise uniform
+        dist = "int_uniform" if _ints(lo, hi) else "uniform"
+    if dist in ("log_uniform_values", "q_log_uniform_values") and lo <= 0:
+        err(f"{key}.min", f"{dist} needs min > 0, got {lo}")
+    q = body.get("q")
+    if q is not None and (not _num(q) or q <= 0):
+        err(f"{key}.q", f"must be a positive number, got {q!r}")
+    return None, Param(name, distribution=dist, min=lo, max=hi, q=q)
+
+
+def check_value(v: Any, tp: Any, err, key: str) -> None:
+    if tp is None:
+        return
+    problem = type_problem(tuple(v) if isinstance(v, list) else v, tp)
+    if problem:
+        err(key, problem)
+
+
+def check_param(p: Param, tp: Any, err, key: str) -> None:
+    if tp is None:
+        return
+    if p.values is not None:
+        for i, v in enumerate(p.values):
+            check_value(v, tp, err, f"{key}.values[{i}]")
+        return
+    if tp is int and (p.distribution in FLOAT_ONLY or not _ints(p.min, p.max, p.q)):
+        err(key, f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})")
+    if type_problem(1.0, tp) and type_problem(1, tp):
+        err(key, f"a {p.distribution} distribution cannot give {describe_type(tp)}; use values")

@@ -28,8 +28,8 @@ from typing import Any, Optional
 
 import yaml
 
-from .config import coerce, describe_type, field_types, type_problem
-from .domains import DISTRIBUTIONS, FLOAT_ONLY, Param, _ints, _num
+from .config import coerce, field_types, type_problem
+from .domains import Param, _num, check_param, check_value, parse_param
 from . import registry
 from .errors import UserError
 
@@ -255,13 +255,13 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
         key = f"parameters.{name}"
         if types is not None and name not in types:
             err(key, f"not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
-        const, param = _param(name, body, err, key)
+        const, param = parse_param(name, body, err, key)
         tp = types[name] if types else None
         if param is None:
-            _check_value(const, tp, err, f"{key}.value")
+            check_value(const, tp, err, f"{key}.value")
             fixed[name] = const
         else:
-            _check_param(param, tp, err, key)
+            check_param(param, tp, err, key)
             parameters[name] = param
 
     fixed_raw = raw.get("fixed", {}) or {}
@@ -272,7 +272,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
             err(f"fixed.{name}", f"not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
         if name in parameters:
             err(f"fixed.{name}", "also under parameters; a key is either searched or fixed")
-        _check_value(value, types[name] if types else None, err, f"fixed.{name}")
+        check_value(value, types[name] if types else None, err, f"fixed.{name}")
         fixed[name] = tuple(value) if isinstance(value, list) else value
 
     if search == "grid":
@@ -293,7 +293,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
                 allowed = ", ".join(parameters) or "(no searched parameters)"
                 why = "is fixed in this space" if k in fixed else "is not a searched parameter"
                 err(key, f"'{k}' {why}; a preset sets searched parameters: {allowed}")
-            _check_value(v, types[k] if types else None, err, key)
+            check_value(v, types[k] if types else None, err, key)
             if not parameters[k].contains(v):
                 err(key, f"{v!r} is outside the space; allowed: {parameters[k].describe()}")
         presets[str(pname)] = dict(values)
@@ -326,66 +326,6 @@ def _errors(source: str):
         raise UserError(f"{source}: {key}: {problem}")
 
     return err
-
-
-def _param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Param]]:
-    if not isinstance(body, dict):
-        err(key, "expected {values: [...]}, {value: x} or {distribution: ..., min: ..., max: ...}")
-    allowed = {"value", "values", "distribution", "min", "max", "q", "mu", "sigma", "probabilities"}
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        err(f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
-    dist = body.get("distribution")
-    if dist is not None and dist not in DISTRIBUTIONS:
-        err(f"{key}.distribution", f"unknown distribution {dist!r}; allowed: {', '.join(DISTRIBUTIONS)}")
-    if "value" in body or dist == "constant":
-        if "value" not in body:
-            err(key, "distribution constant needs 'value'")
-        v = body["value"]
-        return (tuple(v) if isinstance(v, list) else v), None
-    if "values" in body or dist == "categorical":
-        values = body.get("values")
-        if not isinstance(values, list) or not values:
-            err(f"{key}.values", "expected a non-empty list")
-        return None, Param(name, values=list(values))
-    if "min" not in body or "max" not in body:
-        if dist in ("normal", "q_normal"):
-            return None, Param(name, distribution=dist, mu=body.get("mu", 0.0), sigma=body.get("sigma", 1.0), q=body.get("q"))
-        err(key, "needs 'values', 'value', or 'min' and 'max'")
-    lo, hi = body["min"], body["max"]
-    if not _num(lo) or not _num(hi):
-        err(key, f"min and max must be numbers, got {lo!r} and {hi!r}")
-    if lo > hi:
-        err(f"{key}.min", f"min {lo} > max {hi}")
-    if dist is None:  # W&B's inference: two ints -> int_uniform, otherwise uniform
-        dist = "int_uniform" if _ints(lo, hi) else "uniform"
-    if dist in ("log_uniform_values", "q_log_uniform_values") and lo <= 0:
-        err(f"{key}.min", f"{dist} needs min > 0, got {lo}")
-    q = body.get("q")
-    if q is not None and (not _num(q) or q <= 0):
-        err(f"{key}.q", f"must be a positive number, got {q!r}")
-    return None, Param(name, distribution=dist, min=lo, max=hi, q=q)
-
-
-def _check_value(v: Any, tp: Any, err, key: str) -> None:
-    if tp is None:
-        return
-    problem = type_problem(tuple(v) if isinstance(v, list) else v, tp)
-    if problem:
-        err(key, problem)
-
-
-def _check_param(p: Param, tp: Any, err, key: str) -> None:
-    if tp is None:
-        return
-    if p.values is not None:
-        for i, v in enumerate(p.values):
-            _check_value(v, tp, err, f"{key}.values[{i}]")
-        return
-    if tp is int and (p.distribution in FLOAT_ONLY or not _ints(p.min, p.max, p.q)):
-        err(key, f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})")
-    if type_problem(1.0, tp) and type_problem(1, tp):
-        err(key, f"a {p.distribution} distribution cannot give {describe_type(tp)}; use values")
 
 
 def _scheduler(raw: dict, err) -> dict[str, Any]:
