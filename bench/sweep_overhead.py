@@ -43,6 +43,12 @@ def main() -> None:
         t["sweep_wall"] = time.perf_counter() - t0
         trials = store.read_frame(store.join(prep.uri, store.TRIALS))
         t["sum_trial_time"] = float(trials["wall_time_s"].sum())
+        history = store.read_frame(store.join(prep.uri, store.HISTORY))
+        # Tune's time per iteration minus the engine's own epoch time = report + checkpoint
+        per_report = (history["time_this_iter_s"] - history["epoch_seconds"]).clip(lower=0)
+        t["reports"] = len(history)
+        t["report_overhead_sum"] = float(per_report.sum())
+        t["epoch_compute_sum"] = float(history["epoch_seconds"].sum())
         configs = [{c.removeprefix("config/"): r[c] for c in trials.columns if c.startswith("config/")}
                    for r in trials.to_dict("records")]
 
@@ -59,6 +65,9 @@ def main() -> None:
         {"what": f"sweep of {len(configs)} trials (Ray Tune, {args.cpus} CPUs, 1 a trial)", "seconds": t["sweep_wall"]},
         {"what": "  of which Ray start (ray.init)", "seconds": t["ray_init"]},
         {"what": "  sum of time inside trials (training + reporting + checkpoints)", "seconds": t["sum_trial_time"]},
+        {"what": f"    epochs themselves (train + eval, {t['reports']} epochs)", "seconds": t["epoch_compute_sum"]},
+        {"what": "    reporting + checkpointing those epochs", "seconds": t["report_overhead_sum"]},
+        {"what": "    trial set-up (data from the object store, model build)", "seconds": t["sum_trial_time"] - t["epoch_compute_sum"] - t["report_overhead_sum"]},
         {"what": f"  that time spread over {args.cpus} CPUs", "seconds": ideal},
         {"what": "  the rest: actor start-up, scheduling, result and state syncing", "seconds": t["sweep_wall"] - t["ray_init"] - ideal},
         {"what": "bare loop, same configs, one process, no Ray", "seconds": t["bare_loop_wall"]},

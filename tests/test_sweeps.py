@@ -142,3 +142,25 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
     new = after_hist[after_hist["trial_id"].isin(done)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(old[["trial_id", "epoch", "timestamp"]], new[["trial_id", "epoch", "timestamp"]])
     assert json.loads((sweep / "sweep.json").read_text())["options"]["num_samples"] == 6
+
+
+@pytest.mark.parametrize("scheduler, search", [("hyperband", "optuna"), ("median", "random")])
+def test_other_schedulers_and_searchers(scheduler, search, storage):
+    code = main(["tune", "seqclf", "--smoke", "--scheduler", scheduler, "--search", search, "--seed", "7",
+                 "--num-samples", "3", "--storage", str(storage), "--name", "o", "--quiet"])
+    assert code == 0
+    trials, _ = frames(storage / "o")
+    assert len(trials) == 3 and trials["best/val_macro_f1"].between(0, 1).all()
+    assert (trials["config/seed"] == 7).all()
+    meta = json.loads((storage / "o" / "sweep.json").read_text())
+    assert (meta["scheduler"], meta["searcher"], meta["seed"]) == (scheduler, search, 7)
+
+
+def test_time_budget_ends_the_sweep_early(storage):
+    t0 = time.time()
+    code = main(["tune", "freq", "--smoke", "--num-samples", "40", "--max-concurrent", "1", "--time-budget", "6",
+                 "--set", "epochs=40", "--set", "seq_length=50", "--storage", str(storage), "--name", "t", "--quiet"])
+    assert code == 0 and time.time() - t0 < 60
+    trials, _ = frames(storage / "t")
+    assert 1 <= len(trials) < 40
+    assert (trials["status"] == "INTERRUPTED").sum() <= 1  # the one the budget cut off, if any

@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
     s.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray started in-process)")
     s.add_argument("--num-cpus", type=int, help="CPUs of the in-process local Ray (default: all)")
-    s.add_argument("--quiet", action="store_true", help="no Tune progress tables")
+    s.add_argument("--quiet", action="store_true", help="no Tune progress tables, no trial logs")
     s.set_defaults(func=_tune)
 
     s = sub.add_parser("resume", help="continue a stopped sweep (Ctrl-C or kill) without rerunning finished trials")

@@ -152,9 +152,11 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         )
         if plan.workers > 1 and scheduler["name"] == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
-    time_budget = opts.time_budget if opts.time_budget is not None else spec.time_budget
-    if opts.smoke:
-        time_budget = None
+    time_budget = opts.time_budget
+    if time_budget is None and not opts.smoke:  # a smoke run is short anyway; the file's budget is for real runs
+        time_budget = spec.time_budget
+    if time_budget is not None and time_budget <= 0:
+        raise UserError(f"--time-budget {time_budget}: must be > 0 seconds")
     options = {k: v for k, v in dataclasses.asdict(opts).items()}
     return Prepared(
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
@@ -249,7 +251,7 @@ def default_concurrency(prep: Prepared) -> int:
 # ------------------------------------------------------------------ running
 
 
-def init_ray(address: Optional[str], num_cpus: Optional[int] = None) -> None:
+def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True) -> None:
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -258,7 +260,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or "local"
-    kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING"}
+    kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
     ray.init(**kwargs)
@@ -320,7 +322,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
 def run(prep: Prepared) -> int:
     """Tune; print where the results are and the best config. 0 ok, 1 every trial failed."""
     shared = shared_data(prep)  # before Ray starts, so a bad data path fails fast
-    init_ray(prep.options.get("address"), prep.options.get("num_cpus"))
+    init_ray(prep.options.get("address"), prep.options.get("num_cpus"), log_to_driver=prep.options.get("verbose", 1) > 0)
     tuner = tuner_for(prep, shared)
     store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
     tuner.fit()
@@ -345,7 +347,7 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     )
     prep = prepare(SweepOptions(**options), fresh=False)
     shared = shared_data(prep)
-    init_ray(prep.options.get("address"), prep.options.get("num_cpus"))
+    init_ray(prep.options.get("address"), prep.options.get("num_cpus"), log_to_driver=prep.options.get("verbose", 1) > 0)
     tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored)
     tuner.fit()
     return summarize(prep.uri, prep.metric, prep.mode)

@@ -1,0 +1,69 @@
+"""Sweep preparation and the scheduler / searcher factories, without starting Ray."""
+from __future__ import annotations
+
+import pytest
+
+from sweeplab import tuning
+from sweeplab.errors import UserError
+
+
+def prep(tmp_path, **kw):
+    return tuning.prepare(tuning.SweepOptions(storage=str(tmp_path), **kw))
+
+
+def test_resources_come_from_registry_then_space_then_flags(tmp_path):
+    assert (prep(tmp_path, target="freq").plan.cpus, prep(tmp_path, target="freq").plan.gpus) == (1.0, 0.0)
+    space = tmp_path / "s.yaml"
+    space.write_text("experiment: freq\nresources: {cpu: 2, gpu: 0.5}\nparameters:\n  lr: {values: [0.001]}\n")
+    from_file = prep(tmp_path, target="freq", space=str(space))
+    assert (from_file.plan.cpus, from_file.plan.gpus, from_file.plan.workers) == (2.0, 0.5, 1)
+    flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2)
+    assert (flags.plan.cpus, flags.plan.gpus, flags.plan.workers) == (2.0, 0.25, 2)
+    with pytest.raises(UserError, match="resources per trial must be cpu > 0"):
+        prep(tmp_path, target="freq", cpus_per_trial=0)
+
+
+def test_seed_reaches_every_trial_and_metric_mode_come_from_the_registry(tmp_path):
+    p = prep(tmp_path, target="seqclf_lstm", seed=7)
+    assert p.spec.param_space()["seed"] == 7 and p.spec.param_space()["cell"] == "lstm"
+    assert (p.metric, p.mode, p.search, p.scheduler["name"]) == ("val_macro_f1", "max", "optuna", "asha")
+
+
+def test_smoke_pins_numbers_and_flags_override_the_file(tmp_path):
+    p = prep(tmp_path, target="freq", smoke=True, scheduler="hyperband", search="random", max_epochs=1)
+    assert p.num_samples == 2 and p.time_budget is None
+    assert p.spec.fixed["duration"] == 1.0 and "epochs" not in p.spec.parameters and p.spec.fixed["epochs"] == 1
+    assert (p.search, p.scheduler) == ("random", {"name": "hyperband"})
+    assert prep(tmp_path, target="freq", smoke=True, num_samples=5).num_samples == 5
+
+
+def test_existing_sweep_folder_is_not_overwritten(tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(UserError, match="taken already exists; resume it with `sweeplab resume`"):
+        prep(tmp_path, target="freq", name="taken")
+
+
+def test_pbt_with_workers_is_refused(tmp_path):
+    with pytest.raises(UserError, match="pbt needs checkpoints in Tune"):
+        prep(tmp_path, target="freq", scheduler="pbt", workers_per_trial=2)
+
+
+@pytest.mark.parametrize("name, cls", [("asha", "AsyncHyperBandScheduler"), ("hyperband", "HyperBandScheduler"),
+                                       ("median", "MedianStoppingRule"), ("pbt", "PopulationBasedTraining"),
+                                       ("fifo", "FIFOScheduler")])
+def test_scheduler_factory(tmp_path, name, cls):
+    p = prep(tmp_path, target="freq", scheduler=name)
+    sched = tuning.make_scheduler(p.scheduler, p.spec.max_epochs(), p.spec, 0)
+    assert type(sched).__name__ == cls
+    if name == "pbt":  # architecture and data fields are never mutated
+        assert set(sched._hyperparam_mutations) == {"lr"}
+    if name == "asha":
+        assert sched._max_t == 50
+
+
+def test_searcher_factory_gets_presets_first(tmp_path):
+    p = prep(tmp_path, target="freq")
+    opt = tuning.make_searcher("optuna", p.spec, 0, 2, num_samples=3)
+    assert [pt["hidden_size"] for pt in opt._points_to_evaluate] == [32, 64, 64]
+    basic = tuning.make_searcher("random", p.spec, 0, 2, num_samples=16)
+    assert len(basic._points_to_evaluate) == 5
