@@ -70,3 +70,5 @@ def test_train_resumes_from_its_checkpoint(tmp_path):
     assert main([*base, "--set", "epochs=3", "--resume"]) == 0
     epochs = [json.loads(line)["epoch"] for line in (out / "history.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3]
+    assert main(base) == 2  # the folder holds a run: no silent overwrite
+    assert main(["train", "freq", "--preset", "initial", "--out", str(tmp_path / "empty"), "--resume"]) == 2

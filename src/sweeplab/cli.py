@@ -77,8 +77,12 @@ def _train(args: argparse.Namespace) -> int:
 
     exp, cfg = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
     module = exp.load()
-    data = module.load_data(cfg)
     out = Path(args.out or f"runs/{exp.id}-{args.preset or 'config'}-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    if (out / "history.jsonl").exists() and not args.resume:
+        raise UserError(f"{out} holds a run already; add --resume to continue it or pick another --out")
+    if args.resume and not (out / "checkpoint").exists():
+        raise UserError(f"{out}: no checkpoint to resume from")
+    data = module.load_data(cfg)
     print(f"{exp.id}: {cfg}")
     session = LocalSession(out, cpus=args.threads, resume=args.resume)
     row = engine.fit(module.Task, cfg, data, session, engine.Monitor(exp.metric, exp.mode))
