@@ -19,17 +19,14 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table  # noqa: E402
 
-from sweeplab import engine  # noqa: E402
-from sweeplab.runner import LocalSession, single_config  # noqa: E402
+from sweeplab.runner import single_config, train_one  # noqa: E402
 
 
 def train(preset: str, sets: list[str]) -> dict:
     exp, cfg = single_config("freq", preset, None, sets, smoke=False)
-    module = exp.load()
     with TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        row = engine.fit(module.Task, cfg, module.load_data(cfg), LocalSession(out, cpus=1, echo=lambda _: None),
-                         engine.Monitor(exp.metric, exp.mode))
+        row = train_one(exp, cfg, Path(out), threads=1)
     return {"preset": preset, "phase_noise": cfg.phase_noise, "hidden": cfg.hidden_size, "L": cfg.seq_length,
             "lr": cfg.lr, "epochs": row["epoch"], "val_mse": row["val_mse"], "test_mse": row["test_mse"],
             "zero_mse": row["test_zero_mse"], "seconds": time.perf_counter() - t0}

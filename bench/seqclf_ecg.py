@@ -15,8 +15,7 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA, table  # noqa: E402
 
-from sweeplab import engine  # noqa: E402
-from sweeplab.runner import LocalSession, single_config  # noqa: E402
+from sweeplab.runner import single_config, train_one  # noqa: E402
 
 
 def main() -> None:
@@ -29,12 +28,10 @@ def main() -> None:
     rows = []
     for preset in args.presets:
         exp, cfg = single_config(args.space, preset, None, [f"data={args.data}", *args.set], smoke=False)
-        module = exp.load()
-        data = module.load_data(cfg)
+        data = exp.load().load_data(cfg)  # only for the split sizes; cheap next to training
         with TemporaryDirectory() as out:
             t0 = time.perf_counter()
-            row = engine.fit(module.Task, cfg, data, LocalSession(out, cpus=1, echo=lambda _: None),
-                             engine.Monitor(exp.metric, exp.mode))
+            row = train_one(exp, cfg, Path(out), threads=1)
         rows.append({"space": args.space, "preset": preset, "train/val/test rows": "/".join(str(len(data[s][1])) for s in ("train", "val", "test")),
                      "epochs": row["epoch"], "val_macro_f1": row["val_macro_f1"], "test_accuracy": row["test_accuracy"],
                      "test_macro_f1": row["test_macro_f1"], "seconds": time.perf_counter() - t0})

@@ -69,25 +69,13 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     import datetime as dt
-    import json
     from pathlib import Path
 
-    from . import engine
-    from .runner import LocalSession, single_config
+    from .runner import single_config, train_one
 
     exp, cfg = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
-    module = exp.load()
     out = Path(args.out or f"runs/{exp.id}-{args.preset or 'config'}-{dt.datetime.now():%Y%m%d-%H%M%S}")
-    if (out / "history.jsonl").exists() and not args.resume:
-        raise UserError(f"{out} holds a run already; add --resume to continue it or pick another --out")
-    if args.resume and not (out / "checkpoint").exists():
-        raise UserError(f"{out}: no checkpoint to resume from")
-    data = module.load_data(cfg)
-    print(f"{exp.id}: {cfg}")
-    session = LocalSession(out, cpus=args.threads, resume=args.resume)
-    row = engine.fit(module.Task, cfg, data, session, engine.Monitor(exp.metric, exp.mode))
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    (out / "metrics.json").write_text(json.dumps(row, indent=2, default=float))
+    row = train_one(exp, cfg, out, threads=args.threads, resume=args.resume)
     tests = {k: v for k, v in row.items() if k.startswith("test_") and isinstance(v, (int, float))}
     print("test: " + ", ".join(f"{k}={v:.4g}" for k, v in tests.items()))
     print(f"run folder: {out}")

@@ -252,6 +252,24 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
     return exp, module.Config.from_dict(values)
 
 
+def train_one(exp: registry.Experiment, cfg: BaseConfig, out: Path, threads: Optional[int] = None,
+              resume: bool = False) -> dict[str, Any]:
+    """``sweeplab train``: one config in full, no Ray; history, checkpoint, config and
+    final metrics (test included) land in ``out``."""
+    if (out / "history.jsonl").exists() and not resume:
+        raise UserError(f"{out} holds a run already; add --resume to continue it or pick another --out")
+    if resume and not (out / "checkpoint").exists():
+        raise UserError(f"{out}: no checkpoint to resume from")
+    module = exp.load()
+    data = module.load_data(cfg)
+    print(f"{exp.id}: {cfg}")
+    row = engine.fit(module.Task, cfg, data, LocalSession(out, cpus=threads, resume=resume),
+                     engine.Monitor(exp.metric, exp.mode))
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    (out / "metrics.json").write_text(json.dumps(row, indent=2, default=float))
+    return row
+
+
 def load_user_trainable(spec: str) -> Callable:
     """``path/to/file.py:function`` or ``package.module:function``."""
     target, _, name = spec.rpartition(":")
