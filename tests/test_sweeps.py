@@ -39,6 +39,7 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     # every trial reports each epoch, with Tune's iteration equal to the engine's epoch
     assert (history["epoch"] == history["training_iteration"]).all()
     assert trials["preset"].notna().any()  # presets are tried first
+    assert set(trials["device"]) == {"cpu"}
     meta = json.loads((storage / "s" / "sweep.json").read_text())
     assert (meta["experiment"], meta["scheduler"], meta["searcher"], meta["seed"]) == (exp_id, "asha", "optuna", 0)
     assert meta["pins"] == {k: v for k, v in exp.smoke.items() if k in meta["pins"]} and meta["pins"]

@@ -67,3 +67,11 @@ def test_searcher_factory_gets_presets_first(tmp_path):
     assert [pt["hidden_size"] for pt in opt._points_to_evaluate] == [32, 64, 64]
     basic = tuning.make_searcher("random", p.spec, 0, 2, num_samples=16)
     assert len(basic._points_to_evaluate) == 5
+
+
+def test_data_is_built_once_in_the_driver_unless_a_data_field_is_searched(tmp_path):
+    shared = tuning.shared_data(prep(tmp_path, target="freq", smoke=True))
+    key, data = shared
+    assert key[0] == "sweeplab.trainables.freq" and data["train"].inputs.shape == (4, 1000, 5)
+    # freq_noise searches phase_noise, which changes the data: each trial process builds its own
+    assert tuning.shared_data(prep(tmp_path, target="freq_noise", smoke=True)) is None

@@ -183,6 +183,7 @@ def fit(
             "epoch_seconds": time.perf_counter() - t0,
             "train_seconds": train_seconds,
             "early_stopped": stop_early,
+            "device": str(device),
         }
         state = {"epoch": epoch, "best": best, "stale": stale, "base_lr": cfg.lr}
         _report_with_checkpoint(session, row, model, optimizer, schedule, state)
