@@ -55,3 +55,31 @@ def test_reopened_recorder_keeps_rows_and_replaces_replayed_iterations(tmp_path)
     trials = pd.read_parquet(tmp_path / "s" / "trials.parquet")
     assert trials.loc[0, "status"] == "TERMINATED" and trials.loc[0, "best/acc"] == 0.7
     assert json.loads((tmp_path / "s" / "sweep.json").read_text()) == {"v": 1}  # written once
+
+
+def test_summary_reads_the_store_and_names_the_best_config(tmp_path):
+    from sweeplab.analysis.summary import summarize
+
+    rows = [
+        {"trial_id": "a", "status": "TERMINATED", "preset": "tuned", "config/lr": 5e-4, "config/seed": 0,
+         "best/val_mse": 0.25, "test_mse": 0.3, "iterations": 4, "error": None},
+        {"trial_id": "b", "status": "TERMINATED", "preset": None, "config/lr": 1e-3, "config/seed": 0,
+         "best/val_mse": 0.125, "test_mse": 0.2, "iterations": 4, "error": None},
+        {"trial_id": "c", "status": "ERROR", "preset": None, "config/lr": 1e30, "config/seed": 0,
+         "best/val_mse": None, "test_mse": None, "iterations": 1, "error": "TrialDiverged: loss became nan"},
+    ]
+    store.write_frame(str(tmp_path / store.TRIALS), pd.DataFrame(rows))
+    lines = []
+    assert summarize(str(tmp_path), "val_mse", "min", echo=lines.append) == 0
+    text = "\n".join(lines)
+    assert "trials: 1 error, 2 terminated" in text
+    table = lines[2].splitlines()
+    assert table[0].split() == ["trial_id", "preset", "lr", "best/val_mse", "test_mse", "iterations", "status"]
+    assert [r.split()[0] for r in table[1:]] == ["b", "a"]
+    assert lines[-2] == "best val_mse = 0.125 (trial b)"
+    assert lines[-1] == "best config: lr=0.001, seed=0"
+
+    store.write_frame(str(tmp_path / store.TRIALS), pd.DataFrame(rows[2:]))
+    lines.clear()
+    assert summarize(str(tmp_path), "val_mse", "min", echo=lines.append) == 1
+    assert "  c: TrialDiverged: loss became nan" in lines

@@ -302,7 +302,8 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples),
             num_samples=prep.num_samples,
-            max_concurrent_trials=max_concurrent,
+            # the random/grid generator takes the limit itself (Tune ignores it for those, noisily)
+            max_concurrent_trials=max_concurrent if prep.search == "optuna" else None,
             reuse_actors=True,
             time_budget_s=prep.time_budget,
             trial_dirname_creator=lambda t: f"trial_{t.trial_id}",

@@ -27,7 +27,8 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         return 1
     ranked = ok.sort_values(best_col, ascending=(mode == "min"))
     params = [c for c in trials.columns if c.startswith("config/") and trials[c].nunique(dropna=False) > 1]
-    show = ["trial_id", "preset", *params, best_col, "iterations", "status"]
+    test_col = "test_" + metric.removeprefix("val_")  # at each finished trial's last epoch
+    show = ["trial_id", "preset", *params, best_col, *([test_col] if test_col in trials else []), "iterations", "status"]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         echo(ranked[show].head(10).rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False))
     best = ranked.iloc[0]
