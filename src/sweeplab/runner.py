@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -64,6 +65,12 @@ def _data_for(module: ModuleType, cfg: BaseConfig, shared: Any) -> Any:
 # ---------------------------------------------------------------- sessions
 
 
+def _quiet_checkpoint_logs() -> None:
+    """The engine checkpoints every epoch; Ray logs a line for each one."""
+    for name in ("ray.train._internal.storage", "ray.train.v2._internal.execution.storage"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class TuneSession(engine.Session):
     """One process: the Tune trial itself trains."""
 
@@ -71,6 +78,7 @@ class TuneSession(engine.Session):
         import ray
 
         torch.set_num_threads(max(1, int(cpus)))
+        _quiet_checkpoint_logs()
         self._cuda = bool(ray.get_gpu_ids()) and torch.cuda.is_available()
 
     def device(self) -> torch.device:
@@ -96,6 +104,7 @@ class TrainWorkerSession(engine.Session):
         import ray.train
 
         torch.set_num_threads(max(1, int(cpus)))
+        _quiet_checkpoint_logs()
         ctx = ray.train.get_context()
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
 

@@ -25,7 +25,7 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
             echo(f"  {row['trial_id']}: {row['error']}")
         echo("no trial reported its metric")
         return 1
-    ranked = ok.sort_values(best_col, ascending=(mode == "min"))
+    ranked = ok.sort_values(best_col, ascending=(mode == "min")).assign(preset=lambda f: f["preset"].fillna("-"))
     params = [c for c in trials.columns if c.startswith("config/") and trials[c].nunique(dropna=False) > 1]
     test_col = "test_" + metric.removeprefix("val_")  # at each finished trial's last epoch
     show = ["trial_id", "preset", *params, best_col, *([test_col] if test_col in trials else []), "iterations", "status"]
@@ -34,7 +34,7 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     best = ranked.iloc[0]
     config = {c.removeprefix("config/"): best[c] for c in trials.columns if c.startswith("config/")}
     echo(f"best {metric} = {best[best_col]:.6g} (trial {best['trial_id']}"
-         f"{', preset ' + best['preset'] if isinstance(best.get('preset'), str) else ''})")
+         f"{', preset ' + best['preset'] if best['preset'] != '-' else ''})")
     echo("best config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
     return 0
 
