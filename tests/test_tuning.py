@@ -15,9 +15,9 @@ def test_resources_come_from_registry_then_space_then_flags(tmp_path):
     assert (prep(tmp_path, target="freq").plan.cpus, prep(tmp_path, target="freq").plan.gpus) == (1.0, 0.0)
     space = tmp_path / "s.yaml"
     space.write_text("experiment: freq\nresources: {cpu: 2, gpu: 0.5}\nparameters:\n  lr: {values: [0.001]}\n")
-    from_file = prep(tmp_path, target="freq", space=str(space))
+    from_file = prep(tmp_path, target="freq", space=str(space), address="auto")  # a cluster may have GPUs
     assert (from_file.plan.cpus, from_file.plan.gpus, from_file.plan.workers) == (2.0, 0.5, 1)
-    flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2)
+    flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2, address="auto")
     assert (flags.plan.cpus, flags.plan.gpus, flags.plan.workers) == (2.0, 0.25, 2)
     with pytest.raises(UserError, match="resources per trial must be cpu > 0"):
         prep(tmp_path, target="freq", cpus_per_trial=0)
@@ -75,3 +75,11 @@ def test_data_is_built_once_in_the_driver_unless_a_data_field_is_searched(tmp_pa
     assert key[0] == "sweeplab.trainables.freq" and data["train"].inputs.shape == (4, 1000, 5)
     # freq_noise searches phase_noise, which changes the data: each trial process builds its own
     assert tuning.shared_data(prep(tmp_path, target="freq_noise", smoke=True)) is None
+
+
+def test_a_trial_bigger_than_the_local_machine_is_refused(tmp_path):
+    with pytest.raises(UserError, match=r"a trial needs 4.1 CPUs \(2 worker\(s\) x 2 \+ 0.1 for its driver\); this machine has 2"):
+        prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=2, num_cpus=2)
+    with pytest.raises(UserError, match="a trial needs 1 GPU"):
+        prep(tmp_path, target="freq", gpus_per_trial=1, num_cpus=2)
+    assert prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5, num_cpus=2).plan.workers == 2

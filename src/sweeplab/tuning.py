@@ -152,6 +152,8 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         )
         if plan.workers > 1 and scheduler["name"] == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
+    if plan:
+        _check_local_fit(plan, opts)
     time_budget = opts.time_budget
     if time_budget is None and not opts.smoke:  # a smoke run is short anyway; the file's budget is for real runs
         time_budget = spec.time_budget
@@ -164,6 +166,26 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
         data_config=_data_config(exp, spec), options=options,
     )
+
+
+def _check_local_fit(plan: TrialPlan, opts: SweepOptions) -> None:
+    """On the local Ray this process starts, a trial that can never be placed would wait
+    for ever; say so now. (A cluster may autoscale, so there Tune decides.)"""
+    if opts.address or os.environ.get("RAY_ADDRESS"):
+        return
+    import torch
+
+    from .runner import trial_resources
+
+    cpus = opts.num_cpus or os.cpu_count() or 1
+    need_cpu = plan.cpus * plan.workers + (trial_resources(plan)["cpu"] if plan.workers > 1 else 0)
+    need_gpu = plan.gpus * plan.workers
+    if need_cpu > cpus + 1e-9:
+        raise UserError(f"a trial needs {need_cpu:g} CPUs ({plan.workers} worker(s) x {plan.cpus:g}"
+                        f"{' + 0.1 for its driver' if plan.workers > 1 else ''}); this machine has {cpus}: "
+                        f"lower --cpus-per-trial or --workers-per-trial")
+    if need_gpu > torch.cuda.device_count():
+        raise UserError(f"a trial needs {need_gpu:g} GPU(s); this machine has {torch.cuda.device_count()}")
 
 
 def _data_config(exp: Optional[registry.Experiment], spec: spaces.Spec) -> dict[str, Any]:
