@@ -83,3 +83,12 @@ def test_a_trial_bigger_than_the_local_machine_is_refused(tmp_path):
     with pytest.raises(UserError, match="a trial needs 1 GPU"):
         prep(tmp_path, target="freq", gpus_per_trial=1, num_cpus=2)
     assert prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5, num_cpus=2).plan.workers == 2
+
+
+def test_a_metric_without_goal_needs_one_unless_it_is_the_registry_metric(tmp_path):
+    space = tmp_path / "m.yaml"
+    space.write_text("metric: val_mse\nparameters:\n  lr: {values: [0.001]}\n")
+    assert prep(tmp_path, target="freq", space=str(space)).mode == "min"
+    space.write_text("metric: test_mse\nparameters:\n  lr: {values: [0.001]}\n")
+    with pytest.raises(UserError, match=r"m.yaml: metric: give \{name: test_mse, goal: minimize\|maximize\}"):
+        prep(tmp_path, target="freq", space=str(space))

@@ -101,40 +101,12 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
             raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
         spec.cap_epochs(opts.max_epochs)
 
-    metric = spec.metric or (exp.metric if exp else None)
-    mode = spec.mode or (exp.mode if exp else None)
-    if metric is None or mode is None:
-        raise UserError(f"{path}: metric: a user trainable's space must name metric {{name, goal}}")
-    if exp and spec.metric and spec.mode is None:
-        mode = exp.mode if spec.metric == exp.metric else "max"
-
-    search = opts.search or spec.search
-    if search not in spaces.SEARCHERS:
-        raise UserError(f"--search {search}: allowed: {', '.join(spaces.SEARCHERS)}")
-    scheduler = dict(spec.scheduler)
-    if opts.scheduler:
-        if opts.scheduler not in spaces.SCHEDULERS:
-            raise UserError(f"--scheduler {opts.scheduler}: allowed: {', '.join(spaces.SCHEDULERS)}")
-        if opts.scheduler != scheduler["name"]:
-            scheduler = {"name": opts.scheduler}
-    if search == "grid" and any(p.values is None for p in spec.parameters.values()):
-        bad = next(k for k, p in spec.parameters.items() if p.values is None)
-        raise UserError(f"--search grid: parameter '{bad}' is a distribution; grid needs values")
-    if scheduler["name"] == "pbt" and search == "optuna":
-        print("note: PBT explores by mutating configs; using the random searcher for its start points")
-        search = "random"
-    spec.search = search
-
+    metric, mode = _metric_mode(spec, exp, path)
+    search, scheduler = _search_and_scheduler(spec, opts)
     num_samples = opts.num_samples or spec.num_samples or (1 if search == "grid" else 10)
     if opts.smoke and opts.num_samples is None:
         num_samples = min(num_samples, 2)
-    base = exp.resources if exp else registry.Resources()
-    res = {**dataclasses.asdict(base), **spec.resources}
-    for key, flag in (("cpu", opts.cpus_per_trial), ("gpu", opts.gpus_per_trial), ("workers", opts.workers_per_trial)):
-        if flag is not None:
-            res[key] = flag
-    if res["cpu"] <= 0 or res["gpu"] < 0 or int(res["workers"]) < 1:
-        raise UserError(f"resources per trial must be cpu > 0, gpu >= 0, workers >= 1; got {res}")
+    res = _resources(exp, spec, opts)
 
     storage = opts.storage if "://" in opts.storage else os.path.abspath(opts.storage)
     name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -166,6 +138,48 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
         data_config=_data_config(exp, spec), options=options,
     )
+
+
+def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment], path: Path) -> tuple[str, str]:
+    """The space's metric wins; the registry's fills in. Set once, in TuneConfig."""
+    metric = spec.metric or (exp.metric if exp else None)
+    if metric is None:
+        raise UserError(f"{path}: metric: a user trainable's space must name metric {{name, goal}}")
+    mode = spec.mode or (exp.mode if exp and metric == exp.metric else None)
+    if mode is None:
+        raise UserError(f"{path}: metric: give {{name: {metric}, goal: minimize|maximize}}")
+    return metric, mode
+
+
+def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, dict[str, Any]]:
+    search = opts.search or spec.search
+    if search not in spaces.SEARCHERS:
+        raise UserError(f"--search {search}: allowed: {', '.join(spaces.SEARCHERS)}")
+    scheduler = dict(spec.scheduler)
+    if opts.scheduler:
+        if opts.scheduler not in spaces.SCHEDULERS:
+            raise UserError(f"--scheduler {opts.scheduler}: allowed: {', '.join(spaces.SCHEDULERS)}")
+        if opts.scheduler != scheduler["name"]:
+            scheduler = {"name": opts.scheduler}
+    if search == "grid" and any(p.values is None for p in spec.parameters.values()):
+        bad = next(k for k, p in spec.parameters.items() if p.values is None)
+        raise UserError(f"--search grid: parameter '{bad}' is a distribution; grid needs values")
+    if scheduler["name"] == "pbt" and search == "optuna":
+        print("note: PBT explores by mutating configs; using the random searcher for its start points")
+        search = "random"
+    spec.search = search
+    return search, scheduler
+
+
+def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec, opts: SweepOptions) -> dict[str, Any]:
+    """Registry < space file < flags."""
+    res = {**dataclasses.asdict(exp.resources if exp else registry.Resources()), **spec.resources}
+    for key, flag in (("cpu", opts.cpus_per_trial), ("gpu", opts.gpus_per_trial), ("workers", opts.workers_per_trial)):
+        if flag is not None:
+            res[key] = flag
+    if res["cpu"] <= 0 or res["gpu"] < 0 or int(res["workers"]) < 1:
+        raise UserError(f"resources per trial must be cpu > 0, gpu >= 0, workers >= 1; got {res}")
+    return res
 
 
 def _check_local_fit(plan: TrialPlan, opts: SweepOptions) -> None:
