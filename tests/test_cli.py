@@ -47,6 +47,16 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
+def test_broken_user_trainable_is_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def objective(config):\n    return (\n")
+    space = tmp_path / "s.yaml"
+    space.write_text("metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n")
+    assert main(["tune", "--trainable", f"{broken}:objective", "--space", str(space), "--storage", str(tmp_path / "s")]) == 2
+    assert f"{broken} failed to import: SyntaxError" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
 def test_bad_data_path_in_tune_fails_before_ray(tmp_path, capsys):
     assert main(["tune", "seqclf", "--set", "data=/nonexistent/ecg.csv", "--storage", str(tmp_path)]) == 2
     assert "/nonexistent/ecg.csv" in capsys.readouterr().err

@@ -6,6 +6,7 @@ driven from a Tune trial, or a plain local run (``sweeplab train`` and tests).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -186,6 +187,7 @@ def _fit_distributed(cfg: BaseConfig, plan: TrialPlan, data: Any) -> None:
     trial_id = tune.get_context().get_trial_id()
     trainer = TorchTrainer(
         _worker_loop,
+        # one object-store copy a trial, read zero-copy by every worker on the node
         train_loop_config={"cfg": cfg.to_dict(), "plan": plan, "data": ray.put(data)},
         scaling_config=ScalingConfig(
             num_workers=plan.workers,
@@ -292,7 +294,10 @@ def load_user_trainable(spec: str) -> Callable:
         spec_obj = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(spec_obj)
         sys.modules[mod_name] = module
-        spec_obj.loader.exec_module(module)
+        try:
+            spec_obj.loader.exec_module(module)
+        except Exception as e:  # the user's file itself is broken: say where, in one line
+            raise UserError(f"--trainable '{spec}': {path} failed to import: {type(e).__name__}: {e}") from None
         import ray.cloudpickle
 
         ray.cloudpickle.register_pickle_by_value(module)  # workers cannot import it by name
