@@ -105,7 +105,8 @@ def test_pbt_exploits_restore_checkpoints_at_the_right_epoch(storage):
     assert sorted(history.groupby("trial_id")["epoch"].max()) == [6, 6]
 
 
-def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, storage):
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, storage, how):
     args = ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "6",
             "--max-concurrent", "1", "--set", "epochs=6", "--storage", str(storage), "--name", "r",
             "--quiet", "--num-cpus", "1"]
@@ -122,8 +123,12 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
                 if (t["status"] == "TERMINATED").sum() >= 2:
                     break
             time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
-        proc.wait(timeout=60)
+        if how == "ctrl-c":
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
+        else:  # the driver and the Ray it started die at once, as in a crash
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # only what that sweep started
@@ -134,7 +139,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
     done = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert 2 <= len(done) < 6
     assert (before.loc[before["trial_id"].isin(done), "iterations"] == 6).all()
-    assert set(before["status"]) <= {"TERMINATED", "INTERRUPTED"}
+    assert set(before["status"]) <= {"TERMINATED", "INTERRUPTED" if how == "ctrl-c" else "RUNNING"}
 
     assert main(["resume", str(sweep)]) == 0
     after, after_hist = frames(sweep)
