@@ -3,6 +3,7 @@ LR schedules. Tiny freq configs keep each test to a second or two."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 
 import pytest
@@ -80,3 +81,63 @@ def test_unknown_config_key_fails_loudly():
         freq.FreqConfig.from_dict({"hiden_size": 3})
     with pytest.raises(UserError, match="FreqConfig: key 'amp' must be bool, got 'False'"):
         freq.FreqConfig.from_dict({"amp": "False"})
+
+
+class TwoOptimizerTask:
+    """A task that owns its optimizers, as a GAN does: two regressors, two Adams."""
+
+    def __init__(self, cfg, data, session):
+        self.cfg, self.blow_up = cfg, data
+
+    def build_model(self):
+        torch.manual_seed(0)
+        return torch.nn.ModuleDict({"a": torch.nn.Linear(2, 1), "b": torch.nn.Linear(2, 1)})
+
+    def configure_optimizers(self, model):
+        return {"a": torch.optim.Adam(model["a"].parameters(), lr=self.cfg.lr),
+                "b": torch.optim.Adam(model["b"].parameters(), lr=self.cfg.lr / 10)}
+
+    def train_batches(self, epoch):
+        g = torch.Generator().manual_seed(epoch)
+        for _ in range(4):
+            x = torch.randn(8, 2, generator=g)
+            yield x, x.sum(1, keepdim=True)
+
+    def manual_step(self, model, batch, optimizers):
+        x, y = batch
+        loss_a = torch.nn.functional.mse_loss(model["a"](x), y) * (float("inf") if self.blow_up else 1.0)
+        a = engine.backward_step(optimizers["a"], loss_a, model["a"].parameters(), self.cfg.clip_grad_norm)
+        b = engine.backward_step(optimizers["b"], torch.nn.functional.mse_loss(model["b"](x), y),
+                                 model["b"].parameters(), 0.0)
+        return {"a_loss": a, "b_loss": b}
+
+    def evaluate(self, model, split):
+        x = torch.ones(4, 2)
+        return {"val_mse": float(((model["a"](x) - 2) ** 2).mean())}
+
+
+def test_a_task_with_its_own_optimizers_is_scheduled_checkpointed_and_restored(tmp_path):
+    cfg = dataclasses.replace(TINY, epochs=3, lr=0.1, lr_schedule="cosine")
+    session = LocalSession(tmp_path / "a", echo=lambda _: None)
+    last = engine.fit(TwoOptimizerTask, cfg, False, session, MONITOR)
+    assert set(last) >= {"train_a_loss", "train_b_loss", "lr_a", "lr_b", "val_mse"}
+    assert session.history[0]["lr_a"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi / 3)))
+
+    engine.fit(TwoOptimizerTask, dataclasses.replace(cfg, epochs=1), False, LocalSession(tmp_path / "b", echo=lambda _: None), MONITOR)
+    resumed = LocalSession(tmp_path / "b", resume=True, echo=lambda _: None)
+    again = engine.fit(TwoOptimizerTask, cfg, False, resumed, MONITOR)
+    assert [r["epoch"] for r in resumed.history] == [2, 3]
+    assert again["val_mse"] == pytest.approx(last["val_mse"], rel=1e-6)
+
+
+def test_a_restored_run_under_a_new_lr_moves_the_schedule(tmp_path):
+    """PBT: the donor's checkpoint, the receiver's lr."""
+    cfg = dataclasses.replace(TINY, epochs=2, lr=1e-2)
+    run(cfg, tmp_path)
+    _, hist = run(dataclasses.replace(cfg, epochs=3, lr=4e-2), tmp_path, resume=True)
+    assert hist[-1]["lr"] == pytest.approx(4e-2)
+
+
+def test_a_non_finite_loss_in_a_task_with_its_own_optimizers_stops_the_trial(tmp_path):
+    with pytest.raises(TrialDiverged, match=r"loss became inf at epoch 1, step 1 \(lr_a=0.01, lr_b=0.001\)"):
+        engine.fit(TwoOptimizerTask, dataclasses.replace(TINY, lr=1e-2), True, LocalSession(tmp_path, echo=lambda _: None), MONITOR)

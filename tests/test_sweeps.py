@@ -68,9 +68,13 @@ def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):
 def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
     code_file = tmp_path / "my_model.py"
     code_file.write_text(textwrap.dedent("""
+        import os
+
         from ray import tune
 
         def objective(config):
+            with open(os.path.join(tune.get_context().get_trial_dir(), "note.txt"), "w") as f:
+                f.write(str(config["x"]))
             for step in range(1, 4):
                 tune.report({"score": config["x"] * step, "step": step})
     """))
@@ -82,6 +86,8 @@ def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
     trials, history = frames(storage / "u")
     assert sorted(trials["best/score"]) == [3, 6, 9]
     assert len(history) == 9
+    # files a trial keeps in its folder reach the sweep's storage
+    assert sorted(p.read_text() for p in (storage / "u").glob("trial_*/note.txt")) == ["1", "2", "3"]
 
 
 def test_torchtrainer_path_runs_ddp_workers(storage):

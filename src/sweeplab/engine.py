@@ -59,6 +59,10 @@ class Session(abc.ABC):
     def checkpoint_dir(self) -> Optional[str]:
         return None
 
+    def artifact_dir(self) -> Optional[str]:
+        """A folder for files a task keeps beside its metrics (images); None = keep none."""
+        return None
+
     @abc.abstractmethod
     def report(self, metrics: dict[str, Any], checkpoint_dir: Optional[str]) -> None:
         """Send one epoch's row (and, on rank 0, a checkpoint folder) to wherever it goes."""
@@ -110,6 +114,23 @@ def make_lr_schedule(cfg: BaseConfig, optimizer: torch.optim.Optimizer, mode: st
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+class NonFiniteLoss(ArithmeticError):
+    """Raised by ``backward_step``; the engine turns it into TrialDiverged with context."""
+
+
+def backward_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: Any, clip: float) -> float:
+    """One optimizer update: finiteness check, backward, optional norm clipping, step.
+    The engine uses it for ordinary tasks; tasks with several optimizers call it per update."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(loss.item())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip > 0:
+        nn.utils.clip_grad_norm_(params, clip)
+    optimizer.step()
+    return loss.item()
+
+
 def fit(
     task_factory: Callable[[BaseConfig, Any, Session], Task],
     cfg: BaseConfig,
@@ -117,19 +138,32 @@ def fit(
     session: Session,
     monitor: Monitor,
 ) -> dict[str, Any]:
-    """Train ``cfg`` to its last epoch (or early stop); returns the last reported row."""
+    """Train ``cfg`` to its last epoch (or early stop); returns the last reported row.
+
+    A task either returns a loss from ``training_step`` (the engine updates one optimizer
+    built from the config) or, like a GAN, owns several: ``configure_optimizers(model)``
+    gives them by name and ``manual_step(model, batch, optimizers)`` updates them through
+    ``backward_step`` and returns its losses by name. Either way the engine schedules,
+    checkpoints, restores and reports all of them.
+    """
     seed_everything(cfg.seed + session.rank)
     device = session.device()
     task = task_factory(cfg, data, session)
     model = task.build_model().to(device)
     model = session.prepare_model(model)
-    groups = task.param_groups(model) if hasattr(task, "param_groups") else model.parameters()
-    optimizer = make_optimizer(cfg, groups)
-    schedule = make_lr_schedule(cfg, optimizer, monitor.mode)
+    manual = hasattr(task, "configure_optimizers")
+    if manual:
+        optimizers = task.configure_optimizers(model)
+    else:
+        groups = task.param_groups(model) if hasattr(task, "param_groups") else model.parameters()
+        optimizers = {"": make_optimizer(cfg, groups)}
+    # the learning rates this config asks for, before any schedule scales them
+    base_lrs = {k: [g["lr"] for g in o.param_groups] for k, o in optimizers.items()}
+    schedules = {k: make_lr_schedule(cfg, o, monitor.mode) for k, o in optimizers.items()}
     use_amp = cfg.amp and device.type == "cuda"
 
     start, best, stale = 1, None, 0
-    restored = _restore(session.checkpoint_dir(), model, optimizer, schedule, cfg.lr)
+    restored = _restore(session.checkpoint_dir(), model, optimizers, schedules, base_lrs)
     if restored:
         start, best, stale = restored["epoch"] + 1, restored["best"], restored["stale"]
 
@@ -139,21 +173,22 @@ def fit(
         model.train()
         if hasattr(task, "on_epoch_start"):
             task.on_epoch_start(epoch)
-        total, steps = 0.0, 0
+        totals: dict[str, float] = {}
+        steps = 0
         for batch in task.train_batches(epoch):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = task.training_step(model, batch)
-            if not torch.isfinite(loss):
-                raise TrialDiverged(
-                    f"loss became {loss.item()} at epoch {epoch}, step {steps + 1} "
-                    f"(lr={optimizer.param_groups[0]['lr']:.3g}); trial stopped"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip_grad_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-            optimizer.step()
-            total += loss.item()
+            try:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    if manual:
+                        losses = task.manual_step(model, batch, optimizers)
+                    else:
+                        loss = task.training_step(model, batch)
+                if not manual:
+                    losses = {"loss": backward_step(optimizers[""], loss, model.parameters(), cfg.clip_grad_norm)}
+            except NonFiniteLoss as e:
+                lrs = ", ".join(f"lr{'_' + k if k else ''}={o.param_groups[0]['lr']:.3g}" for k, o in optimizers.items())
+                raise TrialDiverged(f"loss became {e.args[0]} at epoch {epoch}, step {steps + 1} ({lrs}); trial stopped") from None
+            for k, v in losses.items():
+                totals[k] = totals.get(k, 0.0) + float(v)
             steps += 1
         train_seconds = time.perf_counter() - t0
 
@@ -165,10 +200,11 @@ def fit(
             best, stale = value, 0
         else:
             stale += 1
-        if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            schedule.step(value)
-        else:
-            schedule.step()
+        for schedule in schedules.values():
+            if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                schedule.step(value)
+            else:
+                schedule.step()
         stop_early = cfg.early_stop_patience > 0 and stale >= cfg.early_stop_patience
         last = stop_early or epoch == cfg.epochs
         if last:
@@ -177,16 +213,16 @@ def fit(
 
         row = {
             "epoch": epoch,
-            "train_loss": total / max(1, steps),
+            **{f"train_{k}": v / max(1, steps) for k, v in totals.items()},
             **metrics,
-            "lr": optimizer.param_groups[0]["lr"],
+            **{f"lr{'_' + k if k else ''}": o.param_groups[0]["lr"] for k, o in optimizers.items()},
             "epoch_seconds": time.perf_counter() - t0,
             "train_seconds": train_seconds,
             "early_stopped": stop_early,
             "device": str(device),
         }
-        state = {"epoch": epoch, "best": best, "stale": stale, "base_lr": cfg.lr}
-        _report_with_checkpoint(session, row, model, optimizer, schedule, state)
+        state = {"epoch": epoch, "best": best, "stale": stale, "base_lrs": base_lrs}
+        _report_with_checkpoint(session, row, model, optimizers, schedules, state)
         if stop_early:
             break
     return row
@@ -196,7 +232,7 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def _report_with_checkpoint(session, row, model, optimizer, schedule, state) -> None:
+def _report_with_checkpoint(session, row, model, optimizers, schedules, state) -> None:
     if session.rank != 0:
         session.report(row, None)
         return
@@ -205,8 +241,8 @@ def _report_with_checkpoint(session, row, model, optimizer, schedule, state) -> 
             {
                 **state,
                 "model": _unwrap(model).state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                "schedules": {k: s.state_dict() for k, s in schedules.items()},
                 "rng": {
                     "torch": torch.get_rng_state(),
                     "numpy": np.random.get_state(),
@@ -218,19 +254,24 @@ def _report_with_checkpoint(session, row, model, optimizer, schedule, state) -> 
         session.report(row, tmp)
 
 
-def _restore(ckpt_dir: Optional[str], model, optimizer, schedule, lr: float) -> Optional[dict]:
+def _restore(ckpt_dir: Optional[str], model, optimizers, schedules, base_lrs) -> Optional[dict]:
     if not ckpt_dir:
         return None
     state = torch.load(Path(ckpt_dir) / STATE_FILE, map_location="cpu", weights_only=False)
     _unwrap(model).load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    ratio = lr / state["base_lr"]
-    if ratio != 1.0:  # PBT changed lr: keep the schedule's shape, move its level
-        for group in optimizer.param_groups:
-            group["lr"] *= ratio
-        if hasattr(schedule, "base_lrs"):
-            schedule.base_lrs = [b * ratio for b in schedule.base_lrs]
+    for k, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][k])
+        schedule = schedules[k]
+        schedule.load_state_dict(state["schedules"][k])
+        if isinstance(schedule, torch.optim.lr_scheduler.LambdaLR):
+            # a function of the epoch: recompute it under this config (PBT may have changed
+            # lr, and a longer run changes the cosine's span)
+            schedule.base_lrs = list(base_lrs[k])
+            for group, base, f in zip(optimizer.param_groups, schedule.base_lrs, schedule.lr_lambdas):
+                group["initial_lr"], group["lr"] = base, base * f(schedule.last_epoch)
+        else:  # ReduceLROnPlateau: its cuts so far are the state; move them to this config's level
+            for group, new, old in zip(optimizer.param_groups, base_lrs[k], state["base_lrs"][k]):
+                group["lr"] *= new / old
     torch.set_rng_state(state["rng"]["torch"])
     np.random.set_state(state["rng"]["numpy"])
     random.setstate(state["rng"]["python"])

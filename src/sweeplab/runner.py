@@ -85,6 +85,11 @@ class TuneSession(engine.Session):
     def device(self) -> torch.device:
         return torch.device("cuda" if self._cuda else "cpu")
 
+    def artifact_dir(self) -> Optional[str]:
+        from ray import tune
+
+        return tune.get_context().get_trial_dir()  # synced to storage (sync_artifacts=True)
+
     def checkpoint_dir(self) -> Optional[str]:
         from ray import tune
 
@@ -101,13 +106,19 @@ class TuneSession(engine.Session):
 class TrainWorkerSession(engine.Session):
     """A Ray Train (DDP) worker: rank 0 reports metrics and checkpoints to the trial."""
 
-    def __init__(self, cpus: float):
+    def __init__(self, cpus: float, artifacts: Optional[str] = None):
         import ray.train
 
         torch.set_num_threads(max(1, int(cpus)))
         _quiet_checkpoint_logs()
         ctx = ray.train.get_context()
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+        self._artifacts = artifacts if self.rank == 0 else None
+
+    def artifact_dir(self) -> Optional[str]:
+        if self._artifacts:
+            os.makedirs(self._artifacts, exist_ok=True)
+        return self._artifacts
 
     def device(self) -> torch.device:
         import ray.train.torch
@@ -147,6 +158,9 @@ class LocalSession(engine.Session):
 
     def device(self) -> torch.device:
         return self._device
+
+    def artifact_dir(self) -> Optional[str]:
+        return str(self.out)
 
     def checkpoint_dir(self) -> Optional[str]:
         ckpt = self.out / "checkpoint"
@@ -188,7 +202,10 @@ def _fit_distributed(cfg: BaseConfig, plan: TrialPlan, data: Any) -> None:
     trainer = TorchTrainer(
         _worker_loop,
         # one object-store copy a trial, read zero-copy by every worker on the node
-        train_loop_config={"cfg": cfg.to_dict(), "plan": plan, "data": ray.put(data)},
+        train_loop_config={"cfg": cfg.to_dict(), "plan": plan, "data": ray.put(data),
+                           # rank 0 keeps its files beside the Train run's own, where storage is a folder
+                           "artifacts": None if "://" in (plan.train_storage or "://")
+                           else os.path.join(plan.train_storage, f"train-{trial_id}", "artifacts")},
         scaling_config=ScalingConfig(
             num_workers=plan.workers,
             use_gpu=plan.gpus > 0,
@@ -212,7 +229,7 @@ def _worker_loop(loop_config: dict[str, Any]) -> None:
     module = importlib.import_module(plan.module)
     cfg = module.Config.from_dict(loop_config["cfg"])
     data = ray.get(loop_config["data"])
-    engine.fit(module.Task, cfg, data, TrainWorkerSession(plan.cpus), plan.monitor)
+    engine.fit(module.Task, cfg, data, TrainWorkerSession(plan.cpus, loop_config["artifacts"]), plan.monitor)
 
 
 def trial_resources(plan: TrialPlan) -> dict[str, float]:

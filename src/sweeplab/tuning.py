@@ -351,6 +351,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             # PBT exploits other trials' checkpoints: keep them all (Tune's pruning races it)
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None if prep.scheduler["name"] == "pbt" else 2),
             failure_config=tune.FailureConfig(max_failures=0),
+            sync_config=tune.SyncConfig(sync_artifacts=True),  # files trials keep (GAN grids)
             verbose=prep.options.get("verbose", 1),
         ),
     )
