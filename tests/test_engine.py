@@ -141,3 +141,14 @@ def test_a_restored_run_under_a_new_lr_moves_the_schedule(tmp_path):
 def test_a_non_finite_loss_in_a_task_with_its_own_optimizers_stops_the_trial(tmp_path):
     with pytest.raises(TrialDiverged, match=r"loss became inf at epoch 1, step 1 \(lr_a=0.01, lr_b=0.001\)"):
         engine.fit(TwoOptimizerTask, dataclasses.replace(TINY, lr=1e-2), True, LocalSession(tmp_path, echo=lambda _: None), MONITOR)
+
+
+def test_a_restored_run_keeps_this_configs_weight_decay(tmp_path, monkeypatch):
+    """PBT may change weight decay: the checkpoint's optimizer state must not undo it."""
+    cfg = dataclasses.replace(TINY, epochs=1, weight_decay=0.0)
+    run(cfg, tmp_path)
+    built = []
+    original = engine.make_optimizer
+    monkeypatch.setattr(engine, "make_optimizer", lambda c, params: built.append(original(c, params)) or built[-1])
+    run(dataclasses.replace(cfg, epochs=2, weight_decay=0.1), tmp_path, resume=True)
+    assert built[0].param_groups[0]["weight_decay"] == 0.1

@@ -260,7 +260,11 @@ def _restore(ckpt_dir: Optional[str], model, optimizers, schedules, base_lrs) ->
     state = torch.load(Path(ckpt_dir) / STATE_FILE, map_location="cpu", weights_only=False)
     _unwrap(model).load_state_dict(state["model"])
     for k, optimizer in optimizers.items():
+        # the checkpoint brings its hyperparameters (weight decay, betas ...); this config's win
+        wanted = [{h: v for h, v in g.items() if h not in ("params", "lr", "initial_lr")} for g in optimizer.param_groups]
         optimizer.load_state_dict(state["optimizers"][k])
+        for group, hyper in zip(optimizer.param_groups, wanted):
+            group.update(hyper)
         schedule = schedules[k]
         schedule.load_state_dict(state["schedules"][k])
         if isinstance(schedule, torch.optim.lr_scheduler.LambdaLR):

@@ -56,6 +56,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             mode="max",
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
         ),
+        Experiment(
+            id="imdb",
+            title="Embedding + LSTM sentiment classifier (aclImdb / CSV)",
+            report="001",
+            module="sweeplab.trainables.imdb",
+            space="imdb.yaml",
+            metric="val_accuracy",
+            mode="max",
+            smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
+        ),
     ]
 }
 
