@@ -66,6 +66,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             mode="max",
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
         ),
+        Experiment(
+            id="gan",
+            title="MLP GAN on MNIST digits, scored by a digit classifier",
+            report="001",
+            module="sweeplab.trainables.gan",
+            space="gan.yaml",
+            metric="recognisable",
+            mode="max",
+            smoke={"epochs": 2, "report_every": 5, "synthetic_size": 500, "max_rows": 500, "classifier_steps": 30},
+        ),
     ]
 }
 
