@@ -174,11 +174,11 @@ DATA_CASES = {
     "half a t10k pair": (_half_t10k, "no t10k-labels-idx1-ubyte"),
     "missing path": (lambda t: (t / "nowhere",) * 2, "no such file or folder"),
     "csv wrong width": (lambda t: _csv(t, _rows([0] * 784)), "row 1 has 784 columns; expected 785"),
-    "csv ragged": (lambda t: _csv(t, _rows([0] * 785, [0] * 786)), "rows of unequal width"),
+    "csv ragged": (lambda t: _csv(t, _rows([0] * 785, [0] * 786)), "row 2 has 786 columns; expected 785 (784 pixels + label)"),
     "csv label 10": (lambda t: _csv(t, _rows([0] * 784 + [3], [0] * 784 + [10])), "row 2: label 10 is outside 0..9"),
     "csv pixel 256": (lambda t: _csv(t, _rows([256] + [0] * 783 + [1])), "row 1: a pixel outside the integers 0..255"),
     "csv label first": (lambda t: _csv(t, _rows(*[[9] + [0] * 784] * 120)), "all 120 rows have label 0"),
-    "csv text": (lambda t: _csv(t, "a," * 784 + "1\n"), "a cell is not a number"),
+    "csv text": (lambda t: _csv(t, "a," * 784 + "1\n"), "row 1, column 1: 'a' is not a number"),
     "csv empty": (lambda t: _csv(t, ""), "the file is empty"),
 }
 

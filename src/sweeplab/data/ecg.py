@@ -7,14 +7,14 @@ Every loader returns ``{"train" | "val" | "test": (X float32 (n, 187), y int64 (
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Union
 
 import numpy as np
-import pandas as pd
 
 from ..errors import UserError
+from .splits import class_counts, stratified_split, stratified_subset
+from .tables import read_numeric_csv
 
 CLASS_NAMES = ("N", "S", "V", "F", "Q")
 SEQ_LEN = 187
@@ -23,68 +23,6 @@ KAGGLE_PAIR = ("mitbih_train.csv", "mitbih_test.csv")
 
 Arrays = tuple[np.ndarray, np.ndarray]
 Splits = dict[str, Arrays]
-
-
-# ------------------------------------------------------------------ splitting
-
-
-def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
-    """Largest-remainder rounding of ``total * weights / sum(weights)`` (sums to ``total``)."""
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(np.int64)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: total - counts.sum()]] += 1
-    return counts
-
-
-def _lift(counts: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    """Raise each count to its floor, a row at a time from the count with most to spare
-    (the caller makes sure the counts add up to at least the floors)."""
-    counts = counts.copy()
-    while (counts < floor).any():
-        counts[np.argmax(floor - counts)] += 1
-        counts[np.argmax(counts - floor)] -= 1
-    return counts
-
-
-def _floor(sizes: np.ndarray, total: int) -> np.ndarray:
-    """Up to three rows a class, else one, where ``total`` allows: every split of a small
-    subset then still holds every class."""
-    for least in (3, 1):
-        floor = np.minimum(sizes, least)
-        if total >= floor.sum():
-            return floor
-    return np.zeros_like(sizes)
-
-
-def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
-    """Index arrays, one per fraction (they sum to 1), each class cut in those proportions.
-
-    A class with at least as many rows as parts puts one row in every part, so a rare
-    class still shows up in validation and test of a small set.
-    """
-    rng = np.random.default_rng(seed)
-    weights = np.asarray(fractions, dtype=np.float64)
-    parts: list[list[np.ndarray]] = [[] for _ in fractions]
-    for c in np.unique(y):
-        rows = rng.permutation(np.flatnonzero(y == c))
-        counts = _allocate(len(rows), weights)
-        if len(rows) >= len(fractions):
-            counts = _lift(counts, np.ones_like(counts))
-        for part, chunk in zip(parts, np.split(rows, np.cumsum(counts)[:-1])):
-            part.append(chunk)
-    return [rng.permutation(np.concatenate(p)) if p else np.zeros(0, np.int64) for p in parts]
-
-
-def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` row indices (sorted) keeping the class proportions, with ``_floor``'s minimum."""
-    if n <= 0 or n >= len(y):
-        return np.arange(len(y))
-    rng = np.random.default_rng(seed)
-    classes, sizes = np.unique(y, return_counts=True)
-    counts = _lift(_allocate(n, sizes.astype(np.float64)), _floor(sizes, n))
-    picked = [rng.choice(np.flatnonzero(y == c), k, replace=False) for c, k in zip(classes, counts)]
-    return np.sort(np.concatenate(picked))
 
 
 def _split_arrays(x: np.ndarray, y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[Arrays]:
@@ -96,28 +34,7 @@ def _split_arrays(x: np.ndarray, y: np.ndarray, fractions: tuple[float, ...], se
 
 def read_mitbih_csv(path: Union[str, Path], max_rows: int = 0, seed: int = 0) -> Arrays:
     """One MIT-BIH CSV; ``max_rows`` > 0 keeps a seeded, stratified subset of that many rows."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    n_cols = SEQ_LEN + 1
-    try:
-        table = pd.read_csv(path, header=None, dtype=np.float32, engine="c").to_numpy()
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as e:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
-        if not found:
-            raise UserError(f"{path}: not a readable CSV ({str(e).strip()})") from None
-        line, saw = found.group(2), found.group(3)
-        raise UserError(f"{path}: row {line} has {saw} columns; expected {n_cols} (187 samples + class index)") from None
-    except ValueError:
-        raise UserError(f"{path}: {_first_non_numeric(path)}") from None
-    if table.shape[1] != n_cols:
-        raise UserError(f"{path}: row 1 has {table.shape[1]} columns; expected {n_cols} (187 samples + class index)")
-    missing = np.isnan(table).any(axis=1)
-    if missing.any():
-        row = int(np.argmax(missing)) + 1
-        raise UserError(f"{path}: row {row} has an empty or NaN value (or fewer than {n_cols} columns)")
+    table = read_numeric_csv(path, SEQ_LEN + 1, "187 samples + class index")
     labels = table[:, -1]
     bad = (labels != np.round(labels)) | (labels < 0) | (labels > len(CLASS_NAMES) - 1)
     if bad.any():
@@ -129,18 +46,6 @@ def read_mitbih_csv(path: Union[str, Path], max_rows: int = 0, seed: int = 0) ->
     x, y = np.ascontiguousarray(table[:, :SEQ_LEN]), labels.astype(np.int64)
     keep = stratified_subset(y, max_rows, seed)
     return x[keep], y[keep]
-
-
-def _first_non_numeric(path: Path) -> str:
-    """Only on the failure path: read as text to say which cell is not a number."""
-    cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, engine="c")
-    for col in cells.columns:
-        parsed = pd.to_numeric(cells[col], errors="coerce")
-        bad = parsed.isna() & ~cells[col].str.strip().str.lower().isin(["", "nan"])
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            return f"row {row + 1}, column {col + 1}: {cells[col].iloc[row]!r} is not a number"
-    return "holds a value that is not a number"
 
 
 def load_mitbih(
@@ -192,10 +97,9 @@ _PARAMS = ("rr", "next", "qrs", "s", "t_amp", "t_pos", "t_width", "p", "spike", 
 
 
 def make_heartbeats(n: int, seed: int) -> Arrays:
-    """``n`` synthetic beats with MIT-BIH's class proportions (``_floor``'s minimum), shuffled."""
+    """``n`` synthetic beats with MIT-BIH's class proportions (a few of each class at least), shuffled."""
     rng = np.random.default_rng(seed)
-    counts = _allocate(n, np.asarray(MITBIH_COUNTS, dtype=np.float64))
-    counts = _lift(counts, _floor(np.full(len(CLASS_NAMES), n), n))
+    counts = class_counts(n, MITBIH_COUNTS)
     y = rng.permutation(np.repeat(np.arange(len(CLASS_NAMES), dtype=np.int64), counts))
     ranges = np.asarray([_MORPHOLOGY[c] for c in CLASS_NAMES], dtype=np.float64)[y]  # (n, params, 2)
     p = dict(zip(_PARAMS, np.moveaxis(rng.uniform(ranges[..., 0], ranges[..., 1]), 1, 0)))

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-import pandas as pd
 
 from ..errors import UserError
-from .ecg import stratified_split, stratified_subset
+from .tables import read_numeric_csv
+from .splits import stratified_split, stratified_subset
 
 SIDE = 28
 N_PIXELS = SIDE * SIDE
@@ -141,25 +141,7 @@ def identity(data: Union[str, Path]) -> str:
 
 
 def read_mnist_csv(path: Union[str, Path]) -> Arrays:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    n_cols = N_PIXELS + 1
-    try:
-        table = pd.read_csv(path, header=None, dtype=np.float32, engine="c").to_numpy()
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as e:
-        raise UserError(f"{path}: rows of unequal width; expected {n_cols} columns ({str(e).strip()})") from None
-    except ValueError as e:
-        raise UserError(f"{path}: a cell is not a number ({e})") from None
-    except (EOFError, OSError, zlib.error) as e:
-        raise UserError(f"{path}: damaged or truncated gzip ({e})") from None
-    if table.shape[1] != n_cols:
-        raise UserError(f"{path}: row 1 has {table.shape[1]} columns; expected {n_cols} (784 pixels + label)")
-    missing = np.isnan(table).any(axis=1)
-    if missing.any():
-        raise UserError(f"{path}: row {int(np.argmax(missing)) + 1} has an empty value (or fewer than {n_cols} columns)")
+    table = read_numeric_csv(path, N_PIXELS + 1, "784 pixels + label")
     pixels = table[:, :N_PIXELS]
     bad = ((pixels != np.round(pixels)) | (pixels < 0) | (pixels > 255)).any(axis=1)
     if bad.any():

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from .ecg import stratified_split, stratified_subset
+from .splits import stratified_split, stratified_subset
 
 CLASS_NAMES = ("neg", "pos")
 PAD, UNK = 0, 1

@@ -1,16 +1,16 @@
 """``imdb``: Embedding + LSTM sentiment classifier on IMDb reviews (report 001, part A)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..config import BaseConfig
 from ..data.text import CLASS_NAMES, Splits, load_imdb
+from ..data.batching import epoch_batches
+from ..data.splits import require_rows, to_device
 from ..engine import Session
 from ..errors import UserError
 from ..metrics import classification_metrics
@@ -79,10 +79,7 @@ def load_data(cfg: ImdbConfig) -> Splits:
         val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.data_seed,
         max_rows=cfg.max_rows, synthetic_size=cfg.synthetic_size, cache_dir=cfg.cache_dir,
     )
-    for name, (_, y) in splits.items():
-        if len(y) == 0:
-            source = cfg.data or f"synthetic_size={cfg.synthetic_size}"
-            raise UserError(f"{source}: the {name} split is empty; give more reviews")
+    require_rows(splits, cfg.data or f"synthetic_size={cfg.synthetic_size}", "reviews")
     return splits
 
 
@@ -90,9 +87,7 @@ class ImdbTask:
     def __init__(self, cfg: ImdbConfig, data: Splits, session: Session):
         self.cfg, self.session = cfg, session
         self.device = session.device()
-        self.splits = {
-            k: (torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)) for k, (x, y) in data.items()
-        }
+        self.splits = to_device(data, self.device)
         self.loss_fn = nn.BCEWithLogitsLoss()  # the logit, not the sigmoid: stable for confident reviews
         self._train_hits = torch.zeros(2, device=self.device)  # correct, seen
 
@@ -113,16 +108,7 @@ class ImdbTask:
 
     def train_batches(self, epoch: int):
         x, y = self.splits["train"]
-        n = x.shape[0]
-        # Seeded by (seed, epoch) alone: a restored trial replays the same order, and every
-        # DDP worker draws the same permutation, then takes its own slice of it.
-        seed = int(np.random.SeedSequence([self.cfg.seed, epoch]).generate_state(1)[0])
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        # Pad by wrapping so every worker gets as many batches (DDP waits on each one).
-        padded = math.ceil(n / self.session.world_size) * self.session.world_size
-        order = torch.cat([order, order[: padded - n]])[self.session.shard(padded)].to(self.device)
-        for start in range(0, len(order), self.cfg.batch_size):
-            rows = order[start : start + self.cfg.batch_size]
+        for rows in epoch_batches(x.shape[0], self.cfg.batch_size, self.cfg.seed, epoch, self.session, self.device):
             yield x[rows], y[rows]
 
     def training_step(self, model: nn.Module, batch: Any) -> torch.Tensor:

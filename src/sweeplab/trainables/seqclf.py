@@ -1,7 +1,6 @@
 """``seqclf``: GRU / LSTM heartbeat classifier on MIT-BIH-format beats (report 000)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,6 +10,8 @@ from torch import nn
 
 from ..config import BaseConfig
 from ..data.ecg import CLASS_NAMES, Splits, load_mitbih, synthetic_splits
+from ..data.batching import epoch_batches
+from ..data.splits import require_rows, to_device
 from ..engine import Session
 from ..errors import UserError
 from ..metrics import classification_metrics
@@ -61,10 +62,7 @@ def load_data(cfg: SeqclfConfig) -> Splits:
         splits = synthetic_splits(cfg.synthetic_size, cfg.data_seed, cfg.val_fraction, cfg.test_fraction)
     else:
         splits = load_mitbih(cfg.data, cfg.data_seed, cfg.val_fraction, cfg.test_fraction, cfg.max_rows)
-    for name, (_, y) in splits.items():
-        if len(y) == 0:
-            source = cfg.data or f"synthetic_size={cfg.synthetic_size}"
-            raise UserError(f"{source}: the {name} split is empty; give more rows")
+    require_rows(splits, cfg.data or f"synthetic_size={cfg.synthetic_size}", "rows")
     return splits
 
 
@@ -72,9 +70,7 @@ class SeqclfTask:
     def __init__(self, cfg: SeqclfConfig, data: Splits, session: Session):
         self.cfg, self.session = cfg, session
         self.device = session.device()
-        self.splits = {
-            k: (torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)) for k, (x, y) in data.items()
-        }
+        self.splits = to_device(data, self.device)
         weight = None
         if cfg.class_weighted:
             counts = np.bincount(data["train"][1], minlength=len(CLASS_NAMES)).astype(np.float64)
@@ -88,16 +84,7 @@ class SeqclfTask:
 
     def train_batches(self, epoch: int):
         x, y = self.splits["train"]
-        n = x.shape[0]
-        # Seeded by (seed, epoch) alone: a restored trial replays the same order, and every
-        # DDP worker draws the same permutation, then takes its own slice of it.
-        seed = int(np.random.SeedSequence([self.cfg.seed, epoch]).generate_state(1)[0])
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        # Pad by wrapping so every worker gets as many batches (DDP waits on each one).
-        padded = math.ceil(n / self.session.world_size) * self.session.world_size
-        order = torch.cat([order, order[: padded - n]])[self.session.shard(padded)].to(self.device)
-        for start in range(0, len(order), self.cfg.batch_size):
-            rows = order[start : start + self.cfg.batch_size]
+        for rows in epoch_batches(x.shape[0], self.cfg.batch_size, self.cfg.seed, epoch, self.session, self.device):
             yield x[rows], y[rows]
 
     def training_step(self, model: nn.Module, batch: Any) -> torch.Tensor:

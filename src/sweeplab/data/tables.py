@@ -1,0 +1,54 @@
+"""Headerless numeric CSV files (gzip allowed), read fast and explained when they are bad."""
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UserError
+
+
+def read_numeric_csv(path: Union[str, Path], n_cols: int, layout: str) -> np.ndarray:
+    """The file as float32 (rows, ``n_cols``); ``layout`` says what the columns are, for
+    the error that names the file, the row and what was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        table = pd.read_csv(path, header=None, dtype=np.float32, engine="c").to_numpy()
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as e:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if not found:
+            raise UserError(f"{path}: not a readable CSV ({str(e).strip()})") from None
+        raise UserError(f"{path}: row {found.group(2)} has {found.group(3)} columns; expected {n_cols} ({layout})") from None
+    except (EOFError, zlib.error) as e:
+        raise UserError(f"{path}: damaged or truncated gzip ({e})") from None
+    except ValueError:
+        raise UserError(f"{path}: {_first_non_numeric(path)}") from None
+    except OSError as e:  # gzip.BadGzipFile among them
+        raise UserError(f"{path}: damaged or truncated gzip ({e})") from None
+    if table.shape[1] != n_cols:
+        raise UserError(f"{path}: row 1 has {table.shape[1]} columns; expected {n_cols} ({layout})")
+    missing = np.isnan(table).any(axis=1)
+    if missing.any():
+        row = int(np.argmax(missing)) + 1
+        raise UserError(f"{path}: row {row} has an empty or NaN value (or fewer than {n_cols} columns)")
+    return table
+
+
+def _first_non_numeric(path: Path) -> str:
+    """Only on the failure path: read as text to say which cell is not a number."""
+    cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, engine="c")
+    for col in cells.columns:
+        parsed = pd.to_numeric(cells[col], errors="coerce")
+        bad = parsed.isna() & ~cells[col].str.strip().str.lower().isin(["", "nan"])
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            return f"row {row + 1}, column {col + 1}: {cells[col].iloc[row]!r} is not a number"
+    return "holds a value that is not a number"
