@@ -239,7 +239,7 @@ def test_recognisability_on_hand_made_probabilities():
 
 def test_the_classifier_is_trained_once_then_read_from_the_cache(cache, monkeypatch):
     first = gan.load_data(TINY)
-    assert [p.name.startswith("digit-classifier-") for p in cache.iterdir()] == [True]
+    assert [p.name.startswith("digit-classifier-") for p in (cache / "gan").iterdir()] == [True]
     assert 0 <= first["classifier"]["accuracy"] <= 1 and first["train"].dtype == np.uint8
 
     def no_training(*args, **kwargs):

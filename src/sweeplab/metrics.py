@@ -1,10 +1,13 @@
-"""Classification metrics on top of scikit-learn, as flat dicts ready to report."""
+"""Classification metrics on scikit-learn and sequence metrics on sacrebleu and rapidfuzz,
+as flat dicts ready to report."""
 from __future__ import annotations
 
 import json
 from typing import Any, Sequence
 
 import numpy as np
+import sacrebleu
+from rapidfuzz.distance import Levenshtein
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
 
@@ -36,3 +39,16 @@ def classification_metrics(
         out[f"{prefix}recall_{name}"] = float(recall)
     out[f"{prefix}confusion_matrix"] = json.dumps(matrix.tolist())
     return out
+
+
+def sequence_metrics(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], detokenize,
+                     prefix: str = "") -> dict[str, float]:
+    """Corpus BLEU (sacrebleu, 0-100, on detokenized text with its 13a tokenizer),
+    Levenshtein distance over tokens normalised by the longer sequence, and exact match."""
+    # force: word-level text is already split into tokens, which 13a leaves as they are
+    bleu = sacrebleu.corpus_bleu([detokenize(h) for h in hyps], [[detokenize(r) for r in refs]], force=True)
+    return {
+        f"{prefix}bleu": float(bleu.score),
+        f"{prefix}edit_distance": float(np.mean([Levenshtein.normalized_distance(h, r) for h, r in zip(hyps, refs)])),
+        f"{prefix}exact_match": float(np.mean([tuple(h) == tuple(r) for h, r in zip(hyps, refs)])),
+    }

@@ -76,6 +76,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             mode="max",
             smoke={"epochs": 2, "report_every": 5, "synthetic_size": 500, "max_rows": 500, "classifier_steps": 30},
         ),
+        Experiment(
+            id="seq2seq",
+            title="LSTM/GRU encoder-decoder with or without attention (generated tasks, parallel text)",
+            report="003",
+            module="sweeplab.trainables.seq2seq",
+            space="seq2seq.yaml",
+            metric="val_bleu",
+            mode="max",
+            smoke={"epochs": 2, "train_size": 200, "val_size": 50, "test_size": 50, "max_rows": 300, "eval_examples": 50},
+        ),
     ]
 }
 

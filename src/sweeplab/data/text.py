@@ -12,23 +12,18 @@ tries, and the texts are tokenized once per corpus, not once per trial or per op
 """
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import logging
-import os
 import re
-import tempfile
-import warnings
-import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Optional, Sequence, Union
+from typing import Iterable, Literal, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from .cache import cached_arrays, file_stamps
 from .splits import stratified_split, stratified_subset
 
 CLASS_NAMES = ("neg", "pos")
@@ -106,44 +101,6 @@ def _to_splits(corpus: dict[str, np.ndarray], vocab_size: int, maxlen: int, padd
 
 
 # ------------------------------------------------------------------ cache
-
-
-def cache_folder(cache_dir: Optional[str] = None) -> Path:
-    """``cache_dir``, else $SWEEPLAB_CACHE, else ~/.cache/sweeplab; texts go in its imdb/."""
-    root = cache_dir or os.environ.get("SWEEPLAB_CACHE") or Path.home() / ".cache" / "sweeplab"
-    return Path(root).expanduser() / "imdb"
-
-
-def _cached(key: dict, build: Callable[[], dict[str, np.ndarray]], cache_dir: Optional[str]) -> dict[str, np.ndarray]:
-    folder = cache_folder(cache_dir)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    path = folder / f"tokens-{digest}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            log.warning("%s: unreadable token cache entry; rebuilding it", path)
-    arrays = build()
-    tmp = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # tmp + rename: trials that tokenize the same corpus at once never read half a file
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=path.stem, suffix=".tmp", delete=False) as f:
-            tmp = f.name
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)  # NamedTemporaryFile makes it private; the cache is shared
-        os.replace(tmp, path)
-        log.info("tokenized %d reviews into %s", sum(len(arrays[f"{s}_labels"]) for s in SPLITS), path)
-    except OSError as e:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-        warnings.warn(f"{folder}: cannot write the token cache ({e.strerror}); going on without it", stacklevel=2)
-    return arrays
-
-
-def _file_key(paths: Iterable[Path]) -> list:
-    return [[str(p.resolve()), (st := p.stat()).st_size, st.st_mtime_ns] for p in paths]
 
 
 # ------------------------------------------------------------------ aclImdb folders
@@ -294,16 +251,16 @@ def load_imdb(
     split_key = {"version": FORMAT_VERSION, "val": val_fraction, "test": test_fraction, "seed": seed, "max_rows": max_rows}
     if data is None:
         key = {**split_key, "synthetic": synthetic_size}
-        corpus = _cached(key, lambda: _encode_corpus(_synthetic_texts(synthetic_size, seed, val_fraction, test_fraction)), cache_dir)
+        corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_synthetic_texts(synthetic_size, seed, val_fraction, test_fraction)), cache_dir)
     else:
         path = Path(data).expanduser()
         if not path.exists():
             raise UserError(f"{path}: no such file or folder")
         if path.is_dir():
             listing = list_aclimdb(path)
-            key = {**split_key, "files": _file_key(p for files, _ in listing.values() for p in files)}
-            corpus = _cached(key, lambda: _encode_corpus(_aclimdb_texts(listing, val_fraction, seed, max_rows)), cache_dir)
+            key = {**split_key, "files": file_stamps(p for files, _ in listing.values() for p in files)}
+            corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_aclimdb_texts(listing, val_fraction, seed, max_rows)), cache_dir)
         else:
-            key = {**split_key, "files": _file_key([path])}
-            corpus = _cached(key, lambda: _encode_corpus(_csv_texts(path, val_fraction, test_fraction, seed, max_rows)), cache_dir)
+            key = {**split_key, "files": file_stamps([path])}
+            corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_csv_texts(path, val_fraction, test_fraction, seed, max_rows)), cache_dir)
     return _to_splits(corpus, vocab_size, maxlen, padding, truncating)

@@ -11,8 +11,6 @@ epoch is ``report_every`` iterations.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import pickle
@@ -27,6 +25,7 @@ from torch import nn
 
 from ..config import BaseConfig
 from ..data import mnist
+from ..data.cache import cache_root, key_digest
 from ..engine import Session, backward_step
 from ..errors import UserError
 from ..models.gan import N_CLASSES, N_PIXELS, DigitClassifier, gan
@@ -110,15 +109,10 @@ def load_data(cfg: GanConfig) -> dict[str, Any]:
     return {"train": splits["train"][0], "classifier": cached_classifier(settings, splits)}
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("SWEEPLAB_CACHE") or "~/.cache/sweeplab").expanduser()
-
-
 def cached_classifier(settings: dict[str, Any], splits: mnist.Splits) -> dict[str, Any]:
     """The classifier for ``settings`` from the disk cache, else trained and stored there:
     ``{"state": weights, "accuracy": ..., "real_recognisable": ...}`` (both on held-out digits)."""
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
-    path = cache_dir() / f"digit-classifier-{key}.pt"
+    path = cache_root() / "gan" / f"digit-classifier-{key_digest(settings)}.pt"
     if path.is_file():
         try:
             return torch.load(path, map_location="cpu", weights_only=True)

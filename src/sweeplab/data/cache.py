@@ -1,0 +1,62 @@
+"""The on-disk cache that trials on a node share: tokenized corpora, trained scorers.
+
+Entries are keyed by a hash of what they were built from (files' identity, options), and
+written to a temporary name then renamed, so trials that build the same entry at once
+never read half a file. A cache that cannot be written is a warning, not a failure.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def cache_root(cache_dir: Optional[str] = None) -> Path:
+    """``cache_dir``, else $SWEEPLAB_CACHE, else ~/.cache/sweeplab."""
+    return Path(cache_dir or os.environ.get("SWEEPLAB_CACHE") or Path.home() / ".cache" / "sweeplab").expanduser()
+
+
+def file_stamps(paths: Iterable[Path]) -> list:
+    """What identifies a file's content cheaply: path, size, modification time."""
+    return [[str(p.resolve()), (st := p.stat()).st_size, st.st_mtime_ns] for p in paths]
+
+
+def key_digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def cached_arrays(kind: str, key: dict, build: Callable[[], dict[str, np.ndarray]],
+                  cache_dir: Optional[str] = None) -> dict[str, np.ndarray]:
+    """The arrays ``build()`` makes for ``key``, built at most once per cache folder."""
+    folder = cache_root(cache_dir) / kind
+    path = folder / f"{kind}-{key_digest(key)}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            log.warning("%s: unreadable cache entry; rebuilding it", path)
+    arrays = build()
+    tmp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=path.stem, suffix=".tmp", delete=False) as f:
+            tmp = f.name
+            np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # NamedTemporaryFile makes it private; the cache is shared
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+        warnings.warn(f"{folder}: cannot write the cache ({e.strerror}); going on without it", stacklevel=2)
+    return arrays
