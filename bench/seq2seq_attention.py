@@ -18,13 +18,11 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA, table  # noqa: E402
 
-from sweeplab.registry import Experiment  # noqa: E402
+from sweeplab import registry  # noqa: E402
 from sweeplab.runner import train_one  # noqa: E402
 from sweeplab.trainables.seq2seq import Seq2seqConfig  # noqa: E402
 
-# a stand-in until the registry lists seq2seq; then runner.single_config("seq2seq", ...) does this
-EXP = Experiment(id="seq2seq", title="seq2seq", report="003", module="sweeplab.trainables.seq2seq",
-                 space="seq2seq.yaml", metric="val_bleu", mode="max")
+EXP = registry.get("seq2seq")
 
 
 def run(study: str, **values) -> dict:
