@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Optional, Union, get_args, get_origin
+from typing import Any, ClassVar, Iterable, Literal, Optional, Union, get_args, get_origin
 
 from .errors import UserError
 
@@ -50,6 +50,17 @@ class BaseConfig:
                 raise UserError(f"{type(self).__name__}: key '{f.name}' {problem}")
         if self.epochs < 1:
             raise UserError(f"{type(self).__name__}: key 'epochs' must be >= 1, got {self.epochs}")
+
+    def require_at_least(self, minimums: Iterable[tuple[str, float]]) -> None:
+        for key, least in minimums:
+            if getattr(self, key) < least:
+                raise UserError(f"{type(self).__name__}: key '{key}' must be >= {least}, got {getattr(self, key)}")
+
+    def require_fraction(self, *keys: str) -> None:
+        """Each in [0, 1): dropouts, smoothing, Adam's betas."""
+        for key in keys:
+            if not 0 <= getattr(self, key) < 1:
+                raise UserError(f"{type(self).__name__}: key '{key}' must be in [0, 1), got {getattr(self, key)}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "BaseConfig":

@@ -68,13 +68,9 @@ class GanConfig(BaseConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        for key, least in (("latent_dim", 1), ("hidden", 1), ("d_steps", 1), ("batch_size", 1), ("report_every", 1),
-                           ("synthetic_size", 2 * N_CLASSES), ("max_rows", 0), ("classifier_steps", 1)):
-            if getattr(self, key) < least:
-                raise UserError(f"{name}: key '{key}' must be >= {least}, got {getattr(self, key)}")
-        for key in ("label_smoothing", "beta1", "beta2"):
-            if not 0 <= getattr(self, key) < 1:
-                raise UserError(f"{name}: key '{key}' must be in [0, 1), got {getattr(self, key)}")
+        self.require_at_least((("latent_dim", 1), ("hidden", 1), ("d_steps", 1), ("batch_size", 1), ("report_every", 1),
+                           ("synthetic_size", 2 * N_CLASSES), ("max_rows", 0), ("classifier_steps", 1)))
+        self.require_fraction("label_smoothing", "beta1", "beta2")
         for key in ("lr_g", "lr_d"):
             if getattr(self, key) <= 0:
                 raise UserError(f"{name}: key '{key}' must be > 0, got {getattr(self, key)}")

@@ -55,17 +55,13 @@ class ImdbConfig(BaseConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        for key in ("dropout", "recurrent_dropout"):
-            if not 0 <= getattr(self, key) < 1:
-                raise UserError(f"{name}: key '{key}' must be in [0, 1), got {getattr(self, key)}")
+        self.require_fraction("dropout", "recurrent_dropout")
         if not (0 < self.val_fraction and 0 < self.test_fraction and self.val_fraction + self.test_fraction < 1):
             raise UserError(f"{name}: keys 'val_fraction' and 'test_fraction' must be > 0 and sum to < 1")
         if self.l2 < 0:
             raise UserError(f"{name}: key 'l2' must be >= 0, got {self.l2}")
-        for key, least in (("embedding_dim", 1), ("units", 1), ("vocab_size", 3), ("maxlen", 1),
-                           ("batch_size", 1), ("synthetic_size", 10), ("max_rows", 0)):
-            if getattr(self, key) < least:
-                raise UserError(f"{name}: key '{key}' must be >= {least}, got {getattr(self, key)}")
+        self.require_at_least((("embedding_dim", 1), ("units", 1), ("vocab_size", 3), ("maxlen", 1),
+                           ("batch_size", 1), ("synthetic_size", 10), ("max_rows", 0)))
 
 
 # cache_dir is left out: it moves the cache, not the data.

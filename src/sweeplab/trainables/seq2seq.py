@@ -70,19 +70,15 @@ class Seq2seqConfig(BaseConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        for key in ("dropout", "recurrent_dropout"):
-            if not 0 <= getattr(self, key) < 1:
-                raise UserError(f"{name}: key '{key}' must be in [0, 1), got {getattr(self, key)}")
+        self.require_fraction("dropout", "recurrent_dropout")
         for key in ("teacher_forcing", "tf_decay_to"):
             value = getattr(self, key)
             if value is not None and not 0 <= value <= 1:
                 raise UserError(f"{name}: key '{key}' must be in [0, 1], got {value}")
-        for key, least in (("embedding_dim", 1), ("hidden_size", 1), ("layers", 1), ("batch_size", 1),
+        self.require_at_least((("embedding_dim", 1), ("hidden_size", 1), ("layers", 1), ("batch_size", 1),
                            ("tbptt_length", 0), ("beam_size", 1), ("eval_examples", 1), ("n_symbols", 2),
                            ("min_len", 3 if self.task == "addition" else 1), ("train_size", 1), ("val_size", 1),
-                           ("test_size", 1), ("min_count", 1), ("max_rows", 0)):
-            if getattr(self, key) < least:
-                raise UserError(f"{name}: key '{key}' must be >= {least}, got {getattr(self, key)}")
+                           ("test_size", 1), ("min_count", 1), ("max_rows", 0)))
         if self.max_len < self.min_len:
             raise UserError(f"{name}: key 'max_len' must be >= min_len ({self.min_len}), got {self.max_len}")
 

@@ -47,11 +47,8 @@ class SeqclfConfig(BaseConfig):
         name = type(self).__name__
         if not (0 < self.val_fraction and 0 < self.test_fraction and self.val_fraction + self.test_fraction < 1):
             raise UserError(f"{name}: keys 'val_fraction' and 'test_fraction' must be > 0 and sum to < 1")
-        if not 0 <= self.label_smoothing < 1:
-            raise UserError(f"{name}: key 'label_smoothing' must be in [0, 1), got {self.label_smoothing}")
-        for key, least in (("hidden_dim", 1), ("n_layers", 1), ("batch_size", 1), ("synthetic_size", 1), ("max_rows", 0)):
-            if getattr(self, key) < least:
-                raise UserError(f"{name}: key '{key}' must be >= {least}, got {getattr(self, key)}")
+        self.require_fraction("label_smoothing")
+        self.require_at_least((("hidden_dim", 1), ("n_layers", 1), ("batch_size", 1), ("synthetic_size", 1), ("max_rows", 0)))
 
 
 DATA_FIELDS = ("synthetic_size", "max_rows", "val_fraction", "test_fraction", "data_seed")
