@@ -2,18 +2,9 @@
 from __future__ import annotations
 
 import os
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 SHARED_DATA = Path(os.environ.get("SWEEPLAB_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-@contextmanager
-def timed(label: str, sink: dict):
-    t0 = time.perf_counter()
-    yield
-    sink[label] = time.perf_counter() - t0
 
 
 def table(rows: list[dict], columns: list[str]) -> str:

@@ -271,12 +271,7 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
         values.update(raw)
     if smoke:
         values.update(exp.smoke)
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE")
-        spec.pin(key.strip(), value)
-        values[key.strip()] = spec.fixed[key.strip()]
+    values.update(spec.pin_sets(sets))
     return exp, module.Config.from_dict(values)
 
 

@@ -101,6 +101,17 @@ class Spec:
         for preset in self.presets.values():
             preset.pop(key, None)
 
+    def pin_sets(self, items: list[str]) -> dict[str, Any]:
+        """``--set KEY=VALUE`` items, pinned in order; returns the typed values."""
+        pinned = {}
+        for item in items:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise UserError(f"--set {item!r}: expected KEY=VALUE")
+            self.pin(key.strip(), value)
+            pinned[key.strip()] = self.fixed[key.strip()]
+        return pinned
+
     def cap_epochs(self, max_epochs: int) -> None:
         """--max-epochs: no trial, preset or value goes past ``max_epochs``."""
         if "epochs" in self.parameters:

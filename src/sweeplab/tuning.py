@@ -61,7 +61,6 @@ class Prepared:
     seed: int
     storage: str
     name: str
-    data_config: dict[str, Any]  # the fixed values the shared data is built from
     options: dict[str, Any]
 
     @property
@@ -91,11 +90,7 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         for key, value in exp.smoke.items():
             if key in spaces.field_types(config_cls):
                 spec.pin(key, value, origin="smoke")
-    for item in opts.sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE")
-        spec.pin(key.strip(), value, origin="--set")
+    spec.pin_sets(opts.sets)
     if opts.max_epochs is not None:
         if opts.max_epochs < 1:
             raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
@@ -136,7 +131,7 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
-        data_config=_data_config(exp, spec), options=options,
+        options=options,
     )
 
 
@@ -202,14 +197,6 @@ def _check_local_fit(plan: TrialPlan, opts: SweepOptions) -> None:
         raise UserError(f"a trial needs {need_gpu:g} GPU(s); this machine has {torch.cuda.device_count()}")
 
 
-def _data_config(exp: Optional[registry.Experiment], spec: spaces.Spec) -> dict[str, Any]:
-    if exp is None:
-        return {}
-    module = exp.load()
-    fields = ("data", *module.DATA_FIELDS)
-    return {k: v for k, v in spec.fixed.items() if k in fields}
-
-
 def shared_data(prep: Prepared) -> Any:
     """Build the data once, in the driver, when no data field is searched; trials get it
     through the object store. Otherwise each trial process builds (and caches) its own."""
@@ -220,9 +207,10 @@ def shared_data(prep: Prepared) -> Any:
     from .runner import data_key
 
     module = importlib.import_module(prep.plan.module)
-    if any(k in prep.spec.parameters for k in ("data", *module.DATA_FIELDS)):
+    fields = ("data", *module.DATA_FIELDS)
+    if any(k in prep.spec.parameters for k in fields):
         return None
-    cfg = module.Config.from_dict(prep.data_config)
+    cfg = module.Config.from_dict({k: v for k, v in prep.spec.fixed.items() if k in fields})
     return (data_key(module, cfg), module.load_data(cfg))
 
 
