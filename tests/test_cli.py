@@ -21,7 +21,8 @@ def test_list_and_show_import_neither_torch_nor_ray():
     assert "preset original" in out and "seqclf_lstm" in out
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["tune"], ["resume"], ["train"]])
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["tune"], ["resume"], ["train"],
+                                     ["analyze"], ["suggest"], ["best"], ["report"]])
 def test_every_command_answers_help(command, capsys):
     assert main([*command, "--help"]) == 0
     assert "usage: sweeplab" in capsys.readouterr().out

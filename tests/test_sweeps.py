@@ -44,6 +44,17 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert (meta["experiment"], meta["scheduler"], meta["searcher"], meta["seed"]) == (exp_id, "asha", "optuna", 0)
     assert meta["pins"] == {k: v for k, v in exp.smoke.items() if k in meta["pins"]} and meta["pins"]
     assert "ray" in meta["versions"] and "experiment:" in meta["space"]
+    # analysis of the real store: tables, the chosen config train takes, the report
+    assert main(["analyze", str(storage / "s"), "--csv", str(storage / "csv")]) == 0
+    assert (storage / "csv" / "s-trials.csv").read_text().count("\n") == 3  # header + 2 trials
+    assert main(["best", str(storage / "s"), "--out", str(storage / "best.yaml")]) == 0
+    from sweeplab.runner import single_config
+
+    _, cfg = single_config(exp_id, None, str(storage / "best.yaml"), [], smoke=False)
+    assert cfg.seed == 0
+    assert main(["report", str(storage / "s")]) == 0
+    assert (storage / "s" / "report" / "report.html").stat().st_size > 10_000
+    assert (storage / "s" / "report" / "s-next-space.yaml").exists()
 
 
 def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):

@@ -82,6 +82,110 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace, one: bool = False):
+    from .analysis import load
+
+    sweeps = load.load(args.dirs, getattr(args, "metric_name", None), getattr(args, "mode", None))
+    if one and len(sweeps) != 1:
+        raise UserError(f"{' '.join(args.dirs)}: holds {len(sweeps)} sweeps; name one sweep folder")
+    return sweeps
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .analysis import report
+
+    parts = report.sections(_load(args), args.lang, args.baseline, args.trial)
+    print(report.markdown(parts), end="")
+    if args.csv:
+        folder = Path(args.csv)
+        folder.mkdir(parents=True, exist_ok=True)
+        for part in parts:
+            for slug, table in part.tables.items():
+                (folder / f"{slug}.csv").write_text(table.csv())
+        print(f"\nCSV tables: {folder}")
+    return 0
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from .analysis import observe, suggest
+
+    sweep = _load(args, one=True)[0]
+    proposal = suggest.suggest(sweep, observe.observe(sweep))
+    text = proposal.yaml(sweep.uri)
+    if args.out:
+        _write(args.out, text)
+        print("\n".join(proposal.changes) or "no warning sign: the same space, starting from the best config")
+        print(f"next space: {args.out}  (sweeplab tune --space {args.out})")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _best(args: argparse.Namespace) -> int:
+    from .analysis import select, tables
+
+    sweep = _load(args, one=True)[0]
+    if args.pareto:
+        metrics = [m.strip() for m in args.pareto.split(",") if m.strip()]
+        if len(metrics) < 2:
+            raise UserError(f"--pareto {args.pareto!r}: name two or more metrics, comma-separated (val_accuracy,epoch_seconds)")
+        front = select.pareto(sweep, metrics)
+        print(f"non-dominated trials on {', '.join(metrics)}:")
+        for trial_id, row in front.iterrows():
+            print(f"  {trial_id}  {row['label']:<28} " + "  ".join(f"{m}={tables.fmt_metric(row[m])}" for m in metrics))
+        return 0
+    row = select.choose(sweep, then=args.then, where=args.where)
+    metric = sweep.metric
+    reason = f"trial {row.name} ({row['label']}): {metric} = {tables.fmt_metric(row[metric])}"
+    if args.then:
+        reason += f", then {args.then} = {tables.fmt_metric(row[args.then])}"
+    if args.where:
+        reason += f", where {args.where}"
+    text = select.config_yaml(sweep, row.name, reason)
+    if args.out:
+        _write(args.out, text)
+        print(reason)
+        print(f"config: {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .analysis import report
+
+    sweeps = _load(args)
+    folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and "://" not in sweeps[0].uri else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
+    md, page = report.write_report(sweeps, folder, args.lang, args.baseline)
+    print(f"report: {md}\n        {page}")
+    return 0
+
+
+def _write(path: str, text: str) -> None:
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{path}: is a folder; give a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as e:
+        raise UserError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:
+    s.add_argument("dirs", nargs="+" if many else 1, metavar="DIR",
+                   help="sweep folder(s) (STORAGE/NAME) or a storage folder holding sweeps")
+    s.add_argument("--metric", dest="metric_name", metavar="METRIC",
+                   help="rank and choose by this metric (default: the sweep's own; required for a plain Ray Tune sweep)")
+    s.add_argument("--mode", choices=["min", "max"], help="its direction (default: guessed from the name)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sweeplab", description="Hyperparameter search for the report models on Ray Tune.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -133,6 +237,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     s.add_argument("--threads", type=int, help="torch CPU threads")
     s.set_defaults(func=_train)
+
+    s = sub.add_parser("analyze", help="the reports' tables from stored sweeps: trials, epochs, confusion, schedulers",
+                       description="Print the report-shaped tables (Markdown) of one or more stored sweeps, with observations and conclusions.")
+    _analysis_args(s)
+    s.add_argument("--lang", choices=["en", "es"], default="en", help="table headers and text (es: the reports' own)")
+    s.add_argument("--baseline", metavar="PRESET", help="the preset to compare with (default: baseline, original, or the first preset)")
+    s.add_argument("--trial", metavar="ID", help="the trial of the per-epoch and confusion tables (default: the chosen one)")
+    s.add_argument("--csv", metavar="FOLDER", help="also write every table as CSV into FOLDER")
+    s.set_defaults(func=_analyze)
+
+    s = sub.add_parser("suggest", help="propose the next search space from the sweep's warning signs",
+                       description="Write a space file that moves what overfitting, underfitting or instability call for, each change with its reason.")
+    _analysis_args(s, many=False)
+    s.add_argument("--out", metavar="FILE", help="write the space here (default: print it)")
+    s.set_defaults(func=_suggest)
+
+    s = sub.add_parser("best", help="choose a config and write it for sweeplab train --config",
+                       description="Choose a trial by a metric (default: the sweep's), optionally a second among near-ties, under a filter; or list the Pareto front.")
+    _analysis_args(s, many=False)
+    s.add_argument("--then", metavar="METRIC", help="among trials within 1%% of the best, take the best on this")
+    s.add_argument("--where", metavar="EXPR", help="a filter over metrics and config keys: 'hidden_dim <= 64 and val_accuracy > 0.9'")
+    s.add_argument("--pareto", metavar="M1,M2", help="list the trials no other trial beats on all of these metrics")
+    s.add_argument("--out", metavar="FILE", help="write the chosen config here (default: print it)")
+    s.set_defaults(func=_best)
+
+    s = sub.add_parser("report", help="one Markdown and one self-contained HTML report with plots",
+                       description="Write REPORT.md and report.html (tables, observations, conclusions, chosen config, plots, next space).")
+    _analysis_args(s)
+    s.add_argument("--out", metavar="FOLDER", help="report folder (default: SWEEP/report for one sweep, ./report for several)")
+    s.add_argument("--lang", choices=["en", "es"], default="en")
+    s.add_argument("--baseline", metavar="PRESET")
+    s.set_defaults(func=_report)
     return p
 
 

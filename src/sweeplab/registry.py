@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal, Optional
 
 from .errors import UserError
 
@@ -27,6 +27,12 @@ class Experiment:
     mode: Literal["min", "max"]
     resources: Resources = Resources()
     smoke: dict[str, Any] = field(default_factory=dict)  # numbers only: same code path
+    # What analysis puts in the report's comparison table and reasons with:
+    label: Callable[[dict], str] = lambda config: "trial"  # the model column: "GRU", "LSTM"...
+    table: tuple[str, ...] = ()  # config keys shown beside each trial
+    table_metrics: tuple[str, ...] = ()  # metrics shown beside them (after the sweep's)
+    capacity: tuple[str, ...] = ()  # config keys whose product sizes the model (bools count x2)
+    trivial: Optional[Literal["majority", "zero"]] = None  # the baseline that learns nothing
 
     def load(self) -> Any:
         """The trainable module; imports torch."""
@@ -45,6 +51,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_mse",
             mode="min",
             smoke={"epochs": 2, "duration": 1.0},
+            label=lambda c: "LSTM",
+            table=("hidden_size", "num_layers", "seq_length", "lr", "epochs"),
+            table_metrics=("val_mse", "test_mse"),
+            capacity=("hidden_size", "num_layers"),
+            trivial="zero",
         ),
         Experiment(
             id="seqclf",
@@ -55,6 +66,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_macro_f1",
             mode="max",
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
+            label=lambda c: str(c.get("cell", "gru")).upper(),
+            table=("hidden_dim", "n_layers", "bidirectional", "lr"),
+            table_metrics=("val_accuracy", "val_macro_f1"),
+            capacity=("hidden_dim", "n_layers", "bidirectional"),
+            trivial="majority",
         ),
         Experiment(
             id="imdb",
@@ -65,6 +81,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_accuracy",
             mode="max",
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
+            label=lambda c: "BiLSTM" if c.get("bidirectional") else "LSTM",
+            table=("embedding_dim", "units", "dropout", "recurrent_dropout", "lr"),
+            table_metrics=("val_accuracy", "val_loss", "test_accuracy"),
+            capacity=("embedding_dim", "units", "bidirectional"),
+            trivial="majority",
         ),
         Experiment(
             id="gan",
@@ -75,6 +96,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="recognisable",
             mode="max",
             smoke={"epochs": 2, "report_every": 5, "synthetic_size": 500, "max_rows": 500, "classifier_steps": 30},
+            label=lambda c: "GAN",
+            table=("hidden", "latent_dim", "lr_g", "lr_d", "batch_size"),
+            table_metrics=("recognisable", "class_entropy"),
+            capacity=("hidden",),
         ),
         Experiment(
             id="seq2seq",
@@ -85,6 +110,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_bleu",
             mode="max",
             smoke={"epochs": 2, "train_size": 200, "val_size": 50, "test_size": 50, "max_rows": 300, "eval_examples": 50},
+            label=lambda c: f"{str(c.get('cell', 'lstm')).upper()}" + ("" if c.get("attention", "none") == "none" else f" + {c['attention']} attention"),
+            table=("attention", "hidden_size", "layers", "teacher_forcing", "lr"),
+            table_metrics=("val_bleu", "val_perplexity", "val_edit_distance"),
+            capacity=("hidden_size", "layers"),
         ),
     ]
 }

@@ -204,13 +204,18 @@ def find(name_or_path: str) -> Path:
     raise UserError(f"no space file named '{name_or_path}'; shipped: {', '.join(spaces)}")
 
 
+def loads(text: str) -> Any:
+    """YAML text as a space file reads it (``1e-4`` is a float)."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def read(path: Path) -> tuple[str, dict]:
     try:
         text = Path(path).read_text()
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
     try:
-        raw = yaml.load(text, Loader=_Loader) or {}
+        raw = loads(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -1,0 +1,284 @@
+"""Sweeps from files, without Ray: the results store (sweep.json, trials.parquet,
+history.parquet) or, for a sweep made by plain Ray Tune, Ray's own trial folders
+(params.json, result.json, error.txt).
+
+A :class:`Sweep` holds its trial table in start order with a ``run`` number, the history
+sorted by trial and iteration, and per-trial arrays of any history column on demand."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from .. import registry, store
+from ..errors import UserError
+
+ITER = "training_iteration"
+META_COLUMNS = ("sweep", "experiment", "space", "scheduler", "searcher", "seed")
+_MIN_WORDS = ("loss", "mse", "mae", "rmse", "error", "perplexity", "distance", "seconds", "time")
+
+
+def guess_mode(metric: str) -> str:
+    """The direction of a metric a sweep did not declare: losses and errors go down."""
+    return "min" if any(w in metric.lower() for w in _MIN_WORDS) else "max"
+
+
+@dataclass
+class Sweep:
+    uri: str
+    meta: dict[str, Any]
+    trials: pd.DataFrame  # one row per trial, in start order, ``run`` = 1, 2, ...
+    history: pd.DataFrame  # every reported row, sorted by trial and iteration
+    metric: str
+    mode: str
+    _positions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or os.path.basename(self.uri.rstrip("/"))
+
+    @property
+    def experiment(self) -> Optional[registry.Experiment]:
+        return registry.EXPERIMENTS.get(self.meta.get("experiment") or "")
+
+    @property
+    def presets(self) -> dict[str, dict[str, Any]]:
+        return self.meta.get("presets") or {}
+
+    @property
+    def params(self) -> list[str]:
+        """Config keys that differ between trials: what the sweep searched."""
+        cols = [c for c in self.trials.columns if c.startswith("config/")]
+        return [c.removeprefix("config/") for c in cols if self.trials[c].astype(str).nunique() > 1]
+
+    def config(self, trial_id: str) -> dict[str, Any]:
+        row = self.trials.loc[self.trials["trial_id"] == trial_id].iloc[0]
+        return {c.removeprefix("config/"): _plain(row[c]) for c in self.trials.columns
+                if c.startswith("config/") and not _missing(row[c])}
+
+    def curve(self, trial_id: str, column: str) -> np.ndarray:
+        """One trial's values of a history column, by iteration (NaN where not reported)."""
+        if not self._positions and not self.history.empty:
+            self._positions = {k: np.asarray(v) for k, v in self.history.groupby("trial_id", sort=False).indices.items()}
+        pos = self._positions.get(trial_id)
+        if pos is None or column not in self.history.columns:
+            return np.array([], dtype=float)
+        return self._column(column)[pos]
+
+    def _column(self, column: str) -> np.ndarray:
+        cache = self.__dict__.setdefault("_columns", {})
+        if column not in cache:
+            values = self.history[column]
+            cache[column] = values.to_numpy(dtype=float, na_value=np.nan) if _numeric(values) else values.to_numpy()
+        return cache[column]
+
+    @cached_property
+    def best_rows(self) -> pd.DataFrame:
+        """Each trial's history row at its best iteration of the sweep metric (its last row
+        if the metric never came), indexed by trial id. Test metrics come only with the last
+        epoch, so columns missing at the best row are taken from the last one."""
+        h = self.history
+        if h.empty:
+            return pd.DataFrame(index=self.trials["trial_id"])
+        value = pd.to_numeric(h[self.metric], errors="coerce") if self.metric in h else pd.Series(np.nan, index=h.index)
+        ranked = h.assign(_v=value if self.mode == "max" else -value)
+        best = ranked.sort_values("_v", ascending=False, na_position="last", kind="stable").drop_duplicates("trial_id")
+        last = h.drop_duplicates("trial_id", keep="last").set_index("trial_id")
+        return best.drop(columns="_v").set_index("trial_id").combine_first(last)
+
+    @cached_property
+    def facts(self) -> pd.DataFrame:
+        """Per trial, what tables and observations reason with: label, best value and
+        iteration, iterations run against the budget, who stopped it, capacity, hours."""
+        t = self.trials
+        best = self.best_rows.reindex(t["trial_id"])
+        exp = self.experiment
+        budget = _budget(self)
+        rows = []
+        for (_, trial), (_, at_best) in zip(t.iterrows(), best.iterrows()):
+            trial_id = trial["trial_id"]
+            config = self.config(trial_id)
+            iterations = int(trial.get("iterations") or 0) if not _missing(trial.get("iterations")) else 0
+            value = _float(at_best.get(self.metric))
+            best_iter = int(at_best[ITER]) if not _missing(at_best.get(ITER)) and not math.isnan(value) else 0
+            stopped_itself = bool(self.curve(trial_id, "early_stopped")[-1:].any()) if "early_stopped" in self.history else False
+            trial_budget = int(config.get("epochs", budget) or budget)
+            finished = trial.get("status") == "TERMINATED"
+            preset = trial.get("preset") if isinstance(trial.get("preset"), str) else None
+            rows.append({
+                "trial_id": trial_id, "run": int(trial["run"]),
+                "label": f"{exp.label(config) if exp else 'trial'} ({preset or 'run #%d' % trial['run']})",
+                "preset": preset, "status": trial.get("status"),
+                "error": trial.get("error") if isinstance(trial.get("error"), str) else None,
+                "best": value, "best_iteration": best_iter, "iterations": iterations, "budget": trial_budget,
+                "stopped_itself": stopped_itself,
+                "scheduler_stopped": finished and not stopped_itself and 0 < iterations < trial_budget,
+                "capacity": _capacity(exp, config),
+                "hours": _float(trial.get("wall_time_s")) / 3600,
+            })
+        return pd.DataFrame(rows)
+
+    def ranked(self) -> pd.DataFrame:
+        """``facts`` best first by the sweep metric; trials without it last, in run order."""
+        return self.facts.sort_values("best", ascending=self.mode == "min", na_position="last", kind="stable")
+
+
+def _budget(sweep: Sweep) -> int:
+    """Iterations a trial may run when its config does not say: the scheduler's max_t, else
+    the most any trial ran."""
+    opts = sweep.meta.get("scheduler_options") or {}
+    if isinstance(opts.get("max_t"), (int, float)):
+        return int(opts["max_t"])
+    its = pd.to_numeric(sweep.trials.get("iterations", pd.Series(dtype=float)), errors="coerce")
+    return int(its.max()) if len(its) and not math.isnan(its.max()) else 0
+
+
+def _capacity(exp: Optional[registry.Experiment], config: dict[str, Any]) -> float:
+    if not exp or not exp.capacity or any(k not in config for k in exp.capacity):
+        return math.nan
+    size = 1.0
+    for key in exp.capacity:
+        value = config[key]
+        size *= (2.0 if value else 1.0) if isinstance(value, bool) else float(value)
+    return size
+
+
+def find_sweeps(path: str) -> list[str]:
+    """``path`` itself if it is a sweep, else the sweeps directly inside it (a storage folder)."""
+    if _is_sweep(path):
+        return [path]
+    if "://" not in path and not os.path.exists(path):
+        raise UserError(f"{path}: no such folder")
+    if "://" not in path and os.path.isdir(path):
+        inside = sorted(os.path.join(path, d) for d in os.listdir(path) if _is_sweep(os.path.join(path, d)))
+        if inside:
+            return inside
+    raise UserError(f"{path}: not a sweep folder (no {store.TRIALS}, no Ray trial folders with result.json) and holds none")
+
+
+def _is_sweep(path: str) -> bool:
+    if store.exists(store.join(path, store.TRIALS)):
+        return True
+    return "://" not in path and os.path.isdir(path) and any(_ray_trial_dirs(path))
+
+
+def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = None) -> list[Sweep]:
+    """Every sweep named by ``paths`` (sweep folders or storage folders holding sweeps)."""
+    return [load_sweep(uri, metric, mode) for path in paths for uri in find_sweeps(path)]
+
+
+def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = None) -> Sweep:
+    meta_uri = store.join(uri, store.SWEEP_JSON)
+    meta = store.read_json(meta_uri) if store.exists(meta_uri) else {}
+    if store.exists(store.join(uri, store.TRIALS)):
+        trials = store.read_frame(store.join(uri, store.TRIALS))
+        hist_uri = store.join(uri, store.HISTORY)
+        history = store.read_frame(hist_uri) if store.exists(hist_uri) else pd.DataFrame(columns=["trial_id", ITER])
+    else:
+        trials, history = _from_ray_files(uri)
+        meta.setdefault("searcher", "?")
+        meta.setdefault("scheduler", "?")
+    metric = metric or meta.get("metric")
+    if not metric:
+        raise UserError(f"{uri}: the sweep names no metric (made by plain Ray Tune?); pass --metric NAME")
+    if metric not in trials.columns and metric not in history.columns:
+        known = sorted(c for c in history.columns if _numeric(history[c]) and c not in ("trial_id", ITER))
+        raise UserError(f"{uri}: no trial reported metric '{metric}'; reported: {', '.join(known) or '(nothing)'}")
+    mode = mode or (meta.get("mode") if metric == meta.get("metric") else None) or guess_mode(metric)
+    meta = {**meta, "metric": metric, "mode": mode}
+    trials = trials.reset_index(drop=True)
+    trials.insert(1, "run", np.arange(1, len(trials) + 1))
+    if ITER in history.columns and len(history):
+        order = {t: i for i, t in enumerate(trials["trial_id"])}
+        history = (history.assign(_o=history["trial_id"].map(order))
+                   .sort_values(["_o", ITER], kind="stable").drop(columns="_o").reset_index(drop=True))
+    return Sweep(uri=uri, meta=meta, trials=trials, history=history, metric=metric, mode=mode)
+
+
+def tidy(sweeps: list[Sweep]) -> pd.DataFrame:
+    """All trials of all sweeps in one table, with the sweep's metadata as columns."""
+    frames = []
+    for s in sweeps:
+        meta = {"sweep": s.name, "experiment": s.meta.get("experiment") or "-",
+                "space": os.path.basename(str(s.meta.get("space_file") or "-")),
+                "scheduler": s.meta.get("scheduler", "?"), "searcher": s.meta.get("searcher", "?"),
+                "seed": s.meta.get("seed")}
+        frames.append(s.trials.assign(**meta))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return out[[*META_COLUMNS, *[c for c in out.columns if c not in META_COLUMNS]]] if frames else out
+
+
+# --- plain Ray Tune folders ------------------------------------------------------------
+
+def _ray_trial_dirs(path: str):
+    for entry in sorted(os.scandir(path), key=lambda e: e.name):
+        if entry.is_dir() and os.path.exists(os.path.join(entry.path, "result.json")):
+            yield entry.path
+
+
+def _from_ray_files(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trials and history from Ray's per-trial ``params.json`` / ``result.json`` lines."""
+    trials, rows = [], []
+    for folder in _ray_trial_dirs(uri):
+        params = _read_json(os.path.join(folder, "params.json"), {})
+        results = []
+        with open(os.path.join(folder, "result.json"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        results.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        continue  # a line cut short by a killed process
+        trial_id = (results[0].get("trial_id") if results else None) or os.path.basename(folder)
+        for r in results:
+            rows.append({"trial_id": trial_id, **{k: store.scalar(v) for k, v in r.items()
+                                                   if k not in store._DROP}})
+        error_file = os.path.join(folder, "error.txt")
+        error = None
+        if os.path.exists(error_file):
+            lines = [ln for ln in open(error_file, errors="replace").read().splitlines() if ln.strip()]
+            error = lines[-1][:2000] if lines else "unknown error"
+        last = rows[-1] if results else {}
+        trials.append({
+            "trial_id": trial_id, "status": "ERROR" if error else "TERMINATED", "preset": None, "error": error,
+            **{f"config/{k}": store.scalar(v) for k, v in params.items()},
+            **{k: v for k, v in last.items() if k != "trial_id"},
+            "iterations": int(last.get(ITER, 0) or 0), "wall_time_s": float(last.get("time_total_s", 0.0) or 0.0),
+        })
+    return pd.DataFrame(trials), pd.DataFrame(rows)
+
+
+def _read_json(path: str, default: Any) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+# --- values ------------------------------------------------------------------------------
+
+def _numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars to Python ones, so configs print and dump as YAML cleanly."""
+    return v.item() if hasattr(v, "item") else v

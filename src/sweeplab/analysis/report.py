@@ -1,0 +1,155 @@
+"""Everything analysis says about some sweeps, as sections: printed by ``sweeplab
+analyze`` (Markdown), written by ``sweeplab report`` as one Markdown file and one
+self-contained HTML file (images inline) with the plots and the suggested next space."""
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..errors import UserError
+from . import conclude, observe, plots, select, tables
+from .load import Sweep
+from .tables import Table
+
+
+@dataclass
+class Section:
+    title: str
+    text: list[str] = field(default_factory=list)
+    tables: dict[str, Table] = field(default_factory=dict)  # file-name slug -> table
+    images: list[tuple[str, Path]] = field(default_factory=list)
+    code: str = ""  # a file to show verbatim (the chosen config)
+
+
+def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None,
+                   trial: Optional[str] = None) -> list[Section]:
+    es = lang == "es"
+    obs = observe.observe(sweep)
+    base_id = conclude.baseline_trial(sweep, baseline)
+    facts = sweep.facts
+    counts = Counter(facts["status"])
+    m = sweep.meta
+    head = Section(f"{'Barrido' if es else 'Sweep'} {sweep.name}")
+    head.text.append(
+        f"{m.get('experiment') or '-'} · {sweep.metric} ({sweep.mode}) · scheduler {m.get('scheduler', '?')} · "
+        f"searcher {m.get('searcher', '?')} · seed {m.get('seed', '-')} · "
+        + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
+    )
+    slug = _slug(sweep.name)
+    head.tables[f"{slug}-trials"] = tables.trial_table(sweep, obs, lang, base_id)
+    out = [head]
+    out.append(Section("Conclusiones" if es else "Conclusions", text=conclude.conclusions(sweep, lang, base_id)))
+    if facts["best"].notna().any():
+        chosen = trial or select.choose(sweep).name
+        if chosen not in set(facts["trial_id"]):
+            raise UserError(f"{sweep.uri}: no trial '{chosen}'; trials: {', '.join(facts['trial_id'])}")
+        label = facts.set_index("trial_id").at[chosen, "label"]
+        pick = Section(f"{'Configuración elegida' if es else 'Chosen config'}: {label}")
+        value = facts.set_index("trial_id").at[chosen, "best"]
+        pick.code = select.config_yaml(sweep, chosen, f"trial {chosen} ({label}): best {sweep.metric} = {tables.fmt_metric(value)}")
+        if len(sweep.history):
+            pick.tables[f"{slug}-epochs"] = tables.epoch_table(sweep, chosen, lang)
+        confusion = tables.confusion_table(sweep, chosen, lang)
+        if confusion is not None:
+            pick.tables[f"{slug}-confusion"] = confusion
+        out.append(pick)
+    return out
+
+
+def sections(sweeps: Sequence[Sweep], lang: str = "en", baseline: Optional[str] = None,
+             trial: Optional[str] = None) -> list[Section]:
+    out = [s for sweep in sweeps for s in sweep_sections(sweep, lang, baseline, trial)]
+    across = Section("Barridos" if lang == "es" else "Across sweeps")
+    across.tables["sweeps"] = tables.sweeps_table(sweeps, lang)
+    across.tables["compute"] = tables.compute_table(sweeps, lang)
+    out.append(across)
+    return out
+
+
+def markdown(parts: Sequence[Section], heading: str = "##") -> str:
+    lines: list[str] = []
+    for s in parts:
+        lines += [f"{heading} {s.title}", ""]
+        for t in s.text:
+            lines += [t, ""]
+        if s.code:
+            lines += ["```yaml", s.code.rstrip(), "```", ""]
+        for t in s.tables.values():
+            lines += [f"**{t.title}**", "", t.markdown(), ""]
+        for title, path in s.images:
+            lines += [f"![{title}]({path.as_posix()})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en", baseline: Optional[str] = None) -> tuple[Path, Path]:
+    """REPORT.md (images beside it) and report.html (images inline) in ``folder``."""
+    from . import suggest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = sections(sweeps, lang, baseline)
+    images = folder / "images"
+    es = lang == "es"
+    for sweep in sweeps:
+        slug = _slug(sweep.name)
+        chosen = select.choose(sweep).name if sweep.facts["best"].notna().any() else None
+        figs = Section(f"{'Gráficos' if es else 'Plots'}: {sweep.name}")
+        made = [
+            ("learning curves", plots.learning_curves(sweep, images / f"{slug}-curves.png", chosen)),
+            ("metric against each hyperparameter", plots.metric_vs_params(sweep, images / f"{slug}-params.png")),
+            ("parallel coordinates", plots.parallel_coordinates(sweep, images / f"{slug}-parallel.png")),
+            ("confusion matrix", plots.confusion_heatmap(sweep, chosen, images / f"{slug}-confusion.png") if chosen else None),
+        ]
+        figs.images += [(title, path.relative_to(folder)) for title, path in made if path is not None]
+        if chosen:
+            for p in plots.trial_images(sweep, chosen, images):
+                figs.images.append((p.stem, p.relative_to(folder)))
+        parts.append(figs)
+        if sweep.meta.get("space") and sweep.facts["best"].notna().any():
+            proposal = suggest.suggest(sweep, observe.observe(sweep))
+            space_file = folder / f"{slug}-next-space.yaml"
+            space_file.write_text(proposal.yaml(sweep.uri))
+            nxt = Section(f"{'Próximo espacio' if es else 'Next search space'}: {space_file.name}")
+            nxt.text = [f"- {c}" for c in proposal.changes] or ["-"]
+            nxt.text.append(f"`sweeplab tune --space {space_file.name}`")
+            parts.append(nxt)
+    title = f"sweeplab report: {', '.join(s.name for s in sweeps)}"
+    md_path = folder / "REPORT.md"
+    md_path.write_text(f"# {title}\n\n" + markdown(parts))
+    html_path = folder / "report.html"
+    html_path.write_text(_html(title, parts, folder))
+    return md_path, html_path
+
+
+def _html(title: str, parts: Sequence[Section], folder: Path) -> str:
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for s in parts:
+        body.append(f"<h2>{html.escape(s.title)}</h2>")
+        body += [f"<p>{_inline(t)}</p>" for t in s.text]
+        if s.code:
+            body.append(f"<pre>{html.escape(s.code)}</pre>")
+        for t in s.tables.values():
+            body.append(f"<h3>{html.escape(t.title)}</h3>{t.html()}")
+        for caption, path in s.images:
+            data = base64.b64encode((folder / path).read_bytes()).decode()
+            body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+             "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+             "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+             "th{background:#f3f3f3}tr.bold td{font-weight:bold}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+             "img{max-width:100%}.note{color:#555}")
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def _inline(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "sweep"

@@ -1,0 +1,302 @@
+"""The reports' tables from stored sweeps: trial comparison (report 000), per-epoch
+history and confusion matrix (report 001), schedulers x searchers across sweeps, and the
+compute account. Each is a :class:`Table` that renders as Markdown, CSV or HTML, with
+English headers or the reports' own Spanish ones."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .load import ITER, Sweep
+from .observe import Observation
+
+LANGS = ("en", "es")
+# (English, Spanish) for every header a table prints; config keys not listed print as is,
+# as the reports print hidden_dim and n_layers.
+WORDS: dict[str, tuple[str, str]] = {
+    "model": ("Model", "Modelo"),
+    "observations": ("Observations", "Observaciones"),
+    "bidirectional": ("Bidirectional", "Bidireccional"),
+    "lr": ("LR", "LR"),
+    "lr_g": ("LR (G)", "LR (G)"),
+    "lr_d": ("LR (D)", "LR (D)"),
+    "epochs": ("Epochs", "Épocas"),
+    "epoch": ("Epoch", "Época"),
+    "accuracy": ("Accuracy", "Accuracy"),
+    "macro_f1": ("Macro F1", "Macro F1"),
+    "weighted_f1": ("Weighted F1", "Weighted F1"),
+    "loss": ("Loss", "Loss"),
+    "loss_g": ("Loss (G)", "Loss (G)"),
+    "loss_d": ("Loss (D)", "Loss (D)"),
+    "mse": ("MSE", "MSE"),
+    "bleu": ("BLEU", "BLEU"),
+    "perplexity": ("Perplexity", "Perplejidad"),
+    "edit_distance": ("Edit distance", "Distancia de edición"),
+    "exact_match": ("Exact match", "Coincidencia exacta"),
+    "recognisable": ("Recognisable", "Reconocibles"),
+    "class_entropy": ("Class entropy", "Entropía de clases"),
+    "real": ("Real", "Real"),
+    "predicted": ("Predicted", "Predicho"),
+    "experiment": ("Experiment", "Experimento"),
+    "scheduler": ("Scheduler", "Planificador"),
+    "searcher": ("Searcher", "Buscador"),
+    "best": ("Best", "Mejor"),
+    "mean_std": ("Mean ± std", "Media ± desv."),
+    "trials": ("Trials", "Trials"),
+    "stopped_early": ("Stopped early", "Detenidos antes"),
+    "trial_hours": ("Trial-hours", "Horas-trial"),
+    "sweep": ("Sweep", "Barrido"),
+    "full_budget_hours": ("Full budget (h)", "Presupuesto completo (h)"),
+    "saved": ("Saved", "Ahorro"),
+    "yes": ("Yes", "Sí"),
+    "no": ("No", "No"),
+    "train": ("train", "train"),
+    "val": ("val", "val"),
+    "test": ("test", "test"),
+}
+
+
+def word(key: str, lang: str) -> str:
+    en, es = WORDS.get(key, (key, key))
+    return es if lang == "es" else en
+
+
+def metric_header(metric: str, lang: str, split_label: bool = False) -> str:
+    """``val_macro_f1`` -> "Macro F1"; test and train metrics (and, in the per-epoch
+    table, val ones) carry their split: "Test accuracy" / "Accuracy (test)"."""
+    split, _, name = metric.partition("_")
+    if split not in ("train", "val", "test") or not name:
+        return word(metric, lang)
+    base = word(name, lang)
+    if split == "val" and not split_label:
+        return base
+    if lang == "es":
+        return f"{base} ({split})"
+    return f"{split.capitalize()} {base if base[:2].isupper() else base[0].lower() + base[1:]}"
+
+
+@dataclass
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    bold: set[int] = field(default_factory=set)  # row indices printed in bold
+    note: str = ""  # a line under the table
+
+    def markdown(self) -> str:
+        rows = [[f"**{c}**" if i in self.bold and c else c for c in row] for i, row in enumerate(self.rows)]
+        widths = [max([len(h), 3, *(len(r[j]) for r in rows)]) for j, h in enumerate(self.headers)]
+
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|").ljust(w) for c, w in zip(cells, widths)) + " |"
+
+        out = [line(self.headers), "| " + " | ".join(":" + "-" * (w - 1) for w in widths) + " |"]
+        out += [line(r) for r in rows]
+        if self.note:
+            out += ["", self.note]
+        return "\n".join(out)
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(self.headers)
+        writer.writerows(self.rows)
+        return buf.getvalue()
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join(
+            ('<tr class="bold">' if i in self.bold else "<tr>") + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for i, row in enumerate(self.rows)
+        )
+        note = f"<p class=\"note\">{html.escape(self.note)}</p>" if self.note else ""
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+# --- formatting --------------------------------------------------------------------------
+
+def fmt(value: Any, lang: str = "en", digits: int = 4) -> str:
+    """Booleans as Yes/No (Sí/No), integers as they are, floats to ``digits`` significant
+    digits (metrics in [0, 1] to three decimals), missing as "-"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return word("yes" if value else "no", lang)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if float(value).is_integer() and abs(value) >= 1:
+            return str(int(value))
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def fmt_metric(value: Any) -> str:
+    if isinstance(value, (float, np.floating, int, np.integer)) and not isinstance(value, bool):
+        v = float(value)
+        if math.isnan(v):
+            return "-"
+        return f"{v:.3f}" if abs(v) <= 1 else f"{v:.4g}"
+    return fmt(value)
+
+
+# --- tables ------------------------------------------------------------------------------
+
+def table_metrics(sweep: Sweep) -> list[str]:
+    """The sweep's metric and the experiment's table metrics, in the experiment's order."""
+    declared = list(sweep.experiment.table_metrics) if sweep.experiment else []
+    metrics = declared if sweep.metric in declared else [sweep.metric, *declared]
+    have = set(sweep.history.columns) | set(sweep.trials.columns)
+    return [m for m in metrics if m in have]
+
+
+def table_params(sweep: Sweep) -> list[str]:
+    declared = list(sweep.experiment.table) if sweep.experiment else []
+    have = {c.removeprefix("config/") for c in sweep.trials.columns if c.startswith("config/")}
+    return [p for p in declared if p in have] + [p for p in sweep.params if p not in declared]
+
+
+def trial_table(sweep: Sweep, observations: dict[str, list[Observation]], lang: str = "en",
+                baseline: Optional[str] = None) -> Table:
+    """Report 000's comparison: one row per trial, best first, the baseline in bold."""
+    params, metrics = table_params(sweep), table_metrics(sweep)
+    headers = [word("model", lang), *(word(p, lang) for p in params),
+               *(metric_header(m, lang) for m in metrics), word("observations", lang)]
+    rows, bold = [], set()
+    for i, (_, f) in enumerate(sweep.ranked().iterrows()):
+        config = sweep.config(f["trial_id"])
+        at_best = sweep.best_rows.loc[f["trial_id"]] if f["trial_id"] in sweep.best_rows.index else {}
+        notes = "; ".join(o.text(lang) for o in observations.get(f["trial_id"], [])) or "-"
+        rows.append([f["label"], *(fmt(config.get(p), lang) for p in params),
+                     *(fmt_metric(_get(at_best, m)) for m in metrics), notes])
+        if baseline is not None and f["trial_id"] == baseline:
+            bold.add(i)
+    title = {"en": f"Trials of {sweep.name}, best {sweep.metric} first",
+             "es": f"Trials de {sweep.name}, mejor {sweep.metric} primero"}[lang]
+    return Table(title, headers, rows, bold)
+
+
+def epoch_columns(sweep: Sweep) -> list[str]:
+    h = sweep.history
+    split = sweep.metric.partition("_")[0] if sweep.metric.partition("_")[0] in ("val", "test") else "val"
+    train = [c for c in h.columns if c.startswith("train_") and c not in ("train_seconds",) and _numeric(h[c])]
+    val = [c for c in (f"{split}_loss", f"{split}_mse", f"{split}_accuracy", sweep.metric) if c in h.columns]
+    return list(dict.fromkeys([*sorted(train, key=lambda c: (c != "train_loss", c)), *val]))
+
+
+def epoch_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Table:
+    """Report 001's per-epoch evolution of one trial, its best epoch marked ✅."""
+    cols = epoch_columns(sweep)
+    epochs = sweep.curve(trial_id, "epoch")
+    iters = sweep.curve(trial_id, ITER)
+    best_iter = int(sweep.facts.set_index("trial_id").at[trial_id, "best_iteration"])
+    curves = {c: sweep.curve(trial_id, c) for c in cols}
+    rows = []
+    for i in range(len(iters)):
+        epoch = epochs[i] if len(epochs) > i and not _nan(epochs[i]) else iters[i]
+        cells = [fmt(int(epoch))]
+        for c in cols:
+            v = curves[c][i]
+            cell = "-" if _nan(v) else f"{float(v):.4f}"
+            if c == sweep.metric and int(iters[i]) == best_iter:
+                cell += " ✅"
+            cells.append(cell)
+        rows.append(cells)
+    label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
+    headers = [word("epoch", lang), *(metric_header(c, lang, split_label=True) for c in cols)]
+    best_epoch = rows[[int(i) for i in iters].index(best_iter)][0] if best_iter in [int(i) for i in iters] else "-"
+    best_value = sweep.facts.set_index("trial_id").at[trial_id, "best"]
+    title = {"en": f"Per-epoch metrics of {label}", "es": f"Evolución de métricas por época de {label}"}[lang]
+    note = {"en": f"Best {sweep.metric} at epoch {best_epoch}: {fmt_metric(best_value)}",
+            "es": f"Mejor {sweep.metric} en época {best_epoch}: {fmt_metric(best_value)}"}[lang]
+    return Table(title, headers, rows, note=note)
+
+
+def class_names(sweep: Sweep, split: str) -> list[str]:
+    prefix = f"{split}_recall_"
+    return [c.removeprefix(prefix) for c in sweep.history.columns if c.startswith(prefix)]
+
+
+def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Table]:
+    """Report 001's confusion matrix (rows real, columns predicted): on the test split
+    where the trial reached it, else on validation at its best epoch."""
+    row = sweep.best_rows.loc[trial_id] if trial_id in sweep.best_rows.index else None
+    for split in ("test", "val"):
+        raw = _get(row, f"{split}_confusion_matrix") if row is not None else None
+        if isinstance(raw, str):
+            matrix = json.loads(raw)
+            names = class_names(sweep, split) or [str(i) for i in range(len(matrix))]
+            headers = [""] + [f"{word('predicted', lang)}: {n}" for n in names]
+            rows = [[f"{word('real', lang)}: {n}", *(str(int(v)) for v in counts)] for n, counts in zip(names, matrix)]
+            label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
+            title = {"en": f"Confusion matrix of {label} ({split})", "es": f"Matriz de confusión de {label} ({split})"}[lang]
+            return Table(title, headers, rows)
+    return None
+
+
+def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
+    """Schedulers x searchers across sweeps of one experiment: best, mean ± std of the
+    trials' best values, trials run, trials the scheduler stopped early, trial-hours."""
+    groups: dict[tuple, list[Sweep]] = {}
+    for s in sweeps:
+        key = (s.meta.get("experiment") or "-", s.metric, s.meta.get("scheduler", "?"), s.meta.get("searcher", "?"))
+        groups.setdefault(key, []).append(s)
+    rows = []
+    for (experiment, metric, scheduler, searcher), members in groups.items():
+        facts = pd.concat([s.facts for s in members], ignore_index=True)
+        best = facts["best"].dropna()
+        mode = members[0].mode
+        top = (best.max() if mode == "max" else best.min()) if len(best) else math.nan
+        spread = f"{fmt_metric(best.mean())} ± {fmt_metric(best.std(ddof=1)) if len(best) > 1 else '0'}" if len(best) else "-"
+        rows.append([experiment, metric, scheduler, searcher, fmt_metric(top), spread, str(len(facts)),
+                     str(int(facts["scheduler_stopped"].sum())), f"{facts['hours'].sum():.3f}"])
+    headers = [word("experiment", lang), "Metric" if lang == "en" else "Métrica", word("scheduler", lang),
+               word("searcher", lang), word("best", lang), word("mean_std", lang), word("trials", lang),
+               word("stopped_early", lang), word("trial_hours", lang)]
+    title = {"en": "Schedulers and searchers", "es": "Planificadores y buscadores"}[lang]
+    return Table(title, headers, rows)
+
+
+def compute_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
+    """Trial-hours spent against the same trials trained to their full budget (each at its
+    own mean time per iteration), and the share early stopping saved."""
+    rows = []
+    for s in sweeps:
+        f = s.facts
+        per_iter = f["hours"] / f["iterations"].clip(lower=1)
+        full = np.where(f["scheduler_stopped"], per_iter * f["budget"], f["hours"])
+        spent, total = float(f["hours"].sum()), float(np.sum(full))
+        saved = 1 - spent / total if total > 0 else 0.0
+        rows.append([s.name, str(len(f)), f"{spent:.3f}", f"{total:.3f}", f"{saved:.0%}"])
+    headers = [word("sweep", lang), word("trials", lang), word("trial_hours", lang),
+               word("full_budget_hours", lang), word("saved", lang)]
+    title = {"en": "Compute", "es": "Cómputo"}[lang]
+    return Table(title, headers, rows)
+
+
+def _get(row: Any, key: str) -> Any:
+    if row is None:
+        return None
+    try:
+        return row.get(key)
+    except AttributeError:
+        return None
+
+
+def _nan(v: Any) -> bool:
+    try:
+        return math.isnan(float(v))
+    except (TypeError, ValueError):
+        return v is None
+
+
+def _numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)

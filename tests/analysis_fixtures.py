@@ -1,0 +1,84 @@
+"""Hand-built results stores with the reports' own numbers, for the analysis tests."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+from sweeplab import spaces
+
+# Report 000, "Análisis GRU W and B": (preset, hidden_dim, n_layers, bidirectional, LR,
+# accuracy, macro F1), in the order the runs were made; the original architecture last.
+GRU_RUNS = [
+    (None, 128, 1, False, 0.0064, 0.980, 0.89),
+    (None, 32, 3, False, 0.0117, 0.974, 0.85),
+    (None, 128, 1, False, 0.0098, 0.973, 0.85),
+    (None, 128, 1, False, 0.0449, 0.827, 0.18),
+    (None, 32, 1, False, 0.0266, 0.934, 0.56),
+    ("original", 64, 2, True, 0.001, 0.98, 0.92),
+]
+
+# Report 001, IMDb LSTM: per epoch (train loss, train accuracy, val loss, val accuracy), and
+# the test confusion matrix (rows real neg/pos, columns predicted).
+IMDB_EPOCHS = [
+    (0.3951, 0.8234, 0.3245, 0.8571), (0.2857, 0.8802, 0.3102, 0.8721), (0.2411, 0.9056, 0.2984, 0.8882),
+    (0.1987, 0.9321, 0.3010, 0.8820), (0.1745, 0.9478, 0.3105, 0.8830), (0.1523, 0.9607, 0.3202, 0.8784),
+    (0.1401, 0.9683, 0.3348, 0.8762), (0.1299, 0.9722, 0.3432, 0.8750), (0.1204, 0.9761, 0.3520, 0.8743),
+    (0.1112, 0.9790, 0.3610, 0.8722),
+]
+IMDB_CONFUSION = [[11142, 1358], [2048, 10452]]
+
+
+def write_sweep(folder: Path, trials: list[dict[str, Any]], history: list[dict[str, Any]],
+                meta: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(trials).to_parquet(folder / "trials.parquet", index=False)
+    if history:
+        pd.DataFrame(history).to_parquet(folder / "history.parquet", index=False)
+    (folder / "sweep.json").write_text(json.dumps(meta))
+    return folder
+
+
+def meta_for(experiment: Optional[str], metric: str, mode: str, name: str, space: Optional[str] = None,
+             presets: Optional[dict] = None, scheduler: str = "asha", searcher: str = "optuna", seed: int = 0) -> dict:
+    text = spaces.find(space).read_text() if space else None
+    return {"experiment": experiment, "metric": metric, "mode": mode, "name": name, "scheduler": scheduler,
+            "searcher": searcher, "seed": seed, "space_file": f"{space}.yaml" if space else None,
+            "space": text, "presets": presets or {}}
+
+
+def gru_sweep(folder: Path) -> Path:
+    trials, history = [], []
+    for i, (preset, hidden, layers, bi, lr, acc, f1) in enumerate(GRU_RUNS, start=1):
+        trial_id = f"gru{i}"
+        config = {"cell": "gru", "hidden_dim": hidden, "n_layers": layers, "bidirectional": bi, "lr": lr, "epochs": 1}
+        metrics = {"val_accuracy": acc, "val_macro_f1": f1}
+        trials.append({"trial_id": trial_id, "status": "TERMINATED", "preset": preset, "error": None,
+                       **{f"config/{k}": v for k, v in config.items()}, **metrics, "iterations": 1,
+                       "wall_time_s": 600.0, "best/val_macro_f1": f1, "best_iteration": 1})
+        history.append({"trial_id": trial_id, "epoch": 1, "training_iteration": 1, "train_loss": 0.1,
+                        **metrics, "time_total_s": 600.0})
+    original = {"cell": "gru", "hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001, "epochs": 1}
+    return write_sweep(folder, trials, history, meta_for("seqclf", "val_macro_f1", "max", "gru_wandb", "seqclf_gru",
+                                                         {"original": original}))
+
+
+def imdb_sweep(folder: Path) -> Path:
+    """One trial with report 001's epochs and test confusion matrix."""
+    history = []
+    for epoch, (tl, ta, vl, va) in enumerate(IMDB_EPOCHS, start=1):
+        row = {"trial_id": "imdb1", "epoch": epoch, "training_iteration": epoch, "train_loss": tl,
+               "train_accuracy": ta, "val_loss": vl, "val_accuracy": va, "val_recall_neg": 0.9, "val_recall_pos": 0.8,
+               "early_stopped": False, "time_total_s": 60.0 * epoch}
+        if epoch == len(IMDB_EPOCHS):
+            row.update({"test_accuracy": 0.8638, "test_recall_neg": 11142 / 12500, "test_recall_pos": 10452 / 12500,
+                        "test_confusion_matrix": json.dumps(IMDB_CONFUSION)})
+        history.append(row)
+    config = {"lr": 2e-4, "embedding_dim": 128, "units": 64, "dropout": 0.5, "recurrent_dropout": 0.3, "epochs": 10}
+    trials = [{"trial_id": "imdb1", "status": "TERMINATED", "preset": "report", "error": None,
+               **{f"config/{k}": v for k, v in config.items()}, **history[-1], "iterations": 10,
+               "wall_time_s": 600.0, "best/val_accuracy": 0.8882, "best_iteration": 3}]
+    return write_sweep(folder, trials, history, meta_for("imdb", "val_accuracy", "max", "imdb_report", "imdb",
+                                                         {"report": config}))

@@ -1,0 +1,343 @@
+"""Analysis from files: the reports' tables regenerated from hand-built stores with the
+reports' own numbers (exact Markdown), the observation rules one by one, choosing,
+suggesting, reports, plain-Ray folders, and bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from analysis_fixtures import gru_sweep, imdb_sweep, meta_for, write_sweep
+from sweeplab import spaces
+from sweeplab.analysis import conclude, load, observe, select, suggest, tables
+from sweeplab.cli import main
+
+GRU_TABLE = """\
+| Model              | hidden_dim | n_layers | Bidirectional | LR        | Accuracy  | Macro F1  | Observations                                                                                                                                                                          |
+| :----------------- | :--------- | :------- | :------------ | :-------- | :-------- | :-------- | :------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ |
+| **GRU (original)** | **64**     | **2**    | **Yes**       | **0.001** | **0.980** | **0.920** | **best val_macro_f1 of the sweep**                                                                                                                                                    |
+| GRU (run #1)       | 128        | 1        | No            | 0.0064    | 0.980     | 0.890     | weak on minority classes: macro F1 0.890 against accuracy 0.980                                                                                                                       |
+| GRU (run #2)       | 32         | 3        | No            | 0.0117    | 0.974     | 0.850     | weak on minority classes: macro F1 0.850 against accuracy 0.974                                                                                                                       |
+| GRU (run #3)       | 128        | 1        | No            | 0.0098    | 0.973     | 0.850     | weak on minority classes: macro F1 0.850 against accuracy 0.973                                                                                                                       |
+| GRU (run #5)       | 32         | 1        | No            | 0.0266    | 0.934     | 0.560     | weak on minority classes: macro F1 0.560 against accuracy 0.934; too small: the sweep's lowest capacity (hidden_dim 32, n_layers 1) and val_macro_f1 below the median                 |
+| GRU (run #4)       | 128        | 1        | No            | 0.0449    | 0.827     | 0.180     | unstable training: val_macro_f1 0.180 far from the sweep median 0.850, at the sweep's highest learning rate (0.0449); weak on minority classes: macro F1 0.180 against accuracy 0.827 |"""
+
+IMDB_EPOCHS_ES = """\
+| Época | Loss (train) | Accuracy (train) | Loss (val) | Accuracy (val) |
+| :---- | :----------- | :--------------- | :--------- | :------------- |
+| 1     | 0.3951       | 0.8234           | 0.3245     | 0.8571         |
+| 2     | 0.2857       | 0.8802           | 0.3102     | 0.8721         |
+| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 ✅       |
+| 4     | 0.1987       | 0.9321           | 0.3010     | 0.8820         |
+| 5     | 0.1745       | 0.9478           | 0.3105     | 0.8830         |
+| 6     | 0.1523       | 0.9607           | 0.3202     | 0.8784         |
+| 7     | 0.1401       | 0.9683           | 0.3348     | 0.8762         |
+| 8     | 0.1299       | 0.9722           | 0.3432     | 0.8750         |
+| 9     | 0.1204       | 0.9761           | 0.3520     | 0.8743         |
+| 10    | 0.1112       | 0.9790           | 0.3610     | 0.8722         |
+
+Mejor val_accuracy en época 3: 0.888"""
+
+IMDB_CONFUSION_ES = """\
+|           | Predicho: neg | Predicho: pos |
+| :-------- | :------------ | :------------ |
+| Real: neg | 11142         | 1358          |
+| Real: pos | 2048          | 10452         |"""
+
+
+# --- report 000 and 001, regenerated ------------------------------------------------------
+
+def test_report_000_gru_table_in_the_reports_order_and_judgements(tmp_path):
+    sweep = load.load_sweep(str(gru_sweep(tmp_path / "gru")))
+    base = conclude.baseline_trial(sweep)
+    table = tables.trial_table(sweep, observe.observe(sweep), "en", base)
+    assert table.markdown() == GRU_TABLE
+    # the original in bold, run #4 unstable at the highest LR, run #5 too small
+    notes = {row[0]: row[-1] for row in table.rows}
+    assert "unstable training" in notes["GRU (run #4)"] and "0.0449" in notes["GRU (run #4)"]
+    assert notes["GRU (run #5)"].count("too small") == 1 and "too small" not in notes["GRU (run #2)"]
+    assert table.bold == {0}
+
+
+def test_report_000_spanish_headers_and_conclusion(tmp_path):
+    sweep = load.load_sweep(str(gru_sweep(tmp_path / "gru")))
+    table = tables.trial_table(sweep, observe.observe(sweep), "es", conclude.baseline_trial(sweep))
+    assert table.headers == ["Modelo", "hidden_dim", "n_layers", "Bidireccional", "LR", "Accuracy", "Macro F1", "Observaciones"]
+    assert table.rows[0][3] == "Sí" and table.rows[1][3] == "No"
+    assert conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep)) == [
+        "No configuration beat the baseline GRU (original) on val_macro_f1: 0.920, and the best other trial, "
+        "GRU (run #1), reached 0.890 (-0.03).",
+        "On val_accuracy, none beat it: 0.980, and the best other trial, GRU (run #1), reached 0.980 (equal).",
+        "Every other configuration is smaller than the baseline, so the sweep says nothing about larger models.",
+    ]
+    es = conclude.conclusions(sweep, "es", conclude.baseline_trial(sweep))
+    assert es[0].startswith("Ninguna configuración superó a la base GRU (original) en val_macro_f1")
+
+
+def test_a_configuration_that_beats_the_baseline_is_named_with_its_margin(tmp_path):
+    sweep = load.load_sweep(str(gru_sweep(tmp_path / "gru")), metric="val_accuracy")
+    # by accuracy the original (0.98) is not beaten either; make run #2 better than it
+    sweep.best_rows.loc["gru2", "val_accuracy"] = 0.99
+    sweep.facts.loc[sweep.facts["trial_id"] == "gru2", "best"] = 0.99
+    text = conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep))[0]
+    assert text == ("1 of 5 configurations beat the baseline GRU (original) on val_accuracy; the best, "
+                    "GRU (run #2), by +0.01 (0.990 against 0.980, +1.0%).")
+
+
+def test_report_001_epoch_table_marks_the_best_epoch_and_the_confusion_matrix(tmp_path):
+    sweep = load.load_sweep(str(imdb_sweep(tmp_path / "imdb")))
+    assert tables.epoch_table(sweep, "imdb1", "es").markdown() == IMDB_EPOCHS_ES
+    assert tables.confusion_table(sweep, "imdb1", "es").markdown() == IMDB_CONFUSION_ES
+    obs = observe.observe(sweep)["imdb1"]
+    assert [o.code for o in obs] == ["overfitting"]
+    assert obs[0].en == "overfitting: val loss rising after epoch 3 (0.298 → 0.361), train–val accuracy gap 0.107"
+    assert tables.epoch_table(sweep, "imdb1", "en").headers == ["Epoch", "Train loss", "Train accuracy", "Val loss", "Val accuracy"]
+
+
+# --- observation rules: each fires, and does not -----------------------------------------
+
+def sweep_of(tmp_path, trials, experiment="seqclf", metric="val_macro_f1", mode="max"):
+    """``trials``: dicts of id, config, curves (column -> values per epoch), status, error."""
+    t_rows, h_rows = [], []
+    for spec in trials:
+        curves = spec.get("curves", {})
+        n = max((len(v) for v in curves.values()), default=0)
+        for i in range(n):
+            h_rows.append({"trial_id": spec["id"], "epoch": i + 1, "training_iteration": i + 1,
+                           **{k: v[i] for k, v in curves.items() if i < len(v)}})
+        t_rows.append({"trial_id": spec["id"], "status": spec.get("status", "TERMINATED"), "preset": spec.get("preset"),
+                       "error": spec.get("error"), **{f"config/{k}": v for k, v in spec["config"].items()},
+                       "iterations": n, "wall_time_s": 10.0 * n})
+    folder = write_sweep(tmp_path / "s", t_rows, h_rows, meta_for(experiment, metric, mode, "synthetic"))
+    return load.load_sweep(str(folder))
+
+
+def population(values=(0.80, 0.82, 0.84, 0.86), epochs=1):
+    """Ordinary trials to compare with: 64-128 wide, LR up to 0.01."""
+    return [{"id": f"p{i}", "config": {"hidden_dim": 64 + 32 * (i % 2), "n_layers": 2, "bidirectional": True,
+                                       "lr": 0.001 * (i + 1), "epochs": epochs},
+             "curves": {"val_macro_f1": [v] * epochs, "val_accuracy": [v + 0.02] * epochs, "train_loss": [0.5] * epochs}}
+            for i, v in enumerate(values)]
+
+
+def one(config=None, **curves):
+    base = {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.002, "epochs": len(next(iter(curves.values())))}
+    return {"id": "x", "config": {**base, **(config or {})}, "curves": curves}
+
+
+CASES = {
+    # code: (trial that fires, trial that does not, text the firing one says)
+    "failed": (dict(one(val_macro_f1=[0.8]), status="ERROR", error="ValueError: boom"),
+               one(val_macro_f1=[0.8]), "failed: ValueError: boom"),
+    "diverged": (one(val_macro_f1=[0.3, 0.2], train_loss=[1.0, float("nan")]),
+                 one(val_macro_f1=[0.3, 0.2], train_loss=[1.0, 0.9]), "diverged: the loss became NaN or infinite"),
+    "unstable": (one({"lr": 0.05}, val_macro_f1=[0.1]), one({"lr": 0.05}, val_macro_f1=[0.7]),
+                 "unstable training: val_macro_f1 0.100 far from the sweep median 0.820, at the sweep's highest learning rate (0.05)"),
+    "overfitting": (one(val_macro_f1=[0.8, 0.85, 0.84, 0.83], val_loss=[0.5, 0.4, 0.45, 0.5]),
+                    one(val_macro_f1=[0.8, 0.85, 0.84, 0.83], val_loss=[0.5, 0.4, 0.39, 0.38]),
+                    "overfitting: val loss rising after epoch 2 (0.4 → 0.5)"),
+    "underfitting": (one(val_macro_f1=[0.5, 0.6, 0.7]), one(val_macro_f1=[0.7, 0.9, 0.95]),
+                     "underfitting: still improving at its last epoch (3) and below the sweep median"),
+    "weak_minority": (one(val_macro_f1=[0.8], val_accuracy=[0.97]), one(val_macro_f1=[0.8], val_accuracy=[0.85]),
+                      "weak on minority classes: macro F1 0.800 against accuracy 0.970"),
+    "too_small": (one({"hidden_dim": 16, "n_layers": 1, "bidirectional": False}, val_macro_f1=[0.7]),
+                  one({"hidden_dim": 16, "n_layers": 1, "bidirectional": False}, val_macro_f1=[0.9]),
+                  "too small: the sweep's lowest capacity (hidden_dim 16, n_layers 1)"),
+    "stopped_improving": (one({"epochs": 10}, val_macro_f1=[0.5, 0.6, 0.7]), one({"epochs": 10}, val_macro_f1=[0.7, 0.6, 0.5]),
+                          "stopped by the scheduler at epoch 3 of 10 while still improving"),
+    "best": (one(val_macro_f1=[0.95]), one(val_macro_f1=[0.81]), "best val_macro_f1 of the sweep"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_observation_rule_fires_and_does_not(code, tmp_path):
+    fires, quiet, text = CASES[code]
+    for trial, expected in ((fires, True), (quiet, False)):
+        sweep = sweep_of(tmp_path / str(expected), [*population(), trial])
+        got = {o.code: o.en for o in observe.observe(sweep)["x"]}
+        assert (code in got) is expected, got
+        if expected:
+            assert got[code].startswith(text), got[code]
+
+
+def test_trivial_baseline_majority_class_and_predicting_zero(tmp_path):
+    majority = json.dumps([[90, 0], [10, 0]])  # always class 0: accuracy 0.9
+    better = json.dumps([[88, 2], [3, 7]])
+    for matrix, acc, fires in ((majority, 0.90, True), (better, 0.95, False)):
+        sweep = sweep_of(tmp_path / f"m{fires}", [one(val_accuracy=[acc], val_confusion_matrix=[matrix])], metric="val_accuracy")
+        codes = {o.code: o.en for o in observe.observe(sweep)["x"]}
+        assert ("trivial" in codes) is fires
+    assert codes_of(sweep_of(tmp_path / "z1", [one(val_mse=[0.49], val_zero_mse=[0.5])], "freq", "val_mse", "min")) == \
+        ["no better than predicting zero (val_mse 0.490 against 0.500)"]
+    assert codes_of(sweep_of(tmp_path / "z2", [one(val_mse=[0.01], val_zero_mse=[0.5])], "freq", "val_mse", "min")) == []
+    # the majority baseline's macro F1: F1 of the majority class over the classes present
+    row = {"val_confusion_matrix": json.dumps([[80, 0, 0], [15, 0, 0], [5, 0, 0]])}
+    assert observe.trivial_score("majority", "val_macro_f1", row) == pytest.approx((2 * 0.8 / 1.8) / 3)
+
+
+def codes_of(sweep):
+    return [o.en for o in observe.observe(sweep)["x"] if o.code == "trivial"]
+
+
+# --- across sweeps, compute --------------------------------------------------------------
+
+def test_schedulers_by_searchers_and_the_compute_account(tmp_path):
+    sweeps = []
+    for i, (scheduler, searcher, seed, values, iters) in enumerate([
+        ("asha", "optuna", 0, [0.9, 0.8], [10, 2]),
+        ("asha", "optuna", 1, [0.7], [10]),
+        ("fifo", "random", 0, [0.6, 0.5], [10, 10]),
+    ]):
+        t_rows, h_rows = [], []
+        for j, (v, n) in enumerate(zip(values, iters)):
+            tid = f"t{i}{j}"
+            t_rows.append({"trial_id": tid, "status": "TERMINATED", "preset": None, "error": None, "config/lr": 0.01 * (j + 1),
+                           "config/epochs": 10, "iterations": n, "wall_time_s": 360.0 * n})
+            h_rows += [{"trial_id": tid, "epoch": k + 1, "training_iteration": k + 1, "val_accuracy": v} for k in range(n)]
+        meta = meta_for(None, "val_accuracy", "max", f"s{i}", scheduler=scheduler, searcher=searcher, seed=seed)
+        sweeps.append(load.load_sweep(str(write_sweep(tmp_path / f"s{i}", t_rows, h_rows, meta))))
+    assert tables.sweeps_table(sweeps).rows == [
+        ["-", "val_accuracy", "asha", "optuna", "0.900", "0.800 ± 0.100", "3", "1", "2.200"],
+        ["-", "val_accuracy", "fifo", "random", "0.600", "0.550 ± 0.071", "2", "0", "2.000"],
+    ]
+    # s0: 1.0 h + 0.2 h spent; the stopped trial would have cost 1.0 h: 1.2 of 2.0 h
+    assert tables.compute_table(sweeps[:1]).rows == [["s0", "2", "1.200", "2.000", "40%"]]
+    tidy = load.tidy(sweeps)
+    assert list(tidy.columns[:6]) == list(load.META_COLUMNS) and len(tidy) == 5
+    assert sorted(tidy["seed"].unique()) == [0, 1]
+
+
+# --- choosing ----------------------------------------------------------------------------
+
+def test_best_where_then_pareto_and_the_config_file_train_takes(tmp_path, capsys):
+    folder = gru_sweep(tmp_path / "gru")
+    sweep = load.load_sweep(str(folder))
+    assert select.choose(sweep).name == "gru6"
+    assert select.choose(sweep, where="hidden_dim <= 64 and not bidirectional").name == "gru2"
+    assert select.choose(sweep, where="hidden_dim == 32 and n_layers == 1").name == "gru5"
+    # runs 2 and 3 tie on macro F1 (0.85): the first is taken, unless --then decides
+    assert select.choose(sweep, where="lr > 0.009 and lr < 0.02").name == "gru2"
+    assert select.choose(sweep, where="lr > 0.009 and lr < 0.02", then="hidden_dim").name == "gru3"
+    assert select.choose(sweep, metric="val_accuracy", where="lr > 0.02").name == "gru5"
+    assert list(select.pareto(sweep, ["val_macro_f1", "lr"]).index) == ["gru6", "gru1", "gru2", "gru5", "gru4"]
+    out = tmp_path / "chosen.yaml"
+    assert main(["best", str(folder), "--where", "n_layers == 1", "--out", str(out)]) == 0
+    assert "trial gru1 (GRU (run #1)): val_macro_f1 = 0.890, where n_layers == 1" in capsys.readouterr().out
+    assert yaml.safe_load(out.read_text()) == {"cell": "gru", "hidden_dim": 128, "n_layers": 1, "bidirectional": False,
+                                               "lr": 0.0064, "epochs": 1}
+    from sweeplab.runner import single_config
+
+    _, cfg = single_config("seqclf", None, str(out), [], smoke=False)
+    assert (cfg.hidden_dim, cfg.n_layers, cfg.bidirectional, cfg.lr) == (128, 1, False, 0.0064)
+
+
+# --- suggesting --------------------------------------------------------------------------
+
+def test_suggest_turns_overfitting_into_regularisation_in_a_valid_space(tmp_path, capsys):
+    folder = imdb_sweep(tmp_path / "imdb")
+    out = tmp_path / "next.yaml"
+    assert main(["suggest", str(folder), "--out", str(out)]) == 0
+    text = out.read_text()
+    raw = spaces.loads(text)
+    from sweeplab.trainables import imdb
+
+    spec = spaces.parse(raw, str(out), text, imdb.Config, "imdb")  # what tune --space runs
+    assert raw["fixed"]["weight_decay"] == 0.05  # was 0 (off): report 002's starting value
+    assert raw["fixed"]["batch_size"] == 48  # 64 * 0.75, report 002: 16 -> 12
+    assert raw["parameters"]["dropout"]["values"] == [0.5, 0.6]  # best 0.5, moved up by 0.1
+    assert "previous_best" not in spec.presets or spec.presets["previous_best"]["dropout"] == 0.5
+    assert "weight_decay: 0 -> 0.05 (overfitting: LSTM (report), overfitting: val loss rising after epoch 3" in text
+    assert "sweeplab tune --space" in capsys.readouterr().out
+
+
+def test_suggest_turns_instability_into_a_lower_learning_rate(tmp_path):
+    sweep = load.load_sweep(str(gru_sweep(tmp_path / "gru")))
+    proposal = suggest.suggest(sweep, observe.observe(sweep))
+    lr = proposal.raw["parameters"]["lr"]
+    # best LR 0.001 halved, the log range keeps its width (0.001..0.05 -> ratio sqrt(50))
+    assert lr["distribution"] == "log_uniform_values" and lr["min"] == pytest.approx(0.0005 / 50 ** 0.5, rel=1e-3)
+    assert proposal.raw["fixed"]["clip_grad_norm"] == 1.0  # off (0) -> report 002's 1.0
+    assert proposal.raw["fixed"]["warmup_epochs"] == 1
+    assert any(c.startswith("lr: searched around 0.0005 instead of 0.001 (instability: 1 trial(s), e.g. GRU (run #4)")
+               for c in proposal.changes)
+
+
+# --- reports, loading, bad input ---------------------------------------------------------
+
+def test_report_writes_markdown_and_self_contained_html(tmp_path, capsys):
+    folder = imdb_sweep(tmp_path / "imdb")
+    assert main(["report", str(folder), "--out", str(tmp_path / "r"), "--lang", "es"]) == 0
+    md = (tmp_path / "r" / "REPORT.md").read_text()
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 ✅       |" in md
+    assert "![learning curves](images/imdb_report-curves.png)" in md
+    assert (tmp_path / "r" / "images" / "imdb_report-confusion.png").stat().st_size > 1000
+    assert page.count("data:image/png;base64,") == 2 and 'src="images' not in page  # curves, confusion
+    assert "<td>11142</td>" in page and "imdb_report-next-space.yaml" in md
+
+
+def test_plain_ray_tune_folders_load_with_a_named_metric(tmp_path, capsys):
+    exp = tmp_path / "ray_exp"
+    for i, (values, error) in enumerate([([0.5, 0.7], None), ([0.4], "RuntimeError: worker died")]):
+        trial = exp / f"train_fn_{i:05d}"
+        trial.mkdir(parents=True)
+        (trial / "params.json").write_text(json.dumps({"lr": 0.01 * (i + 1), "width": 8}))
+        lines = [json.dumps({"acc": v, "training_iteration": k + 1, "trial_id": f"r{i}", "time_total_s": k + 1.0,
+                             "config": {"lr": 0.01}}) for k, v in enumerate(values)]
+        (trial / "result.json").write_text("\n".join(lines) + "\n")
+        if error:
+            (trial / "error.txt").write_text(f"Traceback...\n{error}\n")
+    assert main(["analyze", str(exp)]) == 2
+    assert "pass --metric NAME" in capsys.readouterr().err
+    assert main(["analyze", str(exp), "--metric", "acc"]) == 0
+    out = capsys.readouterr().out
+    assert "| trial (run #1) | 0.01 | 0.700 | best acc of the sweep " in out
+    assert "| ray_exp | 2      | 0.001       | 0.001           | 0%    |" in out  # nothing stopped early
+    assert "failed: RuntimeError: worker died" in out
+
+
+def test_analyze_imports_neither_ray_nor_torch(tmp_path):
+    folder = gru_sweep(tmp_path / "gru")
+    code = ("import sys; from sweeplab.cli import main; assert main(['analyze', sys.argv[1]]) == 0; "
+            "bad = [m for m in ('ray', 'torch') if m in sys.modules]; assert not bad, bad")
+    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["analyze", "/nonexistent/sweep"], "/nonexistent/sweep: no such folder"),
+    (["analyze", "{tmp}"], "not a sweep folder"),
+    (["analyze", "{gru}", "--metric", "val_nope"], "no trial reported metric 'val_nope'; reported: "),
+    (["analyze", "{gru}", "--baseline", "nope"], "no trial ran preset 'nope'; presets that ran: original"),
+    (["analyze", "{gru}", "--trial", "nope"], "no trial 'nope'"),
+    (["best", "{gru}", "--where", "hidden_dim <<< 3"], "--where 'hidden_dim <<< 3': SyntaxError"),
+    (["best", "{gru}", "--where", "nope > 3"], "--where 'nope > 3': "),
+    (["best", "{gru}", "--where", "hidden_dim > 1000"], "no scored trial matches --where"),
+    (["best", "{gru}", "--then", "val_nope"], "no metric or config key 'val_nope'"),
+    (["best", "{gru}", "--pareto", "val_accuracy"], "--pareto 'val_accuracy': name two or more metrics"),
+    (["best", "{tmp}"], "not a sweep folder"),
+    (["best", "{gru}", "--out", "{tmp}"], "is a folder; give a file name"),
+    (["suggest", "{gru}", "--bogus"], "unrecognized arguments: --bogus"),
+    (["analyze", "{gru}", "--lang", "fr"], "invalid choice: 'fr'"),
+])
+def test_bad_analysis_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    gru = gru_sweep(tmp_path / "store" / "gru")
+    (tmp_path / "empty").mkdir()
+    argv = [a.format(tmp=tmp_path / "empty", gru=gru) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1], err
+
+
+def test_a_storage_folder_with_two_sweeps_is_analysed_together_but_chosen_from_one(tmp_path, capsys):
+    gru_sweep(tmp_path / "store" / "gru")
+    imdb_sweep(tmp_path / "store" / "imdb")
+    assert main(["analyze", str(tmp_path / "store")]) == 0
+    out = capsys.readouterr().out
+    assert "## Sweep gru_wandb" in out and "## Sweep imdb_report" in out
+    assert main(["best", str(tmp_path / "store")]) == 2
+    assert "holds 2 sweeps; name one sweep folder" in capsys.readouterr().err
