@@ -341,3 +341,18 @@ def test_a_storage_folder_with_two_sweeps_is_analysed_together_but_chosen_from_o
     assert "## Sweep gru_wandb" in out and "## Sweep imdb_report" in out
     assert main(["best", str(tmp_path / "store")]) == 2
     assert "holds 2 sweeps; name one sweep folder" in capsys.readouterr().err
+
+
+def test_minority_and_divergence_wording(tmp_path):
+    balanced = json.dumps([[40, 5, 5], [30, 20, 0], [25, 0, 25]])  # 50 rows a class: no minority
+    skewed = json.dumps([[400, 0, 0], [30, 20, 0], [25, 0, 25]])
+    for matrix, fires in ((balanced, False), (skewed, True)):
+        sweep = sweep_of(tmp_path / f"b{fires}", [one(val_macro_f1=[0.6], val_accuracy=[0.85], val_confusion_matrix=[matrix])])
+        assert ("weak_minority" in {o.code for o in observe.observe(sweep)["x"]}) is fires
+    error = "sweeplab.errors.TrialDiverged: loss became nan at epoch 8, step 4 (lr=0.0333); trial stopped"
+    trial = dict(one({"lr": 0.05, "hidden_dim": 128}, val_macro_f1=[0.3, 0.2], val_accuracy=[0.9, 0.9]),
+                 status="ERROR", error=error)
+    sweep = sweep_of(tmp_path / "d", [*population(), trial])
+    assert [o.en for o in observe.observe(sweep)["x"]] == [
+        "diverged: loss became nan at epoch 8, step 4 (lr=0.0333), at the sweep's highest learning rate (0.05)",
+    ]  # and not "failed", nor "weak on minority classes": divergence explains the gap

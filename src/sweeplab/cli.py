@@ -96,7 +96,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
     from .analysis import report
 
-    parts = report.sections(_load(args), args.lang, args.baseline, args.trial)
+    from .analysis import load
+
+    sweeps = _load(args)
+    parts = report.sections(sweeps, args.lang, args.baseline, args.trial)
     print(report.markdown(parts), end="")
     if args.csv:
         folder = Path(args.csv)
@@ -104,6 +107,7 @@ def _analyze(args: argparse.Namespace) -> int:
         for part in parts:
             for slug, table in part.tables.items():
                 (folder / f"{slug}.csv").write_text(table.csv())
+        load.tidy(sweeps).to_csv(folder / "all-trials.csv", index=False)  # every column, with sweep metadata
         print(f"\nCSV tables: {folder}")
     return 0
 

@@ -58,9 +58,23 @@ class Sweep:
         return [c.removeprefix("config/") for c in cols if self.trials[c].astype(str).nunique() > 1]
 
     def config(self, trial_id: str) -> dict[str, Any]:
-        row = self.trials.loc[self.trials["trial_id"] == trial_id].iloc[0]
-        return {c.removeprefix("config/"): _plain(row[c]) for c in self.trials.columns
-                if c.startswith("config/") and not _missing(row[c])}
+        return dict(self._configs[trial_id])
+
+    @cached_property
+    def _configs(self) -> dict[str, dict[str, Any]]:
+        cols = [c for c in self.trials.columns if c.startswith("config/")]
+        records = self.trials[cols].astype(object).to_dict("records")
+        return {t: {c.removeprefix("config/"): _plain(v) for c, v in r.items() if not _missing(v)}
+                for t, r in zip(self.trials["trial_id"], records)}
+
+    def at_best(self, trial_id: str) -> dict[str, Any]:
+        """The trial's row of :attr:`best_rows` as a dict (empty if it reported nothing)."""
+        return self._best_records.get(trial_id, {})
+
+    @cached_property
+    def _best_records(self) -> dict[str, dict[str, Any]]:
+        rows = self.best_rows
+        return dict(zip(rows.index, rows.astype(object).to_dict("records")))
 
     def curve(self, trial_id: str, column: str) -> np.ndarray:
         """One trial's values of a history column, by iteration (NaN where not reported)."""

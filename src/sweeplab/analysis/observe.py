@@ -24,6 +24,7 @@ class Thresholds:
     overfit_mse_gap: float = 0.01  # val − train MSE for regression (report 004: "gap > 0.01")
     val_loss_rise: float = 0.05  # val loss ends this share above its lowest, after that epoch
     minority_gap: float = 0.08  # accuracy − macro F1 (report 000: 0.09 weak on minorities, 0.06 not)
+    imbalance: float = 2.0  # classes are imbalanced when the largest has this many times the smallest's rows
     trivial_margin: float = 0.02  # within this share of the trivial baseline: no better than it
     min_trials: int = 3  # sweep-relative rules need this many scored trials
 
@@ -47,8 +48,15 @@ def observe(sweep: Sweep, th: Thresholds = THRESHOLDS) -> dict[str, list[Observa
     out: dict[str, list[Observation]] = {}
     for _, fact in sweep.facts.iterrows():
         trial = _Trial(sweep, fact)
-        out[fact["trial_id"]] = [o for rule in RULES if (o := rule(trial, ctx)) is not None]
+        found = [o for rule in RULES if (o := rule(trial, ctx)) is not None]
+        codes = {o.code for o in found}
+        if codes & OUTWEIGH_MINORITY:  # a trial that learned nothing is not weak on some classes only
+            found = [o for o in found if o.code != "weak_minority"]
+        out[fact["trial_id"]] = found
     return out
+
+
+OUTWEIGH_MINORITY = {"diverged", "trivial", "failed"}
 
 
 class _Context:
@@ -64,7 +72,9 @@ class _Context:
         caps = facts["capacity"].dropna()
         self.min_capacity = float(caps.min()) if caps.nunique() > 1 else math.nan
         lr = pd.to_numeric(sweep.trials.get("config/lr", pd.Series(dtype=float)), errors="coerce")
-        self.lrs = lr.dropna()
+        lr = lr.dropna()
+        self.lr_varies = lr.nunique() > 1
+        self.lr_max, self.lr_high = (float(lr.max()), float(lr.quantile(0.75))) if len(lr) else (math.nan, math.nan)
 
     def worse_than_median(self, value: float) -> bool:
         return self.enough and not math.isnan(value) and (value < self.median if self.mode == "max" else value > self.median)
@@ -77,11 +87,11 @@ class _Context:
 
     def lr_note(self, trial: "_Trial") -> tuple[str, str]:
         lr = trial.config.get("lr")
-        if not isinstance(lr, (int, float)) or self.lrs.nunique() < 2:
+        if not isinstance(lr, (int, float)) or not self.lr_varies:
             return "", ""
-        if lr >= self.lrs.max():
+        if lr >= self.lr_max:
             return f", at the sweep's highest learning rate ({_g(lr)})", f", con la tasa de aprendizaje más alta del barrido ({_g(lr)})"
-        if lr >= self.lrs.quantile(0.75):
+        if lr >= self.lr_high:
             return f", at a high learning rate ({_g(lr)})", f", con una tasa de aprendizaje alta ({_g(lr)})"
         return "", ""
 
@@ -91,7 +101,7 @@ class _Trial:
         self.sweep, self.fact = sweep, fact
         self.id = fact["trial_id"]
         self.config = sweep.config(self.id)
-        self.at_best = sweep.best_rows.loc[self.id] if self.id in sweep.best_rows.index else pd.Series(dtype=object)
+        self.at_best = sweep.at_best(self.id)
         self.split = sweep.metric.split("_", 1)[0] if "_" in sweep.metric else "val"
 
     def curve(self, column: str) -> np.ndarray:
@@ -122,12 +132,13 @@ def failed(t: _Trial, ctx: _Context) -> Optional[Observation]:
 
 def diverged(t: _Trial, ctx: _Context) -> Optional[Observation]:
     error = t.fact["error"]
-    non_finite = any(c.dtype.kind == "f" and not np.isfinite(c).all() for c in (t.curve("train_loss"), t.curve(ctx.metric)))
-    if not (_diverged_error(error) or non_finite):
+    if not (_diverged_error(error) or any(_went_non_finite(t.curve(c)) for c in ("train_loss", ctx.metric))):
         return None
     en_lr, es_lr = ctx.lr_note(t)
-    detail = error if _diverged_error(error) else "the loss became NaN or infinite"
-    detail_es = error if _diverged_error(error) else "la pérdida se volvió NaN o infinita"
+    if _diverged_error(error):  # "...TrialDiverged: loss became nan at epoch 8, step 4 (lr=0.0333); trial stopped"
+        detail = detail_es = error[error.index("loss became"):].removesuffix("; trial stopped")
+    else:
+        detail, detail_es = "the loss became NaN or infinite", "la pérdida se volvió NaN o infinita"
     return Observation("diverged", f"diverged: {detail}{en_lr}", f"divergió: {detail_es}{es_lr}")
 
 
@@ -197,6 +208,12 @@ def weak_minority(t: _Trial, ctx: _Context) -> Optional[Observation]:
     acc, f1 = t.value(f"{t.split}_accuracy"), t.value(f"{t.split}_macro_f1")
     if math.isnan(acc) or math.isnan(f1) or acc - f1 <= ctx.th.minority_gap:
         return None
+    matrix = t.at_best.get(f"{t.split}_confusion_matrix")
+    if isinstance(matrix, str):  # with classes of about one size there is no minority to be weak on
+        counts = np.asarray(json.loads(matrix), dtype=float).sum(axis=1)
+        counts = counts[counts > 0]
+        if len(counts) and counts.max() < ctx.th.imbalance * counts.min():
+            return None
     return Observation(
         "weak_minority",
         f"weak on minority classes: macro F1 {f1:.3f} against accuracy {acc:.3f}",
@@ -280,6 +297,14 @@ def trivial_score(kind: str, metric: str, row: pd.Series) -> Optional[float]:
 
 def _diverged_error(error: Any) -> bool:
     return isinstance(error, str) and "loss became" in error
+
+
+def _went_non_finite(values: np.ndarray) -> bool:
+    """A finite value, then NaN or inf. (NaN from the start is a column the trial never reported.)"""
+    if values.dtype.kind != "f" or not len(values):
+        return False
+    finite = np.isfinite(values)
+    return bool(finite.any() and not finite[int(finite.argmax()):].all())
 
 
 def _last_finite(values: np.ndarray) -> float:

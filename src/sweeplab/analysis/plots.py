@@ -140,7 +140,7 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
 
 
 def confusion_heatmap(sweep: Sweep, trial_id: str, path: Path) -> Optional[Path]:
-    row = sweep.best_rows.loc[trial_id] if trial_id in sweep.best_rows.index else None
+    row = sweep.at_best(trial_id)
     for split in ("test", "val"):
         raw = row.get(f"{split}_confusion_matrix") if row is not None else None
         if isinstance(raw, str):

@@ -173,7 +173,7 @@ def trial_table(sweep: Sweep, observations: dict[str, list[Observation]], lang: 
     rows, bold = [], set()
     for i, (_, f) in enumerate(sweep.ranked().iterrows()):
         config = sweep.config(f["trial_id"])
-        at_best = sweep.best_rows.loc[f["trial_id"]] if f["trial_id"] in sweep.best_rows.index else {}
+        at_best = sweep.at_best(f["trial_id"])
         notes = "; ".join(o.text(lang) for o in observations.get(f["trial_id"], [])) or "-"
         rows.append([f["label"], *(fmt(config.get(p), lang) for p in params),
                      *(fmt_metric(_get(at_best, m)) for m in metrics), notes])
@@ -228,7 +228,7 @@ def class_names(sweep: Sweep, split: str) -> list[str]:
 def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Table]:
     """Report 001's confusion matrix (rows real, columns predicted): on the test split
     where the trial reached it, else on validation at its best epoch."""
-    row = sweep.best_rows.loc[trial_id] if trial_id in sweep.best_rows.index else None
+    row = sweep.at_best(trial_id)
     for split in ("test", "val"):
         raw = _get(row, f"{split}_confusion_matrix") if row is not None else None
         if isinstance(raw, str):
