@@ -55,6 +55,8 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert main(["report", str(storage / "s")]) == 0
     assert (storage / "s" / "report" / "report.html").stat().st_size > 10_000
     assert (storage / "s" / "report" / "s-next-space.yaml").exists()
+    if exp_id == "gan":  # the sample grids it saved, found in the sweep folder Tune synced them to
+        assert list((storage / "s" / "report" / "images").glob("*_samples_iter_*.png"))
 
 
 def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):

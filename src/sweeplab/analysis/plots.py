@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 
 from .load import ITER, Sweep
 from .tables import class_names
@@ -164,21 +165,30 @@ def confusion_heatmap(sweep: Sweep, trial_id: str, path: Path) -> Optional[Path]
 
 
 def trial_images(sweep: Sweep, trial_id: str, folder: Path, limit: int = 6) -> list[Path]:
-    """Copies of the images a trial saved (columns holding .png paths), latest last."""
-    cols = [c for c in sweep.history.columns if sweep.history[c].dtype == object]
-    found: list[str] = []
-    for c in cols:
-        for v in sweep.curve(trial_id, c):
-            if isinstance(v, str) and v.lower().endswith(".png") and Path(v).is_file():
-                found.append(v)
-    picked = found[-limit:] if len(found) <= limit else [found[round(i * (len(found) - 1) / (limit - 1))] for i in range(limit)]
+    """Copies of the images a trial saved (history columns holding .png paths), spread
+    over its run, latest last. Tune syncs a trial's files into its folder in the sweep, so
+    an image is looked for there first: the path it reported may be a node's temp dir."""
+    h = sweep.history
+    cols = [c for c in h.columns if not pd.api.types.is_numeric_dtype(h[c]) and not pd.api.types.is_bool_dtype(h[c])]
+    reported = [v for c in cols for v in sweep.curve(trial_id, c) if isinstance(v, str) and v.lower().endswith(".png")]
+    found = [p for p in (_locate(sweep, trial_id, v) for v in reported) if p is not None]
+    if len(found) > limit:
+        found = [found[round(i * (len(found) - 1) / (limit - 1))] for i in range(limit)]
     out = []
-    folder.mkdir(parents=True, exist_ok=True)
-    for src in picked:
-        dst = folder / f"{trial_id}_{Path(src).name}"
+    for src in found:
+        folder.mkdir(parents=True, exist_ok=True)
+        dst = folder / f"{trial_id}_{src.name}"
         shutil.copyfile(src, dst)
         out.append(dst)
     return out
+
+
+def _locate(sweep: Sweep, trial_id: str, reported: str) -> Optional[Path]:
+    if "://" not in sweep.uri:
+        for trial_dir in Path(sweep.uri).glob(f"*{trial_id}*"):
+            if (trial_dir / Path(reported).name).is_file():
+                return trial_dir / Path(reported).name
+    return Path(reported) if Path(reported).is_file() else None
 
 
 def _save(fig, path: Path) -> Path:
