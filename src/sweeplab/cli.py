@@ -169,6 +169,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from .dashboard.server import serve
+
+    serve(args.dirs, args.host, args.port)
+    return 0
+
+
 def _write(path: str, text: str) -> None:
     from pathlib import Path
 
@@ -273,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["en", "es"], default="en")
     s.add_argument("--baseline", metavar="PRESET")
     s.set_defaults(func=_report)
+
+    s = sub.add_parser("dashboard", help="a live web view of sweeps: trials, curves, chosen config (no Ray needed)",
+                       description="Serve the sweeps under the given folders (the store is read as trials report) on 127.0.0.1.")
+    s.add_argument("dirs", nargs="*", default=["sweeps"], metavar="DIR", help="storage or sweep folders (default ./sweeps)")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it, with a warning)")
+    s.add_argument("--port", type=int, default=8266)
+    s.set_defaults(func=_dashboard)
     return p
 
 

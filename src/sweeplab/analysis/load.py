@@ -51,7 +51,7 @@ class Sweep:
     def presets(self) -> dict[str, dict[str, Any]]:
         return self.meta.get("presets") or {}
 
-    @property
+    @cached_property
     def params(self) -> list[str]:
         """Config keys that differ between trials: what the sweep searched."""
         cols = [c for c in self.trials.columns if c.startswith("config/")]

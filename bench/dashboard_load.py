@@ -1,0 +1,98 @@
+"""Dashboard page load on a sweep of 1,000 trials x 50 epochs (bench/analyze_scale.py's
+synthetic store), in headless Chromium: time until the trials table holds every row, and
+until the learning-curve chart is drawn; plus the trials API cold (first read of the
+store) and warm (cached until the files change).
+
+    python bench/dashboard_load.py [--trials 1000] [--epochs 50]
+
+Needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver).
+Goal: the trials table in under 1 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from analyze_scale import synthetic_store  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch_seconds(url: str) -> float:
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as r:
+        r.read()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=1000)
+    p.add_argument("--epochs", type=int, default=50)
+    args = p.parse_args()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with TemporaryDirectory() as tmp:
+        synthetic_store(Path(tmp) / "scale", args.trials, args.epochs, stopped=0.3)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "sweeplab", "dashboard", tmp, "--port", str(port)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            server.stdout.readline()  # "sweeplab dashboard: http://..."
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    fetch_seconds(base + "/")
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            cold = fetch_seconds(base + "/api/sweeps/scale/trials")
+            warm = fetch_seconds(base + "/api/sweeps/scale/trials")
+            curves = fetch_seconds(base + "/api/sweeps/scale/curves")
+            options = webdriver.ChromeOptions()
+            for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+                options.add_argument(a)
+            options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
+            browser = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+            try:
+                browser.get(base + "/static/style.css")  # browser start-up out of the timing
+                browser.get(base + "/sweep/scale")
+                # the page marks when it has drawn the table and the charts; times from navigation start
+                mark = "return (performance.getEntriesByName(arguments[0])[0] || {}).startTime"
+                WebDriverWait(browser, 120).until(lambda b: b.execute_script(mark, "charts") is not None)
+                table, charts = (browser.execute_script(mark, m) / 1000 for m in ("trials-table", "charts"))
+                rows = len(browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr"))
+                assert rows == args.trials, rows
+                assert browser.find_elements(By.CSS_SELECTOR, "#curves .main-svg .scatterlayer .trace")
+            finally:
+                browser.quit()
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(f"sweep of {args.trials} trials x {args.epochs} epochs")
+    print(f"trials API: {cold:.2f} s cold (reads the store, runs the rules), {warm * 1000:.0f} ms cached; curves API {curves:.2f} s")
+    print(f"page (from navigation start): trials table drawn at {table:.2f} s (goal < 1 s; store already read), "
+          f"charts at {charts:.2f} s")
+    print(json.dumps({"bench": "dashboard_load", "trials": args.trials, "api_trials_cold_s": round(cold, 3),
+                      "api_trials_warm_s": round(warm, 3), "api_curves_s": round(curves, 3),
+                      "page_table_s": round(table, 3), "page_charts_s": round(charts, 3)}))
+
+
+if __name__ == "__main__":
+    main()

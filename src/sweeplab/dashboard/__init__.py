@@ -1,0 +1,1 @@
+"""Live web view of sweeps over the results store (no Ray needed)."""

@@ -1,0 +1,234 @@
+"""What the dashboard serves, as plain JSON-ready dicts: the sweeps found under the folders
+it was given, and per sweep its summary, trials (with observations), curves and one trial's
+history. Built by the analysis package from the store's files, cached until they change,
+so a sweep that is still running shows its new rows on the next request."""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from .. import store
+from ..analysis import conclude, load, observe, select, tables
+from ..errors import UserError
+
+STALE_AFTER_S = 600  # a sweep with running trials but no write for this long lost its driver
+
+
+class Catalog:
+    """The sweeps under ``roots`` (sweep folders or folders holding sweeps), found again on
+    every listing so a sweep started after the dashboard shows up."""
+
+    def __init__(self, roots: list[str]):
+        self.roots = [os.path.abspath(r) for r in roots]
+        for root in self.roots:
+            if not os.path.isdir(root):
+                raise UserError(f"{root}: no such folder")
+        self._paths: dict[str, str] = {}
+        self._cache: dict[str, tuple[tuple, Any]] = {}
+
+    def scan(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for root in self.roots:
+            candidates = [root] if _has_store(root) else sorted(
+                os.path.join(root, d) for d in os.listdir(root) if _has_store(os.path.join(root, d)))
+            for path in candidates:
+                name = os.path.basename(path.rstrip("/")) or "sweep"
+                key, n = name, 2
+                while key in found and found[key] != path:
+                    key, n = f"{name}-{n}", n + 1
+                found[key] = path
+        self._paths = found
+        return found
+
+    def path(self, sweep_id: str) -> str:
+        if sweep_id not in self._paths:
+            self.scan()
+        if sweep_id not in self._paths:
+            raise KeyError(sweep_id)
+        return self._paths[sweep_id]
+
+    def sweep(self, sweep_id: str) -> load.Sweep:
+        return self._cached(sweep_id, "sweep", lambda path: load.load_sweep(path))
+
+    def _cached(self, sweep_id: str, what: str, build):
+        path = self.path(sweep_id)
+        stamp = _stamp(path)
+        key = f"{sweep_id}/{what}"
+        hit = self._cache.get(key)
+        if hit and hit[0] == stamp:
+            return hit[1]
+        value = build(path) if what == "sweep" else build(self.sweep(sweep_id))
+        self._cache[key] = (stamp, value)
+        return value
+
+    # --- payloads ---------------------------------------------------------------------
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        out = []
+        for sweep_id in self.scan():
+            try:
+                out.append(self.summary(sweep_id))
+            except UserError as e:  # a sweep whose first trial has not reported yet
+                out.append({"id": sweep_id, "error": str(e)})
+        return out
+
+    def summary(self, sweep_id: str) -> dict[str, Any]:
+        out = self._cached(sweep_id, "summary", lambda s: _summary(sweep_id, s, self.path(sweep_id)))
+        return {**out, "state": _state(self.sweep(sweep_id), self.path(sweep_id))}  # "stale" comes with time
+
+    def trials(self, sweep_id: str) -> dict[str, Any]:
+        return self._cached(sweep_id, "trials", _trials)
+
+    def curves(self, sweep_id: str) -> dict[str, Any]:
+        return self._cached(sweep_id, "curves", _curves)
+
+    def history(self, sweep_id: str, trial_id: str) -> dict[str, Any]:
+        sweep = self.sweep(sweep_id)
+        if trial_id not in set(sweep.trials["trial_id"]):
+            raise KeyError(trial_id)
+        rows = sweep.history[sweep.history["trial_id"] == trial_id]
+        columns = [c for c in rows.columns if c != "trial_id"]
+        return {"trial_id": trial_id, "columns": columns,
+                "rows": [[_json(v) for v in r] for r in rows[columns].itertuples(index=False)]}
+
+
+def _has_store(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, store.TRIALS))
+
+
+def _stamp(path: str) -> tuple:
+    out = []
+    for name in (store.TRIALS, store.HISTORY, store.SWEEP_JSON):
+        try:
+            st = os.stat(os.path.join(path, name))
+            out.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            out.append(None)
+    return tuple(out)
+
+
+def _state(sweep: load.Sweep, path: str) -> str:
+    statuses = set(sweep.trials["status"].dropna())
+    if statuses & {"RUNNING", "PENDING"}:
+        age = time.time() - os.path.getmtime(os.path.join(path, store.TRIALS))
+        return "stale" if age > STALE_AFTER_S else "running"
+    if "INTERRUPTED" in statuses:
+        return "interrupted"
+    if statuses and statuses <= {"ERROR"}:
+        return "failed"
+    return "done"
+
+
+def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
+    f = sweep.facts
+    status = f["status"].fillna("PENDING")
+    scored = f["best"].dropna()
+    best = None
+    if len(scored):
+        top = sweep.ranked().iloc[0]
+        best = {"trial_id": top["trial_id"], "label": top["label"], "value": _json(top["best"])}
+    report = Path(path) / "report"
+    return {
+        "id": sweep_id, "name": sweep.name, "experiment": sweep.meta.get("experiment"),
+        "metric": sweep.metric, "mode": sweep.mode, "scheduler": sweep.meta.get("scheduler"),
+        "searcher": sweep.meta.get("searcher"), "seed": sweep.meta.get("seed"),
+        "num_samples": sweep.meta.get("num_samples"), "started": sweep.meta.get("started"),
+        "state": _state(sweep, path),
+        "trials": {"total": len(f), "running": int(status.isin(["RUNNING", "PENDING"]).sum()),
+                   "done": int(((status == "TERMINATED") & ~f["scheduler_stopped"]).sum()),
+                   "stopped": int(f["scheduler_stopped"].sum()), "failed": int((status == "ERROR").sum()),
+                   "interrupted": int((status == "INTERRUPTED").sum())},
+        "best": best, "trial_hours": round(float(f["hours"].sum()), 4),
+        "reports": [p.name for p in (report / "REPORT.md", report / "report.html") if p.is_file()],
+    }
+
+
+def _trials(sweep: load.Sweep) -> dict[str, Any]:
+    obs = observe.observe(sweep)
+    params = tables.table_params(sweep)
+    metrics = tables.table_metrics(sweep)
+    base = conclude.baseline_trial(sweep)
+    rows = []
+    for _, f in sweep.ranked().iterrows():
+        tid = f["trial_id"]
+        config = sweep.config(tid)
+        at_best = sweep.at_best(tid)
+        rows.append({
+            "trial_id": tid, "run": int(f["run"]), "label": f["label"], "preset": _json(f["preset"]), "status": _json(f["status"]),
+            "stopped": bool(f["scheduler_stopped"]), "baseline": tid == base,
+            "iterations": int(f["iterations"]), "best_iteration": int(f["best_iteration"]),
+            "config": {p: _json(config.get(p)) for p in params},
+            "metrics": {m: _json(at_best.get(m)) for m in metrics} | {sweep.metric: _json(f["best"])},
+            "observations": [o.en for o in obs.get(tid, [])], "error": _json(f["error"]),
+            "hours": round(float(f["hours"]), 5),
+        })
+    chosen = None
+    if sweep.facts["best"].notna().any():
+        pick = select.choose(sweep)
+        chosen = {"trial_id": pick.name, "label": pick["label"], "config": {k: _json(v) for k, v in sweep.config(pick.name).items()},
+                  "yaml": select.config_yaml(sweep, pick.name, f"best {sweep.metric} = {tables.fmt_metric(pick[sweep.metric])}")}
+    return {"metric": sweep.metric, "mode": sweep.mode, "params": params, "metrics": metrics, "rows": rows,
+            "chosen": chosen, "conclusions": conclude.conclusions(sweep, "en", base)}
+
+
+def _curves(sweep: load.Sweep) -> dict[str, Any]:
+    """The sweep metric by iteration for every trial, and each trial's searched values, for
+    the learning-curve and metric-against-hyperparameter charts."""
+    out = []
+    images = _images(sweep)
+    for _, f in sweep.facts.iterrows():
+        tid = f["trial_id"]
+        x, y = sweep.curve(tid, load.ITER), sweep.curve(tid, sweep.metric)
+        config = sweep.config(tid)
+        out.append({"trial_id": tid, "label": f["label"], "status": _json(f["status"]), "stopped": bool(f["scheduler_stopped"]),
+                    "x": [_json(v) for v in x.tolist()], "y": [_json(v) for v in y.tolist()], "best": _json(f["best"]),
+                    "params": {p: _json(config.get(p)) for p in sweep.params}, "images": images.get(tid, [])})
+    return {"metric": sweep.metric, "mode": sweep.mode, "params": sweep.params, "trials": out}
+
+
+def _images(sweep: load.Sweep) -> dict[str, list[str]]:
+    """Trial id -> paths, relative to the sweep folder, of the PNGs it saved (Tune syncs
+    them into the trial's folder there, whose name holds the id)."""
+    if "://" in sweep.uri:
+        return {}
+    ids = set(sweep.trials["trial_id"])
+    out: dict[str, list[str]] = {}
+    for d in Path(sweep.uri).iterdir():
+        if not d.is_dir():
+            continue
+        owner = next((t for t in ids if t in d.name), None)
+        pngs = sorted(str(p.relative_to(sweep.uri)) for p in d.glob("*.png")) if owner else []
+        if pngs:
+            out.setdefault(owner, []).extend(pngs)
+    return out
+
+
+def _json(v: Any) -> Any:
+    """NaN and inf have no JSON: null. numpy scalars become Python ones."""
+    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.ndarray,)):
+        return [_json(x) for x in v.tolist()]
+    return v
+
+
+def safe_file(root: str, relative: str) -> Optional[Path]:
+    """``relative`` inside ``root``, or None for anything that escapes it (``..``, an
+    absolute path, a symlink pointing out)."""
+    if not relative or os.path.isabs(relative) or "\\" in relative:
+        return None
+    base = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, relative))
+    if os.path.commonpath([base, target]) != base or not os.path.isfile(target):
+        return None
+    return Path(target)

@@ -1,0 +1,124 @@
+"""``sweeplab dashboard``: an aiohttp app over the results store.
+
+    /                          sweeps: experiment, scheduler, searcher, state, trial counts, best
+    /sweep/{id}                one sweep: trials table, learning curves, metric against each
+                               hyperparameter, chosen config, images, reports
+    /api/sweeps                JSON list the index page uses
+    /api/sweeps/{id}           one sweep's summary
+    /api/sweeps/{id}/trials    trials (config, metrics at the best epoch, observations), chosen config
+    /api/sweeps/{id}/curves    every trial's metric by iteration and searched values
+    /api/sweeps/{id}/history/{trial}   every reported row of one trial
+    /files/{id}/{path}         a file inside the sweep folder (images, REPORT.md, report.html)
+    /static/...                the pages' script and style, and plotly's bundled JavaScript
+
+Bound to 127.0.0.1 unless asked otherwise; nothing is fetched from the internet."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import web
+
+from ..errors import UserError
+from .data import Catalog, safe_file
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def plotly_js() -> Path:
+    import plotly
+
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise UserError(f"{path}: plotly's bundled JavaScript is missing; reinstall plotly")
+    return path
+
+
+def _strict_dumps(obj: Any) -> str:
+    return json.dumps(obj, allow_nan=False)  # a NaN would make the page's JSON.parse fail
+
+
+def make_app(roots: list[str]) -> web.Application:
+    catalog = Catalog(roots)
+    plotly_path = plotly_js()
+
+    async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+        # reading Parquet and running the rules takes a moment; keep the loop answering
+        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+
+    def api(fn):
+        async def handler(request: web.Request) -> web.Response:
+            try:
+                body = await in_thread(fn, request)
+                return web.json_response(body, dumps=_strict_dumps)
+            except KeyError as e:
+                return web.json_response({"error": f"not found: {e.args[0]}"}, status=404)
+            except UserError as e:
+                return web.json_response({"error": str(e)}, status=409)
+        return handler
+
+    async def page(name: str, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
+    async def sweep_page(request: web.Request) -> web.StreamResponse:
+        try:
+            catalog.path(request.match_info["sweep"])
+        except KeyError:
+            raise web.HTTPNotFound(text=f"no sweep {request.match_info['sweep']!r}") from None
+        return await page("sweep.html", request)
+
+    async def files(request: web.Request) -> web.FileResponse:
+        try:
+            root = catalog.path(request.match_info["sweep"])
+        except KeyError:
+            raise web.HTTPNotFound(text="no such sweep") from None
+        target = safe_file(root, request.match_info["path"])
+        if target is None:
+            raise web.HTTPNotFound(text="no such file in this sweep")
+        return web.FileResponse(target)
+
+    async def plotly(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(plotly_path, headers={"Cache-Control": "max-age=86400"})
+
+    app = web.Application()
+    app.add_routes([
+        web.get("/", functools.partial(page, "index.html")),
+        web.get("/sweep/{sweep}", sweep_page),
+        web.get("/api/sweeps", api(lambda r: catalog.sweeps())),
+        web.get("/api/sweeps/{sweep}", api(lambda r: catalog.summary(r.match_info["sweep"]))),
+        web.get("/api/sweeps/{sweep}/trials", api(lambda r: catalog.trials(r.match_info["sweep"]))),
+        web.get("/api/sweeps/{sweep}/curves", api(lambda r: catalog.curves(r.match_info["sweep"]))),
+        web.get("/api/sweeps/{sweep}/history/{trial}",
+                api(lambda r: catalog.history(r.match_info["sweep"], r.match_info["trial"]))),
+        web.get("/files/{sweep}/{path:.*}", files),
+        web.get("/static/plotly.min.js", plotly),
+        web.static("/static", STATIC),
+    ])
+    return app
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def host_warning(host: str) -> str | None:
+    if host in LOOPBACK:
+        return None
+    return (f"sweeplab: warning: the dashboard listens on {host}: anyone who can reach this machine "
+            "can read these sweeps (there is no login)")
+
+
+def serve(roots: list[str], host: str = "127.0.0.1", port: int = 8266) -> None:
+    app = make_app(roots)
+    warning = host_warning(host)
+    if warning:
+        print(warning, file=sys.stderr)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"sweeplab dashboard: http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+    try:
+        web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    except OSError as e:
+        raise UserError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror})") from None
