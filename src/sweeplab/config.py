@@ -27,7 +27,7 @@ class BaseConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr_schedule: Literal["none", "plateau", "cosine"] = "none"
+    lr_schedule: Literal["none", "plateau", "cosine", "linear"] = "none"
     warmup_epochs: int = 0
     plateau_factor: float = 0.5
     plateau_patience: int = 3

@@ -13,6 +13,7 @@ reporting through a Session (Tune trial, Train worker, or a plain local run).
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import os
 import random
@@ -20,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -96,7 +97,8 @@ def make_optimizer(cfg: BaseConfig, params: Any) -> torch.optim.Optimizer:
 
 
 def make_lr_schedule(cfg: BaseConfig, optimizer: torch.optim.Optimizer, mode: str) -> Any:
-    """Stepped once per epoch. Warmup is linear over ``warmup_epochs`` for every schedule."""
+    """Stepped once per epoch. Warmup is linear over ``warmup_epochs`` for every schedule;
+    then cosine or linear decay towards 0 at the last epoch, or a constant rate."""
     if cfg.lr_schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience
@@ -106,9 +108,11 @@ def make_lr_schedule(cfg: BaseConfig, optimizer: torch.optim.Optimizer, mode: st
     def factor(epoch: int) -> float:  # epoch counts finished epochs, from 0
         if warm and epoch < warm:
             return (epoch + 1) / (warm + 1)
+        span = max(1, cfg.epochs - warm)
         if cfg.lr_schedule == "cosine":
-            span = max(1, cfg.epochs - warm)
             return 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch - warm) / span)))
+        if cfg.lr_schedule == "linear":
+            return max(0.0, 1 - (epoch - warm) / span)
         return 1.0
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -129,6 +133,30 @@ def backward_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: 
         nn.utils.clip_grad_norm_(params, clip)
     optimizer.step()
     return loss.item()
+
+
+def accumulated_step(optimizer: torch.optim.Optimizer, micro_losses: Sequence[Callable[[], torch.Tensor]],
+                     params: Any, clip: float, no_sync: Optional[Callable[[], Any]] = None) -> float:
+    """One optimizer update from several micro-batches (gradient accumulation), for tasks
+    whose batch does not fit at once. Each callable runs one micro-batch's forward pass
+    and returns its loss already scaled by its share of the batch; it is backpropagated
+    before the next one runs, so one micro-batch's activations are alive at a time. Under
+    DDP, ``no_sync`` (the wrapped model's) skips the all-reduce on all but the last one.
+    Returns the batch's loss (the sum)."""
+    optimizer.zero_grad(set_to_none=True)
+    total = 0.0
+    for i, micro_loss in enumerate(micro_losses):
+        last = i == len(micro_losses) - 1
+        with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
+            loss = micro_loss()
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(loss.item())
+            loss.backward()
+        total += loss.item()
+    if clip > 0:
+        nn.utils.clip_grad_norm_(params, clip)
+    optimizer.step()
+    return total
 
 
 def fit(

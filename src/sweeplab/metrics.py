@@ -3,12 +3,18 @@ as flat dicts ready to report."""
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
 import sacrebleu
 from rapidfuzz.distance import Levenshtein
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    recall_score,
+)
 
 
 def classification_metrics(
@@ -16,6 +22,12 @@ def classification_metrics(
     y_pred: Sequence[int] | np.ndarray,
     class_names: Sequence[str],
     prefix: str = "",
+    *,
+    scores: Optional[np.ndarray] = None,
+    top_k: Sequence[int] = (),
+    precision_recall: bool = False,
+    per_class: Literal["columns", "json", "none"] = "columns",
+    confusion: bool = True,
 ) -> dict[str, Any]:
     """Accuracy, macro / weighted F1, recall per class and the confusion matrix.
 
@@ -25,19 +37,44 @@ def classification_metrics(
     validation split for lacking a rare class. A class absent from ``y_true`` gets recall 0.
     The confusion matrix (rows real, columns predicted, in ``class_names`` order, whether
     or not a class occurs) is a JSON string, so one trial row stays a flat set of scalars.
+
+    Options for many classes: ``scores`` (n, classes) with ``top_k`` adds
+    ``top{k}_accuracy`` (the real class among the k highest scores);
+    ``precision_recall`` adds macro / weighted precision and recall (same classes as F1);
+    ``per_class="json"`` puts the per-class accuracy (recall) in one JSON object
+    ``per_class_accuracy`` {class: accuracy, null where the class has no rows} instead
+    of a column per class, and "none" leaves it out, as ``confusion=False`` does the matrix.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(len(class_names)))
-    recalls = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
-    matrix = confusion_matrix(y_true, y_pred, labels=labels)
     out: dict[str, Any] = {
         f"{prefix}accuracy": float(accuracy_score(y_true, y_pred)),
         f"{prefix}macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         f"{prefix}weighted_f1": float(f1_score(y_true, y_pred, average="weighted", zero_division=0)),
     }
-    for name, recall in zip(class_names, recalls):
-        out[f"{prefix}recall_{name}"] = float(recall)
-    out[f"{prefix}confusion_matrix"] = json.dumps(matrix.tolist())
+    if top_k:
+        if scores is None:
+            raise ValueError("top_k needs scores")
+        scores = np.asarray(scores)
+        for k in top_k:
+            kth = min(k, scores.shape[1])
+            best = np.argpartition(-scores, kth - 1, axis=1)[:, :kth]
+            out[f"{prefix}top{k}_accuracy"] = float((best == y_true[:, None]).any(axis=1).mean()) if len(y_true) else 0.0
+    if precision_recall:
+        for average in ("macro", "weighted"):
+            p, r, _, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+            out[f"{prefix}{average}_precision"], out[f"{prefix}{average}_recall"] = float(p), float(r)
+    if per_class == "columns":
+        recalls = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+        for name, recall in zip(class_names, recalls):
+            out[f"{prefix}recall_{name}"] = float(recall)
+    elif per_class == "json":
+        rows = np.bincount(y_true, minlength=len(labels))
+        hits = np.bincount(y_true[y_true == y_pred], minlength=len(labels))
+        out[f"{prefix}per_class_accuracy"] = json.dumps(
+            {name: (float(hits[i] / rows[i]) if rows[i] else None) for i, name in enumerate(class_names)})
+    if confusion:
+        out[f"{prefix}confusion_matrix"] = json.dumps(confusion_matrix(y_true, y_pred, labels=labels).tolist())
     return out
 
 

@@ -6,6 +6,7 @@ never read half a file. A cache that cannot be written is a warning, not a failu
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,7 +15,7 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import IO, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -47,16 +48,45 @@ def cached_arrays(kind: str, key: dict, build: Callable[[], dict[str, np.ndarray
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             log.warning("%s: unreadable cache entry; rebuilding it", path)
     arrays = build()
-    tmp = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=path.stem, suffix=".tmp", delete=False) as f:
-            tmp = f.name
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)  # NamedTemporaryFile makes it private; the cache is shared
-        os.replace(tmp, path)
+        write_atomically(path, lambda f: np.savez(f, **arrays))
     except OSError as e:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
         warnings.warn(f"{folder}: cannot write the cache ({e.strerror}); going on without it", stacklevel=2)
     return arrays
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """``write(file)`` into a temporary file beside ``path``, then rename it to ``path``:
+    a reader sees the whole entry or none. Raises OSError (nothing is left behind)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.stem, suffix=".tmp", delete=False) as f:
+            tmp = f.name
+            write(f)
+        os.chmod(tmp, 0o644)  # NamedTemporaryFile makes it private; the cache is shared
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """Held while entries of ``folder`` are built: a second process that would build the
+    same entries waits, then finds them made. Without a lock (no fcntl, read-only folder)
+    both build, which the atomic writes keep correct."""
+    try:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".build.lock", os.O_CREAT | os.O_WRONLY, 0o666)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -1,0 +1,459 @@
+"""WLASL sign-language videos (report 002): the metadata files, WLASL-K, and the on-disk
+cache of decoded clips that every trial on a node reads instead of the mp4 files.
+
+Metadata comes in two shapes (both from dxli94/WLASL):
+  ``WLASL_v0.3.json`` (or a file of its first glosses, such as ``WLASL100.json``):
+  ``[{"gloss", "instances": [{"video_id", "split", "frame_start" (1-based),
+  "frame_end" (-1 = to the end), "fps", "bbox" [x0, y0, x1, y1], ...}]}]``;
+  ``nslt_100.json`` / ``nslt_300.json``: ``{video_id: {"subset", "action": [class,
+  start, end]}}``, with the glosses in ``wlasl_class_list.txt`` (``index<TAB>gloss``).
+WLASL-K is the first K glosses. Videos live as ``<root>/videos/<video_id>.mp4``.
+
+Each clip is decoded once (PyAV), sampled, cropped and resized into
+``<cache>/wlasl-clips/<video_id>-<digest>.npy``; the digest covers the video file's
+identity (path, size, mtime), the frame count, the size, the frame range and the crop.
+Clips not cached yet are decoded by parallel worker processes while a lock keeps other
+trials from decoding the same ones; a video that cannot be decoded leaves a ``.err``
+entry (delete it to retry), so a second sweep over the same data decodes nothing at all.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+from .cache import build_lock, cache_root, file_stamps, key_digest, write_atomically
+from .video import DecodeError, decode_clip, write_video
+
+SPLITS = ("train", "val", "test")
+FORMAT_VERSION = 1  # bump when decoding, sampling, cropping or the entry layout changes
+CLIPS = "wlasl-clips"
+SYNTHETIC = "wlasl-synthetic"
+FULL_METADATA = "WLASL_v0.3.json"
+CLASS_LIST = "wlasl_class_list.txt"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Instance:
+    video_id: str
+    label: int  # index of the gloss
+    split: str
+    frame_start: int = 1  # 1-based, inclusive
+    frame_end: int = -1  # inclusive; -1 = to the end
+    bbox: Optional[tuple[float, float, float, float]] = None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    glosses: tuple[str, ...]
+    instances: tuple[Instance, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    num_frames: int = 16
+    size: int = 224
+    frame_range: bool = True  # sample inside [frame_start, frame_end]; False: the whole file
+    bbox_crop: bool = False  # square crop around the signer's box; False: the centre square
+
+
+@dataclass
+class VideoSplits:
+    """What trials share: small (paths and labels), so it ships cheaply to every trial;
+    the clips themselves stay in the on-disk cache."""
+
+    class_names: tuple[str, ...]
+    clips: dict[str, list[str]]  # split -> cache entries (.npy, uint8 (frames, size, size, 3))
+    labels: dict[str, np.ndarray]  # split -> int64 class indices
+    video_ids: dict[str, list[str]]
+    skipped: dict[str, list[str]]  # "missing" / "corrupt" -> video ids
+    source: str
+    decoded: int = 0  # clips decoded by this load (0 when the cache held them all)
+    jobs: list[tuple] = field(default_factory=list, repr=False)  # to rebuild entries on another node
+
+
+# ------------------------------------------------------------------ metadata
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    except ValueError as e:
+        raise UserError(f"{path}: not valid JSON ({e})") from None
+
+
+def _split(value: Any, where: str) -> str:
+    if value not in SPLITS:
+        raise UserError(f"{where}: split {value!r}; allowed: {', '.join(SPLITS)}")
+    return value
+
+
+def _first_k(glosses: Sequence[str], num_classes: Optional[int], source: Path) -> int:
+    k = len(glosses) if num_classes is None else num_classes
+    if not 1 <= k <= len(glosses):
+        raise UserError(f"{source}: WLASL-{k} needs {k} glosses; the file has {len(glosses)}")
+    return k
+
+
+def read_wlasl_json(path: Path | str, num_classes: Optional[int] = None) -> Metadata:
+    """WLASL_v0.3.json (or a file of its first glosses): WLASL-K keeps the first K glosses."""
+    path = Path(path)
+    raw = _load_json(path)
+    if not isinstance(raw, list) or not all(isinstance(g, dict) and "gloss" in g and "instances" in g for g in raw):
+        raise UserError(f"{path}: expected WLASL_v0.3.json's shape: a list of {{gloss, instances: [...]}}")
+    k = _first_k([g["gloss"] for g in raw], num_classes, path)
+    instances = []
+    for label, entry in enumerate(raw[:k]):
+        for n, inst in enumerate(entry["instances"]):
+            where = f"{path}: {entry['gloss']}.instances[{n}]"
+            try:
+                bbox = inst.get("bbox")
+                instances.append(Instance(
+                    video_id=str(inst["video_id"]), label=label, split=_split(inst["split"], where),
+                    frame_start=int(inst.get("frame_start", 1)), frame_end=int(inst.get("frame_end", -1)),
+                    bbox=tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 else None,
+                ))
+            except (KeyError, TypeError, ValueError) as e:
+                raise UserError(f"{where}: {type(e).__name__}: {e} (needs video_id, split, frame_start, frame_end)") from None
+    return Metadata(tuple(str(g["gloss"]) for g in raw[:k]), tuple(instances), str(path))
+
+
+def read_class_list(path: Path | str) -> list[str]:
+    """wlasl_class_list.txt: ``index<TAB>gloss`` a line, indices 0, 1, 2 ... in order."""
+    path = Path(path)
+    glosses = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        index, _, gloss = line.partition("\t")
+        if not gloss or not index.strip().isdigit() or int(index) != len(glosses):
+            raise UserError(f"{path}: line {n}: expected '{len(glosses)}<TAB>gloss', got {line!r}")
+        glosses.append(gloss.strip())
+    return glosses
+
+
+def read_nslt(path: Path | str, class_list: Optional[Path | str] = None, num_classes: Optional[int] = None) -> Metadata:
+    """nslt_K.json with the glosses of ``class_list`` (default: wlasl_class_list.txt beside
+    it; without one the glosses are the class indices). WLASL-K keeps classes < K."""
+    path = Path(path)
+    raw = _load_json(path)
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected nslt's shape: {{video_id: {{subset, action: [class, start, end]}}}}")
+    rows = []
+    for video_id, entry in raw.items():
+        try:
+            label, start, end = (int(v) for v in entry["action"])
+            rows.append((str(video_id), label, _split(entry["subset"], f"{path}: {video_id}"), start, end))
+        except (KeyError, TypeError, ValueError) as e:
+            raise UserError(f"{path}: {video_id}: {type(e).__name__}: {e} (needs subset and action [class, start, end])") from None
+    class_list = Path(class_list) if class_list else path.with_name(CLASS_LIST)
+    n_labels = max((r[1] for r in rows), default=-1) + 1
+    glosses = read_class_list(class_list) if class_list.is_file() else [str(i) for i in range(n_labels)]
+    if n_labels > len(glosses):
+        raise UserError(f"{path}: class {n_labels - 1} is past the {len(glosses)} glosses of {class_list}")
+    k = _first_k(glosses[:n_labels], num_classes, path)  # the file's own classes bound K
+    instances = tuple(Instance(v, label, split, start, end) for v, label, split, start, end in rows if label < k)
+    return Metadata(tuple(glosses[:k]), instances, str(path))
+
+
+def read_metadata(path: Path | str, num_classes: Optional[int] = None) -> Metadata:
+    """Either shape, told apart by content."""
+    path = Path(path)
+    if isinstance(_load_json(path), list):
+        return read_wlasl_json(path, num_classes)
+    return read_nslt(path, num_classes=num_classes)
+
+
+def find_metadata(data: Path | str, num_classes: int) -> tuple[Metadata, Path]:
+    """The metadata of ``data`` (a JSON file, or a WLASL root holding one) and the root
+    that holds ``videos/``. In a root: WLASL_v0.3.json, else WLASL{K}.json, else nslt_{K}.json."""
+    data = Path(data).expanduser()
+    if data.is_file():
+        return read_metadata(data, num_classes), data.parent
+    if not data.is_dir():
+        raise UserError(f"{data}: no such file or folder (a WLASL root, WLASL_v0.3.json or nslt_K.json)")
+    names = (FULL_METADATA, f"WLASL{num_classes}.json", f"nslt_{num_classes}.json")
+    for name in names:
+        if (data / name).is_file():
+            return read_metadata(data / name, num_classes), data
+    raise UserError(f"{data}: holds none of {', '.join(names)}")
+
+
+# ------------------------------------------------------------------ clip cache
+
+
+def _entry(folder: Path, video: Path, inst: Instance, opts: ClipOptions) -> Path:
+    key = {
+        "format": FORMAT_VERSION, "video_id": inst.video_id, "file": file_stamps([video])[0],
+        "frames": opts.num_frames, "size": opts.size,
+        "range": [inst.frame_start, inst.frame_end] if opts.frame_range else None,
+        "box": list(inst.bbox) if opts.bbox_crop and inst.bbox else None,
+    }
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", inst.video_id)[:64]
+    return folder / f"{safe}-{key_digest(key)[:20]}.npy"
+
+
+def _failure(entry: Path) -> Path:
+    return entry.with_suffix(".err")
+
+
+def _record_failure(entry: Path, reason: str) -> None:
+    write_atomically(_failure(entry), lambda f: f.write(reason.encode()))
+
+
+def build_entry(job: tuple, threads: int = 0) -> Optional[str]:
+    """Decode one clip into its cache entry; None, or why it could not be decoded (which
+    is recorded beside the entry). ``threads``: FFmpeg's decoding threads (0: its choice)."""
+    video, inst, opts, entry = job
+    video, entry = Path(video), Path(entry)
+    if not video.is_file():  # gone since it was listed (or absent on this node): record nothing
+        return "missing"
+    try:
+        start, end = (inst.frame_start, inst.frame_end) if opts.frame_range else (1, -1)
+        clip, _ = decode_clip(video, opts.num_frames, opts.size, start, end, inst.bbox if opts.bbox_crop else None,
+                              threads=threads)
+    except DecodeError as e:
+        _record_failure(entry, str(e))
+        return str(e)
+    write_atomically(entry, lambda f: np.save(f, clip))
+    return None
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _done(job: tuple) -> bool:
+    entry = Path(job[3])
+    return entry.is_file() or _failure(entry).is_file()
+
+
+def build_entries(jobs: Sequence[tuple], workers: int = 0) -> int:
+    """Decode the clips of ``jobs`` whose entries are not cached yet, in ``workers``
+    processes (0: one per CPU). Returns how many were decoded here."""
+    todo = [j for j in jobs if not _done(j)]
+    if not todo:
+        return 0
+    folder = Path(todo[0][3]).parent
+    try:
+        with build_lock(folder):
+            todo = [j for j in todo if not _done(j)]  # another process may have built them meanwhile
+            workers = min(workers or _cpus(), len(todo))
+            if workers <= 1:
+                for job in todo:
+                    build_entry(job)
+            else:
+                _decode_in_processes(todo, workers, folder)
+    except OSError as e:
+        raise UserError(f"{folder}: cannot write the clip cache ({e.strerror}); set SWEEPLAB_CACHE or cache_dir") from None
+    return len(todo)
+
+
+def _decode_in_processes(todo: list[tuple], workers: int, folder: Path) -> None:
+    """Fresh interpreters (not multiprocessing's fork or spawn: the caller may be a Ray
+    worker with threads, or a script without a ``__main__`` guard), each decoding every
+    ``workers``-th clip. One that dies inside FFmpeg has the clip it was on recorded as
+    undecodable; the clips after it go to the next round."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    while todo:
+        running = []
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".progress-") as progress:
+            for n in range(min(workers, len(todo))):
+                chunk = todo[n::workers]
+                log_path = Path(progress) / f"{n}.txt"
+                with open(log_path, "wb") as out:
+                    proc = subprocess.Popen([sys.executable, "-c", "from sweeplab.data.wlasl import _worker; _worker()"],
+                                            stdin=subprocess.PIPE, stdout=out, env=env)
+                try:
+                    proc.stdin.write(pickle.dumps(chunk))
+                    proc.stdin.close()
+                except BrokenPipeError:  # it died at once; its exit code tells below
+                    pass
+                running.append((proc, chunk, log_path))
+            codes = []
+            for proc, chunk, log_path in running:
+                codes.append(proc.wait())
+                started = log_path.read_text().split()
+                if codes[-1] != 0 and started and not _done(chunk[int(started[-1])]):
+                    _record_failure(Path(chunk[int(started[-1])][3]), f"the decoding process died on it (exit code {codes[-1]})")
+        left = [j for j in todo if not _done(j) and Path(j[0]).is_file()]
+        if len(left) == len(todo):
+            raise UserError(f"the video decoding processes exited with codes {codes} before decoding anything; "
+                            f"their messages are above")
+        todo = left
+
+
+def _worker() -> None:
+    """A decoding process: jobs (pickled) on stdin; the index of each job it starts on stdout."""
+    jobs = pickle.load(sys.stdin.buffer)
+    for i, job in enumerate(jobs):
+        print(i, flush=True)
+        build_entry(job, threads=1)
+
+
+def _pick(instances: list[Instance], max_rows: int, seed: int) -> list[Instance]:
+    """A stratified subset of each split (``max_rows`` > 0), for smoke runs."""
+    if max_rows <= 0:
+        return instances
+    # imported here: splits imports torch, which decoding processes do without
+    from .splits import stratified_subset
+
+    out = []
+    for split in SPLITS:
+        part = [i for i in instances if i.split == split]
+        if part:
+            keep = stratified_subset(np.asarray([i.label for i in part]), max_rows, seed)
+            out += [part[k] for k in keep]
+    return out
+
+
+def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptions(), video_dir: Optional[str] = None,
+               max_rows: int = 0, seed: int = 0, cache_dir: Optional[str] = None, workers: int = 0) -> VideoSplits:
+    """WLASL-``num_classes`` of ``data`` as cached clips; missing and undecodable videos
+    are left out and listed in ``skipped``."""
+    meta, root = find_metadata(data, num_classes)
+    videos = Path(video_dir).expanduser() if video_dir else root / "videos"
+    folder = cache_root(cache_dir) / CLIPS
+    present, missing = [], []
+    for inst in meta.instances:
+        (present if (videos / f"{inst.video_id}.mp4").is_file() else missing).append(inst)
+    present = _pick(present, max_rows, seed)
+    jobs = [(str(videos / f"{i.video_id}.mp4"), i, opts, str(_entry(folder, videos / f"{i.video_id}.mp4", i, opts)))
+            for i in present]
+    decoded = build_entries(jobs, workers)
+    kept, corrupt = [], []
+    for job in jobs:
+        entry = Path(job[3])
+        if entry.is_file():
+            kept.append(job)
+        else:
+            corrupt.append(job[1].video_id)
+            reason = _failure(entry).read_text() if _failure(entry).is_file() else "not decoded"
+            log.warning("%s: cannot decode (%s); skipped", job[0], reason)
+    if missing or corrupt:
+        log.warning("%s: %d of %d videos missing under %s, %d undecodable; training without them",
+                    meta.source, len(missing), len(present) + len(missing), videos, len(corrupt))
+    splits = VideoSplits(
+        class_names=meta.glosses,
+        clips={s: [j[3] for j in kept if j[1].split == s] for s in SPLITS},
+        labels={s: np.asarray([j[1].label for j in kept if j[1].split == s], dtype=np.int64) for s in SPLITS},
+        video_ids={s: [j[1].video_id for j in kept if j[1].split == s] for s in SPLITS},
+        skipped={"missing": [i.video_id for i in missing], "corrupt": corrupt},
+        source=f"{meta.source} (videos in {videos})", decoded=decoded, jobs=kept,
+    )
+    for split in SPLITS:
+        if not splits.clips[split]:
+            raise UserError(f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
+                            f"{len(present) + len(missing)} videos are missing under {videos}, {len(corrupt)} undecodable")
+    return splits
+
+
+def ensure_cached(splits: VideoSplits, workers: int = 0) -> None:
+    """On a node other than the one that loaded ``splits``, decode what its cache lacks
+    (nothing where the cache folder is shared or already filled)."""
+    build_entries(splits.jobs, workers)
+    absent = [j[0] for j in splits.jobs if not Path(j[3]).is_file()]
+    if absent:
+        raise UserError(f"{len(absent)} cached clips are absent on this node and their videos cannot be decoded here "
+                        f"(first: {absent[0]}); put the videos or the cache (SWEEPLAB_CACHE / cache_dir) on storage every node sees")
+
+
+def read_clips(paths: Iterable[str]) -> np.ndarray:
+    """Cached clips stacked: uint8 (n, frames, size, size, 3)."""
+    return np.stack([np.load(p) for p in paths])
+
+
+# ------------------------------------------------------------------ generated stand-in
+
+
+def _synthetic_clip(label: int, classes: int, frames: int, side: int, rng: np.random.Generator) -> np.ndarray:
+    """A bright disc moving out from near the centre in the class's direction, over a
+    noisy background of random brightness."""
+    angle = 2 * np.pi * label / classes
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    base = rng.uniform(40, 110)
+    colour = rng.uniform(170, 255, size=3)
+    start = side / 2 + rng.normal(0, side * 0.04, size=2)
+    travel = side * rng.uniform(0.28, 0.36)
+    radius = side * 0.12
+    out = np.empty((frames, side, side, 3), dtype=np.uint8)
+    for t in range(frames):
+        cx, cy = start + travel * t / max(1, frames - 1) * np.array([np.cos(angle), np.sin(angle)])
+        disc = ((xx - cx) ** 2 + (yy - cy) ** 2) <= radius ** 2
+        frame = base + rng.normal(0, 12, size=(side, side, 3))
+        frame[disc] = colour
+        out[t] = np.clip(frame, 0, 255).astype(np.uint8)
+    return out
+
+
+def synthetic_wlasl(size: int, classes: int, seed: int = 0, cache_dir: Optional[str] = None,
+                    frames: int = 20, side: int = 64, pad: int = 4) -> Path:
+    """A WLASL root (WLASL_v0.3.json + videos/*.mp4) of ``size`` generated clips, made once
+    per cache folder. Every other clip has ``pad`` still frames before and after its
+    motion, which its frame_start / frame_end leave out, as WLASL's ranges do."""
+    key = {"version": 2, "size": size, "classes": classes, "seed": seed, "frames": frames, "side": side, "pad": pad}
+    parent = cache_root(cache_dir) / SYNTHETIC
+    root = parent / key_digest(key)[:20]
+    if (root / FULL_METADATA).is_file():
+        return root
+    tmp = None
+    try:
+        with build_lock(parent):
+            if (root / FULL_METADATA).is_file():
+                return root
+            # imported here: splits imports torch, which decoding processes do without
+            from .splits import stratified_split
+
+            rng = np.random.default_rng(seed)
+            labels = np.arange(size) % classes
+            split_of = np.empty(size, dtype=object)
+            for name, rows in zip(SPLITS, stratified_split(labels, (0.7, 0.15, 0.15), seed)):
+                split_of[rows] = name
+            tmp = Path(tempfile.mkdtemp(dir=parent, prefix=".build-"))
+            glosses = [{"gloss": f"motion-{c:02d}", "instances": []} for c in range(classes)]
+            for n in range(size):
+                clip = _synthetic_clip(int(labels[n]), classes, frames, side, rng)
+                padded = n % 2 == 1
+                if padded:
+                    still = np.repeat(np.full((1, side, side, 3), 90, dtype=np.uint8), pad, axis=0)
+                    clip = np.concatenate([still, clip, still])
+                video_id = f"{n:05d}"
+                write_video(tmp / "videos" / f"{video_id}.mp4", clip, codec="mpeg4")  # repeatable
+                glosses[labels[n]]["instances"].append({
+                    "video_id": video_id, "split": split_of[n], "frame_start": pad + 1 if padded else 1,
+                    "frame_end": pad + frames if padded else -1, "fps": 25, "bbox": [0, 0, side, side],
+                    "signer_id": 0, "instance_id": n, "source": "synthetic", "url": "", "variation_id": 0,
+                })
+            (tmp / FULL_METADATA).write_text(json.dumps(glosses))
+            os.replace(tmp, root)
+    except OSError as e:
+        raise UserError(f"{parent}: cannot write the generated videos ({e.strerror}); set SWEEPLAB_CACHE or cache_dir") from None
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
