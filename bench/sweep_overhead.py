@@ -37,7 +37,7 @@ def main() -> None:
                                    sets=[f"epochs={args.epochs}"], storage=tmp, name="bench", verbose=0, num_cpus=args.cpus)
         t0 = time.perf_counter()
         prep = tuning.prepare(opts)
-        tuning.init_ray(None, args.cpus)
+        tuning.start_ray(prep)  # options carry num_cpus
         t["ray_init"] = time.perf_counter() - t0
         tuning.run(prep)
         t["sweep_wall"] = time.perf_counter() - t0

@@ -2,11 +2,9 @@
 a store that grows while served, and the pages in a real headless Chromium."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,38 +15,15 @@ import pytest
 
 from analysis_fixtures import gru_sweep, imdb_sweep
 from sweeplab.cli import main
-from sweeplab.dashboard.server import host_warning, make_app
+from sweeplab.dashboard.server import Background, host_warning
 
 ARTIFACTS = Path(os.environ.get("SWEEPLAB_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 
 
-class Served:
-    """``make_app`` on 127.0.0.1 (a free port) in a thread with its own event loop."""
-
-    def __init__(self, roots):
-        from aiohttp import web
-
-        self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(make_app([str(r) for r in roots]))
-        ready = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.runner.setup())
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            self.loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]
-            ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(10)
-        self.url = f"http://127.0.0.1:{self.port}"
-
+class Served(Background):
     def get(self, path):
         try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=30) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -58,18 +33,13 @@ class Served:
         assert status == 200, (path, status, body[:200])
         return json.loads(body)
 
-    def close(self):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
 
 @pytest.fixture
 def served(tmp_path):
     servers = []
 
     def start(*roots):
-        servers.append(Served(roots))
+        servers.append(Served(list(roots)))
         return servers[-1]
 
     yield start
@@ -182,7 +152,7 @@ def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
     app = served(storage)
     browser = _browser()
     try:
-        browser.get(app.url + "/")
+        browser.get(app.url)
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#sweeps tbody tr[data-sweep='g']"))
         browser.find_element(By.CSS_SELECTOR, "#sweeps a").click()
         _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#trials tbody tr")) == n_trials)
@@ -211,7 +181,7 @@ def test_browser_page_refreshes_itself_while_the_sweep_runs(tmp_path, served):
     app = served(tmp_path / "store")
     browser = _browser()
     try:
-        browser.get(app.url + "/sweep/gru")
+        browser.get(app.url + "sweep/gru")
         _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#trials tbody tr")) == 4)
         assert browser.find_element(By.ID, "state").text == "running"
         trials.loc[3, "status"] = "TERMINATED"

@@ -44,6 +44,7 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert (meta["experiment"], meta["scheduler"], meta["searcher"], meta["seed"]) == (exp_id, "asha", "optuna", 0)
     assert meta["pins"] == {k: v for k, v in exp.smoke.items() if k in meta["pins"]} and meta["pins"]
     assert "ray" in meta["versions"] and "experiment:" in meta["space"]
+    assert len(list((storage / "s").glob("trial_*/events.out.tfevents.*"))) == 2  # TensorBoard, a file a trial
     # analysis of the real store: tables, the chosen config train takes, the report
     assert main(["analyze", str(storage / "s"), "--csv", str(storage / "csv")]) == 0
     assert (storage / "csv" / "s-trials.csv").read_text().count("\n") == 3  # header + 2 trials
@@ -189,3 +190,53 @@ def test_time_budget_ends_the_sweep_early(storage):
     trials, _ = frames(storage / "t")
     assert 1 <= len(trials) < 40
     assert (trials["status"] == "INTERRUPTED").sum() <= 1  # the one the budget cut off, if any
+
+
+def test_wandb_offline_logs_and_no_secret_reaches_any_file(storage, monkeypatch, capfd):
+    secrets = {"WANDB_API_KEY": "wandb-key-0123456789abcdef", "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a",
+               "AWS_SECRET_ACCESS_KEY": "aws-secret-123abc456"}
+    for k, v in secrets.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("WANDB_MODE", "offline")  # a key is set: stay offline all the same
+    code = main(["tune", "freq", "--smoke", "--wandb", "--storage", str(storage), "--name", "w", "--quiet",
+                 "--set", "clip_grad_norm=0.5"])
+    assert code == 0
+    runs = list((storage / "w" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(list(r.glob("*.wandb")) for r in runs)  # one offline W&B run a trial
+    assert main(["report", str(storage / "w")]) == 0
+    out = capfd.readouterr()
+    leaked = [(str(path), k) for path in storage.rglob("*") if path.is_file()
+              for k, v in secrets.items() if v.encode() in path.read_bytes()]
+    leaked += [("output", k) for k, v in secrets.items() if v in out.out + out.err]
+    assert not leaked
+
+
+def test_a_secret_in_an_error_or_the_sweep_metadata_is_masked(tmp_path, monkeypatch):
+    monkeypatch.setenv("DB_PASSWORD", "hunter2-hunter2")
+    from sweeplab import store
+
+    assert store.redact({"a": ["x hunter2-hunter2 y"], "b": 3}) == {"a": ["x *** y"], "b": 3}
+    rec = store.SweepRecorder(str(tmp_path), {"options": {"sets": ["data=s3://u:hunter2-hunter2@h/x"]}}, "m", "max")
+    rec.open()
+    rec.ended("t1", "ERROR", "ConnectionError: auth failed for hunter2-hunter2")
+    assert b"hunter2" not in (tmp_path / "sweep.json").read_bytes()
+    assert pd.read_parquet(tmp_path / "trials.parquet")["error"][0] == "ConnectionError: auth failed for ***"
+
+
+def test_tune_dashboard_starts_both_dashboards_on_loopback(tmp_path):
+    ray_tmp = tempfile.mkdtemp(prefix="/tmp/sld-")  # short: Ray's socket paths live under it
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "SWEEPLAB_DASHBOARD_PORT": "0"}
+    env.pop("RAY_ADDRESS", None)
+    try:
+        done = subprocess.run([sys.executable, "-m", "sweeplab", "tune", "freq", "--smoke", "--dashboard", "--num-cpus",
+                               "2", "--storage", str(tmp_path), "--name", "d", "--quiet"],
+                              env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    ray_url = next(ln for ln in lines if ln.startswith("Ray dashboard: "))
+    ours = next(ln for ln in lines if ln.startswith("sweeplab dashboard: "))
+    assert ray_url.startswith("Ray dashboard: http://127.0.0.1:")
+    assert ours.startswith("sweeplab dashboard: http://127.0.0.1:") and ours.endswith("/sweep/d")
+    assert (tmp_path / "d" / "trials.parquet").exists()

@@ -12,15 +12,38 @@ def prep(tmp_path, **kw):
 
 
 def test_resources_come_from_registry_then_space_then_flags(tmp_path):
-    assert (prep(tmp_path, target="freq").plan.cpus, prep(tmp_path, target="freq").plan.gpus) == (1.0, 0.0)
+    default = prep(tmp_path, target="freq")
+    # the registry's share (a quarter GPU) stands until the cluster is known to have no GPU
+    assert (default.plan.cpus, default.plan.gpus, default.gpu_default) == (1.0, 0.25, True)
     space = tmp_path / "s.yaml"
     space.write_text("experiment: freq\nresources: {cpu: 2, gpu: 0.5}\nparameters:\n  lr: {values: [0.001]}\n")
     from_file = prep(tmp_path, target="freq", space=str(space), address="auto")  # a cluster may have GPUs
-    assert (from_file.plan.cpus, from_file.plan.gpus, from_file.plan.workers) == (2.0, 0.5, 1)
+    assert (from_file.plan.cpus, from_file.plan.gpus, from_file.plan.workers, from_file.gpu_default) == (2.0, 0.5, 1, False)
     flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2, address="auto")
     assert (flags.plan.cpus, flags.plan.gpus, flags.plan.workers) == (2.0, 0.25, 2)
     with pytest.raises(UserError, match="resources per trial must be cpu > 0"):
         prep(tmp_path, target="freq", cpus_per_trial=0)
+    with pytest.raises(UserError, match="a trial needs 1 GPU"):  # asked for, on a machine without
+        prep(tmp_path, target="freq", gpus_per_trial=1)
+
+
+def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, monkeypatch, capsys):
+    import ray
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}])
+    p = prep(tmp_path, target="freq")
+    tuning.fit_to_cluster(p)
+    assert p.plan.gpus == 0.0 and "has no GPU; trials run on CPU" in capsys.readouterr().out
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
+    p = prep(tmp_path, target="freq")
+    tuning.fit_to_cluster(p)
+    assert p.plan.gpus == 0.25
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}])
+    with pytest.raises(UserError, match="a folder of this node, but the cluster has 2 nodes"):
+        tuning.fit_to_cluster(prep(tmp_path, target="freq"))
+    shared = tuning.prepare(tuning.SweepOptions(target="freq", storage="file:///mnt/shared/sweeps"))
+    tuning.fit_to_cluster(shared)  # a shared mount, declared as such
 
 
 def test_seed_reaches_every_trial_and_metric_mode_come_from_the_registry(tmp_path):

@@ -46,19 +46,54 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tune(args: argparse.Namespace) -> int:
+def _options(args: argparse.Namespace):
     from . import tuning
 
-    opts = tuning.SweepOptions(
+    return tuning.SweepOptions(
         target=args.target, space=args.space, trainable=args.trainable, scheduler=args.scheduler,
         search=args.search, num_samples=args.num_samples, max_epochs=args.max_epochs,
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
         workers_per_trial=args.workers_per_trial, max_concurrent=args.max_concurrent,
         time_budget=args.time_budget, seed=args.seed, storage=args.storage, name=args.name,
-        smoke=args.smoke, sets=args.set, address=args.address, num_cpus=args.num_cpus,
-        verbose=0 if args.quiet else 1,
+        smoke=args.smoke, sets=args.set, address=getattr(args, "address", None) if args.func is _tune else None,
+        num_cpus=getattr(args, "num_cpus", None), verbose=0 if args.quiet else 1,
+        dashboard=getattr(args, "dashboard", False), wandb=args.wandb,
     )
-    return tuning.run(tuning.prepare(opts))
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from . import tuning
+
+    return tuning.run(tuning.prepare(_options(args)))
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from . import cluster, tuning
+
+    # the cluster runs exactly this; check it here first, as tune would (not what fits this machine)
+    tuning.prepare(_options(args), check_fit=False)
+    return cluster.submit(_forwarded(args), args.address, args.follow, args.ship_code)
+
+
+def _forwarded(args: argparse.Namespace) -> list[str]:
+    """The tune command line for ``args``: each sweep flag that differs from its default."""
+    parser = argparse.ArgumentParser()
+    _sweep_flags(parser)
+    out = [args.target] if args.target else []
+    for action in parser._actions:
+        if action.dest not in SWEEP_FLAGS:
+            continue
+        value = getattr(args, action.dest)
+        if value == action.default or value is None:
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse._StoreTrueAction):
+            out.append(flag)
+        elif isinstance(action, argparse._AppendAction):
+            out += [part for v in value for part in (flag, v)]
+        else:
+            out += [flag, str(value)]
+    return out
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -189,6 +224,36 @@ def _write(path: str, text: str) -> None:
         raise UserError(f"{path}: cannot write ({e.strerror})") from None
 
 
+def _sweep_flags(s: argparse.ArgumentParser) -> None:
+    """What a sweep is: the flags tune and submit share (submit forwards them to tune)."""
+    s.add_argument("target", nargs="?", help="experiment id (freq) or shipped space name (seqclf_lstm)")
+    s.add_argument("--space", help="a space YAML file (W&B sweep shape plus sweeplab keys)")
+    s.add_argument("--trainable", help="your own Tune function: path/to/file.py:function or module:function")
+    s.add_argument("--scheduler", choices=["asha", "hyperband", "pbt", "median", "fifo"])
+    s.add_argument("--search", choices=["optuna", "random", "grid"])
+    s.add_argument("--num-samples", type=int)
+    s.add_argument("--max-epochs", type=int, help="cap every trial's epochs (and the scheduler's max_t)")
+    s.add_argument("--cpus-per-trial", type=float)
+    s.add_argument("--gpus-per-trial", type=float, help="fractions share a GPU (0.25 = four trials a GPU; the "
+                   "registry's default share applies only where the cluster has GPUs)")
+    s.add_argument("--workers-per-trial", type=int, help=">1: each trial trains with a TorchTrainer of N DDP workers")
+    s.add_argument("--max-concurrent", type=int, help="default: what the cluster's CPUs/GPUs hold")
+    s.add_argument("--time-budget", type=float, help="seconds; the sweep stops starting/continuing trials after it")
+    s.add_argument("--seed", type=int, default=0, help="reaches the searcher and every trial (default 0)")
+    s.add_argument("--storage", default="./sweeps", help="local folder or URI (s3://, gs://, file:// for a shared "
+                   "mount); default ./sweeps. A sweep on several nodes needs one every node reaches")
+    s.add_argument("--name", help="sweep folder name (default: SPACE-DATE-TIME)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pin a value for this run (repeatable)")
+    s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
+    s.add_argument("--wandb", action="store_true", help="also log every trial to W&B (offline unless WANDB_API_KEY is set)")
+    s.add_argument("--quiet", action="store_true", help="no Tune progress tables, no trial logs")
+
+
+SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_epochs", "cpus_per_trial",
+               "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "seed", "storage", "name",
+               "set", "smoke", "wandb", "quiet")
+
+
 def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:
     s.add_argument("dirs", nargs="+" if many else 1, metavar="DIR",
                    help="sweep folder(s) (STORAGE/NAME) or a storage folder holding sweeps")
@@ -209,27 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_show)
 
     s = sub.add_parser("tune", help="run a sweep", description="Run a sweep of an experiment (its default space) or of a shipped or given space file.")
-    s.add_argument("target", nargs="?", help="experiment id (freq) or shipped space name (seqclf_lstm)")
-    s.add_argument("--space", help="a space YAML file (W&B sweep shape plus sweeplab keys)")
-    s.add_argument("--trainable", help="your own Tune function: path/to/file.py:function or module:function")
-    s.add_argument("--scheduler", choices=["asha", "hyperband", "pbt", "median", "fifo"])
-    s.add_argument("--search", choices=["optuna", "random", "grid"])
-    s.add_argument("--num-samples", type=int)
-    s.add_argument("--max-epochs", type=int, help="cap every trial's epochs (and the scheduler's max_t)")
-    s.add_argument("--cpus-per-trial", type=float)
-    s.add_argument("--gpus-per-trial", type=float, help="fractions share a GPU (0.25 = four trials a GPU)")
-    s.add_argument("--workers-per-trial", type=int, help=">1: each trial trains with a TorchTrainer of N DDP workers")
-    s.add_argument("--max-concurrent", type=int, help="default: what the cluster's CPUs/GPUs hold")
-    s.add_argument("--time-budget", type=float, help="seconds; the sweep stops starting/continuing trials after it")
-    s.add_argument("--seed", type=int, default=0, help="reaches the searcher and every trial (default 0)")
-    s.add_argument("--storage", default="./sweeps", help="local folder or URI (s3://, gs://...); default ./sweeps")
-    s.add_argument("--name", help="sweep folder name (default: SPACE-DATE-TIME)")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pin a value for this run (repeatable)")
-    s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
+    _sweep_flags(s)
     s.add_argument("--address", help="Ray address (default: $RAY_ADDRESS, else a local Ray started in-process)")
     s.add_argument("--num-cpus", type=int, help="CPUs of the in-process local Ray (default: all)")
-    s.add_argument("--quiet", action="store_true", help="no Tune progress tables, no trial logs")
+    s.add_argument("--dashboard", action="store_true",
+                   help="local Ray with its dashboard on 127.0.0.1:8265, and sweeplab's on :8266; prints both URLs")
     s.set_defaults(func=_tune)
+
+    s = sub.add_parser("submit", help="run a sweep as a job on a Ray cluster (ray job submit)",
+                       description="Submit `sweeplab tune ...` to a Ray cluster's job API: the same flags as tune, "
+                                   "checked here first. Token authentication is used when a token is at hand.")
+    _sweep_flags(s)
+    s.add_argument("--address", metavar="URL", help="the cluster's job API (default: $RAY_API_SERVER_ADDRESS, else "
+                   "http://127.0.0.1:8265, e.g. through `ray dashboard cluster.yaml`)")
+    s.add_argument("--follow", action="store_true", help="stream the job's logs until it ends; exit 0 only if it succeeded")
+    s.add_argument("--ship-code", action="store_true", help="upload this sweeplab package with the job (a cluster without it installed)")
+    s.set_defaults(func=_submit)
 
     s = sub.add_parser("resume", help="continue a stopped sweep (Ctrl-C or kill) without rerunning finished trials")
     s.add_argument("dir", help="the sweep folder (STORAGE/NAME)")

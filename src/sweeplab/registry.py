@@ -50,6 +50,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             space="freq.yaml",
             metric="val_mse",
             mode="min",
+            resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
             smoke={"epochs": 2, "duration": 1.0},
             label=lambda c: "LSTM",
             table=("hidden_size", "num_layers", "seq_length", "lr", "epochs"),
@@ -65,6 +66,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             space="seqclf_gru.yaml",
             metric="val_macro_f1",
             mode="max",
+            resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
             label=lambda c: str(c.get("cell", "gru")).upper(),
             table=("hidden_dim", "n_layers", "bidirectional", "lr"),
@@ -80,6 +82,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             space="imdb.yaml",
             metric="val_accuracy",
             mode="max",
+            resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
             label=lambda c: "BiLSTM" if c.get("bidirectional") else "LSTM",
             table=("embedding_dim", "units", "dropout", "recurrent_dropout", "lr"),
@@ -95,6 +98,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             space="gan.yaml",
             metric="recognisable",
             mode="max",
+            resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
             smoke={"epochs": 2, "report_every": 5, "synthetic_size": 500, "max_rows": 500, "classifier_steps": 30},
             label=lambda c: "GAN",
             table=("hidden", "latent_dim", "lr_g", "lr_d", "batch_size"),
@@ -109,11 +113,28 @@ EXPERIMENTS: dict[str, Experiment] = {
             space="seq2seq.yaml",
             metric="val_bleu",
             mode="max",
+            resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
             smoke={"epochs": 2, "train_size": 200, "val_size": 50, "test_size": 50, "max_rows": 300, "eval_examples": 50},
             label=lambda c: f"{str(c.get('cell', 'lstm')).upper()}" + ("" if c.get("attention", "none") == "none" else f" + {c['attention']} attention"),
             table=("attention", "hidden_size", "layers", "teacher_forcing", "lr"),
             table_metrics=("val_bleu", "val_perplexity", "val_edit_distance"),
             capacity=("hidden_size", "layers"),
+        ),
+        Experiment(
+            id="videomae",
+            title="VideoMAE fine-tuning on WLASL100 / WLASL300 sign-language videos",
+            report="002",
+            module="sweeplab.trainables.videomae",
+            space="videomae_wlasl100.yaml",
+            metric="val_accuracy",
+            mode="max",
+            resources=Resources(cpu=1, gpu=1),  # one GPU a trial (base model, bf16); none there: CPU
+            smoke={"epochs": 2, "model_size": "tiny", "num_frames": 4, "image_size": 32, "synthetic_size": 40,
+                   "synthetic_classes": 4, "max_rows": 40},
+            label=lambda c: "VideoMAE" + ("" if c.get("pretrained") else f"-{c.get('model_size', 'base')} (random init)"),
+            table=("lr", "batch_size", "weight_decay", "label_smoothing", "epochs"),
+            table_metrics=("val_accuracy", "val_top5_accuracy", "val_macro_f1", "test_accuracy"),
+            trivial="majority",
         ),
     ]
 }

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -80,7 +81,9 @@ class TuneSession(engine.Session):
 
         torch.set_num_threads(max(1, int(cpus)))
         _quiet_checkpoint_logs()
-        self._cuda = bool(ray.get_gpu_ids()) and torch.cuda.is_available()
+        gpus = ray.get_gpu_ids()
+        self._cuda = bool(gpus) and torch.cuda.is_available()
+        self._placement = placement(gpus)
 
     def device(self) -> torch.device:
         return torch.device("cuda" if self._cuda else "cpu")
@@ -100,7 +103,17 @@ class TuneSession(engine.Session):
         from ray import tune
 
         ckpt = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
-        tune.report(metrics, checkpoint=ckpt)
+        tune.report({**metrics, **self._placement}, checkpoint=ckpt)
+
+
+def placement(gpu_ids: list) -> dict[str, Any]:
+    """Where a trial runs, in every row it reports: its node, the GPU ids Ray gave it (fake
+    ones too, where a node declares GPUs it lacks) and when it started, so analysis can show
+    the placement and how many trials ran at once."""
+    import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": ",".join(str(g) for g in gpu_ids),
+            "started_at": time.time()}
 
 
 class TrainWorkerSession(engine.Session):

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import time
 from typing import Any, Optional
 
@@ -23,7 +24,7 @@ import pyarrow.fs as pafs
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
 # Tune's bookkeeping fields that say nothing about the model
 _DROP = {
-    "config", "done", "trial_id", "date", "pid", "hostname", "node_ip", "checkpoint_dir_name",
+    "config", "done", "trial_id", "date", "pid", "checkpoint_dir_name",
     "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
     "episodes_total", "timesteps_since_restore", "experiment_tag",
 }
@@ -33,6 +34,44 @@ def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
     if "://" in uri:
         return pafs.FileSystem.from_uri(uri)
     return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+# Environment variables whose values are secrets (W&B key, cloud keys, tokens): their values
+# are masked in everything the store writes.
+SECRET_NAME = re.compile(r"(TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?)(_|$)", re.IGNORECASE)
+
+
+def redact(obj: Any) -> Any:
+    """``obj`` with every secret environment value (6+ characters) replaced by ***."""
+    secrets = [v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 6]
+    if not secrets:
+        return obj
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, str):
+            for value in secrets:
+                x = x.replace(value, "***")
+            return x
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return type(x)(clean(v) for v in x)
+        return x
+
+    return clean(obj)
+
+
+def check_shared(storage: str, nodes: int) -> None:
+    """Since Ray 2.7 every node writes its trials' results to the storage itself: on more
+    than one node a folder of one machine would scatter them. A URI (s3://, gs://) reaches
+    every node; so does a shared mount, which the user declares by writing it file:///..."""
+    if nodes > 1 and "://" not in storage:
+        from .errors import UserError
+
+        raise UserError(
+            f"--storage {storage}: a folder of this node, but the cluster has {nodes} nodes and Ray needs "
+            "storage every node reaches: s3://bucket/sweeps, gs://bucket/sweeps, or a shared (NFS) "
+            "mount written as file:///mnt/shared/sweeps")
 
 
 def join(uri: str, *parts: str) -> str:
@@ -112,7 +151,7 @@ class SweepRecorder:
             for row in read_frame(join(self.uri, HISTORY)).to_dict("records"):
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
         if not exists(join(self.uri, SWEEP_JSON)):
-            write_json(join(self.uri, SWEEP_JSON), self.meta)
+            write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
         for name, values in self.presets.items():
@@ -148,7 +187,7 @@ class SweepRecorder:
     def ended(self, trial_id: str, status: str, error: Optional[str] = None) -> None:
         row = self.trials.setdefault(trial_id, {"trial_id": trial_id})
         row["status"] = status
-        row["error"] = error
+        row["error"] = redact(error)
         self._dirty = True
         self.flush(force=True)
 

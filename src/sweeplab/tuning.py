@@ -3,6 +3,7 @@ and Ray Tune. ``prepare`` validates all input before Ray starts; ``run`` tunes."
 from __future__ import annotations
 
 import dataclasses
+import gc
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class SweepOptions:
     address: Optional[str] = None
     num_cpus: Optional[int] = None  # local Ray only
     verbose: int = 1
+    dashboard: bool = False  # local Ray with its dashboard, and sweeplab's, on 127.0.0.1
+    wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Prepared:
     storage: str
     name: str
     options: dict[str, Any]
+    gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
 
     @property
     def uri(self) -> str:
@@ -71,8 +75,10 @@ class Prepared:
 # ------------------------------------------------------------------ preparation
 
 
-def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
-    """Validate everything (space, pins, flags, resources) before Ray starts."""
+def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> Prepared:
+    """Validate everything (space, pins, flags, resources) before Ray starts. ``check_fit``:
+    refuse a trial this machine's local Ray could never place (not for a job submitted to
+    a cluster)."""
     if opts.trainable:
         exp, config_cls = None, None
         if not opts.space:
@@ -101,7 +107,7 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
     num_samples = opts.num_samples or spec.num_samples or (1 if search == "grid" else 10)
     if opts.smoke and opts.num_samples is None:
         num_samples = min(num_samples, 2)
-    res = _resources(exp, spec, opts)
+    res, gpu_default = _resources(exp, spec, opts)
 
     storage = opts.storage if "://" in opts.storage else os.path.abspath(opts.storage)
     name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -119,8 +125,8 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         )
         if plan.workers > 1 and scheduler["name"] == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
-    if plan:
-        _check_local_fit(plan, opts)
+    if plan and check_fit:
+        _check_local_fit(plan, opts, gpu_default)
     time_budget = opts.time_budget
     if time_budget is None and not opts.smoke:  # a smoke run is short anyway; the file's budget is for real runs
         time_budget = spec.time_budget
@@ -131,7 +137,7 @@ def prepare(opts: SweepOptions, fresh: bool = True) -> Prepared:
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
-        options=options,
+        options=options, gpu_default=gpu_default,
     )
 
 
@@ -174,10 +180,10 @@ def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec, opts: Swee
             res[key] = flag
     if res["cpu"] <= 0 or res["gpu"] < 0 or int(res["workers"]) < 1:
         raise UserError(f"resources per trial must be cpu > 0, gpu >= 0, workers >= 1; got {res}")
-    return res
+    return res, opts.gpus_per_trial is None and "gpu" not in spec.resources
 
 
-def _check_local_fit(plan: TrialPlan, opts: SweepOptions) -> None:
+def _check_local_fit(plan: TrialPlan, opts: SweepOptions, gpu_default: bool) -> None:
     """On the local Ray this process starts, a trial that can never be placed would wait
     for ever; say so now. (A cluster may autoscale, so there Tune decides.)"""
     if opts.address or os.environ.get("RAY_ADDRESS"):
@@ -193,7 +199,7 @@ def _check_local_fit(plan: TrialPlan, opts: SweepOptions) -> None:
         raise UserError(f"a trial needs {need_cpu:g} CPUs ({plan.workers} worker(s) x {plan.cpus:g}"
                         f"{' + 0.1 for its driver' if plan.workers > 1 else ''}); this machine has {cpus}: "
                         f"lower --cpus-per-trial or --workers-per-trial")
-    if need_gpu > torch.cuda.device_count():
+    if need_gpu > torch.cuda.device_count() and not gpu_default:  # a default share just falls to CPU
         raise UserError(f"a trial needs {need_gpu:g} GPU(s); this machine has {torch.cuda.device_count()}")
 
 
@@ -275,19 +281,79 @@ def default_concurrency(prep: Prepared) -> int:
 # ------------------------------------------------------------------ running
 
 
-def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True) -> None:
+DASHBOARD_HOST, RAY_DASHBOARD_PORT = "127.0.0.1", 8265
+SWEEPLAB_DASHBOARD_PORT = int(os.environ.get("SWEEPLAB_DASHBOARD_PORT", 8266))  # 0: any free port
+
+
+def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True,
+             dashboard: bool = False) -> Optional[str]:
+    """Connect to ``address`` ($RAY_ADDRESS), else start a local Ray in this process.
+    ``dashboard``: the local Ray runs its dashboard on 127.0.0.1; returns its URL."""
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # checkpoints every epoch keep Tune snapshotting often; that is the point, not a problem
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
-        return
+        return None
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
-        kwargs.update(num_cpus=num_cpus, include_dashboard=False)
-    ray.init(**kwargs)
+        kwargs.update(num_cpus=num_cpus, include_dashboard=dashboard)
+        if dashboard:
+            kwargs.update(dashboard_host=DASHBOARD_HOST, dashboard_port=RAY_DASHBOARD_PORT)
+    context = ray.init(**kwargs)
+    url = getattr(context, "dashboard_url", None)
+    return f"http://{url}" if url and "://" not in url else url
+
+
+def fit_to_cluster(prep: Prepared) -> None:
+    """What only the running cluster can tell: whether the registry's GPU share applies (a
+    cluster without GPUs runs the trials on CPU), and whether the storage reaches every node."""
+    import ray
+
+    if prep.plan and prep.plan.gpus > 0 and prep.gpu_default and not ray.cluster_resources().get("GPU"):
+        print(f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.plan.gpus:g} GPU a "
+              "trial applies where there are GPUs; --gpus-per-trial sets it)")
+        prep.plan = dataclasses.replace(prep.plan, gpus=0.0)
+    store.check_shared(prep.storage, sum(1 for n in ray.nodes() if n.get("Alive")))
+
+
+def start_ray(prep: Prepared) -> None:
+    """Ray for this sweep, fitted to it; with --dashboard, both dashboards and their URLs."""
+    opts = prep.options
+    url = init_ray(opts.get("address"), opts.get("num_cpus"), log_to_driver=opts.get("verbose", 1) > 0,
+                   dashboard=opts.get("dashboard", False))
+    fit_to_cluster(prep)
+    if opts.get("dashboard"):
+        from .dashboard.server import start_in_thread
+
+        storage = prep.storage if "://" not in prep.storage else None
+        if url:
+            print(f"Ray dashboard: {url}")
+        if storage:
+            os.makedirs(storage, exist_ok=True)
+            served = start_in_thread([storage], DASHBOARD_HOST, SWEEPLAB_DASHBOARD_PORT)
+            print(f"sweeplab dashboard: {served}sweep/{prep.name}")
+        else:
+            print(f"sweeplab dashboard: run `sweeplab dashboard` on a machine that mounts {prep.storage}")
+
+
+def _wandb_callback(prep: Prepared):
+    try:
+        from ray.air.integrations.wandb import WandbLoggerCallback
+        import wandb  # noqa: F401
+    except ImportError:
+        raise UserError("--wandb needs the wandb package: pip install 'sweeplab[wandb]'") from None
+    # offline unless the user gave a key (or WANDB_MODE): nothing leaves the machine by accident
+    mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+    # W&B's files go straight into the sweep folder where it is local (a trial folder is
+    # synced before W&B has finished writing); elsewhere they stay beside each trial
+    folder = os.environ.get("WANDB_DIR") or (prep.uri if "://" not in prep.uri else None)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    return WandbLoggerCallback(project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, mode=mode,
+                               **({"dir": folder} if folder else {}))
 
 
 def build_trainable(prep: Prepared, shared: Any) -> Any:
@@ -335,7 +401,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         run_config=tune.RunConfig(
             name=prep.name,
             storage_path=prep.storage,
-            callbacks=[store_callback(recorder)],
+            callbacks=[store_callback(recorder), *([_wandb_callback(prep)] if prep.options.get("wandb") else [])],
             # PBT exploits other trials' checkpoints: keep them all (Tune's pruning races it)
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None if prep.scheduler["name"] == "pbt" else 2),
             failure_config=tune.FailureConfig(max_failures=0),
@@ -348,10 +414,14 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
 def run(prep: Prepared) -> int:
     """Tune; print where the results are and the best config. 0 ok, 1 every trial failed."""
     shared = shared_data(prep)  # before Ray starts, so a bad data path fails fast
-    init_ray(prep.options.get("address"), prep.options.get("num_cpus"), log_to_driver=prep.options.get("verbose", 1) > 0)
+    start_ray(prep)
     tuner = tuner_for(prep, shared)
     store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
     tuner.fit()
+    # drop the Tuner (and its callbacks) while the interpreter is whole: W&B's callback
+    # cleans up in __del__ and fails noisily at exit otherwise
+    del tuner
+    gc.collect()
     return summarize(prep.uri, prep.metric, prep.mode)
 
 
@@ -373,7 +443,9 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     )
     prep = prepare(SweepOptions(**options), fresh=False)
     shared = shared_data(prep)
-    init_ray(prep.options.get("address"), prep.options.get("num_cpus"), log_to_driver=prep.options.get("verbose", 1) > 0)
+    start_ray(prep)
     tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored)
     tuner.fit()
+    del tuner
+    gc.collect()
     return summarize(prep.uri, prep.metric, prep.mode)

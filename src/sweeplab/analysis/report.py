@@ -42,6 +42,9 @@ def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = Non
     )
     slug = _slug(sweep.name)
     head.tables[f"{slug}-trials"] = tables.trial_table(sweep, obs, lang, base_id)
+    placement = tables.placement_table(sweep, lang)
+    if placement is not None:
+        head.tables[f"{slug}-placement"] = placement
     out = [head]
     out.append(Section("Conclusiones" if es else "Conclusions", text=conclude.conclusions(sweep, lang, base_id)))
     if facts["best"].notna().any():

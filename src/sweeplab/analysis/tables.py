@@ -282,6 +282,27 @@ def compute_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
     return Table(title, headers, rows)
 
 
+def placement_table(sweep: Sweep, lang: str = "en") -> Optional[Table]:
+    """Where the trials ran: node (IP and id) and the GPU ids Ray gave them, with how many
+    trials and trial-hours each took. None for a sweep that recorded no placement."""
+    h = sweep.history
+    if "node_id" not in h.columns or h.empty:
+        return None
+    first = h.drop_duplicates("trial_id").set_index("trial_id")
+    hours = sweep.facts.set_index("trial_id")["hours"]
+    keys = pd.DataFrame({
+        "node": [f"{ip} ({str(node)[:8]})" if isinstance(ip, str) else str(node)[:8]
+                 for ip, node in zip(first.get("node_ip", pd.Series(None, index=first.index)), first["node_id"])],
+        "gpus": first.get("gpu_ids", pd.Series("", index=first.index)).fillna("").replace("", "-"),
+        "hours": hours.reindex(first.index).fillna(0.0),
+    })
+    grouped = keys.groupby(["node", "gpus"], sort=True)["hours"].agg(["count", "sum"]).reset_index()
+    headers = ["Node" if lang == "en" else "Nodo", "GPU ids", word("trials", lang), word("trial_hours", lang)]
+    rows = [[r.node, r.gpus, str(int(r["count"])), f"{r['sum']:.3f}"] for _, r in grouped.iterrows()]
+    title = {"en": "Placement", "es": "Ubicación"}[lang]
+    return Table(title, headers, rows)
+
+
 def _get(row: Any, key: str) -> Any:
     if row is None:
         return None

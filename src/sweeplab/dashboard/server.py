@@ -101,6 +101,48 @@ def make_app(roots: list[str]) -> web.Application:
     return app
 
 
+class Background:
+    """The app on ``host:port`` (0: a free port) in a daemon thread with its own event loop:
+    beside a running sweep (``tune --dashboard``) and in tests. ``url`` ends with "/"."""
+
+    def __init__(self, roots: list[str], host: str = "127.0.0.1", port: int = 0):
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(make_app([str(r) for r in roots]))
+        ready, failed = threading.Event(), []
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self.runner.setup())
+                site = web.TCPSite(self.runner, host, port)
+                self.loop.run_until_complete(site.start())
+                self.port = site._server.sockets[0].getsockname()[1]
+            except OSError as e:
+                failed.append(e)
+                return
+            finally:
+                ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="sweeplab-dashboard", daemon=True)
+        self.thread.start()
+        ready.wait(30)
+        if failed:
+            raise UserError(f"dashboard: cannot listen on {host}:{port} ({failed[0].strerror})")
+        self.url = f"http://{host}:{self.port}/"
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def start_in_thread(roots: list[str], host: str = "127.0.0.1", port: int = 0) -> str:
+    return Background(roots, host, port).url
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 

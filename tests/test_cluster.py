@@ -1,0 +1,209 @@
+"""A real two-node Ray cluster on loopback (token authentication on), started here with
+`ray start` in its own temp dir and stopped by process group: sweeps submitted with
+`sweeplab submit` and with plain `ray job submit`, the jobs API read with the token, GPU
+shares placed on declared (fake) GPUs across both nodes, and the storage check. Also
+cluster.yaml through Ray's own config validation."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_cluster_yaml_passes_rays_validation_and_opens_no_public_port():
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    raw = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    validate_config(prepare_config(raw))  # Ray's own schema check, offline
+    types = raw["available_node_types"]
+    assert types[raw["head_node_type"]]["resources"] == {"CPU": 0}
+    gpu_types = [t for t in types.values() if t.get("resources", {}).get("GPU")]
+    assert gpu_types and all(t["max_workers"] >= t["min_workers"] >= 0 for t in gpu_types)
+    ranges = [r["CidrIp"] for p in raw["provider"]["security_group"]["IpPermissions"] for r in p["IpRanges"]]
+    ports = {(p["FromPort"], p["ToPort"]) for p in raw["provider"]["security_group"]["IpPermissions"]}
+    assert ports == {(22, 22)} and "0.0.0.0/0" not in ranges
+    head = " ".join(raw["head_start_ray_commands"])
+    assert "--dashboard-host=127.0.0.1" in head and "RAY_AUTH_MODE=token" in head
+    setup = " ".join(raw["setup_commands"])
+    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu" in setup and "pip install -q -e ~/sweeplab" in setup
+    assert raw["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class LocalCluster:
+    """A head and one worker node process, each `ray start --block` in its own process
+    group, so that stopping them stops exactly what they started."""
+
+    def __init__(self, gpus_per_node: int = 1, cpus_per_node: int = 4):
+        self.tmp = tempfile.mkdtemp(prefix="/tmp/slc-")  # short: Ray's socket paths live under it
+        self.token = secrets.token_hex(16)
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token,
+                    "RAY_USAGE_STATS_ENABLED": "0", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        self.env.pop("RAY_ADDRESS", None)
+        gcs, dash, *ports = _free_ports(10)
+        self.address, self.jobs = f"127.0.0.1:{gcs}", f"http://127.0.0.1:{dash}"
+        common = ["--block", "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus_per_node),
+                  "--num-gpus", str(gpus_per_node), "--disable-usage-stats"]
+        self.procs = [self._start(["--head", "--port", str(gcs), "--dashboard-host", "127.0.0.1", "--dashboard-port",
+                                   str(dash), "--temp-dir", self.tmp, "--include-dashboard", "true", *common,
+                                   *self._agent_ports(ports[:4])], "head")]
+        self._wait(lambda: self.get("/api/version")[0] == 200, "the head's dashboard")
+        self.procs.append(self._start(["--address", self.address, *common, *self._agent_ports(ports[4:8])], "worker"))
+        self._wait(lambda: self.alive_nodes() == 2, "two alive nodes")
+
+    @staticmethod
+    def _agent_ports(ports: list[int]) -> list[str]:
+        # two nodes on one host: each agent needs its own ports
+        names = ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--runtime-env-agent-port",
+                 "--metrics-export-port"]
+        return [x for name, port in zip(names, ports) for x in (name, str(port))]
+
+    def _start(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(os.path.join(self.tmp, f"{name}.log"), "w")
+        return subprocess.Popen([str(BIN / "ray"), "start", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def _wait(self, ready, what: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if ready():
+                    return
+            except (OSError, ValueError):
+                pass
+            if any(p.poll() is not None for p in self.procs):
+                break
+            time.sleep(0.5)
+        logs = "".join(Path(self.tmp, f).read_text()[-1500:] for f in os.listdir(self.tmp) if f.endswith(".log"))
+        self.stop()
+        raise AssertionError(f"no {what}; logs:\n{logs}")
+
+    def get(self, path: str, token: bool = True) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {self.token}"} if token else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(self.jobs + path, headers=headers), timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def alive_nodes(self) -> int:
+        status, body = self.get("/nodes?view=summary")
+        if status != 200:
+            return 0
+        summary = json.loads(body)["data"]["summary"]
+        return sum(1 for n in summary if n.get("raylet", {}).get("state") == "ALIVE")
+
+    def run(self, argv: list[str], timeout: float = 400) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+        for p in self.procs:  # what the nodes left in their groups (agents, idle workers)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = LocalCluster()
+    yield c
+    c.stop()
+
+
+def _trials(storage: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(storage / name / "trials.parquet")
+
+
+def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(cluster, tmp_path):
+    storage = tmp_path / "shared"
+    t0 = time.monotonic()
+    done = cluster.run([str(BIN / "sweeplab"), "submit", "freq", "--smoke", "--storage", f"file://{storage}",
+                        "--name", "via-sweeplab", "--quiet", "--address", cluster.jobs, "--follow"])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    job_id = next(ln.split()[1] for ln in done.stdout.splitlines() if ln.startswith("job: "))
+    assert f"dashboard: {cluster.jobs}/#/jobs/{job_id}" in done.stdout and f"job {job_id}: SUCCEEDED" in done.stdout
+    sweeplab_s = time.monotonic() - t0
+    assert set(_trials(storage, "via-sweeplab")["status"]) == {"TERMINATED"}
+
+    t0 = time.monotonic()
+    done = cluster.run([str(BIN / "ray"), "job", "submit", "--address", cluster.jobs, "--", "sweeplab", "tune", "seqclf",
+                        "--smoke", "--storage", f"file://{storage}", "--name", "via-ray", "--quiet"])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ray_s = time.monotonic() - t0
+    trials = _trials(storage, "via-ray")
+    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+    assert trials["node_id"].notna().all()  # where each ran, recorded
+
+    status, body = cluster.get("/api/jobs/")
+    jobs = json.loads(body)
+    assert status == 200 and sum(j["status"] == "SUCCEEDED" for j in jobs) >= 2
+    assert any(job_id in (j.get("submission_id"), j.get("job_id")) for j in jobs)
+    assert cluster.get("/api/jobs/", token=False)[0] == 401  # the token is required
+    print(f"\njob wall times: sweeplab submit --follow {sweeplab_s:.1f} s, ray job submit {ray_s:.1f} s")
+
+
+def test_gpu_shares_fill_both_nodes_and_at_most_four_trials_share_two_gpus(cluster, tmp_path):
+    storage = tmp_path / "shared"
+    done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--num-samples", "8", "--search", "random",
+                        "--scheduler", "fifo", "--gpus-per-trial", "0.5", "--set", "epochs=4", "--set", "duration=10",
+                        "--address", cluster.address,
+                        "--storage", f"file://{storage}", "--name", "gpu", "--quiet"])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    history = pd.read_parquet(storage / "gpu" / "history.parquet")
+    first = history.sort_values("training_iteration").groupby("trial_id").first()
+    last = history.groupby("trial_id")["time_total_s"].max()
+    assert len(first) == 8 and (first["gpu_ids"].str.len() > 0).all()
+    assert first["node_id"].nunique() == 2  # spread over both nodes
+    assert set(first["gpu_ids"]) == {"0"}  # one (fake) GPU a node, each trial on it
+    spans = [(s + 0.05, s + d - 0.05) for s, d in zip(first["started_at"], last[first.index])]
+    running = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
+    assert 3 <= running <= 4, spans  # more than one node holds, never more than the GPUs hold
+    from sweeplab.analysis import load, tables
+
+    placement = tables.placement_table(load.load_sweep(str(storage / "gpu")))
+    assert [row[1] for row in placement.rows] == ["0", "0"] and sum(int(r[2]) for r in placement.rows) == 8
+
+
+def test_a_multi_node_sweep_refuses_node_local_storage(cluster, tmp_path):
+    done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--address", cluster.address,
+                        "--storage", str(tmp_path / "local"), "--name", "x", "--quiet"])
+    assert done.returncode == 2
+    assert "a folder of this node, but the cluster has 2 nodes" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "local" / "x").exists()
