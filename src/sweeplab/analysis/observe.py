@@ -43,7 +43,15 @@ class Observation:
 
 
 def observe(sweep: Sweep, th: Thresholds = THRESHOLDS) -> dict[str, list[Observation]]:
-    """Trial id -> what the rules saw, in rule order."""
+    """Trial id -> what the rules saw, in rule order. Kept on the sweep: the tables, the
+    conclusions, the suggestion and the dashboard all ask for them."""
+    cache = sweep.__dict__.setdefault("_observations", {})
+    if th not in cache:
+        cache[th] = _observe(sweep, th)
+    return cache[th]
+
+
+def _observe(sweep: Sweep, th: Thresholds) -> dict[str, list[Observation]]:
     ctx = _Context(sweep, th)
     out: dict[str, list[Observation]] = {}
     for _, fact in sweep.facts.iterrows():

@@ -3,7 +3,6 @@ trials marked, the metric against each hyperparameter, parallel coordinates, the
 trial's confusion matrix, and the images trials saved (GAN sample grids)."""
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .load import ITER, Sweep
-from .tables import class_names
+from .tables import confusion
 
 STYLE = {"ok": "#4c72b0", "stopped": "#999999", "failed": "#c44e52", "best": "#dd8452"}
 
@@ -78,7 +77,7 @@ def metric_vs_params(sweep: Sweep, path: Path) -> Optional[Path]:
     for ax, p in zip(axes.flat, params):
         values = sweep.trials.set_index("trial_id")[f"config/{p}"].reindex(best.index)
         y = best.to_numpy(dtype=float)
-        numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in values.dropna())
+        numeric = _all_numbers(values)
         if numeric:
             x = values.to_numpy(dtype=float)
             ax.scatter(x, y, s=18, color=STYLE["ok"])
@@ -108,7 +107,7 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
     axes_data, ticks = [], []
     for p in params:
         col = trials[f"config/{p}"]
-        if all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in col.dropna()):
+        if _all_numbers(col):
             v = col.to_numpy(dtype=float)
             ticks.append([f"{np.nanmin(v):.3g}", f"{np.nanmax(v):.3g}"])  # the axis' ends
             if np.nanmin(v) > 0 and np.nanmax(v) / np.nanmin(v) >= 20:
@@ -141,27 +140,25 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
 
 
 def confusion_heatmap(sweep: Sweep, trial_id: str, path: Path) -> Optional[Path]:
-    row = sweep.at_best(trial_id)
-    for split in ("test", "val"):
-        raw = row.get(f"{split}_confusion_matrix") if row is not None else None
-        if isinstance(raw, str):
-            matrix = np.asarray(json.loads(raw), dtype=float)
-            names = class_names(sweep, split) or [str(i) for i in range(len(matrix))]
-            plt = _plt()
-            fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1.5))
-            shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-            ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-            for i in range(len(names)):
-                for j in range(len(names)):
-                    ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center",
-                            color="white" if shares[i, j] > 0.5 else "black", fontsize=8)
-            ax.set_xticks(range(len(names)), names)
-            ax.set_yticks(range(len(names)), names)
-            ax.set_xlabel("predicted")
-            ax.set_ylabel("real")
-            ax.set_title(f"confusion matrix ({split}; colour: share of the real class)")
-            return _save(fig, path)
-    return None
+    found = confusion(sweep, trial_id)
+    if found is None:
+        return None
+    split, counts, names = found
+    matrix = np.asarray(counts, dtype=float)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.1 * len(names) + 1.5))
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center",
+                    color="white" if shares[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("real")
+    ax.set_title(f"confusion matrix ({split}; colour: share of the real class)")
+    return _save(fig, path)
 
 
 def trial_images(sweep: Sweep, trial_id: str, folder: Path, limit: int = 6) -> list[Path]:
@@ -189,6 +186,11 @@ def _locate(sweep: Sweep, trial_id: str, reported: str) -> Optional[Path]:
             if (trial_dir / Path(reported).name).is_file():
                 return trial_dir / Path(reported).name
     return Path(reported) if Path(reported).is_file() else None
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    """A config column to plot on a numeric axis (booleans and strings are categories)."""
+    return all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)) for v in values.dropna())
 
 
 def _save(fig, path: Path) -> Path:

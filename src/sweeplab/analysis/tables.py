@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .load import ITER, Sweep
+from .load import ITER, Sweep, _numeric
 from .observe import Observation
 
 LANGS = ("en", "es")
@@ -176,7 +176,7 @@ def trial_table(sweep: Sweep, observations: dict[str, list[Observation]], lang: 
         at_best = sweep.at_best(f["trial_id"])
         notes = "; ".join(o.text(lang) for o in observations.get(f["trial_id"], [])) or "-"
         rows.append([f["label"], *(fmt(config.get(p), lang) for p in params),
-                     *(fmt_metric(_get(at_best, m)) for m in metrics), notes])
+                     *(fmt_metric(at_best.get(m)) for m in metrics), notes])
         if baseline is not None and f["trial_id"] == baseline:
             bold.add(i)
     title = {"en": f"Trials of {sweep.name}, best {sweep.metric} first",
@@ -225,21 +225,29 @@ def class_names(sweep: Sweep, split: str) -> list[str]:
     return [c.removeprefix(prefix) for c in sweep.history.columns if c.startswith(prefix)]
 
 
-def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Table]:
-    """Report 001's confusion matrix (rows real, columns predicted): on the test split
-    where the trial reached it, else on validation at its best epoch."""
+def confusion(sweep: Sweep, trial_id: str) -> Optional[tuple[str, list[list[int]], list[str]]]:
+    """A trial's confusion matrix (rows real, columns predicted) with its split and class
+    names: on the test split where the trial reached it, else on validation at its best epoch."""
     row = sweep.at_best(trial_id)
     for split in ("test", "val"):
-        raw = _get(row, f"{split}_confusion_matrix") if row is not None else None
+        raw = row.get(f"{split}_confusion_matrix")
         if isinstance(raw, str):
             matrix = json.loads(raw)
-            names = class_names(sweep, split) or [str(i) for i in range(len(matrix))]
-            headers = [""] + [f"{word('predicted', lang)}: {n}" for n in names]
-            rows = [[f"{word('real', lang)}: {n}", *(str(int(v)) for v in counts)] for n, counts in zip(names, matrix)]
-            label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
-            title = {"en": f"Confusion matrix of {label} ({split})", "es": f"Matriz de confusión de {label} ({split})"}[lang]
-            return Table(title, headers, rows)
+            return split, matrix, class_names(sweep, split) or [str(i) for i in range(len(matrix))]
     return None
+
+
+def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Table]:
+    """Report 001's confusion matrix of one trial."""
+    found = confusion(sweep, trial_id)
+    if found is None:
+        return None
+    split, matrix, names = found
+    headers = [""] + [f"{word('predicted', lang)}: {n}" for n in names]
+    rows = [[f"{word('real', lang)}: {n}", *(str(int(v)) for v in counts)] for n, counts in zip(names, matrix)]
+    label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
+    title = {"en": f"Confusion matrix of {label} ({split})", "es": f"Matriz de confusión de {label} ({split})"}[lang]
+    return Table(title, headers, rows)
 
 
 def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
@@ -303,21 +311,8 @@ def placement_table(sweep: Sweep, lang: str = "en") -> Optional[Table]:
     return Table(title, headers, rows)
 
 
-def _get(row: Any, key: str) -> Any:
-    if row is None:
-        return None
-    try:
-        return row.get(key)
-    except AttributeError:
-        return None
-
-
 def _nan(v: Any) -> bool:
     try:
         return math.isnan(float(v))
     except (TypeError, ValueError):
         return v is None
-
-
-def _numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
