@@ -57,7 +57,7 @@ def _options(args: argparse.Namespace):
         time_budget=args.time_budget, seed=args.seed, storage=args.storage, name=args.name,
         smoke=args.smoke, sets=args.set, address=getattr(args, "address", None) if args.func is _tune else None,
         num_cpus=getattr(args, "num_cpus", None), verbose=0 if args.quiet else 1,
-        dashboard=getattr(args, "dashboard", False), wandb=args.wandb,
+        dashboard=getattr(args, "dashboard", False), wandb=args.wandb, max_failures=args.max_failures,
     )
 
 
@@ -239,6 +239,8 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--workers-per-trial", type=int, help=">1: each trial trains with a TorchTrainer of N DDP workers")
     s.add_argument("--max-concurrent", type=int, help="default: what the cluster's CPUs/GPUs hold")
     s.add_argument("--time-budget", type=float, help="seconds; the sweep stops starting/continuing trials after it")
+    s.add_argument("--max-failures", type=int, default=0, help="restart a crashed trial (lost node, killed worker) "
+                   "from its last checkpoint up to N times (default 0: record the error, go on)")
     s.add_argument("--seed", type=int, default=0, help="reaches the searcher and every trial (default 0)")
     s.add_argument("--storage", default="./sweeps", help="local folder or URI (s3://, gs://, file:// for a shared "
                    "mount); default ./sweeps. A sweep on several nodes needs one every node reaches")
@@ -250,8 +252,8 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
 
 
 SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_epochs", "cpus_per_trial",
-               "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "seed", "storage", "name",
-               "set", "smoke", "wandb", "quiet")
+               "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "max_failures", "seed",
+               "storage", "name", "set", "smoke", "wandb", "quiet")
 
 
 def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:

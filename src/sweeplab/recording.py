@@ -56,6 +56,15 @@ def store_callback(recorder: store.SweepRecorder):
 
         def setup(self, **info):
             recorder.open()
+            self.reconciled = False
+
+        def on_step_begin(self, iteration, trials, **info):
+            if not self.reconciled:  # the first step of a resumed sweep knows every trial Tune restored
+                self.reconciled = True
+                lost = recorder.reconcile({t.trial_id for t in trials})
+                if lost:
+                    print(f"note: {len(lost)} trial(s) started after Ray's last saved experiment state and died "
+                          f"with the driver ({', '.join(lost)}); the searcher suggests them again")
 
         def on_trial_start(self, iteration, trials, trial, **info):
             recorder.started(trial.trial_id, trial.config)
@@ -65,6 +74,9 @@ def store_callback(recorder: store.SweepRecorder):
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             recorder.ended(trial.trial_id, "TERMINATED")
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            recorder.recovered(trial.trial_id, _error_text(trial))
 
         def on_trial_error(self, iteration, trials, trial, **info):
             recorder.ended(trial.trial_id, "ERROR", _error_text(trial))

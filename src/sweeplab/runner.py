@@ -39,6 +39,9 @@ class TrialPlan:
     gpus: float = 0.0
     workers: int = 1
     train_storage: Optional[str] = None  # where TorchTrainer runs keep their state
+    faults: str = ""  # fault injection for the reliability tests (faults.py); "" in real sweeps
+    driver_pgid: Optional[int] = None  # what a trial-side kill fault kills
+    finished: frozenset = frozenset()  # on resume: trials the store saw complete, which Tune may not have saved
 
     @property
     def monitor(self) -> engine.Monitor:
@@ -196,10 +199,15 @@ class LocalSession(engine.Session):
 
 def run_trial(config: dict[str, Any], plan: TrialPlan, shared: Any = None) -> None:
     """The Tune function trainable of every registered model."""
+    if plan.finished:
+        from ray import tune
+
+        if tune.get_context().get_trial_id() in plan.finished:
+            return  # completed before the driver died; its rows are stored: nothing to redo
     module = importlib.import_module(plan.module)
     cfg = module.Config.from_dict(config)  # unknown keys fail here, loudly
     if plan.workers <= 1:
-        engine.fit(module.Task, cfg, _data_for(module, cfg, shared), TuneSession(plan.cpus), plan.monitor)
+        engine.fit(_task(module, plan), cfg, _data_for(module, cfg, shared), TuneSession(plan.cpus), plan.monitor)
     else:
         _fit_distributed(cfg, plan, _data_for(module, cfg, shared))
 
@@ -242,7 +250,15 @@ def _worker_loop(loop_config: dict[str, Any]) -> None:
     module = importlib.import_module(plan.module)
     cfg = module.Config.from_dict(loop_config["cfg"])
     data = ray.get(loop_config["data"])
-    engine.fit(module.Task, cfg, data, TrainWorkerSession(plan.cpus, loop_config["artifacts"]), plan.monitor)
+    engine.fit(_task(module, plan), cfg, data, TrainWorkerSession(plan.cpus, loop_config["artifacts"]), plan.monitor)
+
+
+def _task(module: ModuleType, plan: TrialPlan) -> Callable:
+    if not plan.faults:
+        return module.Task
+    from . import faults
+
+    return faults.wrap_task(module.Task, plan.faults, plan.driver_pgid)
 
 
 def trial_resources(plan: TrialPlan) -> dict[str, float]:

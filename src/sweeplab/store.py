@@ -5,6 +5,7 @@ Beside Ray's own files each sweep folder holds
   ``trials.parquet``   one row per trial: id, status, preset, config/*, last metrics,
                        best of the sweep metric, iterations, wall time, error text
   ``history.parquet``  every reported row of every trial
+  ``results.jsonl``    rows reported since history.parquet was last rewritten
 This module imports no Ray: the Tune callback that feeds it lives in ``tuning.py``.
 Paths may be local or any URI pyarrow understands (s3://, gs://, ...).
 """
@@ -22,9 +23,10 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
+JOURNAL = "results.jsonl"  # results since the last Parquet rewrite (see SweepRecorder)
 # Tune's bookkeeping fields that say nothing about the model
 _DROP = {
-    "config", "done", "trial_id", "date", "pid", "checkpoint_dir_name",
+    "config", "done", "trial_id", "date", "checkpoint_dir_name",
     "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
     "episodes_total", "timesteps_since_restore", "experiment_tag",
 }
@@ -125,9 +127,41 @@ def scalar(value: Any) -> Any:
     return json.dumps(value, default=str)
 
 
+def read_history(sweep_uri: str) -> Optional[pd.DataFrame]:
+    """Every stored row of a sweep: history.parquet plus the journal's newer rows (a running
+    sweep's last seconds, or a killed one's); None when the sweep has reported nothing."""
+    frames = [read_frame(join(sweep_uri, HISTORY))] if exists(join(sweep_uri, HISTORY)) else []
+    journal = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
+    rows = [{"trial_id": t, **metrics} for t, metrics in _journal_entries(journal)] if journal else []
+    if rows:
+        frames.append(pd.DataFrame(rows))
+    if not frames:
+        return None
+    history = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return history.drop_duplicates(["trial_id", "training_iteration"], keep="last").reset_index(drop=True)
+
+
+def _journal_entries(path: Optional[str]) -> list[tuple[str, dict[str, Any]]]:
+    if not path or not os.path.exists(path):
+        return []
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # the line a kill cut short: its result was never acknowledged
+                continue
+            entries.append((entry["trial_id"], entry["result"]))
+    return entries
+
+
 class SweepRecorder:
     """Accumulates trial rows and history in memory; rewrites the Parquet files at most
-    every ``flush_every`` seconds and whenever a trial ends, so a killed sweep keeps them."""
+    every ``flush_every`` seconds and whenever a trial starts or ends.
+
+    Between rewrites each result is appended to ``results.jsonl`` (a local sweep folder
+    only: object stores cannot append) before Tune can save a checkpoint past it, so a
+    killed driver loses no row: a resumed sweep replays the journal over the Parquet."""
 
     def __init__(self, sweep_uri: str, meta: dict[str, Any], metric: str, mode: str,
                  presets: Optional[dict[str, dict]] = None, flush_every: float = 5.0):
@@ -137,6 +171,8 @@ class SweepRecorder:
         self.trials: dict[str, dict[str, Any]] = {}
         self.history: dict[tuple[str, int], dict[str, Any]] = {}  # (trial, iteration) -> row
         self._dirty, self._last_flush = False, 0.0
+        self._journal_path = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
+        self._journal = None
 
     def open(self) -> None:
         """Write sweep.json; on a resumed sweep, pick up what was already stored.
@@ -150,8 +186,12 @@ class SweepRecorder:
         if exists(join(self.uri, HISTORY)):
             for row in read_frame(join(self.uri, HISTORY)).to_dict("records"):
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
+        for trial_id, metrics in _journal_entries(self._journal_path):
+            self._apply(trial_id, metrics)
+            self._dirty = True
         if not exists(join(self.uri, SWEEP_JSON)):
             write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
+        self.flush(force=True)
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
         for name, values in self.presets.items():
@@ -168,21 +208,30 @@ class SweepRecorder:
 
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
         metrics = {k: scalar(v) for k, v in result.items() if k not in _DROP}
-        it = int(result.get("training_iteration", 0))
+        if self._journal_path:
+            if self._journal is None:
+                os.makedirs(self.uri, exist_ok=True)
+                self._journal = open(self._journal_path, "a", encoding="utf-8")
+            self._journal.write(json.dumps({"trial_id": trial_id, "result": metrics}, default=str) + "\n")
+            self._journal.flush()  # in the OS's hands: survives the driver being killed
+        self._apply(trial_id, metrics)
+        self._dirty = True
+        self.flush()
+
+    def _apply(self, trial_id: str, metrics: dict[str, Any]) -> None:
+        it = int(metrics.get("training_iteration", 0))
         # a trial restored from a checkpoint reports its later iterations again: keep the newest
         self.history[(trial_id, it)] = {"trial_id": trial_id, **metrics}
         row = self.trials.setdefault(trial_id, {"trial_id": trial_id, "status": "RUNNING"})
         row.update(metrics)
         row["iterations"] = it
-        row["wall_time_s"] = float(result.get("time_total_s", row.get("wall_time_s", 0.0)))
-        value = result.get(self.metric)
+        row["wall_time_s"] = float(metrics.get("time_total_s", row.get("wall_time_s", 0.0)))
+        value = metrics.get(self.metric)
         if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
             best = row.get(f"best/{self.metric}")
             if best is None or (value < best if self.mode == "min" else value > best):
                 row[f"best/{self.metric}"] = float(value)
                 row["best_iteration"] = it
-        self._dirty = True
-        self.flush()
 
     def ended(self, trial_id: str, status: str, error: Optional[str] = None) -> None:
         row = self.trials.setdefault(trial_id, {"trial_id": trial_id})
@@ -190,6 +239,33 @@ class SweepRecorder:
         row["error"] = redact(error)
         self._dirty = True
         self.flush(force=True)
+
+    def recovered(self, trial_id: str, error: Optional[str]) -> None:
+        """A trial failed and Tune restarts it from its last checkpoint (--max-failures)."""
+        row = self.trials.setdefault(trial_id, {"trial_id": trial_id})
+        restarts = row.get("restarts")
+        row["restarts"] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
+        row["status"] = "RESTARTING"
+        row["last_error"] = redact(error)
+        self._dirty = True
+        self.flush(force=True)
+
+    def finished(self) -> set[str]:
+        """Trials that completed (or a scheduler stopped): a resumed sweep must not rerun them."""
+        return {t for t, row in self.trials.items() if row.get("status") == "TERMINATED"}
+
+    def reconcile(self, known: set[str]) -> list[str]:
+        """Drop trials Tune does not know after a resume: they started after its last saved
+        experiment state, died with the driver, and their searcher suggestion is made again."""
+        lost = [t for t in self.trials if t not in known]
+        for trial_id in lost:
+            del self.trials[trial_id]
+        for key in [k for k in self.history if k[0] in lost]:
+            del self.history[key]
+        if lost:
+            self._dirty = True
+            self.flush(force=True)
+        return lost
 
     def close(self, tune_status: dict[str, str]) -> None:
         """The sweep ended or was interrupted. Tune calls a trial cut off by Ctrl-C
@@ -201,6 +277,9 @@ class SweepRecorder:
             row["status"] = "INTERRUPTED" if status in ("TERMINATED", "RUNNING") else status
             self._dirty = True
         self.flush(force=True)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def flush(self, force: bool = False) -> None:
         if not self._dirty or (not force and time.monotonic() - self._last_flush < self.flush_every):
@@ -208,6 +287,12 @@ class SweepRecorder:
         write_frame(join(self.uri, TRIALS), pd.DataFrame(list(self.trials.values())))
         if self.history:
             write_frame(join(self.uri, HISTORY), pd.DataFrame(list(self.history.values())))
+        if self._journal_path and os.path.exists(self._journal_path):
+            # every journalled row is in the Parquet now (a kill before this line replays them again, harmlessly)
+            if self._journal is not None:
+                self._journal.truncate(0)
+            else:
+                open(self._journal_path, "w").close()
         self._dirty, self._last_flush = False, time.monotonic()
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
 import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import registry, spaces, store
+from . import faults, registry, spaces, store
 from .errors import UserError
 from .analysis.summary import summarize
 from .recording import store_callback, sweep_meta
@@ -45,6 +46,7 @@ class SweepOptions:
     verbose: int = 1
     dashboard: bool = False  # local Ray with its dashboard, and sweeplab's, on 127.0.0.1
     wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
+    max_failures: int = 0  # restarts of a failed trial from its last checkpoint
 
 
 @dataclass
@@ -115,6 +117,8 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         raise UserError(f"--name {name!r}: a folder name, without '/'")
     if fresh and store.exists(store.join(storage, name)):
         raise UserError(f"{store.join(storage, name)} already exists; resume it with `sweeplab resume` or pick another --name")
+    if opts.max_failures < 0:
+        raise UserError(f"--max-failures {opts.max_failures}: must be >= 0 (restarts of a failed trial)")
     if exp and "seed" not in spec.fixed and "seed" not in spec.parameters:
         spec.fixed["seed"] = opts.seed  # one seed for the searcher and every trial
     plan = None
@@ -122,6 +126,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         plan = TrialPlan(
             module=exp.module, metric=metric, mode=mode, cpus=float(res["cpu"]), gpus=float(res["gpu"]),
             workers=int(res["workers"]), train_storage=store.join(storage, name, "train"),
+            faults=faults.from_env(), driver_pgid=os.getpgrp(),
         )
         if plan.workers > 1 and scheduler["name"] == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
@@ -369,17 +374,25 @@ def build_trainable(prep: Prepared, shared: Any) -> Any:
     return tune.with_resources(load_user_trainable(prep.user_trainable), res)
 
 
+def _callbacks(prep: Prepared) -> list:
+    recorder = store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
+    kill = faults.driver_callback(faults.from_env(), prep.num_samples)
+    return [store_callback(recorder), *([_wandb_callback(prep)] if prep.options.get("wandb") else []),
+            *([kill] if kill else [])]
+
+
 def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False):
     from ray import tune
 
     trainable = build_trainable(prep, shared)
-    recorder = store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
+    failures = tune.FailureConfig(max_failures=prep.options.get("max_failures", 0))
     if restore:
         tuner = tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored,
                                    restart_errored=False)
         # Tune restores the callbacks pickled at the start, which point at the folder's old
         # location; record into the folder being resumed instead.
-        tuner._local_tuner.get_run_config().callbacks = [store_callback(recorder)]
+        run_config = tuner._local_tuner.get_run_config()
+        run_config.callbacks, run_config.failure_config = _callbacks(prep), failures
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()
@@ -401,10 +414,10 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         run_config=tune.RunConfig(
             name=prep.name,
             storage_path=prep.storage,
-            callbacks=[store_callback(recorder), *([_wandb_callback(prep)] if prep.options.get("wandb") else [])],
+            callbacks=_callbacks(prep),
             # PBT exploits other trials' checkpoints: keep them all (Tune's pruning races it)
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None if prep.scheduler["name"] == "pbt" else 2),
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=failures,
             sync_config=tune.SyncConfig(sync_artifacts=True),  # files trials keep (GAN grids)
             verbose=prep.options.get("verbose", 1),
         ),
@@ -425,6 +438,17 @@ def run(prep: Prepared) -> int:
     return summarize(prep.uri, prep.metric, prep.mode)
 
 
+class _DeletedCheckpointNoise:
+    """A logging filter for a resumed sweep. Tune's restored state may list a checkpoint the
+    killed driver had already deleted (it keeps the newest two); deleting it again raises
+    FileNotFoundError, which Tune logs with a traceback and then carries on unharmed."""
+
+    def filter(self, record) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (str(record.msg).startswith("Trial %s: Error handling checkpoint")
+                    and isinstance(exc, FileNotFoundError))
+
+
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     """Continue a sweep stopped by Ctrl-C or a kill: finished trials stay finished, the
     searcher's state is Tune's own (saved in the experiment folder)."""
@@ -442,8 +466,13 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
     prep = prepare(SweepOptions(**options), fresh=False)
+    if prep.plan and store.exists(store.join(uri, store.TRIALS)):
+        trials = store.read_frame(store.join(uri, store.TRIALS))
+        done = frozenset(trials.loc[trials["status"] == "TERMINATED", "trial_id"])
+        prep.plan = dataclasses.replace(prep.plan, finished=done)
     shared = shared_data(prep)
     start_ray(prep)
+    logging.getLogger("ray.tune.execution.tune_controller").addFilter(_DeletedCheckpointNoise())
     tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored)
     tuner.fit()
     del tuner

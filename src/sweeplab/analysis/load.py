@@ -192,8 +192,9 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     meta = store.read_json(meta_uri) if store.exists(meta_uri) else {}
     if store.exists(store.join(uri, store.TRIALS)):
         trials = store.read_frame(store.join(uri, store.TRIALS))
-        hist_uri = store.join(uri, store.HISTORY)
-        history = store.read_frame(hist_uri) if store.exists(hist_uri) else pd.DataFrame(columns=["trial_id", ITER])
+        history = store.read_history(uri)
+        if history is None:
+            history = pd.DataFrame(columns=["trial_id", ITER])
     else:
         trials, history = _from_ray_files(uri)
         meta.setdefault("searcher", "?")

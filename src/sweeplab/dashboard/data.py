@@ -104,7 +104,7 @@ def _has_store(path: str) -> bool:
 
 def _stamp(path: str) -> tuple:
     out = []
-    for name in (store.TRIALS, store.HISTORY, store.SWEEP_JSON):
+    for name in (store.TRIALS, store.HISTORY, store.JOURNAL, store.SWEEP_JSON):
         try:
             st = os.stat(os.path.join(path, name))
             out.append((st.st_mtime_ns, st.st_size))
