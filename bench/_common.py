@@ -15,3 +15,70 @@ def table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import platform
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in _lines("/proc/cpuinfo") if ln.startswith("model name")), platform.processor())
+    mem_kb = next((int(ln.split()[1]) for ln in _lines("/proc/meminfo") if ln.startswith("MemTotal")), 0)
+    info = {"host": platform.node(), "os": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
+            "memory_gib": round(mem_kb / 2**20, 1)}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def versions() -> dict:
+    import platform
+    import subprocess
+
+    out = {"python": platform.python_version()}
+    for mod in ("torch", "ray", "optuna", "sweeplab"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except (ImportError, AttributeError):
+            pass
+    try:
+        repo = Path(__file__).resolve().parents[1]
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
+                               text=True).stdout.strip()
+        out["commit"] = commit + ("+dirty" if dirty else "")
+    except OSError:
+        pass
+    return out
+
+
+def record(bench: str, figures: dict) -> dict:
+    """Append one run's figures to bench/results/BENCH.jsonl (with date, machine, versions
+    and the command) and print them as one JSON line."""
+    import datetime as dt
+    import json
+    import sys
+
+    entry = {"bench": bench, "date": dt.datetime.now().isoformat(timespec="seconds"),
+             "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
+             "machine": machine(), "versions": versions(), "figures": figures}
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / f"{bench}.jsonl", "a") as f:
+        f.write(json.dumps(entry, default=float) + "\n")
+    print(json.dumps(entry, default=float))
+    return entry
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []

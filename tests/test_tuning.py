@@ -21,7 +21,7 @@ def test_resources_come_from_registry_then_space_then_flags(tmp_path):
     assert (from_file.plan.cpus, from_file.plan.gpus, from_file.plan.workers, from_file.gpu_default) == (2.0, 0.5, 1, False)
     flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2, address="auto")
     assert (flags.plan.cpus, flags.plan.gpus, flags.plan.workers) == (2.0, 0.25, 2)
-    with pytest.raises(UserError, match="resources per trial must be cpu > 0"):
+    with pytest.raises(UserError, match="--cpus-per-trial 0: must be > 0"):
         prep(tmp_path, target="freq", cpus_per_trial=0)
     with pytest.raises(UserError, match="a trial needs 1 GPU"):  # asked for, on a machine without
         prep(tmp_path, target="freq", gpus_per_trial=1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from typing import Optional, Sequence
 
@@ -58,6 +59,7 @@ def _options(args: argparse.Namespace):
         smoke=args.smoke, sets=args.set, address=getattr(args, "address", None) if args.func is _tune else None,
         num_cpus=getattr(args, "num_cpus", None), verbose=0 if args.quiet else 1,
         dashboard=getattr(args, "dashboard", False), wandb=args.wandb, max_failures=args.max_failures,
+        epoch_budget=args.epoch_budget,
     )
 
 
@@ -239,6 +241,8 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--workers-per-trial", type=int, help=">1: each trial trains with a TorchTrainer of N DDP workers")
     s.add_argument("--max-concurrent", type=int, help="default: what the cluster's CPUs/GPUs hold")
     s.add_argument("--time-budget", type=float, help="seconds; the sweep stops starting/continuing trials after it")
+    s.add_argument("--epoch-budget", type=int, metavar="N", help="stop the sweep once its trials have reported N epochs "
+                   "in total (trials running then may each finish the epoch they are in)")
     s.add_argument("--max-failures", type=int, default=0, help="restart a crashed trial (lost node, killed worker) "
                    "from its last checkpoint up to N times (default 0: record the error, go on)")
     s.add_argument("--seed", type=int, default=0, help="reaches the searcher and every trial (default 0)")
@@ -252,7 +256,7 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
 
 
 SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_epochs", "cpus_per_trial",
-               "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "max_failures", "seed",
+               "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "epoch_budget", "max_failures", "seed",
                "storage", "name", "set", "smoke", "wandb", "quiet")
 
 
@@ -264,8 +268,18 @@ def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:
     s.add_argument("--mode", choices=["min", "max"], help="its direction (default: guessed from the name)")
 
 
+class _FlagError(Exception):
+    """A bad command line, said in one line (argparse would print its usage block first)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # subcommand parsers are made of this class too
+        command = self.prog.partition(" ")[2]
+        raise _FlagError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sweeplab", description="Hyperparameter search for the report models on Ray Tune.")
+    p = _Parser(prog="sweeplab", description="Hyperparameter search for the report models on Ray Tune.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", help="experiments and shipped space files")
@@ -356,12 +370,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse has printed its usage line already
+    except _FlagError as e:
+        print(f"sweeplab: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help
         return int(e.code or 0)
     try:
         return args.func(args)
     except UserError as e:
         print(f"sweeplab: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):  # not the disk giving out: a bug, with its traceback
+            raise
+        where = e.filename or next((f"--{k} {v}" for k in ("out", "storage", "csv") if (v := getattr(args, k, None))), "a file")
+        print(f"sweeplab: error: {where}: {(e.strerror or str(e)).lower()} (writing there failed)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sweeplab: interrupted", file=sys.stderr)

@@ -11,9 +11,10 @@ afresh) holds comma-separated faults:
                        diverges diverges again).
   ``kill@POINT[:N]``   SIGKILL the driver and the Ray it started, as in a crash:
                        ``trial-start`` at the Nth trial start, ``checkpoint`` while the Nth
-                       trial checkpoint is registered, ``experiment-state`` while Tune saves its
-                       experiment state the Nth time, ``near-end`` when all but N trials have
-                       finished, ``mid-epoch`` halfway through epoch N of the first trial there.
+                       trial checkpoint is registered, ``experiment-state`` inside the first
+                       experiment-state save Tune makes after the Nth trial checkpoint,
+                       ``near-end`` when all but N trials have finished, ``mid-epoch`` halfway
+                       through epoch N of the first trial there.
 
 Which trials a probability picks is a draw seeded by the trial's config, so the same sweep
 fails the same trials every time. Nothing here runs unless the variable is set.
@@ -162,7 +163,7 @@ def driver_callback(spec: str, num_samples: int):
     class KillCallback(Callback):
         def __init__(self):
             self.seen = {point: 0 for point in kills}
-            self.finished = 0
+            self.finished = self.checkpoints = 0
 
         def _reached(self, point: str) -> None:
             self.seen[point] += 1
@@ -174,6 +175,7 @@ def driver_callback(spec: str, num_samples: int):
                 self._reached("trial-start")
 
         def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+            self.checkpoints += 1
             if "checkpoint" in kills:
                 self._reached("checkpoint")
 
@@ -183,8 +185,8 @@ def driver_callback(spec: str, num_samples: int):
                 kill_sweep()
 
         def get_state(self):  # called while Tune writes its experiment state
-            if "experiment-state" in kills:
-                self._reached("experiment-state")
+            if "experiment-state" in kills and self.checkpoints >= kills["experiment-state"]:
+                kill_sweep()
             return None
 
     return KillCallback()

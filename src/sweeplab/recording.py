@@ -87,6 +87,55 @@ def store_callback(recorder: store.SweepRecorder):
     return StoreCallback()
 
 
+def checkpoint_pruner():
+    """Keeps each trial's newest checkpoints, deleting older ones only when it is safe.
+
+    Tune's own pruning (CheckpointConfig.num_to_keep) deletes an old checkpoint the moment a
+    newer one registers, before its next experiment-state save points past it: a driver killed
+    in between leaves a saved state naming a deleted checkpoint, and that trial cannot resume.
+    So Tune keeps them all, and this callback deletes a checkpoint only once two experiment-state
+    saves made after a newer one have begun (the state on storage is at most one save behind)."""
+    from collections import deque
+
+    from ray.tune import Callback
+
+    class CheckpointPruner(Callback):
+        def __init__(self):
+            self.kept: dict[str, list] = {}  # trial id -> its checkpoints, oldest first
+            self.saves: deque = deque(maxlen=3)  # what each recent state save pointed at
+
+        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+            self.kept.setdefault(trial.trial_id, []).append(checkpoint)
+
+        def get_state(self):  # Tune is saving its experiment state now
+            self.saves.append({t: ckpts[-1].path for t, ckpts in self.kept.items() if ckpts})
+            if len(self.saves) == self.saves.maxlen:
+                for trial_id, safe in self.saves[0].items():
+                    ckpts = self.kept[trial_id]
+                    paths = [c.path for c in ckpts]
+                    if safe in paths:
+                        for old in ckpts[:paths.index(safe)]:
+                            _delete(old)
+                        self.kept[trial_id] = ckpts[paths.index(safe):]
+            return None
+
+        def on_experiment_end(self, trials, **info):
+            # Tune has saved its final state, naming each trial's newest checkpoint: keep only those
+            for ckpts in self.kept.values():
+                for old in ckpts[:-1]:
+                    _delete(old)
+            self.kept = {t: ckpts[-1:] for t, ckpts in self.kept.items()}
+
+    return CheckpointPruner()
+
+
+def _delete(checkpoint) -> None:
+    try:
+        checkpoint.filesystem.delete_dir(checkpoint.path)
+    except (FileNotFoundError, OSError):
+        pass  # gone already (a resumed sweep's older copy), or storage refused: it only costs space
+
+
 def _error_text(trial) -> str:
     path = trial.error_file
     if path and os.path.exists(path):

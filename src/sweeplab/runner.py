@@ -41,7 +41,8 @@ class TrialPlan:
     train_storage: Optional[str] = None  # where TorchTrainer runs keep their state
     faults: str = ""  # fault injection for the reliability tests (faults.py); "" in real sweeps
     driver_pgid: Optional[int] = None  # what a trial-side kill fault kills
-    finished: frozenset = frozenset()  # on resume: trials the store saw complete, which Tune may not have saved
+    # on resume: trials the store saw complete (id -> final metric), which Tune's saved state may predate
+    finished: tuple[tuple[str, float], ...] = ()
 
     @property
     def monitor(self) -> engine.Monitor:
@@ -202,8 +203,10 @@ def run_trial(config: dict[str, Any], plan: TrialPlan, shared: Any = None) -> No
     if plan.finished:
         from ray import tune
 
-        if tune.get_context().get_trial_id() in plan.finished:
-            return  # completed before the driver died; its rows are stored: nothing to redo
+        final = dict(plan.finished).get(tune.get_context().get_trial_id())
+        if final is not None:  # it completed before the driver died and its rows are stored:
+            tune.report({plan.metric: final})  # tell Tune (and its searcher) how it ended, redo nothing
+            return
     module = importlib.import_module(plan.module)
     cfg = module.Config.from_dict(config)  # unknown keys fail here, loudly
     if plan.workers <= 1:

@@ -82,6 +82,7 @@ class Spec:
     resources: dict[str, float]
     config_cls: Optional[type] = None
     pins: dict[str, Any] = field(default_factory=dict)
+    pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
 
     # -------------------------------------------------- overrides (one run only)
 
@@ -98,6 +99,7 @@ class Spec:
         self.parameters.pop(key, None)
         self.fixed[key] = value
         self.pins[key] = value
+        self.pinned_by[key] = origin
         for preset in self.presets.values():
             preset.pop(key, None)
 
@@ -111,6 +113,39 @@ class Spec:
             self.pin(key.strip(), value)
             pinned[key.strip()] = self.fixed[key.strip()]
         return pinned
+
+    def check_configs(self) -> None:
+        """Every value the sweep can give builds a valid config (the dataclass's own range
+        and cross-field checks), each against the fixed values, and so does every preset:
+        a bad value fails now, naming where it came from, not in each trial once Ray is up."""
+        if self.config_cls is None:
+            return
+
+        def build(values: dict[str, Any], where: str) -> None:
+            try:
+                self.config_cls.from_dict(values)
+            except UserError as e:
+                raise UserError(f"{where}: {e}") from None
+
+        named = [k for k in self.fixed if k in self.pinned_by] + [k for k in self.fixed if k not in self.pinned_by]
+        try:
+            self.config_cls.from_dict(dict(self.fixed))
+        except UserError as e:
+            key = next((k for k in named if f"'{k}'" in str(e)), None)
+            where = self.source if key is None else (
+                f"{self.pinned_by[key]} {key}" if key in self.pinned_by else f"{self.source}: fixed.{key}")
+            raise UserError(f"{where}: {e}") from None
+        for key, p in self.parameters.items():
+            if p.values is not None:
+                tried = p.values
+            elif p.distribution in ("normal", "q_normal"):
+                tried = []
+            else:
+                tried = p.bounds()
+            for value in tried:
+                build({**self.fixed, key: value}, f"{self.source}: parameters.{key} = {value!r}")
+        for name, values in self.preset_configs().items():
+            build(values, f"{self.source}: presets.{name}")
 
     def cap_epochs(self, max_epochs: int) -> None:
         """--max-epochs: no trial, preset or value goes past ``max_epochs``."""

@@ -5,7 +5,7 @@ Beside Ray's own files each sweep folder holds
   ``trials.parquet``   one row per trial: id, status, preset, config/*, last metrics,
                        best of the sweep metric, iterations, wall time, error text
   ``history.parquet``  every reported row of every trial
-  ``results.jsonl``    rows reported since history.parquet was last rewritten
+  ``journal.jsonl``    trial events since the Parquet files were last rewritten
 This module imports no Ray: the Tune callback that feeds it lives in ``tuning.py``.
 Paths may be local or any URI pyarrow understands (s3://, gs://, ...).
 """
@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
-JOURNAL = "results.jsonl"  # results since the last Parquet rewrite (see SweepRecorder)
+JOURNAL = "journal.jsonl"  # events since the Parquet files were last rewritten (see SweepRecorder)
 # Tune's bookkeeping fields that say nothing about the model
 _DROP = {
     "config", "done", "trial_id", "date", "checkpoint_dir_name",
@@ -127,41 +127,37 @@ def scalar(value: Any) -> Any:
     return json.dumps(value, default=str)
 
 
-def read_history(sweep_uri: str) -> Optional[pd.DataFrame]:
-    """Every stored row of a sweep: history.parquet plus the journal's newer rows (a running
-    sweep's last seconds, or a killed one's); None when the sweep has reported nothing."""
-    frames = [read_frame(join(sweep_uri, HISTORY))] if exists(join(sweep_uri, HISTORY)) else []
-    journal = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
-    rows = [{"trial_id": t, **metrics} for t, metrics in _journal_entries(journal)] if journal else []
-    if rows:
-        frames.append(pd.DataFrame(rows))
-    if not frames:
-        return None
-    history = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return history.drop_duplicates(["trial_id", "training_iteration"], keep="last").reset_index(drop=True)
+def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
+    """(trials, history) as stored, the journal's newer events included (a running sweep's
+    last seconds, or a killed one's: ``metric`` keeps their best values up to date); None
+    for a table with no rows. Writes nothing."""
+    rec = SweepRecorder(sweep_uri, {}, metric, mode)
+    rec.load()
+    trials = pd.DataFrame(list(rec.trials.values())) if rec.trials else None
+    history = pd.DataFrame(list(rec.history.values())) if rec.history else None
+    return trials, history
 
 
-def _journal_entries(path: Optional[str]) -> list[tuple[str, dict[str, Any]]]:
+def _journal(path: Optional[str]) -> list[dict[str, Any]]:
     if not path or not os.path.exists(path):
         return []
     entries = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # the line a kill cut short: its result was never acknowledged
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:  # the line a kill cut short: its event was never acknowledged
                 continue
-            entries.append((entry["trial_id"], entry["result"]))
     return entries
 
 
 class SweepRecorder:
-    """Accumulates trial rows and history in memory; rewrites the Parquet files at most
-    every ``flush_every`` seconds and whenever a trial starts or ends.
-
-    Between rewrites each result is appended to ``results.jsonl`` (a local sweep folder
-    only: object stores cannot append) before Tune can save a checkpoint past it, so a
-    killed driver loses no row: a resumed sweep replays the journal over the Parquet."""
+    """The store's writer, in the driver. Every event (a trial starts, reports, restarts,
+    ends) is appended to ``journal.jsonl`` and flushed to the OS before Tune can act on it
+    (save a checkpoint past it, start the next trial), so a killed driver loses nothing; the
+    Parquet files are rewritten from memory at most every ``flush_every`` seconds and at the
+    end, and the journal is emptied once they hold it. A resumed sweep replays the journal.
+    Object-store URIs cannot append: there every start and end rewrites the Parquet instead."""
 
     def __init__(self, sweep_uri: str, meta: dict[str, Any], metric: str, mode: str,
                  presets: Optional[dict[str, dict]] = None, flush_every: float = 5.0):
@@ -179,6 +175,13 @@ class SweepRecorder:
 
         sweep.json is written once: Tune copies the top-level .json files of a folder it
         resumes and uploads them again later, so a rewrite would be undone anyway."""
+        self.load()
+        if self.meta and not exists(join(self.uri, SWEEP_JSON)):
+            write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
+        self.flush(force=True)
+
+    def load(self) -> None:
+        """What is stored: the Parquet files, then the journal's events over them."""
         self.trials, self.history = {}, {}
         if exists(join(self.uri, TRIALS)):
             for row in read_frame(join(self.uri, TRIALS)).to_dict("records"):
@@ -186,12 +189,8 @@ class SweepRecorder:
         if exists(join(self.uri, HISTORY)):
             for row in read_frame(join(self.uri, HISTORY)).to_dict("records"):
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
-        for trial_id, metrics in _journal_entries(self._journal_path):
-            self._apply(trial_id, metrics)
-            self._dirty = True
-        if not exists(join(self.uri, SWEEP_JSON)):
-            write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
-        self.flush(force=True)
+        for entry in _journal(self._journal_path):
+            self._apply(entry)
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
         for name, values in self.presets.items():
@@ -199,56 +198,68 @@ class SweepRecorder:
                 return name
         return None
 
+    # ---- events: journalled, then applied
+
     def started(self, trial_id: str, config: dict[str, Any]) -> None:
-        row = self.trials.setdefault(trial_id, {"trial_id": trial_id, "iterations": 0, "wall_time_s": 0.0})
-        row.update({"status": "RUNNING", "preset": self.preset_of(config), "error": None})
-        row.update({f"config/{k}": scalar(v) for k, v in config.items()})
-        self._dirty = True
-        self.flush(force=True)
+        self._event({"event": "start", "trial_id": trial_id, "preset": self.preset_of(config),
+                     "config": {k: scalar(v) for k, v in config.items()}}, durable=True)
 
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
         metrics = {k: scalar(v) for k, v in result.items() if k not in _DROP}
+        self._event({"event": "result", "trial_id": trial_id, "result": metrics})
+
+    def ended(self, trial_id: str, status: str, error: Optional[str] = None) -> None:
+        self._event({"event": "end", "trial_id": trial_id, "status": status, "error": redact(error)}, durable=True)
+
+    def recovered(self, trial_id: str, error: Optional[str]) -> None:
+        """A trial failed and Tune restarts it from its last checkpoint (--max-failures)."""
+        self._event({"event": "recover", "trial_id": trial_id, "error": redact(error)}, durable=True)
+
+    def _event(self, entry: dict[str, Any], durable: bool = False) -> None:
         if self._journal_path:
             if self._journal is None:
                 os.makedirs(self.uri, exist_ok=True)
                 self._journal = open(self._journal_path, "a", encoding="utf-8")
-            self._journal.write(json.dumps({"trial_id": trial_id, "result": metrics}, default=str) + "\n")
+            self._journal.write(json.dumps(entry, default=str) + "\n")
             self._journal.flush()  # in the OS's hands: survives the driver being killed
-        self._apply(trial_id, metrics)
-        self._dirty = True
-        self.flush()
+        self._apply(entry)
+        self.flush(force=durable and not self._journal_path)
 
-    def _apply(self, trial_id: str, metrics: dict[str, Any]) -> None:
+    def _apply(self, entry: dict[str, Any]) -> None:
+        trial_id, kind = entry["trial_id"], entry.get("event", "result")
+        row = self.trials.setdefault(trial_id, {"trial_id": trial_id, "iterations": 0, "wall_time_s": 0.0})
+        self._dirty = True
+        if kind == "start":
+            if row.get("status") != "TERMINATED":  # Tune restarts a finished trial only to be told it is done
+                row.update({"status": "RUNNING", "error": None})
+            row["preset"] = entry["preset"]
+            row.update({f"config/{k}": v for k, v in entry["config"].items()})
+        elif kind == "end":
+            row["status"], row["error"] = entry["status"], entry["error"]
+        elif kind == "recover":
+            restarts = row.get("restarts")
+            row["restarts"] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
+            row["status"], row["last_error"] = "RESTARTING", entry["error"]
+        elif row.get("status") != "TERMINATED":  # a finished trial's rows are final (see runner.run_trial)
+            self._result(row, entry["result"])
+
+    def _result(self, row: dict[str, Any], metrics: dict[str, Any]) -> None:
         it = int(metrics.get("training_iteration", 0))
         # a trial restored from a checkpoint reports its later iterations again: keep the newest
-        self.history[(trial_id, it)] = {"trial_id": trial_id, **metrics}
-        row = self.trials.setdefault(trial_id, {"trial_id": trial_id, "status": "RUNNING"})
+        self.history[(row["trial_id"], it)] = {"trial_id": row["trial_id"], **metrics}
+        row.setdefault("status", "RUNNING")
         row.update(metrics)
         row["iterations"] = it
         row["wall_time_s"] = float(metrics.get("time_total_s", row.get("wall_time_s", 0.0)))
         value = metrics.get(self.metric)
         if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
             best = row.get(f"best/{self.metric}")
-            if best is None or (value < best if self.mode == "min" else value > best):
+            if best is None or (isinstance(best, float) and math.isnan(best)) or (
+                    value < best if self.mode == "min" else value > best):
                 row[f"best/{self.metric}"] = float(value)
                 row["best_iteration"] = it
 
-    def ended(self, trial_id: str, status: str, error: Optional[str] = None) -> None:
-        row = self.trials.setdefault(trial_id, {"trial_id": trial_id})
-        row["status"] = status
-        row["error"] = redact(error)
-        self._dirty = True
-        self.flush(force=True)
-
-    def recovered(self, trial_id: str, error: Optional[str]) -> None:
-        """A trial failed and Tune restarts it from its last checkpoint (--max-failures)."""
-        row = self.trials.setdefault(trial_id, {"trial_id": trial_id})
-        restarts = row.get("restarts")
-        row["restarts"] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
-        row["status"] = "RESTARTING"
-        row["last_error"] = redact(error)
-        self._dirty = True
-        self.flush(force=True)
+    # ---- the sweep as a whole
 
     def finished(self) -> set[str]:
         """Trials that completed (or a scheduler stopped): a resumed sweep must not rerun them."""
@@ -284,11 +295,12 @@ class SweepRecorder:
     def flush(self, force: bool = False) -> None:
         if not self._dirty or (not force and time.monotonic() - self._last_flush < self.flush_every):
             return
-        write_frame(join(self.uri, TRIALS), pd.DataFrame(list(self.trials.values())))
+        if self.trials:
+            write_frame(join(self.uri, TRIALS), pd.DataFrame(list(self.trials.values())))
         if self.history:
             write_frame(join(self.uri, HISTORY), pd.DataFrame(list(self.history.values())))
         if self._journal_path and os.path.exists(self._journal_path):
-            # every journalled row is in the Parquet now (a kill before this line replays them again, harmlessly)
+            # the Parquet holds every journalled event now (a kill before this line replays them, harmlessly)
             if self._journal is not None:
                 self._journal.truncate(0)
             else:

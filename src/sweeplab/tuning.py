@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import logging
+import math
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from typing import Any, Optional
 from . import faults, registry, spaces, store
 from .errors import UserError
 from .analysis.summary import summarize
-from .recording import store_callback, sweep_meta
+from .recording import checkpoint_pruner, store_callback, sweep_meta
 from .runner import TrialPlan, load_user_trainable
 
 DEFAULT_STORAGE = "./sweeps"
@@ -47,6 +47,7 @@ class SweepOptions:
     dashboard: bool = False  # local Ray with its dashboard, and sweeplab's, on 127.0.0.1
     wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
     max_failures: int = 0  # restarts of a failed trial from its last checkpoint
+    epoch_budget: Optional[int] = None  # the sweep stops once its trials have reported this many epochs in all
 
 
 @dataclass
@@ -81,6 +82,8 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
     """Validate everything (space, pins, flags, resources) before Ray starts. ``check_fit``:
     refuse a trial this machine's local Ray could never place (not for a job submitted to
     a cluster)."""
+    if not fresh and opts.name:  # resume: a sweep marked failed is refused before anything else
+        refuse_failed(store.join(opts.storage if "://" in opts.storage else os.path.abspath(opts.storage), opts.name))
     if opts.trainable:
         exp, config_cls = None, None
         if not opts.space:
@@ -103,9 +106,14 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         if opts.max_epochs < 1:
             raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
         spec.cap_epochs(opts.max_epochs)
+    spec.check_configs()
 
     metric, mode = _metric_mode(spec, exp, path)
     search, scheduler = _search_and_scheduler(spec, opts)
+    for flag, value in (("--num-samples", opts.num_samples), ("--max-concurrent", opts.max_concurrent),
+                        ("--num-cpus", opts.num_cpus)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} {value}: must be >= 1")
     num_samples = opts.num_samples or spec.num_samples or (1 if search == "grid" else 10)
     if opts.smoke and opts.num_samples is None:
         num_samples = min(num_samples, 2)
@@ -115,10 +123,12 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
     name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     if "/" in name:
         raise UserError(f"--name {name!r}: a folder name, without '/'")
-    if fresh and store.exists(store.join(storage, name)):
-        raise UserError(f"{store.join(storage, name)} already exists; resume it with `sweeplab resume` or pick another --name")
+    if fresh:
+        _refuse_taken(store.join(storage, name), spec.experiment, opts.trainable)
     if opts.max_failures < 0:
         raise UserError(f"--max-failures {opts.max_failures}: must be >= 0 (restarts of a failed trial)")
+    if opts.epoch_budget is not None and opts.epoch_budget < 1:
+        raise UserError(f"--epoch-budget {opts.epoch_budget}: must be >= 1 (epochs all trials report together)")
     if exp and "seed" not in spec.fixed and "seed" not in spec.parameters:
         spec.fixed["seed"] = opts.seed  # one seed for the searcher and every trial
     plan = None
@@ -136,7 +146,9 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
     if time_budget is None and not opts.smoke:  # a smoke run is short anyway; the file's budget is for real runs
         time_budget = spec.time_budget
     if time_budget is not None and time_budget <= 0:
-        raise UserError(f"--time-budget {time_budget}: must be > 0 seconds")
+        raise UserError(f"--time-budget {time_budget:g}: must be > 0 seconds")
+    if check_fit:  # a local run: its storage is this machine's (a cluster job's is checked there)
+        check_storage(storage)
     options = {k: v for k, v in dataclasses.asdict(opts).items()}
     return Prepared(
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
@@ -144,6 +156,133 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
         options=options, gpu_default=gpu_default,
     )
+
+
+def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> None:
+    """A new sweep never writes into a folder that exists: one of the same experiment may be
+    resumed; another sweep, or anything else, is left alone with a reason."""
+    if not store.exists(uri):
+        return
+    if store.exists(store.join(uri, store.SWEEP_JSON)):
+        try:
+            meta = store.read_json(store.join(uri, store.SWEEP_JSON))
+        except (OSError, ValueError):
+            meta = {}
+        theirs = (meta.get("experiment"), (meta.get("options") or {}).get("trainable"))
+        if theirs != (experiment, trainable):
+            what = f"experiment {theirs[0]}" if theirs[0] else f"trainable {theirs[1] or '?'}"
+            raise UserError(f"{uri} holds another sweep ({what}, from {meta.get('space_file', '?')}); "
+                            "pick another --name")
+    elif "://" not in uri and os.path.isdir(uri) and os.listdir(uri):
+        held = sorted(os.listdir(uri))
+        raise UserError(f"{uri} already exists and is not a sweeplab sweep (it holds {', '.join(held[:3])}"
+                        f"{', ...' if len(held) > 3 else ''}); pick another --name or --storage")
+    elif "://" not in uri and not os.path.isdir(uri):
+        raise UserError(f"{uri} already exists and is a file; pick another --name or --storage")
+    raise UserError(f"{uri} already exists; resume it with `sweeplab resume` or pick another --name")
+
+
+MIN_FREE_MB = 100.0  # results, Ray's state, checkpoints; $SWEEPLAB_MIN_FREE_MB overrides it
+
+
+def check_storage(storage: str) -> None:
+    """Before Ray starts: the storage folder can be made and written, and has room. A
+    folder made for the probe is removed again, so a refused sweep leaves nothing."""
+    if "://" in storage:
+        return  # an object store: Ray's own upload says what is wrong
+    import errno
+    import tempfile
+
+    path, missing = Path(storage), []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    if not path.is_dir():
+        raise UserError(f"--storage {storage}: cannot create it ({path} is a file)")
+    made, free, floor = [], None, float(os.environ.get("SWEEPLAB_MIN_FREE_MB", MIN_FREE_MB))
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+        fd, probe = tempfile.mkstemp(dir=storage, prefix=".sweeplab-probe-")
+        try:
+            os.write(fd, b"\0" * 65536)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+        st = os.statvfs(storage)
+        free = st.f_bavail * st.f_frsize / 2**20
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            free = 0.0
+        else:
+            raise UserError(f"--storage {storage}: cannot write there ({e.strerror})") from None
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+    if free is not None and free < floor:
+        raise UserError(f"--storage {storage}: no space left ({free:.1f} MiB free; a sweep needs {floor:g} MiB "
+                        "or more for its results and checkpoints; SWEEPLAB_MIN_FREE_MB sets the floor)")
+
+
+FAILED = "FAILED"  # in a sweep folder: the sweep cannot be resumed; the file says why
+# the storage itself gave out: full, over quota, or remounted read-only
+_STORAGE_ERRNOS = {28: "no space left on device", 122: "disk quota exceeded", 30: "read-only file system"}
+
+
+def storage_failure(prep: Prepared, error: BaseException | None = None, results: Any = None) -> None:
+    """After Tune ran (``results``, its ResultGrid) or raised (``error``): where the storage
+    filled up or went read-only under the sweep (checkpoints, Ray's state, the store), mark
+    the sweep folder failed and raise the one-line UserError; otherwise return. Ray's
+    experiment state may be half-written then, so the sweep is refused by ``resume``."""
+    texts = [f"[Errno {getattr(error, 'errno', None)}] {error}" if error is not None else ""]
+    texts += [str(r.error) for r in (results or []) if getattr(r, "error", None) is not None]
+    found = next((why for code, why in _STORAGE_ERRNOS.items() for t in texts
+                  if f"[Errno {code}]" in t or why in t.lower()), None)
+    if found is None:
+        return
+    mark_failed(prep.uri, f"{found} under {prep.storage} while the sweep ran")
+    raise UserError(f"--storage {prep.storage}: {found} while the sweep ran (trial checkpoints, results); "
+                    f"{prep.uri} is marked failed and cannot be resumed: free space, then start the sweep again")
+
+
+def mark_failed(uri: str, reason: str) -> None:
+    """Write ``FAILED`` (the reason) into a local sweep folder, after removing the store's
+    half-written temporary files; on a disk too full even for that, an empty ``FAILED``."""
+    if "://" in uri or not os.path.isdir(uri):
+        return
+    for name in os.listdir(uri):
+        if ".tmp-" in name:
+            try:
+                os.unlink(os.path.join(uri, name))
+            except OSError:
+                pass
+    path = os.path.join(uri, FAILED)
+    try:
+        with open(path, "w") as f:
+            f.write(reason + "\n")
+    except OSError:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))  # a name needs no data blocks
+        except OSError:
+            pass
+
+
+def refuse_failed(uri: str) -> None:
+    """A sweep marked failed is not resumed: say why, in one line."""
+    if not store.exists(store.join(uri, FAILED)):
+        return
+    try:
+        reason = store.read_bytes(store.join(uri, FAILED)).decode(errors="replace").strip()
+    except OSError:
+        reason = ""
+    reason = reason or "its storage gave out, full or read-only, while it ran"  # an empty marker: no room for more
+    raise UserError(f"{uri}: the sweep is marked failed ({reason}); it cannot be resumed: "
+                    "start a new sweep (its recorded trials stay readable by analyze)")
 
 
 def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment], path: Path) -> tuple[str, str]:
@@ -180,11 +319,15 @@ def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, d
 def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec, opts: SweepOptions) -> dict[str, Any]:
     """Registry < space file < flags."""
     res = {**dataclasses.asdict(exp.resources if exp else registry.Resources()), **spec.resources}
-    for key, flag in (("cpu", opts.cpus_per_trial), ("gpu", opts.gpus_per_trial), ("workers", opts.workers_per_trial)):
+    origin = {key: f"{spec.source}: resources.{key}" for key in spec.resources}
+    for key, flag, name in (("cpu", opts.cpus_per_trial, "--cpus-per-trial"), ("gpu", opts.gpus_per_trial, "--gpus-per-trial"),
+                            ("workers", opts.workers_per_trial, "--workers-per-trial")):
         if flag is not None:
-            res[key] = flag
-    if res["cpu"] <= 0 or res["gpu"] < 0 or int(res["workers"]) < 1:
-        raise UserError(f"resources per trial must be cpu > 0, gpu >= 0, workers >= 1; got {res}")
+            res[key], origin[key] = flag, name
+    for key, bad, need in (("cpu", res["cpu"] <= 0, "> 0 (CPUs a trial holds)"), ("gpu", res["gpu"] < 0, ">= 0"),
+                           ("workers", int(res["workers"]) < 1, ">= 1")):
+        if bad:
+            raise UserError(f"{origin.get(key, f'resources.{key}')} {res[key]:g}: must be {need}")
     return res, opts.gpus_per_trial is None and "gpu" not in spec.resources
 
 
@@ -210,7 +353,10 @@ def _check_local_fit(plan: TrialPlan, opts: SweepOptions, gpu_default: bool) -> 
 
 def shared_data(prep: Prepared) -> Any:
     """Build the data once, in the driver, when no data field is searched; trials get it
-    through the object store. Otherwise each trial process builds (and caches) its own."""
+    through the object store. Otherwise each trial process builds (and caches) its own,
+    and the driver only checks it here (``check_data`` where a trainable has one, else a
+    load at the searched fields' defaults, which fills the on-disk caches trials share),
+    so bad data fails before Ray starts either way."""
     if prep.plan is None:
         return None
     import importlib
@@ -219,9 +365,14 @@ def shared_data(prep: Prepared) -> Any:
 
     module = importlib.import_module(prep.plan.module)
     fields = ("data", *module.DATA_FIELDS)
+    fixed = {k: v for k, v in prep.spec.fixed.items() if k in fields}
     if any(k in prep.spec.parameters for k in fields):
+        check = getattr(module, "check_data", None) or module.load_data
+        searched = prep.spec.parameters.get("data")
+        for data in (searched.values or []) if searched else [fixed.get("data")]:
+            check(module.Config.from_dict({**fixed, "data": data}))
         return None
-    cfg = module.Config.from_dict({k: v for k, v in prep.spec.fixed.items() if k in fields})
+    cfg = module.Config.from_dict(fixed)
     return (data_key(module, cfg), module.load_data(cfg))
 
 
@@ -299,6 +450,10 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # checkpoints every epoch keep Tune snapshotting often; that is the point, not a problem
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's saved experiment state is what a resume knows: a trial created after the last
+    # save is unknown to it (the store drops it and the searcher suggests it again). Tune's
+    # "auto" saves at most every 10 s; every second keeps that window small, for a few ms a save.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     if ray.is_initialized():
         return None
     address = address or os.environ.get("RAY_ADDRESS") or "local"
@@ -377,8 +532,54 @@ def build_trainable(prep: Prepared, shared: Any) -> Any:
 def _callbacks(prep: Prepared) -> list:
     recorder = store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
     kill = faults.driver_callback(faults.from_env(), prep.num_samples)
-    return [store_callback(recorder), *([_wandb_callback(prep)] if prep.options.get("wandb") else []),
-            *([kill] if kill else [])]
+    # PBT exploits other trials' checkpoints at any time: it keeps them all
+    prune = prep.scheduler["name"] != "pbt"
+    return [store_callback(recorder), *([checkpoint_pruner()] if prune else []),
+            *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]
+
+
+def epoch_budget_stopper(budget: int, reported: Optional[dict[str, int]] = None):
+    """--epoch-budget: a Tune stopper that ends the sweep once its trials have reported
+    ``budget`` epochs (training iterations) in total. A trial counts its highest iteration,
+    so one restored from a checkpoint does not count the epochs it reports again.
+    ``reported``: each trial's epochs so far (a resumed sweep). Trials running when the
+    budget is reached may each report the one epoch they were already training."""
+    from ray.tune.stopper import Stopper
+
+    class EpochBudget(Stopper):
+        def __init__(self):
+            self.budget, self.reported, self.announced = budget, dict(reported or {}), False
+
+        def total(self) -> int:
+            return sum(self.reported.values())
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            it = int(result.get("training_iteration", 0) or 0)
+            self.reported[trial_id] = max(self.reported.get(trial_id, 0), it); print("CALL", trial_id, it, result.get("done"), self.total(), flush=True)
+            return self.stop_all()
+
+        def stop_all(self) -> bool:
+            reached = self.total() >= self.budget
+            if reached and not self.announced:
+                self.announced = True
+                print(f"note: --epoch-budget {self.budget}: the trials have reported {self.total()} epochs; "
+                      "stopping the sweep")
+            return reached
+
+    return EpochBudget()
+
+
+def _budget_stopper(prep: Prepared, restore: bool = False):
+    budget = prep.options.get("epoch_budget")
+    if not budget:
+        return None
+    reported: dict[str, int] = {}
+    if restore:  # Tune restores the stopper pickled at the start, which has counted nothing
+        stored = store.SweepRecorder(prep.uri, {}, prep.metric, prep.mode)
+        stored.load()
+        for trial_id, it in stored.history:
+            reported[trial_id] = max(reported.get(trial_id, 0), int(it))
+    return epoch_budget_stopper(int(budget), reported)
 
 
 def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False):
@@ -393,6 +594,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         # location; record into the folder being resumed instead.
         run_config = tuner._local_tuner.get_run_config()
         run_config.callbacks, run_config.failure_config = _callbacks(prep), failures
+        run_config.stop = _budget_stopper(prep, restore=True)
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()
@@ -415,9 +617,10 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             name=prep.name,
             storage_path=prep.storage,
             callbacks=_callbacks(prep),
-            # PBT exploits other trials' checkpoints: keep them all (Tune's pruning races it)
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=None if prep.scheduler["name"] == "pbt" else 2),
+            # Tune keeps every checkpoint; recording.checkpoint_pruner deletes old ones when safe
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             failure_config=failures,
+            stop=_budget_stopper(prep),
             sync_config=tune.SyncConfig(sync_artifacts=True),  # files trials keep (GAN grids)
             verbose=prep.options.get("verbose", 1),
         ),
@@ -428,25 +631,19 @@ def run(prep: Prepared) -> int:
     """Tune; print where the results are and the best config. 0 ok, 1 every trial failed."""
     shared = shared_data(prep)  # before Ray starts, so a bad data path fails fast
     start_ray(prep)
-    tuner = tuner_for(prep, shared)
-    store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
-    tuner.fit()
+    try:
+        tuner = tuner_for(prep, shared)
+        store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
+        results = tuner.fit()
+    except OSError as e:
+        storage_failure(prep, error=e)  # a full or read-only disk: one line, the sweep marked failed
+        raise
+    storage_failure(prep, results=results)  # trials that died of it
     # drop the Tuner (and its callbacks) while the interpreter is whole: W&B's callback
     # cleans up in __del__ and fails noisily at exit otherwise
     del tuner
     gc.collect()
     return summarize(prep.uri, prep.metric, prep.mode)
-
-
-class _DeletedCheckpointNoise:
-    """A logging filter for a resumed sweep. Tune's restored state may list a checkpoint the
-    killed driver had already deleted (it keeps the newest two); deleting it again raises
-    FileNotFoundError, which Tune logs with a traceback and then carries on unharmed."""
-
-    def filter(self, record) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not (str(record.msg).startswith("Trial %s: Error handling checkpoint")
-                    and isinstance(exc, FileNotFoundError))
 
 
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
@@ -466,13 +663,14 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
     prep = prepare(SweepOptions(**options), fresh=False)
-    if prep.plan and store.exists(store.join(uri, store.TRIALS)):
-        trials = store.read_frame(store.join(uri, store.TRIALS))
-        done = frozenset(trials.loc[trials["status"] == "TERMINATED", "trial_id"])
-        prep.plan = dataclasses.replace(prep.plan, finished=done)
+    if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
+        stored = store.SweepRecorder(uri, {}, prep.metric, prep.mode)
+        stored.open()
+        final = {t: stored.trials[t].get(prep.metric) for t in stored.finished()}
+        prep.plan = dataclasses.replace(prep.plan, finished=tuple(
+            (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v)))
     shared = shared_data(prep)
     start_ray(prep)
-    logging.getLogger("ray.tune.execution.tune_controller").addFilter(_DeletedCheckpointNoise())
     tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored)
     tuner.fit()
     del tuner

@@ -191,8 +191,7 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     meta_uri = store.join(uri, store.SWEEP_JSON)
     meta = store.read_json(meta_uri) if store.exists(meta_uri) else {}
     if store.exists(store.join(uri, store.TRIALS)):
-        trials = store.read_frame(store.join(uri, store.TRIALS))
-        history = store.read_history(uri)
+        trials, history = store.read_tables(uri, meta.get("metric") or "", meta.get("mode") or "min")
         if history is None:
             history = pd.DataFrame(columns=["trial_id", ITER])
     else:

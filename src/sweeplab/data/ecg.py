@@ -44,6 +44,11 @@ def read_mitbih_csv(path: Union[str, Path], max_rows: int = 0, seed: int = 0) ->
             f"({', '.join(CLASS_NAMES)})"
         )
     x, y = np.ascontiguousarray(table[:, :SEQ_LEN]), labels.astype(np.int64)
+    counts = np.bincount(y, minlength=len(CLASS_NAMES))
+    if (counts == 0).any():  # every class is trained on and scored (macro F1): none may be absent
+        c = int(np.argmin(counts))
+        raise UserError(f"{path}: no row of class {c} ({CLASS_NAMES[c]}); expected every class "
+                        f"0..{len(CLASS_NAMES) - 1} ({', '.join(CLASS_NAMES)}) to have rows")
     keep = stratified_subset(y, max_rows, seed)
     return x[keep], y[keep]
 

@@ -102,6 +102,9 @@ def _check_labels(path: Union[str, Path], labels: np.ndarray) -> None:
         # What a label-first CSV (pjreddie, Kaggle) looks like when read label-last:
         # the last pixel, nearly always 0, taken for the label.
         raise UserError(f"{path}: all {len(labels)} rows have label {labels[0]:g}; expected the label in the last column")
+    absent = sorted(set(range(N_CLASSES)) - set(labels.astype(np.int64).tolist()))
+    if absent:  # the scoring classifier learns, and the GAN is scored on, all ten digits
+        raise UserError(f"{path}: no row of digit {absent[0]}; expected every digit 0..{N_CLASSES - 1} to have rows")
 
 
 def _find_idx(folder: Path, stem: str) -> Union[Path, None]:

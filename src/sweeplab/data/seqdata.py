@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..errors import UserError
 from .cache import cached_arrays, file_stamps
+from .tables import non_utf8_line
 from .text import tokenize
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -134,14 +136,17 @@ def _find(folder: Path, split: str, lang: str) -> Optional[Path]:
 
 
 def read_lines(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
+    zipped = path.suffix == ".gz"
+    opener = gzip.open if zipped else open
     try:
         with opener(path, "rt", encoding="utf-8") as f:
             return [line.rstrip("\r\n") for line in f]
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text") from None
-    except (OSError, EOFError) as e:
-        raise UserError(f"{path}: cannot read it ({e})") from None
+        raise UserError(f"{path}: {non_utf8_line(path)}; expected UTF-8 text, one sentence a line") from None
+    except (OSError, EOFError, zlib.error) as e:
+        if zipped and not isinstance(e, FileNotFoundError):
+            raise UserError(f"{path}: damaged or truncated gzip ({e})") from None
+        raise UserError(f"{path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
 
 
 def read_pair(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:

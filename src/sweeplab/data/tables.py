@@ -1,6 +1,7 @@
 """Headerless numeric CSV files (gzip allowed), read fast and explained when they are bad."""
 from __future__ import annotations
 
+import gzip
 import re
 import zlib
 from pathlib import Path
@@ -29,6 +30,8 @@ def read_numeric_csv(path: Union[str, Path], n_cols: int, layout: str) -> np.nda
         raise UserError(f"{path}: row {found.group(2)} has {found.group(3)} columns; expected {n_cols} ({layout})") from None
     except (EOFError, zlib.error) as e:
         raise UserError(f"{path}: damaged or truncated gzip ({e})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: {non_utf8_line(path)}; expected {n_cols} comma-separated numbers a row ({layout})") from None
     except ValueError:
         raise UserError(f"{path}: {_first_non_numeric(path)}") from None
     except OSError as e:  # gzip.BadGzipFile among them
@@ -38,8 +41,41 @@ def read_numeric_csv(path: Union[str, Path], n_cols: int, layout: str) -> np.nda
     missing = np.isnan(table).any(axis=1)
     if missing.any():
         row = int(np.argmax(missing)) + 1
-        raise UserError(f"{path}: row {row} has an empty or NaN value (or fewer than {n_cols} columns)")
+        raise UserError(f"{path}: {_short_row(path, row, len(table), n_cols, layout)}")
     return table
+
+
+def _lines(path: Path):
+    """The file's lines as bytes, gunzipped where it is gzip (told by content)."""
+    with open(path, "rb") as f:
+        zipped = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if zipped else open)(path, "rb") as f:
+        yield from f
+
+
+def non_utf8_line(path: Path) -> str:
+    """Only on the failure path: which line is not UTF-8, for the error message."""
+    try:
+        for n, line in enumerate(_lines(path), 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return f"line {n} is not UTF-8 text (byte 0x{line[e.start]:02x} at character {e.start + 1})"
+    except (OSError, EOFError, zlib.error):
+        pass
+    return "not UTF-8 text"
+
+
+def _short_row(path: Path, row: int, rows: int, n_cols: int, layout: str) -> str:
+    """Only on the failure path: a row with a NaN is a short row (pandas pads it) or an empty cell."""
+    non_blank = (line for line in _lines(path) if line.strip())
+    cells = next((line for n, line in enumerate(non_blank, 1) if n == row), b"").decode("utf-8", "replace").strip().split(",")
+    if len(cells) < n_cols:
+        hint = "; the file looks truncated" if row == rows else ""
+        return f"row {row} has {len(cells)} columns; expected {n_cols} ({layout}){hint}"
+    col = next((i for i, c in enumerate(cells, 1) if c.strip().lower() in ("", "nan")), None)
+    where = f", column {col}" if col else ""
+    return f"row {row}{where}: an empty or NaN value; expected a number in each of the {n_cols} columns ({layout})"
 
 
 def _first_non_numeric(path: Path) -> str:

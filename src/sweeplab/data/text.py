@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import UserError
 from .cache import cached_arrays, file_stamps
 from .splits import stratified_split, stratified_subset
+from .tables import non_utf8_line
 
 CLASS_NAMES = ("neg", "pos")
 PAD, UNK = 0, 1
@@ -152,7 +153,9 @@ def read_imdb_csv(path: Union[str, Path]) -> tuple[list[str], np.ndarray, np.nda
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: {non_utf8_line(path)}; expected UTF-8 text with a header {','.join(CSV_COLUMNS)}") from None
+    except pd.errors.ParserError as e:
         raise UserError(f"{path}: not a readable CSV ({str(e).strip().splitlines()[0]})") from None
     missing = [c for c in CSV_COLUMNS if c not in frame.columns]
     if missing:
@@ -161,6 +164,9 @@ def read_imdb_csv(path: Union[str, Path]) -> tuple[list[str], np.ndarray, np.nda
         raise UserError(f"{path}: holds a header but no reviews")
     labels = _column(frame["label"], _CSV_LABELS, path, "label", "negative, positive")
     valid = _column(frame["is_valid"], _CSV_FLAGS, path, "is_valid", "True, False")
+    absent = [name for label, name in enumerate(("negative", "positive")) if not (labels == label).any()]
+    if absent:
+        raise UserError(f"{path}: no {absent[0]} review; expected reviews of both classes (negative, positive)")
     return frame["text"].tolist(), labels.astype(np.int64), valid.astype(bool)
 
 

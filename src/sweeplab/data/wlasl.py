@@ -180,9 +180,13 @@ def read_nslt(path: Path | str, class_list: Optional[Path | str] = None, num_cla
 def read_metadata(path: Path | str, num_classes: Optional[int] = None) -> Metadata:
     """Either shape, told apart by content."""
     path = Path(path)
-    if isinstance(_load_json(path), list):
+    raw = _load_json(path)
+    if isinstance(raw, list):
         return read_wlasl_json(path, num_classes)
-    return read_nslt(path, num_classes=num_classes)
+    if isinstance(raw, dict) and (not raw or any(isinstance(v, dict) and "action" in v for v in raw.values())):
+        return read_nslt(path, num_classes=num_classes)
+    raise UserError(f"{path}: neither WLASL_v0.3.json's shape (a list of {{gloss, instances: [...]}}) nor nslt's "
+                    "({video_id: {subset, action: [class, start, end]}})")
 
 
 def find_metadata(data: Path | str, num_classes: int) -> tuple[Metadata, Path]:
@@ -336,28 +340,21 @@ def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptio
                max_rows: int = 0, seed: int = 0, cache_dir: Optional[str] = None, workers: int = 0) -> VideoSplits:
     """WLASL-``num_classes`` of ``data`` as cached clips; missing and undecodable videos
     are left out and listed in ``skipped``."""
-    meta, root = find_metadata(data, num_classes)
-    videos = Path(video_dir).expanduser() if video_dir else root / "videos"
+    meta, videos, present, missing = list_videos(data, num_classes, video_dir)
     folder = cache_root(cache_dir) / CLIPS
-    present, missing = [], []
-    for inst in meta.instances:
-        (present if (videos / f"{inst.video_id}.mp4").is_file() else missing).append(inst)
     present = _pick(present, max_rows, seed)
     jobs = [(str(videos / f"{i.video_id}.mp4"), i, opts, str(_entry(folder, videos / f"{i.video_id}.mp4", i, opts)))
             for i in present]
     decoded = build_entries(jobs, workers)
-    kept, corrupt = [], []
+    kept, corrupt, why = [], [], {}
     for job in jobs:
         entry = Path(job[3])
         if entry.is_file():
             kept.append(job)
         else:
             corrupt.append(job[1].video_id)
-            reason = _failure(entry).read_text() if _failure(entry).is_file() else "not decoded"
-            log.warning("%s: cannot decode (%s); skipped", job[0], reason)
-    if missing or corrupt:
-        log.warning("%s: %d of %d videos missing under %s, %d undecodable; training without them",
-                    meta.source, len(missing), len(present) + len(missing), videos, len(corrupt))
+            why[job[1].video_id] = _failure(entry).read_text() if _failure(entry).is_file() else "not decoded"
+            log.debug("%s: cannot decode (%s); skipped", job[0], why[job[1].video_id])
     splits = VideoSplits(
         class_names=meta.glosses,
         clips={s: [j[3] for j in kept if j[1].split == s] for s in SPLITS},
@@ -370,7 +367,44 @@ def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptio
         if not splits.clips[split]:
             raise UserError(f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
                             f"{len(present) + len(missing)} videos are missing under {videos}, {len(corrupt)} undecodable")
+    tried = [j[1] for j in jobs if j[1].split == "train"]
+    readable = {j[1].label for j in kept if j[1].split == "train"}
+    for label in sorted({i.label for i in tried} - readable):  # a few bad videos are skipped; a whole class is not
+        n = sum(1 for i in tried if i.label == label)
+        raise UserError(f"{meta.source}: gloss {meta.glosses[label]!r} (class {label}): none of its {n} training "
+                        f"videos under {videos} can be decoded (first: {next(i.video_id for i in tried if i.label == label)}.mp4)")
+    if missing or corrupt:  # going on without them: one line, not one per video (WLASL misses hundreds)
+        first = f" (first undecodable: {corrupt[0]}.mp4, {why[corrupt[0]]})" if corrupt else ""
+        log.warning("%s: %d of %d videos missing under %s, %d undecodable%s; training without them",
+                    meta.source, len(missing), len(present) + len(missing), videos, len(corrupt), first)
     return splits
+
+
+def list_videos(data: Path | str, num_classes: int, video_dir: str | None = None
+                ) -> tuple[Metadata, Path, list[Instance], list[Instance]]:
+    """The metadata of WLASL-``num_classes``, its videos folder, and its instances whose
+    video is there / missing. A few missing videos are normal for WLASL (dead links); a
+    split, or a gloss's training videos, all missing is an error, found without decoding."""
+    meta, root = find_metadata(data, num_classes)
+    videos = Path(video_dir).expanduser() if video_dir else root / "videos"
+    present, missing = [], []
+    for inst in meta.instances:
+        (present if (videos / f"{inst.video_id}.mp4").is_file() else missing).append(inst)
+    for split in SPLITS:
+        if not any(i.split == split for i in present):
+            raise UserError(f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
+                            f"{len(present) + len(missing)} videos are missing under {videos}, 0 undecodable")
+    train = [i for i in meta.instances if i.split == "train"]
+    have = {i.label for i in present if i.split == "train"}
+    for label, gloss in enumerate(meta.glosses):
+        listed = sum(1 for i in train if i.label == label)
+        if not listed:
+            raise UserError(f"{meta.source}: gloss {gloss!r} (class {label}) lists no training video; each of the "
+                            f"{len(meta.glosses)} glosses of WLASL-{len(meta.glosses)} needs some")
+        if label not in have:
+            raise UserError(f"{meta.source}: gloss {gloss!r} (class {label}): all {listed} of its training videos "
+                            f"are missing under {videos}")
+    return meta, videos, present, missing
 
 
 def ensure_cached(splits: VideoSplits, workers: int = 0) -> None:

@@ -11,6 +11,7 @@ from torch import nn
 from ..config import BaseConfig
 from ..data.signals import SignalSet, make_signals
 from ..engine import Session
+from ..errors import UserError
 from ..models.recurrent import SignalLSTM
 
 TRAIN_SEED, TEST_SEED, VAL_SEED = 1, 2, 3  # the assignment: train seed 1, test seed 2
@@ -34,6 +35,12 @@ class FreqConfig(BaseConfig):
     phase_noise: float = 2 * math.pi
 
     HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "dropout")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.data is not None:  # silently ignoring it would tune on other data than the user meant
+            raise UserError(f"{type(self).__name__}: key 'data' is {self.data!r}, but freq generates its signals "
+                            "(frequencies, fs, duration, noise) and reads no data file")
 
 
 DATA_FIELDS = ("frequencies", "fs", "duration", "amplitude_noise", "phase_noise")

@@ -113,6 +113,14 @@ def load_data(cfg: VideomaeConfig) -> wlasl.VideoSplits:
                             seed=cfg.data_seed, cache_dir=cfg.cache_dir, workers=cfg.decode_workers)
 
 
+def check_data(cfg: VideomaeConfig) -> None:
+    """The driver's check before Ray starts where trials decode their own clips (a data
+    field is searched): the metadata, and that every split and gloss has videos, without
+    decoding any."""
+    if cfg.data is not None:
+        wlasl.list_videos(cfg.data, cfg.subset, cfg.video_dir)
+
+
 def random_resized_crop(x: torch.Tensor, generator: torch.Generator, min_scale: float, flip: bool) -> torch.Tensor:
     """(batch, frames, channels, h, w): per clip, one crop of area share in [min_scale, 1]
     and aspect ratio in [3/4, 4/3] (the same for all its frames), resized back to h x w;

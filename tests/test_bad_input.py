@@ -1,0 +1,436 @@
+"""Bad input, one table: every case is a file, flag, data set or storage a user can get
+wrong. Each must give ONE line on stderr that names the culprit and says what is
+expected, exit with status 2, and write nothing (no sweep folder, no run folder).
+
+A case is (id, files to write under tmp_path, argv, expected text of the line).
+``{t}`` in file names, argv and the expected text stands for tmp_path. A ``tune`` case
+without ``--storage`` gets ``--storage {t}/sweeps --name s``.
+"""
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import logging
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sweeplab.cli import main
+
+Content = str | bytes | Callable[[Path], None]
+
+# ------------------------------------------------------------------ data in the real formats, tiny
+
+
+def ecg(rows_per_class: int = 4, classes=range(5), width: int = 187) -> str:
+    """MIT-BIH rows: ``width`` samples then the class index (no header)."""
+    return "".join(",".join(["0.5"] * width + [f"{c}.0"]) + "\n" for c in classes for _ in range(rows_per_class))
+
+
+def imdb_csv(labels=("negative", "positive") * 6) -> str:
+    rows = [f"{label},A {label} film with a plot,{'True' if i % 4 == 0 else 'False'}" for i, label in enumerate(labels)]
+    return "label,text,is_valid\n" + "\n".join(rows) + "\n"
+
+
+def mnist_csv(n: int = 20, labels=None) -> str:
+    labels = list(range(10)) * (n // 10) if labels is None else labels
+    return "".join(",".join(["0"] * 783 + ["255", str(y)]) + "\n" for y in labels)
+
+
+def idx(array: np.ndarray) -> bytes:
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def parallel(folder: str, **override: Content) -> dict[str, Content]:
+    """A Multi30k-shaped folder: train / val in German and English, gzip."""
+    files: dict[str, Content] = {}
+    for split, n in (("train", 6), ("val", 4)):
+        for lang, word in (("de", "ein Hund"), ("en", "a dog")):
+            files[f"{folder}/{split}.{lang}.gz"] = gzip.compress("".join(f"{word} {i}\n" for i in range(n)).encode())
+    files.update({f"{folder}/{k}": v for k, v in override.items()})
+    return files
+
+
+GLOSSES = ("book", "drink", "computer")
+
+
+def wlasl_root(folder: str, videos: str = "good", empty_gloss: bool = False) -> Callable[[Path], None]:
+    """A WLASL root in the real schema: 3 glosses x (train, train, val, test). ``videos``:
+    good (all decodable), none (no videos/ folder), corrupt (every file garbage),
+    one_class_corrupt (the training videos of 'drink' garbage), one_corrupt (00001.mp4)."""
+
+    def make(t: Path) -> None:
+        from sweeplab.data.video import write_video
+
+        root = t / folder
+        root.mkdir(parents=True)
+        entries, n = [], 0
+        for label, gloss in enumerate(GLOSSES):
+            instances = []
+            for split in ("train", "train", "val", "test"):
+                n += 1
+                vid = f"{n:05d}"
+                path = root / "videos" / f"{vid}.mp4"
+                bad = (videos == "corrupt" or (videos == "one_class_corrupt" and gloss == "drink" and split == "train")
+                       or (videos == "one_corrupt" and n == 1))
+                if bad:
+                    path.parent.mkdir(exist_ok=True)
+                    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+                elif videos != "none":
+                    frames = np.zeros((4, 16, 16, 3), np.uint8)
+                    frames[:, :, 4 * label:4 * label + 4] = 200
+                    write_video(path, frames, codec="mpeg4")
+                instances.append({"video_id": vid, "split": split, "frame_start": 1, "frame_end": -1, "fps": 25,
+                                  "bbox": [0, 0, 16, 16]})
+            entries.append({"gloss": gloss, "instances": [] if empty_gloss and gloss == "drink" else instances})
+        (root / "WLASL_v0.3.json").write_text(json.dumps(entries))
+
+    return make
+
+
+VIDEO = ["tune", "videomae", "--smoke", "--set", "subset=3", "--set", "decode_workers=1"]
+SPACE_HEAD = "experiment: freq\nmetric: {name: val_mse, goal: minimize}\n"
+
+
+def space(body: str) -> dict[str, Content]:
+    return {"s.yaml": SPACE_HEAD + body}
+
+
+def a_sweep_of(experiment: str, folder: str = "sweeps/s", **more: Content) -> dict[str, Content]:
+    """A stopped sweep folder's own files, as sweeplab and Ray leave them (Ray's state a stub)."""
+    from sweeplab import spaces
+
+    return {f"{folder}/sweep.json": json.dumps({"experiment": experiment, "space_file": f"{experiment}.yaml",
+                                                "name": "s", "options": {}}),
+            f"{folder}/tuner.pkl": b"\x80\x04N.", f"{folder}/space.yaml": spaces.find(experiment).read_text(),
+            **{f"{folder}/{k}": v for k, v in more.items()}}
+
+
+# ------------------------------------------------------------------ the table
+
+CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
+    # --- search-space files
+    ("space-yaml-syntax", {"s.yaml": SPACE_HEAD + "parameters:\n  lr: {values: [1, 2}\n"},
+     ["tune", "freq", "--space", "{t}/s.yaml"], "{t}/s.yaml: line 4: not valid YAML (expected ',' or ']', but got '}}')"),
+    ("space-not-a-mapping", {"s.yaml": "- lr\n- hidden_size\n"},
+     ["tune", "freq", "--space", "{t}/s.yaml"], "{t}/s.yaml: a space file is a mapping"),
+    ("space-unknown-top-key", space("paramters:\n  lr: {values: [0.1]}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: paramters: unknown key; allowed: early_terminate, experiment"),
+    ("space-unknown-parameter", space("parameters:\n  hiden_size: {values: [32]}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: parameters.hiden_size: not a field of FreqConfig; allowed:"),
+    ("space-unknown-param-key", space("parameters:\n  lr: {distribution: uniform, mn: 0.1, max: 0.2}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: parameters.lr.mn: unknown key; allowed:"),
+    ("space-min-above-max", space("parameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.01}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: parameters.lr.min: min 0.1 > max 0.01"),
+    ("space-log-min-zero", space("parameters:\n  lr: {distribution: log_uniform_values, min: 0, max: 0.01}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "parameters.lr.min: log_uniform_values needs min > 0, got 0"),
+    ("space-empty-values", space("parameters:\n  hidden_size: {values: []}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: parameters.hidden_size.values: expected a non-empty list"),
+    ("space-unknown-distribution", space("parameters:\n  lr: {distribution: loguniform, min: 0.1, max: 1}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "parameters.lr.distribution: unknown distribution 'loguniform'; allowed:"),
+    ("space-int-field-float-range", space("parameters:\n  hidden_size: {distribution: uniform, min: 8, max: 64.5}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "parameters.hidden_size: is an integer field; use int_uniform"),
+    ("space-value-wrong-type", space("parameters:\n  hidden_size: {values: [32, big]}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "parameters.hidden_size.values[1]: must be int, got 'big' (str)"),
+    ("space-fixed-not-allowed", space("fixed: {optimizer: adamax}\nparameters:\n  lr: {values: [0.1]}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "fixed.optimizer: must be one of 'adam', 'adamw', 'sgd', got 'adamax'"),
+    ("preset-unknown-key", space("parameters:\n  lr: {values: [0.1, 0.2]}\npresets:\n  p: {hidden: 3}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "presets.p.hidden: 'hidden' is not a searched parameter; a preset sets"),
+    ("preset-outside-space", space("parameters:\n  lr: {values: [0.1, 0.2]}\npresets:\n  p: {lr: 0.3}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "presets.p.lr: 0.3 is outside the space; allowed: one of 0.1, 0.2"),
+    ("metric-goal", {"s.yaml": "experiment: freq\nmetric: {name: val_mse, goal: lowest}\n"},
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: metric.goal: got 'lowest'; allowed: minimize, maximize"),
+    ("space-method", space("method: bayesian\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: method: got 'bayesian'; allowed: grid, random, bayes"),
+    ("space-scheduler-option", space("scheduler: {name: asha, grace: 3}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "scheduler.grace: not an option of asha; allowed: brackets, grace_period"),
+    ("space-other-experiment", {"s.yaml": "experiment: gan\nparameters:\n  lr_g: {values: [0.1]}\n"},
+     ["tune", "freq", "--space", "{t}/s.yaml"], "{t}/s.yaml: experiment: this file is for 'gan', not 'freq'"),
+    ("space-num-samples", space("num_samples: 0\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: num_samples: must be a positive integer, got 0"),
+    ("space-fixed-outside-config", {"s.yaml": "experiment: seqclf\nfixed: {label_smoothing: 1.5}\n"},
+     ["tune", "--space", "{t}/s.yaml"],
+     "{t}/s.yaml: fixed.label_smoothing: SeqclfConfig: key 'label_smoothing' must be in [0, 1), got 1.5"),
+    ("space-values-outside-config", {"s.yaml": "experiment: seqclf\nparameters:\n  label_smoothing: {values: [0.1, 1.0]}\n"},
+     ["tune", "--space", "{t}/s.yaml"],
+     "{t}/s.yaml: parameters.label_smoothing = 1.0: SeqclfConfig: key 'label_smoothing' must be in [0, 1), got 1.0"),
+    ("train-unknown-preset", {}, ["train", "freq", "--preset", "best", "--out", "{t}/run"],
+     "freq.yaml: no preset 'best'; presets: initial, tuned, serial, long, large"),
+    ("train-config-unknown-key", {"c.yaml": "hidden_size: 64\nlearning_rate: 0.1\n"},
+     ["train", "freq", "--config", "{t}/c.yaml", "--out", "{t}/run"],
+     "{t}/c.yaml: learning_rate: not a field of FreqConfig; allowed:"),
+    # --- flags
+    ("flag-unknown-scheduler", {}, ["tune", "freq", "--scheduler", "asha2"],
+     "tune: argument --scheduler: invalid choice: 'asha2' (choose from 'asha', 'hyperband', 'pbt', 'median', 'fifo')"),
+    ("flag-seed-not-int", {}, ["tune", "freq", "--seed", "one"], "tune: argument --seed: invalid int value: 'one' (see sweeplab tune --help)"),
+    ("flag-num-samples-negative", {}, ["tune", "freq", "--num-samples", "-1"], "--num-samples -1: must be >= 1"),
+    ("flag-num-samples-zero", {}, ["tune", "freq", "--num-samples", "0"], "--num-samples 0: must be >= 1"),
+    ("flag-cpus-zero", {}, ["tune", "freq", "--cpus-per-trial", "0"], "--cpus-per-trial 0: must be > 0"),
+    ("flag-gpus-negative", {}, ["tune", "freq", "--gpus-per-trial", "-1"], "--gpus-per-trial -1: must be >= 0"),
+    ("flag-workers-zero", {}, ["tune", "freq", "--workers-per-trial", "0"], "--workers-per-trial 0: must be >= 1"),
+    ("flag-max-concurrent-zero", {}, ["tune", "freq", "--max-concurrent", "0"], "--max-concurrent 0: must be >= 1"),
+    ("flag-cpus-beyond-machine", {}, ["tune", "freq", "--cpus-per-trial", "64", "--num-cpus", "2"],
+     "a trial needs 64 CPUs (1 worker(s) x 64); this machine has 2"),
+    ("flag-grid-with-distribution", {}, ["tune", "freq", "--search", "grid"],
+     "--search grid: parameter 'lr' is a distribution; grid needs values"),
+    ("flag-name-with-slash", {}, ["tune", "freq", "--name", "a/b", "--storage", "{t}/sweeps"],
+     "--name 'a/b': a folder name, without '/'"),
+    ("flag-trainable-malformed", {"s.yaml": "metric: {name: score, goal: max}\nparameters:\n  x: {values: [1]}\n"},
+     ["tune", "--trainable", "objective", "--space", "{t}/s.yaml"],
+     "--trainable 'objective': expected path/to/file.py:function or module:function"),
+    ("flag-set-wrong-type", {}, ["tune", "freq", "--set", "hidden_size=big"],
+     "--set hidden_size: must be int, got 'big' (str)"),
+    ("flag-set-outside-config", {}, ["tune", "freq", "--set", "epochs=0"],
+     "--set epochs: FreqConfig: key 'epochs' must be >= 1, got 0"),
+    ("flag-time-budget", {}, ["tune", "freq", "--time-budget", "-5"], "--time-budget -5: must be > 0 seconds"),
+    ("flag-max-failures", {}, ["tune", "freq", "--max-failures", "-1"], "--max-failures -1: must be >= 0"),
+    ("freq-has-no-data-file", {}, ["tune", "freq", "--set", "data={t}/x.csv"],
+     "--set data: FreqConfig: key 'data' is '{t}/x.csv', but freq generates its signals"),
+    # --- data files
+    ("ecg-truncated", {"ecg.csv": ecg()[:-900]}, ["tune", "seqclf", "--smoke", "--set", "data={t}/ecg.csv"],
+     "{t}/ecg.csv: row 19 has 152 columns; expected 188 (187 samples + class index); the file looks truncated"),
+    ("ecg-column-count", {"ecg.csv": ecg(width=186)}, ["tune", "seqclf", "--smoke", "--set", "data={t}/ecg.csv"],
+     "{t}/ecg.csv: row 1 has 187 columns; expected 188 (187 samples + class index)"),
+    ("ecg-label-range", {"ecg.csv": ecg() + ecg(1, classes=[7])},
+     ["tune", "seqclf", "--smoke", "--set", "data={t}/ecg.csv"], "{t}/ecg.csv: row 21: class index 7 is outside 0..4"),
+    ("ecg-class-without-rows", {"ecg.csv": ecg(classes=[0, 1, 2, 4])},
+     ["tune", "seqclf", "--smoke", "--set", "data={t}/ecg.csv"],
+     "{t}/ecg.csv: no row of class 3 (F); expected every class 0..4 (N, S, V, F, Q)"),
+    ("ecg-not-utf8", {"ecg.csv": ecg().encode() + b"\xff\xfe\x00garbage\n"},
+     ["train", "seqclf", "--preset", "original", "--smoke", "--set", "data={t}/ecg.csv", "--out", "{t}/run"],
+     "{t}/ecg.csv: line 21 is not UTF-8 text (byte 0xff at character 1); expected 188 comma-separated numbers"),
+    ("imdb-not-utf8", {"imdb.csv": imdb_csv().encode() + b"positive,caf\xe9 au lait,False\n"},
+     ["tune", "imdb", "--smoke", "--set", "data={t}/imdb.csv"], "{t}/imdb.csv: line 14 is not UTF-8 text"),
+    ("imdb-wrong-header", {"imdb.csv": imdb_csv().replace("label,text", "sentiment,review")},
+     ["tune", "imdb", "--smoke", "--set", "data={t}/imdb.csv"],
+     "{t}/imdb.csv: no column label, text; expected a header label,text,is_valid"),
+    ("imdb-label-value", {"imdb.csv": imdb_csv(("negative", "positive", "meh", "positive") * 3)},
+     ["tune", "imdb", "--smoke", "--set", "data={t}/imdb.csv"],
+     "{t}/imdb.csv: row 3: label 'meh' is not one of negative, positive"),
+    ("imdb-one-class-only", {"imdb.csv": imdb_csv(("positive",) * 12)},
+     ["tune", "imdb", "--smoke", "--set", "data={t}/imdb.csv"],
+     "{t}/imdb.csv: no negative review; expected reviews of both classes (negative, positive)"),
+    ("aclimdb-review-not-utf8", {**{f"acl/{s}/{c}/{i}_5.txt": "Fine film." for s in ("train", "test") for c in ("neg", "pos")
+                                    for i in range(3)}, "acl/train/pos/9_9.txt": b"Tr\xe8s bien"},
+     ["tune", "imdb", "--smoke", "--set", "data={t}/acl"], "{t}/acl/train/pos/9_9.txt: not UTF-8 text"),
+    ("mnist-corrupt-gzip", {"m.csv.gz": gzip.compress(mnist_csv().encode())[:-40]},
+     ["tune", "gan", "--smoke", "--set", "data={t}/m.csv.gz"], "{t}/m.csv.gz: damaged or truncated gzip"),
+    ("mnist-label-range", {"m.csv": mnist_csv(labels=list(range(10)) * 2 + [12])},
+     ["tune", "gan", "--smoke", "--set", "data={t}/m.csv"], "{t}/m.csv: row 21: label 12 is outside 0..9"),
+    ("mnist-digit-without-rows", {"m.csv": mnist_csv(labels=list(range(9)) * 3)},
+     ["tune", "gan", "--smoke", "--set", "data={t}/m.csv"], "{t}/m.csv: no row of digit 9; expected every digit 0..9"),
+    ("mnist-idx-truncated", {"mn/train-images-idx3-ubyte": idx(np.zeros((20, 28, 28)))[:-100],
+                             "mn/train-labels-idx1-ubyte": idx(np.arange(20) % 10)},
+     ["tune", "gan", "--smoke", "--set", "data={t}/mn"],
+     "{t}/mn/train-images-idx3-ubyte: truncated: dimensions (20, 28, 28) need 15680 bytes of data, the file holds 15580"),
+    ("text-corrupt-gzip", parallel("mt", **{"train.de.gz": b"\x1f\x8b\x08\x00garbage"}),
+     ["tune", "seq2seq", "--smoke", "--set", "data={t}/mt", "--set", "src_lang=de", "--set", "tgt_lang=en"],
+     "{t}/mt/train.de.gz: damaged or truncated gzip"),
+    ("text-not-utf8", parallel("mt", **{"val.en.gz": gzip.compress(b"a dog\na d\xf6g\nx\ny\n")}),
+     ["tune", "seq2seq", "--smoke", "--set", "data={t}/mt", "--set", "src_lang=de", "--set", "tgt_lang=en"],
+     "{t}/mt/val.en.gz: line 2 is not UTF-8 text"),
+    ("wlasl-wrong-schema", {"w/WLASL_v0.3.json": json.dumps({"book": [{"video_id": "1"}]})},
+     [*VIDEO, "--set", "data={t}/w"], "{t}/w/WLASL_v0.3.json: neither WLASL_v0.3.json's shape (a list of {{gloss, instances: [...]}}) nor nslt's"),
+    ("wlasl-bad-split", {"w/WLASL_v0.3.json": json.dumps([{"gloss": g, "instances": [{"video_id": "1", "split": "dev"}]}
+                                                       for g in GLOSSES])},
+     [*VIDEO, "--set", "data={t}/w"], "{t}/w/WLASL_v0.3.json: book.instances[0]: split 'dev'; allowed: train, val, test"),
+    ("wlasl-missing-videos", {"w": wlasl_root("w", videos="none")}, [*VIDEO, "--set", "data={t}/w"],
+     "{t}/w/WLASL_v0.3.json: the train split holds no readable video; 12 of 12 videos are missing under {t}/w/videos"),
+    ("wlasl-corrupt-mp4", {"w": wlasl_root("w", videos="corrupt")}, [*VIDEO, "--set", "data={t}/w"],
+     "{t}/w/WLASL_v0.3.json: the train split holds no readable video; 0 of 12 videos are missing under {t}/w/videos, 12 undecodable"),
+    ("wlasl-class-all-corrupt", {"w": wlasl_root("w", videos="one_class_corrupt")}, [*VIDEO, "--set", "data={t}/w"],
+     "{t}/w/WLASL_v0.3.json: gloss 'drink' (class 1): none of its 2 training videos under {t}/w/videos can be decoded"),
+    ("wlasl-gloss-without-videos", {"w": wlasl_root("w", empty_gloss=True)}, [*VIDEO, "--set", "data={t}/w"],
+     "{t}/w/WLASL_v0.3.json: gloss 'drink' (class 1) lists no training video"),
+    # --- storage
+    ("storage-under-a-file", {"afile": "x"}, ["tune", "freq", "--storage", "{t}/afile/sweeps", "--name", "s"],
+     "--storage {t}/afile/sweeps: cannot create it ({t}/afile is a file)"),
+    ("storage-other-sweep", a_sweep_of("gan"), ["tune", "freq", "--storage", "{t}/sweeps", "--name", "s"],
+     "{t}/sweeps/s holds another sweep (experiment gan, from gan.yaml); pick another --name"),
+    ("storage-not-a-sweep", {"sweeps/s/notes.txt": "mine"}, ["tune", "freq", "--storage", "{t}/sweeps", "--name", "s"],
+     "{t}/sweeps/s already exists and is not a sweeplab sweep (it holds notes.txt); pick another --name"),
+    ("resume-marked-failed", a_sweep_of("freq", FAILED="no space left on device under /data while the sweep ran\n"),
+     ["resume", "{t}/sweeps/s"], ("{t}/sweeps/s: the sweep is marked failed (no space left on device under /data "
+                                  "while the sweep ran); it cannot be resumed: start a new sweep")),
+    ("resume-not-a-sweep", {"sweeps/s/notes.txt": "mine"}, ["resume", "{t}/sweeps/s"],
+     "{t}/sweeps/s: no sweep.json here; not a sweeplab sweep folder"),
+]
+
+# (id, the tmpfs at {t}/mnt: read-only or filled up, files written there first, argv, expected)
+MOUNTED: list[tuple[str, str, dict[str, Content], list[str], str]] = [
+    ("storage-read-only", "ro", {}, ["tune", "freq", "--storage", "{t}/mnt/sweeps", "--name", "s"],
+     "--storage {t}/mnt/sweeps: cannot write there (Read-only file system)"),
+    ("storage-full", "full", {}, ["tune", "freq", "--storage", "{t}/mnt/sweeps", "--name", "s"],
+     "--storage {t}/mnt/sweeps: no space left (0.0 MiB free; a sweep needs 100 MiB or more"),
+    ("resume-on-full-disk", "full", a_sweep_of("freq", "mnt/sweeps/s"), ["resume", "{t}/mnt/sweeps/s"],
+     "--storage {t}/mnt/sweeps: no space left (0.0 MiB free"),
+]
+
+
+def _write(t: Path, files: dict[str, Content]) -> None:
+    for name, content in files.items():
+        path = t / name.format(t=t)
+        if callable(content):
+            content(t)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def _snapshot(t: Path) -> dict[str, Any]:
+    return {str(p.relative_to(t)): (p.stat().st_size if p.is_file() else None) for p in sorted(t.rglob("*"))}
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch):
+    """Bad input fails before Ray starts or training begins: either is a failure here (and
+    without this guard, a case that slipped through would run a whole sweep)."""
+    from sweeplab import engine, tuning
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the bad input got as far as starting Ray or training")
+
+    monkeypatch.setattr(tuning, "start_ray", refuse)
+    monkeypatch.setattr(engine, "fit", refuse)
+
+
+def _check(argv: list[str], expected: str, t: Path, capsys, caplog=None) -> str:
+    argv = [a.format(t=t) for a in argv]
+    if argv[0] == "tune" and "--storage" not in argv:
+        argv += ["--storage", str(t / "sweeps"), "--name", "s"]
+    before = _snapshot(t)
+    code = main(argv)
+    _, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, (code, err)
+    assert len(lines) == 1, err
+    assert lines[0].startswith("sweeplab: error: "), lines[0]
+    assert expected.format(t=t) in lines[0], lines[0]
+    assert _snapshot(t) == before, "the command wrote files"
+    if caplog is not None:  # pytest takes log records off stderr: outside it, a warning is one more line
+        assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    return lines[0]
+
+
+@pytest.mark.parametrize("case, files, argv, expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, files, argv, expected, tmp_path, capsys, caplog,
+                                                         nothing_starts):
+    _write(tmp_path, files)
+    _check(argv, expected, tmp_path, capsys, caplog)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount a tiny tmpfs at tmp_path/mnt (root only); yields a function that remounts it."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mounted = []
+
+    def mount(options: str) -> Path:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(mnt)
+        return mnt
+
+    yield mount
+    for m in mounted:
+        subprocess.run(["umount", "-l", str(m)], check=False)
+
+
+@pytest.mark.parametrize("case, kind, files, argv, expected", MOUNTED, ids=[c[0] for c in MOUNTED])
+def test_unwritable_or_full_storage_is_one_line(case, kind, files, argv, expected, tmp_path, tmpfs, capsys, caplog,
+                                                nothing_starts):
+    if kind == "ro":
+        tmpfs("size=1m,ro")
+    else:
+        mnt = tmpfs("size=1m")
+        _write(tmp_path, files)
+        subprocess.run(["dd", "if=/dev/zero", f"of={mnt}/filler", "bs=64k"], capture_output=True, check=False)  # to the last block
+    _check(argv, expected, tmp_path, capsys, caplog)
+
+
+def test_a_few_bad_videos_are_skipped_with_one_warning(tmp_path, caplog):
+    """The tolerant side of the line the wlasl cases draw: one undecodable video among many
+    is left out, with one warning line (not one per video), and training goes on."""
+    from sweeplab.trainables import videomae
+
+    wlasl_root("w", videos="one_corrupt")(tmp_path)
+    (tmp_path / "w" / "videos" / "00006.mp4").unlink()  # and one of 'drink' listed but never downloaded
+    cfg = videomae.Config.from_dict({"data": str(tmp_path / "w"), "subset": 3, "num_frames": 2, "image_size": 8,
+                                     "model_size": "tiny", "decode_workers": 1})
+    with caplog.at_level(logging.WARNING):
+        data = videomae.load_data(cfg)
+    assert data.skipped == {"missing": ["00006"], "corrupt": ["00001"]}
+    assert sorted(data.labels["train"].tolist()) == [0, 1, 2, 2]  # every gloss keeps a training video
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "1 of 12 videos missing" in warnings[0] and "1 undecodable" in warnings[0]
+
+
+def _fill(mnt: Path) -> None:
+    subprocess.run(["dd", "if=/dev/zero", f"of={mnt}/filler", "bs=4k"], capture_output=True, check=False)
+
+
+def test_train_on_a_full_disk_is_one_line(tmp_path, tmpfs, capsys):
+    """``train`` writes its run folder as it trains: a full disk there is one line, exit 2
+    (the empty history.jsonl it could open stays behind)."""
+    _fill(tmpfs("size=100k"))
+    assert main(["train", "freq", "--preset", "tuned", "--smoke", "--out", f"{tmp_path}/mnt/run"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == [f"sweeplab: error: --out {tmp_path}/mnt/run: no space left on device (writing there failed)"]
+
+
+# ------------------------------------------------------------------ the disk giving out mid-sweep
+
+
+class _Result:  # what Tune's ResultGrid holds for a trial that raised
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_path, capsys):
+    """What run() does when Tune ran out of disk (a trial's checkpoint, Ray's state or the
+    store could not be written): one line, exit 2, the sweep marked FAILED, resume refuses."""
+    from sweeplab import tuning
+    from sweeplab.errors import UserError
+
+    prep = tuning.prepare(tuning.SweepOptions(target="freq", smoke=True, storage=str(tmp_path / "sweeps"), name="s"))
+    _write(tmp_path, a_sweep_of("freq", **{"trials.parquet.tmp-99": b"half a file"}))
+    folder = tmp_path / "sweeps" / "s"
+    tuning.storage_failure(prep, error=ValueError("a bug"), results=[_Result(RuntimeError("diverged"))])  # not the disk
+    assert not (folder / "FAILED").exists()
+
+    full = _Result(RuntimeError("ray::ImplicitFunc.train() ... OSError: [Errno 28] No space left on device"))
+    with pytest.raises(UserError) as info:
+        tuning.storage_failure(prep, results=[_Result(RuntimeError("diverged")), full])
+    assert str(info.value) == (f"--storage {tmp_path}/sweeps: no space left on device while the sweep ran (trial "
+                               f"checkpoints, results); {folder} is marked failed and cannot be resumed: free space, "
+                               "then start the sweep again")
+    assert (folder / "FAILED").read_text() == f"no space left on device under {tmp_path}/sweeps while the sweep ran\n"
+    assert not (folder / "trials.parquet.tmp-99").exists()  # the store's half-written file is gone
+    _check(["resume", str(folder)], f"{folder}: the sweep is marked failed (no space left on device under", tmp_path, capsys)
+
+    (folder / "FAILED").unlink()
+    with pytest.raises(UserError, match="read-only file system while the sweep ran"):
+        tuning.storage_failure(prep, error=OSError(errno.EROFS, "Read-only file system"))
+
+
+def test_a_disk_filling_up_mid_sweep_is_one_line_and_resume_refuses(tmp_path, tmpfs, capsys, monkeypatch, ray_local):
+    """End to end, through Ray: a 400 KiB storage fills with the smoke sweep's checkpoints."""
+    monkeypatch.setenv("SWEEPLAB_MIN_FREE_MB", "0")  # let it start on the tiny disk
+    storage = tmpfs("size=400k") / "sweeps"
+    code = main(["tune", "freq", "--smoke", "--storage", str(storage), "--name", "s", "--quiet"])
+    ours = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sweeplab: error:")]
+    assert code == 2 and len(ours) == 1 and f"--storage {storage}: no space left on device while the sweep ran" in ours[0]
+    assert (storage / "s" / "FAILED").exists()
+    assert main(["resume", str(storage / "s")]) == 2
+    assert "the sweep is marked failed" in capsys.readouterr().err

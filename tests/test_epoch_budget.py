@@ -1,0 +1,96 @@
+"""--epoch-budget: a sweep stops once its trials have reported N epochs in total, and a
+resumed sweep counts what it had already spent."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pandas as pd
+import pytest
+
+from sweeplab import store, tuning
+from sweeplab.cli import main
+from sweeplab.errors import UserError
+
+pytestmark = pytest.mark.usefixtures("ray_local")
+
+BUDGET, CONCURRENT = 10, 2
+
+
+def sweep_args(storage, name, budget=BUDGET):
+    # 20 trials x 4 epochs = 80 epochs asked for: the budget, not num_samples, must end it
+    return ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "20",
+            "--set", "epochs=4", "--max-concurrent", str(CONCURRENT), "--epoch-budget", str(budget),
+            "--storage", str(storage), "--name", name, "--quiet"]
+
+
+def epochs_reported(sweep) -> tuple[int, pd.DataFrame, pd.DataFrame]:
+    trials, history = store.read_tables(str(sweep), "val_mse", "min")  # Parquet plus the journal (a killed driver)
+    # one history row a (trial, epoch) reported; a trial's iterations are its last epoch
+    assert len(history) == int(trials["iterations"].sum())
+    return len(history), trials, history
+
+
+def test_epoch_budget_stops_the_sweep_and_a_resume_keeps_to_it(storage, capsys):
+    assert main(sweep_args(storage, "b")) == 0
+    sweep = storage / "b"
+    total, trials, _ = epochs_reported(sweep)
+    # The trial whose epoch reaches the budget stops at once; each other running trial may
+    # report the one epoch it was training when the budget was reached, and no more.
+    assert BUDGET <= total <= BUDGET + CONCURRENT - 1
+    assert len(trials) < 20
+    assert f"--epoch-budget {BUDGET}" in capsys.readouterr().out
+    assert json.loads((sweep / "sweep.json").read_text())["options"]["epoch_budget"] == BUDGET
+
+    # a sweep the budget ended is finished: resuming it trains nothing more
+    assert main(["resume", str(sweep)]) == 0
+    assert epochs_reported(sweep)[0] == total
+
+
+def test_a_sweep_stopped_before_its_budget_resumes_to_the_budget_not_past_it(storage):
+    """Tune restores the stopper it pickled before the first epoch, which has counted
+    nothing: resume must count the epochs already reported, finished trials' included
+    (they are not rerun, so a fresh count would never see them)."""
+    budget = 30
+    args = sweep_args(storage, "r", budget=budget)
+    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
+    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args, "--num-cpus", "2"],
+                            env={**os.environ, "RAY_TMPDIR": ray_tmp}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    sweep = storage / "r"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:  # Ctrl-C once two trials have finished
+            trials, _ = store.read_tables(str(sweep), "val_mse", "min") if sweep.exists() else (None, None)
+            if trials is not None and (trials["status"] == "TERMINATED").sum() >= 2:
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # only what that sweep started
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    before, trials, _ = epochs_reported(sweep)
+    finished = int(trials.loc[trials["status"] == "TERMINATED", "iterations"].sum())
+    assert finished >= 8 and before < budget
+
+    assert main(["resume", str(sweep)]) == 0
+    total, _, _ = epochs_reported(sweep)
+    # a stopper that forgot the finished trials would go on to about budget + finished
+    print("BEFORE", before, "FINISHED", finished, "TOTAL", total)
+    assert budget <= total <= budget + CONCURRENT - 1
+
+
+def test_epoch_budget_must_be_positive(tmp_path):
+    with pytest.raises(UserError, match="--epoch-budget 0: must be >= 1"):
+        tuning.prepare(tuning.SweepOptions(target="freq", storage=str(tmp_path), epoch_budget=0))
+    assert main(["tune", "freq", "--epoch-budget", "-3", "--storage", str(tmp_path)]) == 2
