@@ -165,11 +165,12 @@ class Seq2seqTask:
             logits, state = net.decode(memory, state, gold, self.teacher_forcing)
             loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), gold.flatten(), ignore_index=PAD,
                                                reduction="sum") / tokens
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(loss.item())
+            value = loss.item()  # one read serves the check and the total
+            if not math.isfinite(value):
+                raise NonFiniteLoss(value)
             loss.backward(retain_graph=start + width < tgt.shape[1])
             state = state.detach()
-            total += loss.item()
+            total += value
         if self.cfg.clip_grad_norm > 0:
             nn.utils.clip_grad_norm_(model.parameters(), self.cfg.clip_grad_norm)
         optimizer.step()
