@@ -20,6 +20,34 @@ def table(rows: list[dict], columns: list[str]) -> str:
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def timed_sweep(folder: str, name: str, space: str, cpus: int, **options):
+    """One sweep through sweeplab's own tuning path (a local Ray started in-process, as many
+    trials at once as CPUs), every trial required to finish. Returns (trials, history, wall
+    seconds, of which Ray's start); Ray is shut down after."""
+    import time
+
+    import ray
+
+    from sweeplab import store, tuning
+
+    space_file = Path(folder) / f"{name}.yaml"
+    space_file.write_text(space)
+    if not options.get("trainable"):
+        options.setdefault("target", "freq")
+    opts = tuning.SweepOptions(space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=cpus,
+                               max_concurrent=cpus, **options)
+    t0 = time.perf_counter()
+    prep = tuning.prepare(opts)
+    tuning.start_ray(prep)
+    ray_start = time.perf_counter() - t0
+    tuning.run(prep)
+    wall = time.perf_counter() - t0
+    ray.shutdown()
+    trials, history = store.read_tables(prep.uri, prep.metric, prep.mode)
+    assert set(trials["status"]) == {"TERMINATED"}, trials["status"].value_counts()
+    return trials, history, wall, ray_start
+
+
 def machine() -> dict:
     """What the figures were measured on."""
     import platform

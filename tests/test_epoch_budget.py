@@ -54,9 +54,8 @@ def test_epoch_budget_stops_the_sweep_and_a_resume_keeps_to_it(storage, capsys):
 
 
 def test_a_sweep_stopped_before_its_budget_resumes_to_the_budget_not_past_it(storage):
-    """Tune restores the stopper it pickled before the first epoch, which has counted
-    nothing: resume must count the epochs already reported, finished trials' included
-    (they are not rerun, so a fresh count would never see them)."""
+    """The finished trials are not rerun, so only a stopper that kept its count across the
+    restore (Tune's saved copy, topped up from the store) sees their epochs."""
     budget = 30
     args = sweep_args(storage, "r", budget=budget)
     ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
@@ -86,8 +85,28 @@ def test_a_sweep_stopped_before_its_budget_resumes_to_the_budget_not_past_it(sto
     assert main(["resume", str(sweep)]) == 0
     total, _, _ = epochs_reported(sweep)
     # a stopper that forgot the finished trials would go on to about budget + finished
-    print("BEFORE", before, "FINISHED", finished, "TOTAL", total)
     assert budget <= total <= budget + CONCURRENT - 1
+
+
+def test_a_restored_stopper_counts_what_the_store_recorded_after_tunes_last_state_save(tmp_path):
+    """Tune hands a resumed sweep the stopper of its last experiment-state save; epochs
+    reported after that save (and before a kill) are in the results store."""
+    import ray.cloudpickle as pickle
+
+    uri = str(tmp_path / "s")
+    stopper = tuning.epoch_budget_stopper(10, uri, "val_mse", "min")
+    assert not stopper("a", {"training_iteration": 2}) and stopper.total() == 2
+    saved = pickle.dumps(stopper)  # Tune's state save, here after trial a's second epoch
+    recorder = store.SweepRecorder(uri, {"name": "s"}, "val_mse", "min")
+    recorder.open()
+    recorder.started("a", {})
+    recorder.started("b", {})
+    for trial_id, it in [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)]:
+        recorder.result(trial_id, {"training_iteration": it, "val_mse": 0.5})
+    restored = pickle.loads(saved)
+    assert restored.total() == 5 and not restored.stop_all()  # a: 3, b: 2
+    assert restored("b", {"training_iteration": 2}) is False  # a re-reported epoch counts once
+    assert restored("c", {"training_iteration": 5}) is True
 
 
 def test_epoch_budget_must_be_positive(tmp_path):

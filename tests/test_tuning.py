@@ -115,3 +115,24 @@ def test_a_metric_without_goal_needs_one_unless_it_is_the_registry_metric(tmp_pa
     space.write_text("metric: test_mse\nparameters:\n  lr: {values: [0.001]}\n")
     with pytest.raises(UserError, match=r"m.yaml: metric: give \{name: test_mse, goal: minimize\|maximize\}"):
         prep(tmp_path, target="freq", space=str(space))
+
+
+def test_optuna_never_proposes_a_config_it_has_run_and_finishes_a_space_of_choices(tmp_path):
+    """TPE draws each categorical on its own and repeats configs; every trial has the sweep's
+    seed, so a repeat would retrace the same curve."""
+    from ray.tune.search import Searcher
+
+    space = tmp_path / "s.yaml"
+    space.write_text("experiment: freq\nmethod: bayes\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
+                     "  lr: {values: [1.0e-3, 1.0e-2]}\n  seq_length: {values: [50, 100]}\n")
+    p = prep(tmp_path, target="freq", space=str(space))
+    searcher = tuning.make_searcher("optuna", p.spec, 0, 2, num_samples=30)
+    searcher.set_search_properties(p.metric, p.mode, p.spec.param_space())
+    configs = []
+    for i in range(13):
+        config = searcher.suggest(f"t{i}")
+        if config is Searcher.FINISHED:
+            break
+        configs.append((config["hidden_size"], config["lr"], config["seq_length"]))
+        searcher.on_trial_complete(f"t{i}", {"val_mse": 0.1 + 0.01 * (config["hidden_size"] == 16)})
+    assert len(configs) == 12 and len(set(configs)) == 12  # every config once, then finished

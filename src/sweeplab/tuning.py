@@ -414,11 +414,80 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
-        return OptunaSearch(sampler=sampler, points_to_evaluate=points or None)
+        return distinct_optuna(OptunaSearch, seed)(sampler=sampler, points_to_evaluate=points or None)
     from ray.tune.search import BasicVariantGenerator
 
     return BasicVariantGenerator(points_to_evaluate=points or None, random_state=seed,
                                  max_concurrent=max_concurrent)
+
+
+def distinct_optuna(base: type, seed: int) -> type:
+    """OptunaSearch that never runs a config it has run before. TPE draws each categorical
+    parameter on its own, so over a space of choices it proposes repeats (the search-
+    efficiency benchmark: 2 to 7 of 7 to 21 trials); every trial of a sweep has the same
+    seed, so a repeat retraces the same curve and only spends budget. A repeat is told to
+    Optuna as failed (TPE leaves failed trials out) and Optuna is asked again; after
+    ``ASKS`` repeats in a row a random config not yet run is enqueued. Once every config of
+    a space of choices has run, the searcher is finished."""
+    import random
+
+    import optuna
+    from ray.tune.search import Searcher
+
+    class DistinctOptunaSearch(base):
+        ASKS = 10
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._run_configs: set = set()
+            self._rng = random.Random(seed)
+
+        def suggest(self, trial_id: str):
+            for attempt in range(self.ASKS + 1):
+                if attempt == self.ASKS:
+                    params = self._untried()
+                    if params is None:
+                        return Searcher.FINISHED
+                    self._ot_study.enqueue_trial(params)
+                config = super().suggest(trial_id)
+                if not isinstance(config, dict):
+                    return config
+                key = tuple(sorted((k, repr(v)) for k, v in self._ot_trials[trial_id].params.items()))
+                if key not in self._run_configs:
+                    self._run_configs.add(key)
+                    return config
+                self._ot_study.tell(self._ot_trials.pop(trial_id), state=optuna.trial.TrialState.FAIL)
+            return None  # Tune asks again later
+
+        def _untried(self) -> Optional[dict[str, Any]]:
+            """A random config not yet run; None when a space of choices has none left."""
+            dists = self._space
+            finite = all(isinstance(d, optuna.distributions.CategoricalDistribution) for d in dists.values())
+            if finite and len(self._run_configs) >= math.prod(len(d.choices) for d in dists.values()):
+                return None
+            for _ in range(1000):
+                params = {k: _draw(d, self._rng) for k, d in dists.items()}
+                if tuple(sorted((k, repr(v)) for k, v in params.items())) not in self._run_configs:
+                    return params
+            return None
+
+    return DistinctOptunaSearch
+
+
+def _draw(dist: Any, rng: Any) -> Any:
+    """One value of an Optuna distribution."""
+    import optuna.distributions as d
+
+    if isinstance(dist, d.CategoricalDistribution):
+        return rng.choice(dist.choices)
+    if dist.log:
+        value = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
+    else:
+        value = rng.uniform(dist.low, dist.high)
+    step = getattr(dist, "step", None)
+    if step:
+        value = dist.low + round((value - dist.low) / step) * step
+    return int(round(value)) if isinstance(dist, d.IntDistribution) else min(max(value, dist.low), dist.high)
 
 
 def default_concurrency(prep: Prepared) -> int:
@@ -538,24 +607,37 @@ def _callbacks(prep: Prepared) -> list:
             *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]
 
 
-def epoch_budget_stopper(budget: int, reported: Optional[dict[str, int]] = None):
+def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
     """--epoch-budget: a Tune stopper that ends the sweep once its trials have reported
     ``budget`` epochs (training iterations) in total. A trial counts its highest iteration,
-    so one restored from a checkpoint does not count the epochs it reports again.
-    ``reported``: each trial's epochs so far (a resumed sweep). Trials running when the
-    budget is reached may each report the one epoch they were already training."""
+    so one restored from a checkpoint does not count the epochs it reports again. Trials
+    running when the budget is reached may each report the one epoch they were training.
+
+    Tune saves this stopper in its experiment state and a resumed sweep gets that copy back
+    (not the one passed in), counting as of Tune's last state save; so an unpickled stopper
+    first takes each trial's epochs from the results store, which records every report."""
     from ray.tune.stopper import Stopper
 
     class EpochBudget(Stopper):
         def __init__(self):
-            self.budget, self.reported, self.announced = budget, dict(reported or {}), False
+            self.budget, self.reported, self.announced, self.from_store = budget, {}, False, False
+
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+            self.from_store = True
 
         def total(self) -> int:
+            if self.from_store:
+                self.from_store = False
+                recorded = store.SweepRecorder(sweep_uri, {}, metric, mode)
+                recorded.load()  # reads only: the Parquet files and the journal
+                for trial_id, it in recorded.history:
+                    self.reported[trial_id] = max(self.reported.get(trial_id, 0), int(it))
             return sum(self.reported.values())
 
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
             it = int(result.get("training_iteration", 0) or 0)
-            self.reported[trial_id] = max(self.reported.get(trial_id, 0), it); print("CALL", trial_id, it, result.get("done"), self.total(), flush=True)
+            self.reported[trial_id] = max(self.reported.get(trial_id, 0), it)
             return self.stop_all()
 
         def stop_all(self) -> bool:
@@ -569,17 +651,9 @@ def epoch_budget_stopper(budget: int, reported: Optional[dict[str, int]] = None)
     return EpochBudget()
 
 
-def _budget_stopper(prep: Prepared, restore: bool = False):
+def _budget_stopper(prep: Prepared):
     budget = prep.options.get("epoch_budget")
-    if not budget:
-        return None
-    reported: dict[str, int] = {}
-    if restore:  # Tune restores the stopper pickled at the start, which has counted nothing
-        stored = store.SweepRecorder(prep.uri, {}, prep.metric, prep.mode)
-        stored.load()
-        for trial_id, it in stored.history:
-            reported[trial_id] = max(reported.get(trial_id, 0), int(it))
-    return epoch_budget_stopper(int(budget), reported)
+    return epoch_budget_stopper(int(budget), prep.uri, prep.metric, prep.mode) if budget else None
 
 
 def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False):
@@ -594,7 +668,6 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         # location; record into the folder being resumed instead.
         run_config = tuner._local_tuner.get_run_config()
         run_config.callbacks, run_config.failure_config = _callbacks(prep), failures
-        run_config.stop = _budget_stopper(prep, restore=True)
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()

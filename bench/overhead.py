@@ -1,0 +1,99 @@
+"""What a sweep costs over the same trainings in a bare loop.
+
+N trials (default 16) of about S seconds each (default 10) through sweeplab's own tuning path
+(`sweeplab tune`: a local Ray started in-process, 1 CPU and 1 torch thread a trial, as many
+trials at once as CPUs), against the same configs trained one after another in one process
+with no Ray, same epochs, same threads.
+
+    ratio = sweep wall time / (sum of bare times / parallel slots)        goal <= 1.10
+
+    python bench/overhead.py [--trials 16] [--seconds 10] [--cpus 2]
+
+Prints where the sweep's extra time goes, and appends the figures to bench/results/overhead.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import record, table, timed_sweep  # noqa: E402
+
+from sweeplab import engine, registry  # noqa: E402
+from sweeplab.runner import LocalSession  # noqa: E402
+
+BASE = {"hidden_size": 32, "seq_length": 50, "lr_schedule": "none", "duration": 40.0}
+
+
+def bare(module, exp, values: dict) -> float:
+    """One training in this process, no Ray: the engine with a plain local session."""
+    cfg = module.Config.from_dict(values)
+    data = module.load_data(cfg)  # a sweep builds it once in the driver; not timed here either
+    t0 = time.perf_counter()
+    with TemporaryDirectory() as out:
+        engine.fit(module.Task, cfg, data, LocalSession(out, cpus=1, echo=lambda _: None), engine.Monitor(exp.metric, exp.mode))
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=10.0, help="about how long one trial trains")
+    p.add_argument("--cpus", type=int, default=2)
+    args = p.parse_args()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    exp = registry.get("freq")
+    module = exp.load()
+
+    # calibrate: epochs so that a trial trains for about --seconds
+    per_epoch = bare(module, exp, {**BASE, "epochs": 3}) / 3
+    epochs = max(2, round(args.seconds / per_epoch))
+    lrs = [round(1e-3 * (1 + i), 6) for i in range(args.trials)]  # same cost, different configs
+    space = (f"experiment: freq\nmethod: grid\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: fifo\n"
+             f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
+             f"parameters:\n  lr: {{values: {lrs}}}\n")
+
+    with TemporaryDirectory() as tmp:
+        trials, history, sweep_wall, ray_start = timed_sweep(tmp, "overhead", space, args.cpus)
+    assert len(trials) == args.trials
+
+    bare_times = [bare(module, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
+    ideal = sum(bare_times) / args.cpus
+    ratio = sweep_wall / ideal
+    # inside the sweep: the epochs themselves, Tune's report + checkpoint per epoch, trial set-up
+    in_trials = float(trials["wall_time_s"].sum())
+    epochs_in_sweep = float(history["epoch_seconds"].sum())
+    extra = history["time_this_iter_s"] - history["epoch_seconds"]  # what Tune timed beyond the engine's epoch
+    first = history["training_iteration"] == 1  # a trial's first iteration also holds its set-up
+    per_report = float(extra[~first].median()) if (~first).any() else 0.0
+    reporting = per_report * len(history)
+    setup = float(extra[first].sum()) - per_report * int(first.sum())
+    rows = [
+        {"what": f"sweep: {args.trials} trials x {epochs} epochs, {args.cpus} at once (wall)", "seconds": sweep_wall},
+        {"what": "  Ray start (ray.init, in-process)", "seconds": ray_start},
+        {"what": "  time inside trials, summed", "seconds": in_trials},
+        {"what": "    epochs (train + validation), summed", "seconds": epochs_in_sweep},
+        {"what": f"    report + checkpoint after each epoch ({per_report * 1000:.0f} ms, median), summed", "seconds": reporting},
+        {"what": "    trial set-up (data from the object store, model, session), summed", "seconds": setup},
+        {"what": "bare loop: the same trainings one after another, summed", "seconds": sum(bare_times)},
+        {"what": f"  divided by {args.cpus} slots (the ideal sweep)", "seconds": ideal},
+        {"what": "ratio sweep / ideal (goal <= 1.10)", "seconds": ratio},
+        {"what": "  the same without Ray's start (a sweep on a running cluster)", "seconds": (sweep_wall - ray_start) / ideal},
+    ]
+    print(table(rows, ["what", "seconds"]))
+    slowdown = epochs_in_sweep / sum(bare_times)
+    print(f"\nepochs in the sweep ran {slowdown:.3f}x as long as the whole bare trainings "
+          f"({args.cpus} trainings sharing the machine's memory and caches, plus the driver)")
+    record("overhead", {"trials": args.trials, "epochs": epochs, "cpus": args.cpus, "trial_seconds_bare": sum(bare_times) / len(bare_times),
+                        "sweep_wall_s": sweep_wall, "ray_start_s": ray_start, "bare_sum_s": sum(bare_times),
+                        "ideal_s": ideal, "ratio": ratio, "ratio_without_ray_start": (sweep_wall - ray_start) / ideal, "inside_trials_s": in_trials, "epochs_in_sweep_s": epochs_in_sweep,
+                        "report_checkpoint_s": reporting, "report_checkpoint_per_epoch_s": per_report,
+                        "trial_setup_s": setup})
+
+
+if __name__ == "__main__":
+    main()

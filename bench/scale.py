@@ -1,0 +1,99 @@
+"""Many tiny trials: what Tune and sweeplab cost per trial when the training is nearly free.
+
+N trials (default 1,000) of one tiny epoch each (freq, a 4-unit LSTM on 0.2 s of signal)
+through sweeplab's own tuning path on a local Ray with 2 CPUs, against the theoretical
+minimum: N x (one such training, measured in a bare loop: model, one epoch, validation, test,
+checkpoint) / CPUs.
+
+    ratio = sweep wall time / theoretical minimum                       goal <= 1.5
+
+    python bench/scale.py [--trials 1000] [--cpus 2]
+
+It also runs the same number of trials of a trainable that does nothing but report once,
+through the same path (sweeplab's --trainable): Ray Tune's own floor per trial. What the
+sweep costs beyond that floor and the bare training is sweeplab's.
+
+Prints the per-trial costs and appends the figures to bench/results/scale.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import record, table, timed_sweep  # noqa: E402
+
+from sweeplab import engine, registry  # noqa: E402
+from sweeplab.runner import LocalSession  # noqa: E402
+
+TINY = {"epochs": 1, "hidden_size": 4, "seq_length": 10, "duration": 0.2, "lr_schedule": "none"}
+
+
+NOOP = """from ray import tune
+
+
+def objective(config):
+    tune.report({"val_mse": config["lr"]})
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=1000)
+    p.add_argument("--cpus", type=int, default=2)
+    args = p.parse_args()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    exp = registry.get("freq")
+    module = exp.load()
+
+    # one tiny training, bare: the floor a trial cannot go under
+    cfg = module.Config.from_dict({**TINY, "lr": 1e-3})
+    data = module.load_data(cfg)
+    times = []
+    with TemporaryDirectory() as out:
+        for i in range(30):
+            t0 = time.perf_counter()
+            engine.fit(module.Task, cfg, data, LocalSession(Path(out) / str(i), cpus=1, echo=lambda _: None),
+                       engine.Monitor(exp.metric, exp.mode))
+            times.append(time.perf_counter() - t0)
+    per_trial = sorted(times)[len(times) // 2]
+    minimum = args.trials * per_trial / args.cpus
+
+    space = ("experiment: freq\nmethod: random\nmetric: {name: val_mse, goal: minimize}\nscheduler: fifo\n"
+             "fixed: {" + ", ".join(f"{k}: {v}" for k, v in TINY.items()) + "}\n"
+             "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
+    with TemporaryDirectory() as tmp:
+        _, _, wall, ray_start = timed_sweep(tmp, "scale", space, args.cpus, num_samples=args.trials)
+        noop = Path(tmp) / "noop.py"
+        noop.write_text(NOOP)
+        floor_space = space.split("fixed:")[0].replace("experiment: freq\n", "") + "parameters:" + space.split("parameters:")[1]
+        _, _, floor_wall, floor_start = timed_sweep(tmp, "floor", floor_space, args.cpus, num_samples=args.trials,
+                                                    trainable=f"{noop}:objective")
+    per_slot = (wall - ray_start) * args.cpus / args.trials  # wall a trial holds a CPU for
+    floor = (floor_wall - floor_start) * args.cpus / args.trials
+    rows = [
+        {"what": "one tiny training, bare (median of 30)", "value": per_trial},
+        {"what": f"theoretical minimum: {args.trials} x that / {args.cpus} CPUs", "value": minimum},
+        {"what": f"sweep of {args.trials} trials (wall, Ray start included)", "value": wall},
+        {"what": "  Ray start", "value": ray_start},
+        {"what": "  a CPU's wall per trial", "value": per_slot},
+        {"what": "  Ray Tune's floor per trial (a trainable that only reports once, same path)", "value": floor},
+        {"what": "  the bare training", "value": per_trial},
+        {"what": "  sweeplab's own per trial (the rest)", "value": per_slot - floor - per_trial},
+        {"what": "ratio sweep / minimum (goal <= 1.5)", "value": wall / minimum},
+        {"what": "ratio if trials held no Tune floor: (wall - floor x trials / CPUs) / minimum",
+         "value": (wall - floor * args.trials / args.cpus) / minimum},
+    ]
+    print(table(rows, ["what", "value"]))
+    record("scale", {"trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial, "minimum_s": minimum,
+                     "wall_s": wall, "ray_start_s": ray_start, "cpu_wall_per_trial_s": per_slot,
+                     "tune_floor_per_trial_s": floor, "sweeplab_per_trial_s": per_slot - floor - per_trial,
+                     "ratio": wall / minimum})
+
+
+if __name__ == "__main__":
+    main()
