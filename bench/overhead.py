@@ -9,11 +9,18 @@ with no Ray, same epochs, same threads.
 
     python bench/overhead.py [--trials 16] [--seconds 10] [--cpus 2]
 
+The bare trainings run one at a time on an otherwise idle machine; the sweep runs --cpus of
+them at once, and on a machine whose cores share caches, memory bandwidth and clocks each
+then runs slower. So the same trainings also run bare in --cpus processes at once (no Ray,
+the same split of trials a slot): the machine's own parallel slowdown, which no tuning
+layer can remove, against what the sweep adds on top of it (Ray's start, Tune, sweeplab).
+
 Prints where the sweep's extra time goes, and appends the figures to bench/results/overhead.jsonl.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -39,6 +46,20 @@ def bare(module, exp, values: dict) -> float:
     return time.perf_counter() - t0
 
 
+def bare_share(lrs: list[float], epochs: int) -> list[float]:
+    """One slot's share of the trainings, bare, in a process of its own."""
+    exp = registry.get("freq")
+    module = exp.load()
+    bare(module, exp, {**BASE, "epochs": 1})  # first-call costs of a new process, as a reused actor has paid them
+    return [bare(module, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
+
+
+def bare_parallel(lrs: list[float], epochs: int, slots: int) -> list[list[float]]:
+    """The trainings bare in ``slots`` processes at once, trial i in slot i % slots."""
+    with multiprocessing.get_context("spawn").Pool(slots) as pool:
+        return pool.starmap(bare_share, [(lrs[i::slots], epochs) for i in range(slots)])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=16)
@@ -49,7 +70,9 @@ def main() -> None:
     exp = registry.get("freq")
     module = exp.load()
 
-    # calibrate: epochs so that a trial trains for about --seconds
+    # calibrate: epochs so that a trial trains for about --seconds (after a warm-up: a first
+    # training pays the process's one-time costs, which would make every trial too short)
+    bare(module, exp, {**BASE, "epochs": 1})
     per_epoch = bare(module, exp, {**BASE, "epochs": 3}) / 3
     epochs = max(2, round(args.seconds / per_epoch))
     lrs = [round(1e-3 * (1 + i), 6) for i in range(args.trials)]  # same cost, different configs
@@ -64,6 +87,8 @@ def main() -> None:
     bare_times = [bare(module, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
     ideal = sum(bare_times) / args.cpus
     ratio = sweep_wall / ideal
+    shares = bare_parallel(lrs, epochs, args.cpus)
+    parallel = max(sum(share) for share in shares)  # the slowest slot ends the bare parallel run
     # inside the sweep: the epochs themselves, Tune's report + checkpoint per epoch, trial set-up
     in_trials = float(trials["wall_time_s"].sum())
     epochs_in_sweep = float(history["epoch_seconds"].sum())
@@ -83,6 +108,10 @@ def main() -> None:
         {"what": f"  divided by {args.cpus} slots (the ideal sweep)", "seconds": ideal},
         {"what": "ratio sweep / ideal (goal <= 1.10)", "seconds": ratio},
         {"what": "  the same without Ray's start (a sweep on a running cluster)", "seconds": (sweep_wall - ray_start) / ideal},
+        {"what": f"bare in {args.cpus} processes at once, no Ray (the slowest slot's trainings, summed)", "seconds": parallel},
+        {"what": "  the machine's own parallel slowdown: that / ideal", "seconds": parallel / ideal},
+        {"what": "  what the sweep adds on top: sweep / bare parallel", "seconds": sweep_wall / parallel},
+        {"what": "    without Ray's start", "seconds": (sweep_wall - ray_start) / parallel},
     ]
     print(table(rows, ["what", "seconds"]))
     slowdown = epochs_in_sweep / sum(bare_times)
@@ -90,7 +119,9 @@ def main() -> None:
           f"({args.cpus} trainings sharing the machine's memory and caches, plus the driver)")
     record("overhead", {"trials": args.trials, "epochs": epochs, "cpus": args.cpus, "trial_seconds_bare": sum(bare_times) / len(bare_times),
                         "sweep_wall_s": sweep_wall, "ray_start_s": ray_start, "bare_sum_s": sum(bare_times),
-                        "ideal_s": ideal, "ratio": ratio, "ratio_without_ray_start": (sweep_wall - ray_start) / ideal, "inside_trials_s": in_trials, "epochs_in_sweep_s": epochs_in_sweep,
+                        "ideal_s": ideal, "ratio": ratio, "bare_parallel_s": parallel,
+                        "machine_parallel_slowdown": parallel / ideal, "ratio_to_bare_parallel": sweep_wall / parallel,
+                        "ratio_to_bare_parallel_without_ray_start": (sweep_wall - ray_start) / parallel, "ratio_without_ray_start": (sweep_wall - ray_start) / ideal, "inside_trials_s": in_trials, "epochs_in_sweep_s": epochs_in_sweep,
                         "report_checkpoint_s": reporting, "report_checkpoint_per_epoch_s": per_report,
                         "trial_setup_s": setup})
 

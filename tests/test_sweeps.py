@@ -60,6 +60,39 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
         assert list((storage / "s" / "report" / "images").glob("*_samples_iter_*.png"))
 
 
+def read_events(path):
+    """(tag, step, value) of every scalar in a TensorBoard event file, and its hparams tags."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    data, scalars, plugins = path.read_bytes(), [], set()
+    at = 0
+    while at < len(data):
+        (length,) = struct.unpack("Q", data[at:at + 8])
+        event = Event.FromString(data[at + 12:at + 12 + length])
+        at += 12 + length + 4
+        for v in event.summary.value:
+            if v.metadata.plugin_data.plugin_name == "hparams":
+                plugins.add(v.tag)
+            elif v.HasField("simple_value") or v.tensor.float_val:
+                scalars.append((v.tag, event.step, v.simple_value if v.HasField("simple_value") else v.tensor.float_val[0]))
+    return scalars, plugins
+
+
+def test_tensorboard_event_files_hold_every_reported_scalar(storage):
+    assert main(["tune", "freq", "--smoke", "--search", "random", "--storage", str(storage), "--name", "s",
+                 "--quiet", "--set", "epochs=3"]) == 0
+    _, history = frames(storage / "s")
+    for trial_id, rows in history.groupby("trial_id"):
+        (events,) = (storage / "s").glob(f"trial_{trial_id}/events.out.tfevents.*")
+        scalars, plugins = read_events(events)
+        val = {step: value for tag, step, value in scalars if tag == "ray/tune/val_mse"}
+        assert sorted(val) == [1, 2, 3]
+        assert val == pytest.approx(dict(zip(rows["training_iteration"], rows["val_mse"])), rel=1e-6)
+        assert {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"} <= plugins
+
+
 def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):
     space = tmp_path / "nan.yaml"
     space.write_text(textwrap.dedent("""

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import platform
+import socket
+import struct
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +89,92 @@ def store_callback(recorder: store.SweepRecorder):
             recorder.close({t.trial_id: t.status for t in trials})
 
     return StoreCallback()
+
+
+def tensorboard_callback(searched: list[str]):
+    """TensorBoard event files, one a trial in its folder, with the tags and steps of Tune's
+    own TBXLoggerCallback (``ray/tune/<metric>``, step = training_iteration, the hparams tab
+    at the trial's end, over the ``searched`` parameters).
+
+    Tune's logger starts a writer thread for every trial and fsyncs after every result:
+    on a sweep of short trials that was a third of the driver's time, which every trial
+    waits on (the driver is one thread). These are plain appends, flushed to the OS after
+    each result; the results store, not these files, is the sweep's record."""
+    import pyarrow.fs as pafs
+    from ray.tune import Callback
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.record_writer import masked_crc32c
+    from tensorboardX.summary import hparams, scalar
+
+    skipped = {"config", "pid", "timestamp", "time_total_s", "training_iteration"}
+
+    def record(event) -> bytes:
+        data = event.SerializeToString()
+        header = struct.pack("Q", len(data))
+        return header + struct.pack("I", masked_crc32c(header)) + data + struct.pack("I", masked_crc32c(data))
+
+    class TensorBoardCallback(Callback):
+        def __init__(self):
+            self.files: dict[str, Any] = {}  # trial id -> its open event file
+            self.last: dict[str, dict[str, float]] = {}  # trial id -> its latest scalars
+
+        def _file(self, trial):
+            f = self.files.get(trial.trial_id)
+            if f is None:
+                # straight into the trial's folder where storage is a file system here (NFS
+                # too); else the driver's staging copy, which Tune uploads with its own files
+                local = isinstance(trial.storage.storage_filesystem, pafs.LocalFileSystem)
+                folder = trial.path if local else trial.local_path
+                os.makedirs(folder, exist_ok=True)
+                name = f"events.out.tfevents.{time.time():.0f}.{socket.gethostname()}"
+                f = self.files[trial.trial_id] = open(os.path.join(folder, name), "ab")
+                f.write(record(Event(wall_time=time.time(), file_version="brain.Event:2")))
+            return f
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            step = result.get("timesteps_total") or result.get("training_iteration") or 0
+            scalars = {f"ray/tune/{k}": float(v) for k, v in _flat(result, skipped).items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+            now = time.time()
+            f = self._file(trial)
+            f.write(b"".join(record(Event(wall_time=now, step=int(step), summary=scalar(k, v)))
+                             for k, v in scalars.items()))
+            f.flush()
+            self.last[trial.trial_id] = scalars
+
+        def _close(self, trial):
+            f = self.files.pop(trial.trial_id, None)
+            metrics = self.last.pop(trial.trial_id, None)
+            if f is None:
+                return
+            params = {k: v for k, v in trial.config.items() if k in searched and isinstance(v, (str, bool, int, float))}
+            if params and metrics:
+                f.write(b"".join(record(Event(wall_time=time.time(), summary=s)) for s in hparams(params, metrics)))
+            f.close()
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._close(trial)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self._close(trial)
+
+        def on_experiment_end(self, trials, **info):
+            for trial in trials:
+                self._close(trial)
+
+    return TensorBoardCallback()
+
+
+def _flat(d: dict, skipped: set, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if k in skipped:
+            continue
+        if isinstance(v, dict):
+            out.update(_flat(v, set(), f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def checkpoint_pruner():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import logging
 import math
 import datetime as dt
 import os
@@ -14,7 +15,7 @@ from typing import Any, Optional
 from . import faults, registry, spaces, store
 from .errors import UserError
 from .analysis.summary import summarize
-from .recording import checkpoint_pruner, store_callback, sweep_meta
+from .recording import checkpoint_pruner, store_callback, sweep_meta, tensorboard_callback
 from .runner import TrialPlan, load_user_trainable
 
 DEFAULT_STORAGE = "./sweeps"
@@ -523,6 +524,15 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     # save is unknown to it (the store drops it and the searcher suggests it again). Tune's
     # "auto" saves at most every 10 s; every second keeps that window small, for a few ms a save.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    # Tune's CSV / JSON / TensorBoard loggers cost the driver ~15 ms a trial (a writer thread
+    # and an fsync a result, and files in the staging folder Tune copies whole to storage at
+    # every state save). The results store holds every row; recording.tensorboard_callback
+    # writes the event files. TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0 brings Tune's back.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    if os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "1":
+        # Tune's ResultGrid looks for the loggers' result.json at the end, and warns; nothing
+        # of sweeplab reads it (the store is the record)
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     if ray.is_initialized():
         return None
     address = address or os.environ.get("RAY_ADDRESS") or "local"
@@ -603,7 +613,10 @@ def _callbacks(prep: Prepared) -> list:
     kill = faults.driver_callback(faults.from_env(), prep.num_samples)
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler["name"] != "pbt"
-    return [store_callback(recorder), *([checkpoint_pruner()] if prune else []),
+    # where Tune's own loggers are on, they write the TensorBoard files
+    tensorboard = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS") == "1"
+    return [store_callback(recorder), *([tensorboard_callback(list(prep.spec.parameters))] if tensorboard else []),
+            *([checkpoint_pruner()] if prune else []),
             *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]
 
 
