@@ -10,8 +10,11 @@ checkpoint) / CPUs.
     python bench/scale.py [--trials 1000] [--cpus 2]
 
 It also runs the same number of trials of a trainable that does nothing but report once,
-through the same path (sweeplab's --trainable): Ray Tune's own floor per trial. What the
-sweep costs beyond that floor and the bare training is sweeplab's.
+through the same path (sweeplab's --trainable): the floor per trial of Tune as sweeplab
+drives it. What the sweep costs beyond that floor and the bare training is sweeplab's. And
+the same do-nothing trials through a plain ``tune.Tuner`` with Ray's defaults (its loggers,
+its experiment-state period) and the same reuse_actors / concurrency: Ray Tune's own floor,
+with no sweeplab code at all.
 
 Prints the per-trial costs and appends the figures to bench/results/scale.jsonl.
 """
@@ -39,6 +42,33 @@ NOOP = """from ray import tune
 def objective(config):
     tune.report({"val_mse": config["lr"]})
 """
+
+
+def plain_tune_floor(trials: int, cpus: int) -> float:
+    """Seconds for ``trials`` do-nothing trials through a plain Tuner, Ray's defaults, on a
+    fresh local Ray (its start not counted)."""
+    import ray
+    from ray import tune
+
+    def objective(config):
+        tune.report({"val_mse": config["lr"]})
+
+    ours = {k: os.environ.pop(k) for k in ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "TUNE_GLOBAL_CHECKPOINT_S")
+            if k in os.environ}  # what sweeplab's init_ray set: Ray's defaults here
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    try:
+        with TemporaryDirectory() as tmp:
+            tuner = tune.Tuner(
+                tune.with_resources(objective, {"cpu": 1}), param_space={"lr": tune.loguniform(1e-4, 1e-2)},
+                tune_config=tune.TuneConfig(metric="val_mse", mode="min", num_samples=trials, reuse_actors=True,
+                                            search_alg=tune.search.BasicVariantGenerator(max_concurrent=cpus)),
+                run_config=tune.RunConfig(storage_path=tmp, name="plain", verbose=0))
+            t0 = time.perf_counter()
+            tuner.fit()
+            return time.perf_counter() - t0
+    finally:
+        ray.shutdown()
+        os.environ.update(ours)
 
 
 def main() -> None:
@@ -73,15 +103,18 @@ def main() -> None:
         floor_space = space.split("fixed:")[0].replace("experiment: freq\n", "") + "parameters:" + space.split("parameters:")[1]
         _, _, floor_wall, floor_start = timed_sweep(tmp, "floor", floor_space, args.cpus, num_samples=args.trials,
                                                     trainable=f"{noop}:objective")
+    plain_wall = plain_tune_floor(args.trials, args.cpus)
     per_slot = (wall - ray_start) * args.cpus / args.trials  # wall a trial holds a CPU for
     floor = (floor_wall - floor_start) * args.cpus / args.trials
+    plain = plain_wall * args.cpus / args.trials
     rows = [
         {"what": "one tiny training, bare (median of 30)", "value": per_trial},
         {"what": f"theoretical minimum: {args.trials} x that / {args.cpus} CPUs", "value": minimum},
         {"what": f"sweep of {args.trials} trials (wall, Ray start included)", "value": wall},
         {"what": "  Ray start", "value": ray_start},
         {"what": "  a CPU's wall per trial", "value": per_slot},
-        {"what": "  Ray Tune's floor per trial (a trainable that only reports once, same path)", "value": floor},
+        {"what": "  Tune's floor per trial as sweeplab drives it (a trainable that only reports once)", "value": floor},
+        {"what": "    the same trials through a plain tune.Tuner with Ray's defaults", "value": plain},
         {"what": "  the bare training", "value": per_trial},
         {"what": "  sweeplab's own per trial (the rest)", "value": per_slot - floor - per_trial},
         {"what": "ratio sweep / minimum (goal <= 1.5)", "value": wall / minimum},
@@ -91,7 +124,7 @@ def main() -> None:
     print(table(rows, ["what", "value"]))
     record("scale", {"trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial, "minimum_s": minimum,
                      "wall_s": wall, "ray_start_s": ray_start, "cpu_wall_per_trial_s": per_slot,
-                     "tune_floor_per_trial_s": floor, "sweeplab_per_trial_s": per_slot - floor - per_trial,
+                     "tune_floor_per_trial_s": floor, "plain_tune_floor_per_trial_s": plain, "sweeplab_per_trial_s": per_slot - floor - per_trial,
                      "ratio": wall / minimum})
 
 

@@ -2,7 +2,12 @@
 dashboard) so that a running cluster is never picked up; it is shut down at the end."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,3 +44,22 @@ def ray_local():
 @pytest.fixture
 def storage(tmp_path):
     return tmp_path / "sweeps"
+
+
+@contextlib.contextmanager
+def sweeplab_process(args: list[str], stderr=subprocess.DEVNULL, **env):
+    """``python -m sweeplab ARGS`` leading its own process group, with a short Ray temp dir of
+    its own; on the way out that group (the driver and the Ray it started), and nothing
+    else, is killed."""
+    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
+    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env={**os.environ, "RAY_TMPDIR": ray_tmp, **env},
+                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=60)
+        shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 
 import pandas as pd
 import pytest
 
+from conftest import sweeplab_process
 from sweeplab import store, tuning
 from sweeplab.cli import main
 from sweeplab.errors import UserError
@@ -58,12 +55,8 @@ def test_a_sweep_stopped_before_its_budget_resumes_to_the_budget_not_past_it(sto
     restore (Tune's saved copy, topped up from the store) sees their epochs."""
     budget = 30
     args = sweep_args(storage, "r", budget=budget)
-    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
-    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args, "--num-cpus", "2"],
-                            env={**os.environ, "RAY_TMPDIR": ray_tmp}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     sweep = storage / "r"
-    try:
+    with sweeplab_process([*args, "--num-cpus", "2"]) as proc:
         deadline = time.time() + 120
         while time.time() < deadline:  # Ctrl-C once two trials have finished
             trials, _ = store.read_tables(str(sweep), "val_mse", "min") if sweep.exists() else (None, None)
@@ -72,12 +65,6 @@ def test_a_sweep_stopped_before_its_budget_resumes_to_the_budget_not_past_it(sto
             time.sleep(0.2)
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # only what that sweep started
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(ray_tmp, ignore_errors=True)
     before, trials, _ = epochs_reported(sweep)
     finished = int(trials.loc[trials["status"] == "TERMINATED", "iterations"].sum())
     assert finished >= 8 and before < budget

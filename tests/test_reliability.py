@@ -4,17 +4,15 @@ sweeplab's fault-injection setting (faults.py), never from patching the code und
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import textwrap
 import threading
 
 import pandas as pd
 import pytest
 
+from conftest import sweeplab_process
 from sweeplab import faults, store
 from sweeplab.cli import main
 
@@ -65,18 +63,8 @@ def assert_complete(sweep, n=SAMPLES, epochs=EPOCHS):
 def run_until_killed(args, env_faults, timeout=240, **env_extra):
     """A sweep in its own process group with a kill fault; returns once the fault has
     killed it (the group: the driver and the Ray it started, nothing else)."""
-    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_TMPDIR": ray_tmp, faults.ENV: env_faults, **env_extra}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    try:
+    with sweeplab_process(args, stderr=subprocess.PIPE, **{faults.ENV: env_faults, **env_extra}) as proc:
         _, err = proc.communicate(timeout=timeout)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever of that group is left, only that
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert proc.returncode == -signal.SIGKILL, err.decode()[-3000:]
 
 

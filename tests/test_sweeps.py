@@ -15,6 +15,7 @@ import time
 import pandas as pd
 import pytest
 
+from conftest import sweeplab_process
 from sweeplab import registry
 from sweeplab.cli import main
 
@@ -163,12 +164,8 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
     args = ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "6",
             "--max-concurrent", "1", "--set", "epochs=6", "--storage", str(storage), "--name", "r",
             "--quiet", "--num-cpus", "1"]
-    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "RAY_TMPDIR": ray_tmp}
-    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     sweep = storage / "r"
-    try:
+    with sweeplab_process(args) as proc:
         deadline = time.time() + 120
         while time.time() < deadline:
             if (sweep / "trials.parquet").exists():
@@ -178,16 +175,9 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
             time.sleep(0.5)
         if how == "ctrl-c":
             os.kill(proc.pid, signal.SIGINT)
-            proc.wait(timeout=60)
         else:  # the driver and the Ray it started die at once, as in a crash
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=60)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # only what that sweep started
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        proc.wait(timeout=60)
     before, before_hist = frames(sweep)
     done = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert 2 <= len(done) < 6
