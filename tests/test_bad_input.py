@@ -400,18 +400,18 @@ class _Result:  # what Tune's ResultGrid holds for a trial that raised
 def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_path, capsys):
     """What run() does when Tune ran out of disk (a trial's checkpoint, Ray's state or the
     store could not be written): one line, exit 2, the sweep marked FAILED, resume refuses."""
-    from sweeplab import tuning
+    from sweeplab import storage_checks, tuning
     from sweeplab.errors import UserError
 
     prep = tuning.prepare(tuning.SweepOptions(target="freq", smoke=True, storage=str(tmp_path / "sweeps"), name="s"))
     _write(tmp_path, a_sweep_of("freq", **{"trials.parquet.tmp-99": b"half a file"}))
     folder = tmp_path / "sweeps" / "s"
-    tuning.storage_failure(prep, error=ValueError("a bug"), results=[_Result(RuntimeError("diverged"))])  # not the disk
+    storage_checks.storage_failure(prep, error=ValueError("a bug"), results=[_Result(RuntimeError("diverged"))])  # not the disk
     assert not (folder / "FAILED").exists()
 
     full = _Result(RuntimeError("ray::ImplicitFunc.train() ... OSError: [Errno 28] No space left on device"))
     with pytest.raises(UserError) as info:
-        tuning.storage_failure(prep, results=[_Result(RuntimeError("diverged")), full])
+        storage_checks.storage_failure(prep, results=[_Result(RuntimeError("diverged")), full])
     assert str(info.value) == (f"--storage {tmp_path}/sweeps: no space left on device while the sweep ran (trial "
                                f"checkpoints, results); {folder} is marked failed and cannot be resumed: free space, "
                                "then start the sweep again")
@@ -421,7 +421,7 @@ def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_pat
 
     (folder / "FAILED").unlink()
     with pytest.raises(UserError, match="read-only file system while the sweep ran"):
-        tuning.storage_failure(prep, error=OSError(errno.EROFS, "Read-only file system"))
+        storage_checks.storage_failure(prep, error=OSError(errno.EROFS, "Read-only file system"))
 
 
 def test_a_disk_filling_up_mid_sweep_is_one_line_and_resume_refuses(tmp_path, tmpfs, capsys, monkeypatch, ray_local):

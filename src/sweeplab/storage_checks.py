@@ -1,0 +1,116 @@
+"""The sweep's storage: checked before Ray starts (made, written, room left), and marked
+failed when it fills up or turns read-only under a running sweep, so that ``resume``
+refuses it with the reason instead of continuing from a half-written state."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import store
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from .tuning import Prepared
+
+MIN_FREE_MB = 100.0  # results, Ray's state, checkpoints; $SWEEPLAB_MIN_FREE_MB overrides it
+
+
+def check_storage(storage: str) -> None:
+    """Before Ray starts: the storage folder can be made and written, and has room. A
+    folder made for the probe is removed again, so a refused sweep leaves nothing."""
+    if "://" in storage:
+        return  # an object store: Ray's own upload says what is wrong
+    import errno
+    import tempfile
+
+    path, missing = Path(storage), []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    if not path.is_dir():
+        raise UserError(f"--storage {storage}: cannot create it ({path} is a file)")
+    made, free, floor = [], None, float(os.environ.get("SWEEPLAB_MIN_FREE_MB", MIN_FREE_MB))
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            made.append(folder)
+        fd, probe = tempfile.mkstemp(dir=storage, prefix=".sweeplab-probe-")
+        try:
+            os.write(fd, b"\0" * 65536)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+        st = os.statvfs(storage)
+        free = st.f_bavail * st.f_frsize / 2**20
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            free = 0.0
+        else:
+            raise UserError(f"--storage {storage}: cannot write there ({e.strerror})") from None
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+    if free is not None and free < floor:
+        raise UserError(f"--storage {storage}: no space left ({free:.1f} MiB free; a sweep needs {floor:g} MiB "
+                        "or more for its results and checkpoints; SWEEPLAB_MIN_FREE_MB sets the floor)")
+
+
+FAILED = "FAILED"  # in a sweep folder: the sweep cannot be resumed; the file says why
+# the storage itself gave out: full, over quota, or remounted read-only
+_STORAGE_ERRNOS = {28: "no space left on device", 122: "disk quota exceeded", 30: "read-only file system"}
+
+
+def storage_failure(prep: Prepared, error: BaseException | None = None, results: Any = None) -> None:
+    """After Tune ran (``results``, its ResultGrid) or raised (``error``): where the storage
+    filled up or went read-only under the sweep (checkpoints, Ray's state, the store), mark
+    the sweep folder failed and raise the one-line UserError; otherwise return. Ray's
+    experiment state may be half-written then, so the sweep is refused by ``resume``."""
+    texts = [f"[Errno {getattr(error, 'errno', None)}] {error}" if error is not None else ""]
+    texts += [str(r.error) for r in (results or []) if getattr(r, "error", None) is not None]
+    found = next((why for code, why in _STORAGE_ERRNOS.items() for t in texts
+                  if f"[Errno {code}]" in t or why in t.lower()), None)
+    if found is None:
+        return
+    mark_failed(prep.uri, f"{found} under {prep.storage} while the sweep ran")
+    raise UserError(f"--storage {prep.storage}: {found} while the sweep ran (trial checkpoints, results); "
+                    f"{prep.uri} is marked failed and cannot be resumed: free space, then start the sweep again")
+
+
+def mark_failed(uri: str, reason: str) -> None:
+    """Write ``FAILED`` (the reason) into a local sweep folder, after removing the store's
+    half-written temporary files; on a disk too full even for that, an empty ``FAILED``."""
+    if "://" in uri or not os.path.isdir(uri):
+        return
+    for name in os.listdir(uri):
+        if ".tmp-" in name:
+            try:
+                os.unlink(os.path.join(uri, name))
+            except OSError:
+                pass
+    path = os.path.join(uri, FAILED)
+    try:
+        with open(path, "w") as f:
+            f.write(reason + "\n")
+    except OSError:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))  # a name needs no data blocks
+        except OSError:
+            pass
+
+
+def refuse_failed(uri: str) -> None:
+    """A sweep marked failed is not resumed: say why, in one line."""
+    if not store.exists(store.join(uri, FAILED)):
+        return
+    try:
+        reason = store.read_bytes(store.join(uri, FAILED)).decode(errors="replace").strip()
+    except OSError:
+        reason = ""
+    reason = reason or "its storage gave out, full or read-only, while it ran"  # an empty marker: no room for more
+    raise UserError(f"{uri}: the sweep is marked failed ({reason}); it cannot be resumed: "
+                    "start a new sweep (its recorded trials stay readable by analyze)")
