@@ -169,13 +169,15 @@ class SweepRecorder:
         self._dirty, self._last_flush = False, 0.0
         self._journal_path = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
         self._journal = None
+        self._loaded = False
 
     def open(self) -> None:
         """Write sweep.json; on a resumed sweep, pick up what was already stored.
 
         sweep.json is written once: Tune copies the top-level .json files of a folder it
         resumes and uploads them again later, so a rewrite would be undone anyway."""
-        self.load()
+        if not self._loaded:  # ``resume`` has read the store already, to find the finished trials
+            self.load()
         if self.meta and not exists(join(self.uri, SWEEP_JSON)):
             write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
         self.flush(force=True)
@@ -191,6 +193,7 @@ class SweepRecorder:
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
         for entry in _journal(self._journal_path):
             self._apply(entry)
+        self._loaded = True
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
         for name, values in self.presets.items():

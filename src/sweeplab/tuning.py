@@ -506,8 +506,12 @@ def build_trainable(prep: Prepared, shared: Any) -> Any:
     return tune.with_resources(load_user_trainable(prep.user_trainable), res)
 
 
-def _callbacks(prep: Prepared) -> list:
-    recorder = store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
+def recorder_for(prep: Prepared) -> store.SweepRecorder:
+    return store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
+
+
+def _callbacks(prep: Prepared, recorder: Optional[store.SweepRecorder] = None) -> list:
+    recorder = recorder or recorder_for(prep)
     kill = faults.driver_callback(faults.from_env(), prep.num_samples)
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler["name"] != "pbt"
@@ -567,7 +571,9 @@ def _budget_stopper(prep: Prepared):
     return epoch_budget_stopper(int(budget), prep.uri, prep.metric, prep.mode) if budget else None
 
 
-def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False):
+def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False,
+              recorder: Optional[store.SweepRecorder] = None):
+    """``recorder``: the results store as already read (on resume), else one made here."""
     from ray import tune
 
     trainable = build_trainable(prep, shared)
@@ -578,7 +584,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         # Tune restores the callbacks pickled at the start, which point at the folder's old
         # location; record into the folder being resumed instead.
         run_config = tuner._local_tuner.get_run_config()
-        run_config.callbacks, run_config.failure_config = _callbacks(prep), failures
+        run_config.callbacks, run_config.failure_config = _callbacks(prep, recorder), failures
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()
@@ -600,7 +606,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         run_config=tune.RunConfig(
             name=prep.name,
             storage_path=prep.storage,
-            callbacks=_callbacks(prep),
+            callbacks=_callbacks(prep, recorder),
             # Tune keeps every checkpoint; recording.checkpoint_pruner deletes old ones when safe
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             failure_config=failures,
@@ -647,15 +653,15 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
     prep = prepare(SweepOptions(**options), fresh=False)
+    recorder = recorder_for(prep)
+    recorder.load()  # read once: here, and by the store callback it is handed to
     if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
-        stored = store.SweepRecorder(uri, {}, prep.metric, prep.mode)
-        stored.open()
-        final = {t: stored.trials[t].get(prep.metric) for t in stored.finished()}
+        final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
         prep.plan = dataclasses.replace(prep.plan, finished=tuple(
             (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v)))
     shared = shared_data(prep)
     start_ray(prep)
-    tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored)
+    tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
     tuner.fit()
     del tuner
     gc.collect()
