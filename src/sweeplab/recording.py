@@ -96,17 +96,21 @@ def tensorboard_callback(searched: list[str]):
     own TBXLoggerCallback (``ray/tune/<metric>``, step = training_iteration, the hparams tab
     at the trial's end, over the ``searched`` parameters).
 
-    Tune's logger starts a writer thread for every trial and fsyncs after every result:
-    on a sweep of short trials that was a third of the driver's time, which every trial
-    waits on (the driver is one thread). These are plain appends, flushed to the OS after
-    each result; the results store, not these files, is the sweep's record."""
+    Tune's logger starts a writer thread for every trial, fsyncs after every result, and
+    writes into the driver's staging folder, which Tune copies whole to storage at every
+    experiment-state save: on a sweep of short trials that was a third of the driver's time,
+    which every trial waits on (the driver is one thread). These are plain appends, flushed
+    to the OS after each result, into the trial's folder on storage itself where that is a
+    file system; the results store, not these files, is the sweep's record."""
     import pyarrow.fs as pafs
     from ray.tune import Callback
+    from ray.tune.utils import flatten_dict
     from tensorboardX.proto.event_pb2 import Event
     from tensorboardX.record_writer import masked_crc32c
     from tensorboardX.summary import hparams, scalar
 
     skipped = {"config", "pid", "timestamp", "time_total_s", "training_iteration"}
+    searched = set(searched)
 
     def record(event) -> bytes:
         data = event.SerializeToString()
@@ -133,7 +137,8 @@ def tensorboard_callback(searched: list[str]):
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             step = result.get("timesteps_total") or result.get("training_iteration") or 0
-            scalars = {f"ray/tune/{k}": float(v) for k, v in _flat(result, skipped).items()
+            flat = flatten_dict({k: v for k, v in result.items() if k not in skipped}, delimiter="/")
+            scalars = {f"ray/tune/{k}": float(v) for k, v in flat.items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
             now = time.time()
             f = self._file(trial)
@@ -163,18 +168,6 @@ def tensorboard_callback(searched: list[str]):
                 self._close(trial)
 
     return TensorBoardCallback()
-
-
-def _flat(d: dict, skipped: set, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if k in skipped:
-            continue
-        if isinstance(v, dict):
-            out.update(_flat(v, set(), f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def checkpoint_pruner():

@@ -427,7 +427,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     # every state save). The results store holds every row; recording.tensorboard_callback
     # writes the event files. TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0 brings Tune's back.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    if os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] == "1":
+    if not _tune_loggers_on():
         # Tune's ResultGrid looks for the loggers' result.json at the end, and warns; nothing
         # of sweeplab reads it (the store is the record)
         logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
@@ -442,6 +442,11 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     context = ray.init(**kwargs)
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and "://" not in url else url
+
+
+def _tune_loggers_on() -> bool:
+    """Whether Tune writes its own CSV / JSON / TensorBoard files (see init_ray)."""
+    return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS") != "1"
 
 
 def fit_to_cluster(prep: Prepared) -> None:
@@ -515,9 +520,8 @@ def _callbacks(prep: Prepared, recorder: Optional[store.SweepRecorder] = None) -
     kill = faults.driver_callback(faults.from_env(), prep.num_samples)
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler["name"] != "pbt"
-    # where Tune's own loggers are on, they write the TensorBoard files
-    tensorboard = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS") == "1"
-    return [store_callback(recorder), *([tensorboard_callback(list(prep.spec.parameters))] if tensorboard else []),
+    tensorboard = [] if _tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
+    return [store_callback(recorder), *tensorboard,
             *([checkpoint_pruner()] if prune else []),
             *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]
 
