@@ -23,7 +23,7 @@ from sweeplab.runner import single_config, train_one  # noqa: E402
 
 
 def train(preset: str, sets: list[str]) -> dict:
-    exp, cfg = single_config("freq", preset, None, sets, smoke=False)
+    exp, cfg, _ = single_config("freq", preset, None, sets, smoke=False)
     with TemporaryDirectory() as out:
         t0 = time.perf_counter()
         row = train_one(exp, cfg, Path(out), threads=1)

@@ -36,7 +36,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)  # the classifier trains before train_one sets it
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gan_mnist-"))
-    exp, cfg = single_config(args.space, args.preset, None, [f"data={args.data}", *args.set], smoke=False)
+    exp, cfg, _ = single_config(args.space, args.preset, None, [f"data={args.data}", *args.set], smoke=False)
 
     t0 = time.perf_counter()
     data = exp.load().load_data(cfg)  # trains the scoring classifier, or reads it from the cache

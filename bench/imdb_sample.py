@@ -28,7 +28,7 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for preset in args.presets:
-        exp, cfg = single_config("imdb", preset, None, [f"data={args.data}", *args.set], smoke=False)
+        exp, cfg, _ = single_config("imdb", preset, None, [f"data={args.data}", *args.set], smoke=False)
         data = exp.load().load_data(cfg)  # the token cache makes train_one's own load a re-read
         with TemporaryDirectory() as out:
             t0 = time.perf_counter()

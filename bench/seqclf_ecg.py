@@ -27,7 +27,7 @@ def main() -> None:
     args = p.parse_args()
     rows = []
     for preset in args.presets:
-        exp, cfg = single_config(args.space, preset, None, [f"data={args.data}", *args.set], smoke=False)
+        exp, cfg, _ = single_config(args.space, preset, None, [f"data={args.data}", *args.set], smoke=False)
         data = exp.load().load_data(cfg)  # only for the split sizes; cheap next to training
         with TemporaryDirectory() as out:
             t0 = time.perf_counter()

@@ -39,11 +39,39 @@ def test_nan_loss_stops_the_trial_with_its_reason(tmp_path):
         run(cfg, tmp_path)
 
 
-def test_early_stopping_stops_after_patience(tmp_path):
+def test_early_stopping_stops_after_patience_and_returns_the_best_epoch(tmp_path):
     cfg = dataclasses.replace(TINY, lr=0.0, epochs=10, early_stop_patience=2)  # lr 0: never improves
-    last, hist = run(cfg, tmp_path)
-    assert len(hist) == 3 and last["early_stopped"] is True
-    assert "test_mse" in last and all("test_mse" not in r for r in hist[:-1])
+    best, hist = run(cfg, tmp_path)
+    assert len(hist) == 3 and hist[-1]["early_stopped"] is True
+    assert [r["is_best"] for r in hist] == [True, False, False]
+    assert best["epoch"] == 1 and "test_mse" in best and all("test_mse" not in r for r in hist[1:])
+
+
+def test_test_split_is_scored_only_on_each_new_best_epochs_weights(tmp_path):
+    best, hist = run(dataclasses.replace(TINY, epochs=6), tmp_path / "full")
+    values = [r["val_mse"] for r in hist]
+    running = [min(values[: i + 1]) for i in range(len(values))]
+    assert [r["is_best"] for r in hist] == [i == 0 or values[i] < running[i - 1] for i in range(len(values))]
+    assert [("test_mse" in r) for r in hist] == [r["is_best"] for r in hist]
+    assert best["val_mse"] == min(values) and best["epoch"] == 1 + values.index(min(values))
+    # the best epoch's validation predictions: the metric is their mean, the trivial one is predicting 0
+    predictions = json.loads(hist[best["epoch"] - 1][engine.PREDICTIONS])
+    assert predictions["kind"] == "mean"
+    assert sum(predictions["values"]) / len(predictions["values"]) == pytest.approx(best["val_mse"], rel=1e-6)
+    assert sum(predictions["trivial"]) / len(predictions["trivial"]) == pytest.approx(best["val_zero_mse"], rel=1e-4)
+    assert (tmp_path / "full" / "best" / engine.STATE_FILE).exists()
+
+
+def test_training_until_a_chosen_epoch_reproduces_that_epochs_figure(tmp_path):
+    """`train --config best.yaml` stops at the epoch a sweep chose, with the full budget's
+    schedules (the cosine here spans all 6 epochs), and gets that epoch's figure exactly."""
+    cfg = dataclasses.replace(TINY, epochs=6, lr_schedule="cosine")
+    _, hist = run(cfg, tmp_path / "full")
+    session = LocalSession(tmp_path / "until", cpus=1, echo=lambda _: None)
+    row = engine.fit(freq.FreqTask, cfg, freq.load_data(cfg), session, MONITOR, until=3)
+    assert [r["epoch"] for r in session.history] == [1, 2, 3]
+    assert [r["val_mse"] for r in session.history] == [r["val_mse"] for r in hist[:3]]
+    assert row["val_mse"] == min(r["val_mse"] for r in hist[:3])
 
 
 def test_cosine_with_warmup_and_plateau_schedules():
@@ -67,11 +95,11 @@ def test_cosine_with_warmup_and_plateau_schedules():
 
 
 def test_local_run_writes_history_and_checkpoint(tmp_path):
-    last, hist = run(dataclasses.replace(TINY, epochs=2), tmp_path)
+    best, hist = run(dataclasses.replace(TINY, epochs=2), tmp_path)
     lines = (tmp_path / "history.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
     assert (tmp_path / "checkpoint" / engine.STATE_FILE).exists()
-    assert last["val_zero_mse"] == pytest.approx(0.5, abs=0.01)  # a unit sine's power
+    assert best["val_zero_mse"] == pytest.approx(0.5, abs=0.01)  # a unit sine's power
 
 
 def test_unknown_config_key_fails_loudly():

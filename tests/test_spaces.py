@@ -122,13 +122,24 @@ def test_pin_takes_a_parameter_out_and_types_it(tmp_path):
         spec.pin("amp", "maybe")
 
 
-def test_cap_epochs_clips_values_and_presets():
+def test_max_epochs_clips_searched_values_and_presets():
     exp = registry.get("freq")
     spec = spaces.load(spaces.find("freq"), FreqConfig, "freq")
-    spec.cap_epochs(20)
+    spec.set_epochs(20)
     assert spec.parameters["epochs"].values == [10, 20]
     assert spec.presets["tuned"]["epochs"] == 20 and spec.presets["initial"]["epochs"] == 10
     assert spec.max_epochs() == 20 and exp.metric == "val_mse"
+
+
+def test_max_epochs_raises_a_fixed_budget_as_well_as_lowering_it():
+    """--max-epochs 60 on a space of 10-epoch trials gives 60-epoch trials (it used to only cap)."""
+    from sweeplab.trainables.seqclf import SeqclfConfig
+
+    for budget in (60, 3):
+        spec = spaces.load(spaces.find("seqclf_gru"), SeqclfConfig, "seqclf")
+        spec.set_epochs(budget)
+        assert spec.fixed["epochs"] == budget and spec.max_epochs() == budget
+        assert all(SeqclfConfig.from_dict(c).epochs == budget for c in spec.preset_configs().values())
 
 
 def test_preset_default_outside_space_is_an_error(tmp_path):

@@ -52,7 +52,7 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert main(["best", str(storage / "s"), "--out", str(storage / "best.yaml")]) == 0
     from sweeplab.runner import single_config
 
-    _, cfg = single_config(exp_id, None, str(storage / "best.yaml"), [], smoke=False)
+    _, cfg, _ = single_config(exp_id, None, str(storage / "best.yaml"), [], smoke=False)
     assert cfg.seed == 0
     assert main(["report", str(storage / "s")]) == 0
     assert (storage / "s" / "report" / "report.html").stat().st_size > 10_000

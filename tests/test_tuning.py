@@ -75,13 +75,51 @@ def test_pbt_with_workers_is_refused(tmp_path):
                                        ("median", "MedianStoppingRule"), ("pbt", "PopulationBasedTraining"),
                                        ("fifo", "FIFOScheduler")])
 def test_scheduler_factory(tmp_path, name, cls):
+    from ray.tune import schedulers
+
     p = prep(tmp_path, target="freq", scheduler=name)
     sched = tuning.make_scheduler(p.scheduler, p.spec.max_epochs(), p.spec, 0)
-    assert type(sched).__name__ == cls
+    assert isinstance(sched, getattr(schedulers, cls))
     if name == "pbt":  # architecture and data fields are never mutated
         assert set(sched._hyperparam_mutations) == {"lr"}
     if name == "asha":
         assert sched._max_t == 50
+
+
+from types import SimpleNamespace  # noqa: E402
+
+
+class _FakeTrial:
+    def __init__(self, trial_id, config):
+        self.trial_id, self.config, self.status, self.evaluated_params = trial_id, config, "RUNNING", {}
+
+
+@pytest.mark.parametrize("name", ["asha", "median"])
+def test_schedulers_never_cut_a_preset(tmp_path, name):
+    """The reports' configurations are the baselines: a preset as bad as a cut trial runs on."""
+    from ray.tune.schedulers import TrialScheduler
+
+    p = prep(tmp_path, target="seqclf_gru", scheduler=name)
+    options = {"grace_period": 1, "reduction_factor": 2} if name == "asha" else {"grace_period": 1, "min_samples_required": 1}
+    sched = tuning.make_scheduler({"name": name, **options}, 10, p.spec, 0)
+    sched.set_search_properties("val_macro_f1", "max")
+    preset = p.spec.preset_configs()["original"]
+    trials = {k: _FakeTrial(k, c) for k, c in
+              {"good": {**preset, "lr": 0.02}, "preset": preset, "bad": {**preset, "lr": 0.03}}.items()}
+    controller = SimpleNamespace(get_live_trials=lambda: list(trials.values()))
+    for t in trials.values():
+        sched.on_trial_add(controller, t)
+    for it in (1, 2, 3):  # a good trial first, to its end
+        sched.on_trial_result(controller, trials["good"], {"val_macro_f1": 0.9, "training_iteration": it, "time_total_s": it})
+    sched.on_trial_complete(controller, trials["good"], {"val_macro_f1": 0.9, "training_iteration": 3, "time_total_s": 3})
+    decisions = {}
+    for it in (1, 2, 3):
+        for key in ("preset", "bad"):
+            if decisions.get(key) != TrialScheduler.STOP:
+                result = {"val_macro_f1": 0.1, "training_iteration": it, "time_total_s": it}
+                decisions[key] = sched.on_trial_result(controller, trials[key], result)
+    assert decisions["bad"] == TrialScheduler.STOP  # the same score as the preset's: cut
+    assert decisions["preset"] == TrialScheduler.CONTINUE
 
 
 def test_searcher_factory_gets_presets_first(tmp_path):

@@ -110,11 +110,12 @@ def _train(args: argparse.Namespace) -> int:
 
     from .runner import single_config, train_one
 
-    exp, cfg = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
+    exp, cfg, chosen = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
     out = Path(args.out or f"runs/{exp.id}-{args.preset or 'config'}-{dt.datetime.now():%Y%m%d-%H%M%S}")
-    row = train_one(exp, cfg, out, threads=args.threads, resume=args.resume)
+    row = train_one(exp, cfg, out, threads=args.threads, resume=args.resume, chosen=chosen)
     tests = {k: v for k, v in row.items() if k.startswith("test_") and isinstance(v, (int, float))}
-    print("test: " + ", ".join(f"{k}={v:.4g}" for k, v in tests.items()))
+    print(f"held-out test, on the weights of epoch {row.get('epoch')} (best {exp.metric}): "
+          + ", ".join(f"{k}={v:.4g}" for k, v in tests.items()))
     print(f"run folder: {out}")
     return 0
 
@@ -322,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--smoke", action="store_true")
     s.add_argument("--out", help="run folder (default runs/ID-PRESET-DATE)")
     s.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    s.add_argument("--threads", type=int, help="torch CPU threads")
+    s.add_argument("--threads", type=int, help="torch CPU threads (default: a trial's CPUs in a sweep, as the registry gives them)")
     s.set_defaults(func=_train)
 
     s = sub.add_parser("analyze", help="the reports' tables from stored sweeps: trials, epochs, confusion, schedulers",

@@ -4,8 +4,15 @@ A Task (see ``trainables/``) gives the engine:
   ``build_model() -> nn.Module``
   ``train_batches(epoch) -> iterable`` of batches for one epoch
   ``training_step(model, batch) -> scalar loss tensor``
-  ``evaluate(model, split) -> dict`` of metrics for "val" or "test" (no grad, eval mode)
+  ``evaluate(model, split) -> dict`` of metrics for "val" or "test" (no grad, eval mode);
+      for "val" it may add ``predictions``: the per-row outcome the metric is made of
+      (see ``schema.PREDICTIONS``), which analysis resamples for its intervals
   optional ``on_epoch_start(epoch)`` and ``param_groups(model)``.
+
+Best-epoch discipline: a trial's figure is its best epoch by the monitored (validation)
+metric. The test split is evaluated only on the weights of each new best epoch, in that
+epoch's row beside ``is_best``, so every trial, finished or stopped by a scheduler, has the
+test metrics of exactly the weights its figure comes from, and nothing ever ranks by them.
 The engine owns everything else: devices and threads, optimizer, LR schedule, clipping,
 autocast, non-finite-loss detection, early stopping, checkpoints and their restore, and
 reporting through a Session (Tune trial, Train worker, or a plain local run).
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import math
 import os
 import random
@@ -29,6 +37,7 @@ from torch import nn
 
 from .config import BaseConfig
 from .errors import TrialDiverged
+from .schema import IS_BEST, PREDICTIONS  # noqa: F401 (engine.PREDICTIONS for tasks and tests)
 
 STATE_FILE = "state.pt"
 
@@ -77,7 +86,9 @@ class Monitor:
     mode: str
 
     def better(self, value: float, best: Optional[float]) -> bool:
-        if best is None:
+        if math.isnan(value):
+            return False
+        if best is None or math.isnan(best):
             return True
         return value < best if self.mode == "min" else value > best
 
@@ -167,8 +178,11 @@ def fit(
     data: Any,
     session: Session,
     monitor: Monitor,
+    until: Optional[int] = None,
 ) -> dict[str, Any]:
-    """Train ``cfg`` to its last epoch (or early stop); returns the last reported row.
+    """Train ``cfg`` to its last epoch (or early stop, or epoch ``until``: the epoch a sweep
+    chose, reproduced with the same schedules as the full budget); returns the row of the
+    best epoch (its test metrics come from that epoch's weights).
 
     A task either returns a loss from ``training_step`` (the engine updates one optimizer
     built from the config) or, like a GAN, owns several: ``configure_optimizers(model)``
@@ -200,7 +214,9 @@ def fit(
         start, best, stale = restored["epoch"] + 1, restored["best"], restored["stale"]
 
     row: dict[str, Any] = {}
-    for epoch in range(start, cfg.epochs + 1):
+    best_row: dict[str, Any] = restored.get("best_row", {}) if restored else {}
+    last_epoch = cfg.epochs if until is None else min(until, cfg.epochs)
+    for epoch in range(start, last_epoch + 1):
         t0 = time.perf_counter()
         model.train()
         if hasattr(task, "on_epoch_start"):
@@ -227,9 +243,17 @@ def fit(
         model.eval()
         with torch.no_grad():
             metrics = task.evaluate(model, "val")
+        predictions = metrics.pop("predictions", None)
         value = float(metrics[monitor.metric])
-        if monitor.better(value, best):
+        improved = monitor.better(value, best)
+        if improved:
             best, stale = value, 0
+            with torch.no_grad():  # the held-out split, on the weights this figure comes from
+                test = task.evaluate(model, "test")
+            test.pop("predictions", None)
+            metrics.update(test)
+            if predictions is not None:
+                metrics[PREDICTIONS] = json.dumps(predictions)
         else:
             stale += 1
         for schedule in schedules.values():
@@ -238,13 +262,10 @@ def fit(
             else:
                 schedule.step()
         stop_early = cfg.early_stop_patience > 0 and stale >= cfg.early_stop_patience
-        last = stop_early or epoch == cfg.epochs
-        if last:
-            with torch.no_grad():
-                metrics.update(task.evaluate(model, "test"))
 
         row = {
             "epoch": epoch,
+            IS_BEST: improved,
             **{f"train_{k}": v / max(1, steps) for k, v in totals.items()},
             **metrics,
             **{f"lr{'_' + k if k else ''}": o.param_groups[0]["lr"] for k, o in optimizers.items()},
@@ -253,11 +274,13 @@ def fit(
             "early_stopped": stop_early,
             "device": str(device),
         }
-        state = {"epoch": epoch, "best": best, "stale": stale, "base_lrs": base_lrs}
+        if improved or not best_row:
+            best_row = {k: v for k, v in row.items() if k != PREDICTIONS}
+        state = {"epoch": epoch, "best": best, "stale": stale, "base_lrs": base_lrs, "best_row": best_row}
         _report_with_checkpoint(session, row, model, optimizers, schedules, state)
         if stop_early:
             break
-    return row
+    return best_row
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

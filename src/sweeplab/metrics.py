@@ -78,6 +78,18 @@ def classification_metrics(
     return out
 
 
+def class_predictions(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, majority: int) -> dict[str, Any]:
+    """A validation split's predictions as the engine reports them at a new best epoch
+    (``schema.PREDICTIONS``): analysis recomputes accuracy and macro F1 from resampled rows.
+    ``majority``: the training split's most frequent class, the trivial predictor's answer."""
+    return {"kind": "classes", "y_true": np.asarray(y_true).astype(int).tolist(),
+            "y_pred": np.asarray(y_pred).astype(int).tolist(), "n_classes": int(n_classes), "majority": int(majority)}
+
+
+def majority_class(labels: np.ndarray, n_classes: int) -> int:
+    return int(np.bincount(np.asarray(labels).astype(int), minlength=n_classes).argmax()) if len(labels) else 0
+
+
 def sequence_metrics(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], detokenize,
                      prefix: str = "") -> dict[str, float]:
     """Corpus BLEU (sacrebleu, 0-100, on detokenized text with its 13a tokenizer),

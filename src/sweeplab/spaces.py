@@ -83,6 +83,7 @@ class Spec:
     config_cls: Optional[type] = None
     pins: dict[str, Any] = field(default_factory=dict)
     pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
+    epoch_budget: Optional[int] = None  # --max-epochs: the most epochs a trial may train
 
     # -------------------------------------------------- overrides (one run only)
 
@@ -147,8 +148,11 @@ class Spec:
         for name, values in self.preset_configs().items():
             build(values, f"{self.source}: presets.{name}")
 
-    def cap_epochs(self, max_epochs: int) -> None:
-        """--max-epochs: no trial, preset or value goes past ``max_epochs``."""
+    def set_epochs(self, max_epochs: int) -> None:
+        """--max-epochs N: a trial may train up to N epochs. A fixed budget becomes N, raised
+        or lowered; a searched ``epochs`` (a hyperparameter) keeps its values up to N; no
+        preset goes past N; the scheduler's horizon is N either way (``max_epochs``)."""
+        self.epoch_budget = max_epochs
         if "epochs" in self.parameters:
             p = self.parameters["epochs"]
             if p.values is not None:
@@ -157,13 +161,14 @@ class Spec:
                 p.max = min(p.max, max_epochs)
                 p.min = min(p.min, p.max)
         else:
-            default = getattr(self.config_cls, "epochs", max_epochs) if self.config_cls else max_epochs
-            self.fixed["epochs"] = min(self.fixed.get("epochs", default), max_epochs)
+            self.fixed["epochs"] = max_epochs
         for preset in self.presets.values():
             if "epochs" in preset:
                 preset["epochs"] = min(preset["epochs"], max_epochs)
 
     def max_epochs(self) -> Optional[int]:
+        if self.epoch_budget:
+            return self.epoch_budget
         if "epochs" in self.parameters:
             p = self.parameters["epochs"]
             return int(max(p.values) if p.values is not None else p.max)

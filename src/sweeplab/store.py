@@ -22,6 +22,8 @@ from typing import Any, Optional
 import pandas as pd
 import pyarrow.fs as pafs
 
+from .schema import PREDICTIONS
+
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
 JOURNAL = "journal.jsonl"  # events since the Parquet files were last rewritten (see SweepRecorder)
 # Tune's bookkeeping fields that say nothing about the model
@@ -166,7 +168,7 @@ class SweepRecorder:
         self.flush_every = flush_every
         self.trials: dict[str, dict[str, Any]] = {}
         self.history: dict[tuple[str, int], dict[str, Any]] = {}  # (trial, iteration) -> row
-        self._dirty, self._last_flush = False, 0.0
+        self._dirty, self._last_flush = False, -math.inf  # the first event is written through
         self._journal_path = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
         self._journal = None
         self._loaded = False
@@ -196,10 +198,7 @@ class SweepRecorder:
         self._loaded = True
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
-        for name, values in self.presets.items():
-            if all(_same(config.get(k), v) for k, v in values.items()):
-                return name
-        return None
+        return preset_of(self.presets, config)
 
     # ---- events: journalled, then applied
 
@@ -248,6 +247,10 @@ class SweepRecorder:
 
     def _result(self, row: dict[str, Any], metrics: dict[str, Any]) -> None:
         it = int(metrics.get("training_iteration", 0))
+        predictions = metrics.get(PREDICTIONS)
+        if predictions is not None:  # a new best epoch's: one a trial, in its row (not in the history)
+            metrics = {k: v for k, v in metrics.items() if k != PREDICTIONS}
+            row[PREDICTIONS] = predictions
         # a trial restored from a checkpoint reports its later iterations again: keep the newest
         self.history[(row["trial_id"], it)] = {"trial_id": row["trial_id"], **metrics}
         row.setdefault("status", "RUNNING")
@@ -309,6 +312,14 @@ class SweepRecorder:
             else:
                 open(self._journal_path, "w").close()
         self._dirty, self._last_flush = False, time.monotonic()
+
+
+def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Optional[str]:
+    """The name of the preset ``config`` runs, if any (every value of the preset matches)."""
+    for name, values in presets.items():
+        if all(_same(config.get(k), v) for k, v in values.items()):
+            return name
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -107,7 +107,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
     if opts.max_epochs is not None:
         if opts.max_epochs < 1:
             raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
-        spec.cap_epochs(opts.max_epochs)
+        spec.set_epochs(opts.max_epochs)
     spec.check_configs()
 
     metric, mode = _metric_mode(spec, exp, path)
@@ -284,13 +284,19 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
     kw = {k: v for k, v in sched.items() if k != "name"}
     name = sched["name"]
     max_t = kw.pop("max_t", None) or max_t or 100
+    from .schedulers import PresetKeepingASHA, PresetKeepingMedian
+
+    presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
     if name == "asha":
         grace = min(kw.pop("grace_period", 1), max_t)
-        return s.ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=grace, **kw)
+        return PresetKeepingASHA(presets, time_attr="training_iteration", max_t=max_t, grace_period=grace, **kw)
     if name == "hyperband":
+        if presets:
+            print("note: HyperBand halves its brackets together and may cut a preset early; analysis names a "
+                  "baseline that did not finish (asha and median never cut presets)")
         return s.HyperBandScheduler(time_attr="training_iteration", max_t=max_t, **kw)
     if name == "median":
-        return s.MedianStoppingRule(time_attr="training_iteration", **kw)
+        return PresetKeepingMedian(presets, time_attr="training_iteration", **kw)
     if name == "pbt":
         # Only fields a checkpoint survives; exploiting trials copy the rest from the donor.
         hot = spec.config_cls.HOT_FIELDS if spec.config_cls else tuple(spec.parameters)

@@ -84,13 +84,28 @@ class FreqTask:
         self.state = tuple(s.detach() for s in state)  # carry the state, cut the graph
         return nn.functional.mse_loss(pred, y)
 
-    def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
         x, y = self.splits[split]
-        state, sq = None, 0.0
+        state, errors = None, []
         for start in range(0, x.shape[1], EVAL_CHUNK):
             pred, state = model(x[:, start : start + EVAL_CHUNK], state)
-            sq += float(((pred - y[:, start : start + EVAL_CHUNK]) ** 2).sum())
-        return {f"{split}_mse": sq / y.numel(), f"{split}_zero_mse": self.zero_mse[split]}
+            errors.append(((pred - y[:, start : start + EVAL_CHUNK]) ** 2).mean(dim=-1))
+        sq = torch.cat(errors, dim=1)  # (sequences, steps)
+        out: dict[str, Any] = {f"{split}_mse": float(sq.double().mean()), f"{split}_zero_mse": self.zero_mse[split]}
+        if split == "val":
+            out["predictions"] = self._blocks(sq, (y**2).mean(dim=-1))
+        return out
+
+    def _blocks(self, sq: torch.Tensor, zero: torch.Tensor) -> dict[str, Any]:
+        """The validation MSE as equal blocks of one period of the slowest frequency per
+        sequence (the samples' noise is independent, the signal is not: blocks keep its
+        correlation inside a resampled unit); ``trivial``: the zero predictor's, paired."""
+        steps = sq.shape[1]
+        block = max(1, min(steps, int(round(self.cfg.fs / min(self.cfg.frequencies)))))
+        usable = steps - steps % block  # the mean of equal blocks is the MSE; a tail would weigh less
+        values = sq[:, :usable].reshape(sq.shape[0], -1, block).double().mean(dim=-1)
+        trivial = zero[:, :usable].reshape(zero.shape[0], -1, block).double().mean(dim=-1)
+        return {"kind": "mean", "values": values.flatten().tolist(), "trivial": trivial.flatten().tolist()}
 
 
 def _tensors(s: SignalSet, device: torch.device):

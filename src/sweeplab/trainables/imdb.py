@@ -13,7 +13,7 @@ from ..data.batching import epoch_batches
 from ..data.splits import require_rows, to_device
 from ..engine import Session
 from ..errors import UserError
-from ..metrics import classification_metrics
+from ..metrics import class_predictions, classification_metrics, majority_class
 from ..models.text import SentimentLSTM
 
 EVAL_BATCH = 512  # evaluation only holds activations, so it takes bigger batches
@@ -123,10 +123,12 @@ class ImdbTask:
             target = y[start : start + EVAL_BATCH].float()
             loss += float(nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum"))
             preds.append((logits > 0).long())
-        y_pred = torch.cat(preds).cpu().numpy()
-        metrics = classification_metrics(y.cpu().numpy(), y_pred, CLASS_NAMES, prefix=f"{split}_")
+        y_pred, y_true = torch.cat(preds).cpu().numpy(), y.cpu().numpy()
+        metrics = classification_metrics(y_true, y_pred, CLASS_NAMES, prefix=f"{split}_")
         out = {f"{split}_loss": loss / max(1, x.shape[0]), **metrics}
         if split == "val":
+            majority = majority_class(self.splits["train"][1].cpu().numpy(), len(CLASS_NAMES))
+            out["predictions"] = class_predictions(y_true, y_pred, len(CLASS_NAMES), majority)
             hits = self._train_hits.clone()
             if torch.distributed.is_available() and torch.distributed.is_initialized():
                 torch.distributed.all_reduce(hits)  # every worker saw its own shard

@@ -14,7 +14,7 @@ from ..data.batching import epoch_batches
 from ..data.splits import require_rows, to_device
 from ..engine import Session
 from ..errors import UserError
-from ..metrics import classification_metrics
+from ..metrics import class_predictions, classification_metrics, majority_class
 from ..models.recurrent import SequenceClassifier
 
 EVAL_BATCH = 1024  # evaluation only holds activations, so it takes far bigger batches
@@ -74,6 +74,7 @@ class SeqclfTask:
             inverse = 1.0 / np.maximum(counts, 1.0)  # a class absent from train has no rows to weigh
             weight = torch.tensor(inverse / inverse.mean(), dtype=torch.float32, device=self.device)
         self.loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+        self.majority = majority_class(data["train"][1], len(CLASS_NAMES))
 
     def build_model(self) -> nn.Module:
         c = self.cfg
@@ -97,8 +98,12 @@ class SeqclfTask:
             loss += float(nn.functional.cross_entropy(logits, y[start : start + EVAL_BATCH], reduction="sum"))
             preds.append(logits.argmax(dim=1))
         y_pred = torch.cat(preds).cpu().numpy()
-        metrics = classification_metrics(y.cpu().numpy(), y_pred, CLASS_NAMES, prefix=f"{split}_")
-        return {f"{split}_loss": loss / max(1, x.shape[0]), **metrics}
+        y_true = y.cpu().numpy()
+        metrics = classification_metrics(y_true, y_pred, CLASS_NAMES, prefix=f"{split}_")
+        out = {f"{split}_loss": loss / max(1, x.shape[0]), **metrics}
+        if split == "val":
+            out["predictions"] = class_predictions(y_true, y_pred, len(CLASS_NAMES), self.majority)
+        return out
 
 
 Config, Task = SeqclfConfig, SeqclfTask

@@ -28,7 +28,7 @@ from ..data import wlasl
 from ..data.batching import epoch_batches
 from ..engine import Session
 from ..errors import UserError
-from ..metrics import classification_metrics
+from ..metrics import class_predictions, classification_metrics, majority_class
 from ..models.videomae import build_videomae, normalisation
 
 TOP_K = (5,)
@@ -148,6 +148,7 @@ class VideomaeTask:
         wlasl.ensure_cached(data, cfg.decode_workers)  # a no-op on the node that loaded the data
         self.labels = {s: torch.from_numpy(data.labels[s]) for s in wlasl.SPLITS}
         n_classes = len(data.class_names)
+        self.majority = majority_class(data.labels["train"], n_classes)
         self.weight = None
         if cfg.class_weighted:
             counts = np.bincount(data.labels["train"], minlength=n_classes).astype(np.float64)
@@ -233,12 +234,13 @@ class VideomaeTask:
         names = self.data.class_names
         y_true, scores, loss = self._predict(model, split)
         y_pred = scores.argmax(axis=1)
-        final = split == "test"  # the engine scores test once, after the last epoch's val
+        final = split == "test"  # the engine scores test only on a new best epoch's weights
         out = {f"{split}_loss": loss, **classification_metrics(
             y_true, y_pred, names, prefix=f"{split}_", scores=scores, top_k=TOP_K, precision_recall=True,
             per_class="json" if final else "none", confusion=final)}
         if split == "val":
             self._last_val = (y_true, y_pred)
+            out["predictions"] = class_predictions(y_true, y_pred, len(names), self.majority)
             hits = self._hits.clone()
             if torch.distributed.is_available() and torch.distributed.is_initialized():
                 torch.distributed.all_reduce(hits)  # every worker saw its own shard
@@ -246,7 +248,7 @@ class VideomaeTask:
             out["videos_missing"] = len(self.data.skipped["missing"])
             out["videos_corrupt"] = len(self.data.skipped["corrupt"])
         else:
-            if self._last_val is not None:  # the per-class view of the last validation, in the final row
+            if self._last_val is not None:  # the per-class view of this best epoch's validation, beside its test
                 full = classification_metrics(*self._last_val, names, prefix="val_", per_class="json", confusion=True)
                 out.update({k: full[k] for k in ("val_per_class_accuracy", "val_confusion_matrix")})
             out["videos_skipped"] = json.dumps(self.data.skipped)
