@@ -82,3 +82,89 @@ def imdb_sweep(folder: Path) -> Path:
                "wall_time_s": 600.0, "best/val_accuracy": 0.8882, "best_iteration": 3}]
     return write_sweep(folder, trials, history, meta_for("imdb", "val_accuracy", "max", "imdb_report", "imdb",
                                                          {"report": config}))
+
+
+# --- sweeps that stored validation predictions (engine's ``val_predictions``, ``is_best``) ---
+
+def _wrong(y, rows):
+    """``y`` predicted right except at ``rows``, where the next class is predicted."""
+    pred = list(y)
+    for i in rows:
+        pred[i] = (y[i] + 1) % 3
+    return pred
+
+
+# 300 validation rows, classes 0/1/2 in shares 1/2, 1/3, 1/6; the training split's majority is 0.
+VAL_Y = [(0, 0, 0, 1, 1, 2)[i % 6] for i in range(300)]
+# (trial, preset, config, wrong rows, the best epoch, seconds an epoch): "a" and "b" differ on
+# 13 rows only (a tie), "c" is wrong on 120 (clearly worse).
+PREDICTED_RUNS = [
+    ("a", None, {"hidden_dim": 128, "n_layers": 2, "bidirectional": True, "lr": 0.003},
+     range(0, 300, 10), 3, 40.0),
+    ("b", "original", {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001},
+     [*range(0, 250, 10), *range(3, 83, 10)], 2, 30.0),
+    ("c", "small", {"hidden_dim": 32, "n_layers": 1, "bidirectional": False, "lr": 0.01},
+     [i for i in range(300) if i % 5 in (0, 1)], 3, 20.0),
+]
+
+
+def predictions_sweep(folder: Path) -> Path:
+    """A seqclf sweep of 3 epochs a trial, each best epoch marked (``is_best``) with its test
+    metrics, and each trial's validation predictions at its best epoch in trials.parquet."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    trials, history = [], []
+    for trial_id, preset, params, wrong, best_epoch, seconds in PREDICTED_RUNS:
+        pred = _wrong(VAL_Y, wrong)
+        f1 = float(f1_score(VAL_Y, pred, average="macro", zero_division=0))
+        acc = sum(a == b for a, b in zip(VAL_Y, pred)) / len(VAL_Y)
+        matrix = json.dumps(confusion_matrix(VAL_Y, pred, labels=[0, 1, 2]).tolist())
+        config = {"cell": "gru", **params, "epochs": 3}
+        shares = {1: 0.8, 2: 0.9, 3: 1.0} if best_epoch == 3 else {1: 0.8, 2: 1.0, 3: 0.95}
+        best_so_far = 0.0
+        for epoch in (1, 2, 3):
+            is_best = shares[epoch] > best_so_far
+            best_so_far = max(best_so_far, shares[epoch])
+            row = {"trial_id": trial_id, "epoch": epoch, "training_iteration": epoch, "is_best": is_best,
+                   "train_loss": 1.0 / epoch, "val_loss": 0.5 / shares[epoch], "val_accuracy": acc * shares[epoch],
+                   "val_macro_f1": f1 * shares[epoch], "val_confusion_matrix": matrix,
+                   "time_total_s": seconds * epoch}
+            if is_best:  # the engine tests each new best epoch's weights, and only those
+                row.update({"test_accuracy": round(acc * shares[epoch] - 0.03, 4),
+                            "test_macro_f1": round(f1 * shares[epoch] - 0.05, 4),
+                            "test_confusion_matrix": json.dumps([[140, 8, 2], [9, 88, 3], [4, 5, 41]])})
+            history.append(row)
+        predictions = {"kind": "classes", "y_true": VAL_Y, "y_pred": pred, "n_classes": 3, "majority": 0}
+        trials.append({"trial_id": trial_id, "status": "TERMINATED", "preset": preset, "error": None,
+                       **{f"config/{k}": v for k, v in config.items()}, "iterations": 3,
+                       "wall_time_s": seconds * 3, "best/val_macro_f1": f1, "best_iteration": best_epoch,
+                       "val_predictions": json.dumps(predictions)})
+    presets = {p: {"cell": "gru", **c, "epochs": 3} for _, p, c, *_ in PREDICTED_RUNS if p}
+    return write_sweep(folder, trials, history, meta_for("seqclf", "val_macro_f1", "max", "gru_predictions",
+                                                         "seqclf_gru", presets))
+
+
+def freq_trivial_sweep(folder: Path) -> Path:
+    """A freq sweep under the assignment's noise: every trial's per-block squared errors are
+    the zero predictor's plus noise, so none beats predicting zero."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    trivial = 0.5 + 0.01 * np.sin(np.arange(40))  # E[y^2] per one-second block
+    trials, history = [], []
+    for i, shift in enumerate((-0.0005, 0.001, 0.004), start=1):
+        noise = rng.normal(0, 0.01, 40)
+        values = trivial + noise - noise.mean() + shift
+        trial_id = f"f{i}"
+        config = {"hidden_size": 32 * i, "num_layers": 1, "seq_length": 50, "lr": 0.001, "epochs": 2}
+        mse = float(values.mean())
+        for epoch in (1, 2):
+            history.append({"trial_id": trial_id, "epoch": epoch, "training_iteration": epoch, "is_best": True,
+                            "train_loss": mse, "val_mse": mse + (0.01 if epoch == 1 else 0.0),
+                            "val_zero_mse": float(trivial.mean()), "test_mse": mse + 0.001,
+                            "time_total_s": 10.0 * epoch})
+        trials.append({"trial_id": trial_id, "status": "TERMINATED", "preset": None, "error": None,
+                       **{f"config/{k}": v for k, v in config.items()}, "iterations": 2, "wall_time_s": 20.0,
+                       "val_predictions": json.dumps({"kind": "mean", "values": values.tolist(),
+                                                      "trivial": trivial.tolist()})})
+    return write_sweep(folder, trials, history, meta_for("freq", "val_mse", "min", "freq_assignment"))

@@ -10,9 +10,10 @@ import sys
 import pytest
 import yaml
 
-from analysis_fixtures import gru_sweep, imdb_sweep, meta_for, write_sweep
-from sweeplab import spaces
-from sweeplab.analysis import conclude, load, observe, select, suggest, tables
+from analysis_fixtures import (PREDICTED_RUNS, VAL_Y, freq_trivial_sweep, gru_sweep, imdb_sweep, meta_for,
+                               predictions_sweep, write_sweep)
+from sweeplab import chosen, registry, spaces
+from sweeplab.analysis import conclude, intervals, load, observe, select, suggest, tables
 from sweeplab.cli import main
 
 GRU_TABLE = """\
@@ -67,14 +68,19 @@ def test_report_000_spanish_headers_and_conclusion(tmp_path):
     table = tables.trial_table(sweep, observe.observe(sweep), "es", conclude.baseline_trial(sweep))
     assert table.headers == ["Modelo", "hidden_dim", "n_layers", "Bidireccional", "LR", "Accuracy", "Macro F1", "Observaciones"]
     assert table.rows[0][3] == "Sí" and table.rows[1][3] == "No"
+    # a sweep without predictions: "beat" is a 1 % margin, said so once
     assert conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep)) == [
-        "No configuration beat the baseline GRU (original) on val_macro_f1: 0.920, and the best other trial, "
-        "GRU (run #1), reached 0.890 (-0.03).",
-        "On val_accuracy, none beat it: 0.980, and the best other trial, GRU (run #1), reached 0.980 (equal).",
+        "No configuration beat the baseline GRU (original) on val_macro_f1 by more than a 1% margin: 0.920, and the "
+        "best other trial, GRU (run #1), reached 0.890 (lower by 0.03).",
+        "On val_accuracy, none beat it by more than a 1% margin: the best other trial, GRU (run #1), equals it (0.980).",
         "Every other configuration is smaller than the baseline, so the sweep says nothing about larger models.",
+        'No intervals (sweep stored no predictions): "beat" means better by more than 1% (a margin, not an interval).',
     ]
     es = conclude.conclusions(sweep, "es", conclude.baseline_trial(sweep))
-    assert es[0].startswith("Ninguna configuración superó a la base GRU (original) en val_macro_f1")
+    assert es[0] == ("Ninguna configuración superó a la base GRU (original) en val_macro_f1 por más de un margen del 1%: "
+                     "0.920, y la mejor de las demás, GRU (run #1), alcanzó 0.890 (más baja en 0.03).")
+    assert es[-1] == ("Sin intervalos (el barrido no guardó predicciones): «superar» significa mejorar en más de 1% "
+                      "(un margen, no un intervalo).")
 
 
 def test_a_configuration_that_beats_the_baseline_is_named_with_its_margin(tmp_path):
@@ -83,14 +89,21 @@ def test_a_configuration_that_beats_the_baseline_is_named_with_its_margin(tmp_pa
     sweep.best_rows.loc["gru2", "val_accuracy"] = 0.99
     sweep.facts.loc[sweep.facts["trial_id"] == "gru2", "best"] = 0.99
     text = conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep))[0]
-    assert text == ("1 of 5 configurations beat the baseline GRU (original) on val_accuracy; the best, "
-                    "GRU (run #2), by +0.01 (0.990 against 0.980, +1.0%).")
+    assert text == ("1 of 5 configurations beat the baseline GRU (original) on val_accuracy by more than a 1% margin; "
+                    "the best, GRU (run #2): 0.990 against 0.980, higher by 0.01 (1.0%).")
+    # within the margin it is a tie, never a negative "beat"
+    sweep.facts.loc[sweep.facts["trial_id"] == "gru2", "best"] = 0.985
+    assert conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep))[0] == (
+        "No configuration beat the baseline GRU (original) on val_accuracy by more than a 1% margin: the best other "
+        "trial, GRU (run #2), reached 0.985 against 0.980, higher by 0.005: a tie.")
 
 
 def test_report_001_epoch_table_marks_the_best_epoch_and_the_confusion_matrix(tmp_path):
     sweep = load.load_sweep(str(imdb_sweep(tmp_path / "imdb")))
     assert tables.epoch_table(sweep, "imdb1", "es").markdown() == IMDB_EPOCHS_ES
-    assert tables.confusion_table(sweep, "imdb1", "es").markdown() == IMDB_CONFUSION_ES
+    # report 001's matrix is of the test split: shown only as the held-out figures, never by default
+    assert tables.confusion_table(sweep, "imdb1", "es") is None
+    assert tables.confusion_table(sweep, "imdb1", "es", split="test").markdown() == IMDB_CONFUSION_ES
     obs = observe.observe(sweep)["imdb1"]
     assert [o.code for o in obs] == ["overfitting"]
     assert obs[0].en == "overfitting: val loss rising after epoch 3 (0.298 → 0.361), train–val accuracy gap 0.107"
@@ -225,13 +238,18 @@ def test_best_where_then_pareto_and_the_config_file_train_takes(tmp_path, capsys
     assert list(select.pareto(sweep, ["val_macro_f1", "lr"]).index) == ["gru6", "gru1", "gru2", "gru5", "gru4"]
     out = tmp_path / "chosen.yaml"
     assert main(["best", str(folder), "--where", "n_layers == 1", "--out", str(out)]) == 0
-    assert "trial gru1 (GRU (run #1)): val_macro_f1 = 0.890, where n_layers == 1" in capsys.readouterr().out
-    assert yaml.safe_load(out.read_text()) == {"cell": "gru", "hidden_dim": 128, "n_layers": 1, "bidirectional": False,
-                                               "lr": 0.0064, "epochs": 1}
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "trial gru1 (GRU (run #1)): best val_macro_f1 = 0.890 among the trials where n_layers == 1; "
+        "no intervals (sweep stored no predictions)")
+    written = yaml.safe_load(out.read_text())
+    config = {"cell": "gru", "hidden_dim": 128, "n_layers": 1, "bidirectional": False, "lr": 0.0064, "epochs": 1}
+    assert written == {**config, "chosen": {"trial": "gru1", "sweep": "gru_wandb", "epoch": 1, "metric": "val_macro_f1",
+                                            "value": 0.89, "config_sha": chosen.digest(config)}}
     from sweeplab.runner import single_config
 
-    _, cfg = single_config("seqclf", None, str(out), [], smoke=False)
+    _, cfg, picked = single_config("seqclf", None, str(out), [], smoke=False)
     assert (cfg.hidden_dim, cfg.n_layers, cfg.bidirectional, cfg.lr) == (128, 1, False, 0.0064)
+    assert (picked.epoch, picked.metric, picked.value, picked.trial) == (1, "val_macro_f1", 0.89, "gru1")
 
 
 # --- suggesting --------------------------------------------------------------------------
@@ -274,9 +292,13 @@ def test_report_writes_markdown_and_self_contained_html(tmp_path, capsys):
     page = (tmp_path / "r" / "report.html").read_text()
     assert "| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 ✅       |" in md
     assert "![learning curves](images/imdb_report-curves.png)" in md
-    assert (tmp_path / "r" / "images" / "imdb_report-confusion.png").stat().st_size > 1000
-    assert page.count("data:image/png;base64,") == 2 and 'src="images' not in page  # curves, confusion
+    # its only confusion matrix is the test split's: in the held-out section, not plotted as the chosen one's
+    assert not (tmp_path / "r" / "images" / "imdb_report-confusion.png").exists()
+    assert page.count("data:image/png;base64,") == 1 and 'src="images' not in page  # curves
     assert "<td>11142</td>" in page and "imdb_report-next-space.yaml" in md
+    held = md.index("## Test reservado de la configuración elegida")
+    assert md.index("Test reservado de LSTM (report)") > held and md.index("| 11142 ") > held
+    assert "Con los pesos de su época 10, no de su mejor época (3): este barrido evaluó el test solo al final." in md
 
 
 def test_plain_ray_tune_folders_load_with_a_named_metric(tmp_path, capsys):
@@ -311,7 +333,10 @@ def test_analyze_imports_neither_ray_nor_torch(tmp_path):
     (["analyze", "/nonexistent/sweep"], "/nonexistent/sweep: no such folder"),
     (["analyze", "{tmp}"], "not a sweep folder"),
     (["analyze", "{gru}", "--metric", "val_nope"], "no trial reported metric 'val_nope'; reported: "),
-    (["analyze", "{gru}", "--baseline", "nope"], "no trial ran preset 'nope'; presets that ran: original"),
+    (["analyze", "{gru}", "--baseline", "nope"], "--baseline nope: not a preset of this sweep; presets: original (ran: original)"),
+    (["analyze", "{gru}", "--metric", "test_accuracy"], "test_accuracy: the test split is held out and never ranks trials"),
+    (["best", "{gru}", "--then", "test_accuracy"], "--then test_accuracy: the test split is held out and never chooses"),
+    (["best", "{gru}", "--ties", "all"], "invalid choice: 'all'"),
     (["analyze", "{gru}", "--trial", "nope"], "no trial 'nope'"),
     (["best", "{gru}", "--where", "hidden_dim <<< 3"], "--where 'hidden_dim <<< 3': SyntaxError"),
     (["best", "{gru}", "--where", "nope > 3"], "--where 'nope > 3': "),
@@ -355,3 +380,256 @@ def test_minority_and_divergence_wording(tmp_path):
     assert [o.en for o in observe.observe(sweep)["x"]] == [
         "diverged: loss became nan at epoch 8, step 4 (lr=0.0333), at the sweep's highest learning rate (0.05)",
     ]  # and not "failed", nor "weak on minority classes": divergence explains the gap
+
+
+# --- mode collapse (issue 16) ------------------------------------------------------------
+
+def gan_trial(trial_id, fd, recognisable, entropy, top_share=None):
+    """A GAN trial's two reports (curves per epoch); ``top_share`` None: a store from before
+    that column was reported."""
+    curves = {"frechet_distance": fd, "recognisable": recognisable, "class_entropy": entropy}
+    if top_share is not None:
+        curves["top_class_share"] = top_share
+    config = {"hidden": 256, "latent_dim": 100, "lr_g": 2e-4, "lr_d": 2e-4, "batch_size": 64, "epochs": 2}
+    return {"id": trial_id, "config": config, "curves": curves}
+
+
+def test_mode_collapse_names_the_entropy_and_the_dominant_digit(tmp_path):
+    sweep = sweep_of(tmp_path / "gan", [
+        # issue 16's pair: 64 identical zeros (recognisable 1.000) against a diverse generator
+        gan_trial("collapsed", [60.0, 45.0], [0.9, 1.0], [1.2, 0.0], [0.6, 1.0]),
+        gan_trial("diverse", [30.0, 20.0], [0.7, 0.803], [3.1, 3.28], [0.2, 0.14]),
+        gan_trial("one_digit_dominates", [40.0, 35.0], [0.8, 0.85], [2.5, 2.42], [0.5, 0.55]),
+        gan_trial("quiet_at_its_best", [25.0, 50.0], [0.6, 1.0], [3.0, 0.5], [0.2, 0.9]),
+    ], experiment="gan", metric="frechet_distance", mode="min")
+    seen = observe.observe(sweep)
+    collapse = {tid: [o for o in obs if o.code == "mode_collapse"] for tid, obs in seen.items()}
+    assert [(o.en, o.es) for o in collapse["collapsed"]] == [(
+        "mode collapse: class entropy 0.00 bits of 3.32, one digit in 100% of the samples; the generator draws few digits",
+        "colapso de modos: entropía de clases 0.00 bits de 3.32, un dígito en el 100% de las muestras; "
+        "el generador dibuja pocos dígitos",
+    )]
+    # 2.42 bits is above the entropy threshold; one digit in 55% of the samples is not
+    assert [o.en for o in collapse["one_digit_dominates"]] == [
+        "mode collapse: class entropy 2.42 bits of 3.32, one digit in 55% of the samples; the generator draws few digits"]
+    # judged at its best epoch (the first, by the distance), not at its collapsed last one
+    assert collapse["diverse"] == [] and collapse["quiet_at_its_best"] == []
+    assert "best" in {o.code for o in seen["diverse"]}  # the distance chooses the diverse generator
+
+
+def test_mode_collapse_needs_only_the_class_entropy_column(tmp_path):
+    # the default sweep of issue 16 as stored then: metric recognisable, no experiment id,
+    # no top_class_share; the collapsed trial is the sweep's best and still flagged
+    sweep = sweep_of(tmp_path / "old", [
+        gan_trial("collapsed", [45.0], [1.0], [0.0]),
+        gan_trial("diverse", [20.0], [0.803], [3.28]),
+    ], experiment=None, metric="recognisable", mode="max")
+    seen = observe.observe(sweep)
+    assert [(o.code, o.en, o.es) for o in seen["collapsed"]] == [
+        ("best", "best recognisable of the sweep", "mejor recognisable del barrido"),
+        ("mode_collapse", "mode collapse: class entropy 0.00 bits of 3.32; the generator draws few digits",
+         "colapso de modos: entropía de clases 0.00 bits de 3.32; el generador dibuja pocos dígitos"),
+    ]
+    assert seen["diverse"] == []
+    # without the column the rule says nothing
+    plain = sweep_of(tmp_path / "plain", [*population(), one(val_macro_f1=[0.9])])
+    assert not any(o.code == "mode_collapse" for obs in observe.observe(plain).values() for o in obs)
+
+
+# --- intervals, ties, the chosen epoch, honest conclusions (issue 16) ----------------------
+
+def _reference_macro_f1(y, pred):
+    """Macro F1 of one resample by its definition, one class at a time."""
+    scores = []
+    for c in sorted(set(y.tolist()) | set(pred.tolist())):
+        tp = int(((y == c) & (pred == c)).sum())
+        scores.append(2 * tp / (int((y == c).sum()) + int((pred == c).sum())))
+    return sum(scores) / len(scores)
+
+
+def _percentiles(values):
+    import numpy as np
+
+    return tuple(float(v) for v in np.quantile(values, [0.025, 0.975]))
+
+
+def test_interval_numbers_equal_a_plain_loop_over_the_same_resamples(tmp_path):
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    sweep = load.load_sweep(str(predictions_sweep(tmp_path / "p")))
+    y = np.array(VAL_Y)
+    preds = {t: np.array(json.loads(sweep.trials.set_index("trial_id").at[t, "val_predictions"])["y_pred"])
+             for t, *_ in PREDICTED_RUNS}
+    n = len(y)
+    idx = np.random.default_rng(intervals.SEED).integers(0, n, size=(intervals.B, n), dtype=np.int32)
+    for b in range(5):  # the reference is scikit-learn's definition, absent classes included
+        for p in preds.values():
+            assert _reference_macro_f1(y[idx[b]], p[idx[b]]) == pytest.approx(
+                f1_score(y[idx[b]], p[idx[b]], average="macro", zero_division=0), abs=1e-15)
+    statistics = {"val_macro_f1": _reference_macro_f1, "val_accuracy": lambda a, b: float(np.mean(a == b))}
+    for metric, stat in statistics.items():
+        boot = intervals.of(sweep, metric)
+        loop = {t: np.array([stat(y[ix], p[ix]) for ix in idx]) for t, p in preds.items()}
+        loop[intervals.TRIVIAL] = np.array([stat(y[ix], np.zeros(n, dtype=int)) for ix in idx])  # majority: 0
+        for t, values in loop.items():
+            j = boot.trials.index(t)
+            np.testing.assert_allclose(boot.samples[:, j], values, rtol=1e-12, atol=1e-15)
+            assert boot.point[j] == pytest.approx(stat(y, preds[t] if t in preds else np.zeros(n, dtype=int)), abs=1e-15)
+        for t in preds:
+            assert boot.interval(t) == pytest.approx(_percentiles(loop[t]), abs=1e-14)
+            _, lo, hi = boot.difference(t, "b")
+            assert (lo, hi) == pytest.approx(_percentiles(loop[t] - loop["b"]), abs=1e-14)
+            _, lo, hi = boot.difference(t, intervals.TRIVIAL)
+            assert (lo, hi) == pytest.approx(_percentiles(loop[t] - loop[intervals.TRIVIAL]), abs=1e-14)
+    # the mean of per-row values (freq's squared errors per block), and its trivial predictor
+    freq = load.load_sweep(str(freq_trivial_sweep(tmp_path / "f")))
+    boot = intervals.of(freq)
+    rows = {t: json.loads(raw) for t, raw in zip(freq.trials["trial_id"], freq.trials["val_predictions"])}
+    idx = np.random.default_rng(intervals.SEED).integers(0, 40, size=(intervals.B, 40), dtype=np.int32)
+    for t, p in rows.items():
+        values = np.array(p["values"])
+        np.testing.assert_allclose(boot.samples[:, boot.trials.index(t)], [values[ix].mean() for ix in idx], rtol=1e-12)
+    trivial = np.array(rows["f1"]["trivial"])
+    np.testing.assert_allclose(boot.samples[:, -1], [trivial[ix].mean() for ix in idx], rtol=1e-12)
+
+
+def test_the_chosen_config_is_the_cheapest_of_the_trials_tied_with_the_best(tmp_path):
+    sweep = load.load_sweep(str(predictions_sweep(tmp_path / "p")))
+    boot = intervals.of(sweep)
+    assert boot.ties("a") == ["a", "b"]  # c is clearly worse
+    pick = select.choice(sweep)
+    assert (pick.trial_id, pick.best, pick.tied) == ("b", "a", ["a", "b"])
+    assert pick.reason == (
+        "trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], statistically tied with the best, trial a "
+        "(0.898; 95% paired bootstrap interval of the difference includes zero), and the cheapest of the 2 tied "
+        "trials: 60 s of training (time_total_s) to its best epoch against 120 s")
+    best = select.choice(sweep, ties="best")
+    assert best.trial_id == "a" and best.reason == (
+        "trial a (GRU (run #1)): best val_macro_f1 = 0.898 [0.860, 0.932]; 1 other trial(s) statistically tied with it "
+        "(95% paired bootstrap interval of the difference includes zero); tie-breaking off (--ties best)")
+    # without the tied trial, nothing is tied with the best
+    alone = select.choice(sweep, where="hidden_dim != 64")
+    assert alone.trial_id == "a" and alone.reason.endswith("no other trial is statistically tied with it (95% paired bootstrap)")
+    table = tables.trial_table(sweep, observe.observe(sweep), "en", conclude.baseline_trial(sweep))
+    assert [row[5:7] for row in table.rows] == [
+        ["0.900 [0.863, 0.933]", "0.898 [0.860, 0.932]"],
+        ["0.890 [0.853, 0.923]", "0.885 [0.844, 0.922] (tie)"],
+        ["0.600 [0.543, 0.663]", "0.579 [0.517, 0.642]"],
+    ]
+    assert table.note == ("[a, b]: 95% interval (paired bootstrap, 1000 resamples of the 300 validation rows). "
+                          "(tie): the interval of the best trial minus this one includes zero.")
+    assert tables.trial_table(sweep, observe.observe(sweep), "es").rows[1][6] == "0.885 [0.844, 0.922] (empate)"
+
+
+def test_best_writes_the_chosen_epoch_with_the_config_train_reads(tmp_path, capsys):
+    folder = predictions_sweep(tmp_path / "p")
+    out = tmp_path / "best.yaml"
+    assert main(["best", str(folder), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], statistically tied")
+    written = yaml.safe_load(out.read_text())
+    block = written.pop("chosen")
+    config = {"cell": "gru", "hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001, "epochs": 3}
+    assert written == config  # the config keys stay at the top level
+    f1_b = load.load_sweep(str(folder)).facts.set_index("trial_id").at["b", "best"]
+    assert block == {"trial": "b", "sweep": "gru_predictions", "epoch": 2, "metric": "val_macro_f1",
+                     "value": f1_b, "config_sha": chosen.digest(config)}
+    assert chosen.digest(config) == "364b1966c851"
+    from sweeplab.runner import single_config
+
+    _, cfg, picked = single_config("seqclf", None, str(out), [], smoke=False)
+    assert (cfg.hidden_dim, picked.epoch, picked.trial, picked.value) == (64, 2, "b", f1_b)
+    # tie-breaking off: the best trial, its own best epoch
+    assert main(["best", str(folder), "--ties", "best", "--out", str(out)]) == 0
+    assert yaml.safe_load(out.read_text())["chosen"]["trial"] == "a"
+    assert yaml.safe_load(out.read_text())["chosen"]["epoch"] == 3
+
+
+def test_conclusions_say_tie_or_beat_with_the_paired_interval(tmp_path):
+    sweep = load.load_sweep(str(predictions_sweep(tmp_path / "p")))
+    assert conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep)) == [
+        "No configuration beat the baseline GRU (original) on val_macro_f1 beyond noise: the best other trial, "
+        "GRU (run #1), reached 0.898 against 0.885, higher by 0.0135 (95% interval -0.014 to 0.041): a tie.",
+        "On val_accuracy, none beat it beyond noise: the best other trial, GRU (run #1), reached 0.900 against 0.890, "
+        "higher by 0.01 (95% interval -0.013 to 0.033): a tie.",
+        "1 other trial(s) are statistically tied with the best, GRU (run #1), on val_macro_f1 (the 95% paired "
+        "interval of the difference includes zero): GRU (original).",
+    ]
+    assert conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep, "small"))[:2] == [
+        "2 of 2 configurations beat the baseline GRU (small) on val_macro_f1 beyond noise; the best, GRU (run #1): "
+        "0.898 against 0.579, higher by 0.319 (55.1%; 95% interval 0.259 to 0.377).",
+        "On val_accuracy, 2 of 2 beat it beyond noise; the best, GRU (run #1): 0.900 against 0.600, higher by 0.3 "
+        "(50.0%; 95% interval 0.240 to 0.353).",
+    ]
+    assert conclude.conclusions(sweep, "es", conclude.baseline_trial(sweep))[0] == (
+        "Ninguna configuración superó a la base GRU (original) en val_macro_f1 más allá del ruido: la mejor de las "
+        "demás, GRU (run #1), alcanzó 0.898 frente a 0.885, más alta en 0.0135 (intervalo del 95%: -0.014 a 0.041): "
+        "un empate.")
+
+
+def test_a_baseline_the_scheduler_cut_is_named_and_compared_at_equal_training(tmp_path):
+    original = {"id": "orig", "preset": "original", "curves": {"val_macro_f1": [0.10, 0.15]},
+                "config": {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001, "epochs": 60}}
+    others = [{"id": f"x{i}", "curves": {"val_macro_f1": values},
+               "config": {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.002 * i, "epochs": 6}}
+              for i, values in enumerate(([0.12, 0.20, 0.5, 0.7, 0.8, 0.99], [0.05, 0.14, 0.3, 0.6, 0.8, 0.9]), start=1)]
+    sweep = sweep_of(tmp_path, [original, *others])
+    base = conclude.baseline_trial(sweep)
+    assert conclude.conclusions(sweep, "en", base)[:2] == [
+        "The baseline GRU (original) did not finish: stopped by the scheduler at epoch 2 of 60, so every trial is "
+        "compared with it at equal training (each trial's best val_macro_f1 within its first 2 epochs).",
+        "At equal training (2 epochs), 1 of 2 configurations beat the baseline GRU (original) on val_macro_f1 by more "
+        "than a 1% margin; the best, GRU (run #2): 0.200 against 0.150, higher by 0.05 (33.3%).",
+    ]  # not "+560 %": 0.99 after 6 epochs against 0.15 after 2
+    assert conclude.conclusions(sweep, "es", base)[0] == (
+        "La base GRU (original) no terminó: detenida por el planificador en la época 2 de 60, así que cada trial se "
+        "compara con ella con igual entrenamiento (el mejor val_macro_f1 de cada trial en sus primeras 2 épocas).")
+
+
+def test_no_trial_beats_the_trivial_predictor_said_first_with_the_experiments_diagnosis(tmp_path):
+    sweep = load.load_sweep(str(freq_trivial_sweep(tmp_path / "f")))
+    en = conclude.conclusions(sweep, "en")
+    assert en[0] == ("No trial beat the trivial predictor (predicting zero: val_mse 0.500) beyond noise: the best, "
+                     "LSTM (run #1), reached 0.500 (lower by 0.0005; 95% interval -0.00249 to 0.00333).")
+    assert en[1] == registry.EXPERIMENTS["freq"].diagnosis
+    assert en[1].startswith("Why: with the assignment's noise (phase_noise 2π, the default) each sample's phase is "
+                            "drawn uniformly over the whole circle")
+    assert "`sweeplab tune freq_noise`" in en[1]
+    assert en[2:] == [
+        "The best trial, LSTM (run #1), reached val_mse 0.500 (95% interval 0.496 to 0.504); median 0.501 over 3 "
+        "scored trials.",
+        "1 other trial(s) are statistically tied with the best, LSTM (run #1), on val_mse (the 95% paired interval "
+        "of the difference includes zero): LSTM (run #2).",
+    ]
+    es = conclude.conclusions(sweep, "es")
+    assert es[0] == ("Ningún trial superó al predictor trivial (predecir cero: val_mse 0.500) más allá del ruido: el "
+                     "mejor, LSTM (run #1), alcanzó 0.500 (más baja en 0.0005; intervalo del 95%: -0.00249 a 0.00333).")
+    assert es[1] == registry.EXPERIMENTS["freq"].diagnosis_es
+    # without predictions, the observation rule's margin says it, and says it is a margin
+    old = sweep_of(tmp_path / "old", [one(val_mse=[0.499], val_zero_mse=[0.5])], "freq", "val_mse", "min")
+    assert conclude.conclusions(old, "en")[:2] == [
+        "No trial beat the trivial predictor (predicting zero: val_mse 0.500): every scored trial is within 2% of it; "
+        "the best, LSTM (run #1), reached 0.499.",
+        registry.EXPERIMENTS["freq"].diagnosis,
+    ]
+
+
+def test_analyze_shows_test_figures_only_in_the_held_out_section(tmp_path, capsys):
+    assert main(["analyze", str(predictions_sweep(tmp_path / "p"))]) == 0
+    out = capsys.readouterr().out
+    held = out.index("## Held-out test of the chosen config")
+    assert out.index("## Chosen config: GRU (original)") < held
+    assert out.index("**Confusion matrix of GRU (original) (val)**") < held < out.index("(test)**")
+    assert "| test_" not in out[:held] and "Test " not in out[:held]  # no test figure before that section
+    assert "| test_macro_f1 | 0.835 |" in out
+    assert "On the weights of its best epoch (2) by val_macro_f1. The test split chose nothing and compared nothing" in out
+    assert all("test" not in m.lower() for m in tables.table_metrics(load.load_sweep(str(tmp_path / "p"))))
+
+
+def test_analyze_of_an_old_sweep_says_once_it_has_no_intervals(tmp_path, capsys):
+    assert main(["analyze", str(gru_sweep(tmp_path / "gru"))]) == 0
+    out = capsys.readouterr().out
+    assert out.lower().count("no intervals") == 1
+    assert 'No intervals (sweep stored no predictions): "beat" means better by more than 1%' in out
+    assert "[0." not in out and "(tie)" not in out
+    assert "| **GRU (original)** | **64**     | **2**    | **Yes**       | **0.001** | **0.980** | **0.920** |" in out

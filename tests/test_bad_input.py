@@ -165,6 +165,18 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
     ("train-config-unknown-key", {"c.yaml": "hidden_size: 64\nlearning_rate: 0.1\n"},
      ["train", "freq", "--config", "{t}/c.yaml", "--out", "{t}/run"],
      "{t}/c.yaml: learning_rate: not a field of FreqConfig; allowed:"),
+    # a best.yaml whose chosen epoch no longer matches its config
+    ("train-chosen-config-edited", {"c.yaml": "hidden_size: 32\nchosen: {epoch: 3, metric: val_mse, value: 0.5, "
+                                              "config_sha: 0123456789ab}\n"},
+     ["train", "freq", "--config", "{t}/c.yaml", "--out", "{t}/run"],
+     "{t}/c.yaml: the config was edited after `sweeplab best` chose epoch 3 for it (config_sha 0123456789ab no longer "
+     "matches); delete the 'chosen' block to train the edited config to its full budget"),
+    ("train-chosen-epoch-past-budget", {"c.yaml": "epochs: 5\nchosen: {epoch: 9, metric: val_mse, value: 0.5}\n"},
+     ["train", "freq", "--config", "{t}/c.yaml", "--out", "{t}/run"],
+     "{t}/c.yaml: chosen.epoch 9 is past the config's epochs 5; the epoch no longer matches its config"),
+    ("train-chosen-epoch-not-a-number", {"c.yaml": "epochs: 5\nchosen: {epoch: last}\n"},
+     ["train", "freq", "--config", "{t}/c.yaml", "--out", "{t}/run"],
+     "{t}/c.yaml: chosen.epoch: a whole number >= 1 (the chosen epoch) is needed"),
     # --- flags
     ("flag-unknown-scheduler", {}, ["tune", "freq", "--scheduler", "asha2"],
      "tune: argument --scheduler: invalid choice: 'asha2' (choose from 'asha', 'hyperband', 'pbt', 'median', 'fifo')"),

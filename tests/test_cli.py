@@ -69,9 +69,11 @@ def test_train_runs_a_preset_and_tests_it(tmp_path, capsys):
     assert main(["train", "freq", "--preset", "tuned", "--smoke", "--out", str(out), "--threads", "1"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
-    assert metrics["epoch"] == 2 and 0 < metrics["test_mse"] < 2
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    best = min(history, key=lambda r: r["val_mse"])
+    assert metrics["epoch"] == best["epoch"] and metrics["test_mse"] == best["test_mse"] and 0 < metrics["test_mse"] < 2
     assert (config["hidden_size"], config["seq_length"], config["lr"], config["epochs"]) == (64, 50, 5e-4, 2)
-    assert "test: test_mse=" in capsys.readouterr().out
+    assert f"held-out test, on the weights of epoch {best['epoch']} (best val_mse): test_mse=" in capsys.readouterr().out
 
 
 def test_train_resumes_from_its_checkpoint(tmp_path):

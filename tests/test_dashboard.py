@@ -159,7 +159,7 @@ def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#curves .main-svg .scatterlayer .trace"))
         assert len(browser.find_elements(By.CSS_SELECTOR, "#params .js-plotly-plot")) >= 1
         assert browser.find_elements(By.CSS_SELECTOR, "#images img")  # the GAN's sample grids
-        assert "recognisable" in browser.find_element(By.ID, "summary").text
+        assert "frechet_distance" in browser.find_element(By.ID, "summary").text
         header = browser.find_elements(By.CSS_SELECTOR, "#trials thead th")[0]
         header.click()  # sorting by Model keeps every row
         assert len(browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr")) == n_trials

@@ -1,5 +1,6 @@
 """gan (report 001, part B): the IDX and CSV readers, the synthetic glyphs, the scoring
-classifier's cache, the recognisability score, and short GAN runs through the engine."""
+classifier's cache, the Fréchet distance and the recognisability scores, and short GAN
+runs through the engine."""
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +26,7 @@ from sweeplab.trainables import gan
 # tiny everything: a few seconds a run, same code path as the report's preset
 TINY = gan.GanConfig(epochs=2, report_every=5, synthetic_size=300, classifier_steps=20,
                      latent_dim=16, hidden=32, batch_size=16)
-MONITOR = engine.Monitor("recognisable", "max")
+MONITOR = engine.Monitor("frechet_distance", "min")
 
 
 @pytest.fixture(autouse=True)
@@ -254,6 +255,67 @@ def test_the_classifier_is_trained_once_then_read_from_the_cache(cache, monkeypa
         gan.load_data(dataclasses.replace(TINY, classifier_steps=21))
 
 
+def test_recognisable_capped_counts_each_digit_up_to_its_share():
+    share = np.full(10, 0.1)
+    one_digit = np.tile(np.eye(10)[0], (100, 1))  # 100 confident zeros
+    scores = gan.digit_scores(one_digit, share)
+    assert scores == {"recognisable": 1.0, "recognisable_capped": pytest.approx(0.1), "class_entropy": 0.0,
+                      "top_class_share": 1.0}
+    every_digit = np.tile(np.eye(10), (10, 1))
+    assert gan.digit_scores(every_digit, share)["recognisable_capped"] == pytest.approx(1.0)
+    unsure = every_digit * 0.5 + 0.05  # top probability 0.55: labelled, not recognisable
+    assert gan.digit_scores(unsure, share)["recognisable_capped"] == 0.0
+    skewed = np.array([0.3] + [0.7 / 9] * 9)  # real shares count: 30 zeros may all count here
+    assert gan.digit_scores(np.tile(np.eye(10)[0], (100, 1)), skewed)["recognisable_capped"] == pytest.approx(0.3)
+
+
+def test_frechet_distance_matches_the_textbook_formula():
+    rng = np.random.default_rng(0)
+    a = gan.feature_stats(rng.normal(size=(400, 16)))
+    b = gan.feature_stats(rng.normal(size=(300, 16)) @ rng.normal(size=(16, 16)) * 0.3 + 1.0)
+    (mu_a, cov_a), (mu_b, cov_b) = a, b
+    from scipy import linalg  # the usual computation, for a well-conditioned pair
+
+    root = linalg.sqrtm(cov_a @ cov_b).real
+    expected = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root)
+    assert gan.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    assert gan.frechet_distance(b, a) == pytest.approx(expected, rel=1e-9)
+    assert gan.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    # a collapsed batch: zero covariance (rank 0), still a finite, exact distance
+    point = gan.feature_stats(np.tile(rng.normal(size=16), (50, 1)))
+    assert gan.frechet_distance(point, b) == pytest.approx(((point[0] - mu_b) ** 2).sum() + np.trace(cov_b), rel=1e-9)
+    assert math.isnan(gan.frechet_distance((np.full(16, np.nan), cov_a), b))
+
+
+def test_frechet_distance_on_the_classifier_features_punishes_collapse():
+    """Real digits stand in for generators: all classes (diverse), one class (collapsed
+    onto a digit), one image repeated (collapsed onto a sample)."""
+    data = gan.load_data(TINY)
+    splits = mnist.synthetic_splits(TINY.synthetic_size, TINY.data_seed, TINY.test_fraction)
+    classifier = gan.load_classifier(data["classifier"]["state"])
+    x, y = splits["train"]
+    reference = data["reference"]
+
+    def distance(images):
+        return gan.frechet_distance(gan.feature_stats(gan._features(classifier, gan.scaled(images))), reference)
+
+    held_out = splits["test"][0]
+    assert distance(held_out) == pytest.approx(0.0, abs=1e-6 * np.trace(reference[1]))  # the same set
+    diverse, one_class, identical = distance(x), distance(x[y == 3]), distance(np.repeat(x[:1], 64, axis=0))
+    assert diverse < one_class < identical
+    assert identical > np.trace(reference[1])  # no spread at all: at least the real digits' whole variance
+    assert diverse == pytest.approx(data["real_frechet_distance"])  # the floor: training digits (all < 1,000 here)
+    assert data["class_share"].tolist() == pytest.approx([0.1] * 10)
+
+
+def test_too_few_held_out_digits_for_a_covariance(monkeypatch):
+    splits = mnist.synthetic_splits(TINY.synthetic_size, 0, TINY.test_fraction)
+    splits["test"] = (splits["test"][0][:1], splits["test"][1][:1])
+    monkeypatch.setattr(mnist, "synthetic_splits", lambda *args: splits)
+    with pytest.raises(UserError, match="gan: 1 held-out digit; the Fréchet distance needs a covariance of at least 2"):
+        gan.load_data(TINY)
+
+
 # ------------------------------------------------------------------ the GAN through the engine
 
 
@@ -275,19 +337,25 @@ def run(cfg, out, resume=False, session_cls=LocalSession):
 
 
 def test_a_short_run_reports_scores_and_losses_and_writes_sample_grids(tmp_path):
-    last, history, _ = run(TINY, tmp_path)
+    best, history, _ = run(TINY, tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["samples_iter_00005.png", "samples_iter_00010.png"]
     assert [r["iteration"] for r in history] == [5, 10]
-    assert last["sample_grid"] == str(tmp_path / "samples_iter_00010.png")
-    assert image.imread(last["sample_grid"]).shape[:2] == (480, 480)  # 8 x 8 tiles of 28 + 2, twice
+    assert history[-1]["sample_grid"] == str(tmp_path / "samples_iter_00010.png")
+    assert image.imread(history[-1]["sample_grid"]).shape[:2] == (480, 480)  # 8 x 8 tiles of 28 + 2, twice
+    # fit returns the best epoch's row: the lowest distance, with the test noise's scores
+    assert best["frechet_distance"] == min(r["frechet_distance"] for r in history)
+    for key in ("frechet_distance", "recognisable", "recognisable_capped", "class_entropy", "top_class_share"):
+        assert math.isfinite(best[f"test_{key}"]), key
+    assert best["test_frechet_distance"] > 0
     for row in history:
-        assert 0 <= row["recognisable"] <= 1 and 0 <= row["class_entropy"] <= math.log2(10) + 1e-9
+        assert row["frechet_distance"] > row["real_frechet_distance"] > 0  # 10 iterations are no digits yet
+        assert 0 <= row["recognisable_capped"] <= row["recognisable"] <= 1
+        assert 0 <= row["class_entropy"] <= math.log2(10) + 1e-9 and 0.1 <= row["top_class_share"] <= 1
         assert 0 <= row["d_accuracy_real"] <= 1 and 0 <= row["d_accuracy_fake"] <= 1
         assert math.isfinite(row["train_d_loss"]) and math.isfinite(row["train_g_loss"])
         assert row["lr_g"] == row["lr_d"] == pytest.approx(2e-4)
         assert 0 <= row["classifier_accuracy"] <= 1 and 0 <= row["real_recognisable"] <= 1
-    assert "test_recognisable" in last and "test_recognisable" not in history[0]
-    assert json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])["sample_grid"] == last["sample_grid"]
+    assert json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])["sample_grid"] == history[-1]["sample_grid"]
 
 
 def test_no_artifact_folder_means_no_grid(tmp_path):
@@ -301,7 +369,8 @@ def test_a_resumed_run_matches_an_unbroken_one_and_takes_new_betas(tmp_path):
     shutil.copytree(tmp_path / "broken", tmp_path / "pbt")
     resumed, history, _ = run(TINY, tmp_path / "broken", resume=True)
     assert [r["epoch"] for r in history] == [2] and (tmp_path / "broken" / "samples_iter_00010.png").exists()
-    for key in ("train_d_loss", "train_g_loss", "recognisable", "class_entropy", "test_recognisable"):
+    for key in ("train_d_loss", "train_g_loss", "frechet_distance", "recognisable", "class_entropy",
+                "test_frechet_distance", "test_recognisable"):
         assert resumed[key] == pytest.approx(full[key], rel=1e-5), key
     # PBT: the donor's checkpoint, the receiver's beta1 (the engine keeps this config's
     # optimizer settings over the checkpoint's)
@@ -336,5 +405,5 @@ def test_the_space_file_and_its_report_preset():
     assert report.epochs * report.report_every == 3000 and report.report_every == 500
     assert (report.latent_dim, report.hidden, report.lr_g, report.lr_d, report.beta1, report.batch_size,
             report.d_steps, report.label_smoothing) == (100, 256, 2e-4, 2e-4, 0.5, 64, 1, 0.0)
-    assert (spec.metric, spec.mode) == ("recognisable", "max")
+    assert (spec.metric, spec.mode) == ("frechet_distance", "min")
     assert spec.scheduler == {"name": "asha", "grace_period": 2, "reduction_factor": 3}

@@ -87,27 +87,34 @@ def test_a_killed_recorder_loses_no_event_and_ignores_a_torn_last_line(tmp_path)
     assert again.reconcile({"a"}) == ["b"] and set(pd.read_parquet(tmp_path / "k" / "trials.parquet")["trial_id"]) == {"a"}
 
 
-def test_summary_reads_the_store_and_names_the_best_config(tmp_path):
+def test_summary_reads_the_store_and_names_the_chosen_config_with_its_test_apart(tmp_path):
     from sweeplab.analysis.summary import summarize
 
     rows = [
         {"trial_id": "a", "status": "TERMINATED", "preset": "tuned", "config/lr": 5e-4, "config/seed": 0,
-         "best/val_mse": 0.25, "test_mse": 0.3, "iterations": 4, "error": None},
+         "best/val_mse": 0.25, "best_iteration": 4, "test_mse": 0.3, "iterations": 4, "error": None},
         {"trial_id": "b", "status": "TERMINATED", "preset": None, "config/lr": 1e-3, "config/seed": 0,
-         "best/val_mse": 0.125, "test_mse": 0.2, "iterations": 4, "error": None},
+         "best/val_mse": 0.125, "best_iteration": 3, "test_mse": 0.2, "iterations": 4, "error": None},
         {"trial_id": "c", "status": "ERROR", "preset": None, "config/lr": 1e30, "config/seed": 0,
-         "best/val_mse": None, "test_mse": None, "iterations": 1, "error": "TrialDiverged: loss became nan"},
+         "best/val_mse": None, "best_iteration": None, "test_mse": None, "iterations": 1,
+         "error": "TrialDiverged: loss became nan"},
     ]
+    history = [{"trial_id": t, "training_iteration": i, "val_mse": v, "time_total_s": float(i)}
+               for t, values in (("a", [0.5, 0.4, 0.3, 0.25]), ("b", [0.5, 0.2, 0.125, 0.13]), ("c", [float("nan")]))
+               for i, v in enumerate(values, 1)]
     store.write_frame(str(tmp_path / store.TRIALS), pd.DataFrame(rows))
+    store.write_frame(str(tmp_path / store.HISTORY), pd.DataFrame(history))
     lines = []
     assert summarize(str(tmp_path), "val_mse", "min", echo=lines.append) == 0
     text = "\n".join(lines)
     assert "trials: 1 error, 2 terminated" in text
     table = lines[2].splitlines()
-    assert table[0].split() == ["trial_id", "preset", "lr", "best/val_mse", "test_mse", "iterations", "status"]
+    assert table[0].split() == ["trial_id", "preset", "lr", "best/val_mse", "best_iteration", "iterations", "status"]
     assert [r.split()[0] for r in table[1:]] == ["b", "a"]
-    assert lines[-2] == "best val_mse = 0.125 (trial b)"
-    assert lines[-1] == "best config: lr=0.001, seed=0"
+    assert "test" not in lines[2]  # the ranking shows validation only
+    assert lines[-3].startswith("chosen: trial b (trial (run #2)): best val_mse = 0.125; no intervals")
+    assert lines[-2] == "chosen config: lr=0.001, seed=0"
+    assert lines[-1] == "held-out test of the chosen trial, on its epoch-3 weights (never used to choose): test_mse=0.2"
 
     store.write_frame(str(tmp_path / store.TRIALS), pd.DataFrame(rows[2:]))
     lines.clear()

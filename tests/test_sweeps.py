@@ -52,8 +52,16 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert main(["best", str(storage / "s"), "--out", str(storage / "best.yaml")]) == 0
     from sweeplab.runner import single_config
 
-    _, cfg, _ = single_config(exp_id, None, str(storage / "best.yaml"), [], smoke=False)
-    assert cfg.seed == 0
+    _, cfg, chosen = single_config(exp_id, None, str(storage / "best.yaml"), [], smoke=False)
+    assert cfg.seed == 0 and chosen is not None
+    # train --config reproduces the chosen trial's validation figure at its chosen epoch, and
+    # tests those weights (the figure `best` wrote is the trial's best epoch in the store)
+    by_id = trials.set_index("trial_id")
+    assert chosen.value == pytest.approx(float(by_id.loc[chosen.trial, f"best/{exp.metric}"]), rel=1e-9)
+    assert main(["train", exp_id, "--config", str(storage / "best.yaml"), "--out", str(storage / "train")]) == 0
+    trained = json.loads((storage / "train" / "metrics.json").read_text())
+    assert trained["epoch"] == chosen.epoch and round(trained[exp.metric], 3) == round(chosen.value, 3)
+    assert any(k.startswith("test_") for k in trained)
     assert main(["report", str(storage / "s")]) == 0
     assert (storage / "s" / "report" / "report.html").stat().st_size > 10_000
     assert (storage / "s" / "report" / "s-next-space.yaml").exists()

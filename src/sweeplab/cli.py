@@ -137,7 +137,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from .analysis import load
 
     sweeps = _load(args)
-    parts = report.sections(sweeps, args.lang, args.baseline, args.trial)
+    parts = report.sections(sweeps, args.lang, args.baseline, args.trial, args.ties)
     print(report.markdown(parts), end="")
     if args.csv:
         folder = Path(args.csv)
@@ -178,17 +178,11 @@ def _best(args: argparse.Namespace) -> int:
         for trial_id, row in front.iterrows():
             print(f"  {trial_id}  {row['label']:<28} " + "  ".join(f"{m}={tables.fmt_metric(row[m])}" for m in metrics))
         return 0
-    row = select.choose(sweep, then=args.then, where=args.where)
-    metric = sweep.metric
-    reason = f"trial {row.name} ({row['label']}): {metric} = {tables.fmt_metric(row[metric])}"
-    if args.then:
-        reason += f", then {args.then} = {tables.fmt_metric(row[args.then])}"
-    if args.where:
-        reason += f", where {args.where}"
-    text = select.config_yaml(sweep, row.name, reason)
+    pick = select.choice(sweep, then=args.then, where=args.where, ties=args.ties)
+    text = select.config_yaml(sweep, pick.trial_id, pick.reason)
     if args.out:
         _write(args.out, text)
-        print(reason)
+        print(pick.reason)
         print(f"config: {args.out}")
     else:
         print(text, end="")
@@ -332,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["en", "es"], default="en", help="table headers and text (es: the reports' own)")
     s.add_argument("--baseline", metavar="PRESET", help="the preset to compare with (default: baseline, original, or the first preset)")
     s.add_argument("--trial", metavar="ID", help="the trial of the per-epoch and confusion tables (default: the chosen one)")
+    s.add_argument("--ties", choices=["cheapest", "best"], default="cheapest",
+                   help="the chosen config among trials statistically tied with the best: the cheapest (default) or the best")
     s.add_argument("--csv", metavar="FOLDER", help="also write every table as CSV into FOLDER")
     s.set_defaults(func=_analyze)
 
@@ -342,11 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_suggest)
 
     s = sub.add_parser("best", help="choose a config and write it for sweeplab train --config",
-                       description="Choose a trial by a metric (default: the sweep's), optionally a second among near-ties, under a filter; or list the Pareto front.")
+                       description="Choose a trial by a metric (default: the sweep's): among the trials statistically tied with "
+                                   "the best (paired bootstrap of the stored validation predictions) the cheapest to train to its "
+                                   "best epoch; or a second metric among near-ties, under a filter; or list the Pareto front. "
+                                   "The file holds the config and a `chosen` block (trial, epoch, figure) that train reproduces.")
     _analysis_args(s, many=False)
     s.add_argument("--then", metavar="METRIC", help="among trials within 1%% of the best, take the best on this")
     s.add_argument("--where", metavar="EXPR", help="a filter over metrics and config keys: 'hidden_dim <= 64 and val_accuracy > 0.9'")
     s.add_argument("--pareto", metavar="M1,M2", help="list the trials no other trial beats on all of these metrics")
+    s.add_argument("--ties", choices=["cheapest", "best"], default="cheapest",
+                   help="among trials statistically tied with the best: the cheapest to its best epoch (time_total_s, "
+                        "else iterations; default), or the best regardless")
     s.add_argument("--out", metavar="FILE", help="write the chosen config here (default: print it)")
     s.set_defaults(func=_best)
 

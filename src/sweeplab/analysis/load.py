@@ -3,7 +3,12 @@ history.parquet) or, for a sweep made by plain Ray Tune, Ray's own trial folders
 (params.json, result.json, error.txt).
 
 A :class:`Sweep` holds its trial table in start order with a ``run`` number, the history
-sorted by trial and iteration, and per-trial arrays of any history column on demand."""
+sorted by trial and iteration, and per-trial arrays of any history column on demand.
+
+A trial's figures are those of its best epoch by the sweep's (validation) metric. Sweeps
+made since the engine marks best epochs (``is_best``) carry the test split's metrics in
+exactly those rows; older ones tested only at a trial's last epoch, and
+:meth:`Sweep.held_out` says which epoch its test figures come from."""
 from __future__ import annotations
 
 import json
@@ -18,6 +23,7 @@ import pandas as pd
 
 from .. import registry, store
 from ..errors import UserError
+from ..schema import IS_BEST, PREDICTIONS
 
 ITER = "training_iteration"
 META_COLUMNS = ("sweep", "experiment", "space", "scheduler", "searcher", "seed")
@@ -92,19 +98,75 @@ class Sweep:
             cache[column] = values.to_numpy(dtype=float, na_value=np.nan) if _numeric(values) else values.to_numpy()
         return cache[column]
 
+    @property
+    def marks_best(self) -> bool:
+        """Whether the sweep's rows say which epochs were new bests (and tested those)."""
+        return IS_BEST in self.history.columns
+
     @cached_property
     def best_rows(self) -> pd.DataFrame:
-        """Each trial's history row at its best iteration of the sweep metric (its last row
-        if the metric never came), indexed by trial id. Test metrics come only with the last
-        epoch, so columns missing at the best row are taken from the last one."""
+        """Each trial's history row at its best iteration of the sweep metric (its first such
+        row on a tie; its last row if the metric never came), indexed by trial id. A sweep
+        that marks best epochs has the test metrics of those weights in that row; an older
+        one reported them with the last epoch only, so there columns missing at the best row
+        are taken from the last one (:meth:`held_out` tells the two apart)."""
         h = self.history
         if h.empty:
             return pd.DataFrame(index=self.trials["trial_id"])
         value = pd.to_numeric(h[self.metric], errors="coerce") if self.metric in h else pd.Series(np.nan, index=h.index)
-        ranked = h.assign(_v=value if self.mode == "max" else -value)
-        best = ranked.sort_values("_v", ascending=False, na_position="last", kind="stable").drop_duplicates("trial_id")
+        # among a trial's rows without the metric, the latest comes first (if it never came)
+        ranked = h.assign(_v=value if self.mode == "max" else -value,
+                          _o=np.where(value.isna(), np.arange(len(h)), 0))
+        best = ranked.sort_values(["_v", "_o"], ascending=False, na_position="last", kind="stable").drop_duplicates("trial_id")
+        best = best.drop(columns=["_v", "_o"]).set_index("trial_id")
+        if self.marks_best:
+            return best
         last = h.drop_duplicates("trial_id", keep="last").set_index("trial_id")
-        return best.drop(columns="_v").set_index("trial_id").combine_first(last)
+        return best.combine_first(last)
+
+    def best_until(self, trial_id: str, iteration: int) -> Optional[int]:
+        """The position in the trial's history of its best row of the sweep metric among its
+        first ``iteration`` iterations (None if the metric never came by then): what the
+        trial had reached with as much training as another."""
+        values, iters = self.curve(trial_id, self.metric), self.curve(trial_id, ITER)
+        if not len(values) or values.dtype.kind != "f":
+            return None
+        ok = np.isfinite(values) & (iters <= iteration)
+        if not ok.any():
+            return None
+        masked = np.where(ok, values if self.mode == "max" else -values, -np.inf)
+        return int(masked.argmax())
+
+    def row(self, trial_id: str, position: int) -> dict[str, Any]:
+        """One trial's history row by position (as :meth:`best_until` gives it)."""
+        if not self._positions:
+            self.curve(trial_id, ITER)
+        pos = self._positions.get(trial_id)
+        return self.history.iloc[int(pos[position])].to_dict() if pos is not None else {}
+
+    def held_out(self, trial_id: str) -> Optional["HeldOut"]:
+        """The trial's test-split figures and the epoch whose weights they come from: its
+        best epoch in a sweep that marks best epochs; in an older one, wherever they came
+        (the last epoch). None if it reported none."""
+        if not self._positions and not self.history.empty:
+            self.curve(trial_id, ITER)
+        pos = self._positions.get(trial_id)
+        cols = [c for c in self.history.columns if c.startswith("test_")]
+        if pos is None or not cols:
+            return None
+        rows = self.history.iloc[pos]
+        tested = rows[cols].notna().any(axis=1).to_numpy()
+        if not tested.any():
+            return None
+        best_iter = int(self.facts.set_index("trial_id").at[trial_id, "best_iteration"])
+        iters = rows[ITER].to_numpy()
+        at_best = tested & (iters == best_iter)
+        i = int(np.flatnonzero(at_best)[0]) if at_best.any() else int(np.flatnonzero(tested)[-1])
+        row = rows.iloc[i]
+        epoch = row.get("epoch")
+        epoch = int(epoch) if isinstance(epoch, (int, float, np.number)) and not _missing(float(epoch)) else int(row[ITER])
+        values = {c: _plain(row[c]) for c in cols if not _missing(_plain(row[c]))}
+        return HeldOut(epoch=epoch, iteration=int(row[ITER]), at_best=bool(at_best.any()), values=values)
 
     @cached_property
     def facts(self) -> pd.DataFrame:
@@ -138,9 +200,27 @@ class Sweep:
             })
         return pd.DataFrame(rows)
 
+    def epoch_at_best(self, trial_id: str) -> int:
+        """The engine's epoch of the trial's best row (its best iteration where rows carry no epoch)."""
+        row = self.at_best(trial_id)
+        epoch = row.get("epoch")
+        if isinstance(epoch, (int, float, np.number)) and not math.isnan(float(epoch)):
+            return int(epoch)
+        return int(self.facts.set_index("trial_id").at[trial_id, "best_iteration"])
+
     def ranked(self) -> pd.DataFrame:
         """``facts`` best first by the sweep metric; trials without it last, in run order."""
         return self.facts.sort_values("best", ascending=self.mode == "min", na_position="last", kind="stable")
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A trial's test-split figures: of the weights of ``epoch`` (``at_best``: its best epoch)."""
+
+    epoch: int
+    iteration: int
+    at_best: bool
+    values: dict[str, Any]  # test_* column -> value (numbers, and the confusion matrix as JSON text)
 
 
 def _budget(sweep: Sweep) -> int:
@@ -198,14 +278,18 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
         trials, history = _from_ray_files(uri)
         meta.setdefault("searcher", "?")
         meta.setdefault("scheduler", "?")
-    metric = metric or meta.get("metric")
+    declared = meta.get("metric")
+    metric = metric or declared
     if not metric:
         raise UserError(f"{uri}: the sweep names no metric (made by plain Ray Tune?); pass --metric NAME")
+    if metric.startswith("test_"):
+        raise UserError(f"{uri}: {metric}: the test split is held out and never ranks trials; "
+                        f"pass --metric with a validation metric (val_...)")
     if metric not in trials.columns and metric not in history.columns:
         known = sorted(c for c in history.columns if _numeric(history[c]) and c not in ("trial_id", ITER))
         raise UserError(f"{uri}: no trial reported metric '{metric}'; reported: {', '.join(known) or '(nothing)'}")
     mode = mode or (meta.get("mode") if metric == meta.get("metric") else None) or guess_mode(metric)
-    meta = {**meta, "metric": metric, "mode": mode}
+    meta = {**meta, "metric": metric, "mode": mode, "declared_metric": declared}
     trials = trials.reset_index(drop=True)
     trials.insert(1, "run", np.arange(1, len(trials) + 1))
     if ITER in history.columns and len(history):
@@ -223,7 +307,7 @@ def tidy(sweeps: list[Sweep]) -> pd.DataFrame:
                 "space": os.path.basename(str(s.meta.get("space_file") or "-")),
                 "scheduler": s.meta.get("scheduler", "?"), "searcher": s.meta.get("searcher", "?"),
                 "seed": s.meta.get("seed")}
-        frames.append(s.trials.assign(**meta))
+        frames.append(s.trials.drop(columns=[PREDICTIONS], errors="ignore").assign(**meta))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return out[[*META_COLUMNS, *[c for c in out.columns if c not in META_COLUMNS]]] if frames else out
 

@@ -27,6 +27,11 @@ class Thresholds:
     imbalance: float = 2.0  # classes are imbalanced when the largest has this many times the smallest's rows
     trivial_margin: float = 0.02  # within this share of the trivial baseline: no better than it
     min_trials: int = 3  # sweep-relative rules need this many scored trials
+    # A generator is mode-collapsed when the labels a classifier gives its samples have
+    # less entropy than this (bits; 10 equally drawn digits: 3.32, two digits: at most 1)...
+    collapse_entropy: float = 2.0
+    collapse_share: float = 0.5  # ...or when one label takes more than this share of them
+    collapse_classes: int = 10  # the labels class_entropy counts: its maximum is log2 of this
 
 
 THRESHOLDS = Thresholds()
@@ -173,6 +178,25 @@ def unstable(t: _Trial, ctx: _Context) -> Optional[Observation]:
     return None
 
 
+def mode_collapse(t: _Trial, ctx: _Context) -> Optional[Observation]:
+    """From the ``class_entropy`` (and, where reported, ``top_class_share``) of the trial's
+    samples at its best epoch: whatever the metric, a generator that draws few classes."""
+    entropy, share = t.value("class_entropy"), t.value("top_class_share")
+    if math.isnan(entropy):
+        return None
+    dominant = not math.isnan(share) and share > ctx.th.collapse_share
+    if entropy >= ctx.th.collapse_entropy and not dominant:
+        return None
+    top = math.log2(ctx.th.collapse_classes)
+    en_share = f", one digit in {share:.0%} of the samples" if dominant else ""
+    es_share = f", un dígito en el {share:.0%} de las muestras" if dominant else ""
+    return Observation(
+        "mode_collapse",
+        f"mode collapse: class entropy {entropy:.2f} bits of {top:.2f}{en_share}; the generator draws few digits",
+        f"colapso de modos: entropía de clases {entropy:.2f} bits de {top:.2f}{es_share}; el generador dibuja pocos dígitos",
+    )
+
+
 def overfitting(t: _Trial, ctx: _Context) -> Optional[Observation]:
     en, es = [], []
     val_loss_key = next((k for k in (f"{t.split}_loss", f"{t.split}_mse") if k in t.sweep.history.columns), None)
@@ -279,7 +303,7 @@ def best(t: _Trial, ctx: _Context) -> Optional[Observation]:
 
 
 RULES: tuple[Callable[[_Trial, _Context], Optional[Observation]], ...] = (
-    best, failed, diverged, unstable, overfitting, underfitting, weak_minority, too_small, stopped_improving, trivial,
+    best, failed, diverged, unstable, mode_collapse, overfitting, underfitting, weak_minority, too_small, stopped_improving, trivial,
 )
 
 

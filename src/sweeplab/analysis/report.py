@@ -1,6 +1,9 @@
 """Everything analysis says about some sweeps, as sections: printed by ``sweeplab
 analyze`` (Markdown), written by ``sweeplab report`` as one Markdown file and one
-self-contained HTML file (images inline) with the plots and the suggested next space."""
+self-contained HTML file (images inline) with the plots and the suggested next space.
+
+Every section ranks and compares on validation metrics; the test split's figures of the
+chosen config have a section of their own, "Held-out test of the chosen config"."""
 from __future__ import annotations
 
 import base64
@@ -27,7 +30,7 @@ class Section:
 
 
 def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None,
-                   trial: Optional[str] = None) -> list[Section]:
+                   trial: Optional[str] = None, ties: str = "cheapest") -> list[Section]:
     es = lang == "es"
     obs = observe.observe(sweep)
     base_id = conclude.baseline_trial(sweep, baseline)
@@ -48,25 +51,47 @@ def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = Non
     out = [head]
     out.append(Section("Conclusiones" if es else "Conclusions", text=conclude.conclusions(sweep, lang, base_id)))
     if facts["best"].notna().any():
-        chosen = trial or select.choose(sweep).name
-        if chosen not in set(facts["trial_id"]):
-            raise UserError(f"{sweep.uri}: no trial '{chosen}'; trials: {', '.join(facts['trial_id'])}")
-        label = facts.set_index("trial_id").at[chosen, "label"]
-        pick = Section(f"{'Configuración elegida' if es else 'Chosen config'}: {label}")
-        value = facts.set_index("trial_id").at[chosen, "best"]
-        pick.code = select.config_yaml(sweep, chosen, f"trial {chosen} ({label}): best {sweep.metric} = {tables.fmt_metric(value)}")
+        if trial is not None and trial not in set(facts["trial_id"]):
+            raise UserError(f"{sweep.uri}: no trial '{trial}'; trials: {', '.join(facts['trial_id'])}")
+        if trial is not None:
+            label = facts.set_index("trial_id").at[trial, "label"]
+            chosen, reason = trial, f"trial {trial} ({label}), as --trial asks"
+        else:
+            pick = select.choice(sweep, ties=ties)
+            chosen, reason = pick.trial_id, pick.summary  # the conclusions say already if there are no intervals
+            label = facts.set_index("trial_id").at[chosen, "label"]
+        section = Section(f"{'Configuración elegida' if es else 'Chosen config'}: {label}")
+        section.code = select.config_yaml(sweep, chosen, reason)
         if len(sweep.history):
-            pick.tables[f"{slug}-epochs"] = tables.epoch_table(sweep, chosen, lang)
+            section.tables[f"{slug}-epochs"] = tables.epoch_table(sweep, chosen, lang)
         confusion = tables.confusion_table(sweep, chosen, lang)
         if confusion is not None:
-            pick.tables[f"{slug}-confusion"] = confusion
-        out.append(pick)
+            section.tables[f"{slug}-confusion"] = confusion
+        out.append(section)
+        held = _held_out_section(sweep, chosen, lang, slug)
+        if held is not None:
+            out.append(held)
     return out
 
 
+def _held_out_section(sweep: Sweep, trial: str, lang: str, slug: str) -> Optional[Section]:
+    """The chosen config's test-split figures, apart from everything that ranks: the one
+    place analysis shows them."""
+    table = tables.held_out_table(sweep, trial, lang)
+    if table is None:
+        return None
+    es = lang == "es"
+    section = Section("Test reservado de la configuración elegida" if es else "Held-out test of the chosen config")
+    section.tables[f"{slug}-test"] = table
+    confusion = tables.confusion_table(sweep, trial, lang, split="test")
+    if confusion is not None:
+        section.tables[f"{slug}-test-confusion"] = confusion
+    return section
+
+
 def sections(sweeps: Sequence[Sweep], lang: str = "en", baseline: Optional[str] = None,
-             trial: Optional[str] = None) -> list[Section]:
-    out = [s for sweep in sweeps for s in sweep_sections(sweep, lang, baseline, trial)]
+             trial: Optional[str] = None, ties: str = "cheapest") -> list[Section]:
+    out = [s for sweep in sweeps for s in sweep_sections(sweep, lang, baseline, trial, ties)]
     across = Section("Barridos" if lang == "es" else "Across sweeps")
     across.tables["sweeps"] = tables.sweeps_table(sweeps, lang)
     across.tables["compute"] = tables.compute_table(sweeps, lang)

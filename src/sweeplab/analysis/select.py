@@ -1,18 +1,30 @@
-"""Choosing a config: by a metric (then a second one among near-ties), under a filter,
-or the Pareto front of two metrics; written as a file ``sweeplab train --config`` takes."""
+"""Choosing a config: by a metric, and among the trials statistically tied with the best
+(paired bootstrap, see ``intervals``) the cheapest; or by a second metric among near-ties,
+under a filter; or the Pareto front of two metrics. Written as a file ``sweeplab train
+--config`` takes, with the epoch the figure comes from.
+
+Cost, for choosing among ties: the training time to the trial's best epoch (Ray's
+``time_total_s`` in its best row); where a tied trial lacks it, the iterations to its
+best epoch, for all of them. The test split never enters a choice: its columns are not
+candidates."""
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import pandas as pd
 import yaml
 
+from .. import chosen
 from ..errors import UserError
+from . import intervals
 from .load import Sweep, guess_mode
+from .tables import fmt_metric
 
 NEAR_TIE = 0.01  # ``--then`` decides among trials within 1 % of the best on the first metric
+TIES = ("cheapest", "best")  # among trials tied with the best: the cheapest, or the best regardless
 
 
 def candidates(sweep: Sweep) -> pd.DataFrame:
@@ -21,6 +33,7 @@ def candidates(sweep: Sweep) -> pd.DataFrame:
     rows = sweep.best_rows.reindex(sweep.facts["trial_id"])
     numeric = rows.apply(pd.to_numeric, errors="coerce").dropna(axis=1, how="all")
     config = pd.DataFrame([sweep.config(t) for t in sweep.facts["trial_id"]], index=rows.index)
+    numeric = numeric.drop(columns=[c for c in numeric if c.startswith("test_")])  # held out: never a criterion
     frame = pd.concat([numeric.drop(columns=[c for c in numeric if c in config]), config], axis=1)
     facts = sweep.facts.set_index("trial_id")
     frame.insert(0, "label", facts["label"])
@@ -39,9 +52,40 @@ def _require(frame: pd.DataFrame, metric: str, sweep: Sweep) -> None:
         raise UserError(f"{sweep.uri}: no metric or config key '{metric}'; known: {', '.join(known)}")
 
 
+@dataclass
+class Choice:
+    """A chosen trial (``row``: its row of :func:`candidates`, named by the trial id), why,
+    and the trials tied with the best (best first; empty without intervals)."""
+
+    row: pd.Series
+    reason: str
+    best: str
+    tied: list[str] = field(default_factory=list)
+    caveat: str = ""  # the end of ``reason`` saying why there are no intervals, if so
+
+    @property
+    def summary(self) -> str:
+        """``reason`` without the caveat (where another line says it already)."""
+        return self.reason.removesuffix(self.caveat)
+
+    @property
+    def trial_id(self) -> str:
+        return str(self.row.name)
+
+
 def choose(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = None,
-           where: Optional[str] = None) -> pd.Series:
+           where: Optional[str] = None, ties: str = "cheapest") -> pd.Series:
     """The chosen trial's row of :func:`candidates` (its name is the trial id)."""
+    return choice(sweep, metric, then, where, ties).row
+
+
+def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = None,
+           where: Optional[str] = None, ties: str = "cheapest") -> Choice:
+    """The best trial by ``metric`` (default the sweep's) among those ``where`` keeps; with
+    ``then``, the best by ``then`` among those within 1 % of it; otherwise, with
+    ``ties="cheapest"`` and intervals, the cheapest of the trials statistically tied with it."""
+    if ties not in TIES:
+        raise UserError(f"--ties {ties!r}: one of {', '.join(TIES)}")
     frame = candidates(sweep)
     if where:
         try:
@@ -57,13 +101,76 @@ def choose(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
     if frame.empty:
         raise UserError(f"{sweep.uri}: no trial reported '{metric}'")
     values = values[frame.index]
-    best = values.max() if direction(metric, sweep) == "max" else values.min()
+    mode = direction(metric, sweep)
+    best = values.max() if mode == "max" else values.min()
+    best_id = str(values.idxmax() if mode == "max" else values.idxmin())
+    label = frame["label"]
+    filtered = f" among the trials where {where}" if where else ""
     if then:
+        if then.startswith("test_"):
+            raise UserError(f"--then {then}: the test split is held out and never chooses; name a validation metric")
         _require(frame, then, sweep)
         near = frame[(values - best).abs() <= NEAR_TIE * abs(best)]
         second = pd.to_numeric(near[then], errors="coerce")
-        return near.loc[second.idxmax() if direction(then, sweep) == "max" else second.idxmin()]
-    return frame.loc[values.idxmax() if direction(metric, sweep) == "max" else values.idxmin()]
+        row = near.loc[second.idxmax() if direction(then, sweep) == "max" else second.idxmin()]
+        reason = (f"trial {row.name} ({row['label']}): {metric} = {_v(row[metric])}, within 1% of the best{filtered}, "
+                  f"then the best {then} = {_v(row[then])}")
+        return Choice(row, reason, best_id)
+    boot = intervals.of(sweep, metric)
+    if boot is None or best_id not in boot:
+        caveat = f"; no intervals ({intervals.missing(sweep, metric) or f'trial {best_id} has none'})"
+        return Choice(frame.loc[best_id], f"trial {best_id} ({label[best_id]}): best {metric} = {_v(best)}{filtered}{caveat}",
+                      best_id, caveat=caveat)
+    tied = boot.ties(best_id, [str(t) for t in frame.index])
+    lo, hi = boot.interval(best_id)
+    head = f"trial {best_id} ({label[best_id]}): best {metric} = {_v(best)} [{_v(lo)}, {_v(hi)}]{filtered}"
+    others = len(tied) - 1
+    paired = "95% paired bootstrap interval of the difference includes zero"
+    if others == 0:
+        return Choice(frame.loc[best_id], f"{head}; no other trial is statistically tied with it (95% paired bootstrap)",
+                      best_id, tied)
+    if ties == "best":
+        return Choice(frame.loc[best_id], f"{head}; {others} other trial(s) statistically tied with it ({paired}); "
+                      "tie-breaking off (--ties best)", best_id, tied)
+    costs, unit = _costs(sweep, tied)
+    pick = min(tied, key=lambda t: (costs[t], tied.index(t)))  # equal cost: the better figure
+    if pick == best_id:
+        reason = (f"{head}, and the cheapest of the {len(tied)} trials statistically tied ({paired}): "
+                  f"{_cost(costs[pick], unit)} to its best epoch")
+    else:
+        plo, phi = boot.interval(pick)
+        reason = (f"trial {pick} ({label[pick]}): {metric} = {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
+                  f"statistically tied with the best, trial {best_id} ({_v(best)}; {paired}), and the cheapest of the "
+                  f"{len(tied)} tied trials: {_cost(costs[pick], unit)} to its best epoch against {_cost(costs[best_id], unit, short=True)}")
+    return Choice(frame.loc[pick], reason, best_id, tied)
+
+
+def _costs(sweep: Sweep, trials: list[str]) -> tuple[dict[str, float], str]:
+    """Each trial's cost to its best epoch: seconds of training where every one of them has
+    ``time_total_s`` in its best row, else iterations."""
+    seconds = {t: _number(sweep.at_best(t).get("time_total_s")) for t in trials}
+    if all(not math.isnan(v) for v in seconds.values()):
+        return seconds, "s"
+    facts = sweep.facts.set_index("trial_id")
+    return {t: float(facts.at[t, "best_iteration"]) for t in trials}, "iterations"
+
+
+def _cost(value: float, unit: str, short: bool = False) -> str:
+    if unit == "s":
+        amount = f"{value:.0f} s" if value >= 10 else f"{value:.3g} s"
+        return amount if short else f"{amount} of training (time_total_s)"
+    return f"{int(value)} iteration(s)" + ("" if short else " of training")
+
+
+def _number(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _v(value: Any) -> str:
+    return fmt_metric(value)
 
 
 def pareto(sweep: Sweep, metrics: Sequence[str]) -> pd.DataFrame:
@@ -81,14 +188,37 @@ def pareto(sweep: Sweep, metrics: Sequence[str]) -> pd.DataFrame:
     return front.sort_values(metrics[0], ascending=direction(metrics[0], sweep) == "min")
 
 
+def chosen_block(sweep: Sweep, trial_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """What ``best`` records beside a config: the trial, its sweep, the epoch its figure
+    comes from (its best), that figure, and the digest of ``config`` as written."""
+    value = sweep.facts.set_index("trial_id").at[trial_id, "best"]
+    return {"trial": str(trial_id), "sweep": sweep.name, "epoch": sweep.epoch_at_best(trial_id),
+            "metric": sweep.metric, "value": None if _missing(value) else float(value),
+            "config_sha": chosen.digest(config)}
+
+
 def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
-    """The trial's config as YAML, with where it came from in comments."""
+    """The trial's config as YAML (its keys at the top level, as ``train --config`` reads
+    them), with where it came from in comments, and a ``chosen`` block: the epoch to train
+    to and the validation figure to check there."""
     config = {k: _unjson(v) for k, v in sweep.config(trial_id).items()}
+    block = chosen_block(sweep, trial_id, config)
     head = [f"# chosen by sweeplab from {sweep.uri}", f"# {reason}"]
     experiment = sweep.meta.get("experiment")
     if experiment:
-        head.append(f"# train it: sweeplab train {experiment} --config THIS_FILE")
-    return "\n".join(head) + "\n" + yaml.safe_dump(config, sort_keys=False)
+        head.append(f"# train it: sweeplab train {experiment} --config THIS_FILE "
+                    f"(to epoch {block['epoch']}, checking {sweep.metric} there)")
+    tail = (f"# the epoch and figure train reproduces; config_sha: the digest of the keys above "
+            f"(edit them and delete this block)\n")
+    return ("\n".join(head) + "\n" + yaml.safe_dump(config, sort_keys=False) + tail
+            + yaml.safe_dump({chosen.CHOSEN_KEY: block}, sort_keys=False))
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or math.isnan(float(v))
+    except (TypeError, ValueError):
+        return True
 
 
 def _unjson(value: Any) -> Any:

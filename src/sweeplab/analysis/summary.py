@@ -1,4 +1,6 @@
-"""The end-of-sweep summary, read back from the store's files."""
+"""The end-of-sweep summary, read back from the store's files: the trials by their
+validation figure, the config ``sweeplab best`` would choose (ties with the best go to the
+cheapest), and apart from all that the chosen trial's held-out test figures."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -6,6 +8,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from .. import store
+from ..errors import UserError
 
 
 def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
@@ -27,17 +30,41 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         return 1
     ranked = ok.sort_values(best_col, ascending=(mode == "min")).assign(preset=lambda f: f["preset"].fillna("-"))
     params = [c for c in trials.columns if c.startswith("config/") and trials[c].nunique(dropna=False) > 1]
-    test_col = "test_" + metric.removeprefix("val_")  # at each finished trial's last epoch
-    show = ["trial_id", "preset", *params, best_col, *([test_col] if test_col in trials else []), "iterations", "status"]
+    # validation only: the test split never sits beside the figure trials are ranked by
+    show = ["trial_id", "preset", *params, best_col, *(["best_iteration"] if "best_iteration" in trials else []),
+            "iterations", "status"]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         echo(ranked[show].head(10).rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False))
-    best = ranked.iloc[0]
+    trial_id, reason = _chosen(uri, metric, mode, ranked)
+    best = ranked.set_index("trial_id").loc[trial_id]
     config = {c.removeprefix("config/"): best[c] for c in trials.columns if c.startswith("config/")}
-    echo(f"best {metric} = {best[best_col]:.6g} (trial {best['trial_id']}"
-         f"{', preset ' + best['preset'] if best['preset'] != '-' else ''})")
-    echo("best config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
+    echo(f"chosen: {reason}")
+    echo("chosen config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
+    tests = {k: best[k] for k in trials.columns if k.startswith("test_") and isinstance(best[k], (int, float))
+             and not pd.isna(best[k])}
+    if tests:
+        epoch = best.get("best_iteration")
+        echo(f"held-out test of the chosen trial, on its epoch-{_fmt(epoch)} weights (never used to choose): "
+             + ", ".join(f"{k}={_fmt(v)}" for k, v in tests.items()))
     return 0
 
 
+def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str, str]:
+    """What ``sweeplab best`` would choose, and why; the best figure where analysis cannot
+    load the sweep (a store being written by an older version, say)."""
+    from .load import load_sweep
+    from .select import choice
+
+    try:
+        picked = choice(load_sweep(uri, metric, mode))
+        return picked.trial_id, picked.reason
+    except (UserError, KeyError, ValueError) as e:
+        top = ranked.iloc[0]
+        preset = f", preset {top['preset']}" if top["preset"] != "-" else ""
+        return top["trial_id"], f"trial {top['trial_id']}{preset}: best {metric} = {top[f'best/{metric}']:.6g} ({e})"
+
+
 def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
     return f"{v:.4g}" if isinstance(v, float) else str(v)

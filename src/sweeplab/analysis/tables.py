@@ -1,7 +1,10 @@
 """The reports' tables from stored sweeps: trial comparison (report 000), per-epoch
 history and confusion matrix (report 001), schedulers x searchers across sweeps, and the
 compute account. Each is a :class:`Table` that renders as Markdown, CSV or HTML, with
-English headers or the reports' own Spanish ones."""
+English headers or the reports' own Spanish ones.
+
+Tables rank and compare on validation metrics only; the test split's figures appear in one
+table of their own, :func:`held_out_table`, for the chosen trial."""
 from __future__ import annotations
 
 import csv
@@ -15,6 +18,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from . import intervals
 from .load import ITER, Sweep, _numeric
 from .observe import Observation
 
@@ -42,6 +46,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "edit_distance": ("Edit distance", "Distancia de edición"),
     "exact_match": ("Exact match", "Coincidencia exacta"),
     "recognisable": ("Recognisable", "Reconocibles"),
+    "frechet_distance": ("Fréchet distance", "Distancia de Fréchet"),
     "class_entropy": ("Class entropy", "Entropía de clases"),
     "real": ("Real", "Real"),
     "predicted": ("Predicted", "Predicho"),
@@ -140,19 +145,28 @@ def fmt(value: Any, lang: str = "en", digits: int = 4) -> str:
 
 
 def fmt_metric(value: Any) -> str:
+    """Three decimals in [0.01, 1] (accuracies, F1), three significant digits below (small
+    MSEs and differences), four above."""
     if isinstance(value, (float, np.floating, int, np.integer)) and not isinstance(value, bool):
         v = float(value)
         if math.isnan(v):
             return "-"
+        if v != 0 and abs(v) < 0.01:
+            return f"{v:.3g}"
         return f"{v:.3f}" if abs(v) <= 1 else f"{v:.4g}"
     return fmt(value)
+
+
+def fmt_interval(lo: float, hi: float) -> str:
+    return f"[{fmt_metric(lo)}, {fmt_metric(hi)}]"
 
 
 # --- tables ------------------------------------------------------------------------------
 
 def table_metrics(sweep: Sweep) -> list[str]:
-    """The sweep's metric and the experiment's table metrics, in the experiment's order."""
-    declared = list(sweep.experiment.table_metrics) if sweep.experiment else []
+    """The sweep's metric and the experiment's table metrics, in the experiment's order;
+    never a test metric (the test split is held out: see :func:`held_out_table`)."""
+    declared = [m for m in (sweep.experiment.table_metrics if sweep.experiment else ()) if not m.startswith("test_")]
     metrics = declared if sweep.metric in declared else [sweep.metric, *declared]
     have = set(sweep.history.columns) | set(sweep.trials.columns)
     return [m for m in metrics if m in have]
@@ -166,22 +180,50 @@ def table_params(sweep: Sweep) -> list[str]:
 
 def trial_table(sweep: Sweep, observations: dict[str, list[Observation]], lang: str = "en",
                 baseline: Optional[str] = None) -> Table:
-    """Report 000's comparison: one row per trial, best first, the baseline in bold."""
+    """Report 000's comparison: one row per trial, best first, the baseline in bold; each
+    validation metric with its 95 % interval where the sweep stored predictions, and the
+    trials statistically tied with the best marked "(tie)"."""
     params, metrics = table_params(sweep), table_metrics(sweep)
     headers = [word("model", lang), *(word(p, lang) for p in params),
                *(metric_header(m, lang) for m in metrics), word("observations", lang)]
+    boot = {m: intervals.of(sweep, m) for m in metrics}
+    bounds = {m: b.intervals() for m, b in boot.items() if b is not None}
+    ranked = sweep.ranked()
+    main = boot.get(sweep.metric)
+    tied = set(main.ties(ranked["trial_id"].iloc[0])[1:]) if main is not None and ranked["trial_id"].iloc[0] in main else set()
     rows, bold = [], set()
-    for i, (_, f) in enumerate(sweep.ranked().iterrows()):
-        config = sweep.config(f["trial_id"])
-        at_best = sweep.at_best(f["trial_id"])
-        notes = "; ".join(o.text(lang) for o in observations.get(f["trial_id"], [])) or "-"
-        rows.append([f["label"], *(fmt(config.get(p), lang) for p in params),
-                     *(fmt_metric(at_best.get(m)) for m in metrics), notes])
-        if baseline is not None and f["trial_id"] == baseline:
+    for i, (_, f) in enumerate(ranked.iterrows()):
+        tid = f["trial_id"]
+        config = sweep.config(tid)
+        at_best = sweep.at_best(tid)
+        cells = []
+        for m in metrics:
+            cell = fmt_metric(at_best.get(m))
+            if tid in bounds.get(m, {}):
+                cell += " " + fmt_interval(*bounds[m][tid])
+            if m == sweep.metric and tid in tied:
+                cell += " (empate)" if lang == "es" else " (tie)"
+            cells.append(cell)
+        notes = "; ".join(o.text(lang) for o in observations.get(tid, [])) or "-"
+        rows.append([f["label"], *(fmt(config.get(p), lang) for p in params), *cells, notes])
+        if baseline is not None and tid == baseline:
             bold.add(i)
     title = {"en": f"Trials of {sweep.name}, best {sweep.metric} first",
              "es": f"Trials de {sweep.name}, mejor {sweep.metric} primero"}[lang]
-    return Table(title, headers, rows, bold)
+    return Table(title, headers, rows, bold, note=_interval_note(main, lang) if main is not None else "")
+
+
+def _interval_note(boot: intervals.Intervals, lang: str) -> str:
+    skipped = ""
+    if boot.skipped:
+        trial, why = next(iter(boot.skipped.items()))
+        skipped = (f" Sin intervalo: {len(boot.skipped)} trial(s) (p. ej. {trial}: {why})." if lang == "es" else
+                   f" No interval for {len(boot.skipped)} trial(s) (e.g. {trial}: {why}).")
+    if lang == "es":
+        return (f"[a, b]: intervalo del 95% (bootstrap pareado, {intervals.B} remuestreos de las {boot.n} filas de "
+                f"validación). (empate): el intervalo de la diferencia entre el mejor y ese trial incluye el cero.{skipped}")
+    return (f"[a, b]: 95% interval (paired bootstrap, {intervals.B} resamples of the {boot.n} validation rows). "
+            f"(tie): the interval of the best trial minus this one includes zero.{skipped}")
 
 
 def epoch_columns(sweep: Sweep) -> list[str]:
@@ -225,21 +267,24 @@ def class_names(sweep: Sweep, split: str) -> list[str]:
     return [c.removeprefix(prefix) for c in sweep.history.columns if c.startswith(prefix)]
 
 
-def confusion(sweep: Sweep, trial_id: str) -> Optional[tuple[str, list[list[int]], list[str]]]:
+def confusion(sweep: Sweep, trial_id: str, split: str = "val") -> Optional[tuple[str, list[list[int]], list[str]]]:
     """A trial's confusion matrix (rows real, columns predicted) with its split and class
-    names: on the test split where the trial reached it, else on validation at its best epoch."""
-    row = sweep.at_best(trial_id)
-    for split in ("test", "val"):
-        raw = row.get(f"{split}_confusion_matrix")
-        if isinstance(raw, str):
-            matrix = json.loads(raw)
-            return split, matrix, class_names(sweep, split) or [str(i) for i in range(len(matrix))]
-    return None
+    names: validation at its best epoch by default; ``split="test"``: the held-out one
+    (see :meth:`Sweep.held_out` for the epoch it comes from)."""
+    if split == "test":
+        held = sweep.held_out(trial_id)
+        raw = held.values.get("test_confusion_matrix") if held else None
+    else:
+        raw = sweep.at_best(trial_id).get(f"{split}_confusion_matrix")
+    if not isinstance(raw, str):
+        return None
+    matrix = json.loads(raw)
+    return split, matrix, class_names(sweep, split) or [str(i) for i in range(len(matrix))]
 
 
-def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Table]:
-    """Report 001's confusion matrix of one trial."""
-    found = confusion(sweep, trial_id)
+def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en", split: str = "val") -> Optional[Table]:
+    """Report 001's confusion matrix of one trial (validation unless ``split="test"``)."""
+    found = confusion(sweep, trial_id, split)
     if found is None:
         return None
     split, matrix, names = found
@@ -248,6 +293,38 @@ def confusion_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[T
     label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
     title = {"en": f"Confusion matrix of {label} ({split})", "es": f"Matriz de confusión de {label} ({split})"}[lang]
     return Table(title, headers, rows)
+
+
+def held_out_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Table]:
+    """The trial's test-split figures, with the epoch whose weights they come from; None if
+    it reported none. Shown apart from every table that ranks or compares."""
+    held = sweep.held_out(trial_id)
+    numbers = {k: v for k, v in held.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} if held else {}
+    if not numbers:
+        return None
+    es = lang == "es"
+    label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
+    headers = ["Métrica" if es else "Metric", "Test"]
+    rows = [[k, fmt_metric(v)] for k, v in numbers.items()]
+    if held.at_best:
+        note = (f"Con los pesos de su mejor época ({held.epoch}) por {sweep.metric}. El test no eligió ni comparó nada: "
+                "estima lo que vale la configuración elegida." if es else
+                f"On the weights of its best epoch ({held.epoch}) by {sweep.metric}. The test split chose nothing and "
+                "compared nothing: it estimates what the chosen config is worth.")
+    elif sweep.marks_best:  # ranked by another metric than the one the sweep tested the best epochs of
+        best, declared = sweep.epoch_at_best(trial_id), intervals.declared_metric(sweep)
+        note = (f"Con los pesos de su época {held.epoch}, la mejor por {declared}, no de su mejor época por "
+                f"{sweep.metric} ({best})." if es else
+                f"On the weights of its epoch {held.epoch}, the best by {declared}, not of its best epoch by "
+                f"{sweep.metric} ({best}).")
+    else:
+        best = sweep.epoch_at_best(trial_id)
+        note = (f"Con los pesos de su época {held.epoch}, no de su mejor época ({best}): este barrido evaluó el test "
+                "solo al final." if es else
+                f"On the weights of its epoch {held.epoch}, not of its best epoch ({best}): this sweep tested only "
+                "at the end.")
+    title = f"Test reservado de {label}" if es else f"Held-out test of {label}"
+    return Table(title, headers, rows, note=note)
 
 
 def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:

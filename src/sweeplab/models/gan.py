@@ -46,7 +46,9 @@ def gan(latent_dim: int, hidden: int) -> nn.ModuleDict:
 
 
 class DigitClassifier(nn.Module):
-    """A small CNN: two 3 x 3 conv + max-pool stages, then one hidden layer; logits of 10."""
+    """A small CNN: two 3 x 3 conv + max-pool stages, then one hidden layer; logits of 10.
+    The hidden layer's activations are the features a Fréchet distance compares (the MNIST
+    analogue of FID's Inception pool features)."""
 
     def __init__(self, channels: int = 16, hidden: int = 128):
         super().__init__()
@@ -61,3 +63,12 @@ class DigitClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, hidden) activations of the hidden layer, after its ReLU."""
+        return self.net[:-1](x)
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both from one pass: what scoring a generated batch needs."""
+        h = self.features(x)
+        return h, self.net[-1](h)
