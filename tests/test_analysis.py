@@ -503,7 +503,7 @@ def test_the_chosen_config_is_the_cheapest_of_the_trials_tied_with_the_best(tmp_
     assert pick.reason == (
         "trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], statistically tied with the best, trial a "
         "(0.898; 95% paired bootstrap interval of the difference includes zero), and the cheapest of the 2 tied "
-        "trials: 60 s of training (time_total_s) to its best epoch against 120 s")
+        "trials: capacity hidden_dim x n_layers x bidirectional = 256 against 512")
     best = select.choice(sweep, ties="best")
     assert best.trial_id == "a" and best.reason == (
         "trial a (GRU (run #1)): best val_macro_f1 = 0.898 [0.860, 0.932]; 1 other trial(s) statistically tied with it "

@@ -194,7 +194,9 @@ class LocalSession(engine.Session):
                 target = self.out / name
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(checkpoint_dir, target)
-        shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        # the held-out split is reported once, for the epoch the run ends on (cli), not beside every epoch
+        shown = {k: v for k, v in metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("test_")}
         self.echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
 
 

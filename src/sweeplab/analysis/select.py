@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -122,6 +123,8 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
         return Choice(frame.loc[best_id], f"trial {best_id} ({label[best_id]}): best {metric} = {_v(best)}{filtered}{caveat}",
                       best_id, caveat=caveat)
     tied = boot.ties(best_id, [str(t) for t in frame.index])
+    # best figure first: among equally cheap tied trials the better one is chosen
+    tied = [best_id, *sorted(tied[1:], key=lambda t: -values[t] if mode == "max" else values[t])]
     lo, hi = boot.interval(best_id)
     head = f"trial {best_id} ({label[best_id]}): best {metric} = {_v(best)} [{_v(lo)}, {_v(hi)}]{filtered}"
     others = len(tied) - 1
@@ -136,30 +139,39 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
     pick = min(tied, key=lambda t: (costs[t], tied.index(t)))  # equal cost: the better figure
     if pick == best_id:
         reason = (f"{head}, and the cheapest of the {len(tied)} trials statistically tied ({paired}): "
-                  f"{_cost(costs[pick], unit)} to its best epoch")
+                  f"{_cost(costs[pick], unit)}")
     else:
         plo, phi = boot.interval(pick)
         reason = (f"trial {pick} ({label[pick]}): {metric} = {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
                   f"statistically tied with the best, trial {best_id} ({_v(best)}; {paired}), and the cheapest of the "
-                  f"{len(tied)} tied trials: {_cost(costs[pick], unit)} to its best epoch against {_cost(costs[best_id], unit, short=True)}")
+                  f"{len(tied)} tied trials: {_cost(costs[pick], unit)} against {_cost(costs[best_id], unit, short=True)}")
     return Choice(frame.loc[pick], reason, best_id, tied)
 
 
 def _costs(sweep: Sweep, trials: list[str]) -> tuple[dict[str, float], str]:
-    """Each trial's cost to its best epoch: seconds of training where every one of them has
-    ``time_total_s`` in its best row, else iterations."""
-    seconds = {t: _number(sweep.at_best(t).get("time_total_s")) for t in trials}
-    if all(not math.isnan(v) for v in seconds.values()):
-        return seconds, "s"
+    """What each config costs, whatever epoch it peaked at (a config that peaks early and
+    then falls apart is not cheaper for it): the model's size where the registry declares
+    it (the product of its capacity keys), else its mean seconds an epoch, else 1 each (the
+    better figure decides)."""
+    exp = sweep.experiment
     facts = sweep.facts.set_index("trial_id")
-    return {t: float(facts.at[t, "best_iteration"]) for t in trials}, "iterations"
+    sizes = {t: float(facts.at[t, "capacity"]) for t in trials}
+    if exp and exp.capacity and all(not math.isnan(v) for v in sizes.values()):
+        return sizes, "capacity " + " x ".join(exp.capacity)
+    per_epoch = {t: float(np.nanmean(sweep.curve(t, "epoch_seconds"))) if len(sweep.curve(t, "epoch_seconds")) else math.nan
+                 for t in trials}
+    if all(not math.isnan(v) for v in per_epoch.values()):
+        return per_epoch, "s"
+    return {t: 1.0 for t in trials}, "none"
 
 
 def _cost(value: float, unit: str, short: bool = False) -> str:
     if unit == "s":
-        amount = f"{value:.0f} s" if value >= 10 else f"{value:.3g} s"
-        return amount if short else f"{amount} of training (time_total_s)"
-    return f"{int(value)} iteration(s)" + ("" if short else " of training")
+        amount = f"{value:.3g} s"
+        return amount if short else f"{amount} an epoch (mean epoch_seconds)"
+    if unit == "none":
+        return "no cost recorded, so the best figure" if not short else "the same"
+    return f"{value:g}" if short else f"{unit} = {value:g}"
 
 
 def _number(v: Any) -> float:
