@@ -280,6 +280,33 @@ RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hype
              "ray_bohb": ray_bohb_parts}
 
 
+def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3):
+    """sweeplab's default search, as `sweeplab tune` builds it: promotion ASHA (pause at a
+    rung, resume when promoted; ties with the cutoff promoted; grace period three rungs below
+    the budget: 2 here) + RungTPE (a TPE study per rung, fed only that rung's scores; a third
+    of configs random)."""
+    from sweeplab.search.promotion import PromotionASHA
+    from sweeplab.search.rung_tpe import RungTPE
+    from sweeplab.search.rungs import default_grace
+
+    grace_period = grace_period or default_grace(MAX_EPOCHS, REDUCTION_FACTOR)
+
+    scheduler = PromotionASHA(time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=grace_period,
+                              reduction_factor=REDUCTION_FACTOR)
+    searcher = RungTPE(max_t=MAX_EPOCHS, grace_period=grace_period, reduction_factor=REDUCTION_FACTOR, seed=seed,
+                       random_fraction=random_fraction)
+    return scheduler, searcher, WORKERS
+
+
+def sweeplab_default(seed: int) -> RayMethod:
+    return RayMethod(*sweeplab_parts(seed))
+
+
+def _variant(**kw):
+    """A sweeplab search variant, for the record of how the default was chosen."""
+    return lambda seed: RayMethod(*sweeplab_parts(seed, **kw))
+
+
 def ray_asha_optuna(seed: int) -> RayMethod:
     return RayMethod(*ray_asha_optuna_parts(seed))
 
@@ -437,12 +464,15 @@ METHODS: dict[str, Callable[[int], object]] = {
     # >>> HOOK: sweeplab's default search. Until the new default is built, the name maps to
     # today's default (ray_asha_optuna) and the bench runs it once for both names. Point it
     # at the new factory (one line) and `default` in the output follows.
-    "sweeplab": ray_asha_optuna,
+    "sweeplab": sweeplab_default,
     # Run only when named in --methods:
     "synetune_asha_promotion_nomid": synetune_asha_promotion_nomid,
+    "sweeplab_g1": _variant(grace_period=1),
+    "sweeplab_g3": _variant(grace_period=3),
+    "sweeplab_g5": _variant(grace_period=5),
 }
 DEFAULT = "sweeplab"
-EXTRA = ("synetune_asha_promotion_nomid",)  # not in the default set
+EXTRA = ("synetune_asha_promotion_nomid", "sweeplab_g1", "sweeplab_g3", "sweeplab_g5")  # not in the default set
 
 # Which installed package each method needs (for the error that names a missing one and
 # the versions recorded with a run).
@@ -451,6 +481,7 @@ PEERS = {
     "ray_bohb": ("ray", "hpbandster", "ConfigSpace"), "optuna_hyperband": ("optuna",),
     "synetune_asha_promotion": ("syne_tune",), "synetune_bohb": ("syne_tune", "statsmodels"),
     "synetune_dehb": ("syne_tune",), "synetune_asha_promotion_nomid": ("syne_tune",), "sweeplab": ("ray", "optuna", "sweeplab"),
+    **{f"sweeplab_g{g}": ("ray", "optuna", "sweeplab") for g in (1, 3, 5)},
 }
 
 

@@ -242,3 +242,25 @@ def test_the_same_seed_gives_the_same_configs_and_metrics(space, storage):
         runs.append(trials[cols].sort_values(["config/lr"]).reset_index(drop=True))
     assert runs[0]["config/lr"].nunique() == SAMPLES and (runs[0]["config/seed"] == 11).all()
     pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
+
+
+def test_the_default_search_resumes_after_a_killed_driver(tmp_path, storage):
+    """Promotion ASHA + RungTPE: the searcher's state comes back from Tune's, the scheduler's
+    rungs from the results store; paused trials resume, nothing is lost or run twice."""
+    space = tmp_path / "promotion.yaml"
+    space.write_text(SPACE.replace("scheduler: fifo", "scheduler: {name: promotion, grace_period: 1, reduction_factor: 2}"))
+    sweep = storage / "k"
+    run_until_killed(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "k",
+                      "--max-concurrent", "2", "--num-cpus", "2", "--quiet"], "kill@mid-epoch:3")
+    before, before_hist = frames(sweep)
+    assert main(["resume", str(sweep)]) == 0
+    after, after_hist = frames(sweep)
+    assert set(after["status"]) == {"TERMINATED"}, after[["trial_id", "status"]]
+    counts = after_hist.groupby(["trial_id", "training_iteration"]).size()
+    assert (counts == 1).all(), counts[counts > 1]
+    for trial_id, rows in after_hist.groupby("trial_id"):
+        assert sorted(rows["training_iteration"]) == list(range(1, len(rows) + 1)), trial_id
+    kept = before_hist[before_hist["trial_id"].isin(after["trial_id"])]
+    assert set(zip(kept["trial_id"], kept["training_iteration"])) <= set(
+        zip(after_hist["trial_id"], after_hist["training_iteration"]))
+    assert after_hist.groupby("trial_id")["training_iteration"].max().sum() >= SAMPLES * EPOCHS  # the budget spent

@@ -46,7 +46,7 @@ def test_wandb_numbers_without_a_dot_are_floats(tmp_path):
     spec = spaces.load(write(tmp_path, GOOD), FreqConfig)
     assert spec.parameters["lr"].min == pytest.approx(1e-4)
     assert spec.points_to_evaluate() == [{"hidden_size": 32, "lr": 1e-3}]
-    assert spec.search == "optuna" and spec.mode == "min"
+    assert spec.search == "rung_tpe" and spec.mode == "min"  # W&B bayes: TPE per rung
 
 
 BAD = {
@@ -104,7 +104,7 @@ def test_plain_wandb_sweep_file_loads(tmp_path):
         early_terminate: {type: hyperband, min_iter: 3, eta: 2}
     """)
     spec = spaces.load(path, FreqConfig)
-    assert spec.scheduler == {"name": "asha", "grace_period": 3, "reduction_factor": 2}
+    assert spec.scheduler == {"name": "promotion", "grace_period": 3, "reduction_factor": 2}
     assert spec.parameters["num_layers"].distribution == "int_uniform"
     lo, hi = spec.parameters["lr"].bounds()
     assert lo == pytest.approx(math.exp(-9.21)) and hi == pytest.approx(math.exp(-6.91))

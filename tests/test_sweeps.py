@@ -271,3 +271,33 @@ def test_tune_dashboard_starts_both_dashboards_on_loopback(tmp_path):
     assert ray_url.startswith("Ray dashboard: http://127.0.0.1:")
     assert ours.startswith("sweeplab dashboard: http://127.0.0.1:") and ours.endswith("/sweep/d")
     assert (tmp_path / "d" / "trials.parquet").exists()
+
+
+def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_path, storage):
+    """Promotion ASHA + RungTPE through a real Tune: trials below a rung's cutoff pause and
+    may resume from their checkpoint; the sweep spends num_samples x epochs, not num_samples
+    trials, records every decision, and ends with nothing left paused."""
+    space = tmp_path / "s.yaml"
+    space.write_text(textwrap.dedent("""
+        experiment: freq
+        method: bayes
+        metric: {name: val_mse, goal: minimize}
+        scheduler: {name: promotion, grace_period: 1, reduction_factor: 2}
+        num_samples: 3
+        fixed: {epochs: 4, hidden_size: 8, seq_length: 50, duration: 0.5, lr_schedule: none}
+        parameters:
+          lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
+    """))
+    assert main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "d", "--quiet",
+                 "--max-concurrent", "2"]) == 0
+    trials, history = frames(storage / "d")
+    decisions = pd.read_parquet(storage / "d" / "decisions.parquet")
+    spent = history.groupby("trial_id")["training_iteration"].max()
+    assert len(trials) > 3  # pauses bought more configs than num_samples full trials
+    assert 3 * 4 <= spent.sum() <= 3 * 4 + 2 * 4  # the budget, and at most the trials in flight beyond it
+    assert set(trials["status"]) == {"TERMINATED"}  # nothing left paused
+    assert "pause" in set(decisions["action"]) and set(decisions["rung"]) <= {1, 2}
+    for trial_id, rows in history.groupby("trial_id"):  # a resumed trial goes on from its checkpoint
+        assert sorted(rows["training_iteration"]) == list(range(1, len(rows) + 1)), trial_id
+    cut = set(decisions.loc[decisions["action"] == "stop", "trial_id"])
+    assert cut == set(trials.loc[trials["stopped_at_rung"].notna(), "trial_id"]) if "stopped_at_rung" in trials else not cut

@@ -49,7 +49,7 @@ def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, mo
 def test_seed_reaches_every_trial_and_metric_mode_come_from_the_registry(tmp_path):
     p = prep(tmp_path, target="seqclf_lstm", seed=7)
     assert p.spec.param_space()["seed"] == 7 and p.spec.param_space()["cell"] == "lstm"
-    assert (p.metric, p.mode, p.search, p.scheduler["name"]) == ("val_macro_f1", "max", "optuna", "asha")
+    assert (p.metric, p.mode, p.search, p.scheduler["name"]) == ("val_macro_f1", "max", "rung_tpe", "promotion")
 
 
 def test_smoke_pins_numbers_and_flags_override_the_file(tmp_path):

@@ -42,9 +42,14 @@ TOP_KEYS = {
     "scheduler", "search", "num_samples", "time_budget", "resources",
     "name", "description", "program", "command", "project", "entity", "run_cap",  # W&B, ignored
 }
-METHODS = {"grid": "grid", "random": "random", "bayes": "optuna"}
-SEARCHERS = ("optuna", "random", "grid")
+METHODS = {"grid": "grid", "random": "random", "bayes": "rung_tpe"}
+# rung_tpe: TPE per rung (sweeplab's default); optuna: Ray's OptunaSearch (TPE on whatever a
+# trial last reported)
+SEARCHERS = ("rung_tpe", "optuna", "random", "grid")
 SCHEDULERS = {
+    # promotion: asynchronous successive halving that pauses below the cutoff and promotes
+    # later (sweeplab's default); asha: Ray's, which stops for good
+    "promotion": {"grace_period", "reduction_factor", "max_t"},
     "asha": {"grace_period", "reduction_factor", "brackets", "max_t"},
     "hyperband": {"reduction_factor", "max_t"},
     "pbt": {"perturbation_interval", "quantile_fraction", "resample_probability"},
@@ -390,7 +395,7 @@ def _scheduler(raw: dict, err) -> dict[str, Any]:
         et = raw["early_terminate"]
         if not isinstance(et, dict) or et.get("type") != "hyperband":
             err("early_terminate", "only {type: hyperband, min_iter, eta} is supported")
-        sched = {"name": "asha"}
+        sched = {"name": "promotion"}
         if "min_iter" in et:
             sched["grace_period"] = et["min_iter"]
         if "eta" in et:
@@ -398,7 +403,7 @@ def _scheduler(raw: dict, err) -> dict[str, Any]:
         if "max_iter" in et:
             sched["max_t"] = et["max_iter"]
     if sched is None:
-        return {"name": "asha"}
+        return {"name": "promotion"}
     if isinstance(sched, str):
         sched = {"name": sched}
     if not isinstance(sched, dict) or sched.get("name") not in SCHEDULERS:

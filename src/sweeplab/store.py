@@ -5,6 +5,7 @@ Beside Ray's own files each sweep folder holds
   ``trials.parquet``   one row per trial: id, status, preset, config/*, last metrics,
                        best of the sweep metric, iterations, wall time, error text
   ``history.parquet``  every reported row of every trial
+  ``decisions.parquet`` what the scheduler decided at each rung, and on what scores
   ``journal.jsonl``    trial events since the Parquet files were last rewritten
 This module imports no Ray: the Tune callback that feeds it lives in ``tuning.py``.
 Paths may be local or any URI pyarrow understands (s3://, gs://, ...).
@@ -25,6 +26,7 @@ import pyarrow.fs as pafs
 from .schema import PREDICTIONS
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
+DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
 JOURNAL = "journal.jsonl"  # events since the Parquet files were last rewritten (see SweepRecorder)
 # Tune's bookkeeping fields that say nothing about the model
 _DROP = {
@@ -168,6 +170,7 @@ class SweepRecorder:
         self.flush_every = flush_every
         self.trials: dict[str, dict[str, Any]] = {}
         self.history: dict[tuple[str, int], dict[str, Any]] = {}  # (trial, iteration) -> row
+        self.decisions: list[dict[str, Any]] = []
         self._dirty, self._last_flush = False, -math.inf  # the first event is written through
         self._journal_path = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
         self._journal = None
@@ -182,11 +185,14 @@ class SweepRecorder:
             self.load()
         if self.meta and not exists(join(self.uri, SWEEP_JSON)):
             write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
+        ACTIVE[self.uri] = self
         self.flush(force=True)
 
     def load(self) -> None:
         """What is stored: the Parquet files, then the journal's events over them."""
-        self.trials, self.history = {}, {}
+        self.trials, self.history, self.decisions = {}, {}, []
+        if exists(join(self.uri, DECISIONS)):
+            self.decisions = read_frame(join(self.uri, DECISIONS)).to_dict("records")
         if exists(join(self.uri, TRIALS)):
             for row in read_frame(join(self.uri, TRIALS)).to_dict("records"):
                 self.trials[row["trial_id"]] = row
@@ -213,6 +219,13 @@ class SweepRecorder:
     def ended(self, trial_id: str, status: str, error: Optional[str] = None) -> None:
         self._event({"event": "end", "trial_id": trial_id, "status": status, "error": redact(error)}, durable=True)
 
+    def decided(self, trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, float]) -> None:
+        """The scheduler's decision about a trial at a rung (continue, pause, promote, stop),
+        with the rung's scores as they stood: why a trial went on or did not."""
+        self._event({"event": "decision", "trial_id": trial_id, "rung": int(rung), "epoch": int(epoch),
+                     "action": action, "scores": json.dumps(scores), "at": time.time()},
+                    durable=action in ("pause", "stop"))
+
     def recovered(self, trial_id: str, error: Optional[str]) -> None:
         """A trial failed and Tune restarts it from its last checkpoint (--max-failures)."""
         self._event({"event": "recover", "trial_id": trial_id, "error": redact(error)}, durable=True)
@@ -229,6 +242,9 @@ class SweepRecorder:
 
     def _apply(self, entry: dict[str, Any]) -> None:
         trial_id, kind = entry["trial_id"], entry.get("event", "result")
+        if kind == "decision":
+            self._decision(entry)
+            return
         row = self.trials.setdefault(trial_id, {"trial_id": trial_id, "iterations": 0, "wall_time_s": 0.0})
         self._dirty = True
         if kind == "start":
@@ -244,6 +260,17 @@ class SweepRecorder:
             row["status"], row["last_error"] = "RESTARTING", entry["error"]
         elif row.get("status") != "TERMINATED":  # a finished trial's rows are final (see runner.run_trial)
             self._result(row, entry["result"])
+
+    def _decision(self, entry: dict[str, Any]) -> None:
+        self.decisions.append({k: v for k, v in entry.items() if k != "event"})
+        self._dirty = True
+        row = self.trials.get(entry["trial_id"])
+        if row is None or row.get("status") in ("TERMINATED", "ERROR"):
+            return
+        if entry["action"] == "pause":
+            row["status"] = "PAUSED"
+        elif entry["action"] == "stop":  # cut at a rung: it ends here, and a resume does not rerun it
+            row["status"], row["stopped_at_rung"] = "TERMINATED", entry["rung"]
 
     def _result(self, row: dict[str, Any], metrics: dict[str, Any]) -> None:
         it = int(metrics.get("training_iteration", 0))
@@ -294,6 +321,7 @@ class SweepRecorder:
             row["status"] = "INTERRUPTED" if status in ("TERMINATED", "RUNNING") else status
             self._dirty = True
         self.flush(force=True)
+        ACTIVE.pop(self.uri, None)
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -305,6 +333,8 @@ class SweepRecorder:
             write_frame(join(self.uri, TRIALS), pd.DataFrame(list(self.trials.values())))
         if self.history:
             write_frame(join(self.uri, HISTORY), pd.DataFrame(list(self.history.values())))
+        if self.decisions:
+            write_frame(join(self.uri, DECISIONS), pd.DataFrame(self.decisions))
         if self._journal_path and os.path.exists(self._journal_path):
             # the Parquet holds every journalled event now (a kill before this line replays them, harmlessly)
             if self._journal is not None:
@@ -312,6 +342,11 @@ class SweepRecorder:
             else:
                 open(self._journal_path, "w").close()
         self._dirty, self._last_flush = False, time.monotonic()
+
+
+# The recorder of each sweep this driver runs, by sweep folder: the scheduler, in the same
+# process, records its decisions through it (Tune pickles schedulers; a recorder holds files)
+ACTIVE: dict[str, "SweepRecorder"] = {}
 
 
 def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Optional[str]:

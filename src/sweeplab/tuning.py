@@ -208,7 +208,7 @@ def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, d
     if search == "grid" and any(p.values is None for p in spec.parameters.values()):
         bad = next(k for k, p in spec.parameters.items() if p.values is None)
         raise UserError(f"--search grid: parameter '{bad}' is a distribution; grid needs values")
-    if scheduler["name"] == "pbt" and search == "optuna":
+    if scheduler["name"] == "pbt" and search in LEARNING_SEARCHERS:
         print("note: PBT explores by mutating configs; using the random searcher for its start points")
         search = "random"
     spec.search = search
@@ -278,12 +278,41 @@ def shared_data(prep: Prepared) -> Any:
 # ------------------------------------------------------------------ factories
 
 
-def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spec, seed: int):
+LEARNING_SEARCHERS = ("rung_tpe", "optuna")  # PBT explores by mutation; these get random start points there
+RUNG_SCHEDULERS = ("promotion", "asha", "hyperband", "median")  # they cut or pause trials part-way
+
+
+def rungs_of(sched: dict[str, Any], max_t: int) -> tuple[int, float]:
+    """(grace period, reduction factor) of a successive-halving scheduler; the grace period
+    defaults to three rungs below the budget (``search.rungs.default_grace``)."""
+    from .search.rungs import default_grace
+
+    eta = float(sched.get("reduction_factor", 3))
+    return min(int(sched.get("grace_period") or default_grace(max_t, eta)), max_t), eta
+
+
+def epoch_budget(prep: "Prepared") -> Optional[int]:
+    """The sweep's budget in epochs where trials are cut part-way and a model proposes
+    configs (the default): --epoch-budget, else num_samples full-length trials. Cuts then
+    buy more configs, not a shorter sweep; elsewhere a sweep runs num_samples trials."""
+    if prep.search != "rung_tpe" or prep.scheduler["name"] not in RUNG_SCHEDULERS:
+        return None
+    return prep.options.get("epoch_budget") or prep.num_samples * int(prep.spec.max_epochs() or 1)
+
+
+def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spec, seed: int,
+                   store_uri: Optional[str] = None, max_concurrent: Optional[int] = None):
     from ray.tune import schedulers as s
 
     kw = {k: v for k, v in sched.items() if k != "name"}
     name = sched["name"]
     max_t = kw.pop("max_t", None) or max_t or 100
+    if name == "promotion":
+        from .search.promotion import PromotionASHA
+
+        grace, eta = rungs_of(kw, max_t)
+        return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
+                             presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent)
     from .schedulers import PresetKeepingASHA, PresetKeepingMedian
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
@@ -311,8 +340,25 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
     return s.FIFOScheduler()
 
 
-def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int):
+def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int,
+                  scheduler: Optional[dict[str, Any]] = None, budget: Optional[int] = None):
+    """``scheduler``: where rung_tpe's studies sit (its rungs); ``budget``: epochs after
+    which rung_tpe proposes nothing more (``epoch_budget``)."""
     points = spec.points_to_evaluate()[:num_samples]  # presets count toward num_samples
+    if search == "rung_tpe":
+        from ray.tune.search import ConcurrencyLimiter
+
+        from .search.rung_tpe import RungTPE
+
+        max_t = int((scheduler or {}).get("max_t") or spec.max_epochs() or 100)
+        cuts = scheduler is not None and scheduler["name"] in RUNG_SCHEDULERS
+        grace, eta = rungs_of(scheduler, max_t) if cuts else (max_t, 3.0)  # no rungs: the final score only
+        searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
+                           points_to_evaluate=points or None, epoch_budget=budget)
+        # schedulers that pause keep paused trials "live" for a ConcurrencyLimiter, which would
+        # then refuse every new config: promotion limits concurrency itself, hyperband by resources
+        paused = scheduler is not None and scheduler["name"] in ("promotion", "hyperband")
+        return searcher if paused else ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
     if search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -338,6 +384,8 @@ def distinct_optuna(base: type, seed: int) -> type:
 
     import optuna
     from ray.tune.search import Searcher
+
+    from .search.sampling import draw
 
     class DistinctOptunaSearch(base):
         ASKS = 10
@@ -371,28 +419,12 @@ def distinct_optuna(base: type, seed: int) -> type:
             if finite and len(self._run_configs) >= math.prod(len(d.choices) for d in dists.values()):
                 return None
             for _ in range(1000):
-                params = {k: _draw(d, self._rng) for k, d in dists.items()}
+                params = {k: draw(d, self._rng) for k, d in dists.items()}
                 if tuple(sorted((k, repr(v)) for k, v in params.items())) not in self._run_configs:
                     return params
             return None
 
     return DistinctOptunaSearch
-
-
-def _draw(dist: Any, rng: Any) -> Any:
-    """One value of an Optuna distribution."""
-    import optuna.distributions as d
-
-    if isinstance(dist, d.CategoricalDistribution):
-        return rng.choice(dist.choices)
-    if dist.log:
-        value = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
-    else:
-        value = rng.uniform(dist.low, dist.high)
-    step = getattr(dist, "step", None)
-    if step:
-        value = dist.low + round((value - dist.low) / step) * step
-    return int(round(value)) if isinstance(dist, d.IntDistribution) else min(max(value, dist.low), dist.high)
 
 
 def default_concurrency(prep: Prepared) -> int:
@@ -598,15 +630,19 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()
+    budget = epoch_budget(prep)
     return tune.Tuner(
         trainable,
         param_space=prep.spec.param_space(),
         tune_config=tune.TuneConfig(
             metric=prep.metric,
             mode=prep.mode,
-            scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed),
-            search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples),
-            num_samples=prep.num_samples,
+            scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed, store_uri=prep.uri,
+                                     max_concurrent=max_concurrent),
+            search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
+                                     scheduler=prep.scheduler, budget=budget),
+            # with an epoch budget the searcher decides when no config is left to try
+            num_samples=-1 if budget else prep.num_samples,
             # the random/grid generator takes the limit itself (Tune ignores it for those, noisily)
             max_concurrent_trials=max_concurrent if prep.search == "optuna" else None,
             reuse_actors=True,

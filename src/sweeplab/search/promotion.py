@@ -1,0 +1,188 @@
+"""Asynchronous successive halving that pauses instead of stopping ("promotion" ASHA).
+
+Ray's ASHA stops a trial for good when it falls below its rung's cutoff; a trial that was
+merely early in a rung (few results there yet) or behind a lucky one can never come back
+(ray#44256). Here a trial reaching a rung milestone (grace period x reduction factor^k)
+goes on at once if its score is in the top 1/eta of the scores that rung has seen, and is
+otherwise paused with its checkpoint; whenever a worker frees up, the paused trial that
+has since become promotable, highest rung first, resumes before any new config starts.
+Nothing is lost to arrival order, and a rung whose scores are tied carries no
+information, so ties with the cutoff are promotable rather than cut.
+
+Presets (the reports' own configurations) always go on: they are the sweep's baselines.
+
+Once no new config is coming (the searcher is finished) and no trial runs that could add
+to a rung, paused trials that can never be promoted are stopped, so the sweep ends.
+
+Tune does not save a scheduler's state with the experiment; on a resumed sweep this one
+rebuilds its rungs from the results store (every result is recorded there), the way
+``tuning.epoch_budget_stopper`` recounts its epochs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from .. import store
+from ..store import preset_of
+from .rungs import rung_milestones
+
+SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
+
+
+class PromotionASHA(FIFOScheduler):
+    _supports_buffered_results = False  # a trial must be seen at each milestone exactly
+
+    def __init__(self, time_attr: str = "training_iteration", max_t: int = 100, grace_period: int = 1,
+                 reduction_factor: float = 3, presets: Optional[dict[str, dict[str, Any]]] = None,
+                 store_uri: Optional[str] = None, max_concurrent: Optional[int] = None):
+        super().__init__()
+        if reduction_factor <= 1:
+            raise ValueError(f"reduction_factor {reduction_factor}: must be > 1")
+        self.time_attr, self.max_t, self.eta = time_attr, int(max_t), float(reduction_factor)
+        self.milestones = rung_milestones(grace_period, reduction_factor, self.max_t)
+        self.presets = presets or {}
+        self.store_uri = store_uri
+        # here, not in a ConcurrencyLimiter: the limiter counts a paused trial as running, and
+        # with every slot paused no config would come to promote them
+        self.max_concurrent = max_concurrent
+        self._metric: Optional[str] = None
+        self._mode: Optional[str] = None
+        self.rungs: dict[int, dict[str, float]] = {m: {} for m in self.milestones}  # milestone -> trial -> score
+        self.promoted: dict[int, set[str]] = {m: set() for m in self.milestones}
+        self.paused_at: dict[str, int] = {}  # trial id -> the milestone it waits at
+        self._restored = False
+
+    # ---- resume
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._restored = True  # a resumed sweep: the rungs come back from the store on first use
+
+    def _rebuild(self) -> None:
+        self._restored = False
+        if not self.store_uri:
+            return
+        from ..store import SweepRecorder
+
+        recorded = SweepRecorder(self.store_uri, {}, self._metric or "", self._mode or "max")
+        recorded.load()
+        reached: dict[str, int] = {}
+        for (trial_id, it), row in recorded.history.items():
+            reached[trial_id] = max(reached.get(trial_id, 0), int(it))
+            value = row.get(self._metric)
+            if int(it) in self.rungs and isinstance(value, (int, float)) and not math.isnan(value):
+                self.rungs[int(it)][trial_id] = self._signed(float(value))
+        for m in self.milestones:
+            self.promoted[m] = {t for t, it in reached.items() if it > m}
+
+    # ---- Tune's calls
+
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str], **spec) -> bool:
+        if self._metric or self._mode:
+            return False
+        self._metric, self._mode = metric, mode
+        return True
+
+    def _signed(self, value: float) -> float:
+        return value if self._mode == "max" else -value
+
+    def on_trial_result(self, tune_controller, trial: Trial, result: dict[str, Any]) -> str:
+        if self._restored:
+            self._rebuild()
+        if self.time_attr not in result or self._metric not in result:
+            return TrialScheduler.CONTINUE
+        t = int(result[self.time_attr])
+        if t >= self.max_t:
+            return TrialScheduler.STOP
+        if t not in self.rungs:
+            return TrialScheduler.CONTINUE
+        value = float(result[self._metric])
+        self.rungs[t][trial.trial_id] = self._signed(value) if not math.isnan(value) else -math.inf
+        if preset_of(self.presets, trial.config) is not None or self._promotable(t, trial.trial_id):
+            self.promoted[t].add(trial.trial_id)
+            self._log(trial.trial_id, t, "continue")
+            return TrialScheduler.CONTINUE
+        self.paused_at[trial.trial_id] = t
+        self._log(trial.trial_id, t, "pause")
+        return TrialScheduler.PAUSE
+
+    def _cutoff(self, milestone: int) -> Optional[float]:
+        scores = self.rungs[milestone]
+        k = int(len(scores) // self.eta)
+        return sorted(scores.values(), reverse=True)[k - 1] if k else None
+
+    def _log(self, trial_id: str, milestone: int, action: str) -> None:
+        """Into the sweep's results store, where this driver records one (not in unit use)."""
+        recorder = store.ACTIVE.get(self.store_uri or "")
+        if recorder is None:
+            return
+        sign = 1.0 if self._mode == "max" else -1.0
+        scores = self.rungs[milestone]
+        top = sorted(scores.items(), key=lambda kv: -kv[1])[:SHOWN_SCORES]
+        cutoff = self._cutoff(milestone)
+        recorder.decided(trial_id, milestone, milestone, action, {
+            "n": len(scores), "promoted": len(self.promoted[milestone]),
+            "cutoff": None if cutoff is None else sign * cutoff,
+            "top": {t: sign * v for t, v in top}})
+
+    def _promotable(self, milestone: int, trial_id: str) -> bool:
+        """In the top 1/eta of the rung's scores (ties with the cutoff included), and the
+        rung has room for one more promotion."""
+        cutoff = self._cutoff(milestone)
+        if cutoff is None or len(self.promoted[milestone]) >= int(len(self.rungs[milestone]) // self.eta):
+            return False
+        return self.rungs[milestone][trial_id] >= cutoff
+
+    def choose_trial_to_run(self, tune_controller) -> Optional[Trial]:
+        if self._restored:
+            self._rebuild()
+        trials = tune_controller.get_trials()
+        if self.max_concurrent and sum(t.status == Trial.RUNNING for t in trials) >= self.max_concurrent:
+            return None
+        paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
+        for milestone in reversed(self.milestones):  # the highest rung first: closest to a result
+            waiting = sorted((t for t, m in self.paused_at.items() if m == milestone and t in paused),
+                             key=lambda t: -self.rungs[milestone][t])
+            for trial_id in waiting:
+                if self._promotable(milestone, trial_id):
+                    self.promoted[milestone].add(trial_id)
+                    del self.paused_at[trial_id]
+                    self._log(trial_id, milestone, "promote")
+                    return paused[trial_id]
+        for trial in trials:
+            if trial.status == Trial.PENDING:
+                return trial
+        # paused trials a restored sweep knows nothing of: run them again rather than lose them
+        for trial in paused.values():
+            if trial.trial_id not in self.paused_at:
+                return trial
+        if paused and not any(t.status == Trial.RUNNING for t in trials) and self._searcher_done(tune_controller):
+            for trial in paused.values():  # nothing can promote them any more: they were cut
+                milestone = self.paused_at.pop(trial.trial_id, None)
+                if milestone is not None:
+                    self._log(trial.trial_id, milestone, "stop")
+                tune_controller.stop_trial(trial)
+        return None
+
+    @staticmethod
+    def _searcher_done(tune_controller) -> bool:
+        """Whether any new config can still come (Tune hands schedulers ``search_alg``)."""
+        finished = getattr(getattr(tune_controller, "search_alg", None), "is_finished", None)
+        return bool(finished()) if callable(finished) else False
+
+    def on_trial_remove(self, tune_controller, trial: Trial) -> None:
+        self.paused_at.pop(trial.trial_id, None)
+
+    def on_trial_complete(self, tune_controller, trial: Trial, result: dict[str, Any]) -> None:
+        self.paused_at.pop(trial.trial_id, None)
+
+    def on_trial_error(self, tune_controller, trial: Trial) -> None:
+        self.paused_at.pop(trial.trial_id, None)
+
+    def debug_string(self) -> str:
+        return "PromotionASHA: " + ", ".join(
+            f"rung {m}: {len(self.rungs[m])} seen, {len(self.promoted[m])} promoted" for m in self.milestones)

@@ -1,0 +1,217 @@
+"""sweeplab's default search, driven as Tune's controller drives it (no Ray runtime):
+promotion ASHA pauses below a rung's cutoff and promotes later, never cuts a preset or a
+tie, records every decision in the results store and stops what can no longer be
+promoted; RungTPE learns each rung from that rung's scores only, keeps to an epoch budget
+and survives a save / restore."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import TrialScheduler
+from ray.tune.search import Searcher
+
+from sweeplab import store
+from sweeplab.search.promotion import PromotionASHA
+from sweeplab.search.rung_tpe import RungTPE
+from sweeplab.search.rungs import default_grace, rung_milestones
+
+CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
+
+
+class FakeTrial:
+    def __init__(self, trial_id, config=None):
+        self.trial_id, self.config, self.status = trial_id, config or {"lr": 0.1}, Trial.RUNNING
+
+
+class FakeController:
+    """What Tune hands a scheduler: its trials, stop_trial and whether the search is done."""
+
+    def __init__(self, trials, finished=False):
+        self.trials, self.stopped = trials, []
+        self.search_alg = SimpleNamespace(is_finished=lambda: finished)
+
+    def get_trials(self):
+        return self.trials
+
+    def stop_trial(self, trial):
+        trial.status = Trial.TERMINATED
+        self.stopped.append(trial.trial_id)
+
+
+def choose(s, ctrl):
+    """Tune starts whatever the scheduler chooses."""
+    trial = s.choose_trial_to_run(ctrl)
+    if trial is not None:
+        trial.status = Trial.RUNNING
+    return trial
+
+
+def result(epoch, value):
+    return {"training_iteration": epoch, "acc": value}
+
+
+def test_rungs_sit_three_below_the_budget_by_default():
+    assert default_grace(52, 3) == 2 and rung_milestones(2, 3, 52) == [2, 6, 18]
+    assert default_grace(10, 3) == 1 and rung_milestones(1, 3, 10) == [1, 3, 9]
+    assert rung_milestones(10, 3, 60) == [10, 30] and rung_milestones(60, 3, 60) == []
+
+
+def scheduler(**kw):
+    s = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, **kw)
+    s.set_search_properties("acc", "max")
+    return s
+
+
+def test_a_trial_below_the_cutoff_waits_and_is_promoted_once_the_rung_has_room():
+    s = scheduler()
+    trials = [FakeTrial(t) for t in "abcdef"]
+    ctrl = FakeController(trials)
+    # the first two have nobody to be compared with: they wait (Ray's ASHA would let them go on)
+    assert s.on_trial_result(ctrl, trials[0], result(1, 0.50)) == PAUSE
+    assert s.on_trial_result(ctrl, trials[1], result(1, 0.90)) == PAUSE
+    trials[0].status = trials[1].status = Trial.PAUSED
+    # a third score gives the rung room for one promotion: the best of three, not the latest
+    assert s.on_trial_result(ctrl, trials[2], result(1, 0.70)) == PAUSE
+    trials[2].status = Trial.PAUSED
+    assert choose(s, ctrl) is trials[1]
+    assert choose(s, ctrl) is None  # no room for another, nothing pending
+    # three more; room for a second promotion, and the best waiting one (0.70) gets it
+    for t, v in zip(trials[3:], (0.1, 0.2, 0.3)):
+        assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
+        t.status = Trial.PAUSED
+    assert choose(s, ctrl) is trials[2]
+    # a score at the top of a rung with room goes straight on
+    late = FakeTrial("g")
+    ctrl.trials.append(late)
+    assert s.on_trial_result(ctrl, late, result(1, 0.95)) == PAUSE  # 7 scores: room for 2, both given
+    assert s.on_trial_result(ctrl, trials[1], result(3, 0.9)) == PAUSE
+    assert s.on_trial_result(ctrl, trials[1], result(9, 0.9)) == STOP  # the budget: done
+
+
+def test_ties_with_the_cutoff_carry_no_information_and_are_not_cut():
+    s = scheduler()
+    trials = [FakeTrial(t) for t in "abcd"]
+    ctrl = FakeController(trials)
+    # all at the majority-class floor: the third has room and ties the cutoff, so it goes on
+    decisions = [s.on_trial_result(ctrl, t, result(1, 0.067)) for t in trials[:3]]
+    assert decisions == [PAUSE, PAUSE, CONTINUE]
+    trials[0].status = trials[1].status = Trial.PAUSED
+    assert choose(s, ctrl) is None  # the rung's one promotion is given
+    for t, v in zip(trials[3:], (0.05,)):
+        assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
+        t.status = Trial.PAUSED
+    # Ray's ASHA would have cut a and b at once (score < a cutoff computed from ties); here they
+    # wait, and with room they rise before the one strictly below them
+    for t in "efg":
+        ctrl.trials.append(FakeTrial(t))
+        s.on_trial_result(ctrl, ctrl.trials[-1], result(1, 0.01))
+        ctrl.trials[-1].status = Trial.PAUSED
+    assert choose(s, ctrl) in (trials[0], trials[1])
+
+
+def test_presets_always_go_on_and_paused_trials_are_stopped_once_nothing_can_promote_them(tmp_path):
+    uri = str(tmp_path / "s")
+    recorder = store.SweepRecorder(uri, {"v": 1}, "acc", "max")
+    recorder.open()
+    s = scheduler(presets={"report": {"lr": 1e-3}}, store_uri=uri)
+    preset, other = FakeTrial("p", {"lr": 1e-3}), FakeTrial("q", {"lr": 0.5})
+    for t in (preset, other):
+        recorder.started(t.trial_id, t.config)
+    ctrl = FakeController([preset, other], finished=True)
+    assert s.on_trial_result(ctrl, preset, result(1, 0.1)) == CONTINUE  # the worst score, a preset
+    assert s.on_trial_result(ctrl, other, result(1, 0.2)) == PAUSE
+    other.status = Trial.PAUSED
+    assert choose(s, ctrl) is None  # the preset still runs: it could add to the rung
+    preset.status = Trial.TERMINATED
+    assert choose(s, ctrl) is None and ctrl.stopped == ["q"]
+    recorder.close({"p": "TERMINATED", "q": "TERMINATED"})
+    decisions = pd.read_parquet(tmp_path / "s" / store.DECISIONS)
+    assert list(zip(decisions["trial_id"], decisions["rung"], decisions["action"])) == [
+        ("p", 1, "continue"), ("q", 1, "pause"), ("q", 1, "stop")]
+    scores = json.loads(decisions["scores"].iloc[-1])
+    assert scores == {"n": 2, "promoted": 1, "cutoff": None, "top": {"q": 0.2, "p": 0.1}}
+    trials = pd.read_parquet(tmp_path / "s" / store.TRIALS).set_index("trial_id")
+    assert trials.loc["q", "status"] == "TERMINATED" and trials.loc["q", "stopped_at_rung"] == 1
+
+
+def test_min_mode_scores_and_a_resumed_scheduler_rebuilds_its_rungs_from_the_store(tmp_path):
+    import pickle
+
+    uri = str(tmp_path / "s")
+    recorder = store.SweepRecorder(uri, {"v": 1}, "loss", "min")
+    recorder.open()
+    for t, values in {"a": [0.9, 0.5], "b": [0.3], "c": [0.8]}.items():
+        recorder.started(t, {"lr": 0.1})
+        for i, v in enumerate(values, 1):
+            recorder.result(t, {"training_iteration": i, "loss": v})
+    recorder.close({})
+    s = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, store_uri=uri)
+    s.set_search_properties("loss", "min")
+    restored = pickle.loads(pickle.dumps(s))  # what Tune gives back on a resume
+    restored.choose_trial_to_run(FakeController([]))
+    assert restored.rungs[1] == {"a": -0.9, "b": -0.3, "c": -0.8} and restored.promoted[1] == {"a"}
+
+
+SPACE = {"lr": tune.loguniform(1e-4, 1e-1), "width": tune.choice([8, 16, 32])}
+
+
+def searcher(**kw):
+    s = RungTPE(max_t=9, grace_period=1, reduction_factor=3, seed=0, **kw)
+    s.set_search_properties("acc", "max", SPACE)
+    return s
+
+
+def test_rung_tpe_learns_each_rung_from_that_rung_only_and_keeps_to_its_budget():
+    s = searcher(min_points=3, epoch_budget=12, points_to_evaluate=[{"lr": 1e-3, "width": 8}])
+    first = s.suggest("t0")
+    assert first == {"lr": 1e-3, "width": 8}  # presets first
+    for i in range(1, 5):
+        s.suggest(f"t{i}")
+    for i, t in enumerate(["t0", "t1", "t2"]):
+        s.on_trial_result(t, {"training_iteration": 1, "acc": 0.1 * i})
+        s.on_trial_result(t, {"training_iteration": 2, "acc": 0.2 * i})  # no rung: not learnt
+    done = lambda m: len(s.studies[m].get_trials(states=(__import__("optuna").trial.TrialState.COMPLETE,)))  # noqa: E731
+    assert (done(1), done(3), done(9)) == (3, 0, 0)
+    assert s.spent() == 6
+    s.on_trial_result("t3", {"training_iteration": 3, "acc": 0.5})
+    s.on_trial_result("t4", {"training_iteration": 3, "acc": 0.5})
+    assert s.spent() == 12 and s.suggest("t5") == Searcher.FINISHED
+    keys = {tuple(sorted(c.items())) for c in (s.params[t] for t in s.params)}
+    assert len(keys) == len(s.params)  # never the same config twice
+
+
+def test_rung_tpe_save_and_restore_go_on_with_the_same_proposals(tmp_path):
+    a = searcher(min_points=3)
+    for i in range(6):
+        a.suggest(f"t{i}")
+        a.on_trial_result(f"t{i}", {"training_iteration": 1, "acc": 0.1 * i})
+    a.save(str(tmp_path / "state.pkl"))
+    b = searcher(min_points=3)
+    b.restore(str(tmp_path / "state.pkl"))
+    assert [a.suggest(f"n{i}") for i in range(4)] == [b.suggest(f"n{i}") for i in range(4)]
+
+
+def test_a_trial_that_ends_its_own_shorter_budget_teaches_the_top_study():
+    s = searcher(min_points=3)
+    s.suggest("t0")
+    s.on_trial_complete("t0", {"training_iteration": 5, "acc": 0.7, "done": True})
+    s.suggest("t1")
+    s.on_trial_complete("t1", {"training_iteration": 3, "acc": 0.6, "done": False})  # cut at a rung
+    assert [t.value for t in s.studies[9].get_trials()] == [0.7]
+
+
+@pytest.mark.parametrize("budget", [None, 30])
+def test_the_sweep_plan_budgets_epochs_only_where_trials_are_cut(tmp_path, budget):
+    from sweeplab import tuning
+
+    opts = tuning.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="x", epoch_budget=budget)
+    prep = tuning.prepare(opts)
+    assert (prep.search, prep.scheduler["name"]) == ("rung_tpe", "promotion")
+    assert tuning.epoch_budget(prep) == (budget or 16 * 60)
+    fifo = tuning.prepare(tuning.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="y", scheduler="fifo"))
+    assert tuning.epoch_budget(fifo) is None
