@@ -179,7 +179,7 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
      "{t}/c.yaml: chosen.epoch: a whole number >= 1 (the chosen epoch) is needed"),
     # --- flags
     ("flag-unknown-scheduler", {}, ["tune", "freq", "--scheduler", "asha2"],
-     "tune: argument --scheduler: invalid choice: 'asha2' (choose from 'asha', 'hyperband', 'pbt', 'median', 'fifo')"),
+     "tune: argument --scheduler: invalid choice: 'asha2' (choose from 'promotion', 'asha', 'hyperband', 'pbt', 'median', 'fifo')"),
     ("flag-seed-not-int", {}, ["tune", "freq", "--seed", "one"], "tune: argument --seed: invalid int value: 'one' (see sweeplab tune --help)"),
     ("flag-num-samples-negative", {}, ["tune", "freq", "--num-samples", "-1"], "--num-samples -1: must be >= 1"),
     ("flag-num-samples-zero", {}, ["tune", "freq", "--num-samples", "0"], "--num-samples 0: must be >= 1"),

@@ -406,4 +406,4 @@ def test_the_space_file_and_its_report_preset():
     assert (report.latent_dim, report.hidden, report.lr_g, report.lr_d, report.beta1, report.batch_size,
             report.d_steps, report.label_smoothing) == (100, 256, 2e-4, 2e-4, 0.5, 64, 1, 0.0)
     assert (spec.metric, spec.mode) == ("frechet_distance", "min")
-    assert spec.scheduler == {"name": "asha", "grace_period": 2, "reduction_factor": 3}
+    assert spec.scheduler == {"name": "promotion", "grace_period": 2, "reduction_factor": 3}

@@ -37,7 +37,7 @@ def _show(args: argparse.Namespace) -> int:
         if raw.get("experiment") != exp.id:
             continue
         print(f"\n  space {name} ({path.name}): method {raw.get('method', 'random')}, "
-              f"scheduler {raw.get('scheduler', 'asha')}, num_samples {raw.get('num_samples', '-')}")
+              f"scheduler {raw.get('scheduler', 'promotion')}, num_samples {raw.get('num_samples', '-')}")
         for key, body in (raw.get("parameters") or {}).items():
             print(f"    {key}: {body}")
         for key, value in (raw.get("fixed") or {}).items():
@@ -226,10 +226,17 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("target", nargs="?", help="experiment id (freq) or shipped space name (seqclf_lstm)")
     s.add_argument("--space", help="a space YAML file (W&B sweep shape plus sweeplab keys)")
     s.add_argument("--trainable", help="your own Tune function: path/to/file.py:function or module:function")
-    s.add_argument("--scheduler", choices=["asha", "hyperband", "pbt", "median", "fifo"])
-    s.add_argument("--search", choices=["optuna", "random", "grid"])
-    s.add_argument("--num-samples", type=int)
-    s.add_argument("--max-epochs", type=int, help="cap every trial's epochs (and the scheduler's max_t)")
+    from .spaces import SCHEDULERS, SEARCHERS
+
+    s.add_argument("--scheduler", choices=list(SCHEDULERS),
+                   help="default: the space's (shipped spaces: promotion, asynchronous successive halving that "
+                        "pauses and promotes; asha is Ray's, which stops)")
+    s.add_argument("--search", choices=list(SEARCHERS),
+                   help="default: the space's (W&B bayes = rung_tpe, a TPE study per rung; optuna is Ray's OptunaSearch)")
+    s.add_argument("--num-samples", type=int, help="trials; with rung_tpe and a scheduler that pauses or cuts: the "
+                   "budget, in full-length trials' epochs")
+    s.add_argument("--max-epochs", type=int, help="a trial may train up to N epochs: a fixed budget becomes N, a "
+                   "searched epochs is capped at N, and so is the scheduler's max_t")
     s.add_argument("--cpus-per-trial", type=float)
     s.add_argument("--gpus-per-trial", type=float, help="fractions share a GPU (0.25 = four trials a GPU; the "
                    "registry's default share applies only where the cluster has GPUs)")
