@@ -148,7 +148,7 @@ def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
 
 def test_torchtrainer_path_runs_ddp_workers(storage):
     code = main(["tune", "freq", "--smoke", "--workers-per-trial", "2", "--cpus-per-trial", "0.5",
-                 "--num-samples", "1", "--storage", str(storage), "--name", "d", "--quiet"])
+                 "--scheduler", "fifo", "--num-samples", "1", "--storage", str(storage), "--name", "d", "--quiet"])
     assert code == 0
     trials, history = frames(storage / "d")
     assert trials.loc[0, "status"] == "TERMINATED"

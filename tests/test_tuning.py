@@ -66,6 +66,12 @@ def test_existing_sweep_folder_is_not_overwritten(tmp_path):
         prep(tmp_path, target="freq", name="taken")
 
 
+def test_trials_with_workers_cannot_pause_so_promotion_becomes_asha(tmp_path, capsys):
+    p = prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5)
+    assert p.scheduler == {"name": "asha", "grace_period": 5, "reduction_factor": 3}
+    assert "trials cannot pause, so the promotion scheduler becomes asha" in capsys.readouterr().out
+
+
 def test_pbt_with_workers_is_refused(tmp_path):
     with pytest.raises(UserError, match="pbt needs checkpoints in Tune"):
         prep(tmp_path, target="freq", scheduler="pbt", workers_per_trial=2)

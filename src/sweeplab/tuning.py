@@ -142,6 +142,11 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         )
         if plan.workers > 1 and scheduler["name"] == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
+        if plan.workers > 1 and scheduler["name"] == "promotion":
+            # a paused trial would leave its TorchTrainer's controller and workers behind
+            print("note: --workers-per-trial > 1: trials cannot pause, so the promotion scheduler becomes "
+                  "asha (same rungs; a trial below the cutoff stops)")
+            scheduler = {**scheduler, "name": "asha"}
     if plan and check_fit:
         _check_local_fit(plan, opts, gpu_default)
     time_budget = opts.time_budget
