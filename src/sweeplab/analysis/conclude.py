@@ -54,14 +54,22 @@ def conclusions(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None) 
     if scored.empty:
         return ["Ningún trial reportó la métrica." if es else "No trial reported the metric."]
     boot = intervals.of(sweep)
-    out = _trivial(sweep, boot, es)
+    trivial = _trivial(sweep, boot, es)  # sentences only when no trial beat the trivial predictor
+    out = list(trivial)
     within = None
     if baseline is not None:
         unfinished = _unfinished(sweep, facts.loc[baseline], es)
         if unfinished:
             out.append(unfinished)
             within = int(facts.at[baseline, "iterations"])
-    if baseline is None or baseline not in scored.index or len(scored) < 2:
+    if trivial and baseline is not None and baseline in scored.index:
+        # every configuration is the trivial predictor: differences among them say nothing
+        who = facts.at[baseline, "label"]
+        out.append(f"Comparar con la base {who} no dice nada aquí: todas las configuraciones, la base incluida, "
+                   f"quedan al nivel del predictor trivial." if es else
+                   f"Comparing with the baseline {who} says nothing here: every configuration, the baseline "
+                   f"included, is at the trivial predictor's level.")
+    elif baseline is None or baseline not in scored.index or len(scored) < 2:
         out.append(_top(sweep, scored, boot, es))
     else:
         out.append(_against_baseline(sweep, baseline, sweep.metric, sweep.mode, es, True, within))
@@ -70,7 +78,7 @@ def conclusions(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None) 
                 sentence = _against_baseline(sweep, baseline, metric, guess_mode(metric), es, False, within)
                 if sentence:
                     out.append(sentence)
-    ties = _ties(sweep, boot, es)
+    ties = None if trivial else _ties(sweep, boot, es)
     if ties:
         out.append(ties)
     if baseline is not None and baseline in scored.index and len(scored) >= 2:
