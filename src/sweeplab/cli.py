@@ -354,8 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--where", metavar="EXPR", help="a filter over metrics and config keys: 'hidden_dim <= 64 and val_accuracy > 0.9'")
     s.add_argument("--pareto", metavar="M1,M2", help="list the trials no other trial beats on all of these metrics")
     s.add_argument("--ties", choices=["cheapest", "best"], default="cheapest",
-                   help="among trials statistically tied with the best: the cheapest to its best epoch (time_total_s, "
-                        "else iterations; default), or the best regardless")
+                   help="among trials statistically tied with the best: the cheapest (the smallest model by the "
+                        "registry's capacity keys, else the fewest seconds an epoch; default), or the best regardless")
     s.add_argument("--out", metavar="FILE", help="write the chosen config here (default: print it)")
     s.set_defaults(func=_best)
 
@@ -402,4 +402,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def main_entry() -> None:
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `sweeplab list | head`: the reader has gone, which is no error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
+        sys.exit(0)
