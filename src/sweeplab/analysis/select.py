@@ -174,13 +174,6 @@ def _cost(value: float, unit: str, short: bool = False) -> str:
     return f"{value:g}" if short else f"{unit} = {value:g}"
 
 
-def _number(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _v(value: Any) -> str:
     return fmt_metric(value)
 
@@ -220,7 +213,7 @@ def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
     if experiment:
         head.append(f"# train it: sweeplab train {experiment} --config THIS_FILE "
                     f"(to epoch {block['epoch']}, checking {sweep.metric} there)")
-    tail = (f"# the epoch and figure train reproduces; config_sha: the digest of the keys above "
+    tail = ("# the epoch and figure train reproduces; config_sha: the digest of the keys above "
             f"(edit them and delete this block)\n")
     return ("\n".join(head) + "\n" + yaml.safe_dump(config, sort_keys=False) + tail
             + yaml.safe_dump({chosen.CHOSEN_KEY: block}, sort_keys=False))
