@@ -214,7 +214,7 @@ def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
         head.append(f"# train it: sweeplab train {experiment} --config THIS_FILE "
                     f"(to epoch {block['epoch']}, checking {sweep.metric} there)")
     tail = ("# the epoch and figure train reproduces; config_sha: the digest of the keys above "
-            f"(edit them and delete this block)\n")
+            "(edit them and delete this block)\n")
     return ("\n".join(head) + "\n" + yaml.safe_dump(config, sort_keys=False) + tail
             + yaml.safe_dump({chosen.CHOSEN_KEY: block}, sort_keys=False))
 
