@@ -168,7 +168,8 @@ def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(cluster, tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ray_s = time.monotonic() - t0
     trials = _trials(storage, "via-ray")
-    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+    # the default search spends 2 smoke trials' epochs; paused trials buy more configs
+    assert len(trials) >= 2 and set(trials["status"]) == {"TERMINATED"}
     assert trials["node_id"].notna().all()  # where each ran, recorded
 
     status, body = cluster.get("/api/jobs/")
