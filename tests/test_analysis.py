@@ -501,9 +501,10 @@ def test_the_chosen_config_is_the_cheapest_of_the_trials_tied_with_the_best(tmp_
     pick = select.choice(sweep)
     assert (pick.trial_id, pick.best, pick.tied) == ("b", "a", ["a", "b"])
     assert pick.reason == (
-        "trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], statistically tied with the best, trial a "
-        "(0.898; 95% paired bootstrap interval of the difference includes zero), and the cheapest of the 2 tied "
-        "trials: capacity hidden_dim x n_layers x bidirectional = 256 against 512")
+        "trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], tied with the best, trial a (0.898), and the "
+        "cheapest of the 2 trials statistically tied (95% paired bootstrap interval of the difference includes zero), "
+        "2 of them within one standard error of the best (the one-standard-error rule): capacity hidden_dim x "
+        "n_layers x bidirectional = 256 against 512")
     best = select.choice(sweep, ties="best")
     assert best.trial_id == "a" and best.reason == (
         "trial a (GRU (run #1)): best val_macro_f1 = 0.898 [0.860, 0.932]; 1 other trial(s) statistically tied with it "
@@ -526,7 +527,7 @@ def test_best_writes_the_chosen_epoch_with_the_config_train_reads(tmp_path, caps
     folder = predictions_sweep(tmp_path / "p")
     out = tmp_path / "best.yaml"
     assert main(["best", str(folder), "--out", str(out)]) == 0
-    assert capsys.readouterr().out.startswith("trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], statistically tied")
+    assert capsys.readouterr().out.startswith("trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], tied with the best")
     written = yaml.safe_load(out.read_text())
     block = written.pop("chosen")
     config = {"cell": "gru", "hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001, "epochs": 3}

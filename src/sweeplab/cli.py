@@ -354,8 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--where", metavar="EXPR", help="a filter over metrics and config keys: 'hidden_dim <= 64 and val_accuracy > 0.9'")
     s.add_argument("--pareto", metavar="M1,M2", help="list the trials no other trial beats on all of these metrics")
     s.add_argument("--ties", choices=["cheapest", "best"], default="cheapest",
-                   help="among trials statistically tied with the best: the cheapest (the smallest model by the "
-                        "registry's capacity keys, else the fewest seconds an epoch; default), or the best regardless")
+                   help="among trials statistically tied with the best and within one standard error of it: the "
+                        "cheapest (the smallest model by the registry's capacity keys, else the fewest seconds an "
+                        "epoch; default), or the best regardless")
     s.add_argument("--out", metavar="FILE", help="write the chosen config here (default: print it)")
     s.set_defaults(func=_best)
 

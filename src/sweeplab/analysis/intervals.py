@@ -103,6 +103,11 @@ class Intervals:
         lo, hi = np.quantile(d, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
         return float(self.point[ja] - self.point[jb]), float(lo), float(hi)
 
+    def standard_error(self, a: str, b: str) -> float:
+        """The bootstrap standard error of (a - b), paired."""
+        return float(np.std(self.samples[1:, self._col[a]] - self.samples[1:, self._col[b]], ddof=1)) \
+            if len(self.samples) > 2 else math.inf
+
     def differences(self, against: str) -> dict[str, tuple[float, float]]:
         """Every trial's interval of (trial - ``against``), at once."""
         d = self.samples - self.samples[:, [self._col[against]]]

@@ -135,16 +135,20 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
     if ties == "best":
         return Choice(frame.loc[best_id], f"{head}; {others} other trial(s) statistically tied with it ({paired}); "
                       "tie-breaking off (--ties best)", best_id, tied)
-    costs, unit = _costs(sweep, tied)
-    pick = min(tied, key=lambda t: (costs[t], tied.index(t)))  # equal cost: the better figure
+    # the one-standard-error rule: a cheaper trial replaces the best only within one standard
+    # error of it; a 95 % tie on 60 rows can hide a gap a careful practitioner would not give up
+    close = [t for t in tied if t == best_id or abs(values[best_id] - values[t]) <= boot.standard_error(best_id, t)]
+    costs, unit = _costs(sweep, close)
+    pick = min(close, key=lambda t: (costs[t], close.index(t)))  # equal cost: the better figure
+    rule = (f"{len(tied)} trials statistically tied ({paired}), {len(close)} of them within one standard error "
+            "of the best (the one-standard-error rule)")
     if pick == best_id:
-        reason = (f"{head}, and the cheapest of the {len(tied)} trials statistically tied ({paired}): "
-                  f"{_cost(costs[pick], unit)}")
+        reason = f"{head}, and the cheapest of the {rule}: {_cost(costs[pick], unit)}"
     else:
         plo, phi = boot.interval(pick)
         reason = (f"trial {pick} ({label[pick]}): {metric} = {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
-                  f"statistically tied with the best, trial {best_id} ({_v(best)}; {paired}), and the cheapest of the "
-                  f"{len(tied)} tied trials: {_cost(costs[pick], unit)} against {_cost(costs[best_id], unit, short=True)}")
+                  f"tied with the best, trial {best_id} ({_v(best)}), and the cheapest of the {rule}: "
+                  f"{_cost(costs[pick], unit)} against {_cost(costs[best_id], unit, short=True)}")
     return Choice(frame.loc[pick], reason, best_id, tied)
 
 
