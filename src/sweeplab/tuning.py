@@ -318,7 +318,7 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
         grace, eta = rungs_of(kw, max_t)
         return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
                              presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent)
-    from .schedulers import PresetKeepingASHA, PresetKeepingMedian
+    from .search.preset_keeping import PresetKeepingASHA, PresetKeepingMedian
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
     if name == "asha":
@@ -390,7 +390,7 @@ def distinct_optuna(base: type, seed: int) -> type:
     import optuna
     from ray.tune.search import Searcher
 
-    from .search.sampling import draw
+    from .search.sampling import choices_exhausted, config_key, draw
 
     class DistinctOptunaSearch(base):
         ASKS = 10
@@ -410,7 +410,7 @@ def distinct_optuna(base: type, seed: int) -> type:
                 config = super().suggest(trial_id)
                 if not isinstance(config, dict):
                     return config
-                key = tuple(sorted((k, repr(v)) for k, v in self._ot_trials[trial_id].params.items()))
+                key = config_key(self._ot_trials[trial_id].params)
                 if key not in self._run_configs:
                     self._run_configs.add(key)
                     return config
@@ -420,12 +420,11 @@ def distinct_optuna(base: type, seed: int) -> type:
         def _untried(self) -> Optional[dict[str, Any]]:
             """A random config not yet run; None when a space of choices has none left."""
             dists = self._space
-            finite = all(isinstance(d, optuna.distributions.CategoricalDistribution) for d in dists.values())
-            if finite and len(self._run_configs) >= math.prod(len(d.choices) for d in dists.values()):
+            if choices_exhausted(dists, len(self._run_configs)):
                 return None
             for _ in range(1000):
                 params = {k: draw(d, self._rng) for k, d in dists.items()}
-                if tuple(sorted((k, repr(v)) for k, v in params.items())) not in self._run_configs:
+                if config_key(params) not in self._run_configs:
                     return params
             return None
 

@@ -129,13 +129,14 @@ class PromotionASHA(FIFOScheduler):
             "cutoff": None if cutoff is None else sign * cutoff,
             "top": {t: sign * v for t, v in top}})
 
+    def _room(self, milestone: int) -> bool:
+        """Whether the rung may promote one more trial: fewer than 1/eta of its scores so far."""
+        return len(self.promoted[milestone]) < int(len(self.rungs[milestone]) // self.eta)
+
     def _promotable(self, milestone: int, trial_id: str) -> bool:
         """In the top 1/eta of the rung's scores (ties with the cutoff included), and the
         rung has room for one more promotion."""
-        cutoff = self._cutoff(milestone)
-        if cutoff is None or len(self.promoted[milestone]) >= int(len(self.rungs[milestone]) // self.eta):
-            return False
-        return self.rungs[milestone][trial_id] >= cutoff
+        return self._room(milestone) and self.rungs[milestone][trial_id] >= self._cutoff(milestone)
 
     def choose_trial_to_run(self, tune_controller) -> Optional[Trial]:
         if self._restored:
@@ -145,14 +146,18 @@ class PromotionASHA(FIFOScheduler):
             return None
         paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
         for milestone in reversed(self.milestones):  # the highest rung first: closest to a result
-            waiting = sorted((t for t, m in self.paused_at.items() if m == milestone and t in paused),
-                             key=lambda t: -self.rungs[milestone][t])
-            for trial_id in waiting:
-                if self._promotable(milestone, trial_id):
-                    self.promoted[milestone].add(trial_id)
-                    del self.paused_at[trial_id]
-                    self._log(trial_id, milestone, "promote")
-                    return paused[trial_id]
+            if not self._room(milestone):
+                continue
+            waiting = [t for t, m in self.paused_at.items() if m == milestone and t in paused]
+            if not waiting:
+                continue
+            # the best waiting trial is the only candidate: promotable if it reaches the cutoff
+            trial_id = max(waiting, key=lambda t: self.rungs[milestone][t])
+            if self.rungs[milestone][trial_id] >= self._cutoff(milestone):
+                self.promoted[milestone].add(trial_id)
+                del self.paused_at[trial_id]
+                self._log(trial_id, milestone, "promote")
+                return paused[trial_id]
         for trial in trials:
             if trial.status == Trial.PENDING:
                 return trial

@@ -29,11 +29,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils.util import unflatten_dict
 
 from .rungs import rung_milestones
-from .sampling import draw
-
-
-def _key(params: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, repr(v)) for k, v in params.items()))
+from .sampling import choices_exhausted, config_key, draw
 
 
 class RungTPE(Searcher):
@@ -80,20 +76,20 @@ class RungTPE(Searcher):
             return Searcher.FINISHED
         while self.points:
             params = self.points.pop(0)
-            if _key(params) not in self.tried:
+            if config_key(params) not in self.tried:
                 return self._take(trial_id, params)
         for _ in range(20):
             params = self._model() if self.rng.random() >= self.random_fraction else None
             params = params or self._random()
-            if _key(params) not in self.tried:
+            if config_key(params) not in self.tried:
                 return self._take(trial_id, params)
-        if self._finite_and_exhausted():
+        if choices_exhausted(self.space, len(self.tried)):
             return Searcher.FINISHED
         return self._take(trial_id, self._random())
 
     def _take(self, trial_id: str, params: dict[str, Any]) -> dict[str, Any]:
         self.params[trial_id] = params
-        self.tried.add(_key(params))
+        self.tried.add(config_key(params))
         return unflatten_dict(dict(params))
 
     def _model(self) -> Optional[dict[str, Any]]:
@@ -112,11 +108,6 @@ class RungTPE(Searcher):
 
     def _random(self) -> dict[str, Any]:
         return {k: draw(d, self.rng) for k, d in self.space.items()}
-
-    def _finite_and_exhausted(self) -> bool:
-        dists = self.space.values()
-        return all(isinstance(d, optuna.distributions.CategoricalDistribution) for d in dists) and \
-            len(self.tried) >= math.prod(len(d.choices) for d in dists)
 
     # ---- learning
 

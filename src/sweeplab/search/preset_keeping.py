@@ -10,7 +10,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule, TrialScheduler
 
-from .store import preset_of
+from ..store import preset_of
 
 
 class _KeepsPresets:
