@@ -215,3 +215,55 @@ def test_the_sweep_plan_budgets_epochs_only_where_trials_are_cut(tmp_path, budge
     assert tuning.epoch_budget(prep) == (budget or 16 * 60)
     fifo = tuning.prepare(tuning.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="y", scheduler="fifo"))
     assert tuning.epoch_budget(fifo) is None
+
+
+class Counting(Searcher):
+    def __init__(self):
+        super().__init__(metric="acc", mode="max")
+        self.n = 0
+
+    def suggest(self, trial_id):
+        self.n += 1
+        return {"lr": 0.1 * self.n}
+
+    def on_trial_complete(self, trial_id, result=None, error=False):
+        pass
+
+
+def test_max_concurrent_holds_paused_trials_free_their_slot_and_a_promotion_goes_before_a_new_config():
+    """Tune starts every pending trial it has room for, so the limit sits where trials are
+    made: a paused trial frees its worker for a new config, and once a paused trial can be
+    promoted no new config comes until it has its worker back."""
+    from sweeplab.search.promotion import PausingLimiter
+
+    limiter = PausingLimiter(Counting(), max_concurrent=1)
+    s = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, max_concurrent=1)
+    s.set_search_properties("acc", "max")
+    trials = []
+    ctrl = FakeController(trials)
+    ctrl.search_alg.searcher = limiter
+
+    def start(trial_id):
+        config = limiter.suggest(trial_id)
+        if config is None:
+            return None
+        trials.append(FakeTrial(trial_id, config))
+        return trials[-1]
+
+    def report(trial, value):
+        action = s.on_trial_result(ctrl, trial, result(1, value))
+        if action == PAUSE:
+            trial.status = Trial.PAUSED
+        return action
+
+    t0 = start("t0")
+    assert start("t1") is None  # one trial holds the one worker
+    assert report(t0, 0.9) == PAUSE  # the rung's first score: no room to promote yet
+    t1 = start("t1")
+    assert t1 is not None and report(t1, 0.1) == PAUSE
+    t2 = start("t2")
+    assert report(t2, 0.5) == PAUSE  # three scores: t0's 0.9 is the cutoff, and t0 waits
+    assert limiter.reserved == 1 and start("t3") is None  # the promotion goes first
+    assert choose(s, ctrl) is t0 and limiter.reserved == 0
+    assert start("t3") is None  # t0 holds the worker again
+    assert [t.trial_id for t in trials if t.status == Trial.RUNNING] == ["t0"]

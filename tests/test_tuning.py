@@ -130,8 +130,8 @@ def test_schedulers_never_cut_a_preset(tmp_path, name):
 
 def test_searcher_factory_gets_presets_first(tmp_path):
     p = prep(tmp_path, target="freq")
-    opt = tuning.make_searcher("optuna", p.spec, 0, 2, num_samples=3)
-    assert [pt["hidden_size"] for pt in opt._points_to_evaluate] == [32, 64, 64]
+    opt = tuning.make_searcher("optuna", p.spec, 0, 2, num_samples=3)  # behind its ConcurrencyLimiter
+    assert [pt["hidden_size"] for pt in opt.searcher._points_to_evaluate] == [32, 64, 64]
     basic = tuning.make_searcher("random", p.spec, 0, 2, num_samples=16)
     assert len(basic._points_to_evaluate) == 5
 

@@ -351,8 +351,6 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
     which rung_tpe proposes nothing more (``epoch_budget``)."""
     points = spec.points_to_evaluate()[:num_samples]  # presets count toward num_samples
     if search == "rung_tpe":
-        from ray.tune.search import ConcurrencyLimiter
-
         from .search.rung_tpe import RungTPE
 
         max_t = int((scheduler or {}).get("max_t") or spec.max_epochs() or 100)
@@ -360,21 +358,34 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         grace, eta = rungs_of(scheduler, max_t) if cuts else (max_t, 3.0)  # no rungs: the final score only
         searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
                            points_to_evaluate=points or None, epoch_budget=budget)
-        # schedulers that pause keep paused trials "live" for a ConcurrencyLimiter, which would
-        # then refuse every new config: promotion limits concurrency itself, hyperband by resources
-        paused = scheduler is not None and scheduler["name"] in ("promotion", "hyperband")
-        return searcher if paused else ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
+        return limited(searcher, scheduler, max_concurrent)
     if search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
-        return distinct_optuna(OptunaSearch, seed)(sampler=sampler, points_to_evaluate=points or None)
+        searcher = distinct_optuna(OptunaSearch, seed)(sampler=sampler, points_to_evaluate=points or None)
+        return limited(searcher, scheduler, max_concurrent)
     from ray.tune.search import BasicVariantGenerator
 
     return BasicVariantGenerator(points_to_evaluate=points or None, random_state=seed,
                                  max_concurrent=max_concurrent)
+
+
+def limited(searcher, scheduler: Optional[dict[str, Any]], max_concurrent: int):
+    """The searcher behind a concurrency limit that suits the scheduler. Ray's limiter counts
+    a paused trial as live, so under a pausing scheduler it would refuse every new config once
+    the slots were paused: promotion's own limiter counts workers held; hyperband's brackets
+    are bounded by resources."""
+    from ray.tune.search import ConcurrencyLimiter
+
+    name = (scheduler or {}).get("name")
+    if name == "promotion":
+        from .search.promotion import PausingLimiter
+
+        return PausingLimiter(searcher, max_concurrent=max_concurrent)
+    return searcher if name == "hyperband" else ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
 
 
 def distinct_optuna(base: type, seed: int) -> type:
@@ -647,8 +658,8 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
                                      scheduler=prep.scheduler, budget=budget),
             # with an epoch budget the searcher decides when no config is left to try
             num_samples=-1 if budget else prep.num_samples,
-            # the random/grid generator takes the limit itself (Tune ignores it for those, noisily)
-            max_concurrent_trials=max_concurrent if prep.search == "optuna" else None,
+            # make_searcher sets the limit (the random/grid generator takes it itself)
+            max_concurrent_trials=None,
             reuse_actors=True,
             time_budget_s=prep.time_budget,
             trial_dirname_creator=lambda t: f"trial_{t.trial_id}",

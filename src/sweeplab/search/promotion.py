@@ -25,12 +25,56 @@ from typing import Any, Optional
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from .. import store
 from ..store import preset_of
 from .rungs import rung_milestones
 
 SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
+
+
+class PausingLimiter(ConcurrencyLimiter):
+    """Ray's ConcurrencyLimiter counts a paused trial as live: with every slot paused it
+    would refuse each new config, and nothing would come to promote them. This one counts
+    the trials that hold a worker (live, not paused) plus the paused trials the scheduler
+    is about to promote (``reserved``): a promotion goes before a new config, and
+    ``--max-concurrent`` holds. Tune starts every pending trial it has resources for, so
+    the limit has to sit here, where trials are made."""
+
+    def __init__(self, searcher: Searcher, max_concurrent: int):
+        super().__init__(searcher, max_concurrent=max_concurrent)
+        self.paused: set[str] = set()
+        self.reserved = 0
+
+    def active(self) -> int:
+        return len(self.live_trials - self.paused)
+
+    def suggest(self, trial_id: str):
+        if self.active() + self.reserved >= self.max_concurrent:
+            return None
+        suggestion = self.searcher.suggest(trial_id)  # not super(): it counts paused trials
+        if suggestion not in (None, Searcher.FINISHED):
+            self.live_trials.add(trial_id)
+            self.num_unfinished_live_trials += 1
+        return suggestion
+
+    def on_pause(self, trial_id: str) -> None:
+        self.paused.add(trial_id)
+        getattr(self.searcher, "on_pause", lambda _: None)(trial_id)  # only some searchers listen
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.paused.discard(trial_id)
+        getattr(self.searcher, "on_unpause", lambda _: None)(trial_id)
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        self.paused.discard(trial_id)
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _limiter(tune_controller) -> Optional[PausingLimiter]:
+    searcher = getattr(getattr(tune_controller, "search_alg", None), "searcher", None)
+    return searcher if isinstance(searcher, PausingLimiter) else None
 
 
 class PromotionASHA(FIFOScheduler):
@@ -46,8 +90,7 @@ class PromotionASHA(FIFOScheduler):
         self.milestones = rung_milestones(grace_period, reduction_factor, self.max_t)
         self.presets = presets or {}
         self.store_uri = store_uri
-        # here, not in a ConcurrencyLimiter: the limiter counts a paused trial as running, and
-        # with every slot paused no config would come to promote them
+        # promotions wait for a free worker: the searcher sits in a PausingLimiter of the same size
         self.max_concurrent = max_concurrent
         self._metric: Optional[str] = None
         self._mode: Optional[str] = None
@@ -108,6 +151,10 @@ class PromotionASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         self.paused_at[trial.trial_id] = t
         self._log(trial.trial_id, t, "pause")
+        limiter = _limiter(tune_controller)
+        if limiter is not None:
+            limiter.on_pause(trial.trial_id)
+            limiter.reserved = len(self._promotable_waiting())
         return TrialScheduler.PAUSE
 
     def _cutoff(self, milestone: int) -> Optional[float]:
@@ -138,32 +185,50 @@ class PromotionASHA(FIFOScheduler):
         rung has room for one more promotion."""
         return self._room(milestone) and self.rungs[milestone][trial_id] >= self._cutoff(milestone)
 
+    def _promotable_waiting(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
+        """The paused trials a free worker would resume, one per rung with room, highest
+        rung first: a rung's best waiting trial, when it reaches the rung's cutoff."""
+        ready = []
+        for milestone in reversed(self.milestones):  # the highest rung first: closest to a result
+            waiting = [t for t, m in self.paused_at.items() if m == milestone and (paused is None or t in paused)]
+            if not waiting or not self._room(milestone):
+                continue
+            trial_id = max(waiting, key=lambda t: self.rungs[milestone][t])
+            if self.rungs[milestone][trial_id] >= self._cutoff(milestone):
+                ready.append((milestone, trial_id))
+        return ready
+
     def choose_trial_to_run(self, tune_controller) -> Optional[Trial]:
         if self._restored:
             self._rebuild()
         trials = tune_controller.get_trials()
+        limiter = _limiter(tune_controller)
+        paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
+        ready = self._promotable_waiting(set(paused))
+        busy = sum(t.status in (Trial.RUNNING, Trial.PENDING) for t in trials)
+        chosen = None
+        if ready and not (self.max_concurrent and busy >= self.max_concurrent):
+            milestone, trial_id = ready.pop(0)
+            self.promoted[milestone].add(trial_id)
+            del self.paused_at[trial_id]
+            self._log(trial_id, milestone, "promote")
+            if limiter is not None:
+                limiter.on_unpause(trial_id)
+            chosen = paused.pop(trial_id)
+        if limiter is not None:  # no new config while a promotion waits for a worker
+            limiter.reserved = len(ready)
+        if chosen is not None:
+            return chosen
         if self.max_concurrent and sum(t.status == Trial.RUNNING for t in trials) >= self.max_concurrent:
             return None
-        paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
-        for milestone in reversed(self.milestones):  # the highest rung first: closest to a result
-            if not self._room(milestone):
-                continue
-            waiting = [t for t, m in self.paused_at.items() if m == milestone and t in paused]
-            if not waiting:
-                continue
-            # the best waiting trial is the only candidate: promotable if it reaches the cutoff
-            trial_id = max(waiting, key=lambda t: self.rungs[milestone][t])
-            if self.rungs[milestone][trial_id] >= self._cutoff(milestone):
-                self.promoted[milestone].add(trial_id)
-                del self.paused_at[trial_id]
-                self._log(trial_id, milestone, "promote")
-                return paused[trial_id]
         for trial in trials:
             if trial.status == Trial.PENDING:
                 return trial
         # paused trials a restored sweep knows nothing of: run them again rather than lose them
         for trial in paused.values():
             if trial.trial_id not in self.paused_at:
+                if limiter is not None:
+                    limiter.on_unpause(trial.trial_id)
                 return trial
         if paused and not any(t.status == Trial.RUNNING for t in trials) and self._searcher_done(tune_controller):
             for trial in paused.values():  # nothing can promote them any more: they were cut
