@@ -271,6 +271,19 @@ def test_suggest_turns_overfitting_into_regularisation_in_a_valid_space(tmp_path
     assert "sweeplab tune --space" in capsys.readouterr().out
 
 
+def test_suggest_keeps_the_sweeps_command_line_pins(tmp_path):
+    """`tune --set data=... && suggest --out next.yaml && tune --space next.yaml` runs on the
+    same data: the pins are fixed values of the next space, out of its parameters and presets."""
+    folder = imdb_sweep(tmp_path / "imdb")
+    meta = json.loads((folder / "sweep.json").read_text())
+    meta["pins"] = {"data": "/data/aclImdb", "dropout": 0.6}
+    (folder / "sweep.json").write_text(json.dumps(meta))
+    proposal = suggest.suggest(load.load_sweep(str(folder)), observe.observe(load.load_sweep(str(folder))))
+    assert proposal.raw["fixed"]["data"] == "/data/aclImdb" and proposal.raw["fixed"]["dropout"] == 0.6
+    assert "dropout" not in proposal.raw["parameters"]
+    assert all("dropout" not in p for p in proposal.raw["presets"].values())
+
+
 def test_suggest_turns_instability_into_a_lower_learning_rate(tmp_path):
     sweep = load.load_sweep(str(gru_sweep(tmp_path / "gru")))
     proposal = suggest.suggest(sweep, observe.observe(sweep))

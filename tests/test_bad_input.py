@@ -436,6 +436,7 @@ def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_pat
         storage_checks.storage_failure(prep, error=OSError(errno.EROFS, "Read-only file system"))
 
 
+@pytest.mark.slow
 def test_a_disk_filling_up_mid_sweep_is_one_line_and_resume_refuses(tmp_path, tmpfs, capsys, monkeypatch, ray_local):
     """End to end, through Ray: a 400 KiB storage fills with the smoke sweep's checkpoints."""
     monkeypatch.setenv("SWEEPLAB_MIN_FREE_MB", "0")  # let it start on the tiny disk

@@ -85,3 +85,34 @@ def test_train_resumes_from_its_checkpoint(tmp_path):
     assert epochs == [1, 2, 3]
     assert main(base) == 2  # the folder holds a run: no silent overwrite
     assert main(["train", "freq", "--preset", "initial", "--out", str(tmp_path / "empty"), "--resume"]) == 2
+
+
+def _commands():
+    import argparse
+
+    from sweeplab.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_flag_of_every_command_has_help_and_the_readme_names_every_command_and_tune_flag():
+    from pathlib import Path
+
+    missing = [f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
+               for name, parser in _commands().items() for a in parser._actions
+               if a.dest != "help" and not a.help]
+    assert missing == []
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert [name for name in _commands() if f"sweeplab {name}" not in readme] == []
+    tune_flags = [a.option_strings[0] for a in _commands()["tune"]._actions if a.option_strings and a.dest != "help"]
+    assert [flag for flag in tune_flags if f"`{flag}" not in readme] == []
+    assert "--retry-errored" in readme
+
+
+def test_a_typo_in_the_experiment_is_refused_before_ray_or_torch_is_imported():
+    code = ("import sys; from sweeplab.cli import main; rc = main(['tune', 'nope']); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules and 'ray' not in sys.modules, 'imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "unknown experiment or space 'nope'" in out.stderr

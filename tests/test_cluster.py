@@ -151,6 +151,7 @@ def _trials(storage: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(storage / name / "trials.parquet")
 
 
+@pytest.mark.slow
 def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(cluster, tmp_path):
     storage = tmp_path / "shared"
     t0 = time.monotonic()
@@ -180,6 +181,7 @@ def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(cluster, tmp_path):
     print(f"\njob wall times: sweeplab submit --follow {sweeplab_s:.1f} s, ray job submit {ray_s:.1f} s")
 
 
+@pytest.mark.slow
 def test_gpu_shares_fill_both_nodes_and_at_most_four_trials_share_two_gpus(cluster, tmp_path):
     storage = tmp_path / "shared"
     done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--num-samples", "8", "--search", "random",
@@ -202,6 +204,7 @@ def test_gpu_shares_fill_both_nodes_and_at_most_four_trials_share_two_gpus(clust
     assert [row[1] for row in placement.rows] == ["0", "0"] and sum(int(r[2]) for r in placement.rows) == 8
 
 
+@pytest.mark.slow
 def test_a_multi_node_sweep_refuses_node_local_storage(cluster, tmp_path):
     done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--address", cluster.address,
                         "--storage", str(tmp_path / "local"), "--name", "x", "--quiet"])

@@ -142,6 +142,7 @@ def _wait(browser, condition, timeout=30):
     return WebDriverWait(browser, timeout).until(condition)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ray_local")
 def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
     from selenium.webdriver.common.by import By

@@ -50,6 +50,7 @@ def test_epoch_budget_stops_the_sweep_and_a_resume_keeps_to_it(storage, capsys):
     assert epochs_reported(sweep)[0] == total
 
 
+@pytest.mark.slow
 def test_a_sweep_stopped_before_its_budget_resumes_to_the_budget_not_past_it(storage):
     """The finished trials are not rerun, so only a stopper that kept its count across the
     restore (Tune's saved copy, topped up from the store) sees their epochs."""

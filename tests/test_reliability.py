@@ -78,6 +78,7 @@ KILL_POINTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point, spec", KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
 def test_driver_killed_then_resumed_loses_and_repeats_nothing(point, spec, space, storage):
     sweep = storage / "k"
@@ -126,6 +127,7 @@ def drawn(trials, spec):
 CRASH_SPACE = SPACE.replace(f"num_samples: {SAMPLES}", "num_samples: 10").replace("method: bayes", "method: random")
 
 
+@pytest.mark.slow
 def test_crashing_and_diverging_trials_are_recorded_and_the_sweep_completes(tmp_path, storage, monkeypatch, capsys):
     space = tmp_path / "crash.yaml"
     space.write_text(CRASH_SPACE)
@@ -147,6 +149,7 @@ def test_crashing_and_diverging_trials_are_recorded_and_the_sweep_completes(tmp_
     assert out.count("diverged: loss became nan at epoch 3") == len(diverged)
 
 
+@pytest.mark.slow
 def test_max_failures_restarts_a_crashed_trial_from_its_last_checkpoint(tmp_path, storage, monkeypatch):
     space = tmp_path / "crash.yaml"
     space.write_text(CRASH_SPACE)
@@ -191,6 +194,7 @@ def _trial_actors() -> list[int]:
     return [pid for pid, title in titles.items() if "ImplicitFunc" in title and mine(pid)]
 
 
+@pytest.mark.slow
 def test_a_killed_trial_actor_restarts_from_its_checkpoint(space, storage):
     sweep = storage / "w"
     killed = []
@@ -231,6 +235,7 @@ def test_a_killed_trial_actor_restarts_from_its_checkpoint(space, storage):
 # ---------------------------------------------------------------- determinism
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_configs_and_metrics(space, storage):
     runs = []
     for name in ("a", "b"):
@@ -244,6 +249,7 @@ def test_the_same_seed_gives_the_same_configs_and_metrics(space, storage):
     pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
 
 
+@pytest.mark.slow
 def test_the_default_search_resumes_after_a_killed_driver(tmp_path, storage):
     """Promotion ASHA + RungTPE: the searcher's state comes back from Tune's, the scheduler's
     rungs from the results store; paused trials resume, nothing is lost or run twice."""

@@ -146,6 +146,7 @@ def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
     assert sorted(p.read_text() for p in (storage / "u").glob("trial_*/note.txt")) == ["1", "2", "3"]
 
 
+@pytest.mark.slow
 def test_torchtrainer_path_runs_ddp_workers(storage):
     code = main(["tune", "freq", "--smoke", "--workers-per-trial", "2", "--cpus-per-trial", "0.5",
                  "--scheduler", "fifo", "--num-samples", "1", "--storage", str(storage), "--name", "d", "--quiet"])
@@ -167,6 +168,7 @@ def test_pbt_exploits_restore_checkpoints_at_the_right_epoch(storage):
     assert sorted(history.groupby("trial_id")["epoch"].max()) == [6, 6]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "kill"])
 def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, storage, how):
     args = ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "6",
@@ -201,6 +203,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
     assert json.loads((sweep / "sweep.json").read_text())["options"]["num_samples"] == 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheduler, search", [("hyperband", "optuna"), ("median", "random")])
 def test_other_schedulers_and_searchers(scheduler, search, storage):
     code = main(["tune", "seqclf", "--smoke", "--scheduler", scheduler, "--search", search, "--seed", "7",
@@ -213,6 +216,7 @@ def test_other_schedulers_and_searchers(scheduler, search, storage):
     assert (meta["scheduler"], meta["searcher"], meta["seed"]) == (scheduler, search, 7)
 
 
+@pytest.mark.slow
 def test_time_budget_ends_the_sweep_early(storage):
     # 40 trials of 200 epochs, one at a time, cannot end within the budget on any machine
     code = main(["tune", "freq", "--smoke", "--num-samples", "40", "--max-concurrent", "1", "--time-budget", "20",
@@ -256,6 +260,7 @@ def test_a_secret_in_an_error_or_the_sweep_metadata_is_masked(tmp_path, monkeypa
     assert pd.read_parquet(tmp_path / "trials.parquet")["error"][0] == "ConnectionError: auth failed for ***"
 
 
+@pytest.mark.slow
 def test_tune_dashboard_starts_both_dashboards_on_loopback(tmp_path):
     ray_tmp = tempfile.mkdtemp(prefix="/tmp/sld-")  # short: Ray's socket paths live under it
     env = {**os.environ, "RAY_TMPDIR": ray_tmp, "SWEEPLAB_DASHBOARD_PORT": "0"}

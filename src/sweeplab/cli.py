@@ -63,13 +63,24 @@ def _options(args: argparse.Namespace):
     )
 
 
+def _light_checks(args: argparse.Namespace) -> None:
+    """What can be refused before tuning's imports (Ray, torch: seconds): a typo in the
+    experiment or space name, a missing space file."""
+    if not args.trainable:
+        from . import spaces
+
+        spaces.resolve_target(args.target, args.space)
+
+
 def _tune(args: argparse.Namespace) -> int:
+    _light_checks(args)
     from . import tuning
 
     return tuning.run(tuning.prepare(_options(args)))
 
 
 def _submit(args: argparse.Namespace) -> int:
+    _light_checks(args)
     from . import cluster, tuning
 
     # the cluster runs exactly this; check it here first, as tune would (not what fits this machine)
@@ -237,7 +248,8 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
                    "budget, in full-length trials' epochs")
     s.add_argument("--max-epochs", type=int, help="a trial may train up to N epochs: a fixed budget becomes N, a "
                    "searched epochs is capped at N, and so is the scheduler's max_t")
-    s.add_argument("--cpus-per-trial", type=float)
+    s.add_argument("--cpus-per-trial", type=float, help="CPUs a trial holds (default: the registry's, then the "
+                   "space file's); also its torch threads")
     s.add_argument("--gpus-per-trial", type=float, help="fractions share a GPU (0.25 = four trials a GPU; the "
                    "registry's default share applies only where the cluster has GPUs)")
     s.add_argument("--workers-per-trial", type=int, help=">1: each trial trains with a TorchTrainer of N DDP workers")
@@ -264,7 +276,8 @@ SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_
 
 def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:
     s.add_argument("dirs", nargs="+" if many else 1, metavar="DIR",
-                   help="sweep folder(s) (STORAGE/NAME) or a storage folder holding sweeps")
+                   help="sweep folders (STORAGE/NAME) or storage folders holding sweeps" if many
+                   else "one sweep folder (STORAGE/NAME)")
     s.add_argument("--metric", dest="metric_name", metavar="METRIC",
                    help="rank and choose by this metric (default: the sweep's own; required for a plain Ray Tune sweep)")
     s.add_argument("--mode", choices=["min", "max"], help="its direction (default: guessed from the name)")
@@ -288,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_list)
 
     s = sub.add_parser("show", help="one experiment: metric, resources, spaces and presets")
-    s.add_argument("id")
+    s.add_argument("id", help="experiment id (sweeplab list)")
     s.set_defaults(func=_show)
 
     s = sub.add_parser("tune", help="run a sweep", description="Run a sweep of an experiment (its default space) or of a shipped or given space file.")
@@ -320,8 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--preset", help="a named configuration of the space file")
     g.add_argument("--config", help="a YAML file of config values")
     s.add_argument("--space", help="take presets and fixed values from this space file")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    s.add_argument("--smoke", action="store_true")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="pin a config value (repeatable), type-checked like the space file")
+    s.add_argument("--smoke", action="store_true", help="tiny data and 2 epochs: the same code path in seconds")
     s.add_argument("--out", help="run folder (default runs/ID-PRESET-DATE)")
     s.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
     s.add_argument("--threads", type=int, help="torch CPU threads (default: a trial's CPUs in a sweep, as the registry gives them)")
@@ -364,15 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write REPORT.md and report.html (tables, observations, conclusions, chosen config, plots, next space).")
     _analysis_args(s)
     s.add_argument("--out", metavar="FOLDER", help="report folder (default: SWEEP/report for one sweep, ./report for several)")
-    s.add_argument("--lang", choices=["en", "es"], default="en")
-    s.add_argument("--baseline", metavar="PRESET")
+    s.add_argument("--lang", choices=["en", "es"], default="en", help="table headers and text (es: the reports' own)")
+    s.add_argument("--baseline", metavar="PRESET", help="the preset to compare with (default: baseline, original, or the first preset)")
     s.set_defaults(func=_report)
 
     s = sub.add_parser("dashboard", help="a live web view of sweeps: trials, curves, chosen config (no Ray needed)",
                        description="Serve the sweeps under the given folders (the store is read as trials report) on 127.0.0.1.")
     s.add_argument("dirs", nargs="*", default=["sweeps"], metavar="DIR", help="storage or sweep folders (default ./sweeps)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it, with a warning)")
-    s.add_argument("--port", type=int, default=8266)
+    s.add_argument("--port", type=int, default=8266, help="default 8266")
     s.set_defaults(func=_dashboard)
     return p
 

@@ -81,6 +81,14 @@ def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggest
     best_id = sweep.ranked()["trial_id"].iloc[0]
     best = sweep.config(best_id)
     params, fixed = dict(raw.get("parameters") or {}), dict(raw.get("fixed") or {})
+    # the sweep ran with its command line's pins (--set data=..., --smoke): so does the next
+    pins = sweep.meta.get("pins") or {}
+    for key, value in pins.items():
+        params.pop(key, None)
+        fixed[key] = value
+        for preset in (raw.get("presets") or {}).values():
+            if isinstance(preset, dict):
+                preset.pop(key, None)
     changes: list[str] = []
     done: set[str] = set()
     for sign, evidence in diagnose(sweep, observations).items():
@@ -106,7 +114,6 @@ def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggest
     raw["presets"] = presets
     # the next sweep starts from the best so far (its values for what was searched, less
     # what the command line pinned), where that is a point of the new space
-    pins = sweep.meta.get("pins") or {}
     searched = {k: _plain(best[k]) for k in params if k in best and k not in pins}
     if searched and searched not in presets.values():
         try:
