@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import tempfile
 import time
 import urllib.error
@@ -211,3 +212,28 @@ def test_a_multi_node_sweep_refuses_node_local_storage(cluster, tmp_path):
     assert done.returncode == 2
     assert "a folder of this node, but the cluster has 2 nodes" in done.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "local" / "x").exists()
+
+
+def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
+    """Ray reads RAY_AUTH_MODE once, when it is imported: submit must set it first (a token
+    in ~/.ray/auth_token, no variable set, as a user following the README has)."""
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("t" * 32)
+    code = textwrap.dedent("""
+        import importlib.abc, os, sys
+        seen = []
+        class Watch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == "ray" and not seen:
+                    seen.append(os.environ.get("RAY_AUTH_MODE"))
+                return None
+        sys.meta_path.insert(0, Watch())
+        from sweeplab.cli import main
+        rc = main(["submit", "freq", "--smoke", "--address", "http://127.0.0.1:9"])
+        print(rc, seen)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "HOME": str(tmp_path)},
+                         timeout=120)
+    assert out.stdout.split()[:2] == ["2", "['token']"], out.stdout + out.stderr
+    assert "--address http://127.0.0.1:9: cannot reach Ray's job API" in out.stderr

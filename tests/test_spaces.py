@@ -146,3 +146,59 @@ def test_preset_default_outside_space_is_an_error(tmp_path):
     path = write(tmp_path, "parameters:\n  hidden_size: {values: [8, 16]}\n  lr: {values: [0.1]}\npresets:\n  p: {lr: 0.1}\n")
     with pytest.raises(UserError, match=r"presets.p: gives no 'hidden_size' and the default 64 is outside the space"):
         spaces.load(path, FreqConfig)
+
+
+WANDB_DISTRIBUTIONS = {  # every distribution the README lists, on a FreqConfig float field (lr) or int (hidden_size)
+    "int_uniform": ("hidden_size", "min: 8, max: 64"),
+    "uniform": ("lr", "min: 0.001, max: 0.01"),
+    "q_uniform": ("hidden_size", "min: 8, max: 64"),  # int bounds and no q: steps of 1
+    "log_uniform": ("lr", "min: -9.2, max: -4.6"),
+    "log_uniform_values": ("lr", "min: 0.0001, max: 0.1"),
+    "q_log_uniform_values": ("hidden_size", "min: 8, max: 512"),  # W&B's default q of 1
+    "normal": ("lr", "mu: 0.005, sigma: 0.0001"),
+    "q_normal": ("lr", "mu: 0.005, sigma: 0.0001, q: 0.0001"),
+}
+
+
+@pytest.mark.parametrize("dist", sorted(WANDB_DISTRIBUTIONS))
+def test_every_listed_distribution_reaches_every_searcher(tmp_path, dist):
+    """What Ray's and Optuna's converters take, checked without Ray running: a space that
+    passes validation must not fail once Ray has started (q_log_uniform_values did)."""
+    from ray.tune.search.optuna import OptunaSearch
+    from ray.tune.search.variant_generator import generate_variants
+
+    key, body = WANDB_DISTRIBUTIONS[dist]
+    spec = spaces.load(write(tmp_path, f"experiment: freq\nparameters:\n  {key}: {{distribution: {dist}, {body}}}\n"),
+                       FreqConfig)
+    space = spec.param_space()
+    from sweeplab.domains import optuna_problem
+
+    if optuna_problem(spec.parameters[key]) is None:  # else refused before Ray for rung_tpe / optuna
+        OptunaSearch.convert_search_space(space)
+    else:
+        assert dist in ("normal", "q_normal")
+    for _, variant in generate_variants(space):  # random and grid
+        assert isinstance(variant[key], (int, float))
+
+
+def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_caps_the_trials(tmp_path, capsys):
+    from sweeplab import tuning
+
+    path = write(tmp_path, """
+        experiment: freq
+        method: bayes
+        program: train.py
+        entity: me
+        run_cap: 3
+        num_samples: 10
+        parameters:
+          lr: {distribution: q_log_uniform_values, min: 0.0001, max: 0.1, q: 0.0001}
+    """)
+    with pytest.raises(UserError, match=r"parameters.lr: q_log_uniform_values with q=0.0001 .*--search random"):
+        tuning.prepare(tuning.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s")))
+    assert not (tmp_path / "s").exists()
+    capsys.readouterr()
+    prep = tuning.prepare(tuning.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s"),
+                                              search="random"))
+    assert prep.num_samples == 3  # run_cap
+    assert "program, entity: W&B keys sweeplab does not use" in capsys.readouterr().out

@@ -80,8 +80,11 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    from . import cluster
+
+    cluster.token_mode()  # before anything imports Ray: Ray reads RAY_AUTH_MODE once, when imported
     _light_checks(args)
-    from . import cluster, tuning
+    from . import tuning
 
     # the cluster runs exactly this; check it here first, as tune would (not what fits this machine)
     tuning.prepare(_options(args), check_fit=False)

@@ -36,7 +36,7 @@ def submit(tune_argv: list[str], address: Optional[str] = None, follow: bool = F
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     address = jobs_address(address)
-    token_mode()
+    token_mode()  # (cli calls it before anything imports Ray, which reads it once at import)
     try:
         client = JobSubmissionClient(address)
     except Exception as e:  # connection refused, bad token, not a Ray dashboard: one line each
@@ -47,8 +47,11 @@ def submit(tune_argv: list[str], address: Optional[str] = None, follow: bool = F
 
         runtime_env = {"py_modules": [str(Path(sweeplab.__file__).resolve().parent)]}
     entrypoint = shlex.join(["sweeplab", "tune", *tune_argv])
-    job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
-                               metadata={"tool": "sweeplab", "command": "tune"})
+    try:
+        job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
+                                   metadata={"tool": "sweeplab", "command": "tune"})
+    except Exception as e:  # e.g. "No available agent to submit job": the head's job agent is not up
+        raise UserError(f"--address {address}: the cluster refused the job ({_first_line(e)})") from None
     echo(f"job: {job_id}")
     echo(f"entrypoint: {entrypoint}")
     echo(f"dashboard: {address}/#/jobs/{job_id}")

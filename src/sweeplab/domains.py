@@ -67,15 +67,34 @@ class Param:
         if d == "uniform":
             return tune.uniform(lo, hi)
         if d == "q_uniform":
-            return tune.qrandint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.quniform(lo, hi, q or 1.0)
+            return tune.qrandint(int(lo), int(hi), int(q or 1)) if _ints(lo, hi, q) else tune.quniform(lo, hi, q or 1.0)
         if d in ("log_uniform", "log_uniform_values"):
             lo, hi = self.bounds()
             return tune.loguniform(lo, hi)
         if d == "q_log_uniform_values":
+            if (q or 1) == 1 and _whole(lo, hi):  # integers on a log scale: a domain every searcher takes
+                return tune.lograndint(int(lo), int(hi) + 1)  # W&B's max is inclusive
             return tune.qlograndint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
         if d == "normal":
             return tune.randn(self.mu, self.sigma)
         return tune.qrandn(self.mu, self.sigma, q or 1.0)
+
+
+def optuna_problem(p: Param) -> Optional[str]:
+    """Why Optuna's samplers (searches rung_tpe and optuna) cannot take this parameter, if
+    they cannot: Optuna has no quantised log scale other than integers in steps of 1."""
+    if p.distribution in ("normal", "q_normal"):
+        return (f"{p.distribution}: Optuna's samplers (search rung_tpe, optuna) draw from bounded ranges only; "
+                f"use uniform or log_uniform_values with min and max, or --search random")
+    if p.distribution == "q_log_uniform_values" and not ((p.q or 1) == 1 and _whole(p.min, p.max)):
+        return (f"q_log_uniform_values with q={p.q if p.q is not None else 1} and min/max {p.min}/{p.max}: Optuna's "
+                f"samplers (search rung_tpe, optuna) quantise a log scale only to integers in steps of 1; "
+                f"use log_uniform_values, values: [...], or --search random")
+    return None
+
+
+def _whole(*vs: Any) -> bool:
+    return all(_num(v) and float(v).is_integer() for v in vs)
 
 
 def _num(v: Any) -> bool:

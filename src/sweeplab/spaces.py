@@ -40,8 +40,9 @@ if not SPACES_DIR.is_dir():  # a source checkout / editable install: the top-lev
 TOP_KEYS = {
     "experiment", "method", "metric", "parameters", "early_terminate", "fixed", "presets",
     "scheduler", "search", "num_samples", "time_budget", "resources",
-    "name", "description", "program", "command", "project", "entity", "run_cap",  # W&B, ignored
+    "name", "description", "program", "command", "project", "entity", "run_cap",  # W&B's
 }
+W_AND_B_UNUSED = ("program", "command", "project", "entity")  # accepted, said to be unused
 METHODS = {"grid": "grid", "random": "random", "bayes": "rung_tpe"}
 # rung_tpe: TPE per rung (sweeplab's default); optuna: Ray's OptunaSearch (TPE on whatever a
 # trial last reported)
@@ -89,6 +90,7 @@ class Spec:
     pins: dict[str, Any] = field(default_factory=dict)
     pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
     epoch_budget: Optional[int] = None  # --max-epochs: the most epochs a trial may train
+    notes: list[str] = field(default_factory=list)  # said once when a sweep starts
 
     # -------------------------------------------------- overrides (one run only)
 
@@ -361,8 +363,15 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
 
     scheduler = _scheduler(raw, err)
     num_samples = raw.get("num_samples")
-    if num_samples is not None and (not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1):
-        err("num_samples", f"must be a positive integer, got {num_samples!r}")
+    for key in ("num_samples", "run_cap"):
+        v = raw.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            err(key, f"must be a positive integer, got {v!r}")
+    if raw.get("run_cap") is not None:  # W&B's cap on runs: the most trials this sweep makes
+        num_samples = min(num_samples or raw["run_cap"], raw["run_cap"])
+    unused = [k for k in W_AND_B_UNUSED if k in raw]
+    notes = [f"{source}: {', '.join(unused)}: W&B keys sweeplab does not use (the trainable and the run "
+             f"are sweeplab's)"] if unused else []
     time_budget = raw.get("time_budget")
     if time_budget is not None and (not _num(time_budget) or time_budget <= 0):
         err("time_budget", f"must be a positive number of seconds, got {time_budget!r}")
@@ -377,6 +386,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
         source=source, text=text, experiment=raw.get("experiment", experiment), metric=metric, mode=mode,
         search=search, scheduler=scheduler, parameters=parameters, fixed=fixed, presets=presets,
         num_samples=num_samples, time_budget=time_budget, resources=dict(resources), config_cls=config_cls,
+        notes=notes,
     )
     spec.preset_configs()  # every preset must complete over the searched parameters
     return spec

@@ -112,6 +112,15 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
 
     metric, mode = _metric_mode(spec, exp, path)
     search, scheduler = _search_and_scheduler(spec, opts)
+    if search in ("rung_tpe", "optuna"):
+        from .domains import optuna_problem
+
+        for name, param in spec.parameters.items():
+            problem = optuna_problem(param)
+            if problem:
+                raise UserError(f"{spec.source}: parameters.{name}: {problem}")
+    for note in spec.notes:
+        print(f"note: {note}")
     for flag, value in (("--num-samples", opts.num_samples), ("--max-concurrent", opts.max_concurrent),
                         ("--num-cpus", opts.num_cpus)):
         if value is not None and value < 1:
