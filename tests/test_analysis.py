@@ -354,6 +354,11 @@ def test_analyze_imports_neither_ray_nor_torch(tmp_path):
     (["best", "{gru}", "--where", "hidden_dim <<< 3"], "--where 'hidden_dim <<< 3': SyntaxError"),
     (["best", "{gru}", "--where", "nope > 3"], "--where 'nope > 3': "),
     (["best", "{gru}", "--where", "hidden_dim > 1000"], "no scored trial matches --where"),
+    (["best", "{gru}", "--where", "@pd.io.common.os.system('id > {tmp}/f')"], "SyntaxError"),
+    (["best", "{gru}", "--where", "__import__('os').system('id') == 0"], "Call; allowed: comparisons, and, or, not"),
+    (["best", "{gru}", "--where", "hidden_dim.__class__ == 1"], "Attribute; allowed:"),
+    (["best", "{gru}", "--where", "hidden_dim + 1 > 3"], "BinOp; allowed:"),
+    (["best", "{gru}", "--where", "test_accuracy > 0.5"], "test_accuracy: the test split is held out and never chooses"),
     (["best", "{gru}", "--then", "val_nope"], "no metric or config key 'val_nope'"),
     (["best", "{gru}", "--pareto", "val_accuracy"], "--pareto 'val_accuracy': name two or more metrics"),
     (["best", "{tmp}"], "not a sweep folder"),
@@ -368,6 +373,7 @@ def test_bad_analysis_input_is_one_line_and_exit_2(argv, message, tmp_path, caps
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1], err
+    assert not (tmp_path / "empty" / "f").exists()  # --where ran nothing
 
 
 def test_a_storage_folder_with_two_sweeps_is_analysed_together_but_chosen_from_one(tmp_path, capsys):

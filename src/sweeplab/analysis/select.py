@@ -89,10 +89,9 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
         raise UserError(f"--ties {ties!r}: one of {', '.join(TIES)}")
     frame = candidates(sweep)
     if where:
-        try:
-            frame = frame.query(where, engine="python")
-        except Exception as e:  # pandas raises many kinds for a bad expression
-            raise UserError(f"--where {where!r}: {type(e).__name__}: {e}") from None
+        from .where import apply
+
+        frame = apply(frame, where)
     if frame.empty:
         raise UserError(f"{sweep.uri}: no scored trial{' matches --where ' + repr(where) if where else ''}")
     metric = metric or sweep.metric
