@@ -84,6 +84,16 @@ def join(uri: str, *parts: str) -> str:
     return "/".join([uri.rstrip("/"), *parts])
 
 
+def is_remote(uri: str) -> bool:
+    """A URI (s3://, gs://, file://) rather than a local path."""
+    return "://" in uri
+
+
+def delete(uri: str) -> None:
+    fs, path = _fs(uri)
+    fs.delete_file(path)
+
+
 def exists(uri: str) -> bool:
     fs, path = _fs(uri)
     return fs.get_file_info(path).type != pafs.FileType.NotFound

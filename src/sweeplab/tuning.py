@@ -15,6 +15,7 @@ from typing import Any, Optional
 from . import faults, registry, spaces, store
 from .storage_checks import check_storage, refuse_failed, storage_failure
 from .errors import UserError
+from .lock import SweepLock
 from .analysis.summary import summarize
 from .recording import checkpoint_pruner, store_callback, sweep_meta, tensorboard_callback
 from .runner import TrialPlan, load_user_trainable
@@ -690,6 +691,16 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
 def run(prep: Prepared) -> int:
     """Tune; print where the results are and the best config. 0 ok, 1 every trial failed."""
     shared = shared_data(prep)  # before Ray starts, so a bad data path fails fast
+    lock = SweepLock(prep.uri, f"sweeplab tune {prep.name}")
+    lock.create_folder()  # atomic: a twin `tune --name same` started at the same time is refused
+    try:
+        with lock.acquire():
+            return _run(prep, shared)
+    finally:
+        lock.remove_if_empty()  # nothing started (Ray refused, Ctrl-C at once): no empty sweep left
+
+
+def _run(prep: Prepared, shared) -> int:
     start_ray(prep)
     try:
         tuner = tuner_for(prep, shared)
@@ -712,13 +723,36 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     uri = sweep_dir if "://" in sweep_dir else os.path.abspath(sweep_dir)
     if not store.exists(store.join(uri, store.SWEEP_JSON)):
         raise UserError(f"{sweep_dir}: no {store.SWEEP_JSON} here; not a sweeplab sweep folder")
+    with SweepLock(uri, f"sweeplab resume {sweep_dir}").acquire():  # a live sweep is not resumed twice
+        return _resume(uri, sweep_dir, retry_errored)
+
+
+def _stored_space(uri: str) -> str:
+    """The space file the sweep stored (from any working directory): the file itself on a
+    local path; a local copy of it on URI storage (the space loader reads local files)."""
+    if not store.is_remote(uri):
+        return store.join(uri, "space.yaml")
+    import tempfile
+
+    try:
+        text = store.read_bytes(store.join(uri, "space.yaml"))
+    except OSError as e:
+        raise UserError(f"{store.join(uri, 'space.yaml')}: cannot read the sweep's space file ({e})") from None
+    folder = tempfile.mkdtemp(prefix="sweeplab-space-")
+    path = os.path.join(folder, "space.yaml")
+    with open(path, "wb") as f:
+        f.write(text)
+    return path
+
+
+def _resume(uri: str, sweep_dir: str, retry_errored: bool) -> int:
     if not store.exists(store.join(uri, "tuner.pkl")):
         raise UserError(f"{sweep_dir}: Ray's experiment state (tuner.pkl) is missing; cannot resume")
     meta = store.read_json(store.join(uri, store.SWEEP_JSON))
     options = dict(meta["options"])
     options.update(
         target=meta["experiment"] if not meta["options"].get("trainable") else None,
-        space=store.join(uri, "space.yaml") if "://" not in uri else meta["space_file"],
+        space=_stored_space(uri),
         name=uri.rstrip("/").rsplit("/", 1)[-1],
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
