@@ -56,6 +56,13 @@ class SweepLock:
             raise UserError(f"{self.uri} already exists (another sweep of that name started just now?); "
                             "pick another --name") from None
 
+    def refuse_if_held(self) -> None:
+        """Before any other check: a sweep another driver holds is refused first (it may
+        not have written all its files yet), and nothing is written here."""
+        held = self._read()
+        if held and not self._stale(held):
+            raise UserError(self._busy(held))
+
     def acquire(self) -> "SweepLock":
         owner = self._owner()
         if store.is_remote(self.uri):

@@ -723,8 +723,9 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     uri = sweep_dir if "://" in sweep_dir else os.path.abspath(sweep_dir)
     if not store.exists(store.join(uri, store.SWEEP_JSON)):
         raise UserError(f"{sweep_dir}: no {store.SWEEP_JSON} here; not a sweeplab sweep folder")
-    with SweepLock(uri, f"sweeplab resume {sweep_dir}").acquire():  # a live sweep is not resumed twice
-        return _resume(uri, sweep_dir, retry_errored)
+    lock = SweepLock(uri, f"sweeplab resume {sweep_dir}")
+    lock.refuse_if_held()  # a live sweep is not resumed twice
+    return _resume(uri, sweep_dir, retry_errored, lock)
 
 
 def _stored_space(uri: str) -> str:
@@ -745,7 +746,7 @@ def _stored_space(uri: str) -> str:
     return path
 
 
-def _resume(uri: str, sweep_dir: str, retry_errored: bool) -> int:
+def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> int:
     if not store.exists(store.join(uri, "tuner.pkl")):
         raise UserError(f"{sweep_dir}: Ray's experiment state (tuner.pkl) is missing; cannot resume")
     meta = store.read_json(store.join(uri, store.SWEEP_JSON))
@@ -756,17 +757,18 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool) -> int:
         name=uri.rstrip("/").rsplit("/", 1)[-1],
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
-    prep = prepare(SweepOptions(**options), fresh=False)
-    recorder = recorder_for(prep)
-    recorder.load()  # read once: here, and by the store callback it is handed to
-    if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
-        final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
-        prep.plan = dataclasses.replace(prep.plan, finished=tuple(
-            (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v)))
-    shared = shared_data(prep)
-    start_ray(prep)
-    tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
-    tuner.fit()
-    del tuner
-    gc.collect()
+    prep = prepare(SweepOptions(**options), fresh=False)  # its storage checks come before the lock is written
+    with lock.acquire():
+        recorder = recorder_for(prep)
+        recorder.load()  # read once: here, and by the store callback it is handed to
+        if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
+            final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
+            prep.plan = dataclasses.replace(prep.plan, finished=tuple(
+                (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v)))
+        shared = shared_data(prep)
+        start_ray(prep)
+        tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
+        tuner.fit()
+        del tuner
+        gc.collect()
     return summarize(prep.uri, prep.metric, prep.mode)
