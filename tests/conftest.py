@@ -47,13 +47,13 @@ def storage(tmp_path):
 
 
 @contextlib.contextmanager
-def sweeplab_process(args: list[str], stderr=subprocess.DEVNULL, **env):
+def sweeplab_process(args: list[str], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, **env):
     """``python -m sweeplab ARGS`` leading its own process group, with a short Ray temp dir of
     its own; on the way out that group (the driver and the Ray it started), and nothing
     else, is killed."""
     ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
     proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env={**os.environ, "RAY_TMPDIR": ray_tmp, **env},
-                            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+                            stdout=stdout, stderr=stderr, start_new_session=True)
     try:
         yield proc
     finally:

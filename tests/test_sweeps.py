@@ -169,13 +169,13 @@ def test_pbt_exploits_restore_checkpoints_at_the_right_epoch(storage):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "kill"])
 def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, storage, how):
     args = ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "6",
             "--max-concurrent", "1", "--set", "epochs=6", "--storage", str(storage), "--name", "r",
             "--quiet", "--num-cpus", "1"]
     sweep = storage / "r"
-    with sweeplab_process(args) as proc:
+    with sweeplab_process(args, stdout=subprocess.PIPE) as proc:
         deadline = time.time() + 120
         while time.time() < deadline:
             if (sweep / "trials.parquet").exists():
@@ -183,16 +183,19 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
                 if (t["status"] == "TERMINATED").sum() >= 2:
                     break
             time.sleep(0.5)
-        if how == "ctrl-c":
-            os.kill(proc.pid, signal.SIGINT)
-        else:  # the driver and the Ray it started die at once, as in a crash
+        if how == "kill":  # the driver and the Ray it started die at once, as in a crash
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+        else:
+            os.kill(proc.pid, signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)
+        out = proc.communicate(timeout=90)[0].decode()
     before, before_hist = frames(sweep)
     done = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert 2 <= len(done) < 6
     assert (before.loc[before["trial_id"].isin(done), "iterations"] == 6).all()
-    assert set(before["status"]) <= {"TERMINATED", "INTERRUPTED" if how == "ctrl-c" else "RUNNING"}
+    assert set(before["status"]) <= {"TERMINATED", "RUNNING" if how == "kill" else "INTERRUPTED"}
+    if how != "kill":  # a graceful stop: how to go on, and the shell's code for the signal
+        assert proc.returncode == (130 if how == "ctrl-c" else 143)
+        assert f"resume with: sweeplab resume {sweep}" in out and "Tuner.restore" not in out
 
     assert main(["resume", str(sweep)]) == 0
     after, after_hist = frames(sweep)

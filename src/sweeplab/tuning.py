@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import faults, registry, spaces, store
+from . import faults, registry, spaces, stopping, store
 from .storage_checks import check_storage, refuse_failed, storage_failure
 from .errors import UserError
 from .lock import SweepLock
@@ -705,7 +705,7 @@ def _run(prep: Prepared, shared) -> int:
     try:
         tuner = tuner_for(prep, shared)
         store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
-        results = tuner.fit()
+        results, stopped_by = stopping.fit(tuner.fit)
     except OSError as e:
         storage_failure(prep, error=e)  # a full or read-only disk: one line, the sweep marked failed
         raise
@@ -714,7 +714,19 @@ def _run(prep: Prepared, shared) -> int:
     # cleans up in __del__ and fails noisily at exit otherwise
     del tuner
     gc.collect()
-    return summarize(prep.uri, prep.metric, prep.mode)
+    return _ended(prep, stopped_by)
+
+
+def _ended(prep: Prepared, stopped_by: Optional[int]) -> int:
+    """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
+    code = summarize(prep.uri, prep.metric, prep.mode)
+    if stopped_by is None:
+        return code
+    import signal
+
+    name = "Ctrl-C" if stopped_by == signal.SIGINT else "SIGTERM"
+    print(f"stopped ({name}); resume with: sweeplab resume {prep.uri}")
+    return stopping.EXIT[stopped_by]
 
 
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
@@ -768,7 +780,7 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         shared = shared_data(prep)
         start_ray(prep)
         tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
-        tuner.fit()
+        _, stopped_by = stopping.fit(tuner.fit)
         del tuner
         gc.collect()
-    return summarize(prep.uri, prep.metric, prep.mode)
+    return _ended(prep, stopped_by)
