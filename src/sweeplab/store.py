@@ -328,6 +328,8 @@ class SweepRecorder:
             row = self.trials.get(trial_id)
             if row is None or row.get("status") in ("TERMINATED", "ERROR"):
                 continue
+            if row.get("status") == "PAUSED":  # waiting at a rung when the sweep ended: a resume goes on with it
+                continue
             row["status"] = "INTERRUPTED" if status in ("TERMINATED", "RUNNING") else status
             self._dirty = True
         self.flush(force=True)

@@ -705,7 +705,10 @@ def _run(prep: Prepared, shared) -> int:
     try:
         tuner = tuner_for(prep, shared)
         store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
+        started = dt.datetime.now()
         results, stopped_by = stopping.fit(tuner.fit)
+        if stopped_by is None and prep.time_budget and (dt.datetime.now() - started).total_seconds() >= prep.time_budget:
+            stopped_by = TIME_BUDGET
     except OSError as e:
         storage_failure(prep, error=e)  # a full or read-only disk: one line, the sweep marked failed
         raise
@@ -717,10 +720,17 @@ def _run(prep: Prepared, shared) -> int:
     return _ended(prep, stopped_by)
 
 
+TIME_BUDGET = -1  # _ended's "stopped by": the sweep's time budget ran out
+
+
 def _ended(prep: Prepared, stopped_by: Optional[int]) -> int:
     """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
     code = summarize(prep.uri, prep.metric, prep.mode)
     if stopped_by is None:
+        return code
+    if stopped_by == TIME_BUDGET:
+        print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it: "
+              "trials still paused at a rung or running were left as they were")
         return code
     import signal
 
