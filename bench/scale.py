@@ -75,6 +75,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=1000)
     p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--default-search", action="store_true",
+                   help="sweeplab's default search (promotion ASHA + RungTPE, whose budget is num_samples epochs) "
+                        "instead of random + fifo: what the scheduler and searcher cost a trial")
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     exp = registry.get("freq")
@@ -93,7 +96,8 @@ def main() -> None:
     per_trial = sorted(times)[len(times) // 2]
     minimum = args.trials * per_trial / args.cpus
 
-    space = ("experiment: freq\nmethod: random\nmetric: {name: val_mse, goal: minimize}\nscheduler: fifo\n"
+    search = "method: bayes\nscheduler: promotion\n" if args.default_search else "method: random\nscheduler: fifo\n"
+    space = ("experiment: freq\n" + search + "metric: {name: val_mse, goal: minimize}\n"
              "fixed: {" + ", ".join(f"{k}: {v}" for k, v in TINY.items()) + "}\n"
              "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
     with TemporaryDirectory() as tmp:
@@ -122,7 +126,8 @@ def main() -> None:
          "value": (wall - floor * args.trials / args.cpus) / minimum},
     ]
     print(table(rows, ["what", "value"]))
-    record("scale", {"trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial, "minimum_s": minimum,
+    record("scale", {"search": "promotion+rung_tpe" if args.default_search else "fifo+random",
+                     "trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial, "minimum_s": minimum,
                      "wall_s": wall, "ray_start_s": ray_start, "cpu_wall_per_trial_s": per_slot,
                      "tune_floor_per_trial_s": floor, "plain_tune_floor_per_trial_s": plain, "sweeplab_per_trial_s": per_slot - floor - per_trial,
                      "ratio": wall / minimum})
