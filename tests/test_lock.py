@@ -69,3 +69,17 @@ def test_a_sweep_on_file_uri_storage_resumes_from_another_directory(tmp_path, mo
     monkeypatch.chdir(elsewhere)  # the stored space.yaml is read, not a path relative to where tune ran
     assert main(["resume", f"{uri}/u"]) == 0
     assert not (tmp_path / "sweeps" / "u" / LOCK).exists()
+
+
+def test_on_uri_storage_a_dead_drivers_lock_is_taken_over_and_a_live_one_refused(tmp_path):
+    sweep = tmp_path / "u"
+    sweep.mkdir()
+    uri = f"file://{sweep}"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (sweep / LOCK).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "command": "sweeplab tune u"}))
+    with SweepLock(uri, "sweeplab resume u").acquire():
+        assert json.loads((sweep / LOCK).read_text())["pid"] == os.getpid()
+        with pytest.raises(UserError, match=rf"is in use by `sweeplab resume u` \(pid {os.getpid()} "):
+            SweepLock(uri, "sweeplab resume u").acquire()
+    assert not (sweep / LOCK).exists()

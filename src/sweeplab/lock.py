@@ -65,13 +65,12 @@ class SweepLock:
 
     def acquire(self) -> "SweepLock":
         owner = self._owner()
-        if store.is_remote(self.uri):
-            held = self._read()
-            if held is not None:
-                raise UserError(self._busy(held))
+        if store.is_remote(self.uri):  # no exclusive create: write, then read back who won
+            self.refuse_if_held()  # a killed driver's stale lock is overwritten, as below
             store.write_json(self.path, owner)
-            if self._read() != owner:
-                raise UserError(self._busy(self._read() or {}))
+            winner = self._read()
+            if winner != owner:
+                raise UserError(self._busy(winner or {}))
             self.mine = owner
             return self
         for _ in range(2):

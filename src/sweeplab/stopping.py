@@ -14,7 +14,8 @@ import signal
 import threading
 from typing import Any, Callable, Optional
 
-EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's codes for a process the signal ended
+NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class _NoRestoreAdvice(logging.Filter):

@@ -8,6 +8,7 @@ import logging
 import math
 import datetime as dt
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -705,9 +706,9 @@ def _run(prep: Prepared, shared) -> int:
     try:
         tuner = tuner_for(prep, shared)
         store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
-        started = dt.datetime.now()
+        started = time.monotonic()
         results, stopped_by = stopping.fit(tuner.fit)
-        if stopped_by is None and prep.time_budget and (dt.datetime.now() - started).total_seconds() >= prep.time_budget:
+        if stopped_by is None and prep.time_budget and time.monotonic() - started >= prep.time_budget:
             stopped_by = TIME_BUDGET
     except OSError as e:
         storage_failure(prep, error=e)  # a full or read-only disk: one line, the sweep marked failed
@@ -732,17 +733,14 @@ def _ended(prep: Prepared, stopped_by: Optional[int]) -> int:
         print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it: "
               "trials still paused at a rung or running were left as they were")
         return code
-    import signal
-
-    name = "Ctrl-C" if stopped_by == signal.SIGINT else "SIGTERM"
-    print(f"stopped ({name}); resume with: sweeplab resume {prep.uri}")
+    print(f"stopped ({stopping.NAMES[stopped_by]}); resume with: sweeplab resume {prep.uri}")
     return stopping.EXIT[stopped_by]
 
 
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     """Continue a sweep stopped by Ctrl-C or a kill: finished trials stay finished, the
     searcher's state is Tune's own (saved in the experiment folder)."""
-    uri = sweep_dir if "://" in sweep_dir else os.path.abspath(sweep_dir)
+    uri = sweep_dir if store.is_remote(sweep_dir) else os.path.abspath(sweep_dir)
     if not store.exists(store.join(uri, store.SWEEP_JSON)):
         raise UserError(f"{sweep_dir}: no {store.SWEEP_JSON} here; not a sweeplab sweep folder")
     lock = SweepLock(uri, f"sweeplab resume {sweep_dir}")
