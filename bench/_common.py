@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 SHARED_DATA = Path(os.environ.get("SWEEPLAB_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -20,10 +21,17 @@ def table(rows: list[dict], columns: list[str]) -> str:
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def timed_sweep(folder: str, name: str, space: str, cpus: int, **options):
+class Sweep(NamedTuple):
+    trials: Any  # the store's tables
+    history: Any
+    wall: float  # seconds, Ray's start included
+    ray_start: float
+    driver_cpu: float  # CPU seconds of the driver process (all its threads) while Tune ran
+
+
+def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Sweep:
     """One sweep through sweeplab's own tuning path (a local Ray started in-process, as many
-    trials at once as CPUs), every trial required to finish. Returns (trials, history, wall
-    seconds, of which Ray's start); Ray is shut down after."""
+    trials at once as CPUs), every trial required to finish. Ray is shut down after."""
     import time
 
     import ray
@@ -40,12 +48,14 @@ def timed_sweep(folder: str, name: str, space: str, cpus: int, **options):
     prep = tuning.prepare(opts)
     tuning.start_ray(prep)
     ray_start = time.perf_counter() - t0
+    cpu0 = time.process_time()
     tuning.run(prep)
+    driver_cpu = time.process_time() - cpu0
     wall = time.perf_counter() - t0
     ray.shutdown()
     trials, history = store.read_tables(prep.uri, prep.metric, prep.mode)
     assert set(trials["status"]) == {"TERMINATED"}, trials["status"].value_counts()
-    return trials, history, wall, ray_start
+    return Sweep(trials, history, wall, ray_start, driver_cpu)
 
 
 def machine() -> dict:

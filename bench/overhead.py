@@ -81,7 +81,7 @@ def main() -> None:
              f"parameters:\n  lr: {{values: {lrs}}}\n")
 
     with TemporaryDirectory() as tmp:
-        trials, history, sweep_wall, ray_start = timed_sweep(tmp, "overhead", space, args.cpus)
+        trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
     assert len(trials) == args.trials
 
     bare_times = [bare(module, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]

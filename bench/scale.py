@@ -96,17 +96,24 @@ def main() -> None:
     per_trial = sorted(times)[len(times) // 2]
     minimum = args.trials * per_trial / args.cpus
 
-    search = "method: bayes\nscheduler: promotion\n" if args.default_search else "method: random\nscheduler: fifo\n"
-    space = ("experiment: freq\n" + search + "metric: {name: val_mse, goal: minimize}\n"
-             "fixed: {" + ", ".join(f"{k}: {v}" for k, v in TINY.items()) + "}\n"
-             "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
+    def space(search: str) -> str:
+        return ("experiment: freq\n" + search + "metric: {name: val_mse, goal: minimize}\n"
+                "fixed: {" + ", ".join(f"{k}: {v}" for k, v in TINY.items()) + "}\n"
+                "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
+
+    fifo = space("method: random\nscheduler: fifo\n")
+    if args.default_search:
+        default_search(args, space("method: bayes\nscheduler: promotion\n"), fifo, per_trial, minimum)
+        return
     with TemporaryDirectory() as tmp:
-        _, _, wall, ray_start = timed_sweep(tmp, "scale", space, args.cpus, num_samples=args.trials)
+        sweep = timed_sweep(tmp, "scale", fifo, args.cpus, num_samples=args.trials)
+        wall, ray_start = sweep.wall, sweep.ray_start
         noop = Path(tmp) / "noop.py"
         noop.write_text(NOOP)
-        floor_space = space.split("fixed:")[0].replace("experiment: freq\n", "") + "parameters:" + space.split("parameters:")[1]
-        _, _, floor_wall, floor_start = timed_sweep(tmp, "floor", floor_space, args.cpus, num_samples=args.trials,
-                                                    trainable=f"{noop}:objective")
+        floor_space = fifo.split("fixed:")[0].replace("experiment: freq\n", "") + "parameters:" + fifo.split("parameters:")[1]
+        floor_sweep = timed_sweep(tmp, "floor", floor_space, args.cpus, num_samples=args.trials,
+                                  trainable=f"{noop}:objective")
+        floor_wall, floor_start = floor_sweep.wall, floor_sweep.ray_start
     plain_wall = plain_tune_floor(args.trials, args.cpus)
     per_slot = (wall - ray_start) * args.cpus / args.trials  # wall a trial holds a CPU for
     floor = (floor_wall - floor_start) * args.cpus / args.trials
@@ -117,6 +124,7 @@ def main() -> None:
         {"what": f"sweep of {args.trials} trials (wall, Ray start included)", "value": wall},
         {"what": "  Ray start", "value": ray_start},
         {"what": "  a CPU's wall per trial", "value": per_slot},
+        {"what": "  the driver's CPU per trial", "value": sweep.driver_cpu / args.trials},
         {"what": "  Tune's floor per trial as sweeplab drives it (a trainable that only reports once)", "value": floor},
         {"what": "    the same trials through a plain tune.Tuner with Ray's defaults", "value": plain},
         {"what": "  the bare training", "value": per_trial},
@@ -126,12 +134,41 @@ def main() -> None:
          "value": (wall - floor * args.trials / args.cpus) / minimum},
     ]
     print(table(rows, ["what", "value"]))
-    record("scale", {"search": "promotion+rung_tpe" if args.default_search else "fifo+random",
-                     "trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial, "minimum_s": minimum,
-                     "wall_s": wall, "ray_start_s": ray_start, "cpu_wall_per_trial_s": per_slot,
-                     "tune_floor_per_trial_s": floor, "plain_tune_floor_per_trial_s": plain, "sweeplab_per_trial_s": per_slot - floor - per_trial,
-                     "ratio": wall / minimum})
+    record("scale", {"search": "fifo+random", "trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial,
+                     "minimum_s": minimum, "wall_s": wall, "ray_start_s": ray_start, "cpu_wall_per_trial_s": per_slot,
+                     "driver_cpu_per_trial_s": sweep.driver_cpu / args.trials,
+                     "tune_floor_per_trial_s": floor, "plain_tune_floor_per_trial_s": plain,
+                     "sweeplab_per_trial_s": per_slot - floor - per_trial, "ratio": wall / minimum})
 
+
+def default_search(args, default: str, fifo: str, per_trial: float, minimum: float) -> None:
+    """The same tiny trials through the default search (promotion ASHA + RungTPE, its budget
+    ``trials`` one-epoch trials) and through fifo + random: what the default scheduler and
+    searcher cost a trial, as the driver's CPU and as wall."""
+    with TemporaryDirectory() as tmp:
+        ours = timed_sweep(tmp, "default", default, args.cpus, num_samples=args.trials)
+        base = timed_sweep(tmp, "fifo", fifo, args.cpus, num_samples=args.trials)
+    n_ours, n_base = len(ours.trials), len(base.trials)
+    cpu_ours, cpu_base = ours.driver_cpu / n_ours, base.driver_cpu / n_base
+    wall_ours = (ours.wall - ours.ray_start) * args.cpus / n_ours
+    wall_base = (base.wall - base.ray_start) * args.cpus / n_base
+    rows = [
+        {"what": "one tiny training, bare (median of 30)", "default": per_trial, "fifo + random": per_trial},
+        {"what": "trials run", "default": n_ours, "fifo + random": n_base},
+        {"what": "sweep wall (Ray start included)", "default": ours.wall, "fifo + random": base.wall},
+        {"what": "a CPU's wall per trial", "default": wall_ours, "fifo + random": wall_base},
+        {"what": "the driver's CPU per trial", "default": cpu_ours, "fifo + random": cpu_base},
+        {"what": "ratio sweep / minimum", "default": ours.wall / minimum, "fifo + random": base.wall / minimum},
+    ]
+    print(table(rows, ["what", "default", "fifo + random"]))
+    print(f"the default search costs the driver {1000 * (cpu_ours - cpu_base):.1f} ms of CPU a trial "
+          f"and a CPU {1000 * (wall_ours - wall_base):.1f} ms of wall a trial beyond fifo + random")
+    record("scale", {"search": "promotion+rung_tpe", "trials": n_ours, "cpus": args.cpus, "bare_trial_s": per_trial,
+                     "wall_s": ours.wall, "ray_start_s": ours.ray_start, "cpu_wall_per_trial_s": wall_ours,
+                     "driver_cpu_per_trial_s": cpu_ours, "ratio": ours.wall / minimum,
+                     "fifo_random": {"trials": n_base, "wall_s": base.wall, "cpu_wall_per_trial_s": wall_base,
+                                     "driver_cpu_per_trial_s": cpu_base},
+                     "search_cpu_per_trial_s": cpu_ours - cpu_base, "search_wall_per_trial_s": wall_ours - wall_base})
 
 if __name__ == "__main__":
     main()

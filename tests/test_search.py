@@ -197,12 +197,29 @@ def test_rung_tpe_save_and_restore_go_on_with_the_same_proposals(tmp_path):
 
 
 def test_a_trial_that_ends_its_own_shorter_budget_teaches_the_top_study():
-    s = searcher(min_points=3)
-    s.suggest("t0")
-    s.on_trial_complete("t0", {"training_iteration": 5, "acc": 0.7, "done": True})
-    s.suggest("t1")
-    s.on_trial_complete("t1", {"training_iteration": 3, "acc": 0.6, "done": False})  # cut at a rung
+    s = RungTPE(max_t=9, grace_period=1, reduction_factor=3, seed=0, min_points=3)
+    s.set_search_properties("acc", "max", {**SPACE, "epochs": tune.choice([5, 9])})
+    s.points = [{"lr": 1e-3, "width": 8, "epochs": 5}, {"lr": 1e-2, "width": 8, "epochs": 9}]
+    s.suggest("t0"), s.suggest("t1")
+    s.on_trial_complete("t0", {"training_iteration": 5, "acc": 0.7, "done": True})  # its own 5 epochs
+    s.on_trial_complete("t1", {"training_iteration": 5, "acc": 0.6, "done": True})  # stopped early
     assert [t.value for t in s.studies[9].get_trials()] == [0.7]
+
+
+def test_the_result_tune_stops_a_trial_on_reaches_the_searcher_through_on_trial_complete():
+    """TuneController gives the result a trial stops on (max_t, a cut at a rung) only to
+    on_trial_complete: its epochs count toward the budget and its score teaches its rung,
+    once, even where Tune also sent it to on_trial_result."""
+    s = searcher(min_points=3, epoch_budget=10)
+    s.suggest("t0"), s.suggest("t1")
+    for it in range(1, 9):
+        s.on_trial_result("t0", {"training_iteration": it, "acc": 0.1 * it})
+    s.on_trial_complete("t0", {"training_iteration": 9, "acc": 0.95, "done": True})  # STOP at max_t
+    s.on_trial_complete("t1", {"training_iteration": 1, "acc": 0.2, "done": True})  # cut at rung 1
+    s.on_trial_complete("t1", {"training_iteration": 1, "acc": 0.2, "done": True})
+    assert [t.value for t in s.studies[9].get_trials()] == [0.95]
+    assert sorted(t.value for t in s.studies[1].get_trials()) == [0.1, 0.2]
+    assert s.spent() == 10 and s.suggest("t2") == Searcher.FINISHED
 
 
 @pytest.mark.parametrize("budget", [None, 30])

@@ -47,6 +47,7 @@ class RungTPE(Searcher):
         self.params: dict[str, dict[str, Any]] = {}  # trial id -> its searched params
         self.tried: set = set()
         self.epochs: dict[str, int] = {}  # trial id -> epochs reported
+        self.learnt: set[tuple[str, int]] = set()  # (trial id, rung) scores the studies hold
         self.rng = random.Random(seed)
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: dict, **spec) -> bool:
@@ -112,23 +113,34 @@ class RungTPE(Searcher):
     # ---- learning
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        self._observe(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[dict[str, Any]] = None, error: bool = False) -> None:
+        """Tune gives a trial's last result here, not to ``on_trial_result``, whenever the
+        trial stops on it: at max_t, cut at a rung, or at the end of its own ``epochs``."""
+        if result:
+            self._observe(trial_id, result)
+
+    def _observe(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Count the trial's epochs; a score at a rung milestone teaches that rung's study,
+        and a trial that ended its own shorter budget (a searched ``epochs`` below max_t)
+        teaches the top study with its final score. Each (trial, epoch) is learnt once."""
         it = int(result.get("training_iteration", 0) or 0)
         self.epochs[trial_id] = max(self.epochs.get(trial_id, 0), it)
         value = result.get(self._metric)
-        if it in self.studies and trial_id in self.params and isinstance(value, (int, float)) and math.isfinite(value):
-            self.studies[it].add_trial(optuna.trial.create_trial(
-                params=self.params[trial_id], distributions=self.space, value=float(value)))
-
-    def on_trial_complete(self, trial_id: str, result: Optional[dict[str, Any]] = None, error: bool = False) -> None:
-        """A trial that ran its own budget (``epochs`` may be a searched value below max_t)
-        finished its config: its final score is what the top study models."""
-        if not result or not result.get("done") or trial_id not in self.params:
+        if trial_id not in self.params or not isinstance(value, (int, float)) or not math.isfinite(value):
             return
-        it, value = int(result.get("training_iteration", 0) or 0), result.get(self._metric)
-        top = self.milestones[-1]
-        if it < top and it not in self.studies and isinstance(value, (int, float)) and math.isfinite(value):
-            self.studies[top].add_trial(optuna.trial.create_trial(
-                params=self.params[trial_id], distributions=self.space, value=float(value)))
+        if it in self.studies:
+            rung = it
+        elif self.params[trial_id].get("epochs") == it:
+            rung = self.milestones[-1]
+        else:
+            return
+        if (trial_id, rung) in self.learnt:
+            return
+        self.learnt.add((trial_id, rung))
+        self.studies[rung].add_trial(optuna.trial.create_trial(
+            params=self.params[trial_id], distributions=self.space, value=float(value)))
 
     # ---- resume
 
@@ -139,3 +151,4 @@ class RungTPE(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))
+        self.__dict__.setdefault("learnt", set())
