@@ -54,6 +54,7 @@ def sweeplab_process(args: list[str], stderr=subprocess.DEVNULL, stdout=subproce
     ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
     proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env={**os.environ, "RAY_TMPDIR": ray_tmp, **env},
                             stdout=stdout, stderr=stderr, start_new_session=True)
+    proc.ray_tmp = ray_tmp  # for tests that read Ray's session logs
     try:
         yield proc
     finally:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import store
+from . import secrets, store
 
 if TYPE_CHECKING:
     from .tuning import Prepared
@@ -28,7 +28,7 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
     for mod in ("torch", "sweeplab"):
         if mod in sys.modules:
             versions[mod] = getattr(sys.modules[mod], "__version__", "?")
-    return {
+    return secrets.redact({
         "experiment": prep.spec.experiment,
         "trainable": prep.user_trainable or (prep.plan.module if prep.plan else None),
         "space_file": prep.spec.source,
@@ -49,7 +49,8 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
         "versions": versions,
         "name": prep.name,
         "storage": prep.storage,
-    }
+        "masked": sorted(prep.secrets),
+    }, prep.secrets)
 
 
 def store_callback(recorder: store.SweepRecorder):

@@ -281,7 +281,9 @@ def make_trainable(plan: TrialPlan, shared: Any = None):
     """``shared`` = (data_key, data): built once by the driver, shipped through the object store."""
     from ray import tune
 
-    fn = tune.with_parameters(run_trial, plan=plan, shared=shared)
+    from .secrets import guarded
+
+    fn = tune.with_parameters(guarded(run_trial), plan=plan, shared=shared)
     return tune.with_resources(fn, trial_resources(plan))
 
 

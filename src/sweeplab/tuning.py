@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import faults, registry, spaces, stopping, store
+from . import faults, registry, secrets, spaces, stopping, store
 from .storage_checks import check_storage, refuse_failed, storage_failure
 from .errors import UserError
 from .lock import SweepLock
@@ -73,6 +73,7 @@ class Prepared:
     name: str
     options: dict[str, Any]
     gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
+    secrets: dict[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
 
     @property
     def uri(self) -> str:
@@ -111,6 +112,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
             raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
         spec.set_epochs(opts.max_epochs)
     spec.check_configs()
+    spec.fixed, secret_values = secrets.split(spec.fixed)
 
     metric, mode = _metric_mode(spec, exp, path)
     search, scheduler = _search_and_scheduler(spec, opts)
@@ -172,7 +174,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
-        options=options, gpu_default=gpu_default,
+        options=options, gpu_default=gpu_default, secrets=secret_values,
     )
 
 
@@ -495,6 +497,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
         # Tune's ResultGrid looks for the loggers' result.json at the end, and warns; nothing
         # of sweeplab reads it (the store is the record)
         logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    secrets.keep_out_of_ray()
     if ray.is_initialized():
         return None
     address = address or os.environ.get("RAY_ADDRESS") or "local"
@@ -528,6 +531,7 @@ def fit_to_cluster(prep: Prepared) -> None:
 def start_ray(prep: Prepared) -> None:
     """Ray for this sweep, fitted to it; with --dashboard, both dashboards and their URLs."""
     opts = prep.options
+    secrets.export(prep.secrets)  # before a local Ray starts: its workers inherit them
     url = init_ray(opts.get("address"), opts.get("num_cpus"), log_to_driver=opts.get("verbose", 1) > 0,
                    dashboard=opts.get("dashboard", False))
     fit_to_cluster(prep)
@@ -568,11 +572,11 @@ def build_trainable(prep: Prepared, shared: Any) -> Any:
     from .runner import make_trainable
 
     if prep.plan:
-        return make_trainable(prep.plan, shared)
+        return make_trainable(prep.plan, shared)  # registry configs hold no secret-named fields
     opts = prep.options
     res = {"cpu": opts.get("cpus_per_trial") or prep.spec.resources.get("cpu", 1),
            "gpu": opts.get("gpus_per_trial") or prep.spec.resources.get("gpu", 0)}
-    return tune.with_resources(load_user_trainable(prep.user_trainable), res)
+    return tune.with_resources(secrets.guarded(load_user_trainable(prep.user_trainable), prep.secrets), res)
 
 
 def recorder_for(prep: Prepared) -> store.SweepRecorder:
@@ -705,7 +709,8 @@ def _run(prep: Prepared, shared) -> int:
     start_ray(prep)
     try:
         tuner = tuner_for(prep, shared)
-        store.write_bytes(store.join(prep.uri, "space.yaml"), prep.spec.text.encode())  # resume reads it
+        # resume reads it; a secret in it comes back from the environment (secrets.restored)
+        store.write_bytes(store.join(prep.uri, "space.yaml"), secrets.redact(prep.spec.text, prep.secrets).encode())
         started = time.monotonic()
         results, stopped_by = stopping.fit(tuner.fit)
         if stopped_by is None and prep.time_budget and time.monotonic() - started >= prep.time_budget:
@@ -778,6 +783,7 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
     prep = prepare(SweepOptions(**options), fresh=False)  # its storage checks come before the lock is written
+    prep.secrets = secrets.restored(prep.secrets)
     with lock.acquire():
         recorder = recorder_for(prep)
         recorder.load()  # read once: here, and by the store callback it is handed to
