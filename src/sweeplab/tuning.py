@@ -47,7 +47,7 @@ class SweepOptions:
     sets: list[str] = field(default_factory=list)
     address: Optional[str] = None
     num_cpus: Optional[int] = None  # local Ray only
-    verbose: int = 1
+    verbose: int = 1  # 0 quiet, 1 sweeplab's progress display, 2 Ray's tables and the trials' own output
     dashboard: bool = False  # local Ray with its dashboard, and sweeplab's, on 127.0.0.1
     wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
     max_failures: int = 0  # restarts of a failed trial from its last checkpoint
@@ -504,6 +504,9 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
         kwargs.update(num_cpus=num_cpus, include_dashboard=dashboard)
+        # Ray's note that a local Ray has token authentication on by default, at every start
+        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
+            lambda record: "Token authentication is enabled" not in record.getMessage())
         if dashboard:
             kwargs.update(dashboard_host=DASHBOARD_HOST, dashboard_port=RAY_DASHBOARD_PORT)
     context = ray.init(**kwargs)
@@ -532,7 +535,7 @@ def start_ray(prep: Prepared) -> None:
     """Ray for this sweep, fitted to it; with --dashboard, both dashboards and their URLs."""
     opts = prep.options
     secrets.export(prep.secrets)  # before a local Ray starts: its workers inherit them
-    url = init_ray(opts.get("address"), opts.get("num_cpus"), log_to_driver=opts.get("verbose", 1) > 0,
+    url = init_ray(opts.get("address"), opts.get("num_cpus"), log_to_driver=opts.get("verbose", 1) >= 2,
                    dashboard=opts.get("dashboard", False))
     fit_to_cluster(prep)
     if opts.get("dashboard"):
@@ -589,9 +592,20 @@ def _callbacks(prep: Prepared, recorder: Optional[store.SweepRecorder] = None) -
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler["name"] != "pbt"
     tensorboard = [] if _tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
-    return [store_callback(recorder), *tensorboard,
+    return [store_callback(recorder), *_progress(prep, recorder), *tensorboard,
             *([checkpoint_pruner()] if prune else []),
             *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]
+
+
+def _progress(prep: Prepared, recorder: store.SweepRecorder) -> list:
+    """sweeplab's progress display (verbose 1, the default); Ray's tables are verbose 2."""
+    if prep.options.get("verbose", 1) != 1:
+        return []
+    from .progress import Display, Progress, progress_callback
+
+    budget = epoch_budget(prep) or prep.options.get("epoch_budget")
+    return [progress_callback(recorder, Display(Progress(prep.metric, prep.mode, total=prep.num_samples,
+                                                         epoch_budget=budget, time_budget=prep.time_budget)))]
 
 
 def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
@@ -649,6 +663,8 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
     from ray import tune
 
     trainable = build_trainable(prep, shared)
+    if prep.options.get("verbose", 1) < 2:  # Ray's new output engine prints its header even when silent
+        os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     failures = tune.FailureConfig(max_failures=prep.options.get("max_failures", 0))
     if restore:
         tuner = tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored,
@@ -688,7 +704,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             failure_config=failures,
             stop=_budget_stopper(prep),
             sync_config=tune.SyncConfig(sync_artifacts=True),  # files trials keep (GAN grids)
-            verbose=prep.options.get("verbose", 1),
+            verbose=1 if prep.options.get("verbose", 1) >= 2 else 0,  # Ray's tables with -v only
         ),
     )
 

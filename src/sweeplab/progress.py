@@ -1,0 +1,147 @@
+"""sweeplab's own progress display, instead of Ray's trial tables (``-v`` brings those back).
+
+One status line (trials done / stopped / failed / running / paused of N, best so far and
+whose, elapsed and an estimate of what is left), redrawn in place on a terminal and printed
+every ``PLAIN_EVERY`` seconds otherwise, and one line per trial as it ends. It reads the
+results store's rows (the recorder the store callback feeds), so it shows what the store
+holds, never a second bookkeeping of Tune's events.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, Callable, Optional, TextIO
+
+PLAIN_EVERY = 30.0  # seconds between status lines when the output is not a terminal
+REDRAW_EVERY = 0.5  # seconds between redraws on a terminal
+
+
+def clock_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+class Progress:
+    """What the display says, from the store's rows; ``lines`` returns what to print now."""
+
+    def __init__(self, metric: str, mode: str, total: Optional[int] = None, epoch_budget: Optional[int] = None,
+                 time_budget: Optional[float] = None, clock: Callable[[], float] = time.monotonic):
+        self.metric, self.mode = metric, mode
+        self.total, self.epoch_budget, self.time_budget = total, epoch_budget, time_budget
+        self.clock, self.start = clock, clock()
+        self.runs: dict[str, int] = {}  # trial id -> run number, in the order trials started
+        self.reported: set[str] = set()  # trials whose end has been printed
+        self.best: Optional[tuple[float, str]] = None
+
+    def name(self, trial_id: str, row: dict[str, Any]) -> str:
+        run = f"run #{self.runs[trial_id]}"
+        return f"{run} (preset {row['preset']})" if row.get("preset") else run
+
+    def _better(self, value: float) -> bool:
+        return self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0])
+
+    def update(self, rows: dict[str, dict[str, Any]]) -> list[str]:
+        """Take the store's rows; the lines for trials that ended since the last call."""
+        out = []
+        for trial_id, row in rows.items():
+            if trial_id not in self.runs:
+                self.runs[trial_id] = len(self.runs) + 1
+            value = row.get(f"best/{self.metric}")
+            if isinstance(value, (int, float)) and math.isfinite(value) and self._better(value):
+                self.best = (float(value), self.name(trial_id, row))
+            status = row.get("status")
+            if status in ("TERMINATED", "ERROR") and trial_id not in self.reported:
+                self.reported.add(trial_id)
+                out.append(self.ended_line(trial_id, row))
+        return out
+
+    def ended_line(self, trial_id: str, row: dict[str, Any]) -> str:
+        value = row.get(f"best/{self.metric}")
+        score = (f"{self.metric} {value:.4g} (epoch {row.get('best_iteration', '?')})"
+                 if isinstance(value, (int, float)) and math.isfinite(value) else f"no {self.metric}")
+        epochs = f"{row.get('iterations', 0)} epoch{'s' if row.get('iterations', 0) != 1 else ''}"
+        if row.get("status") == "ERROR":
+            error = str(row.get("error") or "").strip().splitlines()
+            return f"  failed   {self.name(trial_id, row)} after {epochs}: {error[-1][:120] if error else 'no message'}"
+        verb = "stopped " if row.get("stopped_at_rung") is not None else "finished"
+        best = " - best so far" if self.best and self.best[0] == value else ""
+        return f"  {verb} {self.name(trial_id, row)} after {epochs}: {score}{best}"
+
+    def status(self, rows: dict[str, dict[str, Any]]) -> str:
+        counts = {"finished": 0, "stopped": 0, "failed": 0, "running": 0, "paused": 0}
+        for row in rows.values():
+            status = row.get("status")
+            if status == "TERMINATED":
+                counts["stopped" if row.get("stopped_at_rung") is not None else "finished"] += 1
+            elif status == "ERROR":
+                counts["failed"] += 1
+            elif status == "PAUSED":
+                counts["paused"] += 1
+            elif status in ("RUNNING", "RESTARTING"):
+                counts["running"] += 1
+        ended = counts["finished"] + counts["stopped"] + counts["failed"]
+        of = f" of {self.total}" if self.total and not self.epoch_budget else ""
+        parts = [f"{ended}{of} trials ended"] + [f"{n} {k}" for k, n in counts.items() if n and k != "finished"]
+        spent = sum(int(row.get("iterations", 0) or 0) for row in rows.values())
+        if self.epoch_budget:
+            parts.append(f"{spent} of {self.epoch_budget} epochs")
+        elapsed = self.clock() - self.start
+        line = ", ".join(parts) + f" | {clock_text(elapsed)} elapsed"
+        left = self.left(elapsed, ended, spent)
+        if left is not None:
+            line += f", ~{clock_text(left)} left"
+        if self.best:
+            line += f" | best {self.metric} {self.best[0]:.4g}: {self.best[1]}"
+        return line
+
+    def left(self, elapsed: float, ended: int, spent: int) -> Optional[float]:
+        """Time left at the pace so far: by epochs against an epoch budget, else by trials
+        against N; never past a time budget."""
+        done = spent / self.epoch_budget if self.epoch_budget else ended / self.total if self.total else 0
+        estimate = elapsed * (1 - done) / done if 0 < done < 1 else (0.0 if done >= 1 else None)
+        if self.time_budget:
+            cap = max(0.0, self.time_budget - elapsed)
+            estimate = cap if estimate is None else min(estimate, cap)
+        return estimate
+
+
+class Display:
+    """Writes a Progress to a stream: redrawn in place on a terminal, plain lines otherwise."""
+
+    def __init__(self, progress: Progress, stream: Optional[TextIO] = None, tty: Optional[bool] = None):
+        self.progress, self.stream = progress, stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.last = -math.inf
+        self.drawn = False
+
+    def tick(self, rows: dict[str, dict[str, Any]], final: bool = False) -> None:
+        ended = self.progress.update(rows)
+        now = self.progress.clock()
+        due = final or now - self.last >= (REDRAW_EVERY if self.tty else PLAIN_EVERY)
+        if not ended and not due:
+            return
+        clear = "\r\033[K" if self.tty and self.drawn else ""
+        text = clear + "".join(line + "\n" for line in ended)
+        if due or self.tty:
+            status = self.progress.status(rows)
+            text += status + ("\n" if final or not self.tty else "")
+            self.drawn = self.tty and not final
+            self.last = now if due else self.last
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def progress_callback(recorder: Any, display: Display):
+    """A Tune callback that redraws ``display`` from ``recorder`` after each step."""
+    from ray.tune import Callback
+
+    class ProgressCallback(Callback):
+        def on_step_end(self, iteration, trials, **info):
+            display.tick(recorder.trials)
+
+        def on_experiment_end(self, trials, **info):
+            display.tick(recorder.trials, final=True)
+
+    return ProgressCallback()
