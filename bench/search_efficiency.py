@@ -1,24 +1,26 @@
-"""Search efficiency: a full grid trained to the full epoch budget against ASHA + Optuna
-given 25 % of the grid's total epochs, on ``freq`` and synthetic ``seqclf``, over seeds.
-Goal: ASHA+Optuna's best metric / the grid's best >= 0.99 (oriented so that >= 1 means
+"""Search efficiency: a full grid trained to the full epoch budget against a search given
+25 % of the grid's total epochs, on ``freq`` and synthetic ``seqclf``, over seeds. Goal:
+the budgeted search's best metric / the grid's best >= 0.99 (oriented so that >= 1 means
 the budgeted search did at least as well).
 
-    python bench/search_efficiency.py [--experiments freq seqclf] [--seeds 0 1 2] [--quick] [--keep DIR]
+    python bench/search_efficiency.py [--experiments freq seqclf] [--seeds 0 1 2] [--arm sweeplab]
+                                      [--quick] [--keep DIR]
 
 For each experiment the script writes one grid space file (W&B shape, ``method: grid``,
 ``scheduler: fifo``, E epochs) and runs it through sweeplab's own path
 (``tuning.run(tuning.prepare(SweepOptions(...)))``, local Ray, 2 CPUs, 1 a trial). The
-budgeted arm is the same file with ``--search optuna --scheduler asha`` (sweeplab's ASHA
-defaults: grace period 1, Ray's reduction factor 4, max_t = E) and ``--epoch-budget``
-= 25 % of the grid's epochs; its num_samples is the budget itself (every trial reports at
-least one epoch), so the budget, not num_samples, ends it. Optuna searches the very
+budgeted arm is the same file with another ``--search`` / ``--scheduler`` (``ARMS``; the
+default, ``sweeplab``, is sweeplab's default search: promotion ASHA + RungTPE;
+``ray_asha_optuna`` is Ray's standard recipe, sweeplab's default before) and
+``--epoch-budget`` = 25 % of the grid's epochs, which ends it. Each arm searches the very
 choices the grid enumerates, so the comparison is of search, not of search spaces.
+``bench/search_quality.py freq|seqclf`` runs every arm on the same grids and ranks them.
 
 ``--seed`` reaches the searcher and every trial (weights, batch order), and both arms run
-with it: a config trained to E epochs by ASHA follows the grid's curve for that config,
-so a ratio below 1 means the budgeted arm did not train the grid's best config (or one as
-good) to the epoch where it peaked. ``grid rank`` says which grid config the budgeted
-arm's best was (1 = the grid's best).
+with it: a config trained to E epochs by the budgeted arm follows the grid's curve for that
+config, so a ratio below 1 means the budgeted arm did not train the grid's best config (or
+one as good) to the epoch where it peaked. ``grid rank`` says which grid config the
+budgeted arm's best was (1 = the grid's best).
 
 Pinned for both arms, to keep an epoch cheap and the metric informative:
   freq: phase_noise 0 (with the assignment's U(0, 2 pi) every config scores val MSE 0.5,
@@ -50,6 +52,14 @@ from _common import record, table  # noqa: E402
 from sweeplab import store, tuning  # noqa: E402
 
 GOAL, SHARE = 0.99, 0.25
+
+# budgeted arms: name -> (searcher, scheduler), each given --epoch-budget
+ARMS = {
+    "sweeplab": ("rung_tpe", "promotion"),  # sweeplab's default search
+    "ray_asha_optuna": ("optuna", "asha"),  # Ray's standard recipe (sweeplab's default before)
+    "ray_hyperband": ("random", "hyperband"),
+    "random": ("random", "fifo"),
+}
 
 # experiment -> (metric, mode, fixed values, searched values, epochs); --quick shrinks them
 SETUPS = {
@@ -88,7 +98,9 @@ def space_file(folder: Path, exp: str, quick: bool) -> tuple[Path, int, int]:
 
 
 def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
-    """One arm through sweeplab's path; its best metric, config, epochs and wall time."""
+    """One arm through sweeplab's path; its best metric, config, epochs and wall time, and
+    ``values``: the metric of every epoch any trial trained, in the order they were reported
+    (the store keeps history rows in arrival order), for anytime curves."""
     t0 = time.perf_counter()
     prep = tuning.prepare(opts)
     with contextlib.redirect_stdout(io.StringIO()):  # Tune's and sweeplab's summary lines
@@ -96,7 +108,7 @@ def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
     wall = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"{opts.name}: sweep failed (exit {code}); see {prep.uri}")
-    trials, _ = store.read_tables(prep.uri, metric, mode)
+    trials, history = store.read_tables(prep.uri, metric, mode)
     best_col = f"best/{metric}"
     best = trials.sort_values(best_col, ascending=mode == "min").iloc[0]
     searched = [c for c in trials.columns if c.startswith("config/")]
@@ -105,9 +117,27 @@ def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
     if hasattr(sched, "_brackets"):  # what sweeplab gave ASHA: its rungs (grace period first), factor, max_t
         scheduler.update(rungs=sorted(int(m) for m, _ in sched._brackets[0]._rungs),
                          reduction_factor=sched._reduction_factor, max_t=sched._max_t)
+    elif hasattr(sched, "milestones"):  # promotion ASHA
+        scheduler.update(rungs=list(sched.milestones), reduction_factor=sched.eta, max_t=sched.max_t)
     return {"best": float(best[best_col]), "config": {c[7:]: store.scalar(best[c]) for c in searched},
             "epochs": int(trials["iterations"].sum()), "trials": len(trials), "wall_s": wall,
-            "table": trials[[*searched, best_col, "iterations"]], "scheduler": scheduler}
+            "table": trials[[*searched, best_col, "iterations"]], "scheduler": scheduler,
+            "values": [float(v) for v in history[metric]]}
+
+
+def grid_arm(exp: str, common: dict, seed: int) -> dict:
+    s = SETUPS[exp]
+    return sweep(tuning.SweepOptions(**common, search="grid", scheduler="fifo", name=f"{exp}-grid-{seed}"),
+                 s["metric"], s["mode"])
+
+
+def budgeted_arm(exp: str, arm: str, common: dict, seed: int, budget: int) -> dict:
+    """``arm`` given ``budget`` epochs in all; num_samples as many trials as there are
+    epochs (every trial reports at least one), so the budget, not num_samples, ends it."""
+    s = SETUPS[exp]
+    search, scheduler = ARMS[arm]
+    return sweep(tuning.SweepOptions(**common, search=search, scheduler=scheduler, num_samples=budget,
+                                     epoch_budget=budget, name=f"{exp}-{arm}-{seed}"), s["metric"], s["mode"])
 
 
 def grid_rank(grid_trials, config: dict, keys: list[str], metric: str, mode: str) -> int:
@@ -123,6 +153,8 @@ def main() -> None:
     p.add_argument("--experiments", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--quick", action="store_true", help="a small grid, few epochs, small data: a fast check")
+    p.add_argument("--arm", choices=list(ARMS), default="sweeplab",
+                   help="the budgeted search (default: sweeplab's default, promotion ASHA + RungTPE)")
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--keep", metavar="DIR", help="keep the space files and sweep folders here (default: a temporary folder)")
     args = p.parse_args()
@@ -143,30 +175,29 @@ def main() -> None:
             for seed in args.seeds:
                 common = dict(target=exp, space=str(path), seed=seed, storage=str(folder / "sweeps"), verbose=0,
                               num_cpus=args.cpus)
-                grid = sweep(tuning.SweepOptions(**common, search="grid", scheduler="fifo",
-                                                 name=f"{exp}-grid-{seed}"), metric, mode)
-                asha = sweep(tuning.SweepOptions(**common, search="optuna", scheduler="asha", num_samples=budget,
-                                                 epoch_budget=budget, name=f"{exp}-asha-{seed}"), metric, mode)
-                ratio = grid["best"] / asha["best"] if mode == "min" else asha["best"] / grid["best"]
-                rank = grid_rank(grid["table"], asha["config"], keys, metric, mode)
+                grid = grid_arm(exp, common, seed)
+                arm = budgeted_arm(exp, args.arm, common, seed, budget)
+                ratio = grid["best"] / arm["best"] if mode == "min" else arm["best"] / grid["best"]
+                rank = grid_rank(grid["table"], arm["config"], keys, metric, mode)
                 row = {"experiment": exp, "metric": metric, "seed": seed, "grid best": grid["best"],
-                       "ASHA+Optuna best": asha["best"], "ratio": ratio, "grid rank": rank,
-                       "grid epochs": grid["epochs"], "ASHA epochs": asha["epochs"],
-                       "epoch share": asha["epochs"] / grid["epochs"], "ASHA trials": asha["trials"],
-                       "grid wall s": grid["wall_s"], "ASHA wall s": asha["wall_s"]}
+                       f"{args.arm} best": arm["best"], "ratio": ratio, "grid rank": rank,
+                       "grid epochs": grid["epochs"], "arm epochs": arm["epochs"],
+                       "epoch share": arm["epochs"] / grid["epochs"], "arm trials": arm["trials"],
+                       "grid wall s": grid["wall_s"], "arm wall s": arm["wall_s"]}
                 rows.append(row)
-                print(f"{exp} seed {seed}: ratio {ratio:.4f} (grid {grid['best']:.4g}, ASHA+Optuna {asha['best']:.4g}, "
-                      f"its config is grid rank {rank}); epochs {grid['epochs']} / {asha['epochs']}; "
-                      f"wall {grid['wall_s']:.0f} s / {asha['wall_s']:.0f} s", flush=True)
-                per_seed.append({"seed": seed, "grid_best": grid["best"], "asha_best": asha["best"], "ratio": ratio,
-                                 "asha_config_grid_rank": rank, "grid_config": grid["config"],
-                                 "asha_config": asha["config"], "grid_epochs": grid["epochs"],
-                                 "asha_epochs": asha["epochs"], "asha_trials": asha["trials"],
-                                 "grid_wall_s": grid["wall_s"], "asha_wall_s": asha["wall_s"]})
+                print(f"{exp} seed {seed}: ratio {ratio:.4f} (grid {grid['best']:.4g}, {args.arm} {arm['best']:.4g}, "
+                      f"its config is grid rank {rank}); epochs {grid['epochs']} / {arm['epochs']}; "
+                      f"wall {grid['wall_s']:.0f} s / {arm['wall_s']:.0f} s", flush=True)
+                per_seed.append({"seed": seed, "grid_best": grid["best"], "arm_best": arm["best"], "ratio": ratio,
+                                 "arm_config_grid_rank": rank, "grid_config": grid["config"],
+                                 "arm_config": arm["config"], "grid_epochs": grid["epochs"],
+                                 "arm_epochs": arm["epochs"], "arm_trials": arm["trials"],
+                                 "grid_wall_s": grid["wall_s"], "arm_wall_s": arm["wall_s"]})
             ratios = [r["ratio"] for r in per_seed]
             figures["experiments"][exp] = {
                 "metric": metric, "mode": mode, "configs": n_configs, "epochs": epochs, "epoch_budget": budget,
-                "space": yaml.safe_load(path.read_text()), "asha": asha["scheduler"],
+                "space": yaml.safe_load(path.read_text()), "arm": args.arm, "search": ARMS[args.arm][0],
+                "scheduler": arm["scheduler"],
                 "mean_ratio": statistics.mean(ratios), "min_ratio": min(ratios), "goal_met": min(ratios) >= GOAL,
                 "seeds": per_seed,
             }
@@ -176,7 +207,7 @@ def main() -> None:
     print()
     for exp, f in figures["experiments"].items():
         print(f"{exp}: {f['configs']} configs x {f['epochs']} epochs = {f['configs'] * f['epochs']} epochs for the grid; "
-              f"ASHA+Optuna given {f['epoch_budget']}; ratio mean {f['mean_ratio']:.4f}, min {f['min_ratio']:.4f} "
+              f"{f['arm']} given {f['epoch_budget']}; ratio mean {f['mean_ratio']:.4f}, min {f['min_ratio']:.4f} "
               f"over {len(f['seeds'])} seeds: goal >= {GOAL} {'met' if f['goal_met'] else 'MISSED'}")
     figures["wall_s"] = time.perf_counter() - t_start
     print(f"total wall time {figures['wall_s']:.0f} s")

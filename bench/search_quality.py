@@ -4,6 +4,12 @@ for sweeplab than today's ASHA + Optuna TPE.
 
     python bench/search_quality.py lcbench [--tasks ID ...] [--seeds N] [--data DIR]
                                            [--methods a,b] [--budget-trials 40] [--quick]
+    python bench/search_quality.py freq|seqclf [--seeds N] [--methods a,b] [--quick]
+
+Benchmarks ``freq`` and ``seqclf``: real trainings through sweeplab's own tuning path, on
+the grids of bench/search_efficiency.py, with 25 % of the grid's epochs for every method
+(bench/_sq_real.py says how; default 3 seeds). Same tables and JSON as below, with the
+seed's full grid as the reference.
 
 Benchmark ``lcbench``: YAHPO Gym's LCBench surrogate (../shared/benchmarks/lcbench, an
 ONNX model run with onnxruntime): val_accuracy (%) of an MLP config after each of 52
@@ -77,6 +83,7 @@ import _sq_lcbench as lcb  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "lcbench"
 FRACTIONS = (0.25, 0.5, 1.0)
+REAL = ("freq", "seqclf")  # real trainings (bench/_sq_real.py)
 QUICK = {"tasks": lcb.DEV_TASKS[:2], "seeds": 1, "budget_trials": 10}
 PEER_DISTS = ("ray", "optuna", "syne-tune", "hpbandster", "ConfigSpace", "statsmodels", "onnxruntime", "numpy",
               "scipy", "matplotlib")
@@ -93,7 +100,7 @@ def fail(msg: str) -> None:
 
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("benchmark", choices=["lcbench"])
+    p.add_argument("benchmark", choices=["lcbench", *REAL])
     p.add_argument("--tasks", nargs="+", metavar="ID", help="OpenML task ids (default: the 8 development tasks)")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default 5; --quick: 1)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, metavar="DIR",
@@ -105,6 +112,13 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--heldout", action="store_true", help="allow tasks outside the development set (for the "
                    "separate held-out check only)")
     args = p.parse_args(argv)
+    if args.benchmark in REAL:
+        if args.tasks or args.budget_trials or args.heldout:
+            fail(f"{args.benchmark}: --tasks, --budget-trials and --heldout are LCBench's")
+        args.seeds = 3 if args.seeds is None else args.seeds
+        if args.seeds < 1:
+            fail("--seeds must be at least 1")
+        return args
     defaults = QUICK if args.quick else {"tasks": lcb.DEV_TASKS, "seeds": 5, "budget_trials": 40}
     args.tasks = [str(t) for t in (args.tasks or defaults["tasks"])]
     args.seeds = defaults["seeds"] if args.seeds is None else args.seeds
@@ -285,9 +299,59 @@ def write_curves(path: Path, canon, runs, tasks, seeds, budget, step: int) -> No
                     w.writerow([m, t, s, *[f"{c[p - 1]:.4f}" for p in points]])
 
 
+def real_main(args, argv) -> None:
+    """freq / seqclf: the arms of search_efficiency.ARMS on real trainings."""
+    import _sq_real
+    import search_efficiency as se
+
+    names = list(se.ARMS) if not args.methods else [n.strip() for n in args.methods.split(",") if n.strip()]
+    unknown = [n for n in names if n not in se.ARMS]
+    if unknown:
+        fail(f"--methods: unknown {', '.join(unknown)} for {args.benchmark}; known: {', '.join(se.ARMS)}")
+    if "random" not in names:
+        names.insert(0, "random")
+    t_start = time.perf_counter()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    runs, refs, budget = _sq_real.run_all(args.benchmark, args.seeds, names, quick=args.quick)
+    tasks = list(refs)
+    methods = summarise(names, names, runs, refs, tasks, 1, budget)
+    rows = [{"method": n + (" (default)" if n == "sweeplab" else ""), "rank@25%": f["rank"]["25"],
+             "rank@50%": f["rank"]["50"], "rank@100%": f["mean_rank"], "regret@25%": f["regret"]["25"],
+             "regret@50%": f["regret"]["50"], "regret@100%": f["regret"]["100"],
+             "lost_to_random": f"{f['lost_to_random']}/{len(tasks)}", "trials": f["trials"],
+             "full-length": f["full_trials"], "s/run": f["wall_s_per_run"]} for n, f in methods.items()]
+    print()
+    print(table(rows, list(rows[0])))
+    suffix = "_quick" if args.quick else "" if args.methods is None and args.seeds == 3 else "_custom"
+    png = RESULTS / f"search_quality_{args.benchmark}{suffix}.png"
+    RESULTS.mkdir(exist_ok=True)
+    plot(png, names, mean_regret_curves(names, runs, refs, tasks, 1, budget), budget,
+         f"{args.benchmark}, real trainings, {args.seeds} seeds, budget {budget} epochs "
+         f"(25 % of the grid's), 2 CPUs")
+    wall = time.perf_counter() - t_start
+    print(f"\nanytime curves: {png.relative_to(REPO)}; total wall time {wall:.0f} s")
+    compact = {"default": "sweeplab", "methods": {n: {"mean_rank": f["mean_rank"], "regret": f["regret"],
+                                                      "lost_to_random": f["lost_to_random"]} for n, f in methods.items()}}
+    figures = {**compact, "methods_detail": methods, "benchmark": args.benchmark, "seeds": args.seeds,
+               "budget_epochs": budget, "quick": args.quick, "reference": refs, "png": str(png.relative_to(REPO)),
+               "arms": {n: dict(zip(("search", "scheduler"), se.ARMS[n])) for n in names}, "wall_s": wall}
+    write_entry(figures, compact, argv)
+
+
+def write_entry(figures: dict, compact: dict, argv) -> None:
+    entry = {"bench": "search_quality", "date": dt.datetime.now().isoformat(timespec="seconds"),
+             "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+             "machine": machine(), "versions": {**versions(), **peer_versions()}, "figures": figures}
+    with open(RESULTS / "search_quality.jsonl", "a") as f:
+        f.write(json.dumps(entry, default=float) + "\n")
+    print(json.dumps({"bench": "search_quality", "figures": compact}, default=float))
+
+
 def main(argv=None) -> None:
     args = parse(argv)
     quiet()
+    if args.benchmark in REAL:
+        return real_main(args, argv)
     t_start = time.perf_counter()
     names = choose_methods(args.methods)
     import _sq_methods as sqm
@@ -337,12 +401,7 @@ def main(argv=None) -> None:
                "quick": args.quick, "reference": {t: {k: refs[t][k] for k in ("best", "worst", "random_best_52")}
                                                   for t in args.tasks},
                "png": str(png.relative_to(REPO)), "curves_csv": str(curves_csv.relative_to(REPO)), "wall_s": wall}
-    entry = {"bench": "search_quality", "date": dt.datetime.now().isoformat(timespec="seconds"),
-             "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
-             "machine": machine(), "versions": {**versions(), **peer_versions()}, "figures": figures}
-    with open(RESULTS / "search_quality.jsonl", "a") as f:
-        f.write(json.dumps(entry, default=float) + "\n")
-    print(json.dumps({"bench": "search_quality", "figures": compact}, default=float))
+    write_entry(figures, compact, argv)
 
 
 if __name__ == "__main__":

@@ -386,6 +386,43 @@ def test_a_storage_folder_with_two_sweeps_is_analysed_together_but_chosen_from_o
     assert "holds 2 sweeps; name one sweep folder" in capsys.readouterr().err
 
 
+DAMAGE = {  # file of the gru sweep -> (what it is overwritten with, what the one line says about it)
+    "trials.parquet": (b"PAR1 cut", "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
+    "history.parquet": (b"", "not a Parquet file (cut short or damaged: Parquet file size is 0 bytes)"),
+    "sweep.json": (b'{"metric": "val_macro_f1"', "not JSON (Expecting ',' delimiter: line 1 column 26)"),
+    "journal.jsonl": (b'{"event": "end"\n{"event": "end", "trial_id": "gru1", "status": "ERROR", "error": null}\n',
+                      "line 1: not JSON (Expecting ',' delimiter: column 16)"),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGE)
+@pytest.mark.parametrize("command", ["analyze", "best", "suggest", "report"])
+def test_a_damaged_store_file_is_one_line_and_exit_2(command, name, tmp_path, capsys):
+    gru = gru_sweep(tmp_path / "gru")
+    content, what = DAMAGE[name]
+    (gru / name).write_bytes(content)
+    assert main([command, str(gru)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"sweeplab: error: {gru / name}: {what}"] and not out
+
+
+def test_a_damaged_sweep_in_a_storage_folder_is_left_out_with_one_line(tmp_path, capsys):
+    gru_sweep(tmp_path / "store" / "gru")
+    imdb_sweep(tmp_path / "store" / "imdb")
+    bad = gru_sweep(tmp_path / "store" / "bad")
+    (bad / "trials.parquet").write_bytes(b"PAR1 cut")
+    assert main(["analyze", str(tmp_path / "store")]) == 0
+    out, err = capsys.readouterr()
+    assert "## Sweep gru_wandb" in out and "## Sweep imdb_report" in out
+    assert err.splitlines() == [f"note: {bad}/trials.parquet: not a Parquet file (cut short or damaged: Parquet magic "
+                                "bytes not found in footer); that sweep is left out"]
+    for sweep in ("gru", "imdb"):
+        (tmp_path / "store" / sweep / "sweep.json").write_bytes(b"[]")  # nothing left to analyse: an error
+    assert main(["analyze", str(tmp_path / "store")]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"sweeplab: error: {bad}/trials.parquet: not a Parquet file (cut "
+                                                    "short or damaged: Parquet magic bytes not found in footer)"]
+
+
 def test_minority_and_divergence_wording(tmp_path):
     balanced = json.dumps([[40, 5, 5], [30, 20, 0], [25, 0, 25]])  # 50 rows a class: no minority
     skewed = json.dumps([[400, 0, 0], [30, 20, 0], [25, 0, 25]])

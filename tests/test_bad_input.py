@@ -272,6 +272,23 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
                                   "while the sweep ran); it cannot be resumed: start a new sweep")),
     ("resume-not-a-sweep", {"sweeps/s/notes.txt": "mine"}, ["resume", "{t}/sweeps/s"],
      "{t}/sweeps/s: no sweep.json here; not a sweeplab sweep folder"),
+    # a damaged store: refused before Ray starts, in one line naming the file
+    ("resume-sweep-json-garbage", {**a_sweep_of("freq"), "sweeps/s/sweep.json": b"\x00\x00{"}, ["resume", "{t}/sweeps/s"],
+     "{t}/sweeps/s/sweep.json: not JSON (Expecting value: line 1 column 1)"),
+    ("resume-sweep-json-not-utf8", {**a_sweep_of("freq"), "sweeps/s/sweep.json": b'{"name": "\xff"}'},
+     ["resume", "{t}/sweeps/s"], "{t}/sweeps/s/sweep.json: not UTF-8 text (byte 10)"),
+    ("resume-sweep-json-array", {**a_sweep_of("freq"), "sweeps/s/sweep.json": "[]"}, ["resume", "{t}/sweeps/s"],
+     "{t}/sweeps/s/sweep.json: holds an array, not a JSON object"),
+    ("resume-trials-parquet-cut", a_sweep_of("freq", **{"trials.parquet": b"PAR1\x15\x04 cut short"}), ["resume", "{t}/sweeps/s"],
+     "{t}/sweeps/s/trials.parquet: not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
+    ("resume-tuner-pkl-cut", a_sweep_of("freq", **{"tuner.pkl": b"\x80\x04\x95\x10"}), ["resume", "{t}/sweeps/s"],
+     "{t}/sweeps/s/tuner.pkl: Ray's experiment state is damaged (not a whole pickle: not enough data in stream "
+     "to read uint8)"),
+    ("resume-sweep-json-empty-object", {**a_sweep_of("freq"), "sweeps/s/sweep.json": "{}"}, ["resume", "{t}/sweeps/s"],
+     "{t}/sweeps/s/sweep.json: no 'options': not what sweeplab tune writes"),
+    ("resume-journal-garbage", a_sweep_of("freq", **{"journal.jsonl": b'{"trial_id": "a", \n{}\n'}),
+     ["resume", "{t}/sweeps/s"], "{t}/sweeps/s/journal.jsonl: line 1: not JSON (Expecting property name enclosed in "
+                                 "double quotes: column 19)"),
 ]
 
 # (id, the tmpfs at {t}/mnt: read-only or filled up, files written there first, argv, expected)

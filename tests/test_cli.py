@@ -30,7 +30,7 @@ def test_every_command_answers_help(command, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["tune", "freq", "--bogus"], "unrecognized arguments: --bogus"),
-    (["tune", "nope"], "unknown experiment or space 'nope'; known: freq, freq_noise, gan, imdb, seq2seq, seqclf, seqclf_gru, seqclf_lstm, videomae, videomae_wlasl100, videomae_wlasl300"),
+    (["tune", "nope"], "unknown experiment or space 'nope'; known: freq, freq_clean, freq_noise, gan, imdb, seq2seq, seqclf, seqclf_gru, seqclf_lstm, videomae, videomae_wlasl100, videomae_wlasl300"),
     (["show", "nope"], "unknown experiment 'nope'"),
     (["tune", "freq", "--set", "hiden_size=3"], "--set hiden_size: not a field of FreqConfig"),
     (["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),
@@ -40,12 +40,45 @@ def test_every_command_answers_help(command, capsys):
     (["resume", "/nonexistent"], "/nonexistent: no sweep.json here"),
     (["train", "freq", "--preset", "nope"], "no preset 'nope'; presets: initial, tuned, serial, long, large"),
     (["train", "seqclf", "--preset", "original", "--set", "data=/nonexistent.csv"], "/nonexistent.csv"),
+    (["tune", "freq", "--seed", "-1"], "--seed -1: must be in [0, 2**32)"),
+    (["tune", "freq", "--seed", str(2**32)], "--seed 4294967296: must be in [0, 2**32)"),
+    (["tune", "freq", "--seed", "1e20"], "argument --seed: invalid int value: '1e20'"),
+    (["tune", "freq", "--cpus-per-trial", "nan"], "--cpus-per-trial nan: must be > 0 (CPUs a trial holds)"),
+    (["tune", "freq", "--gpus-per-trial", "nan"], "--gpus-per-trial nan: must be >= 0"),
+    (["tune", "freq", "--time-budget", "nan"], "--time-budget nan: must be > 0 seconds"),
+    (["tune", "freq", "--time-budget=-inf"], "--time-budget -inf: must be > 0 seconds"),
+    (["tune", "freq", "--time-budget", "inf"], "--time-budget inf: must be > 0 seconds"),
+    *[(["tune", "freq", "--name", name], f"--name {name!r}: a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'")
+      for name in ("..", ".", "", "a/../..", "a\\b", "a\0b")],
+    (["tune", "freq", "--set", "lr=nan"], "--set lr: must be a finite number, got nan"),
+    (["tune", "freq", "--set", "seed=-1"], "--set seed: FreqConfig: key 'seed' must be in [0, 2**32), got -1"),
+    (["tune", "seqclf", "--set", "data=missing.csv"], "missing.csv: no such file or folder"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert main([*argv, *(["--storage", str(tmp_path)] if argv[0] == "tune" else [])]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1], err
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+def test_a_relative_data_path_reaches_trials_absolute(tmp_path, monkeypatch, capsys):
+    from sweeplab import tuning
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecg.csv").write_text("")
+    prep = tuning.prepare(tuning.SweepOptions(target="seqclf", sets=["data=ecg.csv"], storage="s"))
+    assert prep.spec.param_space()["data"] == prep.spec.pins["data"] == str(tmp_path / "ecg.csv")
+    assert main(["tune", "seqclf", "--set", "data=gone.csv", "--storage", "s"]) == 2
+    assert capsys.readouterr().err.strip() == f"sweeplab: error: --set data: {tmp_path}/gone.csv: no such file or folder"
+
+
+def test_list_into_a_pipe_closed_early_ends_quietly():
+    """`sweeplab list | head -1`: the reader goes away; no BrokenPipeError traceback."""
+    code = "import sys; from sweeplab.cli import main_entry; sys.argv = ['sweeplab', 'list']; main_entry()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the child has written anything
+    err = proc.stderr.read()
+    assert proc.wait(60) == 0 and err == b"", err
 
 
 def test_broken_user_trainable_is_one_line(tmp_path, capsys):

@@ -3,6 +3,7 @@ a store that grows while served, and the pages in a real headless Chromium."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -10,20 +11,23 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_fixtures import gru_sweep, imdb_sweep
+from analysis_fixtures import gru_sweep, imdb_sweep, meta_for, write_sweep
 from sweeplab.cli import main
+from sweeplab.dashboard.insight import expected_best_of
 from sweeplab.dashboard.server import Background, host_warning
 
 ARTIFACTS = Path(os.environ.get("SWEEPLAB_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 
 
 class Served(Background):
-    def get(self, path):
+    def get(self, path, host=None):
+        request = urllib.request.Request(self.url + path.lstrip("/"), headers={"Host": host} if host else {})
         try:
-            with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=30) as r:
+            with urllib.request.urlopen(request, timeout=30) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -95,6 +99,31 @@ def test_files_cannot_escape_the_sweep_folder(tmp_path, served):
         assert status == 404 and b"secret" not in body and b"root:" not in body, path
 
 
+def test_nul_bytes_are_bad_requests(tmp_path, served):
+    gru_sweep(tmp_path / "store" / "gru")
+    app = served(tmp_path / "store")
+    for path in ["/files/gru/report%00.md", "/files/gru%00/trials.parquet", "/api/sweeps/gru%00", "/sweep/%00"]:
+        assert app.get(path)[0] == 400, path
+
+
+def test_other_hosts_are_refused_as_dns_rebinding(tmp_path, served):
+    gru_sweep(tmp_path / "store" / "gru")
+    app = served(tmp_path / "store")
+    port = app.port
+    for host in ["127.0.0.1", f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}"]:
+        assert app.get("/api/sweeps", host=host)[0] == 200, host
+    for host in ["evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", f"[::2]:{port}"]:
+        assert app.get("/api/sweeps", host=host)[0] == 403, host
+        assert app.get("/files/gru/trials.parquet", host=host)[0] == 403, host
+    other = Served([tmp_path / "store"], host="127.0.0.2")  # bound to another host on purpose: that one too
+    try:
+        assert other.get("/api/sweeps")[0] == 200  # Host: 127.0.0.2:PORT
+        assert other.get("/api/sweeps", host="localhost")[0] == 200
+        assert other.get("/api/sweeps", host="evil.example")[0] == 403
+    finally:
+        other.close()
+
+
 def test_a_store_that_grows_while_served_shows_its_new_rows(tmp_path, served):
     sweep = gru_sweep(tmp_path / "store" / "gru")
     trials = pd.read_parquet(sweep / "trials.parquet")
@@ -110,6 +139,25 @@ def test_a_store_that_grows_while_served_shows_its_new_rows(tmp_path, served):
     # a sweep that appears after the dashboard started is listed too
     imdb_sweep(tmp_path / "store" / "imdb")
     assert {s["id"] for s in app.json("/api/sweeps")} == {"gru", "imdb"}
+
+
+def test_a_damaged_sweep_is_listed_with_its_error_beside_the_good_ones(tmp_path, served):
+    gru_sweep(tmp_path / "store" / "gru")
+    imdb_sweep(tmp_path / "store" / "imdb")
+    (gru_sweep(tmp_path / "store" / "cut") / "trials.parquet").write_bytes(b"PAR1 cut")
+    (gru_sweep(tmp_path / "store" / "shape") / "sweep.json").write_text("[]")
+    (gru_sweep(tmp_path / "store" / "odd") / "trials.parquet").write_bytes(
+        pd.read_parquet(tmp_path / "store" / "gru" / "trials.parquet").drop(columns="status").to_parquet())
+    app = served(tmp_path / "store")
+    sweeps = {s["id"]: s for s in app.json("/api/sweeps")}
+    assert sweeps["cut"] == {"id": "cut", "error": "trials.parquet: not a Parquet file (cut short or damaged: Parquet "
+                                                   "magic bytes not found in footer)"}
+    assert sweeps["shape"] == {"id": "shape", "error": "sweep.json: holds an array, not a JSON object"}
+    assert sweeps["odd"] == {"id": "odd", "error": "cannot be summarised (KeyError: 'status')"}
+    assert sweeps["gru"]["best"]["value"] == 0.92 and sweeps["imdb"]["state"] == "done"
+    status, body = app.get("/api/sweeps/cut/trials")
+    assert status == 409 and json.loads(body)["error"].endswith("cut/trials.parquet: not a Parquet file (cut short "
+                                                                "or damaged: Parquet magic bytes not found in footer)")
 
 
 def test_bad_dashboard_input(tmp_path, capsys):
@@ -166,6 +214,51 @@ def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
         assert len(browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr")) == n_trials
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard-sweep.png"))
+        _search_views_render(browser, "real")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        browser.quit()
+
+
+def _search_views_render(browser, tag: str) -> None:
+    """The sweep page's search views drawn, each kept as a screenshot under test-artifacts/."""
+    from selenium.webdriver.common.by import By
+
+    for view, selector in (("best-so-far", "#bsf-epochs .main-svg .scatterlayer .trace"),
+                           ("importance", "#importance .main-svg .barlayer .trace"),
+                           ("parallel", "#parallel .main-svg .parcoords"),
+                           ("decisions", "#decisions thead th")):
+        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, selector))
+        element = browser.find_element(By.CSS_SELECTOR, selector).find_element(By.XPATH, "ancestor::section[1]")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert element.screenshot(str(ARTIFACTS / f"dashboard-{view}-{tag}.png"))
+
+
+def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_index_opened(tmp_path, served):
+    from selenium.webdriver.common.by import By
+
+    promotion_sweep(tmp_path / "old", started="2026-12-01T10:00:00")
+    app = served(tmp_path)
+    browser = _browser()
+    try:
+        browser.get(app.url)
+        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#sweeps tbody tr[data-sweep='old']"))
+        promotion_sweep(tmp_path / "new", started="2026-12-02T10:00:00")  # after the page opened
+        _wait(browser, lambda b: [r.get_attribute("data-sweep") for r in
+                                  b.find_elements(By.CSS_SELECTOR, "#sweeps tbody tr")] == ["new", "old"], timeout=20)
+        assert browser.find_element(By.CSS_SELECTOR, "#sweeps tbody tr td.progress").text == "32 of 36 epochs"
+        for box in browser.find_elements(By.CSS_SELECTOR, "#sweeps tbody input[type=checkbox]"):
+            box.click()
+        browser.find_element(By.ID, "compare").click()
+        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#compare-curves .main-svg .scatterlayer .trace"))
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-chosen tbody tr")) == 2
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "dashboard-compare.png"))
+        browser.get(app.url + "sweep/new")
+        _search_views_render(browser, "fixture")
+        cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#decisions tbody td")]
+        assert cells == ["GRU (run #3)", "pause 0.050 (3/3)", "GRU (run #1)", "continue 0.150 (2/3)"], cells
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     finally:
@@ -191,3 +284,101 @@ def test_browser_page_refreshes_itself_while_the_sweep_runs(tmp_path, served):
         _wait(browser, lambda b: b.find_element(By.ID, "state").text == "done", timeout=20)
     finally:
         browser.quit()
+
+
+# --- the search, not only its results: decisions, importance, parallel coordinates, best so
+# far against compute, compare, and the index's order and progress
+
+PROMO_SPACE = """experiment: seqclf
+method: bayes
+metric: {name: val_macro_f1, goal: maximize}
+scheduler: {name: promotion, grace_period: 1, reduction_factor: 3}
+parameters:
+  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
+  cell: {values: [gru, lstm]}
+"""
+# trial -> (lr, cell, epochs trained, status); val_macro_f1 at epoch e = 0.1 * e + lr-driven level
+PROMO_TRIALS = {"p1": (1e-3, "gru", 9, "TERMINATED"), "p2": (1e-2, "lstm", 9, "TERMINATED"),
+                "p3": (1e-4, "gru", 1, "PAUSED"), "p4": (3e-2, "lstm", 3, "TERMINATED"),
+                "p5": (3e-4, "lstm", 1, "TERMINATED"), "p6": (5e-3, "gru", 9, "TERMINATED")}
+
+
+def promo_value(lr: float, epoch: int) -> float:
+    return round(0.05 * epoch + 0.1 * (4 + math.log10(lr)), 6)
+
+
+def promotion_sweep(folder: Path, started: str = "2026-12-01T10:00:00", experiment: str = "seqclf") -> Path:
+    trials, history, t = [], [], 1_700_000_000
+    for i, (tid, (lr, cell, epochs, status)) in enumerate(PROMO_TRIALS.items()):
+        rows = [{"trial_id": tid, "training_iteration": e, "val_macro_f1": promo_value(lr, e),
+                 "time_this_iter_s": 2.0, "time_total_s": 2.0 * e, "timestamp": t + 10 * i + e} for e in range(1, epochs + 1)]
+        history += rows
+        stopped = {"stopped_at_rung": 1} if tid == "p5" else {}
+        trials.append({"trial_id": tid, "status": status, "preset": None, "error": None, "config/lr": lr,
+                       "config/cell": cell, "iterations": epochs, "wall_time_s": 2.0 * epochs,
+                       "best/val_macro_f1": rows[-1]["val_macro_f1"], "best_iteration": epochs, **stopped})
+    write_sweep(folder, trials, history, {**meta_for(experiment, "val_macro_f1", "max", folder.name,
+                                                     scheduler="promotion", searcher="rung_tpe"),
+                                          "space": PROMO_SPACE, "started": started, "num_samples": 3,
+                                          "epoch_budget": 36})
+    at1 = {t: promo_value(PROMO_TRIALS[t][0], 1) for t in ("p1", "p2", "p3")}
+    pd.DataFrame([
+        {"trial_id": "p3", "rung": 1, "epoch": 1, "action": "pause", "scores": json.dumps(at1), "at": 1.0},
+        {"trial_id": "p1", "rung": 1, "epoch": 1, "action": "continue", "scores": json.dumps(at1), "at": 2.0},
+    ]).to_parquet(folder / "decisions.parquet", index=False)
+    return folder
+
+
+def test_the_decisions_view_shows_each_rungs_decisions_with_the_scores_beside_them(tmp_path, served):
+    promotion_sweep(tmp_path / "promo")
+    gru_sweep(tmp_path / "gru")
+    app = served(tmp_path)
+    d = app.json("/api/sweeps/promo/decisions")
+    assert (d["source"], d["rungs"]) == ("recorded", [1])
+    assert [(r["trial_id"], r["action"], r["rank"], r["of"]) for r in d["decisions"]] == \
+        [("p3", "pause", 3, 3), ("p1", "continue", 2, 3)]
+    assert d["decisions"][0]["score"] == promo_value(1e-4, 1)
+    derived = app.json("/api/sweeps/gru/decisions")  # no decisions recorded, none stopped: nothing to show
+    assert (derived["source"], derived["decisions"]) == ("derived", [])
+
+
+def test_importance_parallel_coordinates_and_best_so_far(tmp_path, served):
+    promotion_sweep(tmp_path / "promo")
+    app = served(tmp_path)
+    imp = app.json("/api/sweeps/promo/importance")
+    assert imp["method"].startswith("PED-ANOVA") and imp["trials"] == 6 and set(imp["importances"]) == {"lr", "cell"}
+    assert imp["importances"]["lr"] > imp["importances"]["cell"]  # the metric follows lr; cell is noise
+    par = app.json("/api/sweeps/promo/parallel")
+    axes = {a["name"]: a for a in par["axes"]}
+    assert axes["lr"]["log"] is True and axes["cell"]["categories"] == ["gru", "lstm"]
+    assert axes["lr"]["values"] == [v[0] for v in PROMO_TRIALS.values()]
+    best = app.json("/api/sweeps/promo/best_so_far")
+    assert best["epochs"] == list(range(1, 33)) and len(best["best"]) == 32
+    assert best["best"][0] == promo_value(1e-3, 1) and best["best"][-1] == max(promo_value(lr, e) for lr, _, e, _ in
+                                                                                  PROMO_TRIALS.values())
+    assert best["trial_hours"][-1] == pytest.approx(32 * 2.0 / 3600)
+    assert best["random"]["from_trials"] == 3 and best["random"]["values"][:9] == [None] * 8 + [
+        pytest.approx(expected_best_of(np.array([promo_value(lr, 9) for lr in (1e-3, 1e-2, 5e-3)]), 1, True))]
+
+
+def test_expected_best_of_k_random_draws():
+    assert expected_best_of(np.array([1.0, 2.0, 3.0]), 2, True) == pytest.approx(22 / 9)
+    assert expected_best_of(np.array([1.0, 2.0, 3.0]), 2, False) == pytest.approx(14 / 9)
+    assert expected_best_of(np.array([1.0, 2.0, 3.0]), 0, True) is None
+
+
+def test_compare_and_the_index_newest_first_with_progress(tmp_path, served):
+    promotion_sweep(tmp_path / "old", started="2026-12-01T10:00:00")
+    promotion_sweep(tmp_path / "new", started="2026-12-02T10:00:00")
+    imdb_sweep(tmp_path / "other")
+    app = served(tmp_path)
+    index = app.json("/api/sweeps")
+    assert [s["id"] for s in index] == ["new", "old", "other"]  # newest first; no start time last
+    assert {k: index[0]["progress"][k] for k in ("ended", "of", "epochs", "epoch_budget", "eta_s")} == \
+        {"ended": 5, "of": None, "epochs": 32, "epoch_budget": 36, "eta_s": None}
+    both = app.json("/api/compare?ids=old,new")
+    assert [s["id"] for s in both["sweeps"]] == ["old", "new"] and both["metric"] == "val_macro_f1"
+    assert both["sweeps"][0]["chosen"]["config"]["lr"] == 1e-2
+    status, body = app.get("/api/compare?ids=old,other")
+    assert status == 409 and b"different experiments" in body
+    assert app.get("/compare?ids=old,new")[0] == 200

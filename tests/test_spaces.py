@@ -68,6 +68,36 @@ BAD = {
     "bad goal": ("metric: {name: val_mse, goal: lowest}\n", "metric.goal: got 'lowest'"),
     "not yaml": ("parameters: [unclosed\n", "not valid YAML"),
     "resources": ("resources: {cpu: -1}\n", "resources.cpu: must be a non-negative number"),
+    "alias bomb": ("description:\n  - &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+                   + "".join(f"  - &{b} [{', '.join([f'*{a}'] * 10)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+                   + "fixed: {frequencies: *i}\n", "line 6: refused: its aliases expand to more than 100,000 nodes"),
+    "alias inside its anchor": ("fixed: &x {frequencies: [1, *x]}\n", "line 1: refused: alias *x refers to itself"),
+    "nan bound": ("parameters:\n  lr: {distribution: uniform, min: .nan, max: 0.1}\n", "parameters.lr.min: must be a finite number, got nan"),
+    "inf bound": ("parameters:\n  lr: {min: 0.1, max: .inf}\n", "parameters.lr.max: must be a finite number, got inf"),
+    "-inf bound": ("parameters:\n  lr: {min: -.inf, max: 0.1}\n", "parameters.lr.min: must be a finite number, got -inf"),
+    "nan in values": ("parameters:\n  lr: {values: [0.1, .nan]}\n", "parameters.lr.values[1]: must be a finite number, got nan"),
+    "nan fixed": ("fixed: {lr: .nan}\n", "fixed.lr: must be a finite number, got nan"),
+    "inf in a fixed list": ("fixed: {frequencies: [1.0, .inf]}\n", "fixed.frequencies: must be a finite number, got inf"),
+    "beyond float32": ("fixed: {lr: 1e39}\n", "fixed.lr: must be within float32's range (+-3.4e38), got 1e+39"),
+    "beyond int64": ("parameters:\n  hidden_size: {min: 8, max: 100000000000000000000000}\n",
+                     "parameters.hidden_size.max: must fit a 64-bit integer, got 100000000000000000000000"),
+    "1e23 for an int": ("fixed: {hidden_size: 1e23}\n", "fixed.hidden_size: must be int, got 1e+23"),
+    "log_uniform exponent": ("parameters:\n  lr: {distribution: log_uniform, min: 1, max: 100}\n", "parameters.lr.max: log_uniform's min and max are natural-log exponents"),
+    "q off the grid": ("parameters:\n  lr: {distribution: q_uniform, min: 0.5, max: 8.5}\n",
+                       "parameters.lr.min: q_uniform needs min and max that are multiples of q (1), got 0.5"),
+    "grace_period a word": ("scheduler: {name: asha, grace_period: five}\n", "scheduler.grace_period: must be an integer >= 1, got 'five'"),
+    "reduction_factor 1": ("scheduler: {name: asha, reduction_factor: 1}\n", "scheduler.reduction_factor: must be a number > 1, got 1"),
+    "max_t 0": ("scheduler: {name: hyperband, max_t: 0}\n", "scheduler.max_t: must be an integer >= 1, got 0"),
+    "quantile_fraction": ("scheduler: {name: pbt, quantile_fraction: 0.9}\n", "scheduler.quantile_fraction: must be a number in [0, 0.5], got 0.9"),
+    "min_iter -3": ("early_terminate: {type: hyperband, min_iter: -3}\n", "early_terminate.min_iter: must be an integer >= 1, got -3"),
+    "eta nan": ("early_terminate: {type: hyperband, eta: .nan}\n", "early_terminate.eta: must be a number > 1, got nan"),
+    "max_iter -1": ("early_terminate: {type: hyperband, max_iter: -1}\n", "early_terminate.max_iter: must be an integer >= 1, got -1"),
+    "time_budget nan": ("time_budget: .nan\n", "time_budget: must be a positive number of seconds, got nan"),
+    "resources nan": ("resources: {gpu: .nan}\n", "resources.gpu: must be a non-negative number, got nan"),
+    "metric never reported": ("experiment: freq\nmetric: {name: val_accuracy, goal: maximize}\n",
+                              "metric: freq reports no 'val_accuracy'; known: val_mse, train_loss, epoch_seconds, train_seconds"),
+    "test metric": ("experiment: freq\nmetric: test_mse\n", "metric: freq reports no 'test_mse'"),
+    "seed out of range": ("fixed: {seed: -1}\n", "fixed.seed: FreqConfig: key 'seed' must be in [0, 2**32), got -1"),
 }
 
 
@@ -76,7 +106,7 @@ def test_bad_space_names_file_and_key(tmp_path, case):
     text, expected = BAD[case]
     path = write(tmp_path, text)
     with pytest.raises(UserError) as err:
-        spaces.load(path, FreqConfig)
+        spaces.load(path, FreqConfig).check_configs()
     message = str(err.value)
     assert message.startswith(str(path)), message
     assert expected in message, message
@@ -202,3 +232,44 @@ def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_ca
                                               search="random"))
     assert prep.num_samples == 3  # run_cap
     assert "program, entity: W&B keys sweeplab does not use" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dist", ["q_uniform", "q_log_uniform_values"])
+def test_wandb_quantised_integer_ranges_need_no_q(tmp_path, dist):
+    """W&B's q defaults to 1: integer min and max give integers, on every searcher's domain."""
+    spec = spaces.load(write(tmp_path, f"parameters:\n  hidden_size: {{distribution: {dist}, min: 8, max: 64}}\n"), FreqConfig)
+    spec.check_configs()
+    domain = spec.param_space()["hidden_size"]
+    drawn = [domain.sample() for _ in range(50)]
+    assert all(isinstance(v, int) and 8 <= v <= 64 for v in drawn), drawn
+    from sweeplab.domains import optuna_problem
+
+    assert optuna_problem(spec.parameters["hidden_size"]) is None
+
+
+def test_relative_paths_are_made_absolute_once_and_must_exist(tmp_path, monkeypatch):
+    """Trials run in folders of their own: the driver resolves data paths against its own
+    working directory, and refuses a missing one before Ray starts."""
+    from sweeplab.trainables.seqclf import SeqclfConfig
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecg.csv").write_text("")
+    spec = spaces.load(write(tmp_path, "fixed: {data: ecg.csv}\n"), SeqclfConfig)
+    assert spec.fixed["data"] == str(tmp_path / "ecg.csv")
+    spec.check_paths()
+    spec.pin("data", "sub/../ecg.csv")
+    assert spec.fixed["data"] == spec.pins["data"] == str(tmp_path / "ecg.csv")
+    spec.pin("data", "missing.csv")
+    with pytest.raises(UserError, match=f"^--set data: {tmp_path}/missing.csv: no such file or folder$"):
+        spec.check_paths()
+    spec = spaces.load(write(tmp_path, "parameters:\n  data: {values: [ecg.csv, gone.csv]}\n"), SeqclfConfig)
+    assert spec.parameters["data"].values == [str(tmp_path / "ecg.csv"), str(tmp_path / "gone.csv")]
+    with pytest.raises(UserError, match=f"space.yaml: parameters.data: {tmp_path}/gone.csv: no such file or folder$"):
+        spec.check_paths()
+
+
+def test_set_refuses_non_finite_numbers(tmp_path):
+    spec = spaces.load(write(tmp_path, GOOD), FreqConfig)
+    for value in ("nan", ".inf", "-inf"):
+        with pytest.raises(UserError, match="^--set lr: must be a finite number"):
+            spec.pin("lr", value)

@@ -1,11 +1,17 @@
 """The results store, from known events to exact tables."""
 from __future__ import annotations
 
+import errno
 import json
+import os
+import pickle
+import re
 
 import pandas as pd
+import pytest
 
 from sweeplab import store
+from sweeplab.errors import UserError
 
 
 def test_recorder_writes_exact_trials_and_history(tmp_path):
@@ -155,3 +161,224 @@ def test_checkpoint_pruner_deletes_only_what_no_saved_state_can_name(tmp_path):
     assert left() == [2, 3, 4]
     pruner.on_experiment_end([])  # the final state names each trial's newest
     assert left() == [4]
+
+
+# --- any report, any damage ---------------------------------------------------------------
+
+def test_any_report_is_stored_and_read_back_and_the_journal_replays_it(tmp_path):
+    """A string where a column held numbers, an int past 64 bits, nested values, None, bytes:
+    the Parquet write neither raises (in a Tune callback it would end the sweep) nor loses them."""
+    import numpy as np
+
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {"v": 1}, "val_loss", "min", flush_every=0)
+    rec.open()
+    rec.started("a", {"units": 32, "act": None})
+    rec.started("b", {"units": "auto", "act": {"name": "relu"}})
+    rec.result("a", {"training_iteration": 1, "val_loss": 0.5, "big": 1, "blob": None, "raw": None})
+    rec.result("b", {"training_iteration": 1, "val_loss": "diverged", "big": 2**64 + 1,
+                     "blob": {"k": [1, 2], (1, 2): "tuple key"}, "raw": b"\xff\x00ok", "arr": np.arange(3)})
+    rec.close({"a": "TERMINATED", "b": "TERMINATED"})
+
+    expected = {"config/units": [32, "auto"], "config/act": [None, '{"name": "relu"}'], "val_loss": [0.5, "diverged"],
+                "big": [1, 2**64 + 1], "blob": [None, "{'k': [1, 2], (1, 2): 'tuple key'}"],
+                "raw": [None, "\\xff\x00ok"], "arr": [None, "[0, 1, 2]"]}
+
+    def check(trials):
+        trials = trials.set_index("trial_id").loc[["a", "b"]]
+        assert {c: [None if pd.isna(v) else v for v in trials[c]] for c in expected} == expected
+        assert trials.loc["a", "best/val_loss"] == 0.5 and pd.isna(trials.loc["b", "best/val_loss"])
+
+    check(store.read_frame(str(tmp_path / "s" / store.TRIALS)))
+    trials, history = store.read_tables(uri, "val_loss", "min")
+    check(trials)
+    assert list(history["val_loss"]) == [0.5, "diverged"] and list(history["big"]) == [1, 2**64 + 1]
+
+    # a killed driver's journal holds more of them; reading replays it, and so does a resume
+    again = store.SweepRecorder(uri, {}, "val_loss", "min", flush_every=3600)
+    again.open()
+    again.started("c", {"units": 2**70})  # written through: the first event
+    again.result("c", {"training_iteration": 1, "val_loss": [1, 2], "big": "big"})  # journalled only
+    assert json.loads((tmp_path / "s" / store.JOURNAL).read_text())["result"]["val_loss"] == "[1, 2]"
+    trials, _ = store.read_tables(uri, "val_loss", "min")
+    assert trials.set_index("trial_id").loc["c", "val_loss"] == "[1, 2]"
+    resumed = store.SweepRecorder(uri, {}, "val_loss", "min")
+    resumed.open()  # folds the journal into the Parquet files
+    assert (tmp_path / "s" / store.JOURNAL).read_text() == ""
+    stored = store.read_frame(str(tmp_path / "s" / store.TRIALS)).set_index("trial_id")
+    assert stored.loc["c", "config/units"] == 2**70 and stored.loc["c", "big"] == "big"
+    assert list(stored["val_loss"]) == [0.5, "diverged", "[1, 2]"]
+
+
+def test_a_column_parquet_can_type_keeps_its_type(tmp_path):
+    path = str(tmp_path / "t.parquet")
+    store.write_frame(path, pd.DataFrame({"trial_id": ["a", "b"], "x": [1.5, None], "mixed": [1, "one"]}))
+    frame = store.read_frame(path)
+    assert frame["x"].dtype == "float64" and frame["mixed"].tolist() == [1, "one"]
+    assert pd.read_parquet(path)["mixed"].tolist() == ["1", '"one"']  # on disk: JSON text
+    assert frame.attrs == {}
+
+
+START_A = b'{"event": "start", "trial_id": "a", "preset": null, "config": {"x": 1}}'
+RESULT_A = b'{"event": "result", "trial_id": "a", "result": {"training_iteration": 1, "acc": 0.5}}'
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([START_A, b"{not json", RESULT_A], "line 2: not JSON (Expecting property name enclosed in double quotes: column 2)"),
+    ([START_A, b"\xff\xfe garbage", RESULT_A], "line 2: not UTF-8 text (byte 0)"),
+    ([START_A, b"[]", RESULT_A], "line 2: not an event: no trial_id"),
+    ([b'{"event": "start", "trial_id": "a"}', RESULT_A], "line 1: not a start event (KeyError: 'preset')"),
+    ([START_A, b'{"event": "result", "trial_id": "a", "result": [1]}'],
+     "line 2: not a result event (AttributeError: 'list' object has no attribute 'get')"),
+])
+def test_a_damaged_journal_is_one_error_naming_the_line(lines, message, tmp_path):
+    (tmp_path / store.JOURNAL).write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(store.CorruptStore) as info:
+        store.read_tables(str(tmp_path))
+    assert str(info.value) == f"{tmp_path / store.JOURNAL}: {message}"
+
+
+@pytest.mark.parametrize("torn", [b'{"event": "result", "trial_id": "a", "res', b'{"event": "result", "note": "\xc3',
+                                  b"\x00\x00\x00"])
+def test_a_torn_last_line_is_skipped_and_the_next_sweep_does_not_append_to_it(torn, tmp_path):
+    (tmp_path / store.JOURNAL).write_bytes(START_A + b"\n" + RESULT_A + b"\n" + torn)
+    trials, history = store.read_tables(str(tmp_path), "acc", "max")
+    assert trials["trial_id"].tolist() == ["a"] and history["acc"].tolist() == [0.5]
+    rec = store.SweepRecorder(str(tmp_path), {}, "acc", "max", flush_every=3600)
+    rec.open()  # a resume: the torn line goes with the rest of the journal
+    rec.result("a", {"training_iteration": 2, "acc": 0.6})
+    assert store.read_tables(str(tmp_path), "acc", "max")[1]["acc"].tolist() == [0.5, 0.6]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    (store.TRIALS, b"PAR1 not really", "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
+    (store.HISTORY, b"", "not a Parquet file (cut short or damaged: Parquet file size is 0 bytes)"),
+    (store.DECISIONS, "half", "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
+    (store.TRIALS, "no-trial-id", "has no trial_id column: not a table this store wrote"),
+])
+def test_a_damaged_parquet_file_is_one_error_naming_it(name, content, message, tmp_path):
+    if content == "half":
+        store.write_frame(str(tmp_path / name), pd.DataFrame({"trial_id": ["a"] * 100, "x": range(100)}))
+        content = (tmp_path / name).read_bytes()[:300]
+    elif content == "no-trial-id":
+        store.write_frame(str(tmp_path / name), pd.DataFrame({"x": [1]}))
+        content = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(store.CorruptStore) as info:
+        store.read_tables(str(tmp_path))
+    assert str(info.value) == f"{tmp_path / name}: {message}"
+    assert isinstance(info.value, UserError) and (info.value.path, info.value.what) == (str(tmp_path / name), message)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"metric": "acc", ', "not JSON (Expecting property name enclosed in double quotes: line 1 column 19)"),
+    (b'{"metric": "\xe9"}', "not UTF-8 text (byte 12)"),
+    (b"[]", "holds an array, not a JSON object"),
+    (b'"acc"', "holds a string, not a JSON object"),
+    (b'{"metric": 3}', "metric: expected text, got 3"),
+    (b'{"options": ["a"]}', 'options: expected an object, got ["a"]'),
+])
+def test_a_damaged_sweep_json_is_one_error_naming_it(content, message, tmp_path):
+    (tmp_path / store.SWEEP_JSON).write_bytes(content)
+    with pytest.raises(store.CorruptStore) as info:
+        store.read_meta(str(tmp_path))
+    assert str(info.value) == f"{tmp_path / store.SWEEP_JSON}: {message}"
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"tuner.pkl": b"\x80\x04\x95garbage"}, "tuner.pkl: Ray's experiment state is damaged (not a whole pickle: "),
+    ({"tuner.pkl": b""}, "tuner.pkl: Ray's experiment state is damaged (not a whole pickle: pickle exhausted before seeing STOP)"),
+    ({"tuner.pkl": b"\x80\x04N.", "experiment_state-2025-01-01_00-00-00.json": b"{}",
+      "experiment_state-2025-01-02_00-00-00.json": b'{"runner_data": '},
+     "experiment_state-2025-01-02_00-00-00.json: not JSON (Expecting value: line 1 column 17)"),
+])
+def test_damaged_ray_state_is_one_error_naming_the_file(files, message, tmp_path):
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(store.CorruptStore, match="^" + re.escape(f"{tmp_path}/{message}")):
+        store.check_ray_state(str(tmp_path))
+    (tmp_path / "tuner.pkl").write_bytes(pickle.dumps({"a": list(range(100))}))
+    for name in files:
+        if name.startswith("experiment_state-"):
+            (tmp_path / name).write_text("{}")
+    store.check_ray_state(str(tmp_path))  # whole: no error
+
+
+# --- atomic writes ------------------------------------------------------------------------
+
+def test_a_local_write_is_synced_then_renamed_then_its_folder_synced(tmp_path, monkeypatch):
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: calls.append(("replace", os.path.basename(a), b)) or real_replace(a, b))
+    for uri in (str(tmp_path / "sweep.json"), f"file://{tmp_path}/sweep.json"):
+        calls.clear()
+        store.write_json(uri, {"v": 1})
+        (_, tmp), (_, tmp_name, target), last = calls
+        assert tmp == f"{target}.tmp-{tmp_name.split('.tmp-')[1]}" and tmp_name.startswith("sweep.json.tmp-")
+        assert target == str(tmp_path / "sweep.json") and last == ("fsync", str(tmp_path))
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.json"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    store.write_json(str(tmp_path / "sweep.json"), {"v": 1})
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        store.write_frame(str(tmp_path / "sweep.json"), pd.DataFrame({"x": [1]}))
+    assert json.loads((tmp_path / "sweep.json").read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["sweep.json"]
+
+
+@pytest.mark.parametrize("moves", [True, False])
+def test_uri_storage_writes_a_temporary_name_then_moves_it_where_it_can(moves, monkeypatch):
+    pytest.importorskip("fsspec")
+    import pyarrow.fs as pafs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    class Store(MemoryFileSystem):
+        def __init__(self):
+            super().__init__()
+            self.moved, self.store = [], {}  # a fresh store, not fsspec's shared one
+
+        def mv(self, src, dst, **kwargs):
+            if not moves:
+                raise NotImplementedError("no rename on this store")
+            self.moved.append((src, dst))
+            super().mv(src, dst, **kwargs)
+
+    memory = Store()
+    fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
+    monkeypatch.setattr(store, "_fs", lambda uri: (fs, uri.removeprefix("mem://")))
+    store.write_json("mem://bucket/s/sweep.json", {"v": 1})
+    assert store.read_json("mem://bucket/s/sweep.json") == {"v": 1}
+    assert [(src.split(".tmp-")[0], dst) for src, dst in memory.moved] == \
+        ([("bucket/s/sweep.json", "bucket/s/sweep.json")] if moves else [])
+    assert memory.find("/bucket") == ["/bucket/s/sweep.json"]  # no temporary name left
+
+
+def test_durable_journal_events_are_synced(tmp_path, monkeypatch):
+    rec = store.SweepRecorder(str(tmp_path / "s"), {}, "acc", "max", flush_every=3600)
+    rec.open()
+    rec.started("a", {"x": 1})
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+                        or real_fsync(fd))
+    rec.result("a", {"training_iteration": 1, "acc": 0.5})  # flushed to the OS only
+    assert synced == []
+    rec.ended("a", "TERMINATED")
+    assert synced == [store.JOURNAL]
+
+
+def test_the_failed_marker_is_written_atomically(tmp_path, monkeypatch):
+    from sweeplab.storage_checks import FAILED, mark_failed
+
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: replaced.append(b) or real_replace(a, b))
+    mark_failed(str(tmp_path), "disk full")
+    assert replaced == [str(tmp_path / FAILED)] and (tmp_path / FAILED).read_text() == "disk full\n"

@@ -37,6 +37,7 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert trials[f"best/{exp.metric}"].notna().all()
     assert trials[exp.metric].between(-1e9, 1e9).all()
     assert set(history["trial_id"]) == set(trials["trial_id"])
+    assert set(exp.reports) <= set(history.columns)  # the registry's list is what a space's metric is checked against
     # every trial reports each epoch, with Tune's iteration equal to the engine's epoch
     assert (history["epoch"] == history["training_iteration"]).all()
     assert trials["preset"].notna().any()  # presets are tried first

@@ -156,8 +156,8 @@ def test_a_metric_without_goal_needs_one_unless_it_is_the_registry_metric(tmp_pa
     space = tmp_path / "m.yaml"
     space.write_text("metric: val_mse\nparameters:\n  lr: {values: [0.001]}\n")
     assert prep(tmp_path, target="freq", space=str(space)).mode == "min"
-    space.write_text("metric: test_mse\nparameters:\n  lr: {values: [0.001]}\n")
-    with pytest.raises(UserError, match=r"m.yaml: metric: give \{name: test_mse, goal: minimize\|maximize\}"):
+    space.write_text("metric: train_loss\nparameters:\n  lr: {values: [0.001]}\n")
+    with pytest.raises(UserError, match=r"m.yaml: metric: give \{name: train_loss, goal: minimize\|maximize\}"):
         prep(tmp_path, target="freq", space=str(space))
 
 

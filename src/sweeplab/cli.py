@@ -57,7 +57,7 @@ def _options(args: argparse.Namespace):
         workers_per_trial=args.workers_per_trial, max_concurrent=args.max_concurrent,
         time_budget=args.time_budget, seed=args.seed, storage=args.storage, name=args.name,
         smoke=args.smoke, sets=args.set, address=getattr(args, "address", None) if args.func is _tune else None,
-        num_cpus=getattr(args, "num_cpus", None), verbose=0 if args.quiet else 1,
+        num_cpus=getattr(args, "num_cpus", None), verbose=0 if args.quiet else 2 if args.verbose else 1,
         dashboard=getattr(args, "dashboard", False), wandb=args.wandb, max_failures=args.max_failures,
         epoch_budget=args.epoch_budget,
     )
@@ -65,7 +65,12 @@ def _options(args: argparse.Namespace):
 
 def _light_checks(args: argparse.Namespace) -> None:
     """What can be refused before tuning's imports (Ray, torch: seconds): a typo in the
-    experiment or space name, a missing space file."""
+    experiment or space name, a missing space file, a number or name no sweep can take."""
+    from . import flags
+
+    flags.check(seed=args.seed, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                time_budget=args.time_budget)
+    flags.check_name(args.name)
     if not args.trainable:
         from . import spaces
 
@@ -76,7 +81,9 @@ def _tune(args: argparse.Namespace) -> int:
     _light_checks(args)
     from . import tuning
 
-    return tuning.run(tuning.prepare(_options(args)))
+    prep = tuning.prepare(_options(args))
+    prep.spec.check_paths()  # here, not in prepare: a job submitted to a cluster reads the cluster's files
+    return tuning.run(prep)
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -269,12 +276,15 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pin a value for this run (repeatable)")
     s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
     s.add_argument("--wandb", action="store_true", help="also log every trial to W&B (offline unless WANDB_API_KEY is set)")
-    s.add_argument("--quiet", action="store_true", help="no Tune progress tables, no trial logs")
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--quiet", action="store_true", help="no progress display: the summary at the end only")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="Ray's trial tables and the trials' own output instead of sweeplab's progress display")
 
 
 SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_epochs", "cpus_per_trial",
                "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "epoch_budget", "max_failures", "seed",
-               "storage", "name", "set", "smoke", "wandb", "quiet")
+               "storage", "name", "set", "smoke", "wandb", "quiet", "verbose")
 
 
 def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:
@@ -421,9 +431,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def main_entry() -> None:
     try:
-        sys.exit(main())
+        code = main()
+        sys.stdout.flush()  # within the try: a pipe closed early fails here, not in Python's exit
     except BrokenPipeError:  # `sweeplab list | head`: the reader has gone, which is no error of ours
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
         sys.exit(0)
+    sys.exit(code)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Iterable, Literal, Optional, Union, get_args, 
 from .errors import UserError
 
 _NoneType = type(None)
+SEED_LIMIT = 2**32  # numpy's seeds are 32-bit
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class BaseConfig:
 
     # Fields PBT may change mid-training: a restored checkpoint still fits the model.
     HOT_FIELDS: ClassVar[tuple[str, ...]] = ("lr", "weight_decay", "clip_grad_norm", "batch_size")
+    # Fields naming files or folders -> must it exist first (an input, not a cache). The driver
+    # makes them absolute: trials run in working directories of their own.
+    PATH_FIELDS: ClassVar[dict[str, bool]] = {"data": True}
 
     def __post_init__(self) -> None:
         hints = field_types(type(self))
@@ -48,6 +52,8 @@ class BaseConfig:
             problem = type_problem(value, hints[f.name])
             if problem:
                 raise UserError(f"{type(self).__name__}: key '{f.name}' {problem}")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise UserError(f"{type(self).__name__}: key 'seed' must be in [0, 2**32), got {self.seed}")
         if self.epochs < 1:
             raise UserError(f"{type(self).__name__}: key 'epochs' must be >= 1, got {self.epochs}")
 

@@ -22,6 +22,8 @@ DISTRIBUTIONS = {
     "q_normal": (),
 }
 FLOAT_ONLY = {"uniform", "log_uniform", "log_uniform_values", "normal", "q_normal"}
+QUANTISED = {"q_uniform", "q_log_uniform_values"}
+FLOAT32_MAX = 3.4028234663852886e38  # trials compute in float32: a larger number becomes inf there
 
 
 @dataclass
@@ -93,6 +95,22 @@ def optuna_problem(p: Param) -> Optional[str]:
     return None
 
 
+def number_problem(v: Any) -> Optional[str]:
+    """Why a number (or a list of them) cannot reach a trial intact, if it cannot: NaN or
+    infinite, beyond float32, or an integer beyond 64 bits (numpy, torch)."""
+    if isinstance(v, (list, tuple)):
+        return next(filter(None, map(number_problem, v)), None)
+    if not _num(v):
+        return None
+    if isinstance(v, float) and not math.isfinite(v):
+        return f"must be a finite number, got {v!r}"
+    if isinstance(v, int) and not -2**63 <= v < 2**63:
+        return f"must fit a 64-bit integer, got {v}"
+    if abs(v) > FLOAT32_MAX:
+        return f"must be within float32's range (+-3.4e38), got {v!r}"
+    return None
+
+
 def _whole(*vs: Any) -> bool:
     return all(_num(v) and float(v).is_integer() for v in vs)
 
@@ -115,6 +133,10 @@ def parse_param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Para
     dist = body.get("distribution")
     if dist is not None and dist not in DISTRIBUTIONS:
         err(f"{key}.distribution", f"unknown distribution {dist!r}; allowed: {', '.join(DISTRIBUTIONS)}")
+    for k in ("min", "max", "q", "mu", "sigma"):
+        problem = number_problem(body.get(k))
+        if problem:
+            err(f"{key}.{k}", problem)
     if "value" in body or dist == "constant":
         if "value" not in body:
             err(key, "distribution constant needs 'value'")
@@ -138,26 +160,31 @@ def parse_param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Para
         dist = "int_uniform" if _ints(lo, hi) else "uniform"
     if dist in ("log_uniform_values", "q_log_uniform_values") and lo <= 0:
         err(f"{key}.min", f"{dist} needs min > 0, got {lo}")
+    if dist == "log_uniform" and hi > math.log(FLOAT32_MAX):
+        err(f"{key}.max", f"log_uniform's min and max are natural-log exponents; exp({hi}) is beyond float32")
     q = body.get("q")
     if q is not None and (not _num(q) or q <= 0):
         err(f"{key}.q", f"must be a positive number, got {q!r}")
+    if dist in QUANTISED and not _ints(lo, hi, q):  # q defaults to 1 (W&B); Ray's quantised float
+        # domains need min and max on the q grid
+        for k, v in (("min", lo), ("max", hi)):
+            if not math.isclose(v / (q or 1), round(v / (q or 1))):
+                err(f"{key}.{k}", f"{dist} needs min and max that are multiples of q ({q or 1}), got {v}")
     return None, Param(name, distribution=dist, min=lo, max=hi, q=q)
 
 
 def check_value(v: Any, tp: Any, err, key: str) -> None:
-    if tp is None:
-        return
-    problem = type_problem(tuple(v) if isinstance(v, list) else v, tp)
+    problem = number_problem(v) or (tp is not None and type_problem(tuple(v) if isinstance(v, list) else v, tp))
     if problem:
         err(key, problem)
 
 
 def check_param(p: Param, tp: Any, err, key: str) -> None:
-    if tp is None:
-        return
     if p.values is not None:
         for i, v in enumerate(p.values):
             check_value(v, tp, err, f"{key}.values[{i}]")
+        return
+    if tp is None:
         return
     if tp is int and (p.distribution in FLOAT_ONLY or not _ints(p.min, p.max, p.q)):
         err(key, f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})")

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from .tuning import Prepared
 
 
+def _epoch_budget(prep: Prepared):
+    from .tuning import epoch_budget
+
+    return epoch_budget(prep) or prep.options.get("epoch_budget")
+
+
 def sweep_meta(prep: Prepared) -> dict[str, Any]:
     import optuna
     import ray
@@ -41,6 +47,7 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
         "searcher": prep.search,
         "seed": prep.seed,
         "num_samples": prep.num_samples,
+        "epoch_budget": _epoch_budget(prep),
         "time_budget_s": prep.time_budget,
         "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
         "presets": prep.spec.preset_configs(),

@@ -16,6 +16,9 @@ class Resources:
     workers: int = 1  # >1: the trial drives a TorchTrainer with this many DDP workers
 
 
+TIMES = ("epoch_seconds", "train_seconds")  # the engine reports these for every trainable
+
+
 @dataclass(frozen=True)
 class Experiment:
     id: str
@@ -26,6 +29,9 @@ class Experiment:
     metric: str
     mode: Literal["min", "max"]
     resources: Resources = Resources()
+    # Besides ``metric``, what a trial reports every epoch that a space's metric may name (the
+    # held-out test_* ones come only with a new best epoch, and never choose anything).
+    metrics: tuple[str, ...] = ()
     smoke: dict[str, Any] = field(default_factory=dict)  # numbers only: same code path
     # What analysis puts in the report's comparison table and reasons with:
     label: Callable[[dict], str] = lambda config: "trial"  # the model column: "GRU", "LSTM"...
@@ -37,6 +43,10 @@ class Experiment:
     # add it (English; Spanish for --lang es, else the English again).
     diagnosis: Optional[str] = None
     diagnosis_es: Optional[str] = None
+
+    @property
+    def reports(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.metric, *self.metrics, *TIMES)))
 
     def load(self) -> Any:
         """The trainable module; imports torch."""
@@ -73,6 +83,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_mse",
             mode="min",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
+            metrics=("train_loss",),
             smoke={"epochs": 2, "duration": 1.0},
             label=lambda c: "LSTM",
             table=("hidden_size", "num_layers", "seq_length", "lr", "epochs"),
@@ -91,6 +102,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_macro_f1",
             mode="max",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
+            metrics=("val_accuracy", "val_weighted_f1", "val_loss", *(f"val_recall_{c}" for c in "NSVFQ"), "train_loss"),
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
             label=lambda c: str(c.get("cell", "gru")).upper(),
             table=("hidden_dim", "n_layers", "bidirectional", "lr"),
@@ -107,6 +119,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_accuracy",
             mode="max",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
+            metrics=("val_macro_f1", "val_weighted_f1", "val_loss", "val_recall_neg", "val_recall_pos",
+                     "train_accuracy", "train_loss"),
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
             label=lambda c: "BiLSTM" if c.get("bidirectional") else "LSTM",
             table=("embedding_dim", "units", "dropout", "recurrent_dropout", "lr"),
@@ -123,6 +137,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="frechet_distance",  # not "recognisable": a collapsed generator maximises that (issue 16)
             mode="min",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
+            metrics=("recognisable", "recognisable_capped", "class_entropy", "top_class_share", "d_accuracy_real",
+                     "d_accuracy_fake", "train_g_loss", "train_d_loss"),
             smoke={"epochs": 2, "report_every": 5, "synthetic_size": 500, "max_rows": 500, "classifier_steps": 30},
             label=lambda c: "GAN",
             table=("hidden", "latent_dim", "lr_g", "lr_d", "batch_size"),
@@ -138,6 +154,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_bleu",
             mode="max",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
+            metrics=("val_perplexity", "val_edit_distance", "val_exact_match", "val_loss", "train_loss"),
             smoke={"epochs": 2, "train_size": 200, "val_size": 50, "test_size": 50, "max_rows": 300, "eval_examples": 50},
             label=lambda c: f"{str(c.get('cell', 'lstm')).upper()}" + ("" if c.get("attention", "none") == "none" else f" + {c['attention']} attention"),
             table=("attention", "hidden_size", "layers", "teacher_forcing", "lr"),
@@ -153,6 +170,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_accuracy",
             mode="max",
             resources=Resources(cpu=1, gpu=1),  # one GPU a trial (base model, bf16); none there: CPU
+            metrics=("val_top5_accuracy", "val_macro_f1", "val_weighted_f1", "val_macro_precision", "val_macro_recall",
+                     "val_weighted_precision", "val_weighted_recall", "val_loss", "train_accuracy", "train_loss"),
             smoke={"epochs": 2, "model_size": "tiny", "num_frames": 4, "image_size": 32, "synthetic_size": 40,
                    "synthetic_classes": 4, "max_rows": 40},
             label=lambda c: "VideoMAE" + ("" if c.get("pretrained") else f"-{c.get('model_size', 'base')} (random init)"),

@@ -29,7 +29,7 @@ from typing import Any, Optional
 import yaml
 
 from .config import coerce, field_types, type_problem
-from .domains import Param, _num, check_param, check_value, parse_param
+from .domains import Param, _ints, _num, check_param, check_value, number_problem, parse_param
 from . import registry
 from .errors import UserError
 
@@ -57,9 +57,56 @@ SCHEDULERS = {
     "median": {"grace_period", "min_samples_required"},
     "fifo": set(),
 }
+# option -> (must it be an integer, is a value allowed, what is allowed)
+SCHEDULER_OPTIONS = {
+    "grace_period": (True, lambda v: v >= 1, "an integer >= 1"),
+    "max_t": (True, lambda v: v >= 1, "an integer >= 1"),
+    "brackets": (True, lambda v: v >= 1, "an integer >= 1"),
+    "min_samples_required": (True, lambda v: v >= 1, "an integer >= 1"),
+    "reduction_factor": (False, lambda v: v > 1, "a number > 1"),
+    "perturbation_interval": (False, lambda v: v > 0, "a number > 0"),
+    "quantile_fraction": (False, lambda v: 0 <= v <= 0.5, "a number in [0, 0.5]"),
+    "resample_probability": (False, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+}
+EARLY_TERMINATE = {"min_iter": "grace_period", "eta": "reduction_factor", "max_iter": "max_t"}  # W&B's -> ours
 RESOURCE_KEYS = {"cpu", "gpu", "workers"}
+
+
+class _Refused(yaml.composer.ComposerError):
+    """A document too large once its aliases are expanded."""
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-4`` as a string; sweep files are full of such numbers."""
+    """YAML 1.1 reads ``1e-4`` as a string; sweep files are full of such numbers. Aliases may
+    not expand a document past ``MAX_NODES`` nodes: a "billion laughs" file loads as shared
+    objects, then takes all memory as soon as anything walks, copies or prints it."""
+
+    MAX_NODES = 100_000
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._expanded, self._sizes = 0, {}
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:  # an undefined alias: the composer's own error
+                if node.end_mark is None:  # still being composed: the alias is inside its anchor
+                    raise _Refused(None, None, f"alias *{event.anchor} refers to itself", event.start_mark)
+                self._expanded += self._size(node)
+                if self._expanded > self.MAX_NODES:
+                    raise _Refused(None, None, f"its aliases expand to more than {self.MAX_NODES:,} nodes "
+                                   "(a YAML alias bomb?)", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def _size(self, node) -> int:
+        """Nodes under ``node`` with its aliases expanded (memoised: aliases share nodes)."""
+        if id(node) not in self._sizes:
+            children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                        else node.value if isinstance(node, yaml.SequenceNode) else [])
+            self._sizes[id(node)] = 1 + sum(map(self._size, children))
+        return self._sizes[id(node)]
 
 
 _Loader.add_implicit_resolver(
@@ -101,9 +148,11 @@ class Spec:
             if key not in types:
                 raise UserError(f"{origin} {key}: not a field of {self.config_cls.__name__}; allowed: {', '.join(sorted(types))}")
             value = coerce(value, types[key])
-            problem = type_problem(value, types[key])
+            problem = type_problem(value, types[key]) or number_problem(value)
             if problem:
                 raise UserError(f"{origin} {key}: {problem}")
+            if key in self.path_fields():
+                value = _absolute(value)
         self.parameters.pop(key, None)
         self.fixed[key] = value
         self.pins[key] = value
@@ -121,6 +170,32 @@ class Spec:
             self.pin(key.strip(), value)
             pinned[key.strip()] = self.fixed[key.strip()]
         return pinned
+
+    def path_fields(self) -> dict[str, bool]:
+        return getattr(self.config_cls, "PATH_FIELDS", {})
+
+    def absolute_paths(self) -> None:
+        """Relative paths in path fields made absolute, against this process's working
+        directory: trials run in folders of their own."""
+        for key in self.path_fields():
+            if key in self.fixed:
+                self.fixed[key] = _absolute(self.fixed[key])
+            if key in self.parameters and self.parameters[key].values is not None:
+                self.parameters[key].values = [_absolute(v) for v in self.parameters[key].values]
+            for preset in self.presets.values():
+                if key in preset:
+                    preset[key] = _absolute(preset[key])
+
+    def check_paths(self) -> None:
+        """Every input file or folder trials would read exists (a trial would only fail once
+        Ray is up, each on its own)."""
+        for key, needed in self.path_fields().items():
+            searched = self.parameters[key].values or [] if key in self.parameters else []
+            for value in [self.fixed[key]] if key in self.fixed else searched:
+                if needed and _local(value) and not os.path.exists(value):
+                    where = (f"{self.pinned_by[key]} {key}" if key in self.pinned_by else
+                             f"{self.source}: {'fixed' if key in self.fixed else 'parameters'}.{key}")
+                    raise UserError(f"{where}: {value}: no such file or folder")
 
     def check_configs(self) -> None:
         """Every value the sweep can give builds a valid config (the dataclass's own range
@@ -215,6 +290,14 @@ class Spec:
 _MISSING = object()
 
 
+def _local(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and "://" not in value
+
+
+def _absolute(value: Any) -> Any:
+    return os.path.abspath(os.path.expanduser(value)) if _local(value) else value
+
+
 def _default(cls: Optional[type], key: str) -> Any:
     if cls is None:
         return _MISSING
@@ -266,7 +349,9 @@ def read(path: Path) -> tuple[str, dict]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+        problem = getattr(e, "problem", e)
+        raise UserError(f"{path}:{where}: " + (f"refused: {problem}" if isinstance(e, _Refused) else
+                                               f"not valid YAML ({problem})")) from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a space file is a mapping (method, metric, parameters ...)")
     return text, raw
@@ -301,6 +386,10 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
             mode = modes[goal]
         else:
             err("metric", "expected {name: ..., goal: minimize|maximize}")
+
+    exp = registry.EXPERIMENTS.get(str(raw.get("experiment", experiment)))
+    if metric and exp and config_cls and metric not in exp.reports:  # a user trainable's metrics are its own
+        err("metric", f"{exp.id} reports no '{metric}'; known: {', '.join(exp.reports)}")
 
     method = raw.get("method", "random")
     if method not in METHODS:
@@ -373,13 +462,13 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
     notes = [f"{source}: {', '.join(unused)}: W&B keys sweeplab does not use (the trainable and the run "
              f"are sweeplab's)"] if unused else []
     time_budget = raw.get("time_budget")
-    if time_budget is not None and (not _num(time_budget) or time_budget <= 0):
+    if time_budget is not None and (not _num(time_budget) or number_problem(time_budget) or time_budget <= 0):
         err("time_budget", f"must be a positive number of seconds, got {time_budget!r}")
     resources = raw.get("resources", {}) or {}
     if not isinstance(resources, dict) or set(resources) - RESOURCE_KEYS:
         err("resources", f"allowed keys: {', '.join(sorted(RESOURCE_KEYS))}")
     for k, v in resources.items():
-        if not _num(v) or v < 0 or (k == "workers" and (not isinstance(v, int) or v < 1)):
+        if not _num(v) or number_problem(v) or v < 0 or (k == "workers" and (not isinstance(v, int) or v < 1)):
             err(f"resources.{k}", f"must be a {'positive integer' if k == 'workers' else 'non-negative number'}, got {v!r}")
 
     spec = Spec(
@@ -388,6 +477,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
         num_samples=num_samples, time_budget=time_budget, resources=dict(resources), config_cls=config_cls,
         notes=notes,
     )
+    spec.absolute_paths()
     spec.preset_configs()  # every preset must complete over the searched parameters
     return spec
 
@@ -401,17 +491,15 @@ def _errors(source: str):
 
 def _scheduler(raw: dict, err) -> dict[str, Any]:
     sched = raw.get("scheduler")
+    names = {}  # option -> the key the file gave it under
     if sched is None and "early_terminate" in raw:
         et = raw["early_terminate"]
         if not isinstance(et, dict) or et.get("type") != "hyperband":
             err("early_terminate", "only {type: hyperband, min_iter, eta} is supported")
         sched = {"name": "promotion"}
-        if "min_iter" in et:
-            sched["grace_period"] = et["min_iter"]
-        if "eta" in et:
-            sched["reduction_factor"] = et["eta"]
-        if "max_iter" in et:
-            sched["max_t"] = et["max_iter"]
+        for theirs, ours in EARLY_TERMINATE.items():
+            if theirs in et:
+                sched[ours], names[ours] = et[theirs], f"early_terminate.{theirs}"
     if sched is None:
         return {"name": "promotion"}
     if isinstance(sched, str):
@@ -423,6 +511,12 @@ def _scheduler(raw: dict, err) -> dict[str, Any]:
     if extra:
         allowed = ", ".join(sorted(SCHEDULERS[sched["name"]])) or "(none)"
         err(f"scheduler.{extra[0]}", f"not an option of {sched['name']}; allowed: {allowed}")
+    for key, value in sched.items():
+        if key == "name" or value is None:  # None: the scheduler's default
+            continue
+        integer, ok, need = SCHEDULER_OPTIONS[key]
+        if not (_ints(value) if integer else _num(value)) or number_problem(value) or not ok(value):
+            err(names.get(key, f"scheduler.{key}"), f"must be {need}, got {value!r}")
     return copy.deepcopy(sched)
 
 

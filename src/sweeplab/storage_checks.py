@@ -94,8 +94,7 @@ def mark_failed(uri: str, reason: str) -> None:
                 pass
     path = os.path.join(uri, FAILED)
     try:
-        with open(path, "w") as f:
-            f.write(reason + "\n")
+        store.write_bytes(path, (reason + "\n").encode())
     except OSError:
         try:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))  # a name needs no data blocks

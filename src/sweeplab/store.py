@@ -8,21 +8,27 @@ Beside Ray's own files each sweep folder holds
   ``decisions.parquet`` what the scheduler decided at each rung, and on what scores
   ``journal.jsonl``    trial events since the Parquet files were last rewritten
 This module imports no Ray: the Tune callback that feeds it lives in ``tuning.py``.
-Paths may be local or any URI pyarrow understands (s3://, gs://, ...).
+Paths may be local or any URI pyarrow understands (s3://, gs://, ...). Files are replaced
+whole (written under a temporary name, synced, renamed); a file that is damaged anyway
+(cut short, garbage, the wrong shape) is a :class:`CorruptStore` naming it, in one line.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import pickletools
 import re
 import time
 from typing import Any, Optional
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.fs as pafs
 
+from .errors import UserError
 from .schema import PREDICTIONS
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
@@ -34,6 +40,16 @@ _DROP = {
     "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
     "episodes_total", "timesteps_since_restore", "experiment_tag",
 }
+
+
+class CorruptStore(UserError, ValueError):
+    """A store file that is not what it should be: cut short, garbage, or the wrong shape.
+    Said in one line naming the file (a UserError); a ValueError too, so code that already
+    treats an unreadable file as unreadable (``except (OSError, ValueError)``) still does."""
+
+    def __init__(self, path: str, what: str):
+        super().__init__(f"{path}: {what}")
+        self.path, self.what = path, what
 
 
 def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -72,8 +88,6 @@ def check_shared(storage: str, nodes: int) -> None:
     than one node a folder of one machine would scatter them. A URI (s3://, gs://) reaches
     every node; so does a shared mount, which the user declares by writing it file:///..."""
     if nodes > 1 and "://" not in storage:
-        from .errors import UserError
-
         raise UserError(
             f"--storage {storage}: a folder of this node, but the cluster has {nodes} nodes and Ray needs "
             "storage every node reaches: s3://bucket/sweeps, gs://bucket/sweeps, or a shared (NFS) "
@@ -100,12 +114,61 @@ def exists(uri: str) -> bool:
 
 
 def write_bytes(uri: str, data: bytes) -> None:
+    """Readers never see half a file, and a crash leaves the old file or the new one: the
+    bytes go to a temporary name in the same folder, then replace the file in one rename."""
     fs, path = _fs(uri)
+    if isinstance(fs, pafs.LocalFileSystem):  # a local path or file://
+        _write_local(path, data)
+        return
     fs.create_dir(os.path.dirname(path), recursive=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = _tmp_name(path)
     with fs.open_output_stream(tmp) as f:
         f.write(data)
-    fs.move(tmp, path)  # readers never see half a file
+    try:
+        fs.move(tmp, path)
+    except NotImplementedError:  # a store without rename: one upload is all-or-nothing anyway
+        with fs.open_output_stream(path) as f:
+            f.write(data)
+        fs.delete_file(tmp)
+
+
+def _tmp_name(path: str) -> str:
+    # ".tmp-" marks what storage_checks.mark_failed clears away
+    return f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def _write_local(path: str, data: bytes) -> None:
+    """On disk before the rename, and the rename on disk after it: a power cut leaves the old
+    file or the new one, never an empty one."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: str) -> None:
+    """A new or renamed file's name survives a power cut once its folder is synced (POSIX;
+    where a folder cannot be opened, Windows, this is skipped)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_bytes(uri: str) -> bytes:
@@ -118,18 +181,98 @@ def write_json(uri: str, obj: Any) -> None:
     write_bytes(uri, json.dumps(obj, indent=2, default=str).encode())
 
 
-def read_json(uri: str) -> Any:
-    return json.loads(read_bytes(uri))
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
+
+
+def read_json(uri: str) -> dict[str, Any]:
+    """A store JSON file (sweep.json): UTF-8 text holding one object."""
+    try:
+        obj = json.loads(read_bytes(uri).decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise CorruptStore(uri, f"not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise CorruptStore(uri, f"not JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise CorruptStore(uri, f"holds {_JSON_KINDS.get(type(obj), 'a value')}, not a JSON object")
+    return obj
+
+
+# sweep.json's keys that analysis and resume use, and the JSON type each must have (or null)
+_META_TYPES = {"experiment": str, "metric": str, "mode": str, "name": str, "scheduler": str, "searcher": str,
+               "presets": dict, "options": dict, "scheduler_options": dict}
+
+
+def read_meta(sweep_uri: str) -> dict[str, Any]:
+    """A sweep's sweep.json, its keys of the types analysis and resume rely on."""
+    uri = join(sweep_uri, SWEEP_JSON)
+    meta = read_json(uri)
+    for key, kind in _META_TYPES.items():
+        value = meta.get(key)
+        if value is not None and not isinstance(value, kind):
+            expected = "text" if kind is str else "an object"
+            raise CorruptStore(uri, f"{key}: expected {expected}, got {json.dumps(value)[:60]}")
+    return meta
+
+
+# a frame's attribute (kept in the Parquet file) naming its columns written as JSON text
+_JSON_COLUMNS = "sweeplab_json_columns"
+_UNTYPED = (pa.ArrowException, ValueError, TypeError, OverflowError, NotImplementedError)
 
 
 def write_frame(uri: str, frame: pd.DataFrame) -> None:
     buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
+    try:
+        frame.to_parquet(buf, index=False)
+    except _UNTYPED:  # a column no Parquet type holds: see _as_json
+        buf = io.BytesIO()
+        _as_json(frame).to_parquet(buf, index=False)
     write_bytes(uri, buf.getvalue())
 
 
+def _as_json(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column Arrow cannot type (a string among numbers, an int past
+    64 bits, a list beside a number) as JSON text of its values (as :func:`scalar` makes
+    them), which read_frame turns back into those values: a trial's odd report neither
+    stops the sweep nor is lost."""
+    out = frame.copy()
+    untyped = [c for c in frame.columns if frame[c].dtype == object and not _typed(frame[c])]
+    for column in untyped:
+        out[column] = pd.Series([None if _missing(v) else json.dumps(scalar(v)) for v in frame[column]],
+                                index=frame.index, dtype=object)
+    out.attrs = {_JSON_COLUMNS: untyped}
+    return out
+
+
+def _typed(values: pd.Series) -> bool:
+    try:
+        pa.array(values, from_pandas=True)
+    except _UNTYPED:
+        return False
+    return True
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy arrays and scalars (and tensors) as their values; anything else as its text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
 def read_frame(uri: str) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(read_bytes(uri)))
+    data = read_bytes(uri)
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except (pa.ArrowException, OSError, ValueError) as e:
+        # Arrow's first sentence, without the name of the buffer it read
+        reason = str(e).split("\n")[0].rsplit("': ", 1)[-1].split(". ")[0]
+        raise CorruptStore(uri, f"not a Parquet file (cut short or damaged: {reason})") from None
+    for column in frame.attrs.pop(_JSON_COLUMNS, []):
+        frame[column] = pd.Series([json.loads(v) if isinstance(v, str) else None for v in frame[column]],
+                                  index=frame.index, dtype=object)
+    return frame
 
 
 def scalar(value: Any) -> Any:
@@ -138,7 +281,29 @@ def scalar(value: Any) -> Any:
         return value
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalars
         return value.item()
-    return json.dumps(value, default=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    try:
+        return json.dumps(value, default=_jsonable)
+    except (TypeError, ValueError):  # keys JSON cannot have (a tuple), a structure that holds itself
+        return str(value)
+
+
+def check_ray_state(sweep_uri: str) -> None:
+    """Ray's experiment state is whole before Ray starts on it: tuner.pkl's pickle runs to its
+    end (read, not unpickled, which would import what it names) and the newest
+    experiment_state-*.json is a JSON object."""
+    pkl = join(sweep_uri, "tuner.pkl")
+    try:
+        for _ in pickletools.genops(read_bytes(pkl)):
+            pass
+    except ValueError as e:
+        raise CorruptStore(pkl, f"Ray's experiment state is damaged (not a whole pickle: {e})") from None
+    fs, path = _fs(sweep_uri)
+    states = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))
+              if i.base_name.startswith("experiment_state-") and i.base_name.endswith(".json")]
+    if states:
+        read_json(join(sweep_uri, max(states)))
 
 
 def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
@@ -152,17 +317,41 @@ def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Op
     return trials, history
 
 
-def _journal(path: Optional[str]) -> list[dict[str, Any]]:
+def _journal(path: Optional[str]) -> list[tuple[int, dict[str, Any]]]:
+    """The journal's events, by line number. Its last line may be torn (a driver killed while
+    writing it, whose event was never acknowledged, or one being written now): that line
+    is skipped. A line before it that is not an event means the file was damaged."""
     if not path or not os.path.exists(path):
         return []
+    with open(path, "rb") as f:
+        lines = [(n, line) for n, line in enumerate(f.read().split(b"\n"), start=1) if line.strip()]
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:  # the line a kill cut short: its event was never acknowledged
-                continue
+    for n, line in lines:
+        try:
+            entry = json.loads(line.decode("utf-8"))
+            if not isinstance(entry, dict) or not isinstance(entry.get("trial_id"), str):
+                raise ValueError("not an event: no trial_id")
+        except ValueError as e:  # JSON, UTF-8 (both ValueErrors) or the entry's shape
+            if n == lines[-1][0]:
+                break
+            raise CorruptStore(path, f"line {n}: {_line_error(e)}") from None
+        entries.append((n, entry))
     return entries
+
+
+def _line_error(e: ValueError) -> str:
+    if isinstance(e, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {e.start})"
+    if isinstance(e, json.JSONDecodeError):
+        return f"not JSON ({e.msg}: column {e.colno})"
+    return str(e)
+
+
+def _rows(uri: str) -> list[dict[str, Any]]:
+    frame = read_frame(uri)
+    if "trial_id" not in frame.columns:
+        raise CorruptStore(uri, "has no trial_id column: not a table this store wrote")
+    return frame.to_dict("records")
 
 
 class SweepRecorder:
@@ -196,21 +385,27 @@ class SweepRecorder:
         if self.meta and not exists(join(self.uri, SWEEP_JSON)):
             write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
         ACTIVE[self.uri] = self
+        if self._journal_path and os.path.exists(self._journal_path) and os.path.getsize(self._journal_path):
+            self._dirty = True  # fold it in and empty it: a torn last line left there would swallow the next event
         self.flush(force=True)
 
     def load(self) -> None:
         """What is stored: the Parquet files, then the journal's events over them."""
         self.trials, self.history, self.decisions = {}, {}, []
         if exists(join(self.uri, DECISIONS)):
-            self.decisions = read_frame(join(self.uri, DECISIONS)).to_dict("records")
+            self.decisions = _rows(join(self.uri, DECISIONS))
         if exists(join(self.uri, TRIALS)):
-            for row in read_frame(join(self.uri, TRIALS)).to_dict("records"):
+            for row in _rows(join(self.uri, TRIALS)):
                 self.trials[row["trial_id"]] = row
         if exists(join(self.uri, HISTORY)):
-            for row in read_frame(join(self.uri, HISTORY)).to_dict("records"):
+            for row in _rows(join(self.uri, HISTORY)):
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
-        for entry in _journal(self._journal_path):
-            self._apply(entry)
+        for n, entry in _journal(self._journal_path):
+            try:
+                self._apply(entry)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise CorruptStore(self._journal_path, f"line {n}: not a {entry.get('event', 'result')} event "
+                                   f"({type(e).__name__}: {e})") from None
         self._loaded = True
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
@@ -245,8 +440,11 @@ class SweepRecorder:
             if self._journal is None:
                 os.makedirs(self.uri, exist_ok=True)
                 self._journal = open(self._journal_path, "a", encoding="utf-8")
+                fsync_dir(self.uri)
             self._journal.write(json.dumps(entry, default=str) + "\n")
             self._journal.flush()  # in the OS's hands: survives the driver being killed
+            if durable:  # on the disk: survives the machine going down too
+                os.fsync(self._journal.fileno())
         self._apply(entry)
         self.flush(force=durable and not self._journal_path)
 

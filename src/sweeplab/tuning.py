@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from . import faults, registry, secrets, spaces, stopping, store
+from . import faults, flags, registry, secrets, spaces, stopping, store
 from .storage_checks import check_storage, refuse_failed, storage_failure
 from .errors import UserError
 from .lock import SweepLock
@@ -136,8 +136,8 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
 
     storage = opts.storage if "://" in opts.storage else os.path.abspath(opts.storage)
     name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    if "/" in name:
-        raise UserError(f"--name {name!r}: a folder name, without '/'")
+    flags.check_name(name)
+    flags.check(seed=opts.seed, cpus_per_trial=opts.cpus_per_trial, gpus_per_trial=opts.gpus_per_trial)
     if fresh:
         _refuse_taken(store.join(storage, name), spec.experiment, opts.trainable)
     if opts.max_failures < 0:
@@ -165,8 +165,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
     time_budget = opts.time_budget
     if time_budget is None and not opts.smoke:  # a smoke run is short anyway; the file's budget is for real runs
         time_budget = spec.time_budget
-    if time_budget is not None and time_budget <= 0:
-        raise UserError(f"--time-budget {time_budget:g}: must be > 0 seconds")
+    flags.check(time_budget=time_budget)
     if check_fit:  # a local run: its storage is this machine's (a cluster job's is checked there)
         check_storage(storage)
     options = {k: v for k, v in dataclasses.asdict(opts).items()}
@@ -790,7 +789,11 @@ def _stored_space(uri: str) -> str:
 def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> int:
     if not store.exists(store.join(uri, "tuner.pkl")):
         raise UserError(f"{sweep_dir}: Ray's experiment state (tuner.pkl) is missing; cannot resume")
-    meta = store.read_json(store.join(uri, store.SWEEP_JSON))
+    store.check_ray_state(uri)
+    meta = store.read_meta(uri)
+    for key in ("options", "experiment"):
+        if key not in meta:
+            raise store.CorruptStore(store.join(uri, store.SWEEP_JSON), f"no '{key}': not what sweeplab tune writes")
     options = dict(meta["options"])
     options.update(
         target=meta["experiment"] if not meta["options"].get("trainable") else None,

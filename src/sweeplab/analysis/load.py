@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -262,14 +263,30 @@ def _is_sweep(path: str) -> bool:
     return "://" not in path and os.path.isdir(path) and any(_ray_trial_dirs(path))
 
 
-def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = None) -> list[Sweep]:
-    """Every sweep named by ``paths`` (sweep folders or storage folders holding sweeps)."""
-    return [load_sweep(uri, metric, mode) for path in paths for uri in find_sweeps(path)]
+def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = None,
+         note: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> list[Sweep]:
+    """Every sweep named by ``paths`` (sweep folders or storage folders holding sweeps). A
+    damaged sweep found in a storage folder is left out, said in one ``note``, so that the
+    others are still analysed; a damaged sweep named itself, or nothing else left, is an error."""
+    sweeps, damaged = [], []
+    for path in paths:
+        found = find_sweeps(path)
+        for uri in found:
+            try:
+                sweeps.append(load_sweep(uri, metric, mode))
+            except store.CorruptStore as e:
+                if found == [path]:
+                    raise
+                damaged.append(e)
+    if damaged and not sweeps:
+        raise damaged[0]
+    for e in damaged:
+        note(f"note: {e}; that sweep is left out")
+    return sweeps
 
 
 def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = None) -> Sweep:
-    meta_uri = store.join(uri, store.SWEEP_JSON)
-    meta = store.read_json(meta_uri) if store.exists(meta_uri) else {}
+    meta = store.read_meta(uri) if store.exists(store.join(uri, store.SWEEP_JSON)) else {}
     if store.exists(store.join(uri, store.TRIALS)):
         trials, history = store.read_tables(uri, meta.get("metric") or "", meta.get("mode") or "min")
         if history is None:

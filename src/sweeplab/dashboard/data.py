@@ -4,6 +4,8 @@ history. Built by the analysis package from the store's files, cached until they
 so a sweep that is still running shows its new rows on the next request."""
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import math
 import os
 import time
@@ -15,9 +17,19 @@ import pandas as pd
 
 from .. import store
 from ..analysis import conclude, load, observe, select, tables
+from . import insight
 from ..errors import UserError
 
+log = logging.getLogger(__name__)
 STALE_AFTER_S = 600  # a sweep with running trials but no write for this long lost its driver
+
+
+VIEWS = {"decisions": insight.decisions, "importance": insight.importance, "parallel": insight.parallel,
+         "best_so_far": insight.best_so_far}
+
+
+class NotFound(KeyError):
+    """No such sweep or trial (a KeyError from analysis is a bug, not a 404)."""
 
 
 class Catalog:
@@ -50,7 +62,7 @@ class Catalog:
         if sweep_id not in self._paths:
             self.scan()
         if sweep_id not in self._paths:
-            raise KeyError(sweep_id)
+            raise NotFound(sweep_id)
         return self._paths[sweep_id]
 
     def sweep(self, sweep_id: str) -> load.Sweep:
@@ -70,17 +82,26 @@ class Catalog:
     # --- payloads ---------------------------------------------------------------------
 
     def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep's summary; one that cannot be summarised is listed with the reason,
+        and the others are still listed."""
         out = []
         for sweep_id in self.scan():
             try:
                 out.append(self.summary(sweep_id))
+            except store.CorruptStore as e:  # named from the sweep folder, as the page shows it
+                out.append({"id": sweep_id, "error": f"{os.path.relpath(e.path, self.path(sweep_id))}: {e.what}"})
             except UserError as e:  # a sweep whose first trial has not reported yet
                 out.append({"id": sweep_id, "error": str(e)})
-        return out
+            except Exception as e:  # a store of a shape analysis did not expect: a bug, logged in full
+                log.exception("sweep %s: cannot be summarised", sweep_id)
+                out.append({"id": sweep_id, "error": f"cannot be summarised ({type(e).__name__}: {e})"})
+        return sorted(out, key=lambda s: s.get("started") or "", reverse=True)  # newest first
 
     def summary(self, sweep_id: str) -> dict[str, Any]:
         out = self._cached(sweep_id, "summary", lambda s: _summary(sweep_id, s, self.path(sweep_id)))
-        return {**out, "state": _state(self.sweep(sweep_id), self.path(sweep_id))}  # "stale" comes with time
+        sweep, path = self.sweep(sweep_id), self.path(sweep_id)
+        state = _state(sweep, path)  # "stale" comes with time, and so do elapsed and time left
+        return {**out, "state": state, "progress": _progress(sweep, path, state)}
 
     def trials(self, sweep_id: str) -> dict[str, Any]:
         return self._cached(sweep_id, "trials", _trials)
@@ -88,10 +109,21 @@ class Catalog:
     def curves(self, sweep_id: str) -> dict[str, Any]:
         return self._cached(sweep_id, "curves", _curves)
 
+    def view(self, sweep_id: str, name: str) -> dict[str, Any]:
+        """One of insight's views (decisions, importance, parallel, best_so_far)."""
+        if name not in VIEWS:
+            raise NotFound(name)
+        return self._cached(sweep_id, name, VIEWS[name])
+
+    def compare(self, ids: list[str]) -> dict[str, Any]:
+        if len(ids) < 2:
+            raise UserError("compare: name two or more sweeps (?ids=A,B)")
+        return insight.compare({i: self.sweep(i) for i in ids})
+
     def history(self, sweep_id: str, trial_id: str) -> dict[str, Any]:
         sweep = self.sweep(sweep_id)
         if trial_id not in set(sweep.trials["trial_id"]):
-            raise KeyError(trial_id)
+            raise NotFound(trial_id)
         rows = sweep.history[sweep.history["trial_id"] == trial_id]
         columns = [c for c in rows.columns if c != "trial_id"]
         return {"trial_id": trial_id, "columns": columns,
@@ -123,6 +155,27 @@ def _state(sweep: load.Sweep, path: str) -> str:
     if statuses and statuses <= {"ERROR"}:
         return "failed"
     return "done"
+
+
+def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
+    """Trials ended of N (or epochs of the budget, for a sweep that budgets epochs), elapsed
+    time, and for a running sweep an estimate of the time left at the pace so far."""
+    f = sweep.facts
+    ended = int(f["status"].isin(["TERMINATED", "ERROR"]).sum())
+    spent = int(f["iterations"].sum())
+    budget = sweep.meta.get("epoch_budget")
+    of = None if budget else sweep.meta.get("num_samples")
+    elapsed = None
+    try:
+        started = dt.datetime.fromisoformat(sweep.meta.get("started") or "").timestamp()
+        end = time.time() if state == "running" else os.path.getmtime(os.path.join(path, store.TRIALS))
+        elapsed = max(0.0, end - started)
+    except (ValueError, OSError):
+        pass
+    fraction = spent / budget if budget else ended / of if of else None
+    eta = (elapsed * (1 - fraction) / fraction if state == "running" and elapsed is not None and fraction
+           and 0 < fraction < 1 else None)
+    return {"ended": ended, "of": of, "epochs": spent, "epoch_budget": budget, "elapsed_s": elapsed, "eta_s": eta}
 
 
 def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:

@@ -8,10 +8,17 @@
     /api/sweeps/{id}/trials    trials (config, metrics at the best epoch, observations), chosen config
     /api/sweeps/{id}/curves    every trial's metric by iteration and searched values
     /api/sweeps/{id}/history/{trial}   every reported row of one trial
+    /api/sweeps/{id}/decisions   the scheduler's decisions by rung (recorded, or derived)
+    /api/sweeps/{id}/importance  each searched parameter's importance (Optuna's PED-ANOVA)
+    /api/sweeps/{id}/parallel    parallel coordinates: parameters (log axes where searched so)
+    /api/sweeps/{id}/best_so_far best value against epochs and trial-hours, random's expectation
+    /compare?ids=A,B, /api/compare?ids=A,B   sweeps of one experiment side by side
     /files/{id}/{path}         a file inside the sweep folder (images, REPORT.md, report.html)
     /static/...                the pages' script and style, and plotly's bundled JavaScript
 
-Bound to 127.0.0.1 unless asked otherwise; nothing is fetched from the internet."""
+Bound to 127.0.0.1 unless asked otherwise; nothing is fetched from the internet. A request
+naming another host than the one bound (or loopback) is refused: a web page's script cannot
+reach the dashboard through a DNS name rebound to 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +31,7 @@ from typing import Any, Callable
 from aiohttp import web
 
 from ..errors import UserError
-from .data import Catalog, safe_file
+from .data import VIEWS, Catalog, NotFound, safe_file
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -42,7 +49,40 @@ def _strict_dumps(obj: Any) -> str:
     return json.dumps(obj, allow_nan=False)  # a NaN would make the page's JSON.parse fail
 
 
-def make_app(roots: list[str]) -> web.Application:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::", "")
+
+
+def _hostname(host: str) -> str:
+    """A Host header's name: 'example.org:8266' -> 'example.org', '[::1]:8266' -> '::1'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _guard(bound: str):
+    """Refuse a NUL byte in the path (400) and, unless bound to every interface, a Host
+    header naming neither the bound host nor loopback (403)."""
+    allowed = None if bound in WILDCARD else {*LOOPBACK, _hostname(bound)}
+
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        if "\0" in request.path:
+            raise web.HTTPBadRequest(text="a NUL byte in the path")
+        host = request.headers.get("Host")
+        if allowed is not None and host is not None and _hostname(host) not in allowed:
+            raise web.HTTPForbidden(text=f"host {host!r} is not this dashboard's; use http://{bound}:PORT/")
+        return await handler(request)
+
+    return guard
+
+
+def _ids(request: web.Request) -> list[str]:
+    return [i for i in request.query.get("ids", "").split(",") if i]
+
+
+def make_app(roots: list[str], host: str = "127.0.0.1") -> web.Application:
     catalog = Catalog(roots)
     plotly_path = plotly_js()
 
@@ -55,7 +95,7 @@ def make_app(roots: list[str]) -> web.Application:
             try:
                 body = await in_thread(fn, request)
                 return web.json_response(body, dumps=_strict_dumps)
-            except KeyError as e:
+            except NotFound as e:
                 return web.json_response({"error": f"not found: {e.args[0]}"}, status=404)
             except UserError as e:
                 return web.json_response({"error": str(e)}, status=409)
@@ -67,14 +107,14 @@ def make_app(roots: list[str]) -> web.Application:
     async def sweep_page(request: web.Request) -> web.StreamResponse:
         try:
             catalog.path(request.match_info["sweep"])
-        except KeyError:
+        except NotFound:
             raise web.HTTPNotFound(text=f"no sweep {request.match_info['sweep']!r}") from None
         return await page("sweep.html", request)
 
     async def files(request: web.Request) -> web.FileResponse:
         try:
             root = catalog.path(request.match_info["sweep"])
-        except KeyError:
+        except NotFound:
             raise web.HTTPNotFound(text="no such sweep") from None
         target = safe_file(root, request.match_info["path"])
         if target is None:
@@ -84,7 +124,7 @@ def make_app(roots: list[str]) -> web.Application:
     async def plotly(request: web.Request) -> web.FileResponse:
         return web.FileResponse(plotly_path, headers={"Cache-Control": "max-age=86400"})
 
-    app = web.Application()
+    app = web.Application(middlewares=[_guard(host)])
     app.add_routes([
         web.get("/", functools.partial(page, "index.html")),
         web.get("/sweep/{sweep}", sweep_page),
@@ -92,6 +132,10 @@ def make_app(roots: list[str]) -> web.Application:
         web.get("/api/sweeps/{sweep}", api(lambda r: catalog.summary(r.match_info["sweep"]))),
         web.get("/api/sweeps/{sweep}/trials", api(lambda r: catalog.trials(r.match_info["sweep"]))),
         web.get("/api/sweeps/{sweep}/curves", api(lambda r: catalog.curves(r.match_info["sweep"]))),
+        *[web.get(f"/api/sweeps/{{sweep}}/{name}", api(functools.partial(
+            lambda name, r: catalog.view(r.match_info["sweep"], name), name))) for name in VIEWS],
+        web.get("/api/compare", api(lambda r: catalog.compare(_ids(r)))),
+        web.get("/compare", functools.partial(page, "compare.html")),
         web.get("/api/sweeps/{sweep}/history/{trial}",
                 api(lambda r: catalog.history(r.match_info["sweep"], r.match_info["trial"]))),
         web.get("/files/{sweep}/{path:.*}", files),
@@ -109,7 +153,7 @@ class Background:
         import threading
 
         self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(make_app([str(r) for r in roots]))
+        self.runner = web.AppRunner(make_app([str(r) for r in roots], host))
         ready, failed = threading.Event(), []
 
         def run() -> None:
@@ -143,9 +187,6 @@ def start_in_thread(roots: list[str], host: str = "127.0.0.1", port: int = 0) ->
     return Background(roots, host, port).url
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 def host_warning(host: str) -> str | None:
     if host in LOOPBACK:
         return None
@@ -154,7 +195,7 @@ def host_warning(host: str) -> str | None:
 
 
 def serve(roots: list[str], host: str = "127.0.0.1", port: int = 8266) -> None:
-    app = make_app(roots)
+    app = make_app(roots, host)
     warning = host_warning(host)
     if warning:
         print(warning, file=sys.stderr)

@@ -51,6 +51,7 @@ class ImdbConfig(BaseConfig):
     # Shape-neutral: read when the model and its optimizer groups are built (a restore
     # keeps this config's weight decay over the checkpoint's).
     HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "dropout", "recurrent_dropout", "l2")
+    PATH_FIELDS = {**BaseConfig.PATH_FIELDS, "cache_dir": False}
 
     def __post_init__(self) -> None:
         super().__post_init__()

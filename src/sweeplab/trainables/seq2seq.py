@@ -66,6 +66,7 @@ class Seq2seqConfig(BaseConfig):
     # None changes a parameter's shape, so a PBT restore still fits the model.
     HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "dropout", "recurrent_dropout", "teacher_forcing", "tf_decay_to",
                   "tbptt_length", "beam_size", "eval_examples")
+    PATH_FIELDS = {**BaseConfig.PATH_FIELDS, "cache_dir": False}
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -76,6 +76,7 @@ class VideomaeConfig(BaseConfig):
     # Read when the loss, optimizer groups, model and batches are built: PBT may change them.
     HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "label_smoothing", "class_weighted", "grad_accum_steps", "dropout",
                   "crop_scale")
+    PATH_FIELDS = {**BaseConfig.PATH_FIELDS, "video_dir": True, "pretrained": True, "model_config": True, "cache_dir": False}
 
     def __post_init__(self) -> None:
         super().__post_init__()

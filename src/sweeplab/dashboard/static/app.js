@@ -36,28 +36,54 @@ function stamp() {
 
 // --- the sweeps list ---------------------------------------------------------------------
 
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return h ? `${h}h ${String(m).padStart(2, "0")}m` : m ? `${m}m ${String(s % 60).padStart(2, "0")}s` : `${s % 60}s`;
+}
+
+function progressText(p) {
+  if (!p) return "-";
+  return p.epoch_budget ? `${p.epochs} of ${p.epoch_budget} epochs` : p.of ? `${p.ended} of ${p.of}` : `${p.ended}`;
+}
+
+const ticked = new Set();
+
+function compareButton() {
+  const button = document.getElementById("compare");
+  button.disabled = ticked.size < 2;
+  button.onclick = () => { location.href = "/compare?ids=" + [...ticked].map(encodeURIComponent).join(","); };
+}
+
 async function indexPage() {
   const sweeps = await getJSON("/api/sweeps");
   const body = document.querySelector("#sweeps tbody");
   body.replaceChildren();
   for (const s of sweeps) {
     if (s.error) {
-      body.append(el("tr", {}, el("td", { text: s.id }), el("td", { colspan: 11, text: s.error })));
+      body.append(el("tr", { "data-sweep": s.id }, el("td"), el("td", { text: s.id }), el("td", { colspan: 15, text: s.error })));
       continue;
     }
+    const box = el("input", { type: "checkbox", "aria-label": `compare ${s.name}` });
+    box.checked = ticked.has(s.id);
+    box.addEventListener("change", () => { box.checked ? ticked.add(s.id) : ticked.delete(s.id); compareButton(); });
     const link = el("a", { href: `/sweep/${encodeURIComponent(s.id)}`, text: s.name });
     const best = s.best ? `${fmt(s.best.value)} (${s.best.label})` : "-";
-    const t = s.trials;
+    const t = s.trials, p = s.progress || {};
     body.append(el("tr", { "data-sweep": s.id },
-      el("td", {}, link), el("td", { text: s.experiment || "-" }), el("td", { text: `${s.metric} (${s.mode})` }),
+      el("td", {}, box), el("td", {}, link), el("td", { text: (s.started || "-").replace("T", " ") }),
+      el("td", { text: s.experiment || "-" }), el("td", { text: `${s.metric} (${s.mode})` }),
       el("td", { text: s.scheduler || "?" }), el("td", { text: s.searcher || "?" }),
       el("td", {}, el("span", { class: `badge ${s.state}`, text: s.state })),
+      el("td", { class: "progress", text: progressText(p) }), el("td", { text: duration(p.elapsed_s) }),
+      el("td", { text: s.state === "running" ? duration(p.eta_s) : "-" }),
       el("td", { text: t.running }), el("td", { text: t.done }), el("td", { text: t.stopped }), el("td", { text: t.failed }),
       el("td", { text: best }), el("td", { text: s.trial_hours.toFixed(3) })));
   }
   document.getElementById("empty").hidden = sweeps.length > 0;
+  compareButton();
   stamp();
-  if (sweeps.some((s) => s.state === "running")) setTimeout(indexPage, REFRESH_MS);
+  setTimeout(indexPage, REFRESH_MS); // always: a sweep started after the page opened appears
 }
 
 // --- one sweep ---------------------------------------------------------------------------
@@ -167,10 +193,20 @@ function renderParams(curves) {
       x: xs, y: pts.map((t) => t.best), text: pts.map((t) => t.label), mode: "markers", type: "scatter",
       marker: { size: 7, color: pts.map((t) => (t.status === "ERROR" ? "#e53935" : t.stopped ? "#9e9e9e" : "#1e88e5")) },
     }], {
-      margin: { t: 10, r: 10, b: 40 }, xaxis: { title: { text: p }, type: log ? "log" : numeric ? "linear" : "category" },
-      yaxis: { title: { text: curves.metric } },
+      margin: { t: 10, r: 10, b: 40 },
+      xaxis: { title: { text: p }, type: log ? "log" : numeric ? "linear" : "category", range: numeric ? padded(xs, log) : undefined },
+      yaxis: { title: { text: curves.metric }, range: padded(pts.map((t) => t.best)) },
     }, { displaylogo: false, responsive: true });
   });
+}
+
+// an axis range with room around the points: the best one is never clipped at an edge
+function padded(values, log = false) {
+  const v = values.filter((x) => typeof x === "number" && Number.isFinite(x) && (!log || x > 0)).map((x) => (log ? Math.log10(x) : x));
+  if (!v.length) return undefined;
+  let lo = Math.min(...v), hi = Math.max(...v);
+  const pad = hi > lo ? (hi - lo) * 0.08 : Math.abs(hi) * 0.05 || 0.5;
+  return [lo - pad, hi + pad];
 }
 
 function renderImages(curves) {
@@ -184,6 +220,77 @@ function renderImages(curves) {
     }
   }
   box.replaceChildren(...(figs.length ? figs : [el("p", { class: "muted", text: "No trial saved images." })]));
+}
+
+const PLOT = { displaylogo: false, responsive: true };
+
+function renderBestSoFar(b) {
+  const line = (x, y, name, extra = {}) => ({ x, y, name, mode: "lines", type: "scatter", ...extra });
+  const epochs = [line(b.epochs, b.best, "this sweep", { line: { width: 2, color: "#1e88e5" } })];
+  if (b.random) epochs.push(line(b.epochs, b.random.values, `random search, expected (from ${b.random.from_trials} full-length trials)`,
+    { line: { dash: "dash", color: "#757575" } }));
+  document.getElementById("bsf-note").textContent = b.random
+    ? "Random search's expected best on the same epochs: estimated from this sweep's full-length trials (which favours random search)."
+    : "Random search's expectation needs three full-length trials.";
+  const layout = (x) => ({ margin: { t: 10, r: 10 }, xaxis: { title: { text: x } }, yaxis: { title: { text: `best ${b.metric}` },
+    range: padded(b.best) }, legend: { orientation: "h", y: -0.25 } });
+  Plotly.react("bsf-epochs", epochs, layout("epochs spent"), PLOT);
+  Plotly.react("bsf-hours", [line(b.trial_hours, b.best, "this sweep", { line: { width: 2, color: "#1e88e5" } })],
+    layout("trial-hours spent"), PLOT);
+}
+
+function renderImportance(imp) {
+  const names = Object.keys(imp.importances);
+  document.getElementById("importance-note").textContent = `${imp.method}; ${imp.trials} scored trials.` + (imp.note ? ` ${imp.note}.` : "");
+  Plotly.react("importance", [{ type: "bar", orientation: "h", x: names.map((n) => imp.importances[n]), y: names,
+    marker: { color: "#43a047" } }], { margin: { t: 10, l: 120, r: 10 }, xaxis: { title: { text: "importance (sums to 1)" }, range: [0, 1] },
+    yaxis: { autorange: "reversed" } }, PLOT);
+}
+
+function renderParallel(par) {
+  const dims = par.axes.map((a) => {
+    if (a.categories) return { label: a.name, values: a.values, tickvals: a.categories.map((_, i) => i), ticktext: a.categories };
+    if (a.log) {
+      const logs = a.values.map((v) => Math.log10(v)), lo = Math.floor(Math.min(...logs)), hi = Math.ceil(Math.max(...logs));
+      const ticks = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+      return { label: `${a.name} (log)`, values: logs, tickvals: ticks, ticktext: ticks.map((t) => `1e${t}`) };
+    }
+    return { label: a.name, values: a.values };
+  });
+  dims.push({ label: par.metric, values: par.metric_values });
+  Plotly.react("parallel", [{ type: "parcoords", dimensions: dims,
+    line: { color: par.metric_values, colorscale: "Viridis", reversescale: par.mode === "min", showscale: true } }],
+  { margin: { t: 40, l: 60, r: 60 } }, PLOT);
+}
+
+function renderDecisions(d) {
+  document.getElementById("decisions-note").textContent = (d.note ? d.note + ". " : "") +
+    "Each cell: the decision at that rung, the trial's score and its rank among the rung's scores then.";
+  const byTrial = new Map();
+  for (const x of d.decisions) {
+    if (!byTrial.has(x.trial_id)) byTrial.set(x.trial_id, { label: x.label, cells: {} });
+    byTrial.get(x.trial_id).cells[x.rung] = x; // the latest decision at a rung stands
+  }
+  document.querySelector("#decisions thead").replaceChildren(el("tr", {}, el("th", { text: "Trial" }),
+    ...d.rungs.map((r) => el("th", { text: `rung ${r}` }))));
+  document.querySelector("#decisions tbody").replaceChildren(...[...byTrial.entries()].map(([id, t]) => el("tr", { "data-trial": id },
+    el("td", { text: t.label }), ...d.rungs.map((r) => {
+      const c = t.cells[r];
+      return c ? el("td", { class: `decision-${c.action}`, title: `epoch ${c.epoch}`,
+        text: `${c.action} ${fmt(c.score)}` + (c.rank ? ` (${c.rank}/${c.of})` : "") }) : el("td", { text: "" });
+    }))));
+  if (!d.decisions.length) document.querySelector("#decisions tbody").append(el("tr", {}, el("td", { colspan: d.rungs.length + 1,
+    text: "No trial was paused or stopped at a rung." })));
+}
+
+async function searchViews(base) {
+  const [bsf, imp, par, dec] = await Promise.all(["best_so_far", "importance", "parallel", "decisions"].map((v) => getJSON(`${base}/${v}`)));
+  renderDecisions(dec);
+  await loadPlotly();
+  renderBestSoFar(bsf);
+  renderImportance(imp);
+  renderParallel(par);
+  performance.mark("search-views");
 }
 
 async function sweepPage() {
@@ -216,6 +323,7 @@ async function sweepPage() {
   renderCurves(curves, trials.chosen);
   renderParams(curves);
   performance.mark("charts");
+  await searchViews(base);
   stamp();
   if (summary.state === "running") setTimeout(sweepPage, REFRESH_MS);
 }
@@ -224,5 +332,30 @@ function show(error) {
   document.querySelector("main").prepend(el("p", { class: "badge failed", text: String(error) }));
 }
 
+// --- several sweeps side by side ---------------------------------------------------------
+
+async function comparePage() {
+  const ids = new URLSearchParams(location.search).get("ids") || "";
+  const data = await getJSON(`/api/compare?ids=${encodeURIComponent(ids)}`);
+  document.getElementById("title").textContent = data.sweeps.map((s) => s.name).join(" vs ");
+  const keys = [...new Set(data.sweeps.flatMap((s) => Object.keys((s.chosen || {}).config || {})))];
+  document.querySelector("#compare-chosen thead").replaceChildren(el("tr", {}, el("th", { text: "Sweep" }),
+    el("th", { text: "Search" }), el("th", { text: data.metric }), ...keys.map((k) => el("th", { text: k }))));
+  document.querySelector("#compare-chosen tbody").replaceChildren(...data.sweeps.map((s) => el("tr", { "data-sweep": s.id },
+    el("td", {}, el("a", { href: `/sweep/${encodeURIComponent(s.id)}`, text: s.name })),
+    el("td", { text: `${s.scheduler} + ${s.searcher}` }), el("td", { text: s.chosen ? fmt(s.chosen.value) : "-" }),
+    ...keys.map((k) => el("td", { text: fmt(s.chosen ? s.chosen.config[k] : null) })))));
+  document.getElementById("compare-tables").replaceChildren(...data.sweeps.map((s) => el("div", {}, el("h3", { text: s.name }),
+    el("table", { class: "grid" }, el("thead", {}, el("tr", {}, ...["Model", data.metric, "Epochs", "Status"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, ...s.trials.map((t) => el("tr", {}, el("td", { text: t.label }), el("td", { text: fmt(t.best) }),
+        el("td", { text: t.iterations }), el("td", { text: t.status }))))))));
+  await loadPlotly();
+  Plotly.react("compare-curves", data.sweeps.map((s) => ({ x: s.curve.epochs, y: s.curve.best, name: s.name, mode: "lines", type: "scatter" })),
+    { margin: { t: 10, r: 10 }, xaxis: { title: { text: "epochs spent" } }, yaxis: { title: { text: `best ${data.metric}` },
+      range: padded(data.sweeps.flatMap((s) => s.curve.best)) } }, PLOT);
+  performance.mark("compare");
+  stamp();
+}
+
 const pageName = document.body.dataset.page;
-(pageName === "sweep" ? sweepPage() : indexPage()).catch(show);
+({ sweep: sweepPage, compare: comparePage }[pageName] || indexPage)().catch(show);

@@ -1,0 +1,263 @@
+"""How the search got where it did, from a sweep's files: the scheduler's decisions, each
+parameter's importance, parallel coordinates, best so far against compute (with random
+search's expectation on the same budget), and several sweeps side by side. Plain JSON-ready
+dicts, cached by the catalog until the store changes (dashboard/data.py)."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from .. import store
+from ..analysis import load, select
+from ..errors import UserError
+
+MIN_IMPORTANCE_TRIALS = 4  # below this, an importance says nothing
+
+
+def _num(v: Any) -> Optional[float]:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _jsonable(v: Any) -> Any:
+    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+# ------------------------------------------------------------------ decisions
+
+
+def _recorded(sweep: load.Sweep) -> Optional[pd.DataFrame]:
+    path = store.join(sweep.uri, store.DECISIONS)
+    if not store.exists(path):
+        return None
+    frame = store.read_frame(path)
+    return frame if len(frame) else None
+
+
+def decisions(sweep: load.Sweep) -> dict[str, Any]:
+    """Every scheduler decision, rung by rung: the trial, the epoch, continue / pause /
+    promote / stop, its score and its rank among the rung's scores at that moment. From
+    decisions.parquet where the scheduler recorded them (promotion ASHA); else derived from
+    the trials' iterations and statuses (where each stopped or paused, against what the
+    others had reported by that epoch)."""
+    labels = dict(zip(sweep.facts["trial_id"], sweep.facts["label"]))
+    better_high = sweep.mode == "max"
+    frame = _recorded(sweep)
+    rows = []
+    if frame is not None:
+        for r in frame.to_dict("records"):
+            scores = {k: v for k, v in json.loads(r.get("scores") or "{}").items() if _num(v) is not None}
+            rows.append(_decision(r["trial_id"], int(r["rung"]), int(r["epoch"]), str(r["action"]), scores,
+                                  better_high, labels, r.get("at")))
+        source = "recorded"
+    else:
+        rows, source = _derived(sweep, better_high, labels), "derived"
+    rungs = sorted({r["rung"] for r in rows})
+    return {"source": source, "metric": sweep.metric, "mode": sweep.mode, "rungs": rungs, "decisions": rows,
+            "scheduler": sweep.meta.get("scheduler"),
+            "note": None if frame is not None else "derived from the trials' iterations and statuses: this "
+                                                  "scheduler does not record its decisions"}
+
+
+def _decision(trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, float], better_high: bool,
+              labels: dict[str, str], at: Any = None) -> dict[str, Any]:
+    mine = _num(scores.get(trial_id))
+    ranked = sorted((float(v) for v in scores.values()), reverse=better_high)
+    rank = ranked.index(mine) + 1 if mine is not None and mine in ranked else None
+    return {"trial_id": trial_id, "label": labels.get(trial_id, trial_id), "rung": rung, "epoch": epoch,
+            "action": action, "score": mine, "rank": rank, "of": len(scores), "at": _jsonable(at)}
+
+
+def _derived(sweep: load.Sweep, better_high: bool, labels: dict[str, str]) -> list[dict[str, Any]]:
+    history = sweep.history
+    out = []
+    for _, f in sweep.facts.iterrows():
+        paused = f["status"] == "PAUSED"
+        if not (bool(f["scheduler_stopped"]) or paused):
+            continue
+        epoch = int(f["iterations"])
+        at_epoch = history[history[load.ITER] == epoch]
+        scores = {t: float(v) for t, v in zip(at_epoch["trial_id"], at_epoch[sweep.metric]) if _num(v) is not None}
+        out.append(_decision(f["trial_id"], epoch, epoch, "pause" if paused else "stop", scores, better_high, labels))
+    return out
+
+
+# ------------------------------------------------------------------ importance
+
+
+def _space(sweep: load.Sweep) -> dict[str, Any]:
+    from .. import spaces
+
+    try:
+        raw = spaces.loads(sweep.meta.get("space") or "") or {}
+    except Exception:  # an old or hand-made sweep.json: fall back to what the values show
+        return {}
+    params = raw.get("parameters") if isinstance(raw, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
+def log_scaled(sweep: load.Sweep) -> dict[str, bool]:
+    """Parameter -> whether the space searched it on a log scale (W&B's *log* distributions,
+    Tune's loguniform); values without a space entry: log where positive and spanning >= 20x."""
+    space = _space(sweep)
+    out = {}
+    for p in sweep.params:
+        entry = space.get(p)
+        if isinstance(entry, dict) and "distribution" in entry:
+            out[p] = "log" in str(entry["distribution"])
+            continue
+        values = [v for v in (_num(x) for x in sweep.trials.get(f"config/{p}", [])) if v is not None]
+        out[p] = bool(values) and min(values) > 0 and max(values) / min(values) >= 20 and _numeric(sweep, p)
+    return out
+
+
+def _numeric(sweep: load.Sweep, param: str) -> bool:
+    col = sweep.trials.get(f"config/{param}")
+    return col is not None and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col.dropna())
+
+
+def importance(sweep: load.Sweep) -> dict[str, Any]:
+    """Each searched parameter's importance for the sweep metric (each trial's best), by
+    Optuna's PED-ANOVA evaluator on the stored trials (a study built from them: no live
+    study needed); the method is named in the answer."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+
+    method = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator), on each trial's best value"
+    scored = sweep.facts[sweep.facts["best"].notna()]
+    params = list(sweep.params)
+    base = {"method": method, "metric": sweep.metric, "trials": int(len(scored)), "params": params}
+    if len(params) < 1 or len(scored) < MIN_IMPORTANCE_TRIALS:
+        return {**base, "importances": {}, "note": f"needs at least {MIN_IMPORTANCE_TRIALS} scored trials and one "
+                                                   f"searched parameter"}
+    logs = log_scaled(sweep)
+    dists = {}
+    for p in params:
+        values = [sweep.config(t).get(p) for t in scored["trial_id"]]
+        if _numeric(sweep, p) and len({float(v) for v in values if v is not None}) > 1:
+            lo, hi = min(float(v) for v in values), max(float(v) for v in values)
+            dists[p] = FloatDistribution(lo, hi, log=logs.get(p, False) and lo > 0)
+        else:
+            dists[p] = CategoricalDistribution(sorted({str(v) for v in values}))
+    trials = []
+    for tid, value in zip(scored["trial_id"], scored["best"]):
+        config = sweep.config(tid)
+        values = {p: (float(config[p]) if isinstance(dists[p], FloatDistribution) else str(config.get(p)))
+                  for p in params if p in config}
+        if len(values) == len(params):
+            trials.append(optuna.trial.create_trial(params=values, distributions=dists, value=float(value)))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize" if sweep.mode == "max" else "minimize")
+    study.add_trials(trials)
+    try:
+        found = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(), normalize=True)
+    except (ValueError, RuntimeError, ZeroDivisionError) as e:
+        return {**base, "importances": {}, "note": f"cannot be computed: {e}"}
+    return {**base, "importances": {p: float(v) for p, v in found.items()}}
+
+
+# ------------------------------------------------------------------ parallel coordinates
+
+
+def parallel(sweep: load.Sweep) -> dict[str, Any]:
+    """One axis per searched parameter (log axes for log-scaled ones, categories as
+    indices) and the metric; one line per trial with a score."""
+    scored = sweep.facts[sweep.facts["best"].notna()]
+    logs = log_scaled(sweep)
+    axes = []
+    for p in sweep.params:
+        values = [sweep.config(t).get(p) for t in scored["trial_id"]]
+        if _numeric(sweep, p):
+            axes.append({"name": p, "log": bool(logs.get(p)), "values": [_jsonable(v) for v in values]})
+        else:
+            cats = sorted({str(v) for v in values})
+            axes.append({"name": p, "log": False, "categories": cats, "values": [cats.index(str(v)) for v in values]})
+    return {"metric": sweep.metric, "mode": sweep.mode, "axes": axes,
+            "metric_values": [_jsonable(v) for v in scored["best"]], "labels": list(scored["label"])}
+
+
+# ------------------------------------------------------------------ best so far against compute
+
+
+def _ordered_history(sweep: load.Sweep) -> pd.DataFrame:
+    """Every reported row in the order the sweep produced it: by wall-clock timestamp
+    (whole seconds), ties by each trial's own elapsed time."""
+    h = sweep.history
+    keys = [c for c in ("timestamp", "time_total_s") if c in h.columns]
+    return h.sort_values(keys, kind="stable") if keys else h
+
+
+def expected_best_of(values: np.ndarray, k: int, better_high: bool) -> Optional[float]:
+    """E[best of k draws with replacement] from the empirical distribution of ``values``."""
+    if k < 1 or not len(values):
+        return None
+    v = np.sort(values) if better_high else -np.sort(-values)  # ascending in "goodness"
+    n = len(v)
+    i = np.arange(1, n + 1)
+    weights = (i / n) ** k - ((i - 1) / n) ** k
+    return float(np.sum(v * weights))
+
+
+def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
+    """The best value seen against epochs spent and trial-hours spent, and where the sweep
+    has at least three full-length trials, what random search would be expected to reach on
+    the same epochs: the expected best of (epochs spent / epochs of a full trial) draws from
+    those trials' values. A model-based search's full-length trials are better than random
+    draws, so the estimate favours random search."""
+    h = _ordered_history(sweep)
+    metric, high = sweep.metric, sweep.mode == "max"
+    values = pd.to_numeric(h[metric], errors="coerce").to_numpy(dtype=float)
+    values = np.where(np.isfinite(values), values, -np.inf if high else np.inf)
+    best = np.maximum.accumulate(values) if high else np.minimum.accumulate(values)
+    secs = pd.to_numeric(h.get("time_this_iter_s", pd.Series(0.0, index=h.index)), errors="coerce").fillna(0.0)
+    hours = np.cumsum(secs.to_numpy(dtype=float)) / 3600
+    epochs = np.arange(1, len(h) + 1)
+    full = int(sweep.facts["iterations"].max()) if len(sweep.facts) else 0
+    finals = sweep.facts[(sweep.facts["iterations"] == full) & sweep.facts["best"].notna()]["best"].to_numpy(dtype=float)
+    random = None
+    if full and len(finals) >= 3:
+        random = {"from_trials": int(len(finals)), "epochs_a_trial": full,
+                  "values": [expected_best_of(finals, int(e // full), high) for e in epochs]}
+    return {"metric": metric, "mode": sweep.mode, "epochs": epochs.tolist(), "trial_hours": hours.tolist(),
+            "best": [_jsonable(v) for v in best], "random": random}
+
+
+# ------------------------------------------------------------------ compare
+
+
+def compare(sweeps: dict[str, load.Sweep]) -> dict[str, Any]:
+    """Several sweeps of one experiment side by side: each one's best-so-far curve, chosen
+    config and trials (best first)."""
+    experiments = {s.meta.get("experiment") or s.meta.get("trainable") for s in sweeps.values()}
+    if len(experiments) > 1:
+        raise UserError(f"compare: these sweeps are of different experiments ({', '.join(sorted(map(str, experiments)))})")
+    metrics = {(s.metric, s.mode) for s in sweeps.values()}
+    if len(metrics) > 1:
+        raise UserError("compare: these sweeps optimise different metrics")
+    out = []
+    for sweep_id, s in sweeps.items():
+        chosen = None
+        if s.facts["best"].notna().any():
+            pick = select.choose(s)
+            chosen = {"trial_id": pick.name, "label": pick["label"], "value": _jsonable(pick[s.metric]),
+                      "config": {k: _jsonable(v) for k, v in s.config(pick.name).items()}}
+        ranked = s.ranked()
+        out.append({"id": sweep_id, "name": s.name, "scheduler": s.meta.get("scheduler"),
+                    "searcher": s.meta.get("searcher"), "started": s.meta.get("started"),
+                    "curve": best_so_far(s), "chosen": chosen,
+                    "trials": [{"label": r["label"], "best": _jsonable(r["best"]), "iterations": int(r["iterations"]),
+                                "status": _jsonable(r["status"])} for _, r in ranked.iterrows()]})
+    metric, mode = next(iter(metrics))
+    return {"metric": metric, "mode": mode, "sweeps": out}

@@ -1,0 +1,32 @@
+"""Rules for sweep flags that need no imports: the CLI checks them before tuning's imports
+(Ray, torch: seconds), and ``tuning.prepare`` for every other caller (the API, resume).
+Each rule is written so that NaN fails it (NaN fails every comparison)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from .config import SEED_LIMIT
+from .errors import UserError
+
+RULES = {
+    "seed": (lambda v: 0 <= v < SEED_LIMIT, "in [0, 2**32)"),
+    "cpus_per_trial": (lambda v: 0 < v < math.inf, "> 0 (CPUs a trial holds)"),
+    "gpus_per_trial": (lambda v: 0 <= v < math.inf, ">= 0"),
+    "time_budget": (lambda v: 0 < v < math.inf, "> 0 seconds"),
+}
+
+
+def check(**values: Any) -> None:
+    """Each of ``values`` (flag dest -> value, None for unset) against its rule."""
+    for key, value in values.items():
+        ok, need = RULES[key]
+        if value is not None and not ok(value):
+            shown = format(value, "g") if isinstance(value, float) else value
+            raise UserError(f"--{key.replace('_', '-')} {shown}: must be {need}")
+
+
+def check_name(name: Optional[str]) -> None:
+    """A sweep name is one folder inside the storage, never a way out of it."""
+    if name is not None and (name in ("", ".", "..") or any(c in name for c in "/\\\0")):
+        raise UserError(f"--name {name!r}: a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'")
