@@ -59,6 +59,17 @@ def test_rungs_sit_three_below_the_budget_by_default():
     assert default_grace(52, 3) == 2 and rung_milestones(2, 3, 52) == [2, 6, 18]
     assert default_grace(10, 3) == 1 and rung_milestones(1, 3, 10) == [1, 3, 9]
     assert rung_milestones(10, 3, 60) == [10, 30] and rung_milestones(60, 3, 60) == []
+    assert default_grace(60, 3) == 3 and rung_milestones(3, 3, 60) == [3, 9, 27]  # never a fourth rung
+
+
+@pytest.mark.parametrize("max_t, full_trials, grace, rungs", [
+    (52, 40, 2, [2, 6, 18]),  # LCBench's 40-trial budget pays for three rungs
+    (20, 8, 3, [3, 9]),  # 8 trials' epochs: two (three would cost 9 full trials for 3 at the top)
+    (20, 5, 7, [7]),  # 5: one
+    (12, 4.5, 12, []),  # 4.5: none, every trial runs its full length
+])
+def test_the_epoch_budget_sets_how_many_rungs_it_can_pay_for(max_t, full_trials, grace, rungs):
+    assert default_grace(max_t, 3, full_trials) == grace and rung_milestones(grace, 3, max_t) == rungs
 
 
 def scheduler(**kw):
