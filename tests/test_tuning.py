@@ -180,3 +180,38 @@ def test_optuna_never_proposes_a_config_it_has_run_and_finishes_a_space_of_choic
         configs.append((config["hidden_size"], config["lr"], config["seq_length"]))
         searcher.on_trial_complete(f"t{i}", {"val_mse": 0.1 + 0.01 * (config["hidden_size"] == 16)})
     assert len(configs) == 12 and len(set(configs)) == 12  # every config once, then finished
+
+
+def test_resuming_a_sweep_that_ran_to_its_end_says_nothing_to_resume(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from sweeplab import spaces
+    from sweeplab.cli import main
+
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({"experiment": "freq", "name": "s", "options": {}, "metric": "val_mse",
+                                                  "mode": "min", "ended": "2026-12-03T10:00:00"}))
+    (sweep / "tuner.pkl").write_bytes(b"\x80\x04N.")
+    (sweep / "space.yaml").write_text(spaces.find("freq").read_text())
+    pd.DataFrame([{"trial_id": "a", "status": "TERMINATED", "iterations": 3},
+                  {"trial_id": "b", "status": "ERROR", "iterations": 1}]).to_parquet(sweep / "trials.parquet")
+    assert main(["resume", str(sweep)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{sweep}: the sweep ran to its end (1 trials finished, 1 errored (--retry-errored reruns them)); "
+        "nothing to resume")
+
+
+@pytest.mark.parametrize("meta, statuses, retry, nothing", [
+    ({"ended": "t"}, ["TERMINATED", "ERROR"], False, True),
+    ({"ended": "t"}, ["TERMINATED", "ERROR"], True, False),  # errored trials to rerun
+    ({"ended": "t"}, ["TERMINATED", "PAUSED"], False, False),  # a paused trial goes on
+    ({}, ["TERMINATED", "TERMINATED"], False, False),  # killed between two trials: the searcher has more
+])
+def test_only_a_sweep_that_ran_to_its_end_with_nothing_to_rerun_is_left_alone(meta, statuses, retry, nothing):
+    from types import SimpleNamespace
+
+    recorder = SimpleNamespace(trials={str(i): {"status": s} for i, s in enumerate(statuses)})
+    assert tuning._nothing_to_resume(meta, recorder, retry, "DIR") is nothing

@@ -750,7 +750,9 @@ TIME_BUDGET = -1  # _ended's "stopped by": the sweep's time budget ran out
 def _ended(prep: Prepared, stopped_by: Optional[int]) -> int:
     """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
     code = summarize(prep.uri, prep.metric, prep.mode)
-    if stopped_by is None:
+    if stopped_by is None:  # Tune ran out of trials to run: a resume has nothing to do
+        meta = store.read_meta(prep.uri)
+        store.write_json(store.join(prep.uri, store.SWEEP_JSON), {**meta, "ended": dt.datetime.now().isoformat(timespec="seconds")})
         return code
     if stopped_by == TIME_BUDGET:
         print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it: "
@@ -769,6 +771,19 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     lock = SweepLock(uri, f"sweeplab resume {sweep_dir}")
     lock.refuse_if_held()  # a live sweep is not resumed twice
     return _resume(uri, sweep_dir, retry_errored, lock)
+
+
+def _nothing_to_resume(meta: dict[str, Any], recorder: store.SweepRecorder, retry_errored: bool,
+                       sweep_dir: str) -> bool:
+    """A sweep that ran to its end, every trial finished (or errored, without
+    --retry-errored): said in one line, and Ray is not started."""
+    statuses = [row.get("status") for row in recorder.trials.values()]
+    errored = statuses.count("ERROR")
+    if not meta.get("ended") or any(s not in ("TERMINATED", "ERROR") for s in statuses) or (retry_errored and errored):
+        return False
+    more = f", {errored} errored (--retry-errored reruns them)" if errored else ""
+    print(f"{sweep_dir}: the sweep ran to its end ({statuses.count('TERMINATED')} trials finished{more}); nothing to resume")
+    return True
 
 
 def _stored_space(uri: str) -> str:
@@ -809,6 +824,8 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
     with lock.acquire():
         recorder = recorder_for(prep)
         recorder.load()  # read once: here, and by the store callback it is handed to
+        if _nothing_to_resume(meta, recorder, retry_errored, sweep_dir):
+            return 0
         if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
             final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
             prep.plan = dataclasses.replace(prep.plan, finished=tuple(

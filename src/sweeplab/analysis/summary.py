@@ -46,6 +46,8 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         epoch = best.get("best_iteration")
         echo(f"held-out test of the chosen trial, on its epoch-{_fmt(epoch)} weights (never used to choose): "
              + ", ".join(f"{k}={_fmt(v)}" for k, v in tests.items()))
+    echo(f"next: sweeplab analyze {uri} | sweeplab best {uri} --out best.yaml | sweeplab report {uri} | "
+         f"sweeplab dashboard {uri.rsplit('/', 1)[0] if '/' in uri else uri}")
     return 0
 
 
