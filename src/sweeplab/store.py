@@ -20,7 +20,6 @@ import json
 import math
 import os
 import pickletools
-import re
 import time
 from typing import Any, Optional
 
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from .errors import UserError
+from .secrets import redact
 from .schema import PREDICTIONS
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
@@ -56,31 +56,6 @@ def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
     if "://" in uri:
         return pafs.FileSystem.from_uri(uri)
     return pafs.LocalFileSystem(), os.path.abspath(uri)
-
-
-# Environment variables whose values are secrets (W&B key, cloud keys, tokens): their values
-# are masked in everything the store writes.
-SECRET_NAME = re.compile(r"(TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?)(_|$)", re.IGNORECASE)
-
-
-def redact(obj: Any) -> Any:
-    """``obj`` with every secret environment value (6+ characters) replaced by ***."""
-    secrets = [v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 6]
-    if not secrets:
-        return obj
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, str):
-            for value in secrets:
-                x = x.replace(value, "***")
-            return x
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return type(x)(clean(v) for v in x)
-        return x
-
-    return clean(obj)
 
 
 def check_shared(storage: str, nodes: int) -> None:
