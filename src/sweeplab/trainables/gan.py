@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..engine import Session, backward_step
 from ..errors import UserError
 from ..models.gan import N_CLASSES, N_PIXELS, DigitClassifier, gan
 
+PROGRESS_EVERY_S = 10.0  # a line this often while the classifier trains (a minute or so, once)
 CONFIDENT = 0.9  # a sample is recognisable when the classifier gives one class this much
 VAL_NOISE_SEED, TEST_NOISE_SEED = 1, 2  # fixed: every trial and report scores the same noise
 VAL_SAMPLES, TEST_SAMPLES = 1000, 5000
@@ -155,6 +157,8 @@ def cached_classifier(settings: dict[str, Any], splits: mnist.Splits) -> dict[st
             return torch.load(path, map_location="cpu", weights_only=True)
         except (RuntimeError, EOFError, pickle.UnpicklingError):
             pass  # written by an incompatible torch, or damaged: train again and replace it
+    print(f"training the digit classifier that scores the GAN ({settings['classifier_steps']} steps; once per "
+          f"data set, then cached in {path.parent})", flush=True)
     trained = train_classifier(*splits["train"], *splits["test"], settings["classifier_steps"])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +201,11 @@ def train_classifier(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: n
         torch.manual_seed(CLASSIFIER["seed"])
         model = DigitClassifier(CLASSIFIER["channels"], CLASSIFIER["hidden"])
     optimizer = torch.optim.Adam(model.parameters(), lr=CLASSIFIER["lr"])
-    for rows in order[: steps * batch].view(steps, batch):
+    start = last = time.monotonic()
+    for step, rows in enumerate(order[: steps * batch].view(steps, batch), 1):
+        if time.monotonic() - last >= PROGRESS_EVERY_S:
+            last = time.monotonic()
+            print(f"  digit classifier: step {step} of {steps}, {last - start:.0f} s", flush=True)
         loss = nn.functional.cross_entropy(model(_speckled(inputs[rows], generator)), labels[rows])
         junk_logits = model(_junk(inputs, batch // 2, generator))
         loss = loss - CLASSIFIER["junk_weight"] * junk_logits.log_softmax(1).mean()
