@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -255,8 +256,12 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
         assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-chosen tbody tr")) == 2
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard-compare.png"))
+        (tmp_path / "new" / "pbt_global.txt").write_text(json.dumps(
+            ["run_trial_p1", "run_trial_p2", 4, 4, {"lr": 0.01}, {"lr": 0.012}]) + "\n")
         browser.get(app.url + "sweep/new")
         _search_views_render(browser, "fixture")
+        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#lineage .main-svg .scatterlayer .trace"))
+        assert browser.find_element(By.ID, "lineage-box").screenshot(str(ARTIFACTS / "dashboard-pbt-lineage-fixture.png"))
         cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#decisions tbody td")]
         assert cells == ["GRU (run #3)", "pause 0.050 (3/3)", "GRU (run #1)", "continue 0.150 (2/3)"], cells
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
@@ -307,13 +312,15 @@ def promo_value(lr: float, epoch: int) -> float:
     return round(0.05 * epoch + 0.1 * (4 + math.log10(lr)), 6)
 
 
-def promotion_sweep(folder: Path, started: str = "2026-12-01T10:00:00", experiment: str = "seqclf") -> Path:
+def promotion_sweep(folder: Path, started: str = "2026-12-01T10:00:00", experiment: str = "seqclf",
+                    ids: Callable[[str], str] = str) -> Path:
     trials, history, t = [], [], 1_700_000_000
-    for i, (tid, (lr, cell, epochs, status)) in enumerate(PROMO_TRIALS.items()):
+    for i, (name, (lr, cell, epochs, status)) in enumerate(PROMO_TRIALS.items()):
+        tid = ids(name)
         rows = [{"trial_id": tid, "training_iteration": e, "val_macro_f1": promo_value(lr, e),
                  "time_this_iter_s": 2.0, "time_total_s": 2.0 * e, "timestamp": t + 10 * i + e} for e in range(1, epochs + 1)]
         history += rows
-        stopped = {"stopped_at_rung": 1} if tid == "p5" else {}
+        stopped = {"stopped_at_rung": 1} if name == "p5" else {}
         trials.append({"trial_id": tid, "status": status, "preset": None, "error": None, "config/lr": lr,
                        "config/cell": cell, "iterations": epochs, "wall_time_s": 2.0 * epochs,
                        "best/val_macro_f1": rows[-1]["val_macro_f1"], "best_iteration": epochs, **stopped})
@@ -382,3 +389,19 @@ def test_compare_and_the_index_newest_first_with_progress(tmp_path, served):
     status, body = app.get("/api/compare?ids=old,other")
     assert status == 409 and b"different experiments" in body
     assert app.get("/compare?ids=old,new")[0] == 200
+
+
+def test_pbts_exploits_come_from_rays_log_as_a_lineage_with_the_mutated_values(tmp_path, served):
+    sweep = promotion_sweep(tmp_path / "pbt", ids=lambda name: f"p_{int(name[1:]):05d}")
+    (sweep / "decisions.parquet").unlink()
+    # Ray names trials by experiment tag: their index, which ends the trial id (p_00001 ...)
+    log = [["1", "2", 4, 4, {"lr": 0.01, "cell": "lstm"}, {"lr": 0.012, "cell": "lstm"}],
+           ["6_lr=0.01", "2", 6, 6, {"lr": 0.01, "cell": "lstm"}, {"lr": 0.008, "cell": "gru"}]]
+    (sweep / "pbt_global.txt").write_text("\n".join(json.dumps(x) for x in log) + '\n["run_trial_p3", "run_')
+    app = served(tmp_path)
+    d = app.json("/api/sweeps/pbt/decisions")
+    assert [(x["trial_id"], x["from"], x["iteration"], x["changed"]) for x in d["lineage"]] == [
+        ("p_00001", "p_00002", 4, {"lr": [0.01, 0.012]}),
+        ("p_00006", "p_00002", 6, {"lr": [0.01, 0.008], "cell": ["lstm", "gru"]})]
+    gru_sweep(tmp_path / "gru")
+    assert app.json("/api/sweeps/gru/decisions")["lineage"] is None

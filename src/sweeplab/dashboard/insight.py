@@ -65,7 +65,7 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
         rows, source = _derived(sweep, better_high, labels), "derived"
     rungs = sorted({r["rung"] for r in rows})
     return {"source": source, "metric": sweep.metric, "mode": sweep.mode, "rungs": rungs, "decisions": rows,
-            "scheduler": sweep.meta.get("scheduler"),
+            "scheduler": sweep.meta.get("scheduler"), "lineage": lineage(sweep),
             "note": None if frame is not None else "derived from the trials' iterations and statuses: this "
                                                   "scheduler does not record its decisions"}
 
@@ -90,6 +90,42 @@ def _derived(sweep: load.Sweep, better_high: bool, labels: dict[str, str]) -> li
         at_epoch = history[history[load.ITER] == epoch]
         scores = {t: float(v) for t, v in zip(at_epoch["trial_id"], at_epoch[sweep.metric]) if _num(v) is not None}
         out.append(_decision(f["trial_id"], epoch, epoch, "pause" if paused else "stop", scores, better_high, labels))
+    return out
+
+
+PBT_LOG = "pbt_global.txt"  # Ray's PBT: one JSON list a line per exploit, in the experiment folder
+
+
+def lineage(sweep: load.Sweep) -> Optional[list[dict[str, Any]]]:
+    """PBT's exploits from Ray's own log of them (``pbt_global.txt``: target trial, donor
+    trial, their iterations, the donor's config, the new config): who copied whom when, and
+    the values the mutation changed. None where the sweep has no such log."""
+    path = store.join(sweep.uri, PBT_LOG)
+    if not store.exists(path):
+        return None
+    ids = list(sweep.facts["trial_id"])
+    labels = dict(zip(sweep.facts["trial_id"], sweep.facts["label"]))
+
+    def trial_of(name: Any) -> str:
+        """Ray logs a trial by its experiment tag: its index in creation order ("3", or
+        "3_lr=..."), which ends the trial id ("..._00003")."""
+        name = str(name)
+        index = name.split("_", 1)[0]
+        if index.isdigit():
+            return next((t for t in ids if t.endswith(f"_{int(index):05d}")), name)
+        return next((t for t in ids if t in name), name)
+
+    out = []
+    for n, line in enumerate(store.read_bytes(path).decode("utf-8", "replace").splitlines(), 1):
+        try:
+            target, donor, it, donor_it, old, new = json.loads(line)
+        except ValueError:  # a line cut short by a killed driver
+            continue
+        changed = {k: [_jsonable(old.get(k)), _jsonable(v)] for k, v in new.items()
+                   if isinstance(old, dict) and old.get(k) != v}
+        t, d = trial_of(target), trial_of(donor)
+        out.append({"trial_id": t, "label": labels.get(t, t), "from": d, "from_label": labels.get(d, d),
+                    "iteration": int(it), "from_iteration": int(donor_it), "changed": changed})
     return out
 
 

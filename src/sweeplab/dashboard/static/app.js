@@ -283,6 +283,22 @@ function renderDecisions(d) {
     text: "No trial was paused or stopped at a rung." })));
 }
 
+function renderLineage(lineage) {
+  const box = document.getElementById("lineage-box");
+  box.hidden = !lineage || !lineage.length;
+  if (box.hidden) return;
+  const x = [], y = [], text = [];
+  for (const e of lineage) {
+    const what = Object.entries(e.changed).map(([k, [a, b]]) => `${k}: ${fmt(a)} → ${fmt(b)}`).join(", ") || "no value changed";
+    x.push(e.from_iteration, e.iteration, null);
+    y.push(e.from_label, e.label, null);
+    text.push(`${e.from_label} (iteration ${e.from_iteration})`, `${e.label} copied ${e.from_label}: ${what}`, null);
+  }
+  Plotly.react("lineage", [{ x, y, text, mode: "lines+markers", type: "scatter", hoverinfo: "text",
+    marker: { size: 8, symbol: x.map((_, i) => (i % 3 === 1 ? "triangle-right" : "circle")) }, line: { color: "#8e24aa" } }],
+  { margin: { t: 10, l: 140, r: 10 }, xaxis: { title: { text: "iteration" } }, yaxis: { type: "category" } }, PLOT);
+}
+
 async function searchViews(base) {
   const [bsf, imp, par, dec] = await Promise.all(["best_so_far", "importance", "parallel", "decisions"].map((v) => getJSON(`${base}/${v}`)));
   renderDecisions(dec);
@@ -290,6 +306,7 @@ async function searchViews(base) {
   renderBestSoFar(bsf);
   renderImportance(imp);
   renderParallel(par);
+  renderLineage(dec.lineage);
   performance.mark("search-views");
 }
 
