@@ -80,15 +80,17 @@ def _decision(trial_id: str, rung: int, epoch: int, action: str, scores: dict[st
 
 
 def _derived(sweep: load.Sweep, better_high: bool, labels: dict[str, str]) -> list[dict[str, Any]]:
-    history = sweep.history
+    by_epoch: dict[int, dict[str, float]] = {}  # epoch -> trial -> its score then
+    for t, it, v in zip(sweep.history["trial_id"], sweep.history[load.ITER], sweep.history[sweep.metric]):
+        if _num(v) is not None:
+            by_epoch.setdefault(int(it), {})[t] = float(v)
     out = []
     for _, f in sweep.facts.iterrows():
         paused = f["status"] == "PAUSED"
         if not (bool(f["scheduler_stopped"]) or paused):
             continue
         epoch = int(f["iterations"])
-        at_epoch = history[history[load.ITER] == epoch]
-        scores = {t: float(v) for t, v in zip(at_epoch["trial_id"], at_epoch[sweep.metric]) if _num(v) is not None}
+        scores = by_epoch.get(epoch, {})
         out.append(_decision(f["trial_id"], epoch, epoch, "pause" if paused else "stop", scores, better_high, labels))
     return out
 
@@ -264,8 +266,10 @@ def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
     finals = sweep.facts[(sweep.facts["iterations"] == full) & sweep.facts["best"].notna()]["best"].to_numpy(dtype=float)
     random = None
     if full and len(finals) >= 3:
+        draws = epochs // full  # full-length trials random search could have trained by then
+        expected = {int(k): expected_best_of(finals, int(k), high) for k in np.unique(draws)}
         random = {"from_trials": int(len(finals)), "epochs_a_trial": full,
-                  "values": [expected_best_of(finals, int(e // full), high) for e in epochs]}
+                  "values": [expected[int(k)] for k in draws]}
     return {"metric": metric, "mode": sweep.mode, "epochs": epochs.tolist(), "trial_hours": hours.tolist(),
             "best": [_jsonable(v) for v in best], "random": random}
 

@@ -247,7 +247,20 @@ function renderImportance(imp) {
     yaxis: { autorange: "reversed" } }, PLOT);
 }
 
-function renderParallel(par) {
+const PARALLEL_LINES = 300; // beyond this, the best ones: a parcoords of 1,000 lines takes seconds to draw
+
+function renderParallel(all) {
+  const n = all.metric_values.length;
+  let keep = [...Array(n).keys()];
+  if (n > PARALLEL_LINES) {
+    const sign = all.mode === "min" ? 1 : -1;
+    keep = keep.filter((i) => all.metric_values[i] !== null)
+      .sort((i, j) => sign * (all.metric_values[i] - all.metric_values[j])).slice(0, PARALLEL_LINES);
+  }
+  document.getElementById("parallel-note").textContent = n > PARALLEL_LINES
+    ? `The ${PARALLEL_LINES} best of ${n} trials (/api/sweeps/ID/parallel has them all).` : "";
+  const par = { ...all, metric_values: keep.map((i) => all.metric_values[i]),
+    axes: all.axes.map((a) => ({ ...a, values: keep.map((i) => a.values[i]) })) };
   const dims = par.axes.map((a) => {
     if (a.categories) return { label: a.name, values: a.values, tickvals: a.categories.map((_, i) => i), ticktext: a.categories };
     if (a.log) {
@@ -302,11 +315,15 @@ function renderLineage(lineage) {
 async function searchViews(base) {
   const [bsf, imp, par, dec] = await Promise.all(["best_so_far", "importance", "parallel", "decisions"].map((v) => getJSON(`${base}/${v}`)));
   renderDecisions(dec);
+  performance.mark("view-decisions"); // bench/dashboard_load.py reads these marks
   await loadPlotly();
   renderBestSoFar(bsf);
+  performance.mark("view-best-so-far");
   renderImportance(imp);
+  performance.mark("view-importance");
   renderParallel(par);
   renderLineage(dec.lineage);
+  performance.mark("view-parallel");
   performance.mark("search-views");
 }
 
