@@ -81,15 +81,26 @@ KILL_POINTS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("point, spec", KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
 def test_driver_killed_then_resumed_loses_and_repeats_nothing(point, spec, space, storage):
+    killed_then_resumed(point, spec, space, storage, str(storage))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point, spec", KILL_POINTS[1:4:2], ids=[p for p, _ in KILL_POINTS[1:4:2]])
+def test_on_file_uri_storage_a_killed_driver_loses_and_repeats_nothing(point, spec, space, storage):
+    """What the README recommends for a cluster's shared mount: the same journal as a path."""
+    killed_then_resumed(point, spec, space, storage, f"file://{storage}")
+
+
+def killed_then_resumed(point, spec, space, storage, where: str) -> None:
     sweep = storage / "k"
-    run_until_killed(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "k",
+    run_until_killed(["tune", "freq", "--space", str(space), "--storage", where, "--name", "k",
                       "--max-concurrent", "2", "--num-cpus", "2", "--quiet"], spec,
                      )
     before, before_hist = frames(sweep)
     finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert len(finished) < SAMPLES  # the kill really cut the sweep short
 
-    assert main(["resume", str(sweep)]) == 0
+    assert main(["resume", f"{where}/k"]) == 0
     after, after_hist = assert_complete(sweep)  # exactly num_samples: the searcher's count survived
     assert finished <= set(after["trial_id"])  # no finished trial was unknown to Tune's saved state
     # no stored row is lost: every (trial, iteration) recorded before the kill is still there,

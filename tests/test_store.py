@@ -384,3 +384,43 @@ def test_the_failed_marker_is_written_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", lambda a, b: replaced.append(b) or real_replace(a, b))
     mark_failed(str(tmp_path), "disk full")
     assert replaced == [str(tmp_path / FAILED)] and (tmp_path / FAILED).read_text() == "disk full\n"
+
+
+def test_file_uri_storage_keeps_the_same_journal_as_a_path(tmp_path):
+    rec = store.SweepRecorder(f"file://{tmp_path}/s", {}, "acc", "max", flush_every=3600)
+    rec.open()
+    rec.started("a", {"x": 1})
+    rec.result("a", {"training_iteration": 1, "acc": 0.5})
+    lines = (tmp_path / "s" / store.JOURNAL).read_text().splitlines()
+    assert [json.loads(x)["event"] for x in lines] == ["result"]  # the first event was written through
+    # a driver killed now: the next reader replays the journal over the Parquet
+    trials, history = store.read_tables(f"file://{tmp_path}/s", "acc", "max")
+    assert list(history["acc"]) == [0.5] and list(trials["trial_id"]) == ["a"]
+
+
+def test_an_object_store_journals_one_object_an_event_and_folds_them_in_at_a_flush(monkeypatch):
+    pytest.importorskip("fsspec")
+    import pyarrow.fs as pafs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    memory = MemoryFileSystem()
+    memory.store = {}  # a fresh store, not fsspec's shared one
+    fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
+    monkeypatch.setattr(store, "_fs", lambda uri: (fs, uri.removeprefix("mem://")))
+    uri = "mem://bucket/s"
+    rec = store.SweepRecorder(uri, {"name": "s"}, "acc", "max", flush_every=3600)
+    rec.open()
+    rec.started("a", {"x": 1})
+    for it in (1, 2):
+        rec.result("a", {"training_iteration": it, "acc": 0.1 * it})
+    segments = sorted(p for p in memory.find("/bucket/s/journal"))
+    assert len(segments) == 2  # the results (the first event, start, was written through to the Parquet)
+    memory.pipe(segments[-1] + "x", b'{"trial_id": "a", "ev')  # an upload cut short: never acknowledged
+    # the driver is killed here (no flush, no close): a new reader gets every event back
+    trials, history = store.read_tables(uri, "acc", "max")
+    assert list(history["training_iteration"]) == [1, 2] and list(trials["status"]) == ["RUNNING"]
+    again = store.SweepRecorder(uri, {"name": "s"}, "acc", "max", flush_every=3600)
+    again.open()  # folds them into the Parquet and deletes them
+    assert memory.find("/bucket/s/journal") == []
+    trials, history = store.read_tables(uri, "acc", "max")
+    assert list(history["training_iteration"]) == [1, 2]

@@ -34,6 +34,7 @@ from .schema import PREDICTIONS
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
 DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
 JOURNAL = "journal.jsonl"  # events since the Parquet files were last rewritten (see SweepRecorder)
+JOURNAL_SEGMENTS = "journal"  # the same, one object per event, on an object store
 # Tune's bookkeeping fields that say nothing about the model
 _DROP = {
     "config", "done", "trial_id", "date", "checkpoint_dir_name",
@@ -71,6 +72,14 @@ def check_shared(storage: str, nodes: int) -> None:
 
 def join(uri: str, *parts: str) -> str:
     return "/".join([uri.rstrip("/"), *parts])
+
+
+def local_folder(uri: str) -> Optional[str]:
+    """The folder of this machine a store URI names: a path, or file:///PATH (a shared mount);
+    None for an object store (s3://, gs://)."""
+    if not is_remote(uri):
+        return uri
+    return uri[len("file://"):] if uri.startswith("file://") else None
 
 
 def is_remote(uri: str) -> bool:
@@ -292,6 +301,25 @@ def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Op
     return trials, history
 
 
+def _segment_events(folder: Optional[str]) -> list[tuple[str, dict[str, Any]]]:
+    """An object store's journal: (object, event), one event an object, in the order their
+    names sort (the time they were written). An object cut short was never acknowledged:
+    skipped (and deleted with the others at the next flush)."""
+    if not folder:
+        return []
+    fs, path = _fs(folder)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    out = []
+    for info in sorted((i for i in infos if i.type == pafs.FileType.File), key=lambda i: i.base_name):
+        name = join(folder, info.base_name)
+        try:
+            entry = json.loads(read_bytes(name).decode("utf-8"))
+        except (ValueError, OSError):
+            entry = None
+        out.append((name, entry if isinstance(entry, dict) and isinstance(entry.get("trial_id"), str) else None))
+    return out
+
+
 def _journal(path: Optional[str]) -> list[tuple[int, dict[str, Any]]]:
     """The journal's events, by line number. Its last line may be torn (a driver killed while
     writing it, whose event was never acknowledged, or one being written now): that line
@@ -346,7 +374,13 @@ class SweepRecorder:
         self.history: dict[tuple[str, int], dict[str, Any]] = {}  # (trial, iteration) -> row
         self.decisions: list[dict[str, Any]] = []
         self._dirty, self._last_flush = False, -math.inf  # the first event is written through
-        self._journal_path = None if "://" in sweep_uri else os.path.join(sweep_uri, JOURNAL)
+        folder = local_folder(sweep_uri)
+        # the write-ahead record: one file appended to where the store is a folder of this
+        # machine (a path or file://), else one object per event under journal/ (object stores
+        # cannot append); either is folded into the Parquet files at each flush
+        self._journal_path = os.path.join(folder, JOURNAL) if folder else None
+        self._segments = None if folder else join(sweep_uri, JOURNAL_SEGMENTS)
+        self._written: list[str] = []  # segment objects written or read since the last flush
         self._journal = None
         self._loaded = False
 
@@ -375,7 +409,9 @@ class SweepRecorder:
         if exists(join(self.uri, HISTORY)):
             for row in _rows(join(self.uri, HISTORY)):
                 self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
-        for n, entry in _journal(self._journal_path):
+        segments = _segment_events(self._segments)
+        self._written = [name for name, _ in segments]  # folded into the Parquet at the next flush
+        for n, entry in _journal(self._journal_path) + [(i, e) for i, (_, e) in enumerate(segments, 1) if e]:
             try:
                 self._apply(entry)
             except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -411,17 +447,22 @@ class SweepRecorder:
         self._event({"event": "recover", "trial_id": trial_id, "error": redact(error)}, durable=True)
 
     def _event(self, entry: dict[str, Any], durable: bool = False) -> None:
+        if self._segments:
+            name = join(self._segments, f"{time.time_ns():020d}-{os.getpid()}-{len(self._written):06d}.json")
+            write_bytes(name, json.dumps(entry, default=str).encode())
+            self._written.append(name)
         if self._journal_path:
             if self._journal is None:
-                os.makedirs(self.uri, exist_ok=True)
+                folder = os.path.dirname(self._journal_path)
+                os.makedirs(folder, exist_ok=True)
                 self._journal = open(self._journal_path, "a", encoding="utf-8")
-                fsync_dir(self.uri)
+                fsync_dir(folder)
             self._journal.write(json.dumps(entry, default=str) + "\n")
             self._journal.flush()  # in the OS's hands: survives the driver being killed
             if durable:  # on the disk: survives the machine going down too
                 os.fsync(self._journal.fileno())
         self._apply(entry)
-        self.flush(force=durable and not self._journal_path)
+        self.flush()
 
     def _apply(self, entry: dict[str, Any]) -> None:
         trial_id, kind = entry["trial_id"], entry.get("event", "result")
@@ -520,6 +561,11 @@ class SweepRecorder:
             write_frame(join(self.uri, HISTORY), pd.DataFrame(list(self.history.values())))
         if self.decisions:
             write_frame(join(self.uri, DECISIONS), pd.DataFrame(self.decisions))
+        if self._segments:  # the Parquet holds them now; a kill before this replays them, harmlessly
+            for name in self._written:
+                with contextlib.suppress(OSError):
+                    delete(name)
+            self._written = []
         if self._journal_path and os.path.exists(self._journal_path):
             # the Parquet holds every journalled event now (a kill before this line replays them, harmlessly)
             if self._journal is not None:
