@@ -270,6 +270,10 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
     ("resume-marked-failed", a_sweep_of("freq", FAILED="no space left on device under /data while the sweep ran\n"),
      ["resume", "{t}/sweeps/s"], ("{t}/sweeps/s: the sweep is marked failed (no space left on device under /data "
                                   "while the sweep ran); it cannot be resumed: start a new sweep")),
+    # the disk that filled also cut Ray's state short: the marker is what the user needs to hear
+    ("resume-marked-failed-state-cut", a_sweep_of("freq", FAILED="no space left on device under /data\n",
+                                                  **{"experiment_state-2026-12-03_12-29-44.json": '{"trial_data": "cut'}),
+     ["resume", "{t}/sweeps/s"], "{t}/sweeps/s: the sweep is marked failed (no space left on device under /data)"),
     ("resume-not-a-sweep", {"sweeps/s/notes.txt": "mine"}, ["resume", "{t}/sweeps/s"],
      "{t}/sweeps/s: no sweep.json here; not a sweeplab sweep folder"),
     # a damaged store: refused before Ray starts, in one line naming the file

@@ -807,7 +807,6 @@ def _stored_space(uri: str) -> str:
 def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> int:
     if not store.exists(store.join(uri, "tuner.pkl")):
         raise UserError(f"{sweep_dir}: Ray's experiment state (tuner.pkl) is missing; cannot resume")
-    store.check_ray_state(uri)
     meta = store.read_meta(uri)
     for key in ("options", "experiment"):
         if key not in meta:
@@ -820,6 +819,7 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
     prep = prepare(SweepOptions(**options), fresh=False)  # its storage checks come before the lock is written
+    store.check_ray_state(uri)  # after prepare, which says first when the sweep was marked FAILED
     prep.secrets = secrets.restored(prep.secrets)
     with lock.acquire():
         recorder = recorder_for(prep)
