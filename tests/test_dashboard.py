@@ -263,7 +263,7 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#lineage .main-svg .scatterlayer .trace"))
         assert browser.find_element(By.ID, "lineage-box").screenshot(str(ARTIFACTS / "dashboard-pbt-lineage-fixture.png"))
         cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#decisions tbody td")]
-        assert cells == ["GRU (run #3)", "pause 0.050 (3/3)", "GRU (run #1)", "continue 0.150 (2/3)"], cells
+        assert cells == ["GRU (run #3)", "pause 0.050 (of 3)", "GRU (run #1)", "continue 0.150 (2/3)"], cells
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     finally:
@@ -328,10 +328,12 @@ def promotion_sweep(folder: Path, started: str = "2026-12-01T10:00:00", experime
                                                      scheduler="promotion", searcher="rung_tpe"),
                                           "space": PROMO_SPACE, "started": started, "num_samples": 3,
                                           "epoch_budget": 36})
+    # as promotion ASHA records them: the rung's count, promotions, cutoff and best few scores
     at1 = {t: promo_value(PROMO_TRIALS[t][0], 1) for t in ("p1", "p2", "p3")}
+    seen = {"n": 3, "promoted": 1, "cutoff": at1["p2"], "top": dict(sorted(at1.items(), key=lambda kv: -kv[1])[:2])}
     pd.DataFrame([
-        {"trial_id": "p3", "rung": 1, "epoch": 1, "action": "pause", "scores": json.dumps(at1), "at": 1.0},
-        {"trial_id": "p1", "rung": 1, "epoch": 1, "action": "continue", "scores": json.dumps(at1), "at": 2.0},
+        {"trial_id": "p3", "rung": 1, "epoch": 1, "action": "pause", "scores": json.dumps(seen), "at": 1.0},
+        {"trial_id": "p1", "rung": 1, "epoch": 1, "action": "continue", "scores": json.dumps(seen), "at": 2.0},
     ]).to_parquet(folder / "decisions.parquet", index=False)
     return folder
 
@@ -342,8 +344,9 @@ def test_the_decisions_view_shows_each_rungs_decisions_with_the_scores_beside_th
     app = served(tmp_path)
     d = app.json("/api/sweeps/promo/decisions")
     assert (d["source"], d["rungs"]) == ("recorded", [1])
-    assert [(r["trial_id"], r["action"], r["rank"], r["of"]) for r in d["decisions"]] == \
-        [("p3", "pause", 3, 3), ("p1", "continue", 2, 3)]
+    # p3's score is below the two shown: no rank among them, its score from the history
+    assert [(r["trial_id"], r["action"], r["rank"], r["of"], r["cutoff"]) for r in d["decisions"]] == \
+        [("p3", "pause", None, 3, promo_value(1e-2, 1)), ("p1", "continue", 2, 3, promo_value(1e-2, 1))]
     assert d["decisions"][0]["score"] == promo_value(1e-4, 1)
     derived = app.json("/api/sweeps/gru/decisions")  # no decisions recorded, none stopped: nothing to show
     assert (derived["source"], derived["decisions"]) == ("derived", [])

@@ -47,52 +47,55 @@ def _recorded(sweep: load.Sweep) -> Optional[pd.DataFrame]:
 
 def decisions(sweep: load.Sweep) -> dict[str, Any]:
     """Every scheduler decision, rung by rung: the trial, the epoch, continue / pause /
-    promote / stop, its score and its rank among the rung's scores at that moment. From
-    decisions.parquet where the scheduler recorded them (promotion ASHA); else derived from
-    the trials' iterations and statuses (where each stopped or paused, against what the
-    others had reported by that epoch)."""
+    promote / stop, its score then, its rank among the rung's scores, how many the rung had
+    and its cutoff. From decisions.parquet where the scheduler recorded them (promotion
+    ASHA records the rung's count, cutoff and best scores); else derived from the trials'
+    iterations and statuses (where each stopped or paused, against what the others had
+    reported at that epoch)."""
     labels = dict(zip(sweep.facts["trial_id"], sweep.facts["label"]))
-    better_high = sweep.mode == "max"
-    frame = _recorded(sweep)
-    rows = []
-    if frame is not None:
-        for r in frame.to_dict("records"):
-            scores = {k: v for k, v in json.loads(r.get("scores") or "{}").items() if _num(v) is not None}
-            rows.append(_decision(r["trial_id"], int(r["rung"]), int(r["epoch"]), str(r["action"]), scores,
-                                  better_high, labels, r.get("at")))
-        source = "recorded"
-    else:
-        rows, source = _derived(sweep, better_high, labels), "derived"
-    rungs = sorted({r["rung"] for r in rows})
-    return {"source": source, "metric": sweep.metric, "mode": sweep.mode, "rungs": rungs, "decisions": rows,
-            "scheduler": sweep.meta.get("scheduler"), "lineage": lineage(sweep),
-            "note": None if frame is not None else "derived from the trials' iterations and statuses: this "
-                                                  "scheduler does not record its decisions"}
-
-
-def _decision(trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, float], better_high: bool,
-              labels: dict[str, str], at: Any = None) -> dict[str, Any]:
-    mine = _num(scores.get(trial_id))
-    ranked = sorted((float(v) for v in scores.values()), reverse=better_high)
-    rank = ranked.index(mine) + 1 if mine is not None and mine in ranked else None
-    return {"trial_id": trial_id, "label": labels.get(trial_id, trial_id), "rung": rung, "epoch": epoch,
-            "action": action, "score": mine, "rank": rank, "of": len(scores), "at": _jsonable(at)}
-
-
-def _derived(sweep: load.Sweep, better_high: bool, labels: dict[str, str]) -> list[dict[str, Any]]:
+    high = sweep.mode == "max"
     by_epoch: dict[int, dict[str, float]] = {}  # epoch -> trial -> its score then
     for t, it, v in zip(sweep.history["trial_id"], sweep.history[load.ITER], sweep.history[sweep.metric]):
         if _num(v) is not None:
             by_epoch.setdefault(int(it), {})[t] = float(v)
-    out = []
-    for _, f in sweep.facts.iterrows():
-        paused = f["status"] == "PAUSED"
-        if not (bool(f["scheduler_stopped"]) or paused):
-            continue
-        epoch = int(f["iterations"])
-        scores = by_epoch.get(epoch, {})
-        out.append(_decision(f["trial_id"], epoch, epoch, "pause" if paused else "stop", scores, better_high, labels))
-    return out
+    frame = _recorded(sweep)
+    rows = []
+    if frame is not None:
+        for r in frame.to_dict("records"):
+            try:
+                seen = json.loads(r.get("scores") or "{}")
+            except ValueError:
+                seen = {}
+            top = {k: float(v) for k, v in (seen.get("top") or {}).items() if _num(v) is not None}
+            trial, epoch = str(r["trial_id"]), int(r["epoch"])
+            score = by_epoch.get(epoch, {}).get(trial, top.get(trial))
+            rows.append(_decision(trial, int(r["rung"]), epoch, str(r["action"]), score, top, high, labels,
+                                  n=seen.get("n"), cutoff=_num(seen.get("cutoff")), at=r.get("at")))
+    else:
+        for _, f in sweep.facts.iterrows():
+            paused = f["status"] == "PAUSED"
+            if bool(f["scheduler_stopped"]) or paused:
+                epoch, trial = int(f["iterations"]), f["trial_id"]
+                scores = by_epoch.get(epoch, {})
+                rows.append(_decision(trial, epoch, epoch, "pause" if paused else "stop", scores.get(trial), scores,
+                                      high, labels, n=len(scores)))
+    return {"source": "recorded" if frame is not None else "derived", "metric": sweep.metric, "mode": sweep.mode,
+            "rungs": sorted({r["rung"] for r in rows}), "decisions": rows, "scheduler": sweep.meta.get("scheduler"),
+            "lineage": lineage(sweep),
+            "note": None if frame is not None else "derived from the trials' iterations and statuses: this "
+                                                  "scheduler does not record its decisions"}
+
+
+def _decision(trial_id: str, rung: int, epoch: int, action: str, score: Optional[float], scores: dict[str, float],
+              high: bool, labels: dict[str, str], n: Any = None, cutoff: Optional[float] = None,
+              at: Any = None) -> dict[str, Any]:
+    """``scores``: the rung's scores known then (all, or its best few); ``rank`` is the
+    trial's place among them, None when it was not among the few."""
+    ranked = sorted(scores.values(), reverse=high)
+    rank = ranked.index(score) + 1 if score is not None and score in ranked else None
+    return {"trial_id": trial_id, "label": labels.get(trial_id, trial_id), "rung": rung, "epoch": epoch,
+            "action": action, "score": _jsonable(score), "rank": rank,
+            "of": int(n) if _num(n) is not None else len(scores), "cutoff": _jsonable(cutoff), "at": _jsonable(at)}
 
 
 PBT_LOG = "pbt_global.txt"  # Ray's PBT: one JSON list a line per exploit, in the experiment folder

@@ -278,7 +278,7 @@ function renderParallel(all) {
 
 function renderDecisions(d) {
   document.getElementById("decisions-note").textContent = (d.note ? d.note + ". " : "") +
-    "Each cell: the decision at that rung, the trial's score and its rank among the rung's scores then.";
+    "Each cell: the decision at that rung, the trial's score, and its rank among the rung's best scores then (or how many the rung had); hover for the cutoff.";
   const byTrial = new Map();
   for (const x of d.decisions) {
     if (!byTrial.has(x.trial_id)) byTrial.set(x.trial_id, { label: x.label, cells: {} });
@@ -289,8 +289,8 @@ function renderDecisions(d) {
   document.querySelector("#decisions tbody").replaceChildren(...[...byTrial.entries()].map(([id, t]) => el("tr", { "data-trial": id },
     el("td", { text: t.label }), ...d.rungs.map((r) => {
       const c = t.cells[r];
-      return c ? el("td", { class: `decision-${c.action}`, title: `epoch ${c.epoch}`,
-        text: `${c.action} ${fmt(c.score)}` + (c.rank ? ` (${c.rank}/${c.of})` : "") }) : el("td", { text: "" });
+      return c ? el("td", { class: `decision-${c.action}`, title: `epoch ${c.epoch}` + (c.cutoff !== null && c.cutoff !== undefined ? `, cutoff ${fmt(c.cutoff)}` : ""),
+        text: `${c.action} ${fmt(c.score)}` + (c.rank ? ` (${c.rank}/${c.of})` : c.of ? ` (of ${c.of})` : "") }) : el("td", { text: "" });
     }))));
   if (!d.decisions.length) document.querySelector("#decisions tbody").append(el("tr", {}, el("td", { colspan: d.rungs.length + 1,
     text: "No trial was paused or stopped at a rung." })));
