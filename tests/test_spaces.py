@@ -273,3 +273,12 @@ def test_set_refuses_non_finite_numbers(tmp_path):
     for value in ("nan", ".inf", "-inf"):
         with pytest.raises(UserError, match="^--set lr: must be a finite number"):
             spec.pin("lr", value)
+
+
+def test_what_sweeplab_writes_as_yaml_reads_back_the_same():
+    """A trial id such as 01e40764 is a number (1e40764, inf) to the space loader unless
+    quoted: `best` wrote it bare and `train --config` could not find the chosen trial."""
+    from sweeplab.spaces import dumps, loads
+
+    data = {"chosen": {"trial": "01e40764", "value": 0.5}, "lr": 1e-4, "name": "1e5", "n": 3}
+    assert "'01e40764'" in dumps(data) and loads(dumps(data)) == data

@@ -109,11 +109,21 @@ class _Loader(yaml.SafeLoader):
         return self._sizes[id(node)]
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes every string the space loader would read as a number (a trial id such as
+    ``01e40764`` is 1e40764, inf, to it)."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """YAML text that ``loads`` reads back as ``obj``."""
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, **kwargs)
 
 
 @dataclass

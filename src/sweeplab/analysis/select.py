@@ -16,9 +16,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from .. import chosen
+from .. import chosen, spaces
 from ..errors import UserError
 from . import intervals
 from .load import Sweep, guess_mode
@@ -218,8 +217,8 @@ def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
                     f"(to epoch {block['epoch']}, checking {sweep.metric} there)")
     tail = ("# the epoch and figure train reproduces; config_sha: the digest of the keys above "
             "(edit them and delete this block)\n")
-    return ("\n".join(head) + "\n" + yaml.safe_dump(config, sort_keys=False) + tail
-            + yaml.safe_dump({chosen.CHOSEN_KEY: block}, sort_keys=False))
+    return ("\n".join(head) + "\n" + spaces.dumps(config) + tail
+            + spaces.dumps({chosen.CHOSEN_KEY: block}))
 
 
 def _missing(v: Any) -> bool:

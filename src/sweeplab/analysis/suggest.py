@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import yaml
 
 from .. import spaces
 from ..errors import UserError
@@ -49,7 +48,7 @@ class Suggestion:
     def yaml(self, source: str) -> str:
         head = [f"# proposed by sweeplab suggest from {source}"]
         head += [f"#   {c}" for c in self.changes] or ["#   no warning sign: the same space, starting from the best config"]
-        return "\n".join(head) + "\n" + yaml.safe_dump(self.raw, sort_keys=False, allow_unicode=True)
+        return "\n".join(head) + "\n" + spaces.dumps(self.raw, allow_unicode=True)
 
 
 def diagnose(sweep: Sweep, observations: dict[str, list[Observation]]) -> dict[str, str]:
@@ -173,7 +172,7 @@ def _inside(param: Any, value: Any) -> bool:
 
 def _check(raw: dict, sweep: Sweep, config_cls: Optional[type]) -> None:
     """The proposal must load as a space: the same validation ``sweeplab tune`` runs."""
-    text = yaml.safe_dump(raw, sort_keys=False)
+    text = spaces.dumps(raw)
     spec = spaces.parse(raw, "suggested space", text, config_cls, sweep.meta.get("experiment"))
     spec.preset_configs()
 
