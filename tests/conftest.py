@@ -35,8 +35,9 @@ def shared_file(*parts: str) -> Path:
 def ray_local():
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False)
+    if not ray.is_initialized():  # a test run in-process before (main(["tune", ...])) may have started one
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
+                 log_to_driver=False)
     yield ray
     ray.shutdown()
 
