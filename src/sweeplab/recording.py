@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from .tuning import Prepared
 
 
-def _epoch_budget(prep: Prepared):
-    from .tuning import epoch_budget
+def _epochs_to_spend(prep: Prepared):
+    from .tuning import epochs_to_spend  # tuning imports this module
 
-    return epoch_budget(prep) or prep.options.get("epoch_budget")
+    return epochs_to_spend(prep)
 
 
 def sweep_meta(prep: Prepared) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
         "searcher": prep.search,
         "seed": prep.seed,
         "num_samples": prep.num_samples,
-        "epoch_budget": _epoch_budget(prep),
+        "epoch_budget": _epochs_to_spend(prep),
         "time_budget_s": prep.time_budget,
         "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
         "presets": prep.spec.preset_configs(),

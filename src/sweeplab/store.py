@@ -449,7 +449,9 @@ class SweepRecorder:
     def _event(self, entry: dict[str, Any], durable: bool = False) -> None:
         if self._segments:
             name = join(self._segments, f"{time.time_ns():020d}-{os.getpid()}-{len(self._written):06d}.json")
-            write_bytes(name, json.dumps(entry, default=str).encode())
+            fs, path = _fs(name)  # one upload: an object appears whole or not at all, and a reader
+            with fs.open_output_stream(path) as f:  # skips one cut short, so no temporary name and move
+                f.write(json.dumps(entry, default=str).encode())
             self._written.append(name)
         if self._journal_path:
             if self._journal is None:

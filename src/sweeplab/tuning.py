@@ -319,6 +319,12 @@ def epoch_budget(prep: "Prepared") -> Optional[int]:
     return prep.options.get("epoch_budget") or prep.num_samples * int(prep.spec.max_epochs() or 1)
 
 
+def epochs_to_spend(prep: "Prepared") -> Optional[int]:
+    """The epochs the sweep ends at, whoever ends it: the searcher (``epoch_budget``) or the
+    --epoch-budget stopper; None where num_samples trials end it."""
+    return epoch_budget(prep) or prep.options.get("epoch_budget")
+
+
 def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spec, seed: int,
                    store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
                    budget: Optional[int] = None):
@@ -506,14 +512,18 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
         kwargs.update(num_cpus=num_cpus, include_dashboard=dashboard)
-        # Ray's note that a local Ray has token authentication on by default, at every start
-        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(
-            lambda record: "Token authentication is enabled" not in record.getMessage())
+        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_no_token_note)
         if dashboard:
             kwargs.update(dashboard_host=DASHBOARD_HOST, dashboard_port=RAY_DASHBOARD_PORT)
     context = ray.init(**kwargs)
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and "://" not in url else url
+
+
+def _no_token_note(record: logging.LogRecord) -> bool:
+    """Ray's note, at every local start, that token authentication is on by default. One
+    function object, so that adding it at each start keeps one filter."""
+    return "Token authentication is enabled" not in record.getMessage()
 
 
 def _tune_loggers_on() -> bool:
@@ -605,9 +615,9 @@ def _progress(prep: Prepared, recorder: store.SweepRecorder) -> list:
         return []
     from .progress import Display, Progress, progress_callback
 
-    budget = epoch_budget(prep) or prep.options.get("epoch_budget")
     return [progress_callback(recorder, Display(Progress(prep.metric, prep.mode, total=prep.num_samples,
-                                                         epoch_budget=budget, time_budget=prep.time_budget)))]
+                                                         epoch_budget=epochs_to_spend(prep),
+                                                         time_budget=prep.time_budget)))]
 
 
 def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):

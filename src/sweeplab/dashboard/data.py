@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import time
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
-import pandas as pd
 
 from .. import store
 from ..analysis import conclude, load, observe, select, tables
 from . import insight
+from .insight import jsonable as _json
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
@@ -260,19 +258,6 @@ def _images(sweep: load.Sweep) -> dict[str, list[str]]:
         if pngs:
             out.setdefault(owner, []).extend(pngs)
     return out
-
-
-def _json(v: Any) -> Any:
-    """NaN and inf have no JSON: null. numpy scalars become Python ones."""
-    if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (np.ndarray,)):
-        return [_json(x) for x in v.tolist()]
-    return v
 
 
 def safe_file(root: str, relative: str) -> Optional[Path]:

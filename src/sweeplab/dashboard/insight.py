@@ -26,11 +26,16 @@ def _num(v: Any) -> Optional[float]:
     return v if math.isfinite(v) else None
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """NaN and inf have no JSON: null. numpy scalars become Python ones."""
     if hasattr(v, "item") and not isinstance(v, (list, dict, str)):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, np.ndarray):
+        return [jsonable(x) for x in v.tolist()]
     return v
 
 
@@ -94,8 +99,8 @@ def _decision(trial_id: str, rung: int, epoch: int, action: str, score: Optional
     ranked = sorted(scores.values(), reverse=high)
     rank = ranked.index(score) + 1 if score is not None and score in ranked else None
     return {"trial_id": trial_id, "label": labels.get(trial_id, trial_id), "rung": rung, "epoch": epoch,
-            "action": action, "score": _jsonable(score), "rank": rank,
-            "of": int(n) if _num(n) is not None else len(scores), "cutoff": _jsonable(cutoff), "at": _jsonable(at)}
+            "action": action, "score": jsonable(score), "rank": rank,
+            "of": int(n) if _num(n) is not None else len(scores), "cutoff": jsonable(cutoff), "at": jsonable(at)}
 
 
 PBT_LOG = "pbt_global.txt"  # Ray's PBT: one JSON list a line per exploit, in the experiment folder
@@ -126,7 +131,7 @@ def lineage(sweep: load.Sweep) -> Optional[list[dict[str, Any]]]:
             target, donor, it, donor_it, old, new = json.loads(line)
         except ValueError:  # a line cut short by a killed driver
             continue
-        changed = {k: [_jsonable(old.get(k)), _jsonable(v)] for k, v in new.items()
+        changed = {k: [jsonable(old.get(k)), jsonable(v)] for k, v in new.items()
                    if isinstance(old, dict) and old.get(k) != v}
         t, d = trial_of(target), trial_of(donor)
         out.append({"trial_id": t, "label": labels.get(t, t), "from": d, "from_label": labels.get(d, d),
@@ -221,12 +226,12 @@ def parallel(sweep: load.Sweep) -> dict[str, Any]:
     for p in sweep.params:
         values = [sweep.config(t).get(p) for t in scored["trial_id"]]
         if _numeric(sweep, p):
-            axes.append({"name": p, "log": bool(logs.get(p)), "values": [_jsonable(v) for v in values]})
+            axes.append({"name": p, "log": bool(logs.get(p)), "values": [jsonable(v) for v in values]})
         else:
             cats = sorted({str(v) for v in values})
             axes.append({"name": p, "log": False, "categories": cats, "values": [cats.index(str(v)) for v in values]})
     return {"metric": sweep.metric, "mode": sweep.mode, "axes": axes,
-            "metric_values": [_jsonable(v) for v in scored["best"]], "labels": list(scored["label"])}
+            "metric_values": [jsonable(v) for v in scored["best"]], "labels": list(scored["label"])}
 
 
 # ------------------------------------------------------------------ best so far against compute
@@ -274,7 +279,7 @@ def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
         random = {"from_trials": int(len(finals)), "epochs_a_trial": full,
                   "values": [expected[int(k)] for k in draws]}
     return {"metric": metric, "mode": sweep.mode, "epochs": epochs.tolist(), "trial_hours": hours.tolist(),
-            "best": [_jsonable(v) for v in best], "random": random}
+            "best": [jsonable(v) for v in best], "random": random}
 
 
 # ------------------------------------------------------------------ compare
@@ -294,13 +299,13 @@ def compare(sweeps: dict[str, load.Sweep]) -> dict[str, Any]:
         chosen = None
         if s.facts["best"].notna().any():
             pick = select.choose(s)
-            chosen = {"trial_id": pick.name, "label": pick["label"], "value": _jsonable(pick[s.metric]),
-                      "config": {k: _jsonable(v) for k, v in s.config(pick.name).items()}}
+            chosen = {"trial_id": pick.name, "label": pick["label"], "value": jsonable(pick[s.metric]),
+                      "config": {k: jsonable(v) for k, v in s.config(pick.name).items()}}
         ranked = s.ranked()
         out.append({"id": sweep_id, "name": s.name, "scheduler": s.meta.get("scheduler"),
                     "searcher": s.meta.get("searcher"), "started": s.meta.get("started"),
                     "curve": best_so_far(s), "chosen": chosen,
-                    "trials": [{"label": r["label"], "best": _jsonable(r["best"]), "iterations": int(r["iterations"]),
-                                "status": _jsonable(r["status"])} for _, r in ranked.iterrows()]})
+                    "trials": [{"label": r["label"], "best": jsonable(r["best"]), "iterations": int(r["iterations"]),
+                                "status": jsonable(r["status"])} for _, r in ranked.iterrows()]})
     metric, mode = next(iter(metrics))
     return {"metric": metric, "mode": mode, "sweeps": out}
