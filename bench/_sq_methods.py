@@ -28,6 +28,7 @@ from _sq_sim import CONTINUE, PAUSE, STOP
 
 WORKERS = 2
 REDUCTION_FACTOR = 3
+BUDGET = 40 * MAX_EPOCHS  # the run's epoch budget: search_quality.run_all sets it before making methods
 
 
 def seed_globals(seed: int) -> None:
@@ -281,21 +282,22 @@ RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hype
 
 
 def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3):
-    """sweeplab's default search, as `sweeplab tune` builds it: promotion ASHA (pause at a
-    rung, resume when promoted; ties with the cutoff promoted; grace period three rungs below
-    the budget: 2 here) + RungTPE (a TPE study per rung, fed only that rung's scores; a third
-    of configs random)."""
-    from sweeplab.search.promotion import PromotionASHA
+    """sweeplab's default search, as `sweeplab tune` builds it for a sweep of BUDGET epochs
+    (tuning.make_scheduler / make_searcher): promotion ASHA (pause at a rung, resume when
+    promoted; ties with the cutoff promoted; three rungs, the lowest at 2 max_t / eta^3:
+    4, 12, 36 here; the endgame that finishes the best paused trials) + RungTPE (a TPE
+    study per rung, fed only that rung's scores; a third of configs random; nothing
+    proposed past the budget), behind the same PausingLimiter, 2 workers."""
+    from sweeplab.search.promotion import PausingLimiter, PromotionASHA
     from sweeplab.search.rung_tpe import RungTPE
     from sweeplab.search.rungs import default_grace
 
     grace_period = grace_period or default_grace(MAX_EPOCHS, REDUCTION_FACTOR)
-
     scheduler = PromotionASHA(time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=grace_period,
-                              reduction_factor=REDUCTION_FACTOR)
+                              reduction_factor=REDUCTION_FACTOR, epoch_budget=BUDGET, max_concurrent=WORKERS)
     searcher = RungTPE(max_t=MAX_EPOCHS, grace_period=grace_period, reduction_factor=REDUCTION_FACTOR, seed=seed,
-                       random_fraction=random_fraction)
-    return scheduler, searcher, WORKERS
+                       random_fraction=random_fraction, epoch_budget=BUDGET)
+    return scheduler, PausingLimiter(searcher, max_concurrent=WORKERS), WORKERS
 
 
 def sweeplab_default(seed: int) -> RayMethod:

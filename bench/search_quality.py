@@ -179,6 +179,7 @@ def run_all(args, names: list[str], budget: int) -> tuple[dict, dict, dict]:
     import _sq_methods as sqm
     from _sq_sim import simulate
 
+    sqm.BUDGET = budget
     canon = list(dict.fromkeys(sqm.canonical(n) for n in names))
     runs: dict[tuple[str, str, int], object] = {}
     refs = {}

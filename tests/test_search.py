@@ -55,21 +55,71 @@ def result(epoch, value):
     return {"training_iteration": epoch, "acc": value}
 
 
-def test_rungs_sit_three_below_the_budget_by_default():
-    assert default_grace(52, 3) == 2 and rung_milestones(2, 3, 52) == [2, 6, 18]
-    assert default_grace(10, 3) == 1 and rung_milestones(1, 3, 10) == [1, 3, 9]
-    assert rung_milestones(10, 3, 60) == [10, 30] and rung_milestones(60, 3, 60) == []
-    assert default_grace(60, 3) == 3 and rung_milestones(3, 3, 60) == [3, 9, 27]  # never a fourth rung
-
-
-@pytest.mark.parametrize("max_t, full_trials, grace, rungs", [
-    (52, 40, 2, [2, 6, 18]),  # LCBench's 40-trial budget pays for three rungs
-    (20, 8, 3, [3, 9]),  # 8 trials' epochs: two (three would cost 9 full trials for 3 at the top)
-    (20, 5, 7, [7]),  # 5: one
-    (12, 4.5, 12, []),  # 4.5: none, every trial runs its full length
+@pytest.mark.parametrize("max_t, grace, rungs", [
+    (52, 4, [4, 12, 36]),  # LCBench: the lowest rung at 2 x 52 / 27
+    (100, 7, [7, 21, 63]),
+    (60, 4, [4, 12, 36]),
+    (20, 2, [2, 6, 18]),  # never a rung at epoch 1
+    (12, 2, [2, 6]),  # too short for three rungs from epoch 2
+    (3, 2, [2]),
+    (2, 2, []),  # no rung below max_t: every trial runs its full length
 ])
-def test_the_epoch_budget_sets_how_many_rungs_it_can_pay_for(max_t, full_trials, grace, rungs):
-    assert default_grace(max_t, 3, full_trials) == grace and rung_milestones(grace, 3, max_t) == rungs
+def test_rungs_sit_three_below_max_t_the_lowest_never_at_the_first_epoch(max_t, grace, rungs):
+    assert default_grace(max_t, 3) == grace and rung_milestones(grace, 3, max_t) == rungs
+    assert rung_milestones(60, 3, 60) == [] and len(rung_milestones(1, 3, 1000)) > 3  # a user's grace: any ladder
+
+
+def test_the_endgame_finishes_the_best_paused_trial_instead_of_starting_one_it_could_not_finish():
+    """Rungs at epochs 1 and 3 of 9, a budget of 12 epochs: once what is left only pays for
+    finishing the best paused trial, it is resumed (room or not) and runs to max_t through
+    the rung it would have waited at, while a config made meanwhile is not started."""
+    s = scheduler(epoch_budget=12)
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v in zip(trials, (0.5, 0.9, 0.7)):
+        assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
+        t.status = Trial.PAUSED
+    assert not s.endgame()  # 9 epochs left, 8 finish the best
+    assert choose(s, ctrl) is trials[1]  # the rung's one promotion, as without a budget
+    assert s.on_trial_result(ctrl, trials[1], result(3, 0.95)) == PAUSE  # alone at rung 3: no room
+    trials[1].status = Trial.PAUSED
+    late = FakeTrial("d")
+    ctrl.trials.append(late)
+    assert s.on_trial_result(ctrl, late, result(1, 0.1)) == PAUSE
+    late.status = Trial.PAUSED
+    assert s.endgame()  # 6 left: what b needs from rung 3 to 9
+    made = FakeTrial("e")
+    made.status = Trial.PENDING
+    ctrl.trials.append(made)
+    assert choose(s, ctrl) is trials[1]  # b, no room at rung 3, before the new config
+    assert s.on_trial_result(ctrl, trials[1], result(9, 0.97)) == STOP
+    trials[1].status = Trial.TERMINATED
+    # the budget is spent (the sweep's stopper ends it); until then a free worker goes to the
+    # best paused trial, c, which runs through rung 3 without waiting there
+    assert choose(s, ctrl) is trials[2] and made.status == Trial.PENDING
+    assert s.on_trial_result(ctrl, trials[2], result(3, 0.2)) == CONTINUE
+
+
+def test_a_config_made_but_not_started_holds_no_worker_and_a_promotion_goes_first():
+    """Tune makes configs ahead of free workers; a promotable paused trial goes before them."""
+    s = scheduler(max_concurrent=1)
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v in zip(trials, (0.5, 0.9, 0.7)):
+        s.on_trial_result(ctrl, t, result(1, v))
+        t.status = Trial.PAUSED
+    made = FakeTrial("d")
+    made.status = Trial.PENDING
+    ctrl.trials.append(made)
+    assert s.choose_trial_to_run(ctrl) is trials[1]  # handed out; Tune starts it (still PAUSED here)
+    trials[1].status = Trial.PENDING
+    assert s.choose_trial_to_run(ctrl) is None  # b, handed out and starting, holds the one worker
+    s.on_trial_result(ctrl, trials[1], result(2, 0.9))
+    trials[1].status = Trial.RUNNING
+    assert s.choose_trial_to_run(ctrl) is None
+    s.on_trial_complete(ctrl, trials[1], {})
+    trials[1].status = Trial.TERMINATED
+    assert s.choose_trial_to_run(ctrl) is made
 
 
 def scheduler(**kw):

@@ -299,15 +299,13 @@ LEARNING_SEARCHERS = ("rung_tpe", "optuna")  # PBT explores by mutation; these g
 RUNG_SCHEDULERS = ("promotion", "asha", "hyperband", "median")  # they cut or pause trials part-way
 
 
-def rungs_of(sched: dict[str, Any], max_t: int, budget: Optional[int] = None) -> tuple[int, float]:
+def rungs_of(sched: dict[str, Any], max_t: int) -> tuple[int, float]:
     """(grace period, reduction factor) of a successive-halving scheduler; the grace period
-    defaults to three rungs below the trial's max_t, fewer where the sweep's epoch ``budget``
-    cannot pay for three (``search.rungs.default_grace``)."""
+    defaults to three rungs below the trial's max_t (``search.rungs.default_grace``)."""
     from .search.rungs import default_grace
 
     eta = float(sched.get("reduction_factor", 3))
-    full_trials = budget / max_t if budget else None
-    return min(int(sched.get("grace_period") or default_grace(max_t, eta, full_trials)), max_t), eta
+    return min(int(sched.get("grace_period") or default_grace(max_t, eta)), max_t), eta
 
 
 def epoch_budget(prep: "Prepared") -> Optional[int]:
@@ -336,9 +334,10 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
     if name == "promotion":
         from .search.promotion import PromotionASHA
 
-        grace, eta = rungs_of(kw, max_t, budget)
+        grace, eta = rungs_of(kw, max_t)
         return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
-                             presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent)
+                             presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
+                             epoch_budget=budget)
     from .search.preset_keeping import PresetKeepingASHA, PresetKeepingMedian
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
@@ -376,7 +375,7 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
 
         max_t = int((scheduler or {}).get("max_t") or spec.max_epochs() or 100)
         cuts = scheduler is not None and scheduler["name"] in RUNG_SCHEDULERS
-        grace, eta = rungs_of(scheduler, max_t, budget) if cuts else (max_t, 3.0)  # no rungs: the final score only
+        grace, eta = rungs_of(scheduler, max_t) if cuts else (max_t, 3.0)  # no rungs: the final score only
         searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
                            points_to_evaluate=points or None, epoch_budget=budget)
         return limited(searcher, scheduler, max_concurrent)
@@ -696,7 +695,7 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             metric=prep.metric,
             mode=prep.mode,
             scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed, store_uri=prep.uri,
-                                     max_concurrent=max_concurrent, budget=budget),
+                                     max_concurrent=max_concurrent, budget=epochs_to_spend(prep)),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
                                      scheduler=prep.scheduler, budget=budget),
             # with an epoch budget the searcher decides when no config is left to try

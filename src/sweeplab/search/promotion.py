@@ -14,6 +14,12 @@ Presets (the reports' own configurations) always go on: they are the sweep's bas
 Once no new config is coming (the searcher is finished) and no trial runs that could add
 to a rung, paused trials that can never be promoted are stopped, so the sweep ends.
 
+The endgame (a sweep with an ``epoch_budget``): once what is left of the budget would only
+just finish the most promising paused trial (the best one at the highest rung), a free
+worker resumes the paused trials in that order, room or not, instead of starting a config
+it could never finish; new configs wait (the limiter asks for none). Without it a small
+budget ends with every good trial paused half-way and nothing trained to full length.
+
 Tune does not save a scheduler's state with the experiment; on a resumed sweep this one
 rebuilds its rungs from the results store (every result is recorded there), the way
 ``tuning.epoch_budget_stopper`` recounts its epochs.
@@ -82,7 +88,8 @@ class PromotionASHA(FIFOScheduler):
 
     def __init__(self, time_attr: str = "training_iteration", max_t: int = 100, grace_period: int = 1,
                  reduction_factor: float = 3, presets: Optional[dict[str, dict[str, Any]]] = None,
-                 store_uri: Optional[str] = None, max_concurrent: Optional[int] = None):
+                 store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
+                 epoch_budget: Optional[int] = None):
         super().__init__()
         if reduction_factor <= 1:
             raise ValueError(f"reduction_factor {reduction_factor}: must be > 1")
@@ -97,6 +104,10 @@ class PromotionASHA(FIFOScheduler):
         self.rungs: dict[int, dict[str, float]] = {m: {} for m in self.milestones}  # milestone -> trial -> score
         self.promoted: dict[int, set[str]] = {m: set() for m in self.milestones}
         self.paused_at: dict[str, int] = {}  # trial id -> the milestone it waits at
+        self.epoch_budget = epoch_budget
+        self.reached: dict[str, int] = {}  # trial id -> epochs it reported
+        self.finishing: set[str] = set()  # resumed in the endgame: they run to max_t
+        self.starting: set[str] = set()  # handed to Tune to start (or resume), no result yet
         self._restored = False
 
     # ---- resume
@@ -121,6 +132,7 @@ class PromotionASHA(FIFOScheduler):
                 self.rungs[int(it)][trial_id] = self._signed(float(value))
         for m in self.milestones:
             self.promoted[m] = {t for t, it in reached.items() if it > m}
+        self.reached = reached
 
     # ---- Tune's calls
 
@@ -138,14 +150,17 @@ class PromotionASHA(FIFOScheduler):
             self._rebuild()
         if self.time_attr not in result or self._metric not in result:
             return TrialScheduler.CONTINUE
+        self.starting.discard(trial.trial_id)  # it runs
         t = int(result[self.time_attr])
+        self.reached[trial.trial_id] = max(self.reached.get(trial.trial_id, 0), t)
         if t >= self.max_t:
             return TrialScheduler.STOP
         if t not in self.rungs:
             return TrialScheduler.CONTINUE
         value = float(result[self._metric])
         self.rungs[t][trial.trial_id] = self._signed(value) if not math.isnan(value) else -math.inf
-        if preset_of(self.presets, trial.config) is not None or self._promotable(t, trial.trial_id):
+        if (preset_of(self.presets, trial.config) is not None or trial.trial_id in self.finishing
+                or self._promotable(t, trial.trial_id)):
             self.promoted[t].add(trial.trial_id)
             self._log(trial.trial_id, t, "continue")
             return TrialScheduler.CONTINUE
@@ -154,7 +169,7 @@ class PromotionASHA(FIFOScheduler):
         limiter = _limiter(tune_controller)
         if limiter is not None:
             limiter.on_pause(trial.trial_id)
-            limiter.reserved = len(self._promotable_waiting())
+            limiter.reserved = len(self._ready())
         return TrialScheduler.PAUSE
 
     def _cutoff(self, milestone: int) -> Optional[float]:
@@ -185,6 +200,28 @@ class PromotionASHA(FIFOScheduler):
         rung has room for one more promotion."""
         return self._room(milestone) and self.rungs[milestone][trial_id] >= self._cutoff(milestone)
 
+    def _endgame_order(self, paused: Optional[set[str]] = None) -> list[str]:
+        """Paused trials, the most promising first: highest rung, then best score there."""
+        waiting = [t for t in self.paused_at if paused is None or t in paused]
+        return sorted(waiting, key=lambda t: (-self.paused_at[t], -self.rungs[self.paused_at[t]][t]))
+
+    def endgame(self) -> bool:
+        """Whether what is left of the epoch budget only pays for finishing the most
+        promising paused trial (see the module's doc)."""
+        order = self._endgame_order()
+        if self.epoch_budget is None or not order:
+            return False
+        left = self.epoch_budget - sum(self.reached.values())
+        finish = sorted((self.max_t - self.paused_at[t] for t in order[:self.max_concurrent or 1]), reverse=True)
+        return left <= sum(finish)
+
+    def _ready(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
+        """(milestone, trial) a free worker resumes, in order: in the endgame every paused
+        trial, else the promotable ones."""
+        if self.endgame():
+            return [(self.paused_at[t], t) for t in self._endgame_order(paused)]
+        return self._promotable_waiting(paused)
+
     def _promotable_waiting(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
         """The paused trials a free worker would resume, one per rung with room, highest
         rung first: a rung's best waiting trial, when it reaches the rung's cutoff."""
@@ -204,13 +241,19 @@ class PromotionASHA(FIFOScheduler):
         trials = tune_controller.get_trials()
         limiter = _limiter(tune_controller)
         paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
-        ready = self._promotable_waiting(set(paused))
-        busy = sum(t.status in (Trial.RUNNING, Trial.PENDING) for t in trials)
+        endgame = self.endgame()
+        ready = self._ready(set(paused))
+        # a worker is held by a running trial or one handed out that Tune is still starting; a
+        # config made but not handed out holds none, and a promotion goes before it
+        busy = sum(t.status == Trial.RUNNING or (t.status == Trial.PENDING and t.trial_id in self.starting)
+                   for t in trials)
         chosen = None
         if ready and not (self.max_concurrent and busy >= self.max_concurrent):
             milestone, trial_id = ready.pop(0)
             self.promoted[milestone].add(trial_id)
             del self.paused_at[trial_id]
+            if endgame:
+                self.finishing.add(trial_id)
             self._log(trial_id, milestone, "promote")
             if limiter is not None:
                 limiter.on_unpause(trial_id)
@@ -218,18 +261,18 @@ class PromotionASHA(FIFOScheduler):
         if limiter is not None:  # no new config while a promotion waits for a worker
             limiter.reserved = len(ready)
         if chosen is not None:
-            return chosen
-        if self.max_concurrent and sum(t.status == Trial.RUNNING for t in trials) >= self.max_concurrent:
+            return self._hand_out(chosen)
+        if self.max_concurrent and busy >= self.max_concurrent:
             return None
         for trial in trials:
-            if trial.status == Trial.PENDING:
-                return trial
+            if trial.status == Trial.PENDING and trial.trial_id not in self.starting:
+                return self._hand_out(trial)
         # paused trials a restored sweep knows nothing of: run them again rather than lose them
         for trial in paused.values():
             if trial.trial_id not in self.paused_at:
                 if limiter is not None:
                     limiter.on_unpause(trial.trial_id)
-                return trial
+                return self._hand_out(trial)
         if paused and not any(t.status == Trial.RUNNING for t in trials) and self._searcher_done(tune_controller):
             for trial in paused.values():  # nothing can promote them any more: they were cut
                 milestone = self.paused_at.pop(trial.trial_id, None)
@@ -237,6 +280,10 @@ class PromotionASHA(FIFOScheduler):
                     self._log(trial.trial_id, milestone, "stop")
                 tune_controller.stop_trial(trial)
         return None
+
+    def _hand_out(self, trial: Trial) -> Trial:
+        self.starting.add(trial.trial_id)
+        return trial
 
     @staticmethod
     def _searcher_done(tune_controller) -> bool:
@@ -246,12 +293,15 @@ class PromotionASHA(FIFOScheduler):
 
     def on_trial_remove(self, tune_controller, trial: Trial) -> None:
         self.paused_at.pop(trial.trial_id, None)
+        self.starting.discard(trial.trial_id)
 
     def on_trial_complete(self, tune_controller, trial: Trial, result: dict[str, Any]) -> None:
         self.paused_at.pop(trial.trial_id, None)
+        self.starting.discard(trial.trial_id)
 
     def on_trial_error(self, tune_controller, trial: Trial) -> None:
         self.paused_at.pop(trial.trial_id, None)
+        self.starting.discard(trial.trial_id)
 
     def debug_string(self) -> str:
         return "PromotionASHA: " + ", ".join(
