@@ -204,6 +204,34 @@ def test_resuming_a_sweep_that_ran_to_its_end_says_nothing_to_resume(tmp_path, c
         "nothing to resume")
 
 
+def test_a_sweep_resumed_after_it_ended_is_no_longer_marked_ended(tmp_path, monkeypatch):
+    """--retry-errored runs an ended sweep again: were it killed now, a later resume must
+    not take it for ended."""
+    import json
+
+    import pandas as pd
+
+    from sweeplab import spaces
+
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({"experiment": "freq", "name": "s", "options": {}, "metric": "val_mse",
+                                                  "mode": "min", "ended": "2026-12-03T10:00:00"}))
+    (sweep / "tuner.pkl").write_bytes(b"\x80\x04N.")
+    (sweep / "space.yaml").write_text(spaces.find("freq").read_text())
+    pd.DataFrame([{"trial_id": "b", "status": "ERROR", "iterations": 1}]).to_parquet(sweep / "trials.parquet")
+
+    class Started(Exception):
+        pass
+
+    monkeypatch.setattr(tuning, "shared_data", lambda prep: None)
+    monkeypatch.setattr(tuning, "start_ray", lambda prep: (_ for _ in ()).throw(Started()))
+    with pytest.raises(Started):
+        tuning.resume(str(sweep), retry_errored=True)
+    meta = json.loads((sweep / "sweep.json").read_text())
+    assert "ended" not in meta and meta["experiment"] == "freq"
+
+
 @pytest.mark.parametrize("meta, statuses, retry, nothing", [
     ({"ended": "t"}, ["TERMINATED", "ERROR"], False, True),
     ({"ended": "t"}, ["TERMINATED", "ERROR"], True, False),  # errored trials to rerun

@@ -835,6 +835,8 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         recorder.load()  # read once: here, and by the store callback it is handed to
         if _nothing_to_resume(meta, recorder, retry_errored, sweep_dir):
             return 0
+        if "ended" in meta:  # it runs again: ended only once this run ends
+            store.write_json(store.join(uri, store.SWEEP_JSON), {k: v for k, v in meta.items() if k != "ended"})
         if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
             final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
             prep.plan = dataclasses.replace(prep.plan, finished=tuple(

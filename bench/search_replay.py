@@ -1,0 +1,183 @@
+"""Search efficiency on recorded real learning curves: the search_efficiency grids of
+``freq`` and ``seqclf``, trained once per seed through sweeplab's own path, then every
+search method replayed on those curves with many search seeds (a "tabular" benchmark, the
+way HPOBench and YAHPO compare methods). A real sweep of each method costs minutes and
+gives one draw; a replay costs a second and gives the distribution.
+
+    python bench/search_replay.py record freq|seqclf [--seeds 0 1 2]
+    python bench/search_replay.py freq|seqclf [--search-seeds 20] [--share 0.25]
+
+``record`` runs bench/search_efficiency.py's grid (its space file, 2 CPUs, one trial a
+CPU) for each training seed and writes every config's validation metric after each epoch
+to bench/results/curves_EXP.json. A trial's curve depends on its seed only (weights, batch
+order), so a config trained by any method follows the recorded curve; a paused trial
+resumed later goes on along it (its checkpoint).
+
+The replay drives each method's own scheduler and searcher objects as Tune's controller
+does (bench/_sq_sim.py and bench/_sq_methods.py, 2 workers), budget ``--share`` of the
+grid's epochs (default 25 %, search_efficiency's), for each recorded seed x search seed.
+Methods: random (the grid's configs in a random order, no repeats), sweeplab's default
+(exactly as ``sweeplab tune`` builds it for this budget), Ray's ASHA + Optuna TPE, Ray's
+HyperBand with random search. Figures per method: the ratio of its best to the grid's best
+(search_efficiency's: >= 1 means as good as the grid; goal 0.99), its mean and minimum,
+the share of runs at >= 0.99, mean rank among the methods (ties averaged), and the runs it
+ended strictly below random search with the same seeds (lost_to_random).
+
+Human lines, then one JSON line; figures appended to bench/results/search_replay.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+from _common import RESULTS, record, table  # noqa: E402
+
+GOAL = 0.99
+METHODS = ("random", "sweeplab", "ray_asha_optuna", "ray_hyperband")
+
+
+def curves_path(exp: str) -> Path:
+    return RESULTS / f"curves_{exp}.json"
+
+
+def record_curves(exp: str, seeds: list[int]) -> None:
+    import tempfile
+
+    import search_efficiency as se
+
+    from sweeplab import store
+
+    s = se.SETUPS[exp]
+    out = {"experiment": exp, "metric": s["metric"], "mode": s["mode"], "grid": s["grid"], "fixed": s["fixed"],
+           "epochs": s["epochs"], "seeds": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path, _, _ = se.space_file(Path(tmp), exp, False)
+        for seed in seeds:
+            common = dict(target=exp, space=str(path), seed=seed, storage=str(Path(tmp) / "sweeps"), verbose=0,
+                          num_cpus=2)
+            grid = se.grid_arm(exp, common, seed)
+            trials, history = store.read_tables(str(Path(tmp) / "sweeps" / f"{exp}-grid-{seed}"), s["metric"],
+                                                s["mode"])
+            rows = []
+            for _, row in trials.iterrows():
+                h = history[history["trial_id"] == row["trial_id"]].sort_values("training_iteration")
+                rows.append({"config": {k: store.scalar(row[f"config/{k}"]) for k in s["grid"]},
+                             "values": [float(v) for v in h[s["metric"]]]})
+            out["seeds"][str(seed)] = rows
+            print(f"{exp} seed {seed}: {len(rows)} configs recorded in {grid['wall_s']:.0f} s", flush=True)
+    curves_path(exp).write_text(json.dumps(out))
+    print(f"written: {curves_path(exp)}")
+
+
+class GridRandom:
+    """Random search over a grid: its configs in a random order, none twice."""
+
+    def __init__(self, seed: int, grid: dict, max_epochs: int):
+        from _sq_sim import CONTINUE, STOP
+
+        self.order = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        np.random.default_rng(seed).shuffle(self.order)
+        self.max_epochs, self.n, self.CONTINUE, self.STOP = max_epochs, 0, CONTINUE, STOP
+
+    def next(self):
+        if self.n >= len(self.order):
+            return None
+        self.n += 1
+        return self.n, self.order[self.n - 1]
+
+    def report(self, key, epoch, value):
+        return self.STOP if epoch >= self.max_epochs else self.CONTINUE
+
+
+def replay(exp: str, search_seeds: int, share: float) -> dict:
+    import _sq_methods as sqm
+    from _sq_sim import simulate
+    from ray import tune
+
+    data = json.loads(curves_path(exp).read_text())
+    grid, epochs = data["grid"], int(data["epochs"])
+    sign = -1.0 if data["mode"] == "min" else 1.0  # oriented: higher is better
+    n_configs = len(list(itertools.product(*grid.values())))
+    budget = int(share * n_configs * epochs)
+    # the methods module is written for LCBench's space; point it at this grid
+    sqm.MAX_EPOCHS, sqm.BUDGET = epochs, budget
+    sqm.ray_space = lambda: {k: tune.choice(v) for k, v in grid.items()}
+    factories = {"random": lambda seed: GridRandom(seed, grid, epochs), "sweeplab": sqm.sweeplab_default,
+                 "ray_asha_optuna": sqm.ray_asha_optuna, "ray_hyperband": sqm.ray_hyperband}
+    finals: dict[str, dict[tuple[str, int], float]] = {m: {} for m in METHODS}
+    ratios: dict[str, list[float]] = {m: [] for m in METHODS}
+    for seed, rows in data["seeds"].items():
+        table_ = {tuple(r["config"][k] for k in grid): sign * np.asarray(r["values"], dtype=float) for r in rows}
+        best = max(float(v.max()) for v in table_.values())
+
+        def curve_of(config):
+            return table_[tuple(config[k] for k in grid)]
+
+        for r in range(search_seeds):
+            for m in METHODS:
+                sqm.seed_globals(r)
+                run = simulate(factories[m](r), curve_of, budget, sqm.WORKERS, epochs)
+                value = float(run.curve[-1])
+                finals[m][(seed, r)] = value
+                ratios[m].append(best / value if sign < 0 else value / best)
+    keys = list(finals["random"])
+    ranks = {m: [] for m in METHODS}
+    for key in keys:
+        values = np.array([finals[m][key] for m in METHODS])
+        order = (-values).argsort().argsort() + 1.0
+        for i, m in enumerate(METHODS):  # ties averaged
+            ranks[m].append(float(np.mean(order[values == values[i]])))
+    methods = {}
+    for m in METHODS:
+        r = np.asarray(ratios[m])
+        methods[m] = {"mean_ratio": float(r.mean()), "min_ratio": float(r.min()), "at_goal": float(np.mean(r >= GOAL)),
+                      "mean_rank": float(np.mean(ranks[m])),
+                      "lost_to_random": int(sum(finals[m][k] < finals["random"][k] for k in keys))}
+    return {"experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": n_configs,
+            "epochs": epochs, "recorded_seeds": list(data["seeds"]), "search_seeds": search_seeds,
+            "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["record", "freq", "seqclf"])
+    p.add_argument("experiment", nargs="?", choices=["freq", "seqclf"], help="with record: which grid to train")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="record: training seeds")
+    p.add_argument("--search-seeds", type=int, default=20, metavar="N", help="replay: search seeds per recorded seed")
+    p.add_argument("--share", type=float, default=0.25, help="replay: the budget, a share of the grid's epochs")
+    args = p.parse_args(argv)
+    if args.what == "record":
+        if not args.experiment:
+            p.error("record needs an experiment: freq or seqclf")
+        record_curves(args.experiment, args.seeds)
+        return
+    if args.experiment:
+        p.error(f"{args.what}: no second experiment")
+    if not curves_path(args.what).is_file():
+        sys.exit(f"no recorded curves for {args.what}: run `python bench/search_replay.py record {args.what}` first")
+    if args.search_seeds < 1 or not 0 < args.share <= 1:
+        sys.exit("--search-seeds must be >= 1 and --share in (0, 1]")
+    warnings.filterwarnings("ignore")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    t0 = time.perf_counter()
+    figures = replay(args.what, args.search_seeds, args.share)
+    rows = [{"method": m + (" (default)" if m == "sweeplab" else ""), **{k: v for k, v in f.items()}}
+            for m, f in figures["methods"].items()]
+    print(f"{args.what}: {figures['runs']} runs a method ({len(figures['recorded_seeds'])} recorded seeds x "
+          f"{args.search_seeds} search seeds), budget {figures['budget_epochs']} epochs "
+          f"({args.share:.0%} of the grid's), {time.perf_counter() - t0:.0f} s")
+    print(table(rows, ["method", "mean_ratio", "min_ratio", "at_goal", "mean_rank", "lost_to_random"]))
+    record("search_replay", figures)
+
+
+if __name__ == "__main__":
+    main()
