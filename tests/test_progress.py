@@ -53,6 +53,10 @@ def test_an_epoch_budget_and_a_time_budget_set_the_estimate():
     state = rows(("a", "RUNNING", 0.5, 10, {}))
     p.update(state)
     assert p.status(state) == "0 trials ended, 1 running, 10 of 40 epochs | 0:30 elapsed, ~1:10 left | best val_mse 0.5: run #1"
+    # trials running when the budget is reached finish their epochs: never "45 of 40"
+    state = rows(("a", "TERMINATED", 0.5, 45, {}))
+    p.update(state)
+    assert p.status(state).startswith("1 trials ended, 45 epochs (budget 40: the last trials finish) | 0:30 elapsed")
 
 
 def test_off_a_terminal_the_status_is_a_plain_line_every_30_s_and_ends_as_they_come():

@@ -85,8 +85,9 @@ class Progress:
         of = f" of {self.total}" if self.total and not self.epoch_budget else ""
         parts = [f"{ended}{of} trials ended"] + [f"{n} {k}" for k, n in counts.items() if n and k != "finished"]
         spent = sum(int(row.get("iterations", 0) or 0) for row in rows.values())
-        if self.epoch_budget:
-            parts.append(f"{spent} of {self.epoch_budget} epochs")
+        if self.epoch_budget:  # trials running when the budget is reached finish their epochs: it can be passed
+            parts.append(f"{spent} of {self.epoch_budget} epochs" if spent <= self.epoch_budget
+                         else f"{spent} epochs (budget {self.epoch_budget}: the last trials finish)")
         elapsed = self.clock() - self.start
         line = ", ".join(parts) + f" | {clock_text(elapsed)} elapsed"
         left = self.left(elapsed, ended, spent)
