@@ -334,11 +334,14 @@ def test_plain_ray_tune_folders_load_with_a_named_metric(tmp_path, capsys):
     assert "failed: RuntimeError: worker died" in out
 
 
-def test_analyze_imports_neither_ray_nor_torch(tmp_path):
+@pytest.mark.parametrize("command", [["analyze"], ["best", "--out", "{tmp}/best.yaml"],
+                                     ["suggest", "--out", "{tmp}/next.yaml"], ["report", "--out", "{tmp}/r.html"]])
+def test_the_readers_of_a_sweep_read_files_only_neither_ray_nor_torch_nor_tuning(tmp_path, command):
     folder = gru_sweep(tmp_path / "gru")
-    code = ("import sys; from sweeplab.cli import main; assert main(['analyze', sys.argv[1]]) == 0; "
-            "bad = [m for m in ('ray', 'torch') if m in sys.modules]; assert not bad, bad")
-    done = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
+    argv = [command[0], str(folder), *(a.format(tmp=tmp_path) for a in command[1:])]
+    code = ("import sys, json; from sweeplab.cli import main; assert main(json.loads(sys.argv[1])) == 0; "
+            "bad = [m for m in ('ray', 'torch', 'optuna', 'sweeplab.tuning') if m in sys.modules]; assert not bad, bad")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 

@@ -87,6 +87,28 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+NUMBER_KINDS = {int: "int", float: "float", bool: "bool"}
+
+
+def fields_record(cls: type) -> dict[str, dict[str, Any]]:
+    """What a reader of the results store needs of a config class, as JSON (sweep.json
+    keeps it): each field's default, and its kind where it is a plain number ("int",
+    "float", "bool"), so suggest and report need not import the trainable (and torch)."""
+    types = field_types(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        out[f.name] = {"kind": NUMBER_KINDS.get(types[f.name], "other"),
+                       "default": list(default) if isinstance(default, tuple) else default}
+    return out
+
+
+def kinds_of(record: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``fields_record``'s kinds back as types (int, float, bool; object for the rest)."""
+    back = {v: k for k, v in NUMBER_KINDS.items()}
+    return {name: back.get(f.get("kind"), object) for name, f in record.items()}
+
+
 def describe_type(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:

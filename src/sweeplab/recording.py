@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import secrets, store
+from .config import fields_record
 
 if TYPE_CHECKING:
     from .tuning import Prepared
@@ -40,6 +41,8 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
         "space_file": prep.spec.source,
         "space": prep.spec.text,
         "pins": prep.spec.pins,
+        # the config's fields (defaults, number kinds): what suggest reads without the trainable
+        "config_fields": fields_record(prep.spec.config_cls) if prep.spec.config_cls else None,
         "metric": prep.metric,
         "mode": prep.mode,
         "scheduler": prep.scheduler["name"],

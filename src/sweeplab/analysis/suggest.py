@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 
 from .. import spaces
+from ..config import kinds_of
 from ..errors import UserError
 from .load import Sweep
 from .observe import Observation
@@ -69,14 +70,26 @@ def diagnose(sweep: Sweep, observations: dict[str, list[Observation]]) -> dict[s
     return found
 
 
+def config_fields(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any], Optional[type]]:
+    """The sweep's config fields: (defaults, types, the config class or None), from
+    sweep.json (files only: the suggested space is then checked as tune checks its
+    structure, and its types when tune loads it, before Ray starts); a sweep recorded
+    before sweep.json kept them needs its trainable (which imports torch)."""
+    record = sweep.meta.get("config_fields")
+    if record:
+        return {k: f.get("default") for k, f in record.items()}, kinds_of(record), None
+    config_cls = sweep.experiment.load().Config if sweep.experiment else None
+    if config_cls is None:
+        return {}, {}, None
+    return ({f.name: f.default for f in dataclasses.fields(config_cls)}, spaces.field_types(config_cls),
+            config_cls)
+
+
 def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggestion:
     if not sweep.meta.get("space"):
         raise UserError(f"{sweep.uri}: sweep.json keeps no space file text (a plain Ray Tune sweep?); nothing to edit")
     raw = spaces.loads(sweep.meta["space"]) or {}
-    exp = sweep.experiment
-    config_cls = exp.load().Config if exp else None
-    defaults = {f.name: f.default for f in dataclasses.fields(config_cls)} if config_cls else {}
-    types = spaces.field_types(config_cls) if config_cls else {}
+    defaults, types, config_cls = config_fields(sweep)
     best_id = sweep.ranked()["trial_id"].iloc[0]
     best = sweep.config(best_id)
     params, fixed = dict(raw.get("parameters") or {}), dict(raw.get("fixed") or {})
