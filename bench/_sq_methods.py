@@ -209,16 +209,16 @@ class RayMethod:
 
 
 def ray_asha_optuna_parts(seed: int):
-    """sweeplab's default today (tuning.make_scheduler / make_searcher): ASHA (grace period
-    1, reduction factor 3, max_t 52) + OptunaSearch with TPESampler(seed, n_startup_trials=4)
-    wrapped by sweeplab to never repeat a config; 2 concurrent trials through Ray's
-    ConcurrencyLimiter (what ``max_concurrent_trials=2`` builds)."""
+    """sweeplab's default today (search.factories.make_scheduler / make_searcher): ASHA
+    (grace period 1, reduction factor 3, max_t 52) + OptunaSearch with TPESampler(seed,
+    n_startup_trials=4) wrapped by sweeplab to never repeat a config; 2 concurrent trials
+    through Ray's ConcurrencyLimiter (what ``max_concurrent_trials=2`` builds)."""
     import optuna
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    from sweeplab.tuning import distinct_optuna
+    from sweeplab.search.factories import distinct_optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
@@ -283,10 +283,10 @@ RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hype
 
 def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3):
     """sweeplab's default search, as `sweeplab tune` builds it for a sweep of BUDGET epochs
-    (tuning.make_scheduler / make_searcher): promotion ASHA (pause at a rung, resume when
-    promoted; ties with the cutoff promoted; three rungs, the lowest at 2 max_t / eta^3:
-    4, 12, 36 here; the endgame that finishes the best paused trials) + RungTPE (a TPE
-    study per rung, fed only that rung's scores; a third of configs random; nothing
+    (search.factories.make_scheduler / make_searcher): promotion ASHA (pause at a rung,
+    resume when promoted; ties with the cutoff promoted; three rungs, the lowest at 2 max_t /
+    eta^3: 4, 12, 36 here; the endgame that finishes the best paused trials) + RungTPE (a
+    TPE study per rung, fed only that rung's scores; a third of configs random; nothing
     proposed past the budget), behind the same PausingLimiter, 2 workers."""
     from sweeplab.search.promotion import PausingLimiter, PromotionASHA
     from sweeplab.search.rung_tpe import RungTPE

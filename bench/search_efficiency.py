@@ -50,6 +50,7 @@ import yaml  # noqa: E402
 from _common import record, table  # noqa: E402
 
 from sweeplab import store, tuning  # noqa: E402
+from sweeplab.search import factories  # noqa: E402
 
 GOAL, SHARE = 0.99, 0.25
 
@@ -112,8 +113,8 @@ def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
     best_col = f"best/{metric}"
     best = trials.sort_values(best_col, ascending=mode == "min").iloc[0]
     searched = [c for c in trials.columns if c.startswith("config/")]
-    sched = tuning.make_scheduler(prep.scheduler, prep.spec.max_epochs(), prep.spec, prep.seed,
-                                  budget=tuning.epoch_budget(prep))
+    sched = factories.make_scheduler(prep.scheduler, prep.spec.max_epochs(), prep.spec, prep.seed,
+                                     budget=tuning.epoch_budget(prep))
     scheduler = {"name": prep.scheduler["name"]}
     if hasattr(sched, "_brackets"):  # what sweeplab gave ASHA: its rungs (grace period first), factor, max_t
         scheduler.update(rungs=sorted(int(m) for m, _ in sched._brackets[0]._rungs),

@@ -282,3 +282,9 @@ def test_what_sweeplab_writes_as_yaml_reads_back_the_same():
 
     data = {"chosen": {"trial": "01e40764", "value": 0.5}, "lr": 1e-4, "name": "1e5", "n": 3}
     assert "'01e40764'" in dumps(data) and loads(dumps(data)) == data
+
+
+def test_the_scheduler_names_are_one_list_and_each_has_its_options():
+    from sweeplab.search.factories import SCHEDULERS
+
+    assert tuple(spaces.SCHEDULER_KEYS) == SCHEDULERS  # the CLI's --scheduler choices are SCHEDULERS too

@@ -5,6 +5,7 @@ import pytest
 
 from sweeplab import tuning
 from sweeplab.errors import UserError
+from sweeplab.search import factories
 
 
 def prep(tmp_path, **kw):
@@ -84,7 +85,7 @@ def test_scheduler_factory(tmp_path, name, cls):
     from ray.tune import schedulers
 
     p = prep(tmp_path, target="freq", scheduler=name)
-    sched = tuning.make_scheduler(p.scheduler, p.spec.max_epochs(), p.spec, 0)
+    sched = factories.make_scheduler(p.scheduler, p.spec.max_epochs(), p.spec, 0)
     assert isinstance(sched, getattr(schedulers, cls))
     if name == "pbt":  # architecture and data fields are never mutated
         assert set(sched._hyperparam_mutations) == {"lr"}
@@ -107,7 +108,7 @@ def test_schedulers_never_cut_a_preset(tmp_path, name):
 
     p = prep(tmp_path, target="seqclf_gru", scheduler=name)
     options = {"grace_period": 1, "reduction_factor": 2} if name == "asha" else {"grace_period": 1, "min_samples_required": 1}
-    sched = tuning.make_scheduler({"name": name, **options}, 10, p.spec, 0)
+    sched = factories.make_scheduler({"name": name, **options}, 10, p.spec, 0)
     sched.set_search_properties("val_macro_f1", "max")
     preset = p.spec.preset_configs()["original"]
     trials = {k: _FakeTrial(k, c) for k, c in
@@ -130,9 +131,9 @@ def test_schedulers_never_cut_a_preset(tmp_path, name):
 
 def test_searcher_factory_gets_presets_first(tmp_path):
     p = prep(tmp_path, target="freq")
-    opt = tuning.make_searcher("optuna", p.spec, 0, 2, num_samples=3)  # behind its ConcurrencyLimiter
+    opt = factories.make_searcher("optuna", p.spec, 0, 2, num_samples=3)  # behind its ConcurrencyLimiter
     assert [pt["hidden_size"] for pt in opt.searcher._points_to_evaluate] == [32, 64, 64]
-    basic = tuning.make_searcher("random", p.spec, 0, 2, num_samples=16)
+    basic = factories.make_searcher("random", p.spec, 0, 2, num_samples=16)
     assert len(basic._points_to_evaluate) == 5
 
 
@@ -170,7 +171,7 @@ def test_optuna_never_proposes_a_config_it_has_run_and_finishes_a_space_of_choic
     space.write_text("experiment: freq\nmethod: bayes\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
                      "  lr: {values: [1.0e-3, 1.0e-2]}\n  seq_length: {values: [50, 100]}\n")
     p = prep(tmp_path, target="freq", space=str(space))
-    searcher = tuning.make_searcher("optuna", p.spec, 0, 2, num_samples=30)
+    searcher = factories.make_searcher("optuna", p.spec, 0, 2, num_samples=30)
     searcher.set_search_properties(p.metric, p.mode, p.spec.param_space())
     configs = []
     for i in range(13):

@@ -32,6 +32,7 @@ from .config import coerce, field_types, type_problem
 from .domains import Param, _ints, _num, check_param, check_value, number_problem, parse_param
 from . import registry
 from .errors import UserError
+from .search.factories import SCHEDULERS, SEARCHERS
 
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
 if not SPACES_DIR.is_dir():  # a source checkout / editable install: the top-level folder
@@ -44,10 +45,7 @@ TOP_KEYS = {
 }
 W_AND_B_UNUSED = ("program", "command", "project", "entity")  # accepted, said to be unused
 METHODS = {"grid": "grid", "random": "random", "bayes": "rung_tpe"}
-# rung_tpe: TPE per rung (sweeplab's default); optuna: Ray's OptunaSearch (TPE on whatever a
-# trial last reported)
-SEARCHERS = ("rung_tpe", "optuna", "random", "grid")
-SCHEDULERS = {
+SCHEDULER_KEYS = {  # the options each scheduler takes (besides name)
     # promotion: asynchronous successive halving that pauses below the cutoff and promotes
     # later (sweeplab's default); asha: Ray's, which stops for good
     "promotion": {"grace_period", "reduction_factor", "max_t"},
@@ -517,9 +515,9 @@ def _scheduler(raw: dict, err) -> dict[str, Any]:
     if not isinstance(sched, dict) or sched.get("name") not in SCHEDULERS:
         got = sched.get("name") if isinstance(sched, dict) else sched
         err("scheduler", f"got {got!r}; allowed: {', '.join(SCHEDULERS)}")
-    extra = sorted(set(sched) - {"name"} - SCHEDULERS[sched["name"]])
+    extra = sorted(set(sched) - {"name"} - SCHEDULER_KEYS[sched["name"]])
     if extra:
-        allowed = ", ".join(sorted(SCHEDULERS[sched["name"]])) or "(none)"
+        allowed = ", ".join(sorted(SCHEDULER_KEYS[sched["name"]])) or "(none)"
         err(f"scheduler.{extra[0]}", f"not an option of {sched['name']}; allowed: {allowed}")
     for key, value in sched.items():
         if key == "name" or value is None:  # None: the scheduler's default

@@ -1,0 +1,165 @@
+"""Tune schedulers and searchers built from their names (``SCHEDULERS``, ``SEARCHERS``); the
+names import nothing heavy, the builders import Ray and Optuna when called."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from ..errors import UserError
+
+if TYPE_CHECKING:
+    from .. import spaces
+
+SCHEDULERS = ("promotion", "asha", "hyperband", "pbt", "median", "fifo")
+# rung_tpe: TPE per rung (sweeplab's default); optuna: Ray's OptunaSearch (TPE on whatever a
+# trial last reported)
+SEARCHERS = ("rung_tpe", "optuna", "random", "grid")
+LEARNING_SEARCHERS = ("rung_tpe", "optuna")  # PBT explores by mutation; these get random start points there
+RUNG_SCHEDULERS = ("promotion", "asha", "hyperband", "median")  # they cut or pause trials part-way
+
+
+def rungs_of(sched: dict[str, Any], max_t: int) -> tuple[int, float]:
+    """(grace period, reduction factor) of a successive-halving scheduler; the grace period
+    defaults to three rungs below the trial's max_t (``search.rungs.default_grace``)."""
+    from .rungs import default_grace
+
+    eta = float(sched.get("reduction_factor", 3))
+    return min(int(sched.get("grace_period") or default_grace(max_t, eta)), max_t), eta
+
+
+def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spec, seed: int,
+                   store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
+                   budget: Optional[int] = None):
+    from ray.tune import schedulers as s
+
+    kw = {k: v for k, v in sched.items() if k != "name"}
+    name = sched["name"]
+    max_t = kw.pop("max_t", None) or max_t or 100
+    if name == "promotion":
+        from .promotion import PromotionASHA
+
+        grace, eta = rungs_of(kw, max_t)
+        return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
+                             presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
+                             epoch_budget=budget)
+    from .preset_keeping import PresetKeepingASHA, PresetKeepingMedian
+
+    presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
+    if name == "asha":
+        grace = min(kw.pop("grace_period", 1), max_t)
+        return PresetKeepingASHA(presets, time_attr="training_iteration", max_t=max_t, grace_period=grace, **kw)
+    if name == "hyperband":
+        if presets:
+            print("note: HyperBand halves its brackets together and may cut a preset early; analysis names a "
+                  "baseline that did not finish (asha and median never cut presets)")
+        return s.HyperBandScheduler(time_attr="training_iteration", max_t=max_t, **kw)
+    if name == "median":
+        return PresetKeepingMedian(presets, time_attr="training_iteration", **kw)
+    if name == "pbt":
+        # Only fields a checkpoint survives; exploiting trials copy the rest from the donor.
+        hot = spec.config_cls.HOT_FIELDS if spec.config_cls else tuple(spec.parameters)
+        mutations = {k: (list(p.values) if p.values is not None else p.domain())
+                     for k, p in spec.parameters.items() if k in hot}
+        if not mutations:
+            raise UserError(f"{spec.source}: scheduler pbt: none of the searched parameters can change "
+                            f"mid-training; search one of: {', '.join(hot)}")
+        kw.setdefault("perturbation_interval", max(1, max_t // 5))
+        return s.PopulationBasedTraining(time_attr="training_iteration", hyperparam_mutations=mutations,
+                                         synch=False, **kw)
+    return s.FIFOScheduler()
+
+
+def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int,
+                  scheduler: Optional[dict[str, Any]] = None, budget: Optional[int] = None):
+    """``scheduler``: where rung_tpe's studies sit (its rungs); ``budget``: epochs after
+    which rung_tpe proposes nothing more (``epoch_budget``)."""
+    points = spec.points_to_evaluate()[:num_samples]  # presets count toward num_samples
+    if search == "rung_tpe":
+        from .rung_tpe import RungTPE
+
+        max_t = int((scheduler or {}).get("max_t") or spec.max_epochs() or 100)
+        cuts = scheduler is not None and scheduler["name"] in RUNG_SCHEDULERS
+        grace, eta = rungs_of(scheduler, max_t) if cuts else (max_t, 3.0)  # no rungs: the final score only
+        searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
+                           points_to_evaluate=points or None, epoch_budget=budget)
+        return limited(searcher, scheduler, max_concurrent)
+    if search == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
+        searcher = distinct_optuna(OptunaSearch, seed)(sampler=sampler, points_to_evaluate=points or None)
+        return limited(searcher, scheduler, max_concurrent)
+    from ray.tune.search import BasicVariantGenerator
+
+    return BasicVariantGenerator(points_to_evaluate=points or None, random_state=seed,
+                                 max_concurrent=max_concurrent)
+
+
+def limited(searcher, scheduler: Optional[dict[str, Any]], max_concurrent: int):
+    """The searcher behind a concurrency limit that suits the scheduler. Ray's limiter counts
+    a paused trial as live, so under a pausing scheduler it would refuse every new config once
+    the slots were paused: promotion's own limiter counts workers held; hyperband's brackets
+    are bounded by resources."""
+    from ray.tune.search import ConcurrencyLimiter
+
+    name = (scheduler or {}).get("name")
+    if name == "promotion":
+        from .promotion import PausingLimiter
+
+        return PausingLimiter(searcher, max_concurrent=max_concurrent)
+    return searcher if name == "hyperband" else ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
+
+
+def distinct_optuna(base: type, seed: int) -> type:
+    """OptunaSearch that never runs a config it has run before. TPE draws each categorical
+    parameter on its own, so over a space of choices it proposes repeats (the search-
+    efficiency benchmark: 2 to 7 of 7 to 21 trials); every trial of a sweep has the same
+    seed, so a repeat retraces the same curve and only spends budget. A repeat is told to
+    Optuna as failed (TPE leaves failed trials out) and Optuna is asked again; after
+    ``ASKS`` repeats in a row a random config not yet run is enqueued. Once every config of
+    a space of choices has run, the searcher is finished."""
+    import random
+
+    import optuna
+    from ray.tune.search import Searcher
+
+    from .sampling import choices_exhausted, config_key, draw
+
+    class DistinctOptunaSearch(base):
+        ASKS = 10
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._run_configs: set = set()
+            self._rng = random.Random(seed)
+
+        def suggest(self, trial_id: str):
+            for attempt in range(self.ASKS + 1):
+                if attempt == self.ASKS:
+                    params = self._untried()
+                    if params is None:
+                        return Searcher.FINISHED
+                    self._ot_study.enqueue_trial(params)
+                config = super().suggest(trial_id)
+                if not isinstance(config, dict):
+                    return config
+                key = config_key(self._ot_trials[trial_id].params)
+                if key not in self._run_configs:
+                    self._run_configs.add(key)
+                    return config
+                self._ot_study.tell(self._ot_trials.pop(trial_id), state=optuna.trial.TrialState.FAIL)
+            return None  # Tune asks again later
+
+        def _untried(self) -> Optional[dict[str, Any]]:
+            """A random config not yet run; None when a space of choices has none left."""
+            dists = self._space
+            if choices_exhausted(dists, len(self._run_configs)):
+                return None
+            for _ in range(1000):
+                params = {k: draw(d, self._rng) for k, d in dists.items()}
+                if config_key(params) not in self._run_configs:
+                    return params
+            return None
+
+    return DistinctOptunaSearch
