@@ -21,7 +21,9 @@ Methods: random (the grid's configs in a random order, no repeats), sweeplab's d
 HyperBand with random search. Figures per method: the ratio of its best to the grid's best
 (search_efficiency's: >= 1 means as good as the grid; goal 0.99), its mean and minimum,
 the share of runs at >= 0.99, mean rank among the methods (ties averaged), and the runs it
-ended strictly below random search with the same seeds (lost_to_random).
+ended strictly below random search with the same seeds (lost_to_random). Then what no
+model-free allocation can beat: the best successive-halving split of the budget (n configs
+to epoch r, the k best on to full length), chosen in hindsight (``static_ceiling``).
 
 Human lines, then one JSON line; figures appended to bench/results/search_replay.jsonl.
 """
@@ -145,6 +147,42 @@ def replay(exp: str, search_seeds: int, share: float) -> dict:
             "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods}
 
 
+def static_ceiling(exp: str, share: float, draws: int = 200) -> dict:
+    """What any successive-halving allocation without a model could reach on these curves,
+    the allocation chosen in hindsight: n random configs trained to epoch r, the k best
+    there to full length (n r + k (E - r) <= budget), over ``draws`` random subsets a
+    recorded seed; the best (r, k, n) by the share of runs at >= GOAL, and by mean ratio."""
+    data = json.loads(curves_path(exp).read_text())
+    sign = -1.0 if data["mode"] == "min" else 1.0
+    epochs = int(data["epochs"])
+    grids = [sign * np.array([r["values"] for r in rows], dtype=float) for rows in data["seeds"].values()]
+    n_configs = len(grids[0])
+    budget = int(share * n_configs * epochs)
+    found = {}
+    for r in range(1, epochs):
+        for k in range(1, n_configs + 1):
+            n = (budget - k * (epochs - r)) // r
+            if n < k or n > n_configs:
+                continue
+            ratios = []
+            for curves in grids:
+                best, rng = curves.max(), np.random.default_rng(0)
+                for _ in range(draws):
+                    picked = rng.permutation(n_configs)[:n]
+                    top = picked[np.argsort(-curves[picked, r - 1])[:k]]
+                    value = max(curves[picked, :r].max(), curves[top].max())
+                    ratios.append(best / value if sign < 0 else value / best)
+            ratios = np.asarray(ratios)
+            found[(r, k, n)] = (float(np.mean(ratios >= GOAL)), float(ratios.mean()))
+    by_goal = max(found, key=lambda key: found[key])
+    by_mean = max(found, key=lambda key: found[key][1])
+    return {"allocations": len(found),
+            "best_at_goal": {"r": by_goal[0], "k": by_goal[1], "n": by_goal[2], "at_goal": found[by_goal][0],
+                             "mean_ratio": found[by_goal][1]},
+            "best_mean": {"r": by_mean[0], "k": by_mean[1], "n": by_mean[2], "at_goal": found[by_mean][0],
+                          "mean_ratio": found[by_mean][1]}}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["record", "freq", "seqclf"])
@@ -176,6 +214,12 @@ def main(argv=None) -> None:
           f"{args.search_seeds} search seeds), budget {figures['budget_epochs']} epochs "
           f"({args.share:.0%} of the grid's), {time.perf_counter() - t0:.0f} s")
     print(table(rows, ["method", "mean_ratio", "min_ratio", "at_goal", "mean_rank", "lost_to_random"]))
+    figures["static_ceiling"] = ceiling = static_ceiling(args.what, args.share)
+    g, m = ceiling["best_at_goal"], ceiling["best_mean"]
+    print(f"without a model, the best of {ceiling['allocations']} successive-halving allocations chosen in hindsight "
+          f"(n configs to epoch r, the k best to full length): {g['at_goal']:.0%} of runs at >= {GOAL} "
+          f"(r {g['r']}, k {g['k']}, n {g['n']}); the best mean ratio {m['mean_ratio']:.4f} (r {m['r']}, k {m['k']}, "
+          f"n {m['n']})")
     record("search_replay", figures)
 
 
