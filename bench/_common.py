@@ -36,17 +36,17 @@ def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Swe
 
     import ray
 
-    from sweeplab import store, tuning
+    from sweeplab import plan, session, store, tuning
 
     space_file = Path(folder) / f"{name}.yaml"
     space_file.write_text(space)
     if not options.get("trainable"):
         options.setdefault("target", "freq")
-    opts = tuning.SweepOptions(space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=cpus,
+    opts = plan.SweepOptions(space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=cpus,
                                max_concurrent=cpus, **options)
     t0 = time.perf_counter()
-    prep = tuning.prepare(opts)
-    tuning.start_ray(prep)
+    prep = plan.prepare(opts)
+    session.start_ray(prep)
     ray_start = time.perf_counter() - t0
     cpu0 = time.process_time()
     tuning.run(prep)

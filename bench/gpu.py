@@ -12,7 +12,7 @@ sweeplab's own code.
      done, with torch.cuda.synchronize at both ends. Peak memory is over the whole run.
   B. packing: the same ``--trials`` seqclf trials (synthetic beats, a grid over lr, a fixed
      number of epochs sized so that one trial alone trains about ``--trial-seconds``)
-     through sweeplab's tuning path (``tuning.prepare`` + ``tuning.run`` on one local Ray,
+     through sweeplab's tuning path (``plan.prepare`` + ``tuning.run`` on one local Ray,
      ``--cpus-per-trial`` CPUs a trial), once packed ``--pack`` to the GPU (gpus_per_trial
      1/pack) and once one to the GPU (gpus_per_trial 1). Packed runs first, so warm caches
      favour the one-per-GPU arm. Figures: wall time of ``tuning.run``, trials / hour, their
@@ -246,14 +246,14 @@ def sweep(folder: str, name: str, space: str, *, cpus_per_trial: float, gpus_per
           num_cpus: int, time_budget: float) -> dict[str, Any]:
     """One sweep through sweeplab's tuning path on the Ray already started; every trial
     must finish."""
-    from sweeplab import store, tuning
+    from sweeplab import plan, store, tuning
 
     space_file = Path(folder) / f"{name}.yaml"
     space_file.write_text(space)
-    opts = tuning.SweepOptions(space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=num_cpus,
+    opts = plan.SweepOptions(space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=num_cpus,
                                cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, max_concurrent=slots,
                                time_budget=time_budget)
-    prep = tuning.prepare(opts)
+    prep = plan.prepare(opts)
     printed = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(printed):  # the sweep's summary table; its "trials:" line is kept
@@ -275,7 +275,7 @@ def sweep(folder: str, name: str, space: str, *, cpus_per_trial: float, gpus_per
 def part_packing(args: argparse.Namespace, device: Any, work: Path) -> dict[str, Any]:
     import ray
 
-    from sweeplab import tuning
+    from sweeplab import session
 
     gpu = device.type == "cuda"
     values = {**SEQCLF, "synthetic_size": args.seqclf_size}
@@ -292,7 +292,7 @@ def part_packing(args: argparse.Namespace, device: Any, work: Path) -> dict[str,
              f"parameters:\n  lr: {{values: {lrs}}}\n")
     num_cpus = args.num_cpus or os.cpu_count() or 1
     t0 = time.perf_counter()
-    tuning.init_ray(None, num_cpus, log_to_driver=False)  # what tuning.start_ray does for a quiet local sweep
+    session.init_ray(None, num_cpus, log_to_driver=False)  # what session.start_ray does for a quiet local sweep
     ray_start = time.perf_counter() - t0
     resources = ray.cluster_resources()
     say(f"   local Ray up in {ray_start:.1f} s: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs")

@@ -8,7 +8,7 @@ the budgeted search did at least as well).
 
 For each experiment the script writes one grid space file (W&B shape, ``method: grid``,
 ``scheduler: fifo``, E epochs) and runs it through sweeplab's own path
-(``tuning.run(tuning.prepare(SweepOptions(...)))``, local Ray, 2 CPUs, 1 a trial). The
+(``tuning.run(plan.prepare(SweepOptions(...)))``, local Ray, 2 CPUs, 1 a trial). The
 budgeted arm is the same file with another ``--search`` / ``--scheduler`` (``ARMS``; the
 default, ``sweeplab``, is sweeplab's default search: promotion ASHA + RungTPE;
 ``ray_asha_optuna`` is Ray's standard recipe, sweeplab's default before) and
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from _common import record, table  # noqa: E402
 
-from sweeplab import store, tuning  # noqa: E402
+from sweeplab import plan, store, tuning  # noqa: E402
 from sweeplab.search import factories  # noqa: E402
 
 GOAL, SHARE = 0.99, 0.25
@@ -98,12 +98,12 @@ def space_file(folder: Path, exp: str, quick: bool) -> tuple[Path, int, int]:
     return path, len(list(itertools.product(*grid.values()))), epochs
 
 
-def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
+def sweep(opts: plan.SweepOptions, metric: str, mode: str) -> dict:
     """One arm through sweeplab's path; its best metric, config, epochs and wall time, and
     ``values``: the metric of every epoch any trial trained, in the order they were reported
     (the store keeps history rows in arrival order), for anytime curves."""
     t0 = time.perf_counter()
-    prep = tuning.prepare(opts)
+    prep = plan.prepare(opts)
     with contextlib.redirect_stdout(io.StringIO()):  # Tune's and sweeplab's summary lines
         code = tuning.run(prep)
     wall = time.perf_counter() - t0
@@ -114,7 +114,7 @@ def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
     best = trials.sort_values(best_col, ascending=mode == "min").iloc[0]
     searched = [c for c in trials.columns if c.startswith("config/")]
     sched = factories.make_scheduler(prep.scheduler, prep.spec.max_epochs(), prep.spec, prep.seed,
-                                     budget=tuning.epoch_budget(prep))
+                                     budget=plan.epoch_budget(prep))
     scheduler = {"name": prep.scheduler["name"]}
     if hasattr(sched, "_brackets"):  # what sweeplab gave ASHA: its rungs (grace period first), factor, max_t
         scheduler.update(rungs=sorted(int(m) for m, _ in sched._brackets[0]._rungs),
@@ -129,7 +129,7 @@ def sweep(opts: tuning.SweepOptions, metric: str, mode: str) -> dict:
 
 def grid_arm(exp: str, common: dict, seed: int) -> dict:
     s = SETUPS[exp]
-    return sweep(tuning.SweepOptions(**common, search="grid", scheduler="fifo", name=f"{exp}-grid-{seed}"),
+    return sweep(plan.SweepOptions(**common, search="grid", scheduler="fifo", name=f"{exp}-grid-{seed}"),
                  s["metric"], s["mode"])
 
 
@@ -138,7 +138,7 @@ def budgeted_arm(exp: str, arm: str, common: dict, seed: int, budget: int) -> di
     epochs (every trial reports at least one), so the budget, not num_samples, ends it."""
     s = SETUPS[exp]
     search, scheduler = ARMS[arm]
-    return sweep(tuning.SweepOptions(**common, search=search, scheduler=scheduler, num_samples=budget,
+    return sweep(plan.SweepOptions(**common, search=search, scheduler=scheduler, num_samples=budget,
                                      epoch_budget=budget, name=f"{exp}-{arm}-{seed}"), s["metric"], s["mode"])
 
 

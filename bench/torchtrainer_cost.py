@@ -16,15 +16,15 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table  # noqa: E402
 
-from sweeplab import store, tuning  # noqa: E402
+from sweeplab import plan, session, store, tuning  # noqa: E402
 
 
 def one(tmp: str, name: str, workers: int, epochs: int, cpus: float) -> dict:
-    opts = tuning.SweepOptions(target="freq", smoke=True, num_samples=1, scheduler="fifo", search="random",
+    opts = plan.SweepOptions(target="freq", smoke=True, num_samples=1, scheduler="fifo", search="random",
                                sets=[f"epochs={epochs}", "duration=2.0"], workers_per_trial=workers,
                                cpus_per_trial=cpus, storage=tmp, name=name, verbose=0)
     t0 = time.perf_counter()
-    prep = tuning.prepare(opts)
+    prep = plan.prepare(opts)
     tuning.run(prep)
     wall = time.perf_counter() - t0
     hist = store.read_frame(store.join(prep.uri, store.HISTORY))
@@ -40,7 +40,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5)
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    tuning.init_ray(None, 2)
+    session.init_ray(None, 2)
     with TemporaryDirectory() as tmp:
         rows = [one(tmp, "inproc", 1, args.epochs, 1.0), one(tmp, "ddp", args.workers, args.epochs, 2.0 / args.workers - 0.05)]
     print(table(rows, list(rows[0])))

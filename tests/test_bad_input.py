@@ -433,10 +433,10 @@ class _Result:  # what Tune's ResultGrid holds for a trial that raised
 def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_path, capsys):
     """What run() does when Tune ran out of disk (a trial's checkpoint, Ray's state or the
     store could not be written): one line, exit 2, the sweep marked FAILED, resume refuses."""
-    from sweeplab import storage_checks, tuning
+    from sweeplab import plan, storage_checks
     from sweeplab.errors import UserError
 
-    prep = tuning.prepare(tuning.SweepOptions(target="freq", smoke=True, storage=str(tmp_path / "sweeps"), name="s"))
+    prep = plan.prepare(plan.SweepOptions(target="freq", smoke=True, storage=str(tmp_path / "sweeps"), name="s"))
     _write(tmp_path, a_sweep_of("freq", **{"trials.parquet.tmp-99": b"half a file"}))
     folder = tmp_path / "sweeps" / "s"
     storage_checks.storage_failure(prep, error=ValueError("a bug"), results=[_Result(RuntimeError("diverged"))])  # not the disk

@@ -62,11 +62,11 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
 
 
 def test_a_relative_data_path_reaches_trials_absolute(tmp_path, monkeypatch, capsys):
-    from sweeplab import tuning
+    from sweeplab import plan
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ecg.csv").write_text("")
-    prep = tuning.prepare(tuning.SweepOptions(target="seqclf", sets=["data=ecg.csv"], storage="s"))
+    prep = plan.prepare(plan.SweepOptions(target="seqclf", sets=["data=ecg.csv"], storage="s"))
     assert prep.spec.param_space()["data"] == prep.spec.pins["data"] == str(tmp_path / "ecg.csv")
     assert main(["tune", "seqclf", "--set", "data=gone.csv", "--storage", "s"]) == 2
     assert capsys.readouterr().err.strip() == f"sweeplab: error: --set data: {tmp_path}/gone.csv: no such file or folder"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import sweeplab_process
-from sweeplab import store, tuning
+from sweeplab import plan, store, tuning
 from sweeplab.cli import main
 from sweeplab.errors import UserError
 
@@ -99,5 +99,5 @@ def test_a_restored_stopper_counts_what_the_store_recorded_after_tunes_last_stat
 
 def test_epoch_budget_must_be_positive(tmp_path):
     with pytest.raises(UserError, match="--epoch-budget 0: must be >= 1"):
-        tuning.prepare(tuning.SweepOptions(target="freq", storage=str(tmp_path), epoch_budget=0))
+        plan.prepare(plan.SweepOptions(target="freq", storage=str(tmp_path), epoch_budget=0))
     assert main(["tune", "freq", "--epoch-budget", "-3", "--storage", str(tmp_path)]) == 2

@@ -69,35 +69,40 @@ def test_rungs_sit_three_below_max_t_the_lowest_never_at_the_first_epoch(max_t, 
     assert rung_milestones(60, 3, 60) == [] and len(rung_milestones(1, 3, 1000)) > 3  # a user's grace: any ladder
 
 
-def test_the_endgame_finishes_the_best_paused_trial_instead_of_starting_one_it_could_not_finish():
-    """Rungs at epochs 1 and 3 of 9, a budget of 12 epochs: once what is left only pays for
-    finishing the best paused trial, it is resumed (room or not) and runs to max_t through
-    the rung it would have waited at, while a config made meanwhile is not started."""
-    s = scheduler(epoch_budget=12)
+def test_the_endgame_finishes_the_best_paused_trials_instead_of_starting_what_it_could_not_finish():
+    """Rungs at epochs 1 and 3 of 9, 2 workers, a budget of 20 epochs: once what is left only
+    pays for finishing the best paused trial of each worker, they are resumed (room or not)
+    and run to max_t through the rung they would have waited at, while a config made
+    meanwhile is not started; once the budget is spent nothing more is resumed."""
+    s = scheduler(epoch_budget=20, max_concurrent=2)
     trials = [FakeTrial(t) for t in "abc"]
     ctrl = FakeController(trials)
     for t, v in zip(trials, (0.5, 0.9, 0.7)):
         assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
         t.status = Trial.PAUSED
-    assert not s.endgame()  # 9 epochs left, 8 finish the best
+    assert not s.endgame()  # 17 epochs left; b and c would need 8 each
     assert choose(s, ctrl) is trials[1]  # the rung's one promotion, as without a budget
     assert s.on_trial_result(ctrl, trials[1], result(3, 0.95)) == PAUSE  # alone at rung 3: no room
     trials[1].status = Trial.PAUSED
+    assert not s.endgame()  # 15 left; b needs 6 from rung 3, c 8
     late = FakeTrial("d")
     ctrl.trials.append(late)
     assert s.on_trial_result(ctrl, late, result(1, 0.1)) == PAUSE
     late.status = Trial.PAUSED
-    assert s.endgame()  # 6 left: what b needs from rung 3 to 9
+    assert s.endgame()  # 14 left: what b and c need
     made = FakeTrial("e")
     made.status = Trial.PENDING
     ctrl.trials.append(made)
-    assert choose(s, ctrl) is trials[1]  # b, no room at rung 3, before the new config
+    assert choose(s, ctrl) is trials[1]  # b first (the highest rung), no room there
+    assert choose(s, ctrl) is trials[2]  # then c, before the new config
+    assert made.status == Trial.PENDING
+    assert s.on_trial_result(ctrl, trials[2], result(3, 0.2)) == CONTINUE  # c goes through rung 3
     assert s.on_trial_result(ctrl, trials[1], result(9, 0.97)) == STOP
     trials[1].status = Trial.TERMINATED
-    # the budget is spent (the sweep's stopper ends it); until then a free worker goes to the
-    # best paused trial, c, which runs through rung 3 without waiting there
-    assert choose(s, ctrl) is trials[2] and made.status == Trial.PENDING
-    assert s.on_trial_result(ctrl, trials[2], result(3, 0.2)) == CONTINUE
+    assert s.on_trial_result(ctrl, trials[2], result(9, 0.8)) == STOP
+    trials[2].status = Trial.TERMINATED
+    # 20 spent: no paused trial is resumed (a and d stay paused); the config Tune made runs
+    assert not s.endgame() and s.choose_trial_to_run(ctrl) is made
 
 
 def test_a_config_made_but_not_started_holds_no_worker_and_a_promotion_goes_first():
@@ -285,14 +290,14 @@ def test_the_result_tune_stops_a_trial_on_reaches_the_searcher_through_on_trial_
 
 @pytest.mark.parametrize("budget", [None, 30])
 def test_the_sweep_plan_budgets_epochs_only_where_trials_are_cut(tmp_path, budget):
-    from sweeplab import tuning
+    from sweeplab import plan
 
-    opts = tuning.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="x", epoch_budget=budget)
-    prep = tuning.prepare(opts)
+    opts = plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="x", epoch_budget=budget)
+    prep = plan.prepare(opts)
     assert (prep.search, prep.scheduler["name"]) == ("rung_tpe", "promotion")
-    assert tuning.epoch_budget(prep) == (budget or 16 * 60)
-    fifo = tuning.prepare(tuning.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="y", scheduler="fifo"))
-    assert tuning.epoch_budget(fifo) is None
+    assert plan.epoch_budget(prep) == (budget or 16 * 60)
+    fifo = plan.prepare(plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="y", scheduler="fifo"))
+    assert plan.epoch_budget(fifo) is None
 
 
 class Counting(Searcher):

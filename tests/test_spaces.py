@@ -212,7 +212,7 @@ def test_every_listed_distribution_reaches_every_searcher(tmp_path, dist):
 
 
 def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_caps_the_trials(tmp_path, capsys):
-    from sweeplab import tuning
+    from sweeplab import plan
 
     path = write(tmp_path, """
         experiment: freq
@@ -225,10 +225,10 @@ def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_ca
           lr: {distribution: q_log_uniform_values, min: 0.0001, max: 0.1, q: 0.0001}
     """)
     with pytest.raises(UserError, match=r"parameters.lr: q_log_uniform_values with q=0.0001 .*--search random"):
-        tuning.prepare(tuning.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s")))
+        plan.prepare(plan.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s")))
     assert not (tmp_path / "s").exists()
     capsys.readouterr()
-    prep = tuning.prepare(tuning.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s"),
+    prep = plan.prepare(plan.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s"),
                                               search="random"))
     assert prep.num_samples == 3  # run_cap
     assert "program, entity: W&B keys sweeplab does not use" in capsys.readouterr().out

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from sweeplab import tuning
+from sweeplab import plan, session, tuning
 from sweeplab.errors import UserError
 from sweeplab.search import factories
 
 
 def prep(tmp_path, **kw):
-    return tuning.prepare(tuning.SweepOptions(storage=str(tmp_path), **kw))
+    return plan.prepare(plan.SweepOptions(storage=str(tmp_path), **kw))
 
 
 def test_resources_come_from_registry_then_space_then_flags(tmp_path):
@@ -34,17 +34,17 @@ def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, mo
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}])
     p = prep(tmp_path, target="freq")
-    tuning.fit_to_cluster(p)
+    session.fit_to_cluster(p)
     assert p.plan.gpus == 0.0 and "has no GPU; trials run on CPU" in capsys.readouterr().out
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
     p = prep(tmp_path, target="freq")
-    tuning.fit_to_cluster(p)
+    session.fit_to_cluster(p)
     assert p.plan.gpus == 0.25
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}])
     with pytest.raises(UserError, match="a folder of this node, but the cluster has 2 nodes"):
-        tuning.fit_to_cluster(prep(tmp_path, target="freq"))
-    shared = tuning.prepare(tuning.SweepOptions(target="freq", storage="file:///mnt/shared/sweeps"))
-    tuning.fit_to_cluster(shared)  # a shared mount, declared as such
+        session.fit_to_cluster(prep(tmp_path, target="freq"))
+    shared = plan.prepare(plan.SweepOptions(target="freq", storage="file:///mnt/shared/sweeps"))
+    session.fit_to_cluster(shared)  # a shared mount, declared as such
 
 
 def test_seed_reaches_every_trial_and_metric_mode_come_from_the_registry(tmp_path):
@@ -138,11 +138,11 @@ def test_searcher_factory_gets_presets_first(tmp_path):
 
 
 def test_data_is_built_once_in_the_driver_unless_a_data_field_is_searched(tmp_path):
-    shared = tuning.shared_data(prep(tmp_path, target="freq", smoke=True))
+    shared = plan.shared_data(prep(tmp_path, target="freq", smoke=True))
     key, data = shared
     assert key[0] == "sweeplab.trainables.freq" and data["train"].inputs.shape == (4, 1000, 5)
     # freq_noise searches phase_noise, which changes the data: each trial process builds its own
-    assert tuning.shared_data(prep(tmp_path, target="freq_noise", smoke=True)) is None
+    assert plan.shared_data(prep(tmp_path, target="freq_noise", smoke=True)) is None
 
 
 def test_a_trial_bigger_than_the_local_machine_is_refused(tmp_path):

@@ -48,9 +48,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace):
-    from . import tuning
+    from . import plan
 
-    return tuning.SweepOptions(
+    return plan.SweepOptions(
         target=args.target, space=args.space, trainable=args.trainable, scheduler=args.scheduler,
         search=args.search, num_samples=args.num_samples, max_epochs=args.max_epochs,
         cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
@@ -79,9 +79,9 @@ def _light_checks(args: argparse.Namespace) -> None:
 
 def _tune(args: argparse.Namespace) -> int:
     _light_checks(args)
-    from . import tuning
+    from . import plan, tuning
 
-    prep = tuning.prepare(_options(args))
+    prep = plan.prepare(_options(args))
     prep.spec.check_paths()  # here, not in prepare: a job submitted to a cluster reads the cluster's files
     return tuning.run(prep)
 
@@ -91,10 +91,10 @@ def _submit(args: argparse.Namespace) -> int:
 
     cluster.token_mode()  # before anything imports Ray: Ray reads RAY_AUTH_MODE once, when imported
     _light_checks(args)
-    from . import tuning
+    from . import plan
 
     # the cluster runs exactly this; check it here first, as tune would (not what fits this machine)
-    tuning.prepare(_options(args), check_fit=False)
+    plan.prepare(_options(args), check_fit=False)
     return cluster.submit(_forwarded(args), args.address, args.follow, args.ship_code)
 
 

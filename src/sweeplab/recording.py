@@ -12,19 +12,11 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import secrets, store
 from .config import fields_record
-
-if TYPE_CHECKING:
-    from .tuning import Prepared
-
-
-def _epochs_to_spend(prep: Prepared):
-    from .tuning import epochs_to_spend  # tuning imports this module
-
-    return epochs_to_spend(prep)
+from .plan import Prepared, epochs_to_spend
 
 
 def sweep_meta(prep: Prepared) -> dict[str, Any]:
@@ -50,7 +42,7 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
         "searcher": prep.search,
         "seed": prep.seed,
         "num_samples": prep.num_samples,
-        "epoch_budget": _epochs_to_spend(prep),
+        "epoch_budget": epochs_to_spend(prep),
         "time_budget_s": prep.time_budget,
         "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
         "presets": prep.spec.preset_configs(),

@@ -146,6 +146,8 @@ class Spec:
     pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
     epoch_budget: Optional[int] = None  # --max-epochs: the most epochs a trial may train
     notes: list[str] = field(default_factory=list)  # said once when a sweep starts
+    # the config's defaults where its class is not loaded (suggest reads them from sweep.json)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     # -------------------------------------------------- overrides (one run only)
 
@@ -284,7 +286,7 @@ class Spec:
                 if key in values:
                     full[key] = values[key]
                     continue
-                default = _default(self.config_cls, key)
+                default = _default(self.config_cls, key) if self.config_cls else self.defaults.get(key, _MISSING)
                 if default is _MISSING or not param.contains(default):
                     raise UserError(
                         f"{self.source}: presets.{name}: gives no '{key}' and the default "
@@ -370,7 +372,10 @@ def load(path: Path, config_cls: Optional[type], experiment: Optional[str] = Non
     return parse(raw, str(path), text, config_cls, experiment)
 
 
-def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experiment: Optional[str]) -> Spec:
+def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experiment: Optional[str],
+          defaults: Optional[dict[str, Any]] = None) -> Spec:
+    """``defaults``: the config's defaults where ``config_cls`` is not loaded (presets are
+    completed from them)."""
     err = _errors(source)
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
@@ -483,7 +488,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
         source=source, text=text, experiment=raw.get("experiment", experiment), metric=metric, mode=mode,
         search=search, scheduler=scheduler, parameters=parameters, fixed=fixed, presets=presets,
         num_samples=num_samples, time_budget=time_budget, resources=dict(resources), config_cls=config_cls,
-        notes=notes,
+        notes=notes, defaults=dict(defaults or {}),
     )
     spec.absolute_paths()
     spec.preset_configs()  # every preset must complete over the searched parameters

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from . import store
 from .errors import UserError
 
-if TYPE_CHECKING:
-    from .tuning import Prepared
+if TYPE_CHECKING:  # plan imports this module
+    from .plan import Prepared
 
 MIN_FREE_MB = 100.0  # results, Ray's state, checkpoints; $SWEEPLAB_MIN_FREE_MB overrides it
 

@@ -129,11 +129,11 @@ def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggest
     searched = {k: _plain(best[k]) for k in params if k in best and k not in pins}
     if searched and searched not in presets.values():
         try:
-            _check({**raw, "presets": {"previous_best": searched, **presets}}, sweep, config_cls)
+            _check({**raw, "presets": {"previous_best": searched, **presets}}, sweep, config_cls, defaults)
             raw["presets"] = {"previous_best": searched, **presets}
         except UserError:
             changes.append("previous_best: not added, the best config lies outside the new space")
-    _check(raw, sweep, config_cls)
+    _check(raw, sweep, config_cls, defaults)
     return Suggestion(raw, changes)
 
 
@@ -183,10 +183,10 @@ def _inside(param: Any, value: Any) -> bool:
     return True
 
 
-def _check(raw: dict, sweep: Sweep, config_cls: Optional[type]) -> None:
+def _check(raw: dict, sweep: Sweep, config_cls: Optional[type], defaults: dict[str, Any]) -> None:
     """The proposal must load as a space: the same validation ``sweeplab tune`` runs."""
     text = spaces.dumps(raw)
-    spec = spaces.parse(raw, "suggested space", text, config_cls, sweep.meta.get("experiment"))
+    spec = spaces.parse(raw, "suggested space", text, config_cls, sweep.meta.get("experiment"), defaults)
     spec.preset_configs()
 
 

@@ -212,6 +212,8 @@ class PromotionASHA(FIFOScheduler):
         if self.epoch_budget is None or not order:
             return False
         left = self.epoch_budget - sum(self.reached.values())
+        if left <= 0:  # spent: the paused trials are left as they are (and stopped once nothing comes)
+            return False
         finish = sorted((self.max_t - self.paused_at[t] for t in order[:self.max_concurrent or 1]), reverse=True)
         return left <= sum(finish)
 

@@ -1,0 +1,317 @@
+"""The sweep plan and its validation: what the user asked for (``SweepOptions``), checked
+and resolved into a ``Prepared`` sweep before Ray starts, and its budget and concurrency."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from . import faults, flags, registry, secrets, spaces, store
+from .storage_checks import check_storage, refuse_failed
+from .errors import UserError
+from .runner import TrialPlan, load_user_trainable
+from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
+
+DEFAULT_STORAGE = "./sweeps"
+
+
+@dataclass
+class SweepOptions:
+    """What the user asked for (CLI flags); None means "from the space file or registry"."""
+
+    target: Optional[str] = None  # experiment id or shipped space name
+    space: Optional[str] = None
+    trainable: Optional[str] = None  # user code: path/file.py:function or module:function
+    scheduler: Optional[str] = None
+    search: Optional[str] = None
+    num_samples: Optional[int] = None
+    max_epochs: Optional[int] = None
+    cpus_per_trial: Optional[float] = None
+    gpus_per_trial: Optional[float] = None
+    workers_per_trial: Optional[int] = None
+    max_concurrent: Optional[int] = None
+    time_budget: Optional[float] = None
+    seed: int = 0
+    storage: str = DEFAULT_STORAGE
+    name: Optional[str] = None
+    smoke: bool = False
+    sets: list[str] = field(default_factory=list)
+    address: Optional[str] = None
+    num_cpus: Optional[int] = None  # local Ray only
+    verbose: int = 1  # 0 quiet, 1 sweeplab's progress display, 2 Ray's tables and the trials' own output
+    dashboard: bool = False  # local Ray with its dashboard, and sweeplab's, on 127.0.0.1
+    wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
+    max_failures: int = 0  # restarts of a failed trial from its last checkpoint
+    epoch_budget: Optional[int] = None  # the sweep stops once its trials have reported this many epochs in all
+
+
+@dataclass
+class Prepared:
+    """A validated sweep, ready for Ray."""
+
+    spec: spaces.Spec
+    plan: Optional[TrialPlan]  # None for a user trainable
+    user_trainable: Optional[str]
+    metric: str
+    mode: str
+    search: str
+    scheduler: dict[str, Any]
+    num_samples: int
+    time_budget: Optional[float]
+    max_concurrent: Optional[int]
+    seed: int
+    storage: str
+    name: str
+    options: dict[str, Any]
+    gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
+    secrets: dict[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
+
+    @property
+    def uri(self) -> str:
+        return store.join(self.storage, self.name)
+
+
+# ------------------------------------------------------------------ preparation
+
+
+def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> Prepared:
+    """Validate everything (space, pins, flags, resources) before Ray starts. ``check_fit``:
+    refuse a trial this machine's local Ray could never place (not for a job submitted to
+    a cluster)."""
+    if not fresh and opts.name:  # resume: a sweep marked failed is refused before anything else
+        refuse_failed(store.join(opts.storage if "://" in opts.storage else os.path.abspath(opts.storage), opts.name))
+    if opts.trainable:
+        exp, config_cls = None, None
+        if not opts.space:
+            raise UserError("--trainable needs --space FILE (its parameters and metric)")
+        load_user_trainable(opts.trainable)  # fail now, not once Ray is up
+        path = spaces.find(opts.space)
+    else:
+        exp, path = spaces.resolve_target(opts.target, opts.space)
+        if exp is None:
+            raise UserError(f"{path}: names no 'experiment'; give an experiment id or --trainable")
+        config_cls = exp.load().Config
+    spec = spaces.load(path, config_cls, exp.id if exp else None)
+
+    if opts.smoke and exp:
+        for key, value in exp.smoke.items():
+            if key in spaces.field_types(config_cls):
+                spec.pin(key, value, origin="smoke")
+    spec.pin_sets(opts.sets)
+    if opts.max_epochs is not None:
+        if opts.max_epochs < 1:
+            raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
+        spec.set_epochs(opts.max_epochs)
+    spec.check_configs()
+    spec.fixed, secret_values = secrets.split(spec.fixed)
+
+    metric, mode = _metric_mode(spec, exp, path)
+    search, scheduler = _search_and_scheduler(spec, opts)
+    if search in ("rung_tpe", "optuna"):
+        from .domains import optuna_problem
+
+        for name, param in spec.parameters.items():
+            problem = optuna_problem(param)
+            if problem:
+                raise UserError(f"{spec.source}: parameters.{name}: {problem}")
+    for note in spec.notes:
+        print(f"note: {note}")
+    for flag, value in (("--num-samples", opts.num_samples), ("--max-concurrent", opts.max_concurrent),
+                        ("--num-cpus", opts.num_cpus)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} {value}: must be >= 1")
+    num_samples = opts.num_samples or spec.num_samples or (1 if search == "grid" else 10)
+    if opts.smoke and opts.num_samples is None:
+        num_samples = min(num_samples, 2)
+    res, gpu_default = _resources(exp, spec, opts)
+
+    storage = opts.storage if "://" in opts.storage else os.path.abspath(opts.storage)
+    name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    flags.check_name(name)
+    flags.check(seed=opts.seed, cpus_per_trial=opts.cpus_per_trial, gpus_per_trial=opts.gpus_per_trial)
+    if fresh:
+        _refuse_taken(store.join(storage, name), spec.experiment, opts.trainable)
+    if opts.max_failures < 0:
+        raise UserError(f"--max-failures {opts.max_failures}: must be >= 0 (restarts of a failed trial)")
+    if opts.epoch_budget is not None and opts.epoch_budget < 1:
+        raise UserError(f"--epoch-budget {opts.epoch_budget}: must be >= 1 (epochs all trials report together)")
+    if exp and "seed" not in spec.fixed and "seed" not in spec.parameters:
+        spec.fixed["seed"] = opts.seed  # one seed for the searcher and every trial
+    plan = None
+    if exp:
+        plan = TrialPlan(
+            module=exp.module, metric=metric, mode=mode, cpus=float(res["cpu"]), gpus=float(res["gpu"]),
+            workers=int(res["workers"]), train_storage=store.join(storage, name, "train"),
+            faults=faults.from_env(), driver_pgid=os.getpgrp(),
+        )
+        if plan.workers > 1 and scheduler["name"] == "pbt":
+            raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
+        if plan.workers > 1 and scheduler["name"] == "promotion":
+            # a paused trial would leave its TorchTrainer's controller and workers behind
+            print("note: --workers-per-trial > 1: trials cannot pause, so the promotion scheduler becomes "
+                  "asha (same rungs; a trial below the cutoff stops)")
+            scheduler = {**scheduler, "name": "asha"}
+    if plan and check_fit:
+        _check_local_fit(plan, opts, gpu_default)
+    time_budget = opts.time_budget
+    if time_budget is None and not opts.smoke:  # a smoke run is short anyway; the file's budget is for real runs
+        time_budget = spec.time_budget
+    flags.check(time_budget=time_budget)
+    if check_fit:  # a local run: its storage is this machine's (a cluster job's is checked there)
+        check_storage(storage)
+    options = {k: v for k, v in dataclasses.asdict(opts).items()}
+    return Prepared(
+        spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
+        scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
+        max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
+        options=options, gpu_default=gpu_default, secrets=secret_values,
+    )
+
+
+def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> None:
+    """A new sweep never writes into a folder that exists: one of the same experiment may be
+    resumed; another sweep, or anything else, is left alone with a reason."""
+    if not store.exists(uri):
+        return
+    if store.exists(store.join(uri, store.SWEEP_JSON)):
+        try:
+            meta = store.read_json(store.join(uri, store.SWEEP_JSON))
+        except (OSError, ValueError):
+            meta = {}
+        theirs = (meta.get("experiment"), (meta.get("options") or {}).get("trainable"))
+        if theirs != (experiment, trainable):
+            what = f"experiment {theirs[0]}" if theirs[0] else f"trainable {theirs[1] or '?'}"
+            raise UserError(f"{uri} holds another sweep ({what}, from {meta.get('space_file', '?')}); "
+                            "pick another --name")
+    elif "://" not in uri and os.path.isdir(uri) and os.listdir(uri):
+        held = sorted(os.listdir(uri))
+        raise UserError(f"{uri} already exists and is not a sweeplab sweep (it holds {', '.join(held[:3])}"
+                        f"{', ...' if len(held) > 3 else ''}); pick another --name or --storage")
+    elif "://" not in uri and not os.path.isdir(uri):
+        raise UserError(f"{uri} already exists and is a file; pick another --name or --storage")
+    raise UserError(f"{uri} already exists; resume it with `sweeplab resume` or pick another --name")
+
+
+def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment], path: Path) -> tuple[str, str]:
+    """The space's metric wins; the registry's fills in. Set once, in TuneConfig."""
+    metric = spec.metric or (exp.metric if exp else None)
+    if metric is None:
+        raise UserError(f"{path}: metric: a user trainable's space must name metric {{name, goal}}")
+    mode = spec.mode or (exp.mode if exp and metric == exp.metric else None)
+    if mode is None:
+        raise UserError(f"{path}: metric: give {{name: {metric}, goal: minimize|maximize}}")
+    return metric, mode
+
+
+def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, dict[str, Any]]:
+    search = opts.search or spec.search
+    if search not in SEARCHERS:
+        raise UserError(f"--search {search}: allowed: {', '.join(SEARCHERS)}")
+    scheduler = dict(spec.scheduler)
+    if opts.scheduler:
+        if opts.scheduler not in SCHEDULERS:
+            raise UserError(f"--scheduler {opts.scheduler}: allowed: {', '.join(SCHEDULERS)}")
+        if opts.scheduler != scheduler["name"]:
+            scheduler = {"name": opts.scheduler}
+    if search == "grid" and any(p.values is None for p in spec.parameters.values()):
+        bad = next(k for k, p in spec.parameters.items() if p.values is None)
+        raise UserError(f"--search grid: parameter '{bad}' is a distribution; grid needs values")
+    if scheduler["name"] == "pbt" and search in LEARNING_SEARCHERS:
+        print("note: PBT explores by mutating configs; using the random searcher for its start points")
+        search = "random"
+    spec.search = search
+    return search, scheduler
+
+
+def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec, opts: SweepOptions) -> dict[str, Any]:
+    """Registry < space file < flags."""
+    res = {**dataclasses.asdict(exp.resources if exp else registry.Resources()), **spec.resources}
+    origin = {key: f"{spec.source}: resources.{key}" for key in spec.resources}
+    for key, flag, name in (("cpu", opts.cpus_per_trial, "--cpus-per-trial"), ("gpu", opts.gpus_per_trial, "--gpus-per-trial"),
+                            ("workers", opts.workers_per_trial, "--workers-per-trial")):
+        if flag is not None:
+            res[key], origin[key] = flag, name
+    for key, bad, need in (("cpu", res["cpu"] <= 0, "> 0 (CPUs a trial holds)"), ("gpu", res["gpu"] < 0, ">= 0"),
+                           ("workers", int(res["workers"]) < 1, ">= 1")):
+        if bad:
+            raise UserError(f"{origin.get(key, f'resources.{key}')} {res[key]:g}: must be {need}")
+    return res, opts.gpus_per_trial is None and "gpu" not in spec.resources
+
+
+def _check_local_fit(plan: TrialPlan, opts: SweepOptions, gpu_default: bool) -> None:
+    """On the local Ray this process starts, a trial that can never be placed would wait
+    for ever; say so now. (A cluster may autoscale, so there Tune decides.)"""
+    if opts.address or os.environ.get("RAY_ADDRESS"):
+        return
+    import torch
+
+    from .runner import trial_resources
+
+    cpus = opts.num_cpus or os.cpu_count() or 1
+    need_cpu = plan.cpus * plan.workers + (trial_resources(plan)["cpu"] if plan.workers > 1 else 0)
+    need_gpu = plan.gpus * plan.workers
+    if need_cpu > cpus + 1e-9:
+        raise UserError(f"a trial needs {need_cpu:g} CPUs ({plan.workers} worker(s) x {plan.cpus:g}"
+                        f"{' + 0.1 for its driver' if plan.workers > 1 else ''}); this machine has {cpus}: "
+                        f"lower --cpus-per-trial or --workers-per-trial")
+    if need_gpu > torch.cuda.device_count() and not gpu_default:  # a default share just falls to CPU
+        raise UserError(f"a trial needs {need_gpu:g} GPU(s); this machine has {torch.cuda.device_count()}")
+
+
+def shared_data(prep: Prepared) -> Any:
+    """Build the data once, in the driver, when no data field is searched; trials get it
+    through the object store. Otherwise each trial process builds (and caches) its own,
+    and the driver only checks it here (``check_data`` where a trainable has one, else a
+    load at the searched fields' defaults, which fills the on-disk caches trials share),
+    so bad data fails before Ray starts either way."""
+    if prep.plan is None:
+        return None
+    import importlib
+
+    from .runner import data_key
+
+    module = importlib.import_module(prep.plan.module)
+    fields = ("data", *module.DATA_FIELDS)
+    fixed = {k: v for k, v in prep.spec.fixed.items() if k in fields}
+    if any(k in prep.spec.parameters for k in fields):
+        check = getattr(module, "check_data", None) or module.load_data
+        searched = prep.spec.parameters.get("data")
+        for data in (searched.values or []) if searched else [fixed.get("data")]:
+            check(module.Config.from_dict({**fixed, "data": data}))
+        return None
+    cfg = module.Config.from_dict(fixed)
+    return (data_key(module, cfg), module.load_data(cfg))
+
+
+# ------------------------------------------------------------------ budget and concurrency
+
+
+def epoch_budget(prep: "Prepared") -> Optional[int]:
+    """The sweep's budget in epochs where trials are cut part-way and a model proposes
+    configs (the default): --epoch-budget, else num_samples full-length trials. Cuts then
+    buy more configs, not a shorter sweep; elsewhere a sweep runs num_samples trials."""
+    if prep.search != "rung_tpe" or prep.scheduler["name"] not in RUNG_SCHEDULERS:
+        return None
+    return prep.options.get("epoch_budget") or prep.num_samples * int(prep.spec.max_epochs() or 1)
+
+
+def epochs_to_spend(prep: "Prepared") -> Optional[int]:
+    """The epochs the sweep ends at, whoever ends it: the searcher (``epoch_budget``) or the
+    --epoch-budget stopper; None where num_samples trials end it."""
+    return epoch_budget(prep) or prep.options.get("epoch_budget")
+
+
+def default_concurrency(prep: Prepared) -> int:
+    import ray
+
+    total = ray.cluster_resources()
+    cpu = prep.plan.cpus if prep.plan else 1.0
+    workers = prep.plan.workers if prep.plan else 1
+    gpu = prep.plan.gpus if prep.plan else 0.0
+    limit = int(total.get("CPU", 1) // (cpu * workers)) if cpu else 1
+    if gpu:
+        limit = min(limit, int(total.get("GPU", 0) // (gpu * workers)))
+    return max(1, limit)

@@ -1,0 +1,97 @@
+"""The Ray session: connecting to a cluster or starting a local Ray, fitting the sweep to
+the cluster it gets, and the dashboards."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Optional
+
+from . import secrets, store
+
+if TYPE_CHECKING:
+    from .plan import Prepared
+
+DASHBOARD_HOST, RAY_DASHBOARD_PORT = "127.0.0.1", 8265
+SWEEPLAB_DASHBOARD_PORT = int(os.environ.get("SWEEPLAB_DASHBOARD_PORT", 8266))  # 0: any free port
+
+
+def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True,
+             dashboard: bool = False) -> Optional[str]:
+    """Connect to ``address`` ($RAY_ADDRESS), else start a local Ray in this process.
+    ``dashboard``: the local Ray runs its dashboard on 127.0.0.1; returns its URL."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # checkpoints every epoch keep Tune snapshotting often; that is the point, not a problem
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's saved experiment state is what a resume knows: a trial created after the last
+    # save is unknown to it (the store drops it and the searcher suggests it again). Tune's
+    # "auto" saves at most every 10 s; every second keeps that window small, for a few ms a save.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    # Tune's CSV / JSON / TensorBoard loggers cost the driver ~15 ms a trial (a writer thread
+    # and an fsync a result, and files in the staging folder Tune copies whole to storage at
+    # every state save). The results store holds every row; recording.tensorboard_callback
+    # writes the event files. TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0 brings Tune's back.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    if not _tune_loggers_on():
+        # Tune's ResultGrid looks for the loggers' result.json at the end, and warns; nothing
+        # of sweeplab reads it (the store is the record)
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    secrets.keep_out_of_ray()
+    if ray.is_initialized():
+        return None
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
+    if address == "local":
+        kwargs.update(num_cpus=num_cpus, include_dashboard=dashboard)
+        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_no_token_note)
+        if dashboard:
+            kwargs.update(dashboard_host=DASHBOARD_HOST, dashboard_port=RAY_DASHBOARD_PORT)
+    context = ray.init(**kwargs)
+    url = getattr(context, "dashboard_url", None)
+    return f"http://{url}" if url and "://" not in url else url
+
+
+def _no_token_note(record: logging.LogRecord) -> bool:
+    """Ray's note, at every local start, that token authentication is on by default. One
+    function object, so that adding it at each start keeps one filter."""
+    return "Token authentication is enabled" not in record.getMessage()
+
+
+def _tune_loggers_on() -> bool:
+    """Whether Tune writes its own CSV / JSON / TensorBoard files (see init_ray)."""
+    return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS") != "1"
+
+
+def fit_to_cluster(prep: Prepared) -> None:
+    """What only the running cluster can tell: whether the registry's GPU share applies (a
+    cluster without GPUs runs the trials on CPU), and whether the storage reaches every node."""
+    import ray
+
+    if prep.plan and prep.plan.gpus > 0 and prep.gpu_default and not ray.cluster_resources().get("GPU"):
+        print(f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.plan.gpus:g} GPU a "
+              "trial applies where there are GPUs; --gpus-per-trial sets it)")
+        prep.plan = dataclasses.replace(prep.plan, gpus=0.0)
+    store.check_shared(prep.storage, sum(1 for n in ray.nodes() if n.get("Alive")))
+
+
+def start_ray(prep: Prepared) -> None:
+    """Ray for this sweep, fitted to it; with --dashboard, both dashboards and their URLs."""
+    opts = prep.options
+    secrets.export(prep.secrets)  # before a local Ray starts: its workers inherit them
+    url = init_ray(opts.get("address"), opts.get("num_cpus"), log_to_driver=opts.get("verbose", 1) >= 2,
+                   dashboard=opts.get("dashboard", False))
+    fit_to_cluster(prep)
+    if opts.get("dashboard"):
+        from .dashboard.server import start_in_thread
+
+        storage = prep.storage if "://" not in prep.storage else None
+        if url:
+            print(f"Ray dashboard: {url}")
+        if storage:
+            os.makedirs(storage, exist_ok=True)
+            served = start_in_thread([storage], DASHBOARD_HOST, SWEEPLAB_DASHBOARD_PORT)
+            print(f"sweeplab dashboard: {served}sweep/{prep.name}")
+        else:
+            print(f"sweeplab dashboard: run `sweeplab dashboard` on a machine that mounts {prep.storage}")
