@@ -4,7 +4,7 @@ user runs it (subprocesses, default threads, nothing else set).
     python bench/train_vs_sweep.py [--target freq] [--preset tuned] [--epochs 4]
 
 The sweep is ``sweeplab tune TARGET --space FILE`` with a space file holding that one preset
-(fifo, one trial); ``train`` is ``sweeplab train TARGET --preset P``. Both with
+(fifo, random search, num_samples 1: the preset alone); ``train`` is ``sweeplab train TARGET --preset P``. Both with
 ``--set epochs=N``. Each one's epoch time is the median of the engine's own
 ``epoch_seconds`` (the store's history in the sweep, history.jsonl for train), the first
 epoch left out (warm-up). Goal (issue 18): train within 1.2x of the sweep's epoch.
@@ -52,7 +52,7 @@ def main() -> None:
         raise SystemExit(f"--preset {args.preset}: not a preset of {args.target}; presets: {', '.join(spec.presets)}")
     with tempfile.TemporaryDirectory() as tmp:
         raw = spaces.loads(spec.text) or {}
-        raw.update(scheduler="fifo", method="grid", num_samples=1, presets={args.preset: raw["presets"][args.preset]})
+        raw.update(scheduler="fifo", method="random", num_samples=1, presets={args.preset: raw["presets"][args.preset]})
         raw.pop("time_budget", None)
         space = Path(tmp) / "one.yaml"
         space.write_text(yaml.safe_dump(raw, sort_keys=False))
