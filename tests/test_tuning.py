@@ -183,22 +183,28 @@ def test_optuna_never_proposes_a_config_it_has_run_and_finishes_a_space_of_choic
     assert len(configs) == 12 and len(set(configs)) == 12  # every config once, then finished
 
 
-def test_resuming_a_sweep_that_ran_to_its_end_says_nothing_to_resume(tmp_path, capsys):
+def ended_sweep(folder, trials):
+    """A sweep folder as an ended sweep leaves it: sweep.json marked ended, Tune's state, its trials."""
     import json
 
     import pandas as pd
 
     from sweeplab import spaces
+
+    folder.mkdir()
+    (folder / "sweep.json").write_text(json.dumps({"experiment": "freq", "name": "s", "options": {},
+                                                   "metric": "val_mse", "mode": "min", "ended": "2026-12-03T10:00:00"}))
+    (folder / "tuner.pkl").write_bytes(b"\x80\x04N.")
+    (folder / "space.yaml").write_text(spaces.find("freq").read_text())
+    pd.DataFrame(trials).to_parquet(folder / "trials.parquet")
+    return folder
+
+
+def test_resuming_a_sweep_that_ran_to_its_end_says_nothing_to_resume(tmp_path, capsys):
     from sweeplab.cli import main
 
-    sweep = tmp_path / "s"
-    sweep.mkdir()
-    (sweep / "sweep.json").write_text(json.dumps({"experiment": "freq", "name": "s", "options": {}, "metric": "val_mse",
-                                                  "mode": "min", "ended": "2026-12-03T10:00:00"}))
-    (sweep / "tuner.pkl").write_bytes(b"\x80\x04N.")
-    (sweep / "space.yaml").write_text(spaces.find("freq").read_text())
-    pd.DataFrame([{"trial_id": "a", "status": "TERMINATED", "iterations": 3},
-                  {"trial_id": "b", "status": "ERROR", "iterations": 1}]).to_parquet(sweep / "trials.parquet")
+    sweep = ended_sweep(tmp_path / "s", [{"trial_id": "a", "status": "TERMINATED", "iterations": 3},
+                                         {"trial_id": "b", "status": "ERROR", "iterations": 1}])
     assert main(["resume", str(sweep)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"{sweep}: the sweep ran to its end (1 trials finished, 1 errored (--retry-errored reruns them)); "
@@ -210,17 +216,7 @@ def test_a_sweep_resumed_after_it_ended_is_no_longer_marked_ended(tmp_path, monk
     not take it for ended."""
     import json
 
-    import pandas as pd
-
-    from sweeplab import spaces
-
-    sweep = tmp_path / "s"
-    sweep.mkdir()
-    (sweep / "sweep.json").write_text(json.dumps({"experiment": "freq", "name": "s", "options": {}, "metric": "val_mse",
-                                                  "mode": "min", "ended": "2026-12-03T10:00:00"}))
-    (sweep / "tuner.pkl").write_bytes(b"\x80\x04N.")
-    (sweep / "space.yaml").write_text(spaces.find("freq").read_text())
-    pd.DataFrame([{"trial_id": "b", "status": "ERROR", "iterations": 1}]).to_parquet(sweep / "trials.parquet")
+    sweep = ended_sweep(tmp_path / "s", [{"trial_id": "b", "status": "ERROR", "iterations": 1}])
 
     class Started(Exception):
         pass
