@@ -99,3 +99,14 @@ def test_a_smoke_sweeps_default_output_is_short_and_has_no_ray_tables(tmp_path):
     assert not any(s in text for s in ("Trial status", "Configuration for experiment", "╭", "Token authentication"))
     assert sum(line.startswith("  finished ") or line.startswith("  stopped ") for line in lines) >= 2
     assert any("trials ended" in line and "best val_macro_f1" in line for line in lines)
+
+
+def test_a_long_set_up_step_says_how_far_it_is_every_10_s_and_a_quick_one_says_nothing():
+    from sweeplab.progress import Ticker
+
+    clock, out = Clock(), io.StringIO()
+    tick = Ticker("tokenising reviews:", 50_000, clock=clock, stream=out)
+    for done, t in ((1000, 4), (2600, 10.5), (3000, 12), (5400, 21)):
+        clock.t = t
+        tick(done)
+    assert out.getvalue().splitlines() == ["  tokenising reviews: 2600 of 50000, 10 s", "  tokenising reviews: 5400 of 50000, 21 s"]

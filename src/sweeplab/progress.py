@@ -146,3 +146,21 @@ def progress_callback(recorder: Any, display: Display):
             display.tick(recorder.trials, final=True)
 
     return ProgressCallback()
+
+
+class Ticker:
+    """A line every ``every`` seconds while a long set-up step runs before any epoch (the
+    GAN's digit classifier, tokenising reviews, decoding clips): ``  WHAT DONE of TOTAL, S s``.
+    Call it with how much is done; quick steps print nothing."""
+
+    def __init__(self, what: str, total: int, every: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 stream: Optional[TextIO] = None):
+        self.what, self.total, self.every, self.clock, self.stream = what, total, every, clock, stream
+        self.start = self.last = clock()
+
+    def __call__(self, done: int) -> None:
+        now = self.clock()
+        if now - self.last >= self.every:
+            self.last = now
+            print(f"  {self.what} {done} of {self.total}, {now - self.start:.0f} s", file=self.stream or sys.stdout,
+                  flush=True)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..progress import Ticker
 from .cache import cached_arrays, file_stamps
 from .splits import stratified_split, stratified_subset
 from .tables import non_utf8_line
@@ -77,7 +78,13 @@ def pad_sequences(seqs: Sequence[np.ndarray], maxlen: int, padding: Side = "pre"
 
 def _encode_corpus(texts: Texts) -> dict[str, np.ndarray]:
     """Token ids of every split (flat, with lengths) against the training split's ranking."""
-    tokens = {s: [tokenize(t) for t in texts[s][0]] for s in SPLITS}
+    tick, done, tokens = Ticker("tokenising reviews:", sum(len(texts[s][0]) for s in SPLITS)), 0, {}
+    for s in SPLITS:
+        tokens[s] = []
+        for text in texts[s][0]:
+            tokens[s].append(tokenize(text))
+            done += 1
+            tick(done)
     words = rank_vocabulary(tokens["train"])
     index = {w: i + 2 for i, w in enumerate(words)}
     arrays = {}

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
@@ -34,6 +35,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..progress import Ticker
 from .cache import build_lock, cache_root, file_stamps, key_digest, write_atomically
 from .video import DecodeError, decode_clip, write_video
 
@@ -267,17 +269,19 @@ def build_entries(jobs: Sequence[tuple], workers: int = 0) -> int:
         with build_lock(folder):
             todo = [j for j in todo if not _done(j)]  # another process may have built them meanwhile
             workers = min(workers or _cpus(), len(todo))
+            tick = Ticker("decoding clips:", len(todo))
             if workers <= 1:
-                for job in todo:
+                for n, job in enumerate(todo, 1):
                     build_entry(job)
+                    tick(n)
             else:
-                _decode_in_processes(todo, workers, folder)
+                _decode_in_processes(todo, workers, folder, tick)
     except OSError as e:
         raise UserError(f"{folder}: cannot write the clip cache ({e.strerror}); set SWEEPLAB_CACHE or cache_dir") from None
     return len(todo)
 
 
-def _decode_in_processes(todo: list[tuple], workers: int, folder: Path) -> None:
+def _decode_in_processes(todo: list[tuple], workers: int, folder: Path, tick: Ticker) -> None:
     """Fresh interpreters (not multiprocessing's fork or spawn: the caller may be a Ray
     worker with threads, or a script without a ``__main__`` guard), each decoding every
     ``workers``-th clip. One that dies inside FFmpeg has the clip it was on recorded as
@@ -299,6 +303,10 @@ def _decode_in_processes(todo: list[tuple], workers: int, folder: Path) -> None:
                 except BrokenPipeError:  # it died at once; its exit code tells below
                     pass
                 running.append((proc, chunk, log_path))
+            done_before = tick.total - len(todo)  # decoded in earlier rounds
+            while any(proc.poll() is None for proc, _, _ in running):  # each says which job it starts
+                tick(done_before + sum(max(0, len(log.read_text().split()) - 1) for _, _, log in running))
+                time.sleep(0.5)
             codes = []
             for proc, chunk, log_path in running:
                 codes.append(proc.wait())

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from ..data import mnist
 from ..data.cache import cache_root, key_digest
 from ..engine import Session, backward_step
 from ..errors import UserError
+from ..progress import Ticker
 from ..models.gan import N_CLASSES, N_PIXELS, DigitClassifier, gan
 
 PROGRESS_EVERY_S = 10.0  # a line this often while the classifier trains (a minute or so, once)
@@ -201,11 +201,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: n
         torch.manual_seed(CLASSIFIER["seed"])
         model = DigitClassifier(CLASSIFIER["channels"], CLASSIFIER["hidden"])
     optimizer = torch.optim.Adam(model.parameters(), lr=CLASSIFIER["lr"])
-    start = last = time.monotonic()
+    tick = Ticker("digit classifier: step", steps, PROGRESS_EVERY_S)
     for step, rows in enumerate(order[: steps * batch].view(steps, batch), 1):
-        if time.monotonic() - last >= PROGRESS_EVERY_S:
-            last = time.monotonic()
-            print(f"  digit classifier: step {step} of {steps}, {last - start:.0f} s", flush=True)
+        tick(step)
         loss = nn.functional.cross_entropy(model(_speckled(inputs[rows], generator)), labels[rows])
         junk_logits = model(_junk(inputs, batch // 2, generator))
         loss = loss - CLASSIFIER["junk_weight"] * junk_logits.log_softmax(1).mean()
