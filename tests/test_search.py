@@ -350,3 +350,17 @@ def test_max_concurrent_holds_paused_trials_free_their_slot_and_a_promotion_goes
     assert choose(s, ctrl) is t0 and limiter.reserved == 0
     assert start("t3") is None  # t0 holds the worker again
     assert [t.trial_id for t in trials if t.status == Trial.RUNNING] == ["t0"]
+
+
+def test_a_scheduler_pickled_by_an_older_sweeplab_resumes():
+    """Tune pickles the scheduler with the experiment; one saved before the endgame existed
+    has none of its fields and must still schedule."""
+    import pickle
+
+    s = scheduler()
+    state = {k: v for k, v in s.__dict__.items() if k not in ("epoch_budget", "reached", "spent", "finishing", "starting")}
+    old = PromotionASHA.__new__(PromotionASHA)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    trials = [FakeTrial("a")]
+    ctrl = FakeController(trials)
+    assert old.on_trial_result(ctrl, trials[0], result(1, 0.5)) == PAUSE and not old.endgame()

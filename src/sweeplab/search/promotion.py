@@ -106,6 +106,7 @@ class PromotionASHA(FIFOScheduler):
         self.paused_at: dict[str, int] = {}  # trial id -> the milestone it waits at
         self.epoch_budget = epoch_budget
         self.reached: dict[str, int] = {}  # trial id -> epochs it reported
+        self.spent = 0  # their sum: read at every scheduling step, so kept, not summed
         self.finishing: set[str] = set()  # resumed in the endgame: they run to max_t
         self.starting: set[str] = set()  # handed to Tune to start (or resume), no result yet
         self._restored = False
@@ -113,7 +114,9 @@ class PromotionASHA(FIFOScheduler):
     # ---- resume
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        # a sweep saved by an older sweeplab: no endgame, nothing starting
+        self.__dict__.update({"epoch_budget": None, "reached": {}, "spent": 0, "finishing": set(),
+                              "starting": set(), **state})
         self._restored = True  # a resumed sweep: the rungs come back from the store on first use
 
     def _rebuild(self) -> None:
@@ -132,7 +135,7 @@ class PromotionASHA(FIFOScheduler):
                 self.rungs[int(it)][trial_id] = self._signed(float(value))
         for m in self.milestones:
             self.promoted[m] = {t for t, it in reached.items() if it > m}
-        self.reached = reached
+        self.reached, self.spent = reached, sum(reached.values())
 
     # ---- Tune's calls
 
@@ -152,7 +155,9 @@ class PromotionASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         self.starting.discard(trial.trial_id)  # it runs
         t = int(result[self.time_attr])
-        self.reached[trial.trial_id] = max(self.reached.get(trial.trial_id, 0), t)
+        before = self.reached.get(trial.trial_id, 0)
+        if t > before:
+            self.reached[trial.trial_id], self.spent = t, self.spent + t - before
         if t >= self.max_t:
             return TrialScheduler.STOP
         if t not in self.rungs:
@@ -211,7 +216,7 @@ class PromotionASHA(FIFOScheduler):
         order = self._endgame_order()
         if self.epoch_budget is None or not order:
             return False
-        left = self.epoch_budget - sum(self.reached.values())
+        left = self.epoch_budget - self.spent
         if left <= 0:  # spent: the paused trials are left as they are (and stopped once nothing comes)
             return False
         finish = sorted((self.max_t - self.paused_at[t] for t in order[:self.max_concurrent or 1]), reverse=True)
