@@ -3,8 +3,10 @@ LR schedules. Tiny freq configs keep each test to a second or two."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import json
+import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -180,3 +182,17 @@ def test_a_restored_run_keeps_this_configs_weight_decay(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "make_optimizer", lambda c, params: built.append(original(c, params)) or built[-1])
     run(dataclasses.replace(cfg, epochs=2, weight_decay=0.1), tmp_path, resume=True)
     assert built[0].param_groups[0]["weight_decay"] == 0.1
+
+
+def test_shared_read_only_data_becomes_tensors_without_torchs_non_writable_warning():
+    """Ray's object store hands trials read-only arrays; torch warns about each (once a
+    process: hence a fresh one)."""
+    code = ("import warnings, numpy as np\n"
+            "warnings.simplefilter('error')\n"
+            "from sweeplab.data.splits import tensor, to_device\n"
+            "import torch\n"
+            "x = np.arange(6.0).reshape(3, 2); y = np.arange(3); x.setflags(write=False); y.setflags(write=False)\n"
+            "out = to_device({'train': (x, y)}, torch.device('cpu'))\n"
+            "assert out['train'][0].tolist() == x.tolist() and tensor(y).tolist() == [0, 1, 2]\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -2,6 +2,7 @@
 a check that no part is empty, and the move to tensors that every Task makes."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -82,5 +83,16 @@ def require_rows(splits: dict[str, tuple[np.ndarray, np.ndarray]], source: str, 
             raise UserError(f"{source}: the {name} split is empty; give more {noun}")
 
 
+def tensor(a: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy`` without torch's "non-writable NumPy array" warning: data shared
+    with the trials comes out of Ray's object store read-only, and no trainable writes into
+    its inputs (they are moved to the device or transformed into new tensors first)."""
+    if a.flags.writeable:
+        return torch.from_numpy(a)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
+
+
 def to_device(splits: dict[str, tuple[np.ndarray, np.ndarray]], device: torch.device) -> dict[str, Any]:
-    return {k: (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)) for k, (x, y) in splits.items()}
+    return {k: (tensor(x).to(device), tensor(y).to(device)) for k, (x, y) in splits.items()}

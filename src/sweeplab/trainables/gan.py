@@ -34,6 +34,7 @@ from torch import nn
 from ..config import BaseConfig
 from ..data import mnist
 from ..data.cache import cache_root, key_digest
+from ..data.splits import tensor
 from ..engine import Session, backward_step
 from ..errors import UserError
 from ..progress import Ticker
@@ -97,7 +98,7 @@ DATA_FIELDS = ("synthetic_size", "max_rows", "test_fraction", "data_seed", "clas
 
 def scaled(images: np.ndarray) -> torch.Tensor:
     """uint8 (n, 28, 28) -> float (n, 784) in [-1, 1], the range of the tanh generator."""
-    return torch.from_numpy(images).reshape(-1, N_PIXELS).float().div(127.5).sub(1.0)
+    return tensor(images).reshape(-1, N_PIXELS).float().div(127.5).sub(1.0)
 
 
 def load_data(cfg: GanConfig) -> dict[str, Any]:
@@ -195,7 +196,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: n
     be unsure about (outlier exposure: their target is the uniform distribution)."""
     batch = CLASSIFIER["batch_size"]
     generator = torch.Generator().manual_seed(CLASSIFIER["seed"])
-    inputs, labels = scaled(x), torch.from_numpy(y)
+    inputs, labels = scaled(x), tensor(y)
     order = torch.cat([torch.randperm(len(y), generator=generator) for _ in range(math.ceil(steps * batch / len(y)))])
     with torch.random.fork_rng(devices=[]):  # leaves the caller's random stream as it was
         torch.manual_seed(CLASSIFIER["seed"])

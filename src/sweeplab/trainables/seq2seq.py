@@ -17,6 +17,7 @@ from torch import nn
 from ..config import BaseConfig
 from ..data.batching import epoch_batches
 from ..data.seqdata import PAD, SeqData, Split, generated_task, load_parallel
+from ..data.splits import tensor
 from ..engine import NonFiniteLoss, Session, make_optimizer
 from ..errors import UserError
 from ..metrics import sequence_metrics
@@ -120,7 +121,7 @@ class Seq2seqTask:
         self.teacher_forcing = cfg.teacher_forcing
 
     def _tensors(self, split: Split) -> tuple[torch.Tensor, ...]:
-        return tuple(torch.from_numpy(a).to(self.device) for a in (split.src, split.src_len, split.tgt))
+        return tuple(tensor(a).to(self.device) for a in (split.src, split.src_len, split.tgt))
 
     def build_model(self) -> nn.Module:
         c = self.cfg

@@ -26,6 +26,7 @@ from .. import engine
 from ..config import BaseConfig
 from ..data import wlasl
 from ..data.batching import epoch_batches
+from ..data.splits import tensor
 from ..engine import Session
 from ..errors import UserError
 from ..metrics import class_predictions, classification_metrics, majority_class
@@ -147,7 +148,7 @@ class VideomaeTask:
         self.cfg, self.data, self.session = cfg, data, session
         self.device = session.device()
         wlasl.ensure_cached(data, cfg.decode_workers)  # a no-op on the node that loaded the data
-        self.labels = {s: torch.from_numpy(data.labels[s]) for s in wlasl.SPLITS}
+        self.labels = {s: tensor(data.labels[s]) for s in wlasl.SPLITS}
         n_classes = len(data.class_names)
         self.majority = majority_class(data.labels["train"], n_classes)
         self.weight = None
