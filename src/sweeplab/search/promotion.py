@@ -15,7 +15,7 @@ Once no new config is coming (the searcher is finished) and no trial runs that c
 to a rung, paused trials that can never be promoted are stopped, so the sweep ends.
 
 The endgame (a sweep with an ``epoch_budget``): once what is left of the budget would only
-just finish the most promising paused trial (the best one at the highest rung), a free
+just finish the most promising paused trials (the best at the highest rung, one a worker), a free
 worker resumes the paused trials in that order, room or not, instead of starting a config
 it could never finish; new configs wait (the limiter asks for none). Without it a small
 budget ends with every good trial paused half-way and nothing trained to full length.
@@ -212,15 +212,14 @@ class PromotionASHA(FIFOScheduler):
 
     def endgame(self) -> bool:
         """Whether what is left of the epoch budget only pays for finishing the most
-        promising paused trial (see the module's doc)."""
+        promising paused trials, one a worker (see the module's doc)."""
         order = self._endgame_order()
         if self.epoch_budget is None or not order:
             return False
         left = self.epoch_budget - self.spent
         if left <= 0:  # spent: the paused trials are left as they are (and stopped once nothing comes)
             return False
-        finish = sorted((self.max_t - self.paused_at[t] for t in order[:self.max_concurrent or 1]), reverse=True)
-        return left <= sum(finish)
+        return left <= sum(self.max_t - self.paused_at[t] for t in order[:self.max_concurrent or 1])
 
     def _ready(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
         """(milestone, trial) a free worker resumes, in order: in the endgame every paused
