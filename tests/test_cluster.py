@@ -237,3 +237,56 @@ def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
                          timeout=120)
     assert out.stdout.split()[:2] == ["2", "['token']"], out.stdout + out.stderr
     assert "--address http://127.0.0.1:9: cannot reach Ray's job API" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(tmp_path):
+    """Two nodes of 2 CPUs, file:// storage, 4 trials at once (two of them on the worker):
+    the worker node is killed mid-sweep (its trials restart from their checkpoints on the
+    head, --max-failures 2), then the driver is killed as the next-to-last trial completes;
+    `resume` ends the sweep with every trial's every epoch stored exactly once."""
+    from conftest import sweeplab_process
+    from test_reliability import assert_complete
+
+    from sweeplab import faults, store
+
+    epochs, samples = 8, 6
+    space = tmp_path / "space.yaml"
+    space.write_text(textwrap.dedent(f"""
+        experiment: freq
+        method: random
+        metric: {{name: val_mse, goal: minimize}}
+        scheduler: fifo
+        num_samples: {samples}
+        fixed: {{epochs: {epochs}, duration: 40.0, seq_length: 50, lr_schedule: none}}
+        parameters:
+          hidden_size: {{values: [4, 8, 16]}}
+          lr: {{distribution: log_uniform_values, min: 1.0e-3, max: 1.0e-2}}
+    """))
+    storage = tmp_path / "shared"
+    c = LocalCluster(gpus_per_node=0, cpus_per_node=2)
+    try:
+        env = {k: c.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED")}
+        args = ["tune", "freq", "--space", str(space), "--storage", f"file://{storage}", "--name", "w",
+                "--address", c.address, "--max-concurrent", "4", "--max-failures", "2", "--quiet"]
+        with sweeplab_process(args, stderr=subprocess.PIPE, **env, **{faults.ENV: "kill@near-end:1"}) as proc:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:  # 4 trials have reported an epoch: kill the worker node
+                try:
+                    _, history = store.read_tables(str(storage / "w"), "val_mse", "min")
+                except Exception:  # not made yet, or being written
+                    history = pd.DataFrame({"trial_id": []})
+                if history is not None and history["trial_id"].nunique() >= 4:
+                    break
+                time.sleep(0.5)
+            os.killpg(c.procs[1].pid, signal.SIGKILL)
+            _, err = proc.communicate(timeout=400)
+        assert proc.returncode == -signal.SIGKILL, err.decode()[-3000:]
+        done = c.run([str(BIN / "sweeplab"), "resume", f"file://{storage}/w"])  # on the cluster it ran on
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        trials, history = assert_complete(storage / "w", n=samples, epochs=epochs)
+        assert history["node_id"].nunique() == 2  # the worker node had trained epochs before it was killed
+        print(f"\nworker node killed, then the driver: {len(trials)} trials, {len(history)} rows, lost 0, duplicated 0; "
+              f"nodes the rows came from: {history['node_id'].nunique() if 'node_id' in history else '?'}")
+    finally:
+        c.stop()
