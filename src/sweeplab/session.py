@@ -34,7 +34,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     # every state save). The results store holds every row; recording.tensorboard_callback
     # writes the event files. TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0 brings Tune's back.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    if not _tune_loggers_on():
+    if not tune_loggers_on():
         # Tune's ResultGrid looks for the loggers' result.json at the end, and warns; nothing
         # of sweeplab reads it (the store is the record)
         logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
@@ -59,7 +59,7 @@ def _no_token_note(record: logging.LogRecord) -> bool:
     return "Token authentication is enabled" not in record.getMessage()
 
 
-def _tune_loggers_on() -> bool:
+def tune_loggers_on() -> bool:
     """Whether Tune writes its own CSV / JSON / TensorBoard files (see init_ray)."""
     return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS") != "1"
 

@@ -19,7 +19,7 @@ from .plan import Prepared, SweepOptions, default_concurrency, epoch_budget, epo
 from .recording import checkpoint_pruner, store_callback, sweep_meta, tensorboard_callback
 from .runner import load_user_trainable
 from .search.factories import make_scheduler, make_searcher
-from .session import _tune_loggers_on, start_ray
+from .session import tune_loggers_on, start_ray
 
 
 # ------------------------------------------------------------------ running
@@ -64,7 +64,7 @@ def _callbacks(prep: Prepared, recorder: Optional[store.SweepRecorder] = None) -
     kill = faults.driver_callback(faults.from_env(), prep.num_samples)
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler["name"] != "pbt"
-    tensorboard = [] if _tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
+    tensorboard = [] if tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
     return [store_callback(recorder), *_progress(prep, recorder), *tensorboard,
             *([checkpoint_pruner()] if prune else []),
             *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]

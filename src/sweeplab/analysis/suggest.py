@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-
 from .. import spaces
 from ..config import kinds_of
 from ..errors import UserError

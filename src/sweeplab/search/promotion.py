@@ -174,7 +174,7 @@ class PromotionASHA(FIFOScheduler):
         limiter = _limiter(tune_controller)
         if limiter is not None:
             limiter.on_pause(trial.trial_id)
-            limiter.reserved = len(self._ready())
+            limiter.reserved = len(self._ready()[1])
         return TrialScheduler.PAUSE
 
     def _cutoff(self, milestone: int) -> Optional[float]:
@@ -210,23 +210,25 @@ class PromotionASHA(FIFOScheduler):
         waiting = [t for t in self.paused_at if paused is None or t in paused]
         return sorted(waiting, key=lambda t: (-self.paused_at[t], -self.rungs[self.paused_at[t]][t]))
 
-    def endgame(self) -> bool:
+    def endgame(self, order: Optional[list[str]] = None) -> bool:
         """Whether what is left of the epoch budget only pays for finishing the most
-        promising paused trials, one a worker (see the module's doc)."""
-        order = self._endgame_order()
-        if self.epoch_budget is None or not order:
+        promising paused trials, one a worker (see the module's doc). ``order``: the
+        paused trials as ``_endgame_order`` gives them, where the caller has it."""
+        if self.epoch_budget is None or not self.paused_at:
             return False
+        order = self._endgame_order() if order is None else order
         left = self.epoch_budget - self.spent
         if left <= 0:  # spent: the paused trials are left as they are (and stopped once nothing comes)
             return False
         return left <= sum(self.max_t - self.paused_at[t] for t in order[:self.max_concurrent or 1])
 
-    def _ready(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
-        """(milestone, trial) a free worker resumes, in order: in the endgame every paused
-        trial, else the promotable ones."""
-        if self.endgame():
-            return [(self.paused_at[t], t) for t in self._endgame_order(paused)]
-        return self._promotable_waiting(paused)
+    def _ready(self, paused: Optional[set[str]] = None) -> tuple[bool, list[tuple[int, str]]]:
+        """Whether it is the endgame, and the (milestone, trial) a free worker resumes, in
+        order: in the endgame every paused trial, else the promotable ones."""
+        order = self._endgame_order(paused)
+        if self.endgame(order):
+            return True, [(self.paused_at[t], t) for t in order]
+        return False, self._promotable_waiting(paused)
 
     def _promotable_waiting(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
         """The paused trials a free worker would resume, one per rung with room, highest
@@ -247,8 +249,7 @@ class PromotionASHA(FIFOScheduler):
         trials = tune_controller.get_trials()
         limiter = _limiter(tune_controller)
         paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
-        endgame = self.endgame()
-        ready = self._ready(set(paused))
+        endgame, ready = self._ready(set(paused))
         # a worker is held by a running trial or one handed out that Tune is still starting; a
         # config made but not handed out holds none, and a promotion goes before it
         busy = sum(t.status == Trial.RUNNING or (t.status == Trial.PENDING and t.trial_id in self.starting)
