@@ -46,7 +46,7 @@ def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Swe
                                max_concurrent=cpus, **options)
     t0 = time.perf_counter()
     prep = plan.prepare(opts)
-    session.start_ray(prep)
+    prep = session.start_ray(prep)
     ray_start = time.perf_counter() - t0
     cpu0 = time.process_time()
     tuning.run(prep)

@@ -122,7 +122,7 @@ def bench_session(out: Path, cpus: int, device: str):
 def videomae_config(args: argparse.Namespace, cache: str, checkpointing: bool) -> Any:
     from sweeplab import registry
 
-    module = registry.get("videomae").load()
+    trainable = registry.get("videomae").load()
     train_clips = args.steps * args.batch_size
     # a 70 / 15 / 15 split; max_rows caps train at steps x batch (val and test stay under it)
     size = math.ceil(train_clips / 0.7) + 2 * args.classes
@@ -131,17 +131,17 @@ def videomae_config(args: argparse.Namespace, cache: str, checkpointing: bool) -
               "early_stop_patience": 0, "synthetic_size": size, "synthetic_classes": args.classes,
               "subset": args.classes, "max_rows": train_clips, "gradient_checkpointing": checkpointing,
               "cache_dir": cache}
-    return module, module.Config.from_dict(values)
+    return trainable, trainable.config.from_dict(values)
 
 
-def videomae_run(module: Any, cfg: Any, data: Any, device: Any, cpus: int, work: Path) -> dict[str, Any]:
+def videomae_run(trainable: Any, cfg: Any, data: Any, device: Any, cpus: int, work: Path) -> dict[str, Any]:
     import torch
 
     from sweeplab import engine, registry
 
     exp = registry.get("videomae")
     tasks: list = []
-    cls = timed_task(module.Task, device)
+    cls = timed_task(trainable.task, device)
 
     def factory(*a):
         tasks.append(cls(*a))
@@ -178,10 +178,10 @@ def videomae_run(module: Any, cfg: Any, data: Any, device: Any, cpus: int, work:
 
 def part_videomae(args: argparse.Namespace, device: Any, work: Path) -> dict[str, Any]:
     cache = args.cache or str(work / "cache")
-    module, cfg = videomae_config(args, cache, False)
+    trainable, cfg = videomae_config(args, cache, False)
     say(f"A. videomae: generating and caching {cfg.synthetic_size} clips ({args.frames} frames x {args.image_size} px) in {cache}")
     t0 = time.perf_counter()
-    data = module.load_data(cfg)
+    data = trainable.load_data(cfg)
     data_s = time.perf_counter() - t0
     counts = {s: len(v) for s, v in data.clips.items()}
     say(f"   clips train/val/test {counts['train']}/{counts['val']}/{counts['test']} in {data_s:.0f} s "
@@ -192,7 +192,7 @@ def part_videomae(args: argparse.Namespace, device: Any, work: Path) -> dict[str
         label = cfg.pretrained or f"{cfg.model_size} (random init)"
         say(f"   {label}, batch {cfg.batch_size}, gradient checkpointing {'on' if checkpointing else 'off'}: "
             f"{cfg.epochs} epochs ({cfg.epochs - 1} timed) on {device.type}")
-        rows.append(videomae_run(module, cfg, data, device, args.cpus, work))
+        rows.append(videomae_run(trainable, cfg, data, device, args.cpus, work))
         r = rows[-1]
         mem = f", peak {r['peak allocated GiB']:.2f} GiB allocated / {r['peak reserved GiB']:.2f} reserved" \
             if "peak allocated GiB" in r else ""
@@ -213,12 +213,12 @@ def seqclf_per_epoch(values: dict[str, Any], device: str, cpus: int, work: Path)
     from sweeplab import engine, registry
 
     exp = registry.get("seqclf")
-    module = exp.load()
-    cfg = module.Config.from_dict({**values, "epochs": 3})
-    data = module.load_data(cfg)
+    trainable = exp.load()
+    cfg = trainable.config.from_dict({**values, "epochs": 3})
+    data = trainable.load_data(cfg)
     with tempfile.TemporaryDirectory(dir=work, prefix="calibrate-") as out:
         session = bench_session(Path(out), cpus, device)
-        engine.fit(module.Task, cfg, data, session, engine.Monitor(exp.metric, exp.mode))
+        engine.fit(trainable.task, cfg, data, session, engine.Monitor(exp.metric, exp.mode))
     return float(session.history[1]["epoch_seconds"])
 
 

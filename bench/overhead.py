@@ -36,22 +36,22 @@ from sweeplab.runner import LocalSession  # noqa: E402
 BASE = {"hidden_size": 32, "seq_length": 50, "lr_schedule": "none", "duration": 40.0}
 
 
-def bare(module, exp, values: dict) -> float:
+def bare(trainable, exp, values: dict) -> float:
     """One training in this process, no Ray: the engine with a plain local session."""
-    cfg = module.Config.from_dict(values)
-    data = module.load_data(cfg)  # a sweep builds it once in the driver; not timed here either
+    cfg = trainable.config.from_dict(values)
+    data = trainable.load_data(cfg)  # a sweep builds it once in the driver; not timed here either
     t0 = time.perf_counter()
     with TemporaryDirectory() as out:
-        engine.fit(module.Task, cfg, data, LocalSession(out, cpus=1, echo=lambda _: None), engine.Monitor(exp.metric, exp.mode))
+        engine.fit(trainable.task, cfg, data, LocalSession(out, cpus=1, echo=lambda _: None), engine.Monitor(exp.metric, exp.mode))
     return time.perf_counter() - t0
 
 
 def bare_share(lrs: list[float], epochs: int) -> list[float]:
     """One slot's share of the trainings, bare, in a process of its own."""
     exp = registry.get("freq")
-    module = exp.load()
-    bare(module, exp, {**BASE, "epochs": 1})  # first-call costs of a new process, as a reused actor has paid them
-    return [bare(module, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
+    trainable = exp.load()
+    bare(trainable, exp, {**BASE, "epochs": 1})  # first-call costs of a new process, as a reused actor has paid them
+    return [bare(trainable, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
 
 
 def bare_parallel(lrs: list[float], epochs: int, slots: int) -> list[list[float]]:
@@ -68,12 +68,12 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     exp = registry.get("freq")
-    module = exp.load()
+    trainable = exp.load()
 
     # calibrate: epochs so that a trial trains for about --seconds (after a warm-up: a first
     # training pays the process's one-time costs, which would make every trial too short)
-    bare(module, exp, {**BASE, "epochs": 1})
-    per_epoch = bare(module, exp, {**BASE, "epochs": 3}) / 3
+    bare(trainable, exp, {**BASE, "epochs": 1})
+    per_epoch = bare(trainable, exp, {**BASE, "epochs": 3}) / 3
     epochs = max(2, round(args.seconds / per_epoch))
     lrs = [round(1e-3 * (1 + i), 6) for i in range(args.trials)]  # same cost, different configs
     space = (f"experiment: freq\nmethod: grid\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: fifo\n"
@@ -84,7 +84,7 @@ def main() -> None:
         trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
     assert len(trials) == args.trials
 
-    bare_times = [bare(module, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
+    bare_times = [bare(trainable, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
     ideal = sum(bare_times) / args.cpus
     ratio = sweep_wall / ideal
     shares = bare_parallel(lrs, epochs, args.cpus)

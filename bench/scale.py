@@ -81,16 +81,16 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     exp = registry.get("freq")
-    module = exp.load()
+    trainable = exp.load()
 
     # one tiny training, bare: the floor a trial cannot go under
-    cfg = module.Config.from_dict({**TINY, "lr": 1e-3})
-    data = module.load_data(cfg)
+    cfg = trainable.config.from_dict({**TINY, "lr": 1e-3})
+    data = trainable.load_data(cfg)
     times = []
     with TemporaryDirectory() as out:
         for i in range(30):
             t0 = time.perf_counter()
-            engine.fit(module.Task, cfg, data, LocalSession(Path(out) / str(i), cpus=1, echo=lambda _: None),
+            engine.fit(trainable.task, cfg, data, LocalSession(Path(out) / str(i), cpus=1, echo=lambda _: None),
                        engine.Monitor(exp.metric, exp.mode))
             times.append(time.perf_counter() - t0)
     per_trial = sorted(times)[len(times) // 2]

@@ -61,8 +61,8 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def config(exp: registry.Experiment, module: Any, epochs: int, sets: dict[str, Any]) -> Any:
-    return module.Config.from_dict({**exp.smoke, **CASES[exp.id], **sets, "epochs": epochs, "early_stop_patience": 0})
+def config(exp: registry.Experiment, trainable: Any, epochs: int, sets: dict[str, Any]) -> Any:
+    return trainable.config.from_dict({**exp.smoke, **CASES[exp.id], **sets, "epochs": epochs, "early_stop_patience": 0})
 
 
 # ---------------------------------------------------------------- clocks and the engine arm
@@ -113,7 +113,7 @@ class PairedSession(LocalSession):
         self.epochs.append(stamps)
 
 
-def paired_run(exp: registry.Experiment, module: Any, cfg: Any, data: Any) -> list[dict[str, np.ndarray]]:
+def paired_run(exp: registry.Experiment, trainable: Any, cfg: Any, data: Any) -> list[dict[str, np.ndarray]]:
     """One run of ``cfg.epochs`` epochs of each arm; (wall, CPU) pairs for each timed
     epoch (the second to the last but one)."""
     torch.set_num_threads(1)
@@ -121,7 +121,7 @@ def paired_run(exp: registry.Experiment, module: Any, cfg: Any, data: Any) -> li
         hand = HAND[exp.id](cfg, data)
         next(hand)  # set-up, untimed
     tasks: list = []
-    task_cls = timed_task(module.Task)
+    task_cls = timed_task(trainable.task)
 
     def factory(*args: Any) -> Any:
         tasks.append(task_cls(*args))
@@ -394,11 +394,11 @@ def batch_label(name: str, cfg: Any) -> str:
 
 def measure(name: str, epochs: int, repeats: int, sets: dict[str, Any]) -> dict[str, Any]:
     exp = registry.get(name)
-    module = exp.load()
-    cfg = config(exp, module, epochs, sets)
+    trainable = exp.load()
+    cfg = config(exp, trainable, epochs, sets)
     torch.set_num_threads(1)
-    data = module.load_data(cfg)
-    pairs = [pair for _ in range(repeats) for pair in paired_run(exp, module, cfg, data)]
+    data = trainable.load_data(cfg)
+    pairs = [pair for _ in range(repeats) for pair in paired_run(exp, trainable, cfg, data)]
     out: dict[str, Any] = {"trainable": name, "batch": batch_label(name, cfg)}
     for clock, i in (("wall", 0), ("cpu", 1)):
         med = {k: statistics.median(float(p[k][i]) for p in pairs) for k in pairs[0]}

@@ -37,7 +37,7 @@ from sweeplab.trainables import videomae as vm  # noqa: E402
 
 
 def learning(cache: str, classes: int, epochs: int) -> dict:
-    cfg = vm.Config.from_dict({
+    cfg = vm.VideomaeConfig.from_dict({
         "model_size": "tiny", "num_frames": 8, "image_size": 32, "synthetic_size": 40 * classes, "synthetic_classes": classes,
         "epochs": epochs, "batch_size": 16, "lr": 3e-3, "warmup_ratio": 0.1, "label_smoothing": 0.0,
         "early_stop_patience": 0, "cache_dir": cache, "decode_workers": 1})
@@ -46,7 +46,7 @@ def learning(cache: str, classes: int, epochs: int) -> dict:
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         session = LocalSession(Path(out), cpus=2, echo=lambda line: None, device="cpu")
-        row = engine.fit(vm.Task, cfg, data, session, engine.Monitor("val_accuracy", "max"))
+        row = engine.fit(vm.VideomaeTask, cfg, data, session, engine.Monitor("val_accuracy", "max"))
     t2 = time.perf_counter()
     history = session.history
     return {"classes": classes, "chance": 1 / classes, "clips train/val/test": "/".join(str(len(data.clips[s])) for s in wlasl.SPLITS),
@@ -96,8 +96,8 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
     seconds = time.perf_counter() - t
     rows.append({"what": "read cached clips (uint8 16x224x224x3)", "clips/s": reps * len(paths) / seconds,
                  "seconds": seconds, "clips": reps * len(paths)})
-    cfg = vm.Config.from_dict({"data": str(root), "subset": videos + 2, "batch_size": 16, "cache_dir": cache})
-    task = vm.Task(cfg, data, LocalSession(work / "run", echo=lambda line: None, device="cpu"))
+    cfg = vm.VideomaeConfig.from_dict({"data": str(root), "subset": videos + 2, "batch_size": 16, "cache_dir": cache})
+    task = vm.VideomaeTask(cfg, data, LocalSession(work / "run", echo=lambda line: None, device="cpu"))
     task.on_epoch_start(1)
     rows_idx = torch.arange(16) % len(paths)
     t = time.perf_counter()

@@ -47,7 +47,7 @@ def meta_for(experiment: Optional[str], metric: str, mode: str, name: str, space
     from sweeplab.registry import EXPERIMENTS
 
     text = spaces.find(space).read_text() if space else None
-    fields = fields_record(EXPERIMENTS[experiment].load().Config) if experiment else None  # as tune records them
+    fields = fields_record(EXPERIMENTS[experiment].load().config) if experiment else None  # as tune records them
     return {"experiment": experiment, "metric": metric, "mode": mode, "name": name, "scheduler": scheduler,
             "searcher": searcher, "seed": seed, "space_file": f"{space}.yaml" if space else None,
             "space": text, "presets": presets or {}, "config_fields": fields}

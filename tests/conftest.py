@@ -31,6 +31,15 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def settings_read_afresh():
+    """sweeplab reads its environment variables once, as a command starts; each test is a
+    new start (a test that sets one later calls settings.load() itself)."""
+    from sweeplab import settings
+
+    settings.load()
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     import ray

@@ -262,7 +262,7 @@ def test_suggest_turns_overfitting_into_regularisation_in_a_valid_space(tmp_path
     raw = spaces.loads(text)
     from sweeplab.trainables import imdb
 
-    spec = spaces.parse(raw, str(out), text, imdb.Config, "imdb")  # what tune --space runs
+    spec = spaces.parse(raw, str(out), text, imdb.ImdbConfig, "imdb")  # what tune --space runs
     assert raw["fixed"]["weight_decay"] == 0.05  # was 0 (off): report 002's starting value
     assert raw["fixed"]["batch_size"] == 48  # 64 * 0.75, report 002: 16 -> 12
     assert raw["parameters"]["dropout"]["values"] == [0.5, 0.6]  # best 0.5, moved up by 0.1

@@ -260,6 +260,74 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
      "{t}/w/WLASL_v0.3.json: gloss 'drink' (class 1): none of its 2 training videos under {t}/w/videos can be decoded"),
     ("wlasl-gloss-without-videos", {"w": wlasl_root("w", empty_gloss=True)}, [*VIDEO, "--set", "data={t}/w"],
      "{t}/w/WLASL_v0.3.json: gloss 'drink' (class 1) lists no training video"),
+    # --- what a hostile user tried (issue 20, point 9), and the commands' missing files
+    ("space-yaml-alias-bomb", space("fixed:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  {n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcde", "bcdef")) + "  g: [*f, *f, *f, *f, *f]\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: line 8: refused: its aliases expand to more than 100,000 nodes (a YAML alias bomb?)"),
+    ("space-bound-nan", space("parameters:\n  lr: {distribution: uniform, min: .nan, max: 0.1}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: parameters.lr.min: must be a finite number, got nan"),
+    ("space-bound-inf", space("parameters:\n  lr: {distribution: log_uniform_values, min: 0.001, max: .inf}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: parameters.lr.max: must be a finite number, got inf"),
+    ("space-int-bound-1e23", space("parameters:\n  hidden_size: {distribution: int_uniform, min: 1, max: 1e23}\n"),
+     ["tune", "--space", "{t}/s.yaml"],
+     "{t}/s.yaml: parameters.hidden_size.max: is an integer field's bound; expected an integer, got 1e+23"),
+    ("space-fixed-nan", space("fixed: {lr: .nan}\nparameters:\n  hidden_size: {values: [8]}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: fixed.lr: must be a finite number, got nan"),
+    ("space-preset-nan", space("parameters:\n  lr: {values: [0.01, 0.001]}\npresets:\n  mine: {lr: .nan}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: presets.mine.lr: must be a finite number, got nan"),
+    ("space-scheduler-option-text", space("scheduler: {name: asha, grace_period: five}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: scheduler.grace_period: must be an integer >= 1, got 'five'"),
+    ("space-scheduler-factor-one", space("scheduler: {name: asha, reduction_factor: 1}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: scheduler.reduction_factor: must be a number > 1, got 1"),
+    ("space-scheduler-option-negative", space("scheduler: {name: median, min_samples_required: -3}\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: scheduler.min_samples_required: must be an integer >= 1, got -3"),
+    ("space-time-budget-text", space("time_budget: soon\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: time_budget: must be a positive number of seconds, got 'soon'"),
+    ("space-num-samples-text", space("num_samples: ten\n"),
+     ["tune", "--space", "{t}/s.yaml"], "{t}/s.yaml: num_samples: must be a positive integer, got 'ten'"),
+    ("space-metric-never-reported", {"s.yaml": "experiment: freq\nmetric: {name: val_bogus, goal: minimize}\n"},
+     ["tune", "--space", "{t}/s.yaml"],
+     "{t}/s.yaml: metric: freq reports no 'val_bogus'; known: val_mse, train_loss, epoch_seconds, train_seconds"),
+    ("space-file-missing", {}, ["tune", "--space", "{t}/nope.yaml"], "{t}/nope.yaml: no such space file"),
+    ("experiment-unknown", {}, ["tune", "fre"], "unknown experiment or space 'fre'; known: freq, freq_clean"),
+    ("flag-seed-negative", {}, ["tune", "freq", "--seed", "-1"], "--seed -1: must be in [0, 2**32)"),
+    ("flag-seed-exponent", {}, ["tune", "freq", "--seed", "1e20"], "tune: argument --seed: invalid int value: '1e20'"),
+    ("flag-seed-huge", {}, ["tune", "freq", "--seed", "100000000000000000000"],
+     "--seed 100000000000000000000: must be in [0, 2**32)"),
+    ("flag-cpus-nan", {}, ["tune", "freq", "--cpus-per-trial", "nan"], "--cpus-per-trial nan: must be > 0"),
+    ("flag-time-budget-nan", {}, ["tune", "freq", "--time-budget", "nan"], "--time-budget nan: must be > 0 seconds"),
+    ("flag-epoch-budget-zero", {}, ["tune", "freq", "--epoch-budget", "0"], "--epoch-budget 0: must be >= 1"),
+    ("flag-max-epochs-zero", {}, ["tune", "freq", "--max-epochs", "0"], "--max-epochs 0: must be >= 1"),
+    ("flag-max-concurrent-text", {}, ["tune", "freq", "--max-concurrent", "two"],
+     "tune: argument --max-concurrent: invalid int value: 'two'"),
+    ("flag-set-nan", {}, ["tune", "freq", "--set", "lr=nan"], "--set lr: must be a finite number, got nan"),
+    ("flag-set-inf", {}, ["tune", "freq", "--set", "lr=inf"], "--set lr: must be a finite number, got inf"),
+    ("flag-set-no-equals", {}, ["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),
+    ("flag-name-dotdot", {}, ["tune", "freq", "--name", "..", "--storage", "{t}/sweeps"],
+     "--name '..': a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'"),
+    ("flag-name-dot", {}, ["tune", "freq", "--name", ".", "--storage", "{t}/sweeps"], "--name '.': a folder name"),
+    ("flag-name-empty", {}, ["tune", "freq", "--name", "", "--storage", "{t}/sweeps"], "--name '': a folder name"),
+    ("trainable-file-missing", {"s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"},
+     ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml"],
+     "--trainable '{t}/mine.py:train': no such file {t}/mine.py"),
+    ("trainable-function-missing", {"mine.py": "def other(config):\n    pass\n",
+                                    "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"},
+     ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml"],
+     "--trainable '{t}/mine.py:train': {t}/mine.py has no function 'train'"),
+    ("trainable-syntax-error", {"mine.py": "def train(config:\n    pass\n",
+                                "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"},
+     ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml"],
+     "--trainable '{t}/mine.py:train': {t}/mine.py failed to import: SyntaxError: '(' was never closed"),
+    ("train-config-missing", {}, ["train", "freq", "--config", "{t}/nope.yaml", "--out", "{t}/run"],
+     "{t}/nope.yaml: cannot read (No such file or directory)"),
+    ("ecg-infinite-cell", {"e.csv": "".join(",".join(["0.5"] * 186 + ["inf", f"{c}.0"]) + "\n" for c in range(5)
+                                            for _ in range(4))},
+     ["tune", "seqclf", "--smoke", "--set", "data={t}/e.csv"],
+     "{t}/e.csv: row 1, column 187: an infinite value (inf); expected a finite number in each of the 188 columns"),
+    ("mnist-missing", {}, ["tune", "gan", "--smoke", "--set", "data={t}/nope"], "--set data: {t}/nope: no such file or folder"),
+    *[(f"{command}-folder-missing", {}, [command, "{t}/nope"], "{t}/nope: no such folder")
+      for command in ("analyze", "best", "report", "suggest", "dashboard")],
+    ("resume-folder-missing", {}, ["resume", "{t}/nope"], "{t}/nope: no sweep.json here; not a sweeplab sweep folder"),
     # --- storage
     ("storage-under-a-file", {"afile": "x"}, ["tune", "freq", "--storage", "{t}/afile/sweeps", "--name", "s"],
      "--storage {t}/afile/sweeps: cannot create it ({t}/afile is a file)"),
@@ -290,6 +358,10 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
      "to read uint8)"),
     ("resume-sweep-json-empty-object", {**a_sweep_of("freq"), "sweeps/s/sweep.json": "{}"}, ["resume", "{t}/sweeps/s"],
      "{t}/sweeps/s/sweep.json: no 'options': not what sweeplab tune writes"),
+    # what fsck left of a store on a disk that went read-only without an fsync: every file 0 bytes
+    ("resume-after-fsck-all-empty", {**a_sweep_of("freq", **{"journal.jsonl": b"", "trials.parquet": b"",
+                                                              "tuner.pkl": b""}), "sweeps/s/sweep.json": b""},
+     ["resume", "{t}/sweeps/s"], "{t}/sweeps/s/sweep.json: empty (0 bytes): cut short by a crash before it reached the disk"),
     ("resume-journal-garbage", a_sweep_of("freq", **{"journal.jsonl": b'{"trial_id": "a", \n{}\n'}),
      ["resume", "{t}/sweeps/s"], "{t}/sweeps/s/journal.jsonl: line 1: not JSON (Expecting property name enclosed in "
                                  "double quotes: column 19)"),
@@ -399,7 +471,7 @@ def test_a_few_bad_videos_are_skipped_with_one_warning(tmp_path, caplog):
 
     wlasl_root("w", videos="one_corrupt")(tmp_path)
     (tmp_path / "w" / "videos" / "00006.mp4").unlink()  # and one of 'drink' listed but never downloaded
-    cfg = videomae.Config.from_dict({"data": str(tmp_path / "w"), "subset": 3, "num_frames": 2, "image_size": 8,
+    cfg = videomae.VideomaeConfig.from_dict({"data": str(tmp_path / "w"), "subset": 3, "num_frames": 2, "image_size": 8,
                                      "model_size": "tiny", "decode_workers": 1})
     with caplog.at_level(logging.WARNING):
         data = videomae.load_data(cfg)
@@ -457,6 +529,32 @@ def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_pat
         storage_checks.storage_failure(prep, error=OSError(errno.EROFS, "Read-only file system"))
 
 
+def test_the_disk_giving_out_is_found_by_its_errno_in_the_error_chain(tmp_path):
+    """A trial's OSError, wrapped (Ray's RayTaskError keeps it as .cause; a re-raise chains
+    it) under a message that names no errno: found by the exception's errno, not its text."""
+    from sweeplab import plan, storage_checks
+    from sweeplab.errors import UserError
+
+    class RayTaskError(Exception):  # the shape of Ray's: the trial's own exception as .cause
+        def __init__(self, cause):
+            super().__init__("ray::ImplicitFunc.train() failed")
+            self.cause = cause
+
+    prep = plan.prepare(plan.SweepOptions(target="freq", smoke=True, storage=str(tmp_path / "sweeps"), name="s"))
+    try:
+        try:
+            raise OSError(errno.EDQUOT, "quota")
+        except OSError as e:
+            raise RuntimeError("checkpoint could not be saved") from e
+    except RuntimeError as chained:
+        wrapped = chained
+    storage_checks.storage_failure(prep, results=[_Result(RayTaskError(OSError(errno.ENOENT, "gone")))])  # not the disk
+    with pytest.raises(UserError, match="disk quota exceeded while the sweep ran"):
+        storage_checks.storage_failure(prep, results=[_Result(RayTaskError(wrapped))])
+    with pytest.raises(UserError, match="no space left on device while the sweep ran"):
+        storage_checks.storage_failure(prep, error=RayTaskError(OSError(errno.ENOSPC, "full")))
+
+
 @pytest.mark.slow
 def test_a_disk_filling_up_mid_sweep_is_one_line_and_resume_refuses(tmp_path, tmpfs, capsys, monkeypatch, ray_local):
     """End to end, through Ray: a 400 KiB storage fills with the smoke sweep's checkpoints."""
@@ -468,3 +566,72 @@ def test_a_disk_filling_up_mid_sweep_is_one_line_and_resume_refuses(tmp_path, tm
     assert (storage / "s" / "FAILED").exists()
     assert main(["resume", str(storage / "s")]) == 2
     assert "the sweep is marked failed" in capsys.readouterr().err
+
+
+@pytest.fixture
+def ext4(tmp_path):
+    """A 64 MiB ext4 file system on a loop device at tmp_path/disk, mounted errors=remount-ro
+    (root only); yields (mount point, a function that makes the kernel turn it read-only as
+    after an I/O error: open files or not, as a failing disk does)."""
+    import shutil
+
+    image, mnt = tmp_path / "disk.img", tmp_path / "disk"
+    mnt.mkdir()
+    if not shutil.which("mkfs.ext4"):
+        pytest.skip("no mkfs.ext4 here")
+    with open(image, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.run(["mkfs.ext4", "-q", str(image)], check=True, capture_output=True)
+    done = subprocess.run(["mount", "-o", "loop,errors=remount-ro", str(image), str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a loop device here: {done.stderr.decode().strip()}")
+    device = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(mnt)], capture_output=True, text=True).stdout.strip()
+
+    def fail() -> None:  # ext4's own fault trigger: the error path a bad sector takes
+        Path(f"/sys/fs/ext4/{Path(device).name}/trigger_fs_error").write_text("1")
+
+    try:
+        yield mnt, fail
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        subprocess.run(["losetup", "-d", device], check=False, capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_disk_turning_read_only_mid_sweep_is_one_line_that_says_no_marker_could_be_written(tmp_path, ext4):
+    """The storage's disk turns read-only while trials train (the kernel's reaction to an
+    I/O error): Tune cannot checkpoint, the store cannot write. One line, exit 2; it says
+    the sweep could not be marked FAILED, rather than claiming a marker that is not there."""
+    import time
+
+    from conftest import sweeplab_process
+
+    from sweeplab import store
+
+    mnt, fail = ext4
+    space = tmp_path / "s.yaml"
+    space.write_text(SPACE_HEAD + "num_samples: 4\nscheduler: fifo\nmethod: random\n"
+                     "fixed: {epochs: 30, duration: 20.0, lr_schedule: none}\n"
+                     "parameters:\n  hidden_size: {values: [4, 8]}\n")
+    folder = mnt / "sweeps" / "s"
+    args = ["tune", "freq", "--space", str(space), "--storage", str(mnt / "sweeps"), "--name", "s",
+            "--max-concurrent", "2", "--num-cpus", "2", "--quiet"]
+    with sweeplab_process(args, stderr=subprocess.PIPE, SWEEPLAB_MIN_FREE_MB="0") as proc:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:  # some epochs stored: pull the rug
+            try:
+                _, history = store.read_tables(str(folder), "val_mse", "min")
+            except Exception:  # not made yet
+                history = None
+            if history is not None and len(history) >= 4:
+                break
+            time.sleep(0.3)
+        assert proc.poll() is None, "the sweep ended before the disk went read-only"
+        fail()
+        _, err = proc.communicate(timeout=300)
+    ours = [line for line in err.decode().splitlines() if line.startswith("sweeplab: error:")]
+    assert proc.returncode == 2 and len(ours) == 1, err.decode()[-3000:]
+    assert ours[0] == (f"sweeplab: error: --storage {mnt}/sweeps: read-only file system while the sweep ran (trial "
+                       f"checkpoints, results); {folder} could not be marked failed (nothing can be written there): "
+                       "do not resume it; make it writable, then start the sweep again")
+    assert not (folder / "FAILED").exists()

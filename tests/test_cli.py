@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from sweeplab import registry
+from sweeplab import registry, spaces
 from sweeplab.cli import main
 
 
@@ -30,7 +30,7 @@ def test_every_command_answers_help(command, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["tune", "freq", "--bogus"], "unrecognized arguments: --bogus"),
-    (["tune", "nope"], "unknown experiment or space 'nope'; known: freq, freq_clean, freq_noise, gan, imdb, seq2seq, seqclf, seqclf_gru, seqclf_lstm, videomae, videomae_wlasl100, videomae_wlasl300"),
+    (["tune", "nope"], f"unknown experiment or space 'nope'; known: {', '.join(sorted({*registry.EXPERIMENTS, *spaces.shipped()}))}"),
     (["show", "nope"], "unknown experiment 'nope'"),
     (["tune", "freq", "--set", "hiden_size=3"], "--set hiden_size: not a field of FreqConfig"),
     (["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),

@@ -239,14 +239,26 @@ def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
     assert "--address http://127.0.0.1:9: cannot reach Ray's job API" in out.stderr
 
 
+# the driver's kill points once the worker node is gone (4 trials started, each 1 epoch in):
+# later than that, so the order is real (asserted)
+AFTER_WORKER = [
+    ("trial-start", "kill@trial-start:6"),  # the last of the 6 trials (or a restarted one) starting
+    ("mid-epoch", "kill@mid-epoch:5"),  # halfway through epoch 5 of the first trial there
+    ("checkpoint", "kill@checkpoint:12"),
+    ("experiment-state", "kill@experiment-state:12"),
+    ("near-end", "kill@near-end:1"),  # as the next-to-last trial completes
+]
+
+
 @pytest.mark.slow
-def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(tmp_path):
+@pytest.mark.parametrize("point, spec", AFTER_WORKER, ids=[p for p, _ in AFTER_WORKER])
+def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(point, spec, tmp_path):
     """Two nodes of 2 CPUs, file:// storage, 4 trials at once (two of them on the worker):
     the worker node is killed mid-sweep (its trials restart from their checkpoints on the
-    head, --max-failures 2), then the driver is killed as the next-to-last trial completes;
-    `resume` ends the sweep with every trial's every epoch stored exactly once."""
+    head, --max-failures 2), then the driver is killed at one of its kill points; `resume`
+    ends the sweep with every trial's every epoch stored exactly once."""
     from conftest import sweeplab_process
-    from test_reliability import assert_complete
+    from test_reliability import assert_complete, rows_lost, rows_twice
 
     from sweeplab import faults, store
 
@@ -269,7 +281,7 @@ def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repe
         env = {k: c.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED")}
         args = ["tune", "freq", "--space", str(space), "--storage", f"file://{storage}", "--name", "w",
                 "--address", c.address, "--max-concurrent", "4", "--max-failures", "2", "--quiet"]
-        with sweeplab_process(args, stderr=subprocess.PIPE, **env, **{faults.ENV: "kill@near-end:1"}) as proc:
+        with sweeplab_process(args, stderr=subprocess.PIPE, **env, **{faults.ENV: spec}) as proc:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline:  # 4 trials have reported an epoch: kill the worker node
                 try:
@@ -279,14 +291,25 @@ def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repe
                 if history is not None and history["trial_id"].nunique() >= 4:
                     break
                 time.sleep(0.5)
+            assert proc.poll() is None, f"{spec} killed the driver before the worker node went"
             os.killpg(c.procs[1].pid, signal.SIGKILL)
             _, err = proc.communicate(timeout=400)
         assert proc.returncode == -signal.SIGKILL, err.decode()[-3000:]
+        before, before_hist = store.read_tables(str(storage / "w"), "val_mse", "min")
+        finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
         done = c.run([str(BIN / "sweeplab"), "resume", f"file://{storage}/w"])  # on the cluster it ran on
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         trials, history = assert_complete(storage / "w", n=samples, epochs=epochs)
         assert history["node_id"].nunique() == 2  # the worker node had trained epochs before it was killed
-        print(f"\nworker node killed, then the driver: {len(trials)} trials, {len(history)} rows, lost 0, duplicated 0; "
+        kept = before_hist[before_hist["trial_id"].isin(trials["trial_id"])]  # no stored row lost
+        assert set(zip(kept["trial_id"], kept["training_iteration"])) <= set(
+            zip(history["trial_id"], history["training_iteration"]))
+        key = ["trial_id", "epoch", "timestamp"]  # finished trials not rerun: the very rows stored before
+        pd.testing.assert_frame_equal(
+            before_hist[before_hist["trial_id"].isin(finished)][key].sort_values(key).reset_index(drop=True),
+            history[history["trial_id"].isin(finished)][key].sort_values(key).reset_index(drop=True))
+        print(f"\nworker node killed, then the driver at {point}: finished before {len(finished)}, {len(trials)} trials, "
+              f"{len(history)} rows, lost {rows_lost(kept, history)}, duplicated {rows_twice(history)}; "
               f"nodes the rows came from: {history['node_id'].nunique() if 'node_id' in history else '?'}")
     finally:
         c.stop()

@@ -169,8 +169,11 @@ def test_a_restored_run_under_a_new_lr_moves_the_schedule(tmp_path):
 
 
 def test_a_non_finite_loss_in_a_task_with_its_own_optimizers_stops_the_trial(tmp_path):
-    with pytest.raises(TrialDiverged, match=r"loss became inf at epoch 1, step 1 \(lr_a=0.01, lr_b=0.001\)"):
+    with pytest.raises(TrialDiverged, match=r"loss became inf at epoch 1, step 1 \(lr_a=0.01, lr_b=0.001\)") as info:
         engine.fit(TwoOptimizerTask, dataclasses.replace(TINY, lr=1e-2), True, LocalSession(tmp_path, echo=lambda _: None), MONITOR)
+    # the same as fields, which the store keeps as columns (schema.FAILURE_COLUMNS)
+    assert info.value.failure == {"failure_kind": "diverged", "failure_epoch": 1, "failure_step": 1,
+                                  "failure_value": float("inf"), "failure_lrs": '{"lr_a": 0.01, "lr_b": 0.001}'}
 
 
 def test_a_restored_run_keeps_this_configs_weight_decay(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ import torch
 from matplotlib import image
 
 from conftest import shared_file
-from sweeplab import engine, spaces
+from sweeplab import engine, settings, spaces
 from sweeplab.data import mnist
 from sweeplab.errors import UserError
 from sweeplab.runner import LocalSession
@@ -33,6 +33,7 @@ MONITOR = engine.Monitor("frechet_distance", "min")
 def cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("SWEEPLAB_CACHE", str(folder))
+    settings.load()
     return folder
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import shared_file
-from sweeplab import engine
+from sweeplab import engine, settings
 from sweeplab.data import text
 from sweeplab.data.text import load_imdb, pad_sequences, rank_vocabulary, read_imdb_csv, tokenize
 from sweeplab.errors import UserError
@@ -24,6 +24,7 @@ OPTS = {"vocab_size": 100, "maxlen": 6}
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SWEEPLAB_CACHE", str(tmp_path / "cache"))
+    settings.load()
     return tmp_path / "cache" / "imdb"
 
 
@@ -196,11 +197,11 @@ def test_padding_is_masked_out_of_the_recurrence():
 
 @pytest.mark.parametrize("overrides", [{}, {"bidirectional": True, "padding": "post"}], ids=["lstm", "bilstm-post"])
 def test_task_trains_one_epoch(tmp_path, overrides):
-    cfg = imdb.Config.from_dict({"epochs": 1, "synthetic_size": 200, "maxlen": 40, "units": 8,
+    cfg = imdb.ImdbConfig.from_dict({"epochs": 1, "synthetic_size": 200, "maxlen": 40, "units": 8,
                                  "embedding_dim": 8, "batch_size": 32, **overrides})
     data = imdb.load_data(cfg)
     session = LocalSession(tmp_path / "run", cpus=1, echo=lambda line: None, device="cpu")
-    row = engine.fit(imdb.Task, cfg, data, session, engine.Monitor("val_accuracy", "max"))
+    row = engine.fit(imdb.ImdbTask, cfg, data, session, engine.Monitor("val_accuracy", "max"))
     assert 0.0 <= row["val_accuracy"] <= 1.0 and 0.0 <= row["train_accuracy"] <= 1.0
     assert np.isfinite(row["val_loss"]) and 0.0 <= row["test_accuracy"] <= 1.0
     for split in ("val", "test"):
@@ -209,8 +210,8 @@ def test_task_trains_one_epoch(tmp_path, overrides):
 
 
 def test_l2_reaches_the_weight_matrices_only(tmp_path):
-    cfg = imdb.Config(l2=1e-4, vocab_size=20, embedding_dim=4, units=3)
-    task = imdb.Task(cfg, {}, LocalSession(tmp_path, device="cpu"))
+    cfg = imdb.ImdbConfig(l2=1e-4, vocab_size=20, embedding_dim=4, units=3)
+    task = imdb.ImdbTask(cfg, {}, LocalSession(tmp_path, device="cpu"))
     model = task.build_model()
     decayed, rest = task.param_groups(model)
     assert decayed["weight_decay"] == pytest.approx(2e-4) and "weight_decay" not in rest
@@ -220,8 +221,8 @@ def test_l2_reaches_the_weight_matrices_only(tmp_path):
 
 def test_config_rejects_bad_values():
     with pytest.raises(UserError, match="recurrent_dropout"):
-        imdb.Config(recurrent_dropout=1.0)
+        imdb.ImdbConfig(recurrent_dropout=1.0)
     with pytest.raises(UserError, match="padding"):
-        imdb.Config.from_dict({"padding": "left"})
+        imdb.ImdbConfig.from_dict({"padding": "left"})
     with pytest.raises(UserError, match="vocab_size"):
-        imdb.Config(vocab_size=2)
+        imdb.ImdbConfig(vocab_size=2)

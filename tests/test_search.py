@@ -294,10 +294,13 @@ def test_the_sweep_plan_budgets_epochs_only_where_trials_are_cut(tmp_path, budge
 
     opts = plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="x", epoch_budget=budget)
     prep = plan.prepare(opts)
-    assert (prep.search, prep.scheduler["name"]) == ("rung_tpe", "promotion")
-    assert plan.epoch_budget(prep) == (budget or 16 * 60)
+    assert (prep.search, prep.scheduler.name) == ("rung_tpe", "promotion")
+    assert (prep.search_budget, prep.epochs_to_spend) == (budget or 16 * 60, budget or 16 * 60)
     fifo = plan.prepare(plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="y", scheduler="fifo"))
-    assert plan.epoch_budget(fifo) is None
+    assert (fifo.search_budget, fifo.epochs_to_spend) == (None, None)
+    stopped = plan.prepare(plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="z", scheduler="fifo",
+                                             epoch_budget=40))
+    assert (stopped.search_budget, stopped.epochs_to_spend) == (None, 40)  # the --epoch-budget stopper ends it
 
 
 class Counting(Searcher):

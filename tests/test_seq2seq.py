@@ -21,9 +21,9 @@ TINY = {"epochs": 1, "train_size": 64, "val_size": 16, "test_size": 16, "min_len
 
 
 def fit(tmp_path, **overrides):
-    cfg = seq2seq.Config.from_dict({**TINY, **overrides})
+    cfg = seq2seq.Seq2seqConfig.from_dict({**TINY, **overrides})
     session = LocalSession(tmp_path / "run", cpus=1, echo=lambda line: None, device="cpu")
-    return engine.fit(seq2seq.Task, cfg, seq2seq.load_data(cfg), session, engine.Monitor("val_bleu", "max"))
+    return engine.fit(seq2seq.Seq2seqTask, cfg, seq2seq.load_data(cfg), session, engine.Monitor("val_bleu", "max"))
 
 
 @pytest.mark.parametrize("p", [0.0, 1.0])
@@ -36,9 +36,9 @@ def test_every_attention_trains_with_and_without_teacher_forcing(tmp_path, atten
 
 
 def test_teacher_forcing_decays_linearly_over_the_epochs(tmp_path):
-    cfg = seq2seq.Config.from_dict({**TINY, "epochs": 3, "teacher_forcing": 1.0, "tf_decay_to": 0.0})
+    cfg = seq2seq.Seq2seqConfig.from_dict({**TINY, "epochs": 3, "teacher_forcing": 1.0, "tf_decay_to": 0.0})
     session = LocalSession(tmp_path / "run", cpus=1, echo=lambda line: None, device="cpu")
-    engine.fit(seq2seq.Task, cfg, seq2seq.load_data(cfg), session, engine.Monitor("val_bleu", "max"))
+    engine.fit(seq2seq.Seq2seqTask, cfg, seq2seq.load_data(cfg), session, engine.Monitor("val_bleu", "max"))
     assert [r["teacher_forcing"] for r in session.history] == [1.0, 0.5, 0.0]
 
 
@@ -62,13 +62,13 @@ def test_truncated_bptt_runs_one_backward_per_chunk(tmp_path, monkeypatch):
 def test_chunked_loss_equals_the_whole_target_loss():
     """Truncation changes gradients, not the loss: the chunks add up to the full mean."""
     data = generated_task("reverse", sizes={"train": 8, "val": 1, "test": 1}, min_len=12, max_len=12)
-    cfg = seq2seq.Config(**TINY)
-    task = seq2seq.Task(cfg, data, LocalSession("/tmp/unused-seq2seq", device="cpu"))
+    cfg = seq2seq.Seq2seqConfig(**TINY)
+    task = seq2seq.Seq2seqTask(cfg, data, LocalSession("/tmp/unused-seq2seq", device="cpu"))
     losses = []
     for width in (0, 5):
         torch.manual_seed(0)
         model = task.build_model().eval()  # no dropout: both runs see the same network
-        task.cfg = seq2seq.Config(**{**TINY, "tbptt_length": width})
+        task.cfg = seq2seq.Seq2seqConfig(**{**TINY, "tbptt_length": width})
         opt = torch.optim.SGD(model.parameters(), lr=0.0)
         batch = tuple(t[:8] for t in task.splits["train"])
         losses.append(task.manual_step(model, batch, {"": opt})["loss"])
@@ -159,7 +159,7 @@ def test_text_vocabulary_unk_and_cache_hit(tmp_path, monkeypatch):
 
 def test_multi30k_loads_and_trains(tmp_path):
     folder = shared_file("multi30k", "train.de.gz").parent
-    cfg = seq2seq.Config.from_dict({**TINY, "data": str(folder), "max_rows": 300, "min_count": 2,
+    cfg = seq2seq.Seq2seqConfig.from_dict({**TINY, "data": str(folder), "max_rows": 300, "min_count": 2,
                                     "tokens": "word", "eval_examples": 20})
     data = seq2seq.load_data(cfg)
     assert len(data.splits["train"]) == 300 and len(data.splits["val"]) + len(data.splits["test"]) == 300
@@ -171,8 +171,8 @@ def test_multi30k_loads_and_trains(tmp_path):
 
 def test_config_rejects_bad_values():
     with pytest.raises(UserError, match="teacher_forcing"):
-        seq2seq.Config(teacher_forcing=1.5)
+        seq2seq.Seq2seqConfig(teacher_forcing=1.5)
     with pytest.raises(UserError, match="attention"):
-        seq2seq.Config.from_dict({"attention": "luong"})
+        seq2seq.Seq2seqConfig.from_dict({"attention": "luong"})
     with pytest.raises(UserError, match="max_len"):
-        seq2seq.Config(min_len=10, max_len=5)
+        seq2seq.Seq2seqConfig(min_len=10, max_len=5)

@@ -170,14 +170,14 @@ class _Worker(engine.Session):
 
 
 def test_batches_are_seeded_and_sharded_evenly():
-    cfg = seqclf.Config(synthetic_size=300, batch_size=16, seed=4)
+    cfg = seqclf.SeqclfConfig(synthetic_size=300, batch_size=16, seed=4)
     data = seqclf.load_data(cfg)
     n = len(data["train"][1])
-    single = seqclf.Task(cfg, data, _Worker(0, 1))
+    single = seqclf.SeqclfTask(cfg, data, _Worker(0, 1))
     first = [b[1] for b in single.train_batches(1)]
     assert all(np.array_equal(a, b) for a, b in zip(first, [b[1] for b in single.train_batches(1)]))
     assert not all(np.array_equal(a, b) for a, b in zip(first, [b[1] for b in single.train_batches(2)]))
-    shards = [[b[0] for b in seqclf.Task(cfg, data, _Worker(r, 3)).train_batches(1)] for r in range(3)]
+    shards = [[b[0] for b in seqclf.SeqclfTask(cfg, data, _Worker(r, 3)).train_batches(1)] for r in range(3)]
     assert len({len(s) for s in shards}) == 1  # DDP needs as many steps on every worker
     seen = {row.numpy().tobytes() for s in shards for batch in s for row in batch}
     assert len(seen) == len({row.tobytes() for row in data["train"][0]})
@@ -190,12 +190,12 @@ def test_batches_are_seeded_and_sharded_evenly():
     ids=["gru", "lstm-weighted-smoothed"],
 )
 def test_task_trains_one_epoch(tmp_path, overrides):
-    cfg = seqclf.Config.from_dict(
+    cfg = seqclf.SeqclfConfig.from_dict(
         {**registry.get("seqclf").smoke, "epochs": 1, "hidden_dim": 8, "n_layers": 1, **overrides}
     )
     data = seqclf.load_data(cfg)
     session = LocalSession(tmp_path, cpus=1, echo=lambda line: None, device="cpu")
-    row = engine.fit(seqclf.Task, cfg, data, session, engine.Monitor("val_macro_f1", "max"))
+    row = engine.fit(seqclf.SeqclfTask, cfg, data, session, engine.Monitor("val_macro_f1", "max"))
     assert 0.0 <= row["val_macro_f1"] <= 1.0 and np.isfinite(row["val_loss"])
     for split in ("val", "test"):
         matrix = np.asarray(json.loads(row[f"{split}_confusion_matrix"]))
@@ -204,13 +204,13 @@ def test_task_trains_one_epoch(tmp_path, overrides):
 
 
 def test_real_data_through_load_data(sample):
-    cfg = seqclf.Config.from_dict({"data": str(sample), "max_rows": 300})
+    cfg = seqclf.SeqclfConfig.from_dict({"data": str(sample), "max_rows": 300})
     splits = seqclf.load_data(cfg)
     assert [len(splits[k][1]) for k in ("train", "val", "test")] == [210, 45, 45]
 
 
 def test_config_rejects_bad_values():
     with pytest.raises(UserError, match="cell"):
-        seqclf.Config.from_dict({"cell": "rnn"})
+        seqclf.SeqclfConfig.from_dict({"cell": "rnn"})
     with pytest.raises(UserError, match="label_smoothing"):
-        seqclf.Config(label_smoothing=1.0)
+        seqclf.SeqclfConfig(label_smoothing=1.0)

@@ -17,11 +17,11 @@ def test_shipped_space_validates(name):
     path = spaces.shipped()[name]
     _, raw = spaces.read(path)
     exp = registry.get(raw["experiment"])
-    spec = spaces.load(path, exp.load().Config, exp.id)
+    spec = spaces.load(path, exp.load().config, exp.id)
     space = spec.param_space()
     assert set(spec.parameters) <= set(space)
     for preset, values in spec.preset_configs().items():  # presets complete and inside the space
-        exp.load().Config.from_dict(values)
+        exp.load().config.from_dict(values)
         assert set(spec.parameters) <= set(values), preset
 
 

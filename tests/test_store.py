@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 
-from sweeplab import store
+from sweeplab import files, store
 from sweeplab.errors import UserError
 
 
@@ -354,7 +354,7 @@ def test_uri_storage_writes_a_temporary_name_then_moves_it_where_it_can(moves, m
 
     memory = Store()
     fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
-    monkeypatch.setattr(store, "_fs", lambda uri: (fs, uri.removeprefix("mem://")))
+    monkeypatch.setattr(files, "filesystem", lambda uri: (fs, uri.removeprefix("mem://")))
     store.write_json("mem://bucket/s/sweep.json", {"v": 1})
     assert store.read_json("mem://bucket/s/sweep.json") == {"v": 1}
     assert [(src.split(".tmp-")[0], dst) for src, dst in memory.moved] == \
@@ -406,7 +406,7 @@ def test_an_object_store_journals_one_object_an_event_and_folds_them_in_at_a_flu
     memory = MemoryFileSystem()
     memory.store = {}  # a fresh store, not fsspec's shared one
     fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
-    monkeypatch.setattr(store, "_fs", lambda uri: (fs, uri.removeprefix("mem://")))
+    monkeypatch.setattr(files, "filesystem", lambda uri: (fs, uri.removeprefix("mem://")))
     uri = "mem://bucket/s"
     rec = store.SweepRecorder(uri, {"name": "s"}, "acc", "max", flush_every=3600)
     rec.open()

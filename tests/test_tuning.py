@@ -28,18 +28,32 @@ def test_resources_come_from_registry_then_space_then_flags(tmp_path):
         prep(tmp_path, target="freq", gpus_per_trial=1)
 
 
+def test_a_user_trainables_share_is_resolved_once_and_a_zero_gpu_flag_counts(tmp_path):
+    """--gpus-per-trial 0 beats the space's GPU share (an `or` once turned 0 back into it)."""
+    code = tmp_path / "mine.py"
+    code.write_text("def train(config):\n    pass\n")
+    space = tmp_path / "s.yaml"
+    space.write_text("metric: {name: score, goal: maximize}\nresources: {cpu: 2, gpu: 1}\n"
+                     "parameters:\n  x: {values: [1, 2]}\n")
+    p = prep(tmp_path, trainable=f"{code}:train", space=str(space), gpus_per_trial=0, address="auto")
+    assert (p.plan, p.resources) == (None, plan.registry.Resources(cpu=2.0, gpu=0.0, workers=1))
+    assert tuning.build_trainable(p, None)._resources.required_resources == {"CPU": 2.0}
+    p = prep(tmp_path, trainable=f"{code}:train", space=str(space), address="auto")
+    assert tuning.build_trainable(p, None)._resources.required_resources == {"CPU": 2.0, "GPU": 1.0}
+    with pytest.raises(AttributeError):  # frozen: a consumer cannot change the plan under the others
+        p.num_samples = 3
+
+
 def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, monkeypatch, capsys):
     import ray
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}])
-    p = prep(tmp_path, target="freq")
-    session.fit_to_cluster(p)
-    assert p.plan.gpus == 0.0 and "has no GPU; trials run on CPU" in capsys.readouterr().out
+    p = session.fit_to_cluster(prep(tmp_path, target="freq"))
+    assert (p.plan.gpus, p.resources.gpu) == (0.0, 0.0) and "has no GPU; trials run on CPU" in capsys.readouterr().out
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
-    p = prep(tmp_path, target="freq")
-    session.fit_to_cluster(p)
-    assert p.plan.gpus == 0.25
+    p = session.fit_to_cluster(prep(tmp_path, target="freq"))
+    assert (p.plan.gpus, p.resources.gpu) == (0.25, 0.25)
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}])
     with pytest.raises(UserError, match="a folder of this node, but the cluster has 2 nodes"):
         session.fit_to_cluster(prep(tmp_path, target="freq"))
@@ -50,14 +64,14 @@ def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, mo
 def test_seed_reaches_every_trial_and_metric_mode_come_from_the_registry(tmp_path):
     p = prep(tmp_path, target="seqclf_lstm", seed=7)
     assert p.spec.param_space()["seed"] == 7 and p.spec.param_space()["cell"] == "lstm"
-    assert (p.metric, p.mode, p.search, p.scheduler["name"]) == ("val_macro_f1", "max", "rung_tpe", "promotion")
+    assert (p.metric, p.mode, p.search, p.scheduler.name) == ("val_macro_f1", "max", "rung_tpe", "promotion")
 
 
 def test_smoke_pins_numbers_and_flags_override_the_file(tmp_path):
     p = prep(tmp_path, target="freq", smoke=True, scheduler="hyperband", search="random", max_epochs=1)
     assert p.num_samples == 2 and p.time_budget is None
     assert p.spec.fixed["duration"] == 1.0 and "epochs" not in p.spec.parameters and p.spec.fixed["epochs"] == 1
-    assert (p.search, p.scheduler) == ("random", {"name": "hyperband"})
+    assert (p.search, p.scheduler) == ("random", plan.SchedulerSpec("hyperband"))
     assert prep(tmp_path, target="freq", smoke=True, num_samples=5).num_samples == 5
 
 
@@ -69,7 +83,7 @@ def test_existing_sweep_folder_is_not_overwritten(tmp_path):
 
 def test_trials_with_workers_cannot_pause_so_promotion_becomes_asha(tmp_path, capsys):
     p = prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5)
-    assert p.scheduler == {"name": "asha", "grace_period": 5, "reduction_factor": 3}
+    assert p.scheduler == plan.SchedulerSpec("asha", {"grace_period": 5, "reduction_factor": 3})
     assert "trials cannot pause, so the promotion scheduler becomes asha" in capsys.readouterr().out
 
 
@@ -85,7 +99,7 @@ def test_scheduler_factory(tmp_path, name, cls):
     from ray.tune import schedulers
 
     p = prep(tmp_path, target="freq", scheduler=name)
-    sched = factories.make_scheduler(p.scheduler, p.spec.max_epochs(), p.spec, 0)
+    sched = factories.make_scheduler(p.scheduler.as_dict(), p.spec.max_epochs(), p.spec, 0)
     assert isinstance(sched, getattr(schedulers, cls))
     if name == "pbt":  # architecture and data fields are never mutated
         assert set(sched._hyperparam_mutations) == {"lr"}
@@ -240,3 +254,35 @@ def test_only_a_sweep_that_ran_to_its_end_with_nothing_to_rerun_is_left_alone(me
 
     recorder = SimpleNamespace(trials={str(i): {"status": s} for i, s in enumerate(statuses)})
     assert tuning._nothing_to_resume(meta, recorder, retry, "DIR") is nothing
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, (8266, 100.0, "~/.cache/sweeplab", "")),
+    ({"SWEEPLAB_DASHBOARD_PORT": "0", "SWEEPLAB_MIN_FREE_MB": "0.5", "SWEEPLAB_CACHE": "/c",
+      "SWEEPLAB_FAULTS": "nan@2"}, (0, 0.5, "/c", "nan@2")),
+])
+def test_settings_are_read_from_the_environment_in_one_place(env, expected):
+    from pathlib import Path
+
+    from sweeplab import settings
+
+    s = settings.read(env)
+    assert (s.dashboard_port, s.min_free_mb, s.cache_dir, s.faults) == (*expected[:2], Path(expected[2]).expanduser(),
+                                                                        expected[3])
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SWEEPLAB_DASHBOARD_PORT": "http"},
+     "SWEEPLAB_DASHBOARD_PORT='http': expected a port number, 0 to 65535 (0: any free port)"),
+    ({"SWEEPLAB_DASHBOARD_PORT": "70000"},
+     "SWEEPLAB_DASHBOARD_PORT='70000': expected a port number, 0 to 65535 (0: any free port)"),
+    ({"SWEEPLAB_MIN_FREE_MB": "nan"}, "SWEEPLAB_MIN_FREE_MB='nan': expected a number of MiB >= 0"),
+    ({"SWEEPLAB_MIN_FREE_MB": "-1"}, "SWEEPLAB_MIN_FREE_MB='-1': expected a number of MiB >= 0"),
+])
+def test_a_bad_setting_is_one_line_naming_the_variable(env, message, monkeypatch, capsys):
+    from sweeplab.cli import main
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err == f"sweeplab: error: {message}\n"

@@ -107,7 +107,7 @@ def test_metadata_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="holds none of WLASL_v0.3.json, WLASL100.json, nslt_100.json"):
         wlasl.find_metadata(tmp_path / "empty", 100)
     with pytest.raises(UserError, match="no such file or folder"):
-        vm.load_data(vm.Config.from_dict({**TINY, "data": str(tmp_path / "nowhere")}))
+        vm.load_data(vm.VideomaeConfig.from_dict({**TINY, "data": str(tmp_path / "nowhere")}))
 
 
 # ------------------------------------------------------------------ decoding
@@ -198,21 +198,21 @@ def test_model_from_a_local_folder_a_size_or_a_config(tmp_path):
 
 
 def test_config_warmup_ratio_and_checks():
-    assert vm.Config().warmup_epochs == 3  # the report: 10% of 30 epochs = 3
-    assert vm.Config.from_dict({"epochs": 50, "warmup_ratio": 0.15}).warmup_epochs == 8  # "7-8 epochs en 50"
-    cfg = vm.Config.from_dict({"epochs": 70, "warmup_ratio": 0.12})
-    assert cfg.warmup_epochs == 8 and vm.Config.from_dict(cfg.to_dict()) == cfg  # round trip (workers, restores)
-    assert vm.Config.from_dict({"warmup_ratio": 0.0, "warmup_epochs": 2}).warmup_epochs == 2
+    assert vm.VideomaeConfig().warmup_epochs == 3  # the report: 10% of 30 epochs = 3
+    assert vm.VideomaeConfig.from_dict({"epochs": 50, "warmup_ratio": 0.15}).warmup_epochs == 8  # "7-8 epochs en 50"
+    cfg = vm.VideomaeConfig.from_dict({"epochs": 70, "warmup_ratio": 0.12})
+    assert cfg.warmup_epochs == 8 and vm.VideomaeConfig.from_dict(cfg.to_dict()) == cfg  # round trip (workers, restores)
+    assert vm.VideomaeConfig.from_dict({"warmup_ratio": 0.0, "warmup_epochs": 2}).warmup_epochs == 2
     with pytest.raises(UserError, match="warmup_ratio 0.1 gives 3 warmup epochs of 30, but warmup_epochs is 5"):
-        vm.Config.from_dict({"warmup_epochs": 5})
+        vm.VideomaeConfig.from_dict({"warmup_epochs": 5})
     with pytest.raises(UserError, match="'grad_accum_steps' \\(5\\) must be <= batch_size \\(4\\)"):
-        vm.Config.from_dict({"batch_size": 4, "grad_accum_steps": 5})
+        vm.VideomaeConfig.from_dict({"batch_size": 4, "grad_accum_steps": 5})
     with pytest.raises(UserError, match="'label_smoothing' must be in"):
-        vm.Config.from_dict({"label_smoothing": 1.5})
+        vm.VideomaeConfig.from_dict({"label_smoothing": 1.5})
 
 
 def test_linear_decay_after_warmup():
-    cfg = vm.Config.from_dict({"epochs": 5, "warmup_ratio": 0.0, "warmup_epochs": 1, "lr": 1.0, "lr_schedule": "linear"})
+    cfg = vm.VideomaeConfig.from_dict({"epochs": 5, "warmup_ratio": 0.0, "warmup_epochs": 1, "lr": 1.0, "lr_schedule": "linear"})
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = engine.make_lr_schedule(cfg, opt, "max")
     lrs = []
@@ -240,9 +240,9 @@ def test_gradient_accumulation_matches_one_whole_batch(root, tmp_path):
     rows = torch.tensor([0, 3, 5, 6, 7])
     results = []
     for steps in (1, 3):  # 5 clips as 2 + 2 + 1, with class weights and label smoothing
-        cfg = vm.Config.from_dict({**TINY, "augment": False, "batch_size": 5, "grad_accum_steps": steps,
+        cfg = vm.VideomaeConfig.from_dict({**TINY, "augment": False, "batch_size": 5, "grad_accum_steps": steps,
                                    "label_smoothing": 0.1, "clip_grad_norm": 0.0})
-        task = vm.Task(cfg, data, LocalSession(tmp_path / "run", echo=lambda line: None, device="cpu"))
+        task = vm.VideomaeTask(cfg, data, LocalSession(tmp_path / "run", echo=lambda line: None, device="cpu"))
         torch.manual_seed(0)
         model = task.build_model()
         with torch.no_grad():  # what one whole batch's weighted, smoothed mean loss is
@@ -256,9 +256,9 @@ def test_gradient_accumulation_matches_one_whole_batch(root, tmp_path):
 
 
 def test_one_run_reports_every_metric_and_the_skipped_videos(root, tmp_path):
-    cfg = vm.Config.from_dict({**TINY, "data": str(root), "epochs": 2, "cache_dir": str(tmp_path)})
+    cfg = vm.VideomaeConfig.from_dict({**TINY, "data": str(root), "epochs": 2, "cache_dir": str(tmp_path)})
     session = LocalSession(tmp_path / "run", cpus=1, echo=lambda line: None, device="cpu")
-    row = engine.fit(vm.Task, cfg, vm.load_data(cfg), session, engine.Monitor("val_accuracy", "max"))
+    row = engine.fit(vm.VideomaeTask, cfg, vm.load_data(cfg), session, engine.Monitor("val_accuracy", "max"))
     for split in ("val", "test"):
         for key in ("loss", "accuracy", "top5_accuracy", "macro_f1", "weighted_f1", "macro_precision",
                     "weighted_precision", "macro_recall", "weighted_recall"):
@@ -313,7 +313,7 @@ GRIDS = {
 
 @pytest.mark.parametrize("name, subset", [("videomae_wlasl100", 100), ("videomae_wlasl300", 300)])
 def test_spaces_hold_the_reports_grid_and_its_named_configurations(name, subset):
-    spec = spaces.load(spaces.shipped()[name], vm.Config, "videomae")
+    spec = spaces.load(spaces.shipped()[name], vm.VideomaeConfig, "videomae")
     for key, values in GRIDS[name].items():
         assert spec.parameters[key].values == values, key
     assert spec.fixed["subset"] == subset and spec.fixed["class_weighted"] is True
@@ -321,7 +321,7 @@ def test_spaces_hold_the_reports_grid_and_its_named_configurations(name, subset)
     assert set(presets) == set(REPORT[name])
     for preset, values in REPORT[name].items():
         assert {k: presets[preset][k] for k in values} == values
-        vm.Config.from_dict(presets[preset])
+        vm.VideomaeConfig.from_dict(presets[preset])
 
 
 def test_smoke_pins_the_tiny_model_and_a_gpu_trial_still_prepares_on_a_cpu_machine(tmp_path):

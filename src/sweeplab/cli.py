@@ -6,7 +6,9 @@ import errno
 import sys
 from typing import Optional, Sequence
 
+from . import settings
 from .errors import UserError
+from .schema import is_remote, is_test
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -134,7 +136,7 @@ def _train(args: argparse.Namespace) -> int:
     exp, cfg, chosen = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
     out = Path(args.out or f"runs/{exp.id}-{args.preset or 'config'}-{dt.datetime.now():%Y%m%d-%H%M%S}")
     row = train_one(exp, cfg, out, threads=args.threads, resume=args.resume, chosen=chosen)
-    tests = {k: v for k, v in row.items() if k.startswith("test_") and isinstance(v, (int, float))}
+    tests = {k: v for k, v in row.items() if is_test(k) and isinstance(v, (int, float))}
     print(f"held-out test, on the weights of epoch {row.get('epoch')} (best {exp.metric}): "
           + ", ".join(f"{k}={v:.4g}" for k, v in tests.items()))
     print(f"run folder: {out}")
@@ -216,7 +218,7 @@ def _report(args: argparse.Namespace) -> int:
     from .analysis import report
 
     sweeps = _load(args)
-    folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and "://" not in sweeps[0].uri else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
+    folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and not is_remote(sweeps[0].uri) else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
     md, page = report.write_report(sweeps, folder, args.lang, args.baseline)
     print(f"report: {md}\n        {page}")
     return 0
@@ -414,6 +416,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as e:  # --help
         return int(e.code or 0)
     try:
+        settings.load()  # sweeplab's environment variables, read once, as the command starts
         return args.func(args)
     except UserError as e:
         print(f"sweeplab: error: {e}", file=sys.stderr)

@@ -26,6 +26,7 @@ def token_mode() -> None:
 
 def jobs_address(address: Optional[str]) -> str:
     address = address or os.environ.get("RAY_API_SERVER_ADDRESS") or DEFAULT_JOBS_ADDRESS
+    # an HTTP address given with or without its scheme (not storage: schema.is_remote is for those)
     return address if "://" in address else f"http://{address}"
 
 

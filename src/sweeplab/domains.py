@@ -186,6 +186,11 @@ def check_param(p: Param, tp: Any, err, key: str) -> None:
         return
     if tp is None:
         return
+    if tp is int and p.distribution not in FLOAT_ONLY:
+        for name in ("min", "max", "q"):
+            value = getattr(p, name)
+            if value is not None and not _ints(value):
+                err(f"{key}.{name}", f"is an integer field's bound; expected an integer, got {value!r}")
     if tp is int and (p.distribution in FLOAT_ONLY or not _ints(p.min, p.max, p.q)):
         err(key, f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})")
     if type_problem(1.0, tp) and type_problem(1, tp):

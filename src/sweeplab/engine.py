@@ -37,6 +37,7 @@ from torch import nn
 
 from .config import BaseConfig
 from .errors import TrialDiverged
+from . import schema
 from .schema import IS_BEST, PREDICTIONS  # noqa: F401 (engine.PREDICTIONS for tasks and tests)
 
 STATE_FILE = "state.pt"
@@ -233,8 +234,9 @@ def fit(
                 if not manual:
                     losses = {"loss": backward_step(optimizers[""], loss, model.parameters(), cfg.clip_grad_norm)}
             except NonFiniteLoss as e:
-                lrs = ", ".join(f"lr{'_' + k if k else ''}={o.param_groups[0]['lr']:.3g}" for k, o in optimizers.items())
-                raise TrialDiverged(f"loss became {e.args[0]} at epoch {epoch}, step {steps + 1} ({lrs}); trial stopped") from None
+                lrs = {f"lr{'_' + k if k else ''}": o.param_groups[0]["lr"] for k, o in optimizers.items()}
+                failure = schema.diverged(e.args[0], epoch, steps + 1, lrs)
+                raise TrialDiverged(f"{schema.failure_text(failure)}; trial stopped", failure) from None
             for k, v in losses.items():
                 totals[k] = totals.get(k, 0.0) + float(v)
             steps += 1
@@ -264,14 +266,14 @@ def fit(
         stop_early = cfg.early_stop_patience > 0 and stale >= cfg.early_stop_patience
 
         row = {
-            "epoch": epoch,
+            schema.EPOCH: epoch,
             IS_BEST: improved,
             **{f"train_{k}": v / max(1, steps) for k, v in totals.items()},
             **metrics,
             **{f"lr{'_' + k if k else ''}": o.param_groups[0]["lr"] for k, o in optimizers.items()},
             "epoch_seconds": time.perf_counter() - t0,
             "train_seconds": train_seconds,
-            "early_stopped": stop_early,
+            schema.EARLY_STOPPED: stop_early,
             "device": str(device),
         }
         if improved or not best_row:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 
 from .errors import UserError
 
-ENV = "SWEEPLAB_FAULTS"
+ENV = "SWEEPLAB_FAULTS"  # read by settings.py
 KILL_POINTS = ("trial-start", "mid-epoch", "checkpoint", "experiment-state", "near-end")
 DRIVER_POINTS = ("trial-start", "checkpoint", "experiment-state", "near-end")
 
@@ -74,7 +74,9 @@ def parse(text: Optional[str]) -> tuple[Fault, ...]:
 def from_env() -> str:
     """The faults of a sweep starting now, checked; '' when none. A kill takes the driver's
     whole process group, so the driver must lead one of its own (started with setsid)."""
-    text = os.environ.get(ENV, "")
+    from . import settings
+
+    text = settings.get().faults
     faults = parse(text)
     if any(f.kind == "kill" for f in faults) and os.getpgrp() != os.getpid():
         raise UserError(f"{ENV}: a kill@ fault takes the driver's process group with it; start the sweep "

@@ -19,7 +19,8 @@ import socket
 import sys
 from typing import Any, Optional
 
-from . import store
+from . import files
+from .schema import is_remote
 from .errors import UserError
 
 LOCK = ".sweeplab.lock"
@@ -38,7 +39,7 @@ def _alive(pid: int) -> bool:
 class SweepLock:
     def __init__(self, uri: str, command: str):
         self.uri, self.command = uri, command
-        self.path = store.join(uri, LOCK)
+        self.path = files.join(uri, LOCK)
         self.mine: Optional[dict[str, Any]] = None
 
     def _owner(self) -> dict[str, Any]:
@@ -47,7 +48,7 @@ class SweepLock:
 
     def create_folder(self) -> None:
         """A new sweep's folder, made atomically where the storage allows it."""
-        if store.is_remote(self.uri):
+        if is_remote(self.uri):
             return
         os.makedirs(os.path.dirname(self.uri.rstrip("/")), exist_ok=True)
         try:
@@ -65,9 +66,9 @@ class SweepLock:
 
     def acquire(self) -> "SweepLock":
         owner = self._owner()
-        if store.is_remote(self.uri):  # no exclusive create: write, then read back who won
+        if is_remote(self.uri):  # no exclusive create: write, then read back who won
             self.refuse_if_held()  # a killed driver's stale lock is overwritten, as below
-            store.write_json(self.path, owner)
+            files.write_json(self.path, owner)
             winner = self._read()
             if winner != owner:
                 raise UserError(self._busy(winner or {}))
@@ -99,7 +100,7 @@ class SweepLock:
 
     def _read(self) -> Optional[dict[str, Any]]:
         try:
-            held = json.loads(store.read_bytes(self.path))
+            held = json.loads(files.read_bytes(self.path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
@@ -123,14 +124,14 @@ class SweepLock:
             return
         try:
             if self._read() == self.mine:
-                store.delete(self.path)
+                files.delete(self.path)
         except OSError:
             pass  # a read-only or vanished store: the next driver finds a stale lock
         self.mine = None
 
     def remove_if_empty(self) -> None:
         """The folder ``create_folder`` made, if nothing was written into it."""
-        if store.is_remote(self.uri):
+        if is_remote(self.uri):
             return
         try:
             os.rmdir(self.uri)

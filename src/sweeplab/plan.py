@@ -1,5 +1,6 @@
 """The sweep plan and its validation: what the user asked for (``SweepOptions``), checked
-and resolved into a ``Prepared`` sweep before Ray starts, and its budget and concurrency."""
+and resolved once into a frozen ``SweepPlan`` before Ray starts (resources, scheduler,
+searcher, budgets); every consumer reads the fields it needs from it."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,18 +8,19 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from . import faults, flags, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
+from .schema import is_remote
 from .runner import TrialPlan, load_user_trainable
 from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
 
 DEFAULT_STORAGE = "./sweeps"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepOptions:
     """What the user asked for (CLI flags); None means "from the space file or registry"."""
 
@@ -38,7 +40,7 @@ class SweepOptions:
     storage: str = DEFAULT_STORAGE
     name: Optional[str] = None
     smoke: bool = False
-    sets: list[str] = field(default_factory=list)
+    sets: tuple[str, ...] = ()
     address: Optional[str] = None
     num_cpus: Optional[int] = None  # local Ray only
     verbose: int = 1  # 0 quiet, 1 sweeplab's progress display, 2 Ray's tables and the trials' own output
@@ -47,27 +49,50 @@ class SweepOptions:
     max_failures: int = 0  # restarts of a failed trial from its last checkpoint
     epoch_budget: Optional[int] = None  # the sweep stops once its trials have reported this many epochs in all
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sets", tuple(self.sets))  # a list from argparse or sweep.json
 
-@dataclass
-class Prepared:
-    """A validated sweep, ready for Ray."""
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """A scheduler by name (search/factories.py) and the options its space file gave it."""
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """As a space file writes it (and sweep.json stores it): ``{name, **options}``."""
+        return {"name": self.name, **self.options}
+
+    @classmethod
+    def from_dict(cls, conf: Mapping[str, Any]) -> "SchedulerSpec":
+        return cls(conf["name"], {k: v for k, v in conf.items() if k != "name"})
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A validated sweep, ready for Ray: everything resolved once, nothing changed after
+    (a change is a new plan: ``dataclasses.replace``)."""
 
     spec: spaces.Spec
-    plan: Optional[TrialPlan]  # None for a user trainable
+    plan: Optional[TrialPlan]  # how a registry experiment's trials run; None for a user trainable
     user_trainable: Optional[str]
     metric: str
     mode: str
-    search: str
-    scheduler: dict[str, Any]
+    search: str  # the searcher's name (search/factories.py)
+    scheduler: SchedulerSpec
     num_samples: int
     time_budget: Optional[float]
     max_concurrent: Optional[int]
     seed: int
     storage: str
     name: str
-    options: dict[str, Any]
+    options: SweepOptions  # as given: flags a consumer passes on (verbose, address, ...)
+    resources: registry.Resources  # a trial's share: registry < space file < flags
+    search_budget: Optional[int] = None  # epochs the searcher hands out configs for (``_budgets``)
+    epochs_to_spend: Optional[int] = None  # epochs the sweep ends at, whoever ends it; None: num_samples trials
     gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
-    secrets: dict[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
+    secrets: Mapping[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
 
     @property
     def uri(self) -> str:
@@ -77,12 +102,12 @@ class Prepared:
 # ------------------------------------------------------------------ preparation
 
 
-def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> Prepared:
+def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> SweepPlan:
     """Validate everything (space, pins, flags, resources) before Ray starts. ``check_fit``:
     refuse a trial this machine's local Ray could never place (not for a job submitted to
     a cluster)."""
     if not fresh and opts.name:  # resume: a sweep marked failed is refused before anything else
-        refuse_failed(store.join(opts.storage if "://" in opts.storage else os.path.abspath(opts.storage), opts.name))
+        refuse_failed(store.join(opts.storage if is_remote(opts.storage) else os.path.abspath(opts.storage), opts.name))
     if opts.trainable:
         exp, config_cls = None, None
         if not opts.space:
@@ -93,13 +118,12 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         exp, path = spaces.resolve_target(opts.target, opts.space)
         if exp is None:
             raise UserError(f"{path}: names no 'experiment'; give an experiment id or --trainable")
-        config_cls = exp.load().Config
+        config_cls = exp.load().config
     spec = spaces.load(path, config_cls, exp.id if exp else None)
 
     if opts.smoke and exp:
-        for key, value in exp.smoke.items():
-            if key in spaces.field_types(config_cls):
-                spec.pin(key, value, origin="smoke")
+        for key, value in exp.smoke.items():  # every key is a config field (tests/test_registry.py)
+            spec.pin(key, value, origin="smoke")
     spec.pin_sets(opts.sets)
     if opts.max_epochs is not None:
         if opts.max_epochs < 1:
@@ -128,7 +152,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
         num_samples = min(num_samples, 2)
     res, gpu_default = _resources(exp, spec, opts)
 
-    storage = opts.storage if "://" in opts.storage else os.path.abspath(opts.storage)
+    storage = opts.storage if is_remote(opts.storage) else os.path.abspath(opts.storage)
     name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     flags.check_name(name)
     flags.check(seed=opts.seed, cpus_per_trial=opts.cpus_per_trial, gpus_per_trial=opts.gpus_per_trial)
@@ -147,13 +171,13 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
             workers=int(res["workers"]), train_storage=store.join(storage, name, "train"),
             faults=faults.from_env(), driver_pgid=os.getpgrp(),
         )
-        if plan.workers > 1 and scheduler["name"] == "pbt":
+        if plan.workers > 1 and scheduler.name == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
-        if plan.workers > 1 and scheduler["name"] == "promotion":
+        if plan.workers > 1 and scheduler.name == "promotion":
             # a paused trial would leave its TorchTrainer's controller and workers behind
             print("note: --workers-per-trial > 1: trials cannot pause, so the promotion scheduler becomes "
                   "asha (same rungs; a trial below the cutoff stops)")
-            scheduler = {**scheduler, "name": "asha"}
+            scheduler = dataclasses.replace(scheduler, name="asha")
     if plan and check_fit:
         _check_local_fit(plan, opts, gpu_default)
     time_budget = opts.time_budget
@@ -162,12 +186,14 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> P
     flags.check(time_budget=time_budget)
     if check_fit:  # a local run: its storage is this machine's (a cluster job's is checked there)
         check_storage(storage)
-    options = {k: v for k, v in dataclasses.asdict(opts).items()}
-    return Prepared(
+    search_budget, to_spend = _budgets(search, scheduler.name, opts.epoch_budget, num_samples, spec.max_epochs())
+    return SweepPlan(
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
-        options=options, gpu_default=gpu_default, secrets=secret_values,
+        options=opts, resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]),
+                                                   workers=int(res["workers"])),
+        search_budget=search_budget, epochs_to_spend=to_spend, gpu_default=gpu_default, secrets=secret_values,
     )
 
 
@@ -186,11 +212,11 @@ def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> No
             what = f"experiment {theirs[0]}" if theirs[0] else f"trainable {theirs[1] or '?'}"
             raise UserError(f"{uri} holds another sweep ({what}, from {meta.get('space_file', '?')}); "
                             "pick another --name")
-    elif "://" not in uri and os.path.isdir(uri) and os.listdir(uri):
+    elif not is_remote(uri) and os.path.isdir(uri) and os.listdir(uri):
         held = sorted(os.listdir(uri))
         raise UserError(f"{uri} already exists and is not a sweeplab sweep (it holds {', '.join(held[:3])}"
                         f"{', ...' if len(held) > 3 else ''}); pick another --name or --storage")
-    elif "://" not in uri and not os.path.isdir(uri):
+    elif not is_remote(uri) and not os.path.isdir(uri):
         raise UserError(f"{uri} already exists and is a file; pick another --name or --storage")
     raise UserError(f"{uri} already exists; resume it with `sweeplab resume` or pick another --name")
 
@@ -206,20 +232,20 @@ def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment], path: Pa
     return metric, mode
 
 
-def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, dict[str, Any]]:
+def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, SchedulerSpec]:
     search = opts.search or spec.search
     if search not in SEARCHERS:
         raise UserError(f"--search {search}: allowed: {', '.join(SEARCHERS)}")
-    scheduler = dict(spec.scheduler)
+    scheduler = SchedulerSpec.from_dict(spec.scheduler)
     if opts.scheduler:
         if opts.scheduler not in SCHEDULERS:
             raise UserError(f"--scheduler {opts.scheduler}: allowed: {', '.join(SCHEDULERS)}")
-        if opts.scheduler != scheduler["name"]:
-            scheduler = {"name": opts.scheduler}
+        if opts.scheduler != scheduler.name:
+            scheduler = SchedulerSpec(opts.scheduler)
     if search == "grid" and any(p.values is None for p in spec.parameters.values()):
         bad = next(k for k, p in spec.parameters.items() if p.values is None)
         raise UserError(f"--search grid: parameter '{bad}' is a distribution; grid needs values")
-    if scheduler["name"] == "pbt" and search in LEARNING_SEARCHERS:
+    if scheduler.name == "pbt" and search in LEARNING_SEARCHERS:
         print("note: PBT explores by mutating configs; using the random searcher for its start points")
         search = "random"
     spec.search = search
@@ -261,50 +287,44 @@ def _check_local_fit(plan: TrialPlan, opts: SweepOptions, gpu_default: bool) -> 
         raise UserError(f"a trial needs {need_gpu:g} GPU(s); this machine has {torch.cuda.device_count()}")
 
 
-def shared_data(prep: Prepared) -> Any:
+def shared_data(prep: SweepPlan) -> Any:
     """Build the data once, in the driver, when no data field is searched; trials get it
     through the object store. Otherwise each trial process builds (and caches) its own,
-    and the driver only checks it here (``check_data`` where a trainable has one, else a
-    load at the searched fields' defaults, which fills the on-disk caches trials share),
-    so bad data fails before Ray starts either way."""
+    and the driver only checks it here (``Trainable.check``: at the searched fields'
+    defaults), so bad data fails before Ray starts either way."""
     if prep.plan is None:
         return None
-    import importlib
+    from . import trainables
 
-    from .runner import data_key
-
-    module = importlib.import_module(prep.plan.module)
-    fields = ("data", *module.DATA_FIELDS)
+    trainable = trainables.load(prep.plan.module)
+    fields = ("data", *trainable.data_fields)
     fixed = {k: v for k, v in prep.spec.fixed.items() if k in fields}
     if any(k in prep.spec.parameters for k in fields):
-        check = getattr(module, "check_data", None) or module.load_data
         searched = prep.spec.parameters.get("data")
         for data in (searched.values or []) if searched else [fixed.get("data")]:
-            check(module.Config.from_dict({**fixed, "data": data}))
+            trainable.check(trainable.config.from_dict({**fixed, "data": data}))
         return None
-    cfg = module.Config.from_dict(fixed)
-    return (data_key(module, cfg), module.load_data(cfg))
+    cfg = trainable.config.from_dict(fixed)
+    return (trainable.data_key(cfg), trainable.load_data(cfg))
 
 
 # ------------------------------------------------------------------ budget and concurrency
 
 
-def epoch_budget(prep: "Prepared") -> Optional[int]:
-    """The sweep's budget in epochs where trials are cut part-way and a model proposes
-    configs (the default): --epoch-budget, else num_samples full-length trials. Cuts then
-    buy more configs, not a shorter sweep; elsewhere a sweep runs num_samples trials."""
-    if prep.search != "rung_tpe" or prep.scheduler["name"] not in RUNG_SCHEDULERS:
-        return None
-    return prep.options.get("epoch_budget") or prep.num_samples * int(prep.spec.max_epochs() or 1)
+def _budgets(search: str, scheduler: str, epoch_budget: Optional[int], num_samples: int,
+             max_epochs: Optional[int]) -> tuple[Optional[int], Optional[int]]:
+    """(the searcher's budget, the epochs the sweep ends at). Where trials are cut part-way
+    and a model proposes configs (the default) the searcher's budget is --epoch-budget, else
+    num_samples full-length trials: cuts then buy more configs, not a shorter sweep, and the
+    searcher ends the sweep. Elsewhere a sweep runs num_samples trials, or --epoch-budget's
+    stopper ends it first."""
+    if search == "rung_tpe" and scheduler in RUNG_SCHEDULERS:
+        budget = epoch_budget or num_samples * int(max_epochs or 1)
+        return budget, budget
+    return None, epoch_budget
 
 
-def epochs_to_spend(prep: "Prepared") -> Optional[int]:
-    """The epochs the sweep ends at, whoever ends it: the searcher (``epoch_budget``) or the
-    --epoch-budget stopper; None where num_samples trials end it."""
-    return epoch_budget(prep) or prep.options.get("epoch_budget")
-
-
-def default_concurrency(prep: Prepared) -> int:
+def default_concurrency(prep: SweepPlan) -> int:
     import ray
 
     total = ray.cluster_resources()

@@ -13,6 +13,9 @@ import sys
 import time
 from typing import Any, Callable, Optional, TextIO
 
+from .schema import (BEST_ITERATION, ENDED, ERROR, ITERATIONS, PRESET, STATUS, STOPPED_AT_RUNG, Status,
+                     best_column)
+
 PLAIN_EVERY = 30.0  # seconds between status lines when the output is not a terminal
 REDRAW_EVERY = 0.5  # seconds between redraws on a terminal
 
@@ -37,7 +40,7 @@ class Progress:
 
     def name(self, trial_id: str, row: dict[str, Any]) -> str:
         run = f"run #{self.runs[trial_id]}"
-        return f"{run} (preset {row['preset']})" if row.get("preset") else run
+        return f"{run} (preset {row[PRESET]})" if row.get(PRESET) else run
 
     def _better(self, value: float) -> bool:
         return self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0])
@@ -48,43 +51,43 @@ class Progress:
         for trial_id, row in rows.items():
             if trial_id not in self.runs:
                 self.runs[trial_id] = len(self.runs) + 1
-            value = row.get(f"best/{self.metric}")
+            value = row.get(best_column(self.metric))
             if isinstance(value, (int, float)) and math.isfinite(value) and self._better(value):
                 self.best = (float(value), self.name(trial_id, row))
-            status = row.get("status")
-            if status in ("TERMINATED", "ERROR") and trial_id not in self.reported:
+            status = row.get(STATUS)
+            if status in ENDED and trial_id not in self.reported:
                 self.reported.add(trial_id)
                 out.append(self.ended_line(trial_id, row))
         return out
 
     def ended_line(self, trial_id: str, row: dict[str, Any]) -> str:
-        value = row.get(f"best/{self.metric}")
-        score = (f"{self.metric} {value:.4g} (epoch {row.get('best_iteration', '?')})"
+        value = row.get(best_column(self.metric))
+        score = (f"{self.metric} {value:.4g} (epoch {row.get(BEST_ITERATION, '?')})"
                  if isinstance(value, (int, float)) and math.isfinite(value) else f"no {self.metric}")
-        epochs = f"{row.get('iterations', 0)} epoch{'s' if row.get('iterations', 0) != 1 else ''}"
-        if row.get("status") == "ERROR":
-            error = str(row.get("error") or "").strip().splitlines()
+        epochs = f"{row.get(ITERATIONS, 0)} epoch{'s' if row.get(ITERATIONS, 0) != 1 else ''}"
+        if row.get(STATUS) == Status.ERROR:
+            error = str(row.get(ERROR) or "").strip().splitlines()
             return f"  failed   {self.name(trial_id, row)} after {epochs}: {error[-1][:120] if error else 'no message'}"
-        verb = "stopped " if row.get("stopped_at_rung") is not None else "finished"
+        verb = "stopped " if row.get(STOPPED_AT_RUNG) is not None else "finished"
         best = " - best so far" if self.best and self.best[0] == value else ""
         return f"  {verb} {self.name(trial_id, row)} after {epochs}: {score}{best}"
 
     def status(self, rows: dict[str, dict[str, Any]]) -> str:
         counts = {"finished": 0, "stopped": 0, "failed": 0, "running": 0, "paused": 0}
         for row in rows.values():
-            status = row.get("status")
-            if status == "TERMINATED":
-                counts["stopped" if row.get("stopped_at_rung") is not None else "finished"] += 1
-            elif status == "ERROR":
+            status = row.get(STATUS)
+            if status == Status.TERMINATED:
+                counts["stopped" if row.get(STOPPED_AT_RUNG) is not None else "finished"] += 1
+            elif status == Status.ERROR:
                 counts["failed"] += 1
-            elif status == "PAUSED":
+            elif status == Status.PAUSED:
                 counts["paused"] += 1
-            elif status in ("RUNNING", "RESTARTING"):
+            elif status in (Status.RUNNING, Status.RESTARTING):
                 counts["running"] += 1
         ended = counts["finished"] + counts["stopped"] + counts["failed"]
         of = f" of {self.total}" if self.total and not self.epoch_budget else ""
         parts = [f"{ended}{of} trials ended"] + [f"{n} {k}" for k, n in counts.items() if n and k != "finished"]
-        spent = sum(int(row.get("iterations", 0) or 0) for row in rows.values())
+        spent = sum(int(row.get(ITERATIONS, 0) or 0) for row in rows.values())
         if self.epoch_budget:  # trials running when the budget is reached finish their epochs: it can be passed
             parts.append(f"{spent} of {self.epoch_budget} epochs" if spent <= self.epoch_budget
                          else f"{spent} epochs (budget {self.epoch_budget}: the last trials finish)")

@@ -12,14 +12,16 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import secrets, store
 from .config import fields_record
-from .plan import Prepared, epochs_to_spend
+from .errors import causes
+from .schema import FAILURE_KIND, Status
+from .plan import SweepPlan
 
 
-def sweep_meta(prep: Prepared) -> dict[str, Any]:
+def sweep_meta(prep: SweepPlan) -> dict[str, Any]:
     import optuna
     import ray
 
@@ -37,16 +39,16 @@ def sweep_meta(prep: Prepared) -> dict[str, Any]:
         "config_fields": fields_record(prep.spec.config_cls) if prep.spec.config_cls else None,
         "metric": prep.metric,
         "mode": prep.mode,
-        "scheduler": prep.scheduler["name"],
-        "scheduler_options": prep.scheduler,
+        "scheduler": prep.scheduler.name,
+        "scheduler_options": prep.scheduler.as_dict(),
         "searcher": prep.search,
         "seed": prep.seed,
         "num_samples": prep.num_samples,
-        "epoch_budget": epochs_to_spend(prep),
+        "epoch_budget": prep.epochs_to_spend,
         "time_budget_s": prep.time_budget,
         "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
         "presets": prep.spec.preset_configs(),
-        "options": prep.options,
+        "options": dataclasses.asdict(prep.options),
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "versions": versions,
         "name": prep.name,
@@ -80,13 +82,13 @@ def store_callback(recorder: store.SweepRecorder):
             recorder.result(trial.trial_id, result)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            recorder.ended(trial.trial_id, "TERMINATED")
+            recorder.ended(trial.trial_id, Status.TERMINATED)
 
         def on_trial_recover(self, iteration, trials, trial, **info):
             recorder.recovered(trial.trial_id, _error_text(trial))
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            recorder.ended(trial.trial_id, "ERROR", _error_text(trial))
+            recorder.ended(trial.trial_id, Status.ERROR, _error_text(trial), _failure(trial))
 
         def on_experiment_end(self, trials, **info):
             recorder.close({t.trial_id: t.status for t in trials})
@@ -220,6 +222,28 @@ def _delete(checkpoint) -> None:
         checkpoint.filesystem.delete_dir(checkpoint.path)
     except (FileNotFoundError, OSError):
         pass  # gone already (a resumed sweep's older copy), or storage refused: it only costs space
+
+
+def _failure(trial) -> Optional[dict[str, Any]]:
+    """The trial's error as fields (``schema.FAILURE_COLUMNS``) where it is one the engine
+    knows: carried by the exception itself (a TrialDiverged's ``failure``), which Tune has
+    pickled beside the error text, wrapped in Ray's RayTaskError (or Train's WorkerGroupError).
+    None where there is no such exception, or it cannot be read back here."""
+    path = trial.pickled_error_file
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        from ray import cloudpickle
+
+        with open(path, "rb") as f:
+            error = cloudpickle.load(f)
+    except Exception:  # a class this driver cannot import, a file cut short: the text alone is kept
+        return None
+    for e in causes(error):
+        failure = getattr(e, "failure", None)
+        if isinstance(failure, dict) and failure.get(FAILURE_KIND):
+            return dict(failure)
+    return None
 
 
 def _error_text(trial) -> str:

@@ -2,11 +2,13 @@
 imports nothing heavier than this module (no torch, no transformers)."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .trainables import Trainable
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Experiment:
     id: str
     title: str
     report: str  # which report in shared/reports/ it reproduces
-    module: str  # dotted path of the trainable module (Config, Task, load_data, DATA_FIELDS)
+    module: str  # dotted path of the trainable module, which defines TRAINABLE (trainables/__init__.py)
     space: str  # default search-space file in search_spaces/
     metric: str
     mode: Literal["min", "max"]
@@ -48,9 +50,11 @@ class Experiment:
     def reports(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.metric, *self.metrics, *TIMES)))
 
-    def load(self) -> Any:
-        """The trainable module; imports torch."""
-        return importlib.import_module(self.module)
+    def load(self) -> Trainable:
+        """The trainable module's ``TRAINABLE``; imports torch."""
+        from .trainables import load
+
+        return load(self.module)
 
 
 # data/signals.py: each sample of each sinusoid has its own phase, U(0, phase_noise); the

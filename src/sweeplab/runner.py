@@ -15,16 +15,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable, Optional
 
 import torch
 
 from . import engine
-from . import registry, spaces
+from . import registry, spaces, trainables
 from .config import BaseConfig
 from .errors import UserError
-from .schema import IS_BEST
+from .schema import IS_BEST, NODE_ID, is_remote, is_test
+from .trainables import Trainable
 
 _DATA_CACHE: dict[tuple, Any] = {}  # per process: reused actors share data across trials
 
@@ -33,7 +33,7 @@ _DATA_CACHE: dict[tuple, Any] = {}  # per process: reused actors share data acro
 class TrialPlan:
     """What every trial of a sweep shares besides its config (picklable, small)."""
 
-    module: str  # the trainable module: Config, Task, load_data, DATA_FIELDS
+    module: str  # dotted path of the trainable module (its TRAINABLE)
     metric: str
     mode: str
     cpus: float = 1.0
@@ -50,23 +50,19 @@ class TrialPlan:
         return engine.Monitor(self.metric, self.mode)
 
 
-def data_key(module: ModuleType, cfg: BaseConfig) -> tuple:
-    return (module.__name__,) + tuple(getattr(cfg, f) for f in ("data", *module.DATA_FIELDS))
-
-
-def cached_data(module: ModuleType, cfg: BaseConfig) -> Any:
+def cached_data(trainable: Trainable, cfg: BaseConfig) -> Any:
     """Build the data for ``cfg`` once per process (used when data fields are searched)."""
-    key = data_key(module, cfg)
+    key = trainable.data_key(cfg)
     if key not in _DATA_CACHE:
         _DATA_CACHE.clear()  # keep one data set: a searched data field changes it per trial
-        _DATA_CACHE[key] = module.load_data(cfg)
+        _DATA_CACHE[key] = trainable.load_data(cfg)
     return _DATA_CACHE[key]
 
 
-def _data_for(module: ModuleType, cfg: BaseConfig, shared: Any) -> Any:
-    if shared is not None and shared[0] == data_key(module, cfg):
+def _data_for(trainable: Trainable, cfg: BaseConfig, shared: Any) -> Any:
+    if shared is not None and shared[0] == trainable.data_key(cfg):
         return shared[1]
-    return cached_data(module, cfg)
+    return cached_data(trainable, cfg)
 
 
 # ---------------------------------------------------------------- sessions
@@ -117,7 +113,7 @@ def placement(gpu_ids: list) -> dict[str, Any]:
     the placement and how many trials ran at once."""
     import ray
 
-    return {"node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": ",".join(str(g) for g in gpu_ids),
+    return {NODE_ID: ray.get_runtime_context().get_node_id(), "gpu_ids": ",".join(str(g) for g in gpu_ids),
             "started_at": time.time()}
 
 
@@ -196,7 +192,7 @@ class LocalSession(engine.Session):
                 shutil.copytree(checkpoint_dir, target)
         # the held-out split is reported once, for the epoch the run ends on (cli), not beside every epoch
         shown = {k: v for k, v in metrics.items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool) and not k.startswith("test_")}
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and not is_test(k)}
         self.echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
 
 
@@ -212,12 +208,12 @@ def run_trial(config: dict[str, Any], plan: TrialPlan, shared: Any = None) -> No
         if final is not None:  # it completed before the driver died and its rows are stored:
             tune.report({plan.metric: final})  # tell Tune (and its searcher) how it ended, redo nothing
             return
-    module = importlib.import_module(plan.module)
-    cfg = module.Config.from_dict(config)  # unknown keys fail here, loudly
+    trainable = trainables.load(plan.module)
+    cfg = trainable.config.from_dict(config)  # unknown keys fail here, loudly
     if plan.workers <= 1:
-        engine.fit(_task(module, plan), cfg, _data_for(module, cfg, shared), TuneSession(plan.cpus), plan.monitor)
+        engine.fit(_task(trainable, plan), cfg, _data_for(trainable, cfg, shared), TuneSession(plan.cpus), plan.monitor)
     else:
-        _fit_distributed(cfg, plan, _data_for(module, cfg, shared))
+        _fit_distributed(cfg, plan, _data_for(trainable, cfg, shared))
 
 
 def _fit_distributed(cfg: BaseConfig, plan: TrialPlan, data: Any) -> None:
@@ -233,7 +229,7 @@ def _fit_distributed(cfg: BaseConfig, plan: TrialPlan, data: Any) -> None:
         # one object-store copy a trial, read zero-copy by every worker on the node
         train_loop_config={"cfg": cfg.to_dict(), "plan": plan, "data": ray.put(data),
                            # rank 0 keeps its files beside the Train run's own, where storage is a folder
-                           "artifacts": None if "://" in (plan.train_storage or "://")
+                           "artifacts": None if not plan.train_storage or is_remote(plan.train_storage)
                            else os.path.join(plan.train_storage, f"train-{trial_id}", "artifacts")},
         scaling_config=ScalingConfig(
             num_workers=plan.workers,
@@ -255,18 +251,18 @@ def _worker_loop(loop_config: dict[str, Any]) -> None:
     import ray
 
     plan: TrialPlan = loop_config["plan"]
-    module = importlib.import_module(plan.module)
-    cfg = module.Config.from_dict(loop_config["cfg"])
+    trainable = trainables.load(plan.module)
+    cfg = trainable.config.from_dict(loop_config["cfg"])
     data = ray.get(loop_config["data"])
-    engine.fit(_task(module, plan), cfg, data, TrainWorkerSession(plan.cpus, loop_config["artifacts"]), plan.monitor)
+    engine.fit(_task(trainable, plan), cfg, data, TrainWorkerSession(plan.cpus, loop_config["artifacts"]), plan.monitor)
 
 
-def _task(module: ModuleType, plan: TrialPlan) -> Callable:
+def _task(trainable: Trainable, plan: TrialPlan) -> Callable:
     if not plan.faults:
-        return module.Task
+        return trainable.task
     from . import faults
 
-    return faults.wrap_task(module.Task, plan.faults, plan.driver_pgid)
+    return faults.wrap_task(trainable.task, plan.faults, plan.driver_pgid)
 
 
 def trial_resources(plan: TrialPlan) -> dict[str, float]:
@@ -328,8 +324,8 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
     exp, path = spaces.resolve_target(target, space)
     if exp is None:
         raise UserError(f"{path}: names no 'experiment'")
-    module = exp.load()
-    spec = spaces.load(path, module.Config, exp.id)
+    config_cls = exp.load().config
+    spec = spaces.load(path, config_cls, exp.id)
     values = dict(spec.fixed)
     if preset:
         presets = spec.preset_configs()
@@ -341,16 +337,18 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
         from . import chosen
 
         _, raw = spaces.read(Path(config_file))
-        types = spaces.field_types(module.Config)
+        types = spaces.field_types(config_cls)
         for key, value in raw.items():
             if key not in types and key != chosen.CHOSEN_KEY:
-                raise UserError(f"{config_file}: {key}: not a field of {module.Config.__name__}; allowed: {', '.join(sorted(types))}")
+                raise UserError(f"{config_file}: {key}: not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
         values.update({k: v for k, v in raw.items() if k != chosen.CHOSEN_KEY})
     if smoke:
-        values.update({k: v for k, v in exp.smoke.items() if k in spaces.field_types(module.Config)})
+        for key, value in exp.smoke.items():  # as `tune --smoke` pins them: a key that is no field fails
+            spec.pin(key, value, origin="smoke")
+            values[key] = spec.fixed[key]
     pins = spec.pin_sets(sets)
     values.update(pins)
-    cfg = module.Config.from_dict(values)
+    cfg = config_cls.from_dict(values)
     picked = _chosen_block(config_file, dict(raw), cfg) if config_file else None
     if picked and (smoke or pins):
         # a changed config no longer has the sweep's figure to reproduce; train it in full
@@ -372,14 +370,14 @@ def train_one(exp: registry.Experiment, cfg: BaseConfig, out: Path, threads: Opt
         raise UserError(f"{out} holds a run already; add --resume to continue it or pick another --out")
     if resume and not (out / "checkpoint").exists():
         raise UserError(f"{out}: no checkpoint to resume from")
-    module = exp.load()
-    data = module.load_data(cfg)
+    trainable = exp.load()
+    data = trainable.load_data(cfg)
     threads = threads or max(1, int(exp.resources.cpu))
     print(f"{exp.id}: {cfg}")
     if chosen:
         print(f"training to epoch {chosen.epoch} of {cfg.epochs}, the epoch `best` chose "
               f"(trial {chosen.trial}: {chosen.metric} {chosen.value if chosen.value is not None else '?'})")
-    row = engine.fit(module.Task, cfg, data, LocalSession(out, cpus=threads, resume=resume),
+    row = engine.fit(trainable.task, cfg, data, LocalSession(out, cpus=threads, resume=resume),
                      engine.Monitor(exp.metric, exp.mode), until=chosen.epoch if chosen else None)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     (out / "metrics.json").write_text(json.dumps(row, indent=2, default=float))

@@ -7,13 +7,13 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import secrets, store
+from . import secrets, settings, store
+from .schema import is_remote
 
 if TYPE_CHECKING:
-    from .plan import Prepared
+    from .plan import SweepPlan
 
 DASHBOARD_HOST, RAY_DASHBOARD_PORT = "127.0.0.1", 8265
-SWEEPLAB_DASHBOARD_PORT = int(os.environ.get("SWEEPLAB_DASHBOARD_PORT", 8266))  # 0: any free port
 
 
 def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True,
@@ -64,34 +64,38 @@ def tune_loggers_on() -> bool:
     return os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS") != "1"
 
 
-def fit_to_cluster(prep: Prepared) -> None:
+def fit_to_cluster(prep: SweepPlan) -> SweepPlan:
     """What only the running cluster can tell: whether the registry's GPU share applies (a
-    cluster without GPUs runs the trials on CPU), and whether the storage reaches every node."""
+    cluster without GPUs runs the trials on CPU), and whether the storage reaches every node.
+    The plan as it runs here."""
     import ray
 
     if prep.plan and prep.plan.gpus > 0 and prep.gpu_default and not ray.cluster_resources().get("GPU"):
         print(f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.plan.gpus:g} GPU a "
               "trial applies where there are GPUs; --gpus-per-trial sets it)")
-        prep.plan = dataclasses.replace(prep.plan, gpus=0.0)
+        prep = dataclasses.replace(prep, plan=dataclasses.replace(prep.plan, gpus=0.0),
+                                   resources=dataclasses.replace(prep.resources, gpu=0.0))
     store.check_shared(prep.storage, sum(1 for n in ray.nodes() if n.get("Alive")))
+    return prep
 
 
-def start_ray(prep: Prepared) -> None:
-    """Ray for this sweep, fitted to it; with --dashboard, both dashboards and their URLs."""
+def start_ray(prep: SweepPlan) -> SweepPlan:
+    """Ray for this sweep, fitted to it; with --dashboard, both dashboards and their URLs.
+    The plan as it runs on this cluster (``fit_to_cluster``)."""
     opts = prep.options
     secrets.export(prep.secrets)  # before a local Ray starts: its workers inherit them
-    url = init_ray(opts.get("address"), opts.get("num_cpus"), log_to_driver=opts.get("verbose", 1) >= 2,
-                   dashboard=opts.get("dashboard", False))
-    fit_to_cluster(prep)
-    if opts.get("dashboard"):
+    url = init_ray(opts.address, opts.num_cpus, log_to_driver=opts.verbose >= 2, dashboard=opts.dashboard)
+    prep = fit_to_cluster(prep)
+    if opts.dashboard:
         from .dashboard.server import start_in_thread
 
-        storage = prep.storage if "://" not in prep.storage else None
+        storage = prep.storage if not is_remote(prep.storage) else None
         if url:
             print(f"Ray dashboard: {url}")
         if storage:
             os.makedirs(storage, exist_ok=True)
-            served = start_in_thread([storage], DASHBOARD_HOST, SWEEPLAB_DASHBOARD_PORT)
+            served = start_in_thread([storage], DASHBOARD_HOST, settings.get().dashboard_port)
             print(f"sweeplab dashboard: {served}sweep/{prep.name}")
         else:
             print(f"sweeplab dashboard: run `sweeplab dashboard` on a machine that mounts {prep.storage}")
+    return prep

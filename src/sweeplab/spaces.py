@@ -15,24 +15,25 @@
     time_budget: 540                     # seconds
     resources: {cpu: 1, gpu: 0, workers: 1}
 
-Every problem is a UserError naming the file, the key and what is allowed.
+Every problem is a UserError naming the file, the key and what is allowed. What a file
+becomes is a ``Spec`` (sweepspec.py): the overrides, checks and Tune's view of a sweep.
 """
 from __future__ import annotations
 
 import copy
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
-from .config import coerce, field_types, type_problem
+from .config import field_types
 from .domains import Param, _ints, _num, check_param, check_value, number_problem, parse_param
 from . import registry
 from .errors import UserError
 from .search.factories import SCHEDULERS, SEARCHERS
+from .sweepspec import Spec
 
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
 if not SPACES_DIR.is_dir():  # a source checkout / editable install: the top-level folder
@@ -122,204 +123,6 @@ _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("
 def dumps(obj: Any, **kwargs: Any) -> str:
     """YAML text that ``loads`` reads back as ``obj``."""
     return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, **kwargs)
-
-
-@dataclass
-class Spec:
-    """A validated sweep file (and the pins applied on top of it)."""
-
-    source: str
-    text: str
-    experiment: Optional[str]
-    metric: Optional[str]
-    mode: Optional[str]
-    search: str
-    scheduler: dict[str, Any]
-    parameters: dict[str, Param]
-    fixed: dict[str, Any]
-    presets: dict[str, dict[str, Any]]
-    num_samples: Optional[int]
-    time_budget: Optional[float]
-    resources: dict[str, float]
-    config_cls: Optional[type] = None
-    pins: dict[str, Any] = field(default_factory=dict)
-    pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
-    epoch_budget: Optional[int] = None  # --max-epochs: the most epochs a trial may train
-    notes: list[str] = field(default_factory=list)  # said once when a sweep starts
-    # the config's defaults where its class is not loaded (suggest reads them from sweep.json)
-    defaults: dict[str, Any] = field(default_factory=dict)
-
-    # -------------------------------------------------- overrides (one run only)
-
-    def pin(self, key: str, value: Any, origin: str = "--set") -> None:
-        """Fix ``key`` for this run: a fixed value or a parameter taken out of the search."""
-        if self.config_cls is not None:
-            types = field_types(self.config_cls)
-            if key not in types:
-                raise UserError(f"{origin} {key}: not a field of {self.config_cls.__name__}; allowed: {', '.join(sorted(types))}")
-            value = coerce(value, types[key])
-            problem = type_problem(value, types[key]) or number_problem(value)
-            if problem:
-                raise UserError(f"{origin} {key}: {problem}")
-            if key in self.path_fields():
-                value = _absolute(value)
-        self.parameters.pop(key, None)
-        self.fixed[key] = value
-        self.pins[key] = value
-        self.pinned_by[key] = origin
-        for preset in self.presets.values():
-            preset.pop(key, None)
-
-    def pin_sets(self, items: list[str]) -> dict[str, Any]:
-        """``--set KEY=VALUE`` items, pinned in order; returns the typed values."""
-        pinned = {}
-        for item in items:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise UserError(f"--set {item!r}: expected KEY=VALUE")
-            self.pin(key.strip(), value)
-            pinned[key.strip()] = self.fixed[key.strip()]
-        return pinned
-
-    def path_fields(self) -> dict[str, bool]:
-        return getattr(self.config_cls, "PATH_FIELDS", {})
-
-    def absolute_paths(self) -> None:
-        """Relative paths in path fields made absolute, against this process's working
-        directory: trials run in folders of their own."""
-        for key in self.path_fields():
-            if key in self.fixed:
-                self.fixed[key] = _absolute(self.fixed[key])
-            if key in self.parameters and self.parameters[key].values is not None:
-                self.parameters[key].values = [_absolute(v) for v in self.parameters[key].values]
-            for preset in self.presets.values():
-                if key in preset:
-                    preset[key] = _absolute(preset[key])
-
-    def check_paths(self) -> None:
-        """Every input file or folder trials would read exists (a trial would only fail once
-        Ray is up, each on its own)."""
-        for key, needed in self.path_fields().items():
-            searched = self.parameters[key].values or [] if key in self.parameters else []
-            for value in [self.fixed[key]] if key in self.fixed else searched:
-                if needed and _local(value) and not os.path.exists(value):
-                    where = (f"{self.pinned_by[key]} {key}" if key in self.pinned_by else
-                             f"{self.source}: {'fixed' if key in self.fixed else 'parameters'}.{key}")
-                    raise UserError(f"{where}: {value}: no such file or folder")
-
-    def check_configs(self) -> None:
-        """Every value the sweep can give builds a valid config (the dataclass's own range
-        and cross-field checks), each against the fixed values, and so does every preset:
-        a bad value fails now, naming where it came from, not in each trial once Ray is up."""
-        if self.config_cls is None:
-            return
-
-        def build(values: dict[str, Any], where: str) -> None:
-            try:
-                self.config_cls.from_dict(values)
-            except UserError as e:
-                raise UserError(f"{where}: {e}") from None
-
-        named = [k for k in self.fixed if k in self.pinned_by] + [k for k in self.fixed if k not in self.pinned_by]
-        try:
-            self.config_cls.from_dict(dict(self.fixed))
-        except UserError as e:
-            key = next((k for k in named if f"'{k}'" in str(e)), None)
-            where = self.source if key is None else (
-                f"{self.pinned_by[key]} {key}" if key in self.pinned_by else f"{self.source}: fixed.{key}")
-            raise UserError(f"{where}: {e}") from None
-        for key, p in self.parameters.items():
-            if p.values is not None:
-                tried = p.values
-            elif p.distribution in ("normal", "q_normal"):
-                tried = []
-            else:
-                tried = p.bounds()
-            for value in tried:
-                build({**self.fixed, key: value}, f"{self.source}: parameters.{key} = {value!r}")
-        for name, values in self.preset_configs().items():
-            build(values, f"{self.source}: presets.{name}")
-
-    def set_epochs(self, max_epochs: int) -> None:
-        """--max-epochs N: a trial may train up to N epochs. A fixed budget becomes N, raised
-        or lowered; a searched ``epochs`` (a hyperparameter) keeps its values up to N; no
-        preset goes past N; the scheduler's horizon is N either way (``max_epochs``)."""
-        self.epoch_budget = max_epochs
-        if "epochs" in self.parameters:
-            p = self.parameters["epochs"]
-            if p.values is not None:
-                p.values = sorted({min(v, max_epochs) for v in p.values})
-            else:
-                p.max = min(p.max, max_epochs)
-                p.min = min(p.min, p.max)
-        else:
-            self.fixed["epochs"] = max_epochs
-        for preset in self.presets.values():
-            if "epochs" in preset:
-                preset["epochs"] = min(preset["epochs"], max_epochs)
-
-    def max_epochs(self) -> Optional[int]:
-        if self.epoch_budget:
-            return self.epoch_budget
-        if "epochs" in self.parameters:
-            p = self.parameters["epochs"]
-            return int(max(p.values) if p.values is not None else p.max)
-        if "epochs" in self.fixed:
-            return int(self.fixed["epochs"])
-        return getattr(self.config_cls, "epochs", None) if self.config_cls else None
-
-    # -------------------------------------------------- what Tune gets
-
-    def param_space(self) -> dict[str, Any]:
-        grid = self.search == "grid"
-        return {**self.fixed, **{k: p.domain(grid=grid) for k, p in self.parameters.items()}}
-
-    def points_to_evaluate(self) -> list[dict[str, Any]]:
-        """Presets, each completed over the searched parameters (config defaults)."""
-        return [{k: v for k, v in full.items() if k in self.parameters} for full in self.preset_configs().values()]
-
-    def preset_configs(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for name, values in self.presets.items():
-            full = dict(self.fixed)
-            for key, param in self.parameters.items():
-                if key in values:
-                    full[key] = values[key]
-                    continue
-                default = _default(self.config_cls, key) if self.config_cls else self.defaults.get(key, _MISSING)
-                if default is _MISSING or not param.contains(default):
-                    raise UserError(
-                        f"{self.source}: presets.{name}: gives no '{key}' and the default "
-                        f"{'(none)' if default is _MISSING else repr(default)} is outside the space ({param.describe()})"
-                    )
-                full[key] = default
-            out[name] = full
-        return out
-
-
-_MISSING = object()
-
-
-def _local(value: Any) -> bool:
-    return isinstance(value, str) and bool(value) and "://" not in value
-
-
-def _absolute(value: Any) -> Any:
-    return os.path.abspath(os.path.expanduser(value)) if _local(value) else value
-
-
-def _default(cls: Optional[type], key: str) -> Any:
-    if cls is None:
-        return _MISSING
-    import dataclasses
-
-    for f in dataclasses.fields(cls):
-        if f.name == key:
-            if f.default is not dataclasses.MISSING:
-                return f.default
-            if f.default_factory is not dataclasses.MISSING:
-                return f.default_factory()
-    return _MISSING
 
 
 # ------------------------------------------------------------------ loading

@@ -7,19 +7,19 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import store
-from .errors import UserError
+from . import files, settings
+from .errors import UserError, causes
+from .schema import is_remote
 
 if TYPE_CHECKING:  # plan imports this module
-    from .plan import Prepared
+    from .plan import SweepPlan
 
-MIN_FREE_MB = 100.0  # results, Ray's state, checkpoints; $SWEEPLAB_MIN_FREE_MB overrides it
 
 
 def check_storage(storage: str) -> None:
     """Before Ray starts: the storage folder can be made and written, and has room. A
     folder made for the probe is removed again, so a refused sweep leaves nothing."""
-    if "://" in storage:
+    if is_remote(storage):
         return  # an object store: Ray's own upload says what is wrong
     import errno
     import tempfile
@@ -30,7 +30,7 @@ def check_storage(storage: str) -> None:
         path = path.parent
     if not path.is_dir():
         raise UserError(f"--storage {storage}: cannot create it ({path} is a file)")
-    made, free, floor = [], None, float(os.environ.get("SWEEPLAB_MIN_FREE_MB", MIN_FREE_MB))
+    made, free, floor = [], None, settings.get().min_free_mb
     try:
         for folder in reversed(missing):
             folder.mkdir()
@@ -65,27 +65,44 @@ FAILED = "FAILED"  # in a sweep folder: the sweep cannot be resumed; the file sa
 _STORAGE_ERRNOS = {28: "no space left on device", 122: "disk quota exceeded", 30: "read-only file system"}
 
 
-def storage_failure(prep: Prepared, error: BaseException | None = None, results: Any = None) -> None:
+def storage_failure(prep: SweepPlan, error: BaseException | None = None, results: Any = None) -> None:
     """After Tune ran (``results``, its ResultGrid) or raised (``error``): where the storage
     filled up or went read-only under the sweep (checkpoints, Ray's state, the store), mark
     the sweep folder failed and raise the one-line UserError; otherwise return. Ray's
     experiment state may be half-written then, so the sweep is refused by ``resume``."""
-    texts = [f"[Errno {getattr(error, 'errno', None)}] {error}" if error is not None else ""]
-    texts += [str(r.error) for r in (results or []) if getattr(r, "error", None) is not None]
-    found = next((why for code, why in _STORAGE_ERRNOS.items() for t in texts
-                  if f"[Errno {code}]" in t or why in t.lower()), None)
+    errors = [error, *(getattr(r, "error", None) for r in (results or []))]
+    found = next((_STORAGE_ERRNOS[e.errno] for err in errors for e in causes(err)
+                  if isinstance(e, OSError) and e.errno in _STORAGE_ERRNOS), None)
+    if found is None:
+        # The fallback, for errors that reach here as text only: Ray turns a trial's exception
+        # it cannot pickle into a message (its cause a plain RayError), and a TuneError holds
+        # text too; there the errno is all the message keeps of the OSError.
+        texts = [str(e) for e in errors if e is not None]
+        found = next((why for code, why in _STORAGE_ERRNOS.items() for t in texts
+                      if f"[Errno {code}]" in t or why in t.lower()), None)
     if found is None:
         return
-    mark_failed(prep.uri, f"{found} under {prep.storage} while the sweep ran")
+    fix = "make it writable" if found == _STORAGE_ERRNOS[30] else "free space"
+    if mark_failed(prep.uri, f"{found} under {prep.storage} while the sweep ran"):
+        raise UserError(f"--storage {prep.storage}: {found} while the sweep ran (trial checkpoints, results); "
+                        f"{prep.uri} is marked failed and cannot be resumed: {fix}, then start the sweep again")
     raise UserError(f"--storage {prep.storage}: {found} while the sweep ran (trial checkpoints, results); "
-                    f"{prep.uri} is marked failed and cannot be resumed: free space, then start the sweep again")
+                    f"{prep.uri} could not be marked failed (nothing can be written there): do not resume it; "
+                    f"{fix}, then start the sweep again")
 
 
-def mark_failed(uri: str, reason: str) -> None:
+def mark_failed(uri: str, reason: str) -> bool:
     """Write ``FAILED`` (the reason) into a local sweep folder, after removing the store's
-    half-written temporary files; on a disk too full even for that, an empty ``FAILED``."""
-    if "://" in uri or not os.path.isdir(uri):
-        return
+    half-written temporary files; on a disk too full even for that, an empty ``FAILED``.
+    On URI storage, the marker alone. False where no marker could be written."""
+    if is_remote(uri):
+        try:
+            files.write_bytes(files.join(uri, FAILED), (reason + "\n").encode())
+            return True
+        except Exception:  # pyarrow's filesystems raise their own errors; the marker is best effort
+            return False
+    if not os.path.isdir(uri):
+        return False
     for name in os.listdir(uri):
         if ".tmp-" in name:
             try:
@@ -94,20 +111,21 @@ def mark_failed(uri: str, reason: str) -> None:
                 pass
     path = os.path.join(uri, FAILED)
     try:
-        store.write_bytes(path, (reason + "\n").encode())
+        files.write_bytes(path, (reason + "\n").encode())
     except OSError:
         try:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))  # a name needs no data blocks
         except OSError:
-            pass
+            return False
+    return True
 
 
 def refuse_failed(uri: str) -> None:
     """A sweep marked failed is not resumed: say why, in one line."""
-    if not store.exists(store.join(uri, FAILED)):
+    if not files.exists(files.join(uri, FAILED)):
         return
     try:
-        reason = store.read_bytes(store.join(uri, FAILED)).decode(errors="replace").strip()
+        reason = files.read_bytes(files.join(uri, FAILED)).decode(errors="replace").strip()
     except OSError:
         reason = ""
     reason = reason or "its storage gave out, full or read-only, while it ran"  # an empty marker: no room for more

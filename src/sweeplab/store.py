@@ -7,15 +7,13 @@ Beside Ray's own files each sweep folder holds
   ``history.parquet``  every reported row of every trial
   ``decisions.parquet`` what the scheduler decided at each rung, and on what scores
   ``journal.jsonl``    trial events since the Parquet files were last rewritten
-This module imports no Ray: the Tune callback that feeds it lives in ``tuning.py``.
-Paths may be local or any URI pyarrow understands (s3://, gs://, ...). Files are replaced
-whole (written under a temporary name, synced, renamed); a file that is damaged anyway
-(cut short, garbage, the wrong shape) is a :class:`CorruptStore` naming it, in one line.
+This module imports no Ray: the Tune callback that feeds it lives in ``recording.py``.
+Paths may be local or any URI pyarrow understands (s3://, gs://, ...); how a file is
+written, read and found damaged is ``files.py``'s, the tables' column names ``schema.py``'s.
 """
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -24,162 +22,32 @@ import time
 from typing import Any, Optional
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.fs as pafs
 
+from . import files
 from .errors import UserError
 from .secrets import redact
-from .schema import PREDICTIONS
+from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame, read_json
+from .files import scalar, write_frame, write_json
+from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
+                     PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID, TUNE_BOOKKEEPING,
+                     WALL_TIME, Status, best_column, is_remote)
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
 DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
 JOURNAL = "journal.jsonl"  # events since the Parquet files were last rewritten (see SweepRecorder)
 JOURNAL_SEGMENTS = "journal"  # the same, one object per event, on an object store
-# Tune's bookkeeping fields that say nothing about the model
-_DROP = {
-    "config", "done", "trial_id", "date", "checkpoint_dir_name",
-    "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
-    "episodes_total", "timesteps_since_restore", "experiment_tag",
-}
-
-
-class CorruptStore(UserError, ValueError):
-    """A store file that is not what it should be: cut short, garbage, or the wrong shape.
-    Said in one line naming the file (a UserError); a ValueError too, so code that already
-    treats an unreadable file as unreadable (``except (OSError, ValueError)``) still does."""
-
-    def __init__(self, path: str, what: str):
-        super().__init__(f"{path}: {what}")
-        self.path, self.what = path, what
-
-
-def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in uri:
-        return pafs.FileSystem.from_uri(uri)
-    return pafs.LocalFileSystem(), os.path.abspath(uri)
 
 
 def check_shared(storage: str, nodes: int) -> None:
     """Since Ray 2.7 every node writes its trials' results to the storage itself: on more
     than one node a folder of one machine would scatter them. A URI (s3://, gs://) reaches
     every node; so does a shared mount, which the user declares by writing it file:///..."""
-    if nodes > 1 and "://" not in storage:
+    if nodes > 1 and not is_remote(storage):
         raise UserError(
             f"--storage {storage}: a folder of this node, but the cluster has {nodes} nodes and Ray needs "
             "storage every node reaches: s3://bucket/sweeps, gs://bucket/sweeps, or a shared (NFS) "
             "mount written as file:///mnt/shared/sweeps")
-
-
-def join(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *parts])
-
-
-def local_folder(uri: str) -> Optional[str]:
-    """The folder of this machine a store URI names: a path, or file:///PATH (a shared mount);
-    None for an object store (s3://, gs://)."""
-    if not is_remote(uri):
-        return uri
-    return uri[len("file://"):] if uri.startswith("file://") else None
-
-
-def is_remote(uri: str) -> bool:
-    """A URI (s3://, gs://, file://) rather than a local path."""
-    return "://" in uri
-
-
-def delete(uri: str) -> None:
-    fs, path = _fs(uri)
-    fs.delete_file(path)
-
-
-def exists(uri: str) -> bool:
-    fs, path = _fs(uri)
-    return fs.get_file_info(path).type != pafs.FileType.NotFound
-
-
-def write_bytes(uri: str, data: bytes) -> None:
-    """Readers never see half a file, and a crash leaves the old file or the new one: the
-    bytes go to a temporary name in the same folder, then replace the file in one rename."""
-    fs, path = _fs(uri)
-    if isinstance(fs, pafs.LocalFileSystem):  # a local path or file://
-        _write_local(path, data)
-        return
-    fs.create_dir(os.path.dirname(path), recursive=True)
-    tmp = _tmp_name(path)
-    with fs.open_output_stream(tmp) as f:
-        f.write(data)
-    try:
-        fs.move(tmp, path)
-    except NotImplementedError:  # a store without rename: one upload is all-or-nothing anyway
-        with fs.open_output_stream(path) as f:
-            f.write(data)
-        fs.delete_file(tmp)
-
-
-def _tmp_name(path: str) -> str:
-    # ".tmp-" marks what storage_checks.mark_failed clears away
-    return f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-
-
-def _write_local(path: str, data: bytes) -> None:
-    """On disk before the rename, and the rename on disk after it: a power cut leaves the old
-    file or the new one, never an empty one."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(folder)
-
-
-def fsync_dir(folder: str) -> None:
-    """A new or renamed file's name survives a power cut once its folder is synced (POSIX;
-    where a folder cannot be opened, Windows, this is skipped)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def read_bytes(uri: str) -> bytes:
-    fs, path = _fs(uri)
-    with fs.open_input_stream(path) as f:
-        return f.read()
-
-
-def write_json(uri: str, obj: Any) -> None:
-    write_bytes(uri, json.dumps(obj, indent=2, default=str).encode())
-
-
-_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
-               type(None): "null"}
-
-
-def read_json(uri: str) -> dict[str, Any]:
-    """A store JSON file (sweep.json): UTF-8 text holding one object."""
-    try:
-        obj = json.loads(read_bytes(uri).decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise CorruptStore(uri, f"not UTF-8 text (byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise CorruptStore(uri, f"not JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
-    if not isinstance(obj, dict):
-        raise CorruptStore(uri, f"holds {_JSON_KINDS.get(type(obj), 'a value')}, not a JSON object")
-    return obj
 
 
 # sweep.json's keys that analysis and resume use, and the JSON type each must have (or null)
@@ -199,80 +67,6 @@ def read_meta(sweep_uri: str) -> dict[str, Any]:
     return meta
 
 
-# a frame's attribute (kept in the Parquet file) naming its columns written as JSON text
-_JSON_COLUMNS = "sweeplab_json_columns"
-_UNTYPED = (pa.ArrowException, ValueError, TypeError, OverflowError, NotImplementedError)
-
-
-def write_frame(uri: str, frame: pd.DataFrame) -> None:
-    buf = io.BytesIO()
-    try:
-        frame.to_parquet(buf, index=False)
-    except _UNTYPED:  # a column no Parquet type holds: see _as_json
-        buf = io.BytesIO()
-        _as_json(frame).to_parquet(buf, index=False)
-    write_bytes(uri, buf.getvalue())
-
-
-def _as_json(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each column Arrow cannot type (a string among numbers, an int past
-    64 bits, a list beside a number) as JSON text of its values (as :func:`scalar` makes
-    them), which read_frame turns back into those values: a trial's odd report neither
-    stops the sweep nor is lost."""
-    out = frame.copy()
-    untyped = [c for c in frame.columns if frame[c].dtype == object and not _typed(frame[c])]
-    for column in untyped:
-        out[column] = pd.Series([None if _missing(v) else json.dumps(scalar(v)) for v in frame[column]],
-                                index=frame.index, dtype=object)
-    out.attrs = {_JSON_COLUMNS: untyped}
-    return out
-
-
-def _typed(values: pd.Series) -> bool:
-    try:
-        pa.array(values, from_pandas=True)
-    except _UNTYPED:
-        return False
-    return True
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy arrays and scalars (and tensors) as their values; anything else as its text."""
-    return value.tolist() if hasattr(value, "tolist") else str(value)
-
-
-def read_frame(uri: str) -> pd.DataFrame:
-    data = read_bytes(uri)
-    try:
-        frame = pd.read_parquet(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError) as e:
-        # Arrow's first sentence, without the name of the buffer it read
-        reason = str(e).split("\n")[0].rsplit("': ", 1)[-1].split(". ")[0]
-        raise CorruptStore(uri, f"not a Parquet file (cut short or damaged: {reason})") from None
-    for column in frame.attrs.pop(_JSON_COLUMNS, []):
-        frame[column] = pd.Series([json.loads(v) if isinstance(v, str) else None for v in frame[column]],
-                                  index=frame.index, dtype=object)
-    return frame
-
-
-def scalar(value: Any) -> Any:
-    """Parquet-friendly: numbers and strings stay, everything else becomes JSON text."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalars
-        return value.item()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    try:
-        return json.dumps(value, default=_jsonable)
-    except (TypeError, ValueError):  # keys JSON cannot have (a tuple), a structure that holds itself
-        return str(value)
-
-
 def check_ray_state(sweep_uri: str) -> None:
     """Ray's experiment state is whole before Ray starts on it: tuner.pkl's pickle runs to its
     end (read, not unpickled, which would import what it names) and the newest
@@ -283,7 +77,7 @@ def check_ray_state(sweep_uri: str) -> None:
             pass
     except ValueError as e:
         raise CorruptStore(pkl, f"Ray's experiment state is damaged (not a whole pickle: {e})") from None
-    fs, path = _fs(sweep_uri)
+    fs, path = files.filesystem(sweep_uri)
     states = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))
               if i.base_name.startswith("experiment_state-") and i.base_name.endswith(".json")]
     if states:
@@ -307,7 +101,7 @@ def _segment_events(folder: Optional[str]) -> list[tuple[str, dict[str, Any]]]:
     skipped (and deleted with the others at the next flush)."""
     if not folder:
         return []
-    fs, path = _fs(folder)
+    fs, path = files.filesystem(folder)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
     out = []
     for info in sorted((i for i in infos if i.type == pafs.FileType.File), key=lambda i: i.base_name):
@@ -352,7 +146,7 @@ def _line_error(e: ValueError) -> str:
 
 def _rows(uri: str) -> list[dict[str, Any]]:
     frame = read_frame(uri)
-    if "trial_id" not in frame.columns:
+    if TRIAL_ID not in frame.columns:
         raise CorruptStore(uri, "has no trial_id column: not a table this store wrote")
     return frame.to_dict("records")
 
@@ -405,10 +199,10 @@ class SweepRecorder:
             self.decisions = _rows(join(self.uri, DECISIONS))
         if exists(join(self.uri, TRIALS)):
             for row in _rows(join(self.uri, TRIALS)):
-                self.trials[row["trial_id"]] = row
+                self.trials[row[TRIAL_ID]] = row
         if exists(join(self.uri, HISTORY)):
             for row in _rows(join(self.uri, HISTORY)):
-                self.history[(row["trial_id"], int(row.get("training_iteration", 0)))] = row
+                self.history[(row[TRIAL_ID], int(row.get(ITERATION, 0)))] = row
         segments = _segment_events(self._segments)
         self._written = [name for name, _ in segments]  # folded into the Parquet at the next flush
         for n, entry in _journal(self._journal_path) + [(i, e) for i, (_, e) in enumerate(segments, 1) if e]:
@@ -429,11 +223,16 @@ class SweepRecorder:
                      "config": {k: scalar(v) for k, v in config.items()}}, durable=True)
 
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
-        metrics = {k: scalar(v) for k, v in result.items() if k not in _DROP}
+        metrics = {k: scalar(v) for k, v in result.items() if k not in TUNE_BOOKKEEPING}
         self._event({"event": "result", "trial_id": trial_id, "result": metrics})
 
-    def ended(self, trial_id: str, status: str, error: Optional[str] = None) -> None:
-        self._event({"event": "end", "trial_id": trial_id, "status": status, "error": redact(error)}, durable=True)
+    def ended(self, trial_id: str, status: str, error: Optional[str] = None,
+              failure: Optional[dict[str, Any]] = None) -> None:
+        """``failure``: the error as fields (``schema.FAILURE_COLUMNS``), where it is one the engine knows."""
+        entry = {"event": "end", "trial_id": trial_id, "status": status, "error": redact(error)}
+        if failure:
+            entry["failure"] = {k: scalar(v) for k, v in failure.items()}
+        self._event(entry, durable=True)
 
     def decided(self, trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, float]) -> None:
         """The scheduler's decision about a trial at a rung (continue, pause, promote, stop),
@@ -449,7 +248,7 @@ class SweepRecorder:
     def _event(self, entry: dict[str, Any], durable: bool = False) -> None:
         if self._segments:
             name = join(self._segments, f"{time.time_ns():020d}-{os.getpid()}-{len(self._written):06d}.json")
-            fs, path = _fs(name)  # one upload: an object appears whole or not at all, and a reader
+            fs, path = files.filesystem(name)  # one upload: an object appears whole or not at all, and a reader
             with fs.open_output_stream(path) as f:  # skips one cut short, so no temporary name and move
                 f.write(json.dumps(entry, default=str).encode())
             self._written.append(name)
@@ -471,58 +270,61 @@ class SweepRecorder:
         if kind == "decision":
             self._decision(entry)
             return
-        row = self.trials.setdefault(trial_id, {"trial_id": trial_id, "iterations": 0, "wall_time_s": 0.0})
+        row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
         self._dirty = True
         if kind == "start":
-            if row.get("status") != "TERMINATED":  # Tune restarts a finished trial only to be told it is done
-                row.update({"status": "RUNNING", "error": None})
-            row["preset"] = entry["preset"]
-            row.update({f"config/{k}": v for k, v in entry["config"].items()})
+            if row.get(STATUS) != Status.TERMINATED:  # Tune restarts a finished trial only to be told it is done
+                row.update({STATUS: Status.RUNNING, ERROR: None})
+                for column in FAILURE_COLUMNS:  # a restarted trial's earlier failure is not its end
+                    row.pop(column, None)
+            row[PRESET] = entry["preset"]
+            row.update({CONFIG_PREFIX + k: v for k, v in entry["config"].items()})
         elif kind == "end":
-            row["status"], row["error"] = entry["status"], entry["error"]
+            row[STATUS], row[ERROR] = entry["status"], entry["error"]
+            row.update(entry.get("failure") or {})
         elif kind == "recover":
-            restarts = row.get("restarts")
-            row["restarts"] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
-            row["status"], row["last_error"] = "RESTARTING", entry["error"]
-        elif row.get("status") != "TERMINATED":  # a finished trial's rows are final (see runner.run_trial)
+            restarts = row.get(RESTARTS)
+            row[RESTARTS] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
+            row[STATUS], row[LAST_ERROR] = Status.RESTARTING, entry["error"]
+        elif row.get(STATUS) != Status.TERMINATED:  # a finished trial's rows are final (see runner.run_trial)
             self._result(row, entry["result"])
 
     def _decision(self, entry: dict[str, Any]) -> None:
         self.decisions.append({k: v for k, v in entry.items() if k != "event"})
         self._dirty = True
         row = self.trials.get(entry["trial_id"])
-        if row is None or row.get("status") in ("TERMINATED", "ERROR"):
+        if row is None or row.get(STATUS) in ENDED:
             return
         if entry["action"] == "pause":
-            row["status"] = "PAUSED"
+            row[STATUS] = Status.PAUSED
         elif entry["action"] == "stop":  # cut at a rung: it ends here, and a resume does not rerun it
-            row["status"], row["stopped_at_rung"] = "TERMINATED", entry["rung"]
+            row[STATUS], row[STOPPED_AT_RUNG] = Status.TERMINATED, entry["rung"]
 
     def _result(self, row: dict[str, Any], metrics: dict[str, Any]) -> None:
-        it = int(metrics.get("training_iteration", 0))
+        it = int(metrics.get(ITERATION, 0))
         predictions = metrics.get(PREDICTIONS)
         if predictions is not None:  # a new best epoch's: one a trial, in its row (not in the history)
             metrics = {k: v for k, v in metrics.items() if k != PREDICTIONS}
             row[PREDICTIONS] = predictions
         # a trial restored from a checkpoint reports its later iterations again: keep the newest
-        self.history[(row["trial_id"], it)] = {"trial_id": row["trial_id"], **metrics}
-        row.setdefault("status", "RUNNING")
+        self.history[(row[TRIAL_ID], it)] = {TRIAL_ID: row[TRIAL_ID], **metrics}
+        row.setdefault(STATUS, Status.RUNNING)
         row.update(metrics)
-        row["iterations"] = it
-        row["wall_time_s"] = float(metrics.get("time_total_s", row.get("wall_time_s", 0.0)))
+        row[ITERATIONS] = it
+        row[WALL_TIME] = float(metrics.get(TIME_TOTAL, row.get(WALL_TIME, 0.0)))
         value = metrics.get(self.metric)
         if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
-            best = row.get(f"best/{self.metric}")
+            best = row.get(best_column(self.metric))
             if best is None or (isinstance(best, float) and math.isnan(best)) or (
                     value < best if self.mode == "min" else value > best):
-                row[f"best/{self.metric}"] = float(value)
-                row["best_iteration"] = it
+                row[best_column(self.metric)] = float(value)
+                row[BEST_ITERATION] = it
 
     # ---- the sweep as a whole
 
     def finished(self) -> set[str]:
         """Trials that completed (or a scheduler stopped): a resumed sweep must not rerun them."""
-        return {t for t, row in self.trials.items() if row.get("status") == "TERMINATED"}
+        return {t for t, row in self.trials.items() if row.get(STATUS) == Status.TERMINATED}
 
     def reconcile(self, known: set[str]) -> list[str]:
         """Drop trials Tune does not know after a resume: they started after its last saved
@@ -542,11 +344,11 @@ class SweepRecorder:
         TERMINATED without completing it; it reruns on resume, so call it INTERRUPTED."""
         for trial_id, status in tune_status.items():
             row = self.trials.get(trial_id)
-            if row is None or row.get("status") in ("TERMINATED", "ERROR"):
+            if row is None or row.get(STATUS) in ENDED:
                 continue
-            if row.get("status") == "PAUSED":  # waiting at a rung when the sweep ended: a resume goes on with it
+            if row.get(STATUS) == Status.PAUSED:  # waiting at a rung when the sweep ended: a resume goes on with it
                 continue
-            row["status"] = "INTERRUPTED" if status in ("TERMINATED", "RUNNING") else status
+            row[STATUS] = Status.INTERRUPTED if status in (Status.TERMINATED, Status.RUNNING) else status
             self._dirty = True
         self.flush(force=True)
         ACTIVE.pop(self.uri, None)

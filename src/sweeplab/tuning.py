@@ -10,12 +10,13 @@ import os
 import time
 from typing import Any, Optional
 
-from . import faults, secrets, stopping, store
+from . import faults, files, secrets, stopping, store
 from .storage_checks import storage_failure
 from .errors import UserError
+from .schema import ENDED, Status, is_remote
 from .lock import SweepLock
 from .analysis.summary import summarize
-from .plan import Prepared, SweepOptions, default_concurrency, epoch_budget, epochs_to_spend, prepare, shared_data
+from .plan import SweepOptions, SweepPlan, default_concurrency, prepare, shared_data
 from .recording import checkpoint_pruner, store_callback, sweep_meta, tensorboard_callback
 from .runner import load_user_trainable
 from .search.factories import make_scheduler, make_searcher
@@ -25,7 +26,7 @@ from .session import tune_loggers_on, start_ray
 # ------------------------------------------------------------------ running
 
 
-def _wandb_callback(prep: Prepared):
+def _wandb_callback(prep: SweepPlan):
     try:
         from ray.air.integrations.wandb import WandbLoggerCallback
         import wandb  # noqa: F401
@@ -35,49 +36,47 @@ def _wandb_callback(prep: Prepared):
     mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
     # W&B's files go straight into the sweep folder where it is local (a trial folder is
     # synced before W&B has finished writing); elsewhere they stay beside each trial
-    folder = os.environ.get("WANDB_DIR") or (prep.uri if "://" not in prep.uri else None)
+    folder = os.environ.get("WANDB_DIR") or (prep.uri if not is_remote(prep.uri) else None)
     if folder:
         os.makedirs(folder, exist_ok=True)
     return WandbLoggerCallback(project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, mode=mode,
                                **({"dir": folder} if folder else {}))
 
 
-def build_trainable(prep: Prepared, shared: Any) -> Any:
+def build_trainable(prep: SweepPlan, shared: Any) -> Any:
     from ray import tune
 
     from .runner import make_trainable
 
     if prep.plan:
         return make_trainable(prep.plan, shared)  # registry configs hold no secret-named fields
-    opts = prep.options
-    res = {"cpu": opts.get("cpus_per_trial") or prep.spec.resources.get("cpu", 1),
-           "gpu": opts.get("gpus_per_trial") or prep.spec.resources.get("gpu", 0)}
+    res = {"cpu": prep.resources.cpu, "gpu": prep.resources.gpu}
     return tune.with_resources(secrets.guarded(load_user_trainable(prep.user_trainable), prep.secrets), res)
 
 
-def recorder_for(prep: Prepared) -> store.SweepRecorder:
+def recorder_for(prep: SweepPlan) -> store.SweepRecorder:
     return store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
 
 
-def _callbacks(prep: Prepared, recorder: Optional[store.SweepRecorder] = None) -> list:
+def _callbacks(prep: SweepPlan, recorder: Optional[store.SweepRecorder] = None) -> list:
     recorder = recorder or recorder_for(prep)
     kill = faults.driver_callback(faults.from_env(), prep.num_samples)
     # PBT exploits other trials' checkpoints at any time: it keeps them all
-    prune = prep.scheduler["name"] != "pbt"
+    prune = prep.scheduler.name != "pbt"
     tensorboard = [] if tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
     return [store_callback(recorder), *_progress(prep, recorder), *tensorboard,
             *([checkpoint_pruner()] if prune else []),
-            *([_wandb_callback(prep)] if prep.options.get("wandb") else []), *([kill] if kill else [])]
+            *([_wandb_callback(prep)] if prep.options.wandb else []), *([kill] if kill else [])]
 
 
-def _progress(prep: Prepared, recorder: store.SweepRecorder) -> list:
+def _progress(prep: SweepPlan, recorder: store.SweepRecorder) -> list:
     """sweeplab's progress display (verbose 1, the default); Ray's tables are verbose 2."""
-    if prep.options.get("verbose", 1) != 1:
+    if prep.options.verbose != 1:
         return []
     from .progress import Display, Progress, progress_callback
 
     return [progress_callback(recorder, Display(Progress(prep.metric, prep.mode, total=prep.num_samples,
-                                                         epoch_budget=epochs_to_spend(prep),
+                                                         epoch_budget=prep.epochs_to_spend,
                                                          time_budget=prep.time_budget)))]
 
 
@@ -125,20 +124,20 @@ def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
     return EpochBudget()
 
 
-def _budget_stopper(prep: Prepared):
-    budget = prep.options.get("epoch_budget")
+def _budget_stopper(prep: SweepPlan):
+    budget = prep.options.epoch_budget
     return epoch_budget_stopper(int(budget), prep.uri, prep.metric, prep.mode) if budget else None
 
 
-def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored: bool = False,
+def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errored: bool = False,
               recorder: Optional[store.SweepRecorder] = None):
     """``recorder``: the results store as already read (on resume), else one made here."""
     from ray import tune
 
     trainable = build_trainable(prep, shared)
-    if prep.options.get("verbose", 1) < 2:  # Ray's new output engine prints its header even when silent
+    if prep.options.verbose < 2:  # Ray's new output engine prints its header even when silent
         os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    failures = tune.FailureConfig(max_failures=prep.options.get("max_failures", 0))
+    failures = tune.FailureConfig(max_failures=prep.options.max_failures)
     if restore:
         tuner = tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored,
                                    restart_errored=False)
@@ -149,17 +148,17 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
     max_t = prep.spec.max_epochs()
-    budget = epoch_budget(prep)
+    budget = prep.search_budget
     return tune.Tuner(
         trainable,
         param_space=prep.spec.param_space(),
         tune_config=tune.TuneConfig(
             metric=prep.metric,
             mode=prep.mode,
-            scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed, store_uri=prep.uri,
-                                     max_concurrent=max_concurrent, budget=epochs_to_spend(prep)),
+            scheduler=make_scheduler(prep.scheduler.as_dict(), max_t, prep.spec, prep.seed, store_uri=prep.uri,
+                                     max_concurrent=max_concurrent, budget=prep.epochs_to_spend),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
-                                     scheduler=prep.scheduler, budget=budget),
+                                     scheduler=prep.scheduler.as_dict(), budget=budget),
             # with an epoch budget the searcher decides when no config is left to try
             num_samples=-1 if budget else prep.num_samples,
             # make_searcher sets the limit (the random/grid generator takes it itself)
@@ -177,12 +176,12 @@ def tuner_for(prep: Prepared, shared: Any, restore: bool = False, resume_errored
             failure_config=failures,
             stop=_budget_stopper(prep),
             sync_config=tune.SyncConfig(sync_artifacts=True),  # files trials keep (GAN grids)
-            verbose=1 if prep.options.get("verbose", 1) >= 2 else 0,  # Ray's tables with -v only
+            verbose=1 if prep.options.verbose >= 2 else 0,  # Ray's tables with -v only
         ),
     )
 
 
-def run(prep: Prepared) -> int:
+def run(prep: SweepPlan) -> int:
     """Tune; print where the results are and the best config. 0 ok, 1 every trial failed."""
     shared = shared_data(prep)  # before Ray starts, so a bad data path fails fast
     lock = SweepLock(prep.uri, f"sweeplab tune {prep.name}")
@@ -194,12 +193,12 @@ def run(prep: Prepared) -> int:
         lock.remove_if_empty()  # nothing started (Ray refused, Ctrl-C at once): no empty sweep left
 
 
-def _run(prep: Prepared, shared) -> int:
-    start_ray(prep)
+def _run(prep: SweepPlan, shared) -> int:
+    prep = start_ray(prep)
     try:
         tuner = tuner_for(prep, shared)
         # resume reads it; a secret in it comes back from the environment (secrets.restored)
-        store.write_bytes(store.join(prep.uri, "space.yaml"), secrets.redact(prep.spec.text, prep.secrets).encode())
+        files.write_bytes(store.join(prep.uri, "space.yaml"), secrets.redact(prep.spec.text, prep.secrets).encode())
         started = time.monotonic()
         results, stopped_by = stopping.fit(tuner.fit)
         if stopped_by is None and prep.time_budget and time.monotonic() - started >= prep.time_budget:
@@ -218,7 +217,7 @@ def _run(prep: Prepared, shared) -> int:
 TIME_BUDGET = -1  # _ended's "stopped by": the sweep's time budget ran out
 
 
-def _ended(prep: Prepared, stopped_by: Optional[int]) -> int:
+def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
     """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
     code = summarize(prep.uri, prep.metric, prep.mode)
     if stopped_by is None:  # Tune ran out of trials to run: a resume has nothing to do
@@ -236,7 +235,7 @@ def _ended(prep: Prepared, stopped_by: Optional[int]) -> int:
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     """Continue a sweep stopped by Ctrl-C or a kill: finished trials stay finished, the
     searcher's state is Tune's own (saved in the experiment folder)."""
-    uri = sweep_dir if store.is_remote(sweep_dir) else os.path.abspath(sweep_dir)
+    uri = sweep_dir if is_remote(sweep_dir) else os.path.abspath(sweep_dir)
     if not store.exists(store.join(uri, store.SWEEP_JSON)):
         raise UserError(f"{sweep_dir}: no {store.SWEEP_JSON} here; not a sweeplab sweep folder")
     lock = SweepLock(uri, f"sweeplab resume {sweep_dir}")
@@ -249,18 +248,18 @@ def _nothing_to_resume(meta: dict[str, Any], recorder: store.SweepRecorder, retr
     """A sweep that ran to its end, every trial finished (or errored, without
     --retry-errored): said in one line, and Ray is not started."""
     statuses = [row.get("status") for row in recorder.trials.values()]
-    errored = statuses.count("ERROR")
-    if not meta.get("ended") or any(s not in ("TERMINATED", "ERROR") for s in statuses) or (retry_errored and errored):
+    errored = statuses.count(Status.ERROR)
+    if not meta.get("ended") or any(s not in ENDED for s in statuses) or (retry_errored and errored):
         return False
     more = f", {errored} errored (--retry-errored reruns them)" if errored else ""
-    print(f"{sweep_dir}: the sweep ran to its end ({statuses.count('TERMINATED')} trials finished{more}); nothing to resume")
+    print(f"{sweep_dir}: the sweep ran to its end ({statuses.count(Status.TERMINATED)} trials finished{more}); nothing to resume")
     return True
 
 
 def _stored_space(uri: str) -> str:
     """The space file the sweep stored (from any working directory): the file itself on a
     local path; a local copy of it on URI storage (the space loader reads local files)."""
-    if not store.is_remote(uri):
+    if not is_remote(uri):
         return store.join(uri, "space.yaml")
     import tempfile
 
@@ -291,7 +290,7 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
     )
     prep = prepare(SweepOptions(**options), fresh=False)  # its storage checks come before the lock is written
     store.check_ray_state(uri)  # after prepare, which says first when the sweep was marked FAILED
-    prep.secrets = secrets.restored(prep.secrets)
+    prep = dataclasses.replace(prep, secrets=secrets.restored(prep.secrets))
     with lock.acquire():
         recorder = recorder_for(prep)
         recorder.load()  # read once: here, and by the store callback it is handed to
@@ -301,10 +300,10 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
             store.write_json(store.join(uri, store.SWEEP_JSON), {k: v for k, v in meta.items() if k != "ended"})
         if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
             final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
-            prep.plan = dataclasses.replace(prep.plan, finished=tuple(
-                (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v)))
+            prep = dataclasses.replace(prep, plan=dataclasses.replace(prep.plan, finished=tuple(
+                (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v))))
         shared = shared_data(prep)
-        start_ray(prep)
+        prep = start_ray(prep)
         tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
         _, stopped_by = stopping.fit(tuner.fit)
         del tuner

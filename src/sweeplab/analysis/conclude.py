@@ -16,6 +16,7 @@ from typing import Optional
 import pandas as pd
 
 from ..errors import UserError
+from ..schema import Status
 from . import intervals, observe
 from .intervals import TRIVIAL, beats
 from .load import Sweep, guess_mode
@@ -85,7 +86,7 @@ def conclusions(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None) 
         size = _capacity_sentence(facts, baseline, es)
         if size:
             out.append(size)
-    failed = int((facts["status"] == "ERROR").sum())
+    failed = int((facts["status"] == Status.ERROR).sum())
     if failed:
         out.append(f"{failed} trial(s) fallaron; ver Observaciones." if es else f"{failed} trial(s) failed; see Observations.")
     if boot is None:
@@ -164,11 +165,11 @@ def _unfinished(sweep: Sweep, base: pd.Series, es: bool) -> Optional[str]:
     if base["scheduler_stopped"]:
         why = (f"detenida por el planificador en la época {it} de {budget}" if es else
                f"stopped by the scheduler at epoch {it} of {budget}")
-    elif status == "ERROR":
+    elif status == Status.ERROR:
         why = f"falló en la época {it} de {budget}" if es else f"failed at epoch {it} of {budget}"
-    elif status == "INTERRUPTED":
+    elif status == Status.INTERRUPTED:
         why = f"interrumpida en la época {it} de {budget}" if es else f"interrupted at epoch {it} of {budget}"
-    elif status in ("RUNNING", "PENDING"):
+    elif status in (Status.RUNNING, Status.PENDING):
         why = f"aún en curso (época {it} de {budget})" if es else f"still running (epoch {it} of {budget})"
     else:
         return None

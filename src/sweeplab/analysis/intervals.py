@@ -52,7 +52,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..schema import PREDICTIONS
+from ..schema import PREDICTIONS, TEST, TRAIN, split
 from .load import Sweep
 
 B = 1000
@@ -156,7 +156,7 @@ def declared_metric(sweep: Sweep) -> str:
 
 def statistic(metric: str, kind: str, declared: str) -> Optional[str]:
     """What ``metric`` is, computed from predictions of ``kind``; None when it is not one."""
-    if metric.startswith(("test_", "train_")):
+    if split(metric)[0] in (TEST, TRAIN):
         return None
     if kind == "classes":
         if metric.endswith("macro_f1"):

@@ -22,11 +22,11 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
-from .. import registry, store
+from .. import registry, schema, store
 from ..errors import UserError
-from ..schema import IS_BEST, PREDICTIONS
+from ..schema import IS_BEST, PREDICTIONS, STATUS, TRIAL_ID, Status, config_column, config_columns, config_key, is_remote
 
-ITER = "training_iteration"
+ITER = schema.ITERATION
 META_COLUMNS = ("sweep", "experiment", "space", "scheduler", "searcher", "seed")
 _MIN_WORDS = ("loss", "mse", "mae", "rmse", "error", "perplexity", "distance", "seconds", "time")
 
@@ -61,18 +61,18 @@ class Sweep:
     @cached_property
     def params(self) -> list[str]:
         """Config keys that differ between trials: what the sweep searched."""
-        cols = [c for c in self.trials.columns if c.startswith("config/")]
-        return [c.removeprefix("config/") for c in cols if self.trials[c].astype(str).nunique() > 1]
+        cols = config_columns(self.trials.columns)
+        return [config_key(c) for c in cols if self.trials[c].astype(str).nunique() > 1]
 
     def config(self, trial_id: str) -> dict[str, Any]:
         return dict(self._configs[trial_id])
 
     @cached_property
     def _configs(self) -> dict[str, dict[str, Any]]:
-        cols = [c for c in self.trials.columns if c.startswith("config/")]
+        cols = config_columns(self.trials.columns)
         records = self.trials[cols].astype(object).to_dict("records")
-        return {t: {c.removeprefix("config/"): _plain(v) for c, v in r.items() if not _missing(v)}
-                for t, r in zip(self.trials["trial_id"], records)}
+        return {t: {config_key(c): _plain(v) for c, v in r.items() if not _missing(v)}
+                for t, r in zip(self.trials[TRIAL_ID], records)}
 
     def at_best(self, trial_id: str) -> dict[str, Any]:
         """The trial's row of :attr:`best_rows` as a dict (empty if it reported nothing)."""
@@ -152,7 +152,7 @@ class Sweep:
         if not self._positions and not self.history.empty:
             self.curve(trial_id, ITER)
         pos = self._positions.get(trial_id)
-        cols = [c for c in self.history.columns if c.startswith("test_")]
+        cols = [c for c in self.history.columns if schema.is_test(c)]
         if pos is None or not cols:
             return None
         rows = self.history.iloc[pos]
@@ -164,7 +164,7 @@ class Sweep:
         at_best = tested & (iters == best_iter)
         i = int(np.flatnonzero(at_best)[0]) if at_best.any() else int(np.flatnonzero(tested)[-1])
         row = rows.iloc[i]
-        epoch = row.get("epoch")
+        epoch = row.get(schema.EPOCH)
         epoch = int(epoch) if isinstance(epoch, (int, float, np.number)) and not _missing(float(epoch)) else int(row[ITER])
         values = {c: _plain(row[c]) for c in cols if not _missing(_plain(row[c]))}
         return HeldOut(epoch=epoch, iteration=int(row[ITER]), at_best=bool(at_best.any()), values=values)
@@ -181,30 +181,34 @@ class Sweep:
         for (_, trial), (_, at_best) in zip(t.iterrows(), best.iterrows()):
             trial_id = trial["trial_id"]
             config = self.config(trial_id)
-            iterations = int(trial.get("iterations") or 0) if not _missing(trial.get("iterations")) else 0
+            iterations = int(trial.get(schema.ITERATIONS) or 0) if not _missing(trial.get(schema.ITERATIONS)) else 0
             value = _float(at_best.get(self.metric))
             best_iter = int(at_best[ITER]) if not _missing(at_best.get(ITER)) and not math.isnan(value) else 0
-            stopped_itself = bool(self.curve(trial_id, "early_stopped")[-1:].any()) if "early_stopped" in self.history else False
+            stopped_itself = (bool(self.curve(trial_id, schema.EARLY_STOPPED)[-1:].any())
+                              if schema.EARLY_STOPPED in self.history else False)
             trial_budget = int(config.get("epochs", budget) or budget)
-            finished = trial.get("status") == "TERMINATED"
-            preset = trial.get("preset") if isinstance(trial.get("preset"), str) else None
+            finished = trial.get(STATUS) == Status.TERMINATED
+            preset = trial.get(schema.PRESET) if isinstance(trial.get(schema.PRESET), str) else None
             rows.append({
                 "trial_id": trial_id, "run": int(trial["run"]),
                 "label": f"{exp.label(config) if exp else 'trial'} ({preset or 'run #%d' % trial['run']})",
-                "preset": preset, "status": trial.get("status"),
-                "error": trial.get("error") if isinstance(trial.get("error"), str) else None,
+                "preset": preset, "status": trial.get(STATUS),
+                "error": trial.get(schema.ERROR) if isinstance(trial.get(schema.ERROR), str) else None,
+                # the failure from its columns ("loss became nan at epoch 8, step 4 (lr=0.03)"); None in a
+                # store from before them, or for a failure the engine does not know
+                "failure": schema.failure_text(trial),
                 "best": value, "best_iteration": best_iter, "iterations": iterations, "budget": trial_budget,
                 "stopped_itself": stopped_itself,
                 "scheduler_stopped": finished and not stopped_itself and 0 < iterations < trial_budget,
                 "capacity": _capacity(exp, config),
-                "hours": _float(trial.get("wall_time_s")) / 3600,
+                "hours": _float(trial.get(schema.WALL_TIME)) / 3600,
             })
         return pd.DataFrame(rows)
 
     def epoch_at_best(self, trial_id: str) -> int:
         """The engine's epoch of the trial's best row (its best iteration where rows carry no epoch)."""
         row = self.at_best(trial_id)
-        epoch = row.get("epoch")
+        epoch = row.get(schema.EPOCH)
         if isinstance(epoch, (int, float, np.number)) and not math.isnan(float(epoch)):
             return int(epoch)
         return int(self.facts.set_index("trial_id").at[trial_id, "best_iteration"])
@@ -248,9 +252,9 @@ def find_sweeps(path: str) -> list[str]:
     """``path`` itself if it is a sweep, else the sweeps directly inside it (a storage folder)."""
     if _is_sweep(path):
         return [path]
-    if "://" not in path and not os.path.exists(path):
+    if not is_remote(path) and not os.path.exists(path):
         raise UserError(f"{path}: no such folder")
-    if "://" not in path and os.path.isdir(path):
+    if not is_remote(path) and os.path.isdir(path):
         inside = sorted(os.path.join(path, d) for d in os.listdir(path) if _is_sweep(os.path.join(path, d)))
         if inside:
             return inside
@@ -260,7 +264,7 @@ def find_sweeps(path: str) -> list[str]:
 def _is_sweep(path: str) -> bool:
     if store.exists(store.join(path, store.TRIALS)):
         return True
-    return "://" not in path and os.path.isdir(path) and any(_ray_trial_dirs(path))
+    return not is_remote(path) and os.path.isdir(path) and any(_ray_trial_dirs(path))
 
 
 def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = None,
@@ -299,11 +303,11 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     metric = metric or declared
     if not metric:
         raise UserError(f"{uri}: the sweep names no metric (made by plain Ray Tune?); pass --metric NAME")
-    if metric.startswith("test_"):
+    if schema.is_test(metric):
         raise UserError(f"{uri}: {metric}: the test split is held out and never ranks trials; "
                         f"pass --metric with a validation metric (val_...)")
     if metric not in trials.columns and metric not in history.columns:
-        known = sorted(c for c in history.columns if _numeric(history[c]) and c not in ("trial_id", ITER))
+        known = sorted(c for c in history.columns if _numeric(history[c]) and c not in (TRIAL_ID, ITER))
         raise UserError(f"{uri}: no trial reported metric '{metric}'; reported: {', '.join(known) or '(nothing)'}")
     mode = mode or (meta.get("mode") if metric == meta.get("metric") else None) or guess_mode(metric)
     meta = {**meta, "metric": metric, "mode": mode, "declared_metric": declared}
@@ -352,8 +356,8 @@ def _from_ray_files(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                         continue  # a line cut short by a killed process
         trial_id = (results[0].get("trial_id") if results else None) or os.path.basename(folder)
         for r in results:
-            rows.append({"trial_id": trial_id, **{k: store.scalar(v) for k, v in r.items()
-                                                   if k not in store._DROP}})
+            rows.append({TRIAL_ID: trial_id, **{k: store.scalar(v) for k, v in r.items()
+                                                 if k not in schema.TUNE_BOOKKEEPING}})
         error_file = os.path.join(folder, "error.txt")
         error = None
         if os.path.exists(error_file):
@@ -361,10 +365,11 @@ def _from_ray_files(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             error = lines[-1][:2000] if lines else "unknown error"
         last = rows[-1] if results else {}
         trials.append({
-            "trial_id": trial_id, "status": "ERROR" if error else "TERMINATED", "preset": None, "error": error,
-            **{f"config/{k}": store.scalar(v) for k, v in params.items()},
-            **{k: v for k, v in last.items() if k != "trial_id"},
-            "iterations": int(last.get(ITER, 0) or 0), "wall_time_s": float(last.get("time_total_s", 0.0) or 0.0),
+            TRIAL_ID: trial_id, STATUS: Status.ERROR if error else Status.TERMINATED, schema.PRESET: None,
+            schema.ERROR: error, **{config_column(k): store.scalar(v) for k, v in params.items()},
+            **{k: v for k, v in last.items() if k != TRIAL_ID},
+            schema.ITERATIONS: int(last.get(ITER, 0) or 0),
+            schema.WALL_TIME: float(last.get(schema.TIME_TOTAL, 0.0) or 0.0),
         })
     return pd.DataFrame(trials), pd.DataFrame(rows)
 

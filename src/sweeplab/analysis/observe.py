@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
 
+from .. import schema
+from ..schema import Status
 from .load import Sweep
 
 
@@ -84,7 +86,7 @@ class _Context:
         self.best_id = sweep.ranked()["trial_id"].iloc[0] if len(scored) else None
         caps = facts["capacity"].dropna()
         self.min_capacity = float(caps.min()) if caps.nunique() > 1 else math.nan
-        lr = pd.to_numeric(sweep.trials.get("config/lr", pd.Series(dtype=float)), errors="coerce")
+        lr = pd.to_numeric(sweep.trials.get(schema.config_column("lr"), pd.Series(dtype=float)), errors="coerce")
         lr = lr.dropna()
         self.lr_varies = lr.nunique() > 1
         self.lr_max, self.lr_high = (float(lr.max()), float(lr.quantile(0.75))) if len(lr) else (math.nan, math.nan)
@@ -115,7 +117,7 @@ class _Trial:
         self.id = fact["trial_id"]
         self.config = sweep.config(self.id)
         self.at_best = sweep.at_best(self.id)
-        self.split = sweep.metric.split("_", 1)[0] if "_" in sweep.metric else "val"
+        self.split = schema.split(sweep.metric)[0] or schema.VAL
 
     def curve(self, column: str) -> np.ndarray:
         return self.sweep.curve(self.id, column)
@@ -128,7 +130,7 @@ class _Trial:
             return math.nan
 
     def epoch_at(self, index: int) -> int:
-        epochs = self.curve("epoch")
+        epochs = self.curve(schema.EPOCH)
         if len(epochs) > index and not math.isnan(epochs[index]):
             return int(epochs[index])
         return index + 1
@@ -138,25 +140,25 @@ class _Trial:
 
 def failed(t: _Trial, ctx: _Context) -> Optional[Observation]:
     error = t.fact["error"]
-    if t.fact["status"] != "ERROR" or _diverged_error(error):
+    if t.fact["status"] != Status.ERROR or _divergence(t):
         return None
     return Observation("failed", f"failed: {error}", f"falló: {error}")
 
 
 def diverged(t: _Trial, ctx: _Context) -> Optional[Observation]:
-    error = t.fact["error"]
-    if not (_diverged_error(error) or any(_went_non_finite(t.curve(c)) for c in ("train_loss", ctx.metric))):
+    stopped = _divergence(t)  # "loss became nan at epoch 8, step 4 (lr=0.0333)": the engine stopped it
+    if not (stopped or any(_went_non_finite(t.curve(c)) for c in ("train_loss", ctx.metric))):
         return None
     en_lr, es_lr = ctx.lr_note(t)
-    if _diverged_error(error):  # "...TrialDiverged: loss became nan at epoch 8, step 4 (lr=0.0333); trial stopped"
-        detail = detail_es = error[error.index("loss became"):].removesuffix("; trial stopped")
+    if stopped:
+        detail = detail_es = stopped
     else:
         detail, detail_es = "the loss became NaN or infinite", "la pérdida se volvió NaN o infinita"
     return Observation("diverged", f"diverged: {detail}{en_lr}", f"divergió: {detail_es}{es_lr}")
 
 
 def unstable(t: _Trial, ctx: _Context) -> Optional[Observation]:
-    if t.fact["status"] == "ERROR":
+    if t.fact["status"] == Status.ERROR:
         return None
     value = t.fact["best"]
     en_lr, es_lr = ctx.lr_note(t)
@@ -226,7 +228,7 @@ def overfitting(t: _Trial, ctx: _Context) -> Optional[Observation]:
 
 def underfitting(t: _Trial, ctx: _Context) -> Optional[Observation]:
     f = t.fact
-    ran_all = f["status"] == "TERMINATED" and f["iterations"] >= f["budget"] > 1 and not f["stopped_itself"]
+    ran_all = f["status"] == Status.TERMINATED and f["iterations"] >= f["budget"] > 1 and not f["stopped_itself"]
     if not (ran_all and f["best_iteration"] == f["iterations"] and ctx.worse_than_median(f["best"])):
         return None
     return Observation(
@@ -312,7 +314,7 @@ RULES: tuple[Callable[[_Trial, _Context], Optional[Observation]], ...] = (
 def trivial_score(kind: str, metric: str, row: pd.Series) -> Optional[float]:
     """What the experiment's trivial predictor scores on ``metric``, from the trial's own
     evaluation: the confusion matrix gives the class shares, freq reports E[y²]."""
-    split, _, name = metric.partition("_")
+    split, name = schema.split(metric)
     if kind == "zero" and name == "mse":
         v = row.get(f"{split}_zero_mse")
         return float(v) if isinstance(v, (int, float)) and not math.isnan(v) else None
@@ -327,8 +329,16 @@ def trivial_score(kind: str, metric: str, row: pd.Series) -> Optional[float]:
     return {"accuracy": p, "macro_f1": f1_major / present, "weighted_f1": p * f1_major}.get(name)
 
 
-def _diverged_error(error: Any) -> bool:
-    return isinstance(error, str) and "loss became" in error
+def _divergence(t: _Trial) -> Optional[str]:
+    """How the engine stopped a diverged trial, from the trial's failure columns; in a store
+    from before them, from its error's text ("...TrialDiverged: loss became nan at epoch 8,
+    step 4 (lr=0.0333); trial stopped"). None: the engine did not stop it for diverging."""
+    if t.fact["failure"]:
+        return t.fact["failure"]
+    error = t.fact["error"]
+    if isinstance(error, str) and "loss became" in error:
+        return error[error.index("loss became"):].removesuffix("; trial stopped")
+    return None
 
 
 def _went_non_finite(values: np.ndarray) -> bool:

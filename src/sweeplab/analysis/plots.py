@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ..schema import Status, config_column, is_remote
 from .load import ITER, Sweep
 from .tables import confusion
 
@@ -41,7 +42,7 @@ def learning_curves(sweep: Sweep, path: Path, best_id: Optional[str] = None) -> 
         x, y = x[keep].astype(float), y[keep]
         if len(x) == 0:
             continue
-        kind = "failed" if f["status"] == "ERROR" else "stopped" if f["scheduler_stopped"] else "ok"
+        kind = "failed" if f["status"] == Status.ERROR else "stopped" if f["scheduler_stopped"] else "ok"
         segments[kind].append(np.column_stack([x, y]))
         if kind in ends:
             ends[kind].append((x[-1], y[-1]))
@@ -75,7 +76,7 @@ def metric_vs_params(sweep: Sweep, path: Path) -> Optional[Path]:
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     best = sweep.facts.set_index("trial_id")["best"]
     for ax, p in zip(axes.flat, params):
-        values = sweep.trials.set_index("trial_id")[f"config/{p}"].reindex(best.index)
+        values = sweep.trials.set_index("trial_id")[config_column(p)].reindex(best.index)
         y = best.to_numpy(dtype=float)
         numeric = _all_numbers(values)
         if numeric:
@@ -106,7 +107,7 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
     trials = sweep.trials.set_index("trial_id").reindex(best.index)
     axes_data, ticks = [], []
     for p in params:
-        col = trials[f"config/{p}"]
+        col = trials[config_column(p)]
         if _all_numbers(col):
             v = col.to_numpy(dtype=float)
             ticks.append([f"{np.nanmin(v):.3g}", f"{np.nanmax(v):.3g}"])  # the axis' ends
@@ -181,7 +182,7 @@ def trial_images(sweep: Sweep, trial_id: str, folder: Path, limit: int = 6) -> l
 
 
 def _locate(sweep: Sweep, trial_id: str, reported: str) -> Optional[Path]:
-    if "://" not in sweep.uri:
+    if not is_remote(sweep.uri):
         for trial_dir in Path(sweep.uri).glob(f"*{trial_id}*"):
             if (trial_dir / Path(reported).name).is_file():
                 return trial_dir / Path(reported).name

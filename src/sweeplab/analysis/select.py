@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import chosen, spaces
 from ..errors import UserError
+from ..schema import is_test
 from . import intervals
 from .load import Sweep, guess_mode
 from .tables import fmt_metric
@@ -33,7 +34,7 @@ def candidates(sweep: Sweep) -> pd.DataFrame:
     rows = sweep.best_rows.reindex(sweep.facts["trial_id"])
     numeric = rows.apply(pd.to_numeric, errors="coerce").dropna(axis=1, how="all")
     config = pd.DataFrame([sweep.config(t) for t in sweep.facts["trial_id"]], index=rows.index)
-    numeric = numeric.drop(columns=[c for c in numeric if c.startswith("test_")])  # held out: never a criterion
+    numeric = numeric.drop(columns=[c for c in numeric if is_test(c)])  # held out: never a criterion
     frame = pd.concat([numeric.drop(columns=[c for c in numeric if c in config]), config], axis=1)
     facts = sweep.facts.set_index("trial_id")
     frame.insert(0, "label", facts["label"])
@@ -106,7 +107,7 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
     label = frame["label"]
     filtered = f" among the trials where {where}" if where else ""
     if then:
-        if then.startswith("test_"):
+        if is_test(then):
             raise UserError(f"--then {then}: the test split is held out and never chooses; name a validation metric")
         _require(frame, then, sweep)
         near = frame[(values - best).abs() <= NEAR_TIE * abs(best)]

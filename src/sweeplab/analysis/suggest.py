@@ -77,7 +77,7 @@ def config_fields(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any], Optiona
     record = sweep.meta.get("config_fields")
     if record:
         return {k: f.get("default") for k, f in record.items()}, kinds_of(record), None
-    config_cls = sweep.experiment.load().Config if sweep.experiment else None
+    config_cls = sweep.experiment.load().config if sweep.experiment else None
     if config_cls is None:
         return {}, {}, None
     return ({f.name: f.default for f in dataclasses.fields(config_cls)}, spaces.field_types(config_cls),

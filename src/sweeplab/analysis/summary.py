@@ -9,6 +9,8 @@ import pandas as pd
 
 from .. import store
 from ..errors import UserError
+from ..schema import (BEST_ITERATION, ERROR, ITERATIONS, PRESET, STATUS, TRIAL_ID, best_column, config_columns,
+                      config_key, is_test)
 
 
 def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
@@ -18,32 +20,32 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         echo(f"no trials ran; results folder: {uri}")
         return 1
     trials = store.read_frame(trials_uri)
-    counts = trials["status"].value_counts().to_dict()
+    counts = trials[STATUS].value_counts().to_dict()
     echo(f"\nresults: {uri}")
     echo("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())))
-    best_col = f"best/{metric}"
+    best_col = best_column(metric)
     ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]
     if ok.empty:
-        for _, row in trials[trials["error"].notna()].iterrows():
-            echo(f"  {row['trial_id']}: {row['error']}")
+        for _, row in trials[trials[ERROR].notna()].iterrows():
+            echo(f"  {row[TRIAL_ID]}: {row[ERROR]}")
         echo("no trial reported its metric")
         return 1
-    ranked = ok.sort_values(best_col, ascending=(mode == "min")).assign(preset=lambda f: f["preset"].fillna("-"))
-    params = [c for c in trials.columns if c.startswith("config/") and trials[c].nunique(dropna=False) > 1]
+    ranked = ok.sort_values(best_col, ascending=(mode == "min")).assign(**{PRESET: lambda f: f[PRESET].fillna("-")})
+    params = [c for c in config_columns(trials.columns) if trials[c].nunique(dropna=False) > 1]
     # validation only: the test split never sits beside the figure trials are ranked by
-    show = ["trial_id", "preset", *params, best_col, *(["best_iteration"] if "best_iteration" in trials else []),
-            "iterations", "status"]
+    show = [TRIAL_ID, PRESET, *params, best_col, *([BEST_ITERATION] if BEST_ITERATION in trials else []),
+            ITERATIONS, STATUS]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        echo(ranked[show].head(10).rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False))
+        echo(ranked[show].head(10).rename(columns=config_key).to_string(index=False))
     trial_id, reason = _chosen(uri, metric, mode, ranked)
-    best = ranked.set_index("trial_id").loc[trial_id]
-    config = {c.removeprefix("config/"): best[c] for c in trials.columns if c.startswith("config/")}
+    best = ranked.set_index(TRIAL_ID).loc[trial_id]
+    config = {config_key(c): best[c] for c in config_columns(trials.columns)}
     echo(f"chosen: {reason}")
     echo("chosen config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
-    tests = {k: best[k] for k in trials.columns if k.startswith("test_") and isinstance(best[k], (int, float))
+    tests = {k: best[k] for k in trials.columns if is_test(k) and isinstance(best[k], (int, float))
              and not pd.isna(best[k])}
     if tests:
-        epoch = best.get("best_iteration")
+        epoch = best.get(BEST_ITERATION)
         echo(f"held-out test of the chosen trial, on its epoch-{_fmt(epoch)} weights (never used to choose): "
              + ", ".join(f"{k}={_fmt(v)}" for k, v in tests.items()))
     echo(f"next: sweeplab analyze {uri} | sweeplab best {uri} --out best.yaml | sweeplab report {uri} | "
@@ -62,8 +64,8 @@ def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str
         return picked.trial_id, picked.reason
     except (UserError, KeyError, ValueError) as e:
         top = ranked.iloc[0]
-        preset = f", preset {top['preset']}" if top["preset"] != "-" else ""
-        return top["trial_id"], f"trial {top['trial_id']}{preset}: best {metric} = {top[f'best/{metric}']:.6g} ({e})"
+        preset = f", preset {top[PRESET]}" if top[PRESET] != "-" else ""
+        return top[TRIAL_ID], f"trial {top[TRIAL_ID]}{preset}: best {metric} = {top[best_column(metric)]:.6g} ({e})"
 
 
 def _fmt(v: Any) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import schema
 from . import intervals
 from .load import ITER, Sweep, _numeric
 from .observe import Observation
@@ -77,8 +78,8 @@ def word(key: str, lang: str) -> str:
 def metric_header(metric: str, lang: str, split_label: bool = False) -> str:
     """``val_macro_f1`` -> "Macro F1"; test and train metrics (and, in the per-epoch
     table, val ones) carry their split: "Test accuracy" / "Accuracy (test)"."""
-    split, _, name = metric.partition("_")
-    if split not in ("train", "val", "test") or not name:
+    split, name = schema.split(metric)
+    if not split or not name:
         return word(metric, lang)
     base = word(name, lang)
     if split == "val" and not split_label:
@@ -166,7 +167,7 @@ def fmt_interval(lo: float, hi: float) -> str:
 def table_metrics(sweep: Sweep) -> list[str]:
     """The sweep's metric and the experiment's table metrics, in the experiment's order;
     never a test metric (the test split is held out: see :func:`held_out_table`)."""
-    declared = [m for m in (sweep.experiment.table_metrics if sweep.experiment else ()) if not m.startswith("test_")]
+    declared = [m for m in (sweep.experiment.table_metrics if sweep.experiment else ()) if not schema.is_test(m)]
     metrics = declared if sweep.metric in declared else [sweep.metric, *declared]
     have = set(sweep.history.columns) | set(sweep.trials.columns)
     return [m for m in metrics if m in have]
@@ -174,7 +175,7 @@ def table_metrics(sweep: Sweep) -> list[str]:
 
 def table_params(sweep: Sweep) -> list[str]:
     declared = list(sweep.experiment.table) if sweep.experiment else []
-    have = {c.removeprefix("config/") for c in sweep.trials.columns if c.startswith("config/")}
+    have = {schema.config_key(c) for c in schema.config_columns(sweep.trials.columns)}
     return [p for p in declared if p in have] + [p for p in sweep.params if p not in declared]
 
 
@@ -228,8 +229,10 @@ def _interval_note(boot: intervals.Intervals, lang: str) -> str:
 
 def epoch_columns(sweep: Sweep) -> list[str]:
     h = sweep.history
-    split = sweep.metric.partition("_")[0] if sweep.metric.partition("_")[0] in ("val", "test") else "val"
-    train = [c for c in h.columns if c.startswith("train_") and c not in ("train_seconds",) and _numeric(h[c])]
+    head = schema.split(sweep.metric)[0]
+    split = head if head in (schema.VAL, schema.TEST) else schema.VAL
+    train = [c for c in h.columns
+             if schema.split(c)[0] == schema.TRAIN and c not in ("train_seconds",) and _numeric(h[c])]
     val = [c for c in (f"{split}_loss", f"{split}_mse", f"{split}_accuracy", sweep.metric) if c in h.columns]
     return list(dict.fromkeys([*sorted(train, key=lambda c: (c != "train_loss", c)), *val]))
 
@@ -237,7 +240,7 @@ def epoch_columns(sweep: Sweep) -> list[str]:
 def epoch_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Table:
     """Report 001's per-epoch evolution of one trial, its best epoch marked ✅."""
     cols = epoch_columns(sweep)
-    epochs = sweep.curve(trial_id, "epoch")
+    epochs = sweep.curve(trial_id, schema.EPOCH)
     iters = sweep.curve(trial_id, ITER)
     best_iter = int(sweep.facts.set_index("trial_id").at[trial_id, "best_iteration"])
     curves = {c: sweep.curve(trial_id, c) for c in cols}
@@ -273,7 +276,7 @@ def confusion(sweep: Sweep, trial_id: str, split: str = "val") -> Optional[tuple
     (see :meth:`Sweep.held_out` for the epoch it comes from)."""
     if split == "test":
         held = sweep.held_out(trial_id)
-        raw = held.values.get("test_confusion_matrix") if held else None
+        raw = held.values.get(schema.test_name_for("val_confusion_matrix")) if held else None
     else:
         raw = sweep.at_best(trial_id).get(f"{split}_confusion_matrix")
     if not isinstance(raw, str):
@@ -371,13 +374,13 @@ def placement_table(sweep: Sweep, lang: str = "en") -> Optional[Table]:
     """Where the trials ran: node (IP and id) and the GPU ids Ray gave them, with how many
     trials and trial-hours each took. None for a sweep that recorded no placement."""
     h = sweep.history
-    if "node_id" not in h.columns or h.empty:
+    if schema.NODE_ID not in h.columns or h.empty:
         return None
     first = h.drop_duplicates("trial_id").set_index("trial_id")
     hours = sweep.facts.set_index("trial_id")["hours"]
     keys = pd.DataFrame({
         "node": [f"{ip} ({str(node)[:8]})" if isinstance(ip, str) else str(node)[:8]
-                 for ip, node in zip(first.get("node_ip", pd.Series(None, index=first.index)), first["node_id"])],
+                 for ip, node in zip(first.get("node_ip", pd.Series(None, index=first.index)), first[schema.NODE_ID])],
         "gpus": first.get("gpu_ids", pd.Series("", index=first.index)).fillna("").replace("", "-"),
         "hours": hours.reindex(first.index).fillna(0.0),
     })

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import UserError
+from ..schema import CONFIG_PREFIX, is_test
 
 COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
            ast.Eq: operator.eq, ast.NotEq: operator.ne}
@@ -71,13 +72,13 @@ def _eval(node: ast.AST, frame: pd.DataFrame, quoted: dict[str, str], expression
         return out
     if isinstance(node, ast.Name):
         column = quoted.get(node.id, node.id)
-        if column.startswith("test_"):
+        if is_test(column):
             raise UserError(f"--where {expression!r}: {column}: the test split is held out and never chooses")
         if column in frame.columns:
             return frame[column]
         if node.id in ("True", "False"):
             return node.id == "True"
-        known = ", ".join(sorted(str(c) for c in frame.columns if not str(c).startswith(("config/", "_"))))
+        known = ", ".join(sorted(str(c) for c in frame.columns if not str(c).startswith((CONFIG_PREFIX, "_"))))
         raise UserError(f"--where {expression!r}: unknown column {column!r}; known: {known}")
     if isinstance(node, ast.Constant) and (_number(node.value) or isinstance(node.value, (str, bool))):
         return node.value

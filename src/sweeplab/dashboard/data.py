@@ -17,6 +17,7 @@ from ..analysis import conclude, load, observe, select, tables
 from . import insight
 from .insight import jsonable as _json
 from ..errors import UserError
+from ..schema import ENDED, STATUS, TRIAL_ID, Status, is_remote
 
 log = logging.getLogger(__name__)
 STALE_AFTER_S = 600  # a sweep with running trials but no write for this long lost its driver
@@ -120,10 +121,10 @@ class Catalog:
 
     def history(self, sweep_id: str, trial_id: str) -> dict[str, Any]:
         sweep = self.sweep(sweep_id)
-        if trial_id not in set(sweep.trials["trial_id"]):
+        if trial_id not in set(sweep.trials[TRIAL_ID]):
             raise NotFound(trial_id)
-        rows = sweep.history[sweep.history["trial_id"] == trial_id]
-        columns = [c for c in rows.columns if c != "trial_id"]
+        rows = sweep.history[sweep.history[TRIAL_ID] == trial_id]
+        columns = [c for c in rows.columns if c != TRIAL_ID]
         return {"trial_id": trial_id, "columns": columns,
                 "rows": [[_json(v) for v in r] for r in rows[columns].itertuples(index=False)]}
 
@@ -144,13 +145,13 @@ def _stamp(path: str) -> tuple:
 
 
 def _state(sweep: load.Sweep, path: str) -> str:
-    statuses = set(sweep.trials["status"].dropna())
-    if statuses & {"RUNNING", "PENDING"}:
+    statuses = set(sweep.trials[STATUS].dropna())
+    if statuses & {Status.RUNNING, Status.PENDING}:
         age = time.time() - os.path.getmtime(os.path.join(path, store.TRIALS))
         return "stale" if age > STALE_AFTER_S else "running"
-    if "INTERRUPTED" in statuses:
+    if Status.INTERRUPTED in statuses:
         return "interrupted"
-    if statuses and statuses <= {"ERROR"}:
+    if statuses and statuses <= {Status.ERROR}:
         return "failed"
     return "done"
 
@@ -159,7 +160,7 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
     """Trials ended of N (or epochs of the budget, for a sweep that budgets epochs), elapsed
     time, and for a running sweep an estimate of the time left at the pace so far."""
     f = sweep.facts
-    ended = int(f["status"].isin(["TERMINATED", "ERROR"]).sum())
+    ended = int(f["status"].isin(ENDED).sum())
     spent = int(f["iterations"].sum())
     budget = sweep.meta.get("epoch_budget")
     of = None if budget else sweep.meta.get("num_samples")
@@ -178,7 +179,7 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
 
 def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
     f = sweep.facts
-    status = f["status"].fillna("PENDING")
+    status = f["status"].fillna(Status.PENDING)
     scored = f["best"].dropna()
     best = None
     if len(scored):
@@ -191,10 +192,10 @@ def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
         "searcher": sweep.meta.get("searcher"), "seed": sweep.meta.get("seed"),
         "num_samples": sweep.meta.get("num_samples"), "started": sweep.meta.get("started"),
         "state": _state(sweep, path),
-        "trials": {"total": len(f), "running": int(status.isin(["RUNNING", "PENDING"]).sum()),
-                   "done": int(((status == "TERMINATED") & ~f["scheduler_stopped"]).sum()),
-                   "stopped": int(f["scheduler_stopped"].sum()), "failed": int((status == "ERROR").sum()),
-                   "interrupted": int((status == "INTERRUPTED").sum())},
+        "trials": {"total": len(f), "running": int(status.isin([Status.RUNNING, Status.PENDING]).sum()),
+                   "done": int(((status == Status.TERMINATED) & ~f["scheduler_stopped"]).sum()),
+                   "stopped": int(f["scheduler_stopped"].sum()), "failed": int((status == Status.ERROR).sum()),
+                   "interrupted": int((status == Status.INTERRUPTED).sum())},
         "best": best, "trial_hours": round(float(f["hours"].sum()), 4),
         "reports": [p.name for p in (report / "REPORT.md", report / "report.html") if p.is_file()],
     }
@@ -246,9 +247,9 @@ def _curves(sweep: load.Sweep) -> dict[str, Any]:
 def _images(sweep: load.Sweep) -> dict[str, list[str]]:
     """Trial id -> paths, relative to the sweep folder, of the PNGs it saved (Tune syncs
     them into the trial's folder there, whose name holds the id)."""
-    if "://" in sweep.uri:
+    if is_remote(sweep.uri):
         return {}
-    ids = set(sweep.trials["trial_id"])
+    ids = set(sweep.trials[TRIAL_ID])
     out: dict[str, list[str]] = {}
     for d in Path(sweep.uri).iterdir():
         if not d.is_dir():

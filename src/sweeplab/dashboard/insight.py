@@ -14,6 +14,7 @@ import pandas as pd
 from .. import store
 from ..analysis import load, select
 from ..errors import UserError
+from ..schema import TIME_TOTAL, TIMESTAMP, TRIAL_ID, Status, config_column
 
 MIN_IMPORTANCE_TRIALS = 4  # below this, an importance says nothing
 
@@ -60,7 +61,7 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
     labels = dict(zip(sweep.facts["trial_id"], sweep.facts["label"]))
     high = sweep.mode == "max"
     by_epoch: dict[int, dict[str, float]] = {}  # epoch -> trial -> its score then
-    for t, it, v in zip(sweep.history["trial_id"], sweep.history[load.ITER], sweep.history[sweep.metric]):
+    for t, it, v in zip(sweep.history[TRIAL_ID], sweep.history[load.ITER], sweep.history[sweep.metric]):
         if _num(v) is not None:
             by_epoch.setdefault(int(it), {})[t] = float(v)
     frame = _recorded(sweep)
@@ -72,13 +73,13 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
             except ValueError:
                 seen = {}
             top = {k: float(v) for k, v in (seen.get("top") or {}).items() if _num(v) is not None}
-            trial, epoch = str(r["trial_id"]), int(r["epoch"])
+            trial, epoch = str(r[TRIAL_ID]), int(r["epoch"])
             score = by_epoch.get(epoch, {}).get(trial, top.get(trial))
             rows.append(_decision(trial, int(r["rung"]), epoch, str(r["action"]), score, top, high, labels,
                                   n=seen.get("n"), cutoff=_num(seen.get("cutoff")), at=r.get("at")))
     else:
         for _, f in sweep.facts.iterrows():
-            paused = f["status"] == "PAUSED"
+            paused = f["status"] == Status.PAUSED
             if bool(f["scheduler_stopped"]) or paused:
                 epoch, trial = int(f["iterations"]), f["trial_id"]
                 scores = by_epoch.get(epoch, {})
@@ -163,13 +164,13 @@ def log_scaled(sweep: load.Sweep) -> dict[str, bool]:
         if isinstance(entry, dict) and "distribution" in entry:
             out[p] = "log" in str(entry["distribution"])
             continue
-        values = [v for v in (_num(x) for x in sweep.trials.get(f"config/{p}", [])) if v is not None]
+        values = [v for v in (_num(x) for x in sweep.trials.get(config_column(p), [])) if v is not None]
         out[p] = bool(values) and min(values) > 0 and max(values) / min(values) >= 20 and _numeric(sweep, p)
     return out
 
 
 def _numeric(sweep: load.Sweep, param: str) -> bool:
-    col = sweep.trials.get(f"config/{param}")
+    col = sweep.trials.get(config_column(param))
     return col is not None and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col.dropna())
 
 
@@ -241,7 +242,7 @@ def _ordered_history(sweep: load.Sweep) -> pd.DataFrame:
     """Every reported row in the order the sweep produced it: by wall-clock timestamp
     (whole seconds), ties by each trial's own elapsed time."""
     h = sweep.history
-    keys = [c for c in ("timestamp", "time_total_s") if c in h.columns]
+    keys = [c for c in (TIMESTAMP, TIME_TOTAL) if c in h.columns]
     return h.sort_values(keys, kind="stable") if keys else h
 
 

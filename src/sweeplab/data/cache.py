@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def cache_root(cache_dir: Optional[str] = None) -> Path:
-    """``cache_dir``, else $SWEEPLAB_CACHE, else ~/.cache/sweeplab."""
-    return Path(cache_dir or os.environ.get("SWEEPLAB_CACHE") or Path.home() / ".cache" / "sweeplab").expanduser()
+    """``cache_dir``, else $SWEEPLAB_CACHE, else ~/.cache/sweeplab (settings.py)."""
+    from .. import settings
+
+    return Path(cache_dir).expanduser() if cache_dir else settings.get().cache_dir
 
 
 def file_stamps(paths: Iterable[Path]) -> list:

@@ -42,6 +42,11 @@ def read_numeric_csv(path: Union[str, Path], n_cols: int, layout: str) -> np.nda
     if missing.any():
         row = int(np.argmax(missing)) + 1
         raise UserError(f"{path}: {_short_row(path, row, len(table), n_cols, layout)}")
+    infinite = np.isinf(table)
+    if infinite.any():  # "inf" parses as a number, and a trial would train on it to a NaN loss
+        row, col = (int(i) + 1 for i in np.argwhere(infinite)[0])
+        raise UserError(f"{path}: row {row}, column {col}: an infinite value ({table[row - 1, col - 1]:g}); "
+                        f"expected a finite number in each of the {n_cols} columns ({layout})")
     return table
 
 

@@ -13,6 +13,7 @@ from ..data.signals import SignalSet, make_signals
 from ..engine import Session
 from ..errors import UserError
 from ..models.recurrent import SignalLSTM
+from . import Trainable
 
 TRAIN_SEED, TEST_SEED, VAL_SEED = 1, 2, 3  # the assignment: train seed 1, test seed 2
 EVAL_CHUNK = 1000  # evaluation carries the state too, so chunk length changes nothing but speed
@@ -43,11 +44,8 @@ class FreqConfig(BaseConfig):
                             "(frequencies, fs, duration, noise) and reads no data file")
 
 
-DATA_FIELDS = ("frequencies", "fs", "duration", "amplitude_noise", "phase_noise")
-
-
 def load_data(cfg: FreqConfig) -> dict[str, SignalSet]:
-    kw = {k: getattr(cfg, k) for k in DATA_FIELDS}
+    kw = {k: getattr(cfg, k) for k in TRAINABLE.data_fields}
     return {
         "train": make_signals(TRAIN_SEED, **kw),
         "val": make_signals(VAL_SEED, **kw),
@@ -113,4 +111,5 @@ def _tensors(s: SignalSet, device: torch.device):
     return torch.tensor(s.inputs, device=device), torch.tensor(s.targets, device=device)
 
 
-Config, Task = FreqConfig, FreqTask
+TRAINABLE = Trainable(FreqConfig, FreqTask, load_data,
+                      data_fields=("frequencies", "fs", "duration", "amplitude_noise", "phase_noise"))

@@ -39,6 +39,7 @@ from ..engine import Session, backward_step
 from ..errors import UserError
 from ..progress import Ticker
 from ..models.gan import N_CLASSES, N_PIXELS, DigitClassifier, gan
+from . import Trainable
 
 PROGRESS_EVERY_S = 10.0  # a line this often while the classifier trains (a minute or so, once)
 CONFIDENT = 0.9  # a sample is recognisable when the classifier gives one class this much
@@ -90,9 +91,6 @@ class GanConfig(BaseConfig):
             raise UserError(f"{name}: key 'test_fraction' must be in (0, 1), got {self.test_fraction}")
 
 
-DATA_FIELDS = ("synthetic_size", "max_rows", "test_fraction", "data_seed", "classifier_steps")
-
-
 # ------------------------------------------------------------------ data and the classifier
 
 
@@ -113,7 +111,7 @@ def load_data(cfg: GanConfig) -> dict[str, Any]:
         if len(y) == 0:
             where = cfg.data or f"synthetic_size={cfg.synthetic_size}"
             raise UserError(f"{where}: the {name} split is empty; give more rows")
-    settings = {"data": source, **{k: getattr(cfg, k) for k in DATA_FIELDS if k != "synthetic_size"}, **CLASSIFIER}
+    settings = {"data": source, **{k: getattr(cfg, k) for k in TRAINABLE.data_fields if k != "synthetic_size"}, **CLASSIFIER}
     classifier = cached_classifier(settings, splits)
     return {"train": splits["train"][0], "classifier": classifier, **reference_scores(classifier["state"], splits)}
 
@@ -389,4 +387,5 @@ class GanTask:
         return metrics
 
 
-Config, Task = GanConfig, GanTask
+TRAINABLE = Trainable(GanConfig, GanTask, load_data,
+                      data_fields=("synthetic_size", "max_rows", "test_fraction", "data_seed", "classifier_steps"))

@@ -15,6 +15,7 @@ from ..engine import Session
 from ..errors import UserError
 from ..metrics import class_predictions, classification_metrics, majority_class
 from ..models.text import SentimentLSTM
+from . import Trainable
 
 EVAL_BATCH = 512  # evaluation only holds activations, so it takes bigger batches
 
@@ -63,11 +64,6 @@ class ImdbConfig(BaseConfig):
             raise UserError(f"{name}: key 'l2' must be >= 0, got {self.l2}")
         self.require_at_least((("embedding_dim", 1), ("units", 1), ("vocab_size", 3), ("maxlen", 1),
                            ("batch_size", 1), ("synthetic_size", 10), ("max_rows", 0)))
-
-
-# cache_dir is left out: it moves the cache, not the data.
-DATA_FIELDS = ("vocab_size", "maxlen", "padding", "truncating", "val_fraction", "test_fraction",
-               "data_seed", "max_rows", "synthetic_size")
 
 
 def load_data(cfg: ImdbConfig) -> Splits:
@@ -137,4 +133,7 @@ class ImdbTask:
         return out
 
 
-Config, Task = ImdbConfig, ImdbTask
+TRAINABLE = Trainable(ImdbConfig, ImdbTask, load_data,
+                      # cache_dir is left out: it moves the cache, not the data.
+                      data_fields=("vocab_size", "maxlen", "padding", "truncating", "val_fraction", "test_fraction",
+                                   "data_seed", "max_rows", "synthetic_size"))

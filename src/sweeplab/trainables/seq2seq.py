@@ -22,6 +22,7 @@ from ..engine import NonFiniteLoss, Session, make_optimizer
 from ..errors import UserError
 from ..metrics import sequence_metrics
 from ..models.seq2seq import Seq2seq
+from . import Trainable
 
 EVAL_BATCH = 256
 
@@ -83,11 +84,6 @@ class Seq2seqConfig(BaseConfig):
                            ("test_size", 1), ("min_count", 1), ("max_rows", 0)))
         if self.max_len < self.min_len:
             raise UserError(f"{name}: key 'max_len' must be >= min_len ({self.min_len}), got {self.max_len}")
-
-
-# cache_dir is left out: it moves the cache, not the data.
-DATA_FIELDS = ("task", "n_symbols", "min_len", "max_len", "train_size", "val_size", "test_size",
-               "src_lang", "tgt_lang", "tokens", "min_count", "max_rows", "data_seed")
 
 
 def load_data(cfg: Seq2seqConfig) -> SeqData:
@@ -216,4 +212,7 @@ def _trim(src: torch.Tensor, src_len: torch.Tensor, tgt: torch.Tensor) -> tuple[
     return src[:, : int(src_len.max())], src_len, tgt[:, :tgt_len]
 
 
-Config, Task = Seq2seqConfig, Seq2seqTask
+TRAINABLE = Trainable(Seq2seqConfig, Seq2seqTask, load_data,
+                      # cache_dir is left out: it moves the cache, not the data.
+                      data_fields=("task", "n_symbols", "min_len", "max_len", "train_size", "val_size", "test_size",
+                                   "src_lang", "tgt_lang", "tokens", "min_count", "max_rows", "data_seed"))

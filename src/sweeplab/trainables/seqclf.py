@@ -16,6 +16,7 @@ from ..engine import Session
 from ..errors import UserError
 from ..metrics import class_predictions, classification_metrics, majority_class
 from ..models.recurrent import SequenceClassifier
+from . import Trainable
 
 EVAL_BATCH = 1024  # evaluation only holds activations, so it takes far bigger batches
 
@@ -49,9 +50,6 @@ class SeqclfConfig(BaseConfig):
             raise UserError(f"{name}: keys 'val_fraction' and 'test_fraction' must be > 0 and sum to < 1")
         self.require_fraction("label_smoothing")
         self.require_at_least((("hidden_dim", 1), ("n_layers", 1), ("batch_size", 1), ("synthetic_size", 1), ("max_rows", 0)))
-
-
-DATA_FIELDS = ("synthetic_size", "max_rows", "val_fraction", "test_fraction", "data_seed")
 
 
 def load_data(cfg: SeqclfConfig) -> Splits:
@@ -106,4 +104,5 @@ class SeqclfTask:
         return out
 
 
-Config, Task = SeqclfConfig, SeqclfTask
+TRAINABLE = Trainable(SeqclfConfig, SeqclfTask, load_data,
+                      data_fields=("synthetic_size", "max_rows", "val_fraction", "test_fraction", "data_seed"))

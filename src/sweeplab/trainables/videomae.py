@@ -31,6 +31,7 @@ from ..engine import Session
 from ..errors import UserError
 from ..metrics import class_predictions, classification_metrics, majority_class
 from ..models.videomae import build_videomae, normalisation
+from . import Trainable
 
 TOP_K = (5,)
 
@@ -97,11 +98,6 @@ class VideomaeConfig(BaseConfig):
                 raise UserError(f"{name}: warmup_ratio {self.warmup_ratio} gives {derived} warmup epochs of {self.epochs}, "
                                 f"but warmup_epochs is {self.warmup_epochs}; set one of them (warmup_ratio=0 to use warmup_epochs)")
             object.__setattr__(self, "warmup_epochs", derived)
-
-
-# cache_dir and decode_workers are left out: they move or speed up the cache, not the data.
-DATA_FIELDS = ("subset", "video_dir", "num_frames", "image_size", "frame_range", "bbox_crop", "max_rows",
-               "synthetic_size", "synthetic_classes", "data_seed")
 
 
 def load_data(cfg: VideomaeConfig) -> wlasl.VideoSplits:
@@ -257,4 +253,7 @@ class VideomaeTask:
         return out
 
 
-Config, Task = VideomaeConfig, VideomaeTask
+TRAINABLE = Trainable(VideomaeConfig, VideomaeTask, load_data, check_data=check_data,
+                      # cache_dir and decode_workers are left out: they move or speed up the cache, not the data.
+                      data_fields=("subset", "video_dir", "num_frames", "image_size", "frame_range", "bbox_crop",
+                                   "max_rows", "synthetic_size", "synthetic_classes", "data_seed"))
