@@ -19,7 +19,7 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import table  # noqa: E402
 
-from sweeplab.runner import single_config, train_one  # noqa: E402
+from sweeplab.local_training import single_config, train_one  # noqa: E402
 
 
 def train(preset: str, sets: list[str]) -> dict:

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA, table  # noqa: E402
 
-from sweeplab.runner import single_config, train_one  # noqa: E402
+from sweeplab.local_training import single_config, train_one  # noqa: E402
 
 COLUMNS = ["iteration", "frechet_distance", "recognisable", "recognisable_capped", "class_entropy", "train_d_loss", "train_g_loss",
            "d_accuracy_real", "d_accuracy_fake", "epoch_seconds"]

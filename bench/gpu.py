@@ -103,7 +103,7 @@ def timed_task(cls: type, device: Any) -> type:
 
 
 def bench_session(out: Path, cpus: int, device: str):
-    from sweeplab.runner import LocalSession
+    from sweeplab.local_training import LocalSession
 
     class BenchSession(LocalSession):
         """LocalSession keeping each row and the checkpoint's size, without copying the

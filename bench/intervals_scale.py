@@ -1,6 +1,7 @@
-"""Intervals at scale: the paired bootstrap of ``analysis/intervals.py`` on a synthetic
-results store of 1,000 seqclf trials, each with its validation predictions (17,000 rows, 5
-imbalanced classes) as the engine stores them (``val_predictions`` JSON in trials.parquet).
+"""Intervals at scale: the paired bootstrap of ``analysis/intervals.py`` and ``bootstrap.py``
+on a synthetic results store of 1,000 seqclf trials, each with its validation predictions
+(17,000 rows, 5 imbalanced classes) as the engine stores them (``val_predictions`` JSON in
+trials.parquet).
 
     python bench/intervals_scale.py [--trials 1000] [--rows 17000] [--no-record]
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record  # noqa: E402
 
 from sweeplab import spaces, store  # noqa: E402
-from sweeplab.analysis import intervals, load  # noqa: E402
+from sweeplab.analysis import bootstrap, intervals, load  # noqa: E402
 from sweeplab.cli import main as sweeplab  # noqa: E402
 from sweeplab.metrics import class_predictions  # noqa: E402
 
@@ -94,7 +95,7 @@ def main() -> None:
         t0 = time.perf_counter()
         synthetic_store(folder, args.trials, args.rows)
         build = time.perf_counter() - t0
-        figures: dict = {"trials": args.trials, "rows": args.rows, "B": intervals.B}
+        figures: dict = {"trials": args.trials, "rows": args.rows, "B": bootstrap.B}
         holder: dict = {}
         figures["load_s"] = timed(lambda: holder.update(sweep=load.load_sweep(str(folder))))
         sweep = holder["sweep"]

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record, table, timed_sweep  # noqa: E402
 
 from sweeplab import engine, registry  # noqa: E402
-from sweeplab.runner import LocalSession  # noqa: E402
+from sweeplab.local_training import LocalSession  # noqa: E402
 
 TINY = {"epochs": 1, "hidden_size": 4, "seq_length": 10, "duration": 0.2, "lr_schedule": "none"}
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA, table  # noqa: E402
 
 from sweeplab import registry  # noqa: E402
-from sweeplab.runner import train_one  # noqa: E402
+from sweeplab.local_training import train_one  # noqa: E402
 from sweeplab.trainables.seq2seq import Seq2seqConfig  # noqa: E402
 
 EXP = registry.get("seq2seq")

@@ -47,7 +47,7 @@ from _common import record, table  # noqa: E402
 from torch import nn  # noqa: E402
 
 from sweeplab import engine, registry  # noqa: E402
-from sweeplab.runner import LocalSession  # noqa: E402
+from sweeplab.local_training import LocalSession  # noqa: E402
 
 # Per trainable: overrides on top of the experiment's smoke budget, sized so an epoch takes
 # about 0.5-3 s on one thread here. No early stopping, so every run has all its epochs.

@@ -30,9 +30,9 @@ import torch  # noqa: E402
 from _common import SHARED_DATA, table  # noqa: E402
 
 from sweeplab import engine  # noqa: E402
-from sweeplab.data import wlasl  # noqa: E402
+from sweeplab.data import wlasl, wlasl_cache  # noqa: E402
+from sweeplab.local_training import LocalSession  # noqa: E402
 from sweeplab.models.videomae import build_videomae  # noqa: E402
-from sweeplab.runner import LocalSession  # noqa: E402
 from sweeplab.trainables import videomae as vm  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def wlasl_tree(root: Path, videos: int) -> Path:
 
 def throughput(work: Path, videos: int, base: bool) -> list[dict]:
     root = wlasl_tree(work / "tree", videos)
-    opts = wlasl.ClipOptions(num_frames=16, size=224)
+    opts = wlasl_cache.ClipOptions(num_frames=16, size=224)
     rows = []
     for workers in (1, 2):
         cache = str(work / f"cache{workers}")
@@ -88,11 +88,11 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
     rows.append({"what": "second load (all cached; clips decoded: see clips)", "clips/s": (videos + 2) / seconds,
                  "seconds": seconds, "clips": again.decoded})
     paths = data.clips["train"]
-    wlasl.read_clips(paths)  # into the page cache, as on a node where trials already ran
+    wlasl_cache.read_clips(paths)  # into the page cache, as on a node where trials already ran
     reps = 5
     t = time.perf_counter()
     for _ in range(reps):
-        wlasl.read_clips(paths)
+        wlasl_cache.read_clips(paths)
     seconds = time.perf_counter() - t
     rows.append({"what": "read cached clips (uint8 16x224x224x3)", "clips/s": reps * len(paths) / seconds,
                  "seconds": seconds, "clips": reps * len(paths)})

@@ -13,7 +13,7 @@ import yaml
 from analysis_fixtures import (PREDICTED_RUNS, VAL_Y, freq_trivial_sweep, gru_sweep, imdb_sweep, meta_for,
                                predictions_sweep, write_sweep)
 from sweeplab import chosen, registry, spaces
-from sweeplab.analysis import conclude, intervals, load, observe, select, suggest, tables
+from sweeplab.analysis import bootstrap, conclude, intervals, load, observe, select, suggest, tables
 from sweeplab.cli import main
 
 GRU_TABLE = """\
@@ -245,7 +245,7 @@ def test_best_where_then_pareto_and_the_config_file_train_takes(tmp_path, capsys
     config = {"cell": "gru", "hidden_dim": 128, "n_layers": 1, "bidirectional": False, "lr": 0.0064, "epochs": 1}
     assert written == {**config, "chosen": {"trial": "gru1", "sweep": "gru_wandb", "epoch": 1, "metric": "val_macro_f1",
                                             "value": 0.89, "config_sha": chosen.digest(config)}}
-    from sweeplab.runner import single_config
+    from sweeplab.local_training import single_config
 
     _, cfg, picked = single_config("seqclf", None, str(out), [], smoke=False)
     assert (cfg.hidden_dim, cfg.n_layers, cfg.bidirectional, cfg.lr) == (128, 1, False, 0.0064)
@@ -521,7 +521,7 @@ def test_interval_numbers_equal_a_plain_loop_over_the_same_resamples(tmp_path):
     preds = {t: np.array(json.loads(sweep.trials.set_index("trial_id").at[t, "val_predictions"])["y_pred"])
              for t, *_ in PREDICTED_RUNS}
     n = len(y)
-    idx = np.random.default_rng(intervals.SEED).integers(0, n, size=(intervals.B, n), dtype=np.int32)
+    idx = np.random.default_rng(bootstrap.SEED).integers(0, n, size=(bootstrap.B, n), dtype=np.int32)
     for b in range(5):  # the reference is scikit-learn's definition, absent classes included
         for p in preds.values():
             assert _reference_macro_f1(y[idx[b]], p[idx[b]]) == pytest.approx(
@@ -545,7 +545,7 @@ def test_interval_numbers_equal_a_plain_loop_over_the_same_resamples(tmp_path):
     freq = load.load_sweep(str(freq_trivial_sweep(tmp_path / "f")))
     boot = intervals.of(freq)
     rows = {t: json.loads(raw) for t, raw in zip(freq.trials["trial_id"], freq.trials["val_predictions"])}
-    idx = np.random.default_rng(intervals.SEED).integers(0, 40, size=(intervals.B, 40), dtype=np.int32)
+    idx = np.random.default_rng(bootstrap.SEED).integers(0, 40, size=(bootstrap.B, 40), dtype=np.int32)
     for t, p in rows.items():
         values = np.array(p["values"])
         np.testing.assert_allclose(boot.samples[:, boot.trials.index(t)], [values[ix].mean() for ix in idx], rtol=1e-12)
@@ -595,7 +595,7 @@ def test_best_writes_the_chosen_epoch_with_the_config_train_reads(tmp_path, caps
     assert block == {"trial": "b", "sweep": "gru_predictions", "epoch": 2, "metric": "val_macro_f1",
                      "value": f1_b, "config_sha": chosen.digest(config)}
     assert chosen.digest(config) == "364b1966c851"
-    from sweeplab.runner import single_config
+    from sweeplab.local_training import single_config
 
     _, cfg, picked = single_config("seqclf", None, str(out), [], smoke=False)
     assert (cfg.hidden_dim, picked.epoch, picked.trial, picked.value) == (64, 2, "b", f1_b)

@@ -240,12 +240,14 @@ def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
 
 
 # the driver's kill points once the worker node is gone (4 trials started, each 1 epoch in):
-# later than that, so the order is real (asserted)
+# late enough that the head's two trials cannot reach them while the worker node's are still
+# starting (a busy machine takes many of their epochs to start a node's actors), so the
+# order is real (asserted)
 AFTER_WORKER = [
     ("trial-start", "kill@trial-start:6"),  # the last of the 6 trials (or a restarted one) starting
-    ("mid-epoch", "kill@mid-epoch:5"),  # halfway through epoch 5 of the first trial there
-    ("checkpoint", "kill@checkpoint:12"),
-    ("experiment-state", "kill@experiment-state:12"),
+    ("mid-epoch", "kill@mid-epoch:7"),  # halfway through epoch 7 of the first trial there
+    ("checkpoint", "kill@checkpoint:24"),  # the head's first two trials make 16 at most
+    ("experiment-state", "kill@experiment-state:24"),
     ("near-end", "kill@near-end:1"),  # as the next-to-last trial completes
 ]
 

@@ -13,7 +13,7 @@ import torch
 
 from sweeplab import engine
 from sweeplab.errors import TrialDiverged
-from sweeplab.runner import LocalSession
+from sweeplab.local_training import LocalSession
 from sweeplab.trainables import freq
 
 TINY = freq.FreqConfig(hidden_size=8, seq_length=50, duration=0.5, epochs=4, lr=1e-2, lr_schedule="none")

@@ -20,7 +20,7 @@ from conftest import shared_file
 from sweeplab import engine, settings, spaces
 from sweeplab.data import mnist
 from sweeplab.errors import UserError
-from sweeplab.runner import LocalSession
+from sweeplab.local_training import LocalSession
 from sweeplab.trainables import gan
 
 # tiny everything: a few seconds a run, same code path as the report's preset

@@ -14,8 +14,8 @@ from sweeplab import engine, settings
 from sweeplab.data import text
 from sweeplab.data.text import load_imdb, pad_sequences, rank_vocabulary, read_imdb_csv, tokenize
 from sweeplab.errors import UserError
+from sweeplab.local_training import LocalSession
 from sweeplab.models.text import SentimentLSTM
-from sweeplab.runner import LocalSession
 from sweeplab.trainables import imdb
 
 OPTS = {"vocab_size": 100, "maxlen": 6}

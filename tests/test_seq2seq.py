@@ -12,8 +12,8 @@ from sweeplab import engine
 from sweeplab.data import seqdata
 from sweeplab.data.seqdata import EOS, PAD, generated_task, load_parallel
 from sweeplab.errors import UserError
+from sweeplab.local_training import LocalSession
 from sweeplab.models.seq2seq import Seq2seq
-from sweeplab.runner import LocalSession
 from sweeplab.trainables import seq2seq
 
 TINY = {"epochs": 1, "train_size": 64, "val_size": 16, "test_size": 16, "min_len": 3, "max_len": 6,

@@ -13,8 +13,8 @@ from sweeplab.data.ecg import (
     CLASS_NAMES, MITBIH_COUNTS, SEQ_LEN, load_mitbih, make_heartbeats, read_mitbih_csv, synthetic_splits,
 )
 from sweeplab.errors import UserError
+from sweeplab.local_training import LocalSession
 from sweeplab.metrics import classification_metrics
-from sweeplab.runner import LocalSession
 from sweeplab.trainables import seqclf
 
 SHARED = Path(os.environ.get("SWEEPLAB_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data"))

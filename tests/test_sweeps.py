@@ -51,7 +51,7 @@ def test_smoke_sweep_of_every_experiment(exp_id, storage):
     assert main(["analyze", str(storage / "s"), "--csv", str(storage / "csv")]) == 0
     assert (storage / "csv" / "s-trials.csv").read_text().count("\n") == 3  # header + 2 trials
     assert main(["best", str(storage / "s"), "--out", str(storage / "best.yaml")]) == 0
-    from sweeplab.runner import single_config
+    from sweeplab.local_training import single_config
 
     _, cfg, chosen = single_config(exp_id, None, str(storage / "best.yaml"), [], smoke=False)
     assert cfg.seed == 0 and chosen is not None

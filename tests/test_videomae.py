@@ -16,12 +16,12 @@ from conftest import shared_file
 
 from sweeplab import engine, plan, spaces
 from sweeplab.cli import main
-from sweeplab.data import wlasl
+from sweeplab.data import wlasl, wlasl_cache
 from sweeplab.data.video import decode_clip, segment_indices, square_region, write_video
 from sweeplab.errors import UserError
+from sweeplab.local_training import LocalSession
 from sweeplab.metrics import classification_metrics
 from sweeplab.models.videomae import build_videomae
-from sweeplab.runner import LocalSession
 from sweeplab.trainables import videomae as vm
 
 GLOSSES = ("book", "drink", "computer")
@@ -147,23 +147,23 @@ def test_frame_ranges_on_generated_videos(root):
 
 
 def test_cache_skips_bad_videos_and_a_second_build_decodes_nothing(root, tmp_path, monkeypatch):
-    opts = wlasl.ClipOptions(num_frames=4, size=16)
+    opts = wlasl_cache.ClipOptions(num_frames=4, size=16)
     first = wlasl.load_wlasl(root, 3, opts, cache_dir=str(tmp_path), workers=2)  # the process pool
     assert first.skipped == {"missing": ["90001"], "corrupt": ["90002"]}
     assert first.decoded == 15 and [len(first.clips[s]) for s in wlasl.SPLITS] == [8, 3, 3]
-    assert "Invalid data" in next((tmp_path / wlasl.CLIPS).glob("90002-*.err")).read_text()
-    clips = wlasl.read_clips(first.clips["train"])
+    assert "Invalid data" in next((tmp_path / wlasl_cache.CLIPS).glob("90002-*.err")).read_text()
+    clips = wlasl_cache.read_clips(first.clips["train"])
     assert clips.shape == (8, 4, 16, 16, 3) and clips.dtype == np.uint8
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded a cached clip")
 
-    monkeypatch.setattr(wlasl, "decode_clip", no_decoding)
+    monkeypatch.setattr(wlasl_cache, "decode_clip", no_decoding)
     second = wlasl.load_wlasl(root, 3, opts, cache_dir=str(tmp_path), workers=2)
     assert second.decoded == 0 and second.clips == first.clips and second.skipped == first.skipped
     monkeypatch.undo()
     # another frame count is another entry; a replaced video is decoded again, alone
-    assert wlasl.load_wlasl(root, 3, wlasl.ClipOptions(num_frames=2, size=16), cache_dir=str(tmp_path), workers=1).decoded == 15
+    assert wlasl.load_wlasl(root, 3, wlasl_cache.ClipOptions(num_frames=2, size=16), cache_dir=str(tmp_path), workers=1).decoded == 15
     video = root / "videos" / "00002.mp4"
     os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 10**9))
     assert wlasl.load_wlasl(root, 3, opts, cache_dir=str(tmp_path), workers=1).decoded == 1
@@ -236,7 +236,7 @@ def test_random_resized_crop_keeps_one_crop_per_clip_and_flips_only_on_request()
 
 
 def test_gradient_accumulation_matches_one_whole_batch(root, tmp_path):
-    data = wlasl.load_wlasl(root, 3, wlasl.ClipOptions(4, 16), cache_dir=str(tmp_path), workers=1)
+    data = wlasl.load_wlasl(root, 3, wlasl_cache.ClipOptions(4, 16), cache_dir=str(tmp_path), workers=1)
     rows = torch.tensor([0, 3, 5, 6, 7])
     results = []
     for steps in (1, 3):  # 5 clips as 2 + 2 + 1, with class weights and label smoothing

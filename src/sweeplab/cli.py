@@ -1,4 +1,8 @@
-"""``sweeplab``: thin argparse front end. ``main(argv) -> int``: 0 ok, 1 failure, 2 bad input."""
+"""``sweeplab``: thin argparse front end. ``main(argv) -> int``: 0 ok, 1 failure, 2 bad input.
+
+The commands that run or resume a sweep or train one config are here; those that only read
+and print (list, show, analyze, suggest, best, report, dashboard) are in read_commands.py.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,47 +10,9 @@ import errno
 import sys
 from typing import Optional, Sequence
 
-from . import settings
+from . import read_commands, settings
 from .errors import UserError
-from .schema import is_remote, is_test
-
-
-def _list(args: argparse.Namespace) -> int:
-    from . import registry, spaces
-
-    print(f"{'experiment':<10} {'metric':<14} {'mode':<4} {'report':<6} title")
-    for e in registry.EXPERIMENTS.values():
-        print(f"{e.id:<10} {e.metric:<14} {e.mode:<4} {e.report:<6} {e.title}")
-    print("\nspace files (sweeplab tune NAME):")
-    for name, path in spaces.shipped().items():
-        _, raw = spaces.read(path)
-        presets = ", ".join(raw.get("presets") or {}) or "-"
-        print(f"  {name:<20} experiment={raw.get('experiment', '?'):<9} presets: {presets}")
-    return 0
-
-
-def _show(args: argparse.Namespace) -> int:
-    from . import registry, spaces
-
-    exp = registry.get(args.id)
-    print(f"{exp.id}: {exp.title}")
-    print(f"  report {exp.report}; metric {exp.metric} ({exp.mode}); trainable {exp.module}")
-    r = exp.resources
-    print(f"  resources per trial: cpu={r.cpu:g} gpu={r.gpu:g} workers={r.workers}")
-    print(f"  smoke overrides: {exp.smoke}")
-    for name, path in spaces.shipped().items():
-        text, raw = spaces.read(path)
-        if raw.get("experiment") != exp.id:
-            continue
-        print(f"\n  space {name} ({path.name}): method {raw.get('method', 'random')}, "
-              f"scheduler {raw.get('scheduler', 'promotion')}, num_samples {raw.get('num_samples', '-')}")
-        for key, body in (raw.get("parameters") or {}).items():
-            print(f"    {key}: {body}")
-        for key, value in (raw.get("fixed") or {}).items():
-            print(f"    {key} = {value}")
-        for key, value in (raw.get("presets") or {}).items():
-            print(f"    preset {key}: {value}")
-    return 0
+from .schema import is_test
 
 
 def _options(args: argparse.Namespace):
@@ -102,19 +68,17 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _forwarded(args: argparse.Namespace) -> list[str]:
     """The tune command line for ``args``: each sweep flag that differs from its default."""
-    parser = argparse.ArgumentParser()
-    _sweep_flags(parser)
     out = [args.target] if args.target else []
-    for action in parser._actions:
+    for action in _sweep_flags(argparse.ArgumentParser()):
         if action.dest not in SWEEP_FLAGS:
             continue
         value = getattr(args, action.dest)
         if value == action.default or value is None:
             continue
         flag = action.option_strings[0]
-        if isinstance(action, argparse._StoreTrueAction):
+        if action.nargs == 0:  # a switch (store_true)
             out.append(flag)
-        elif isinstance(action, argparse._AppendAction):
+        elif isinstance(value, list):  # a repeatable flag (append)
             out += [part for v in value for part in (flag, v)]
         else:
             out += [flag, str(value)]
@@ -131,7 +95,7 @@ def _train(args: argparse.Namespace) -> int:
     import datetime as dt
     from pathlib import Path
 
-    from .runner import single_config, train_one
+    from .local_training import single_config, train_one
 
     exp, cfg, chosen = single_config(args.id, args.preset, args.config, args.set, args.smoke, args.space)
     out = Path(args.out or f"runs/{exp.id}-{args.preset or 'config'}-{dt.datetime.now():%Y%m%d-%H%M%S}")
@@ -143,109 +107,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace, one: bool = False):
-    from .analysis import load
+class _Recording:
+    """A parser or an argument group whose ``add_argument`` keeps each action it adds in
+    ``added``: argparse has no public list of a parser's actions."""
 
-    sweeps = load.load(args.dirs, getattr(args, "metric_name", None), getattr(args, "mode", None))
-    if one and len(sweeps) != 1:
-        raise UserError(f"{' '.join(args.dirs)}: holds {len(sweeps)} sweeps; name one sweep folder")
-    return sweeps
+    def __init__(self, target, added: list[argparse.Action]):
+        self.target, self.added = target, added
 
-
-def _analyze(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .analysis import report
-
-    from .analysis import load
-
-    sweeps = _load(args)
-    parts = report.sections(sweeps, args.lang, args.baseline, args.trial, args.ties)
-    print(report.markdown(parts), end="")
-    if args.csv:
-        folder = Path(args.csv)
-        folder.mkdir(parents=True, exist_ok=True)
-        for part in parts:
-            for slug, table in part.tables.items():
-                (folder / f"{slug}.csv").write_text(table.csv())
-        load.tidy(sweeps).to_csv(folder / "all-trials.csv", index=False)  # every column, with sweep metadata
-        print(f"\nCSV tables: {folder}")
-    return 0
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        self.added.append(self.target.add_argument(*args, **kwargs))
+        return self.added[-1]
 
 
-def _suggest(args: argparse.Namespace) -> int:
-    from .analysis import observe, suggest
-
-    sweep = _load(args, one=True)[0]
-    proposal = suggest.suggest(sweep, observe.observe(sweep))
-    text = proposal.yaml(sweep.uri)
-    if args.out:
-        _write(args.out, text)
-        print("\n".join(proposal.changes) or "no warning sign: the same space, starting from the best config")
-        print(f"next space: {args.out}  (sweeplab tune --space {args.out})")
-    else:
-        print(text, end="")
-    return 0
-
-
-def _best(args: argparse.Namespace) -> int:
-    from .analysis import select, tables
-
-    sweep = _load(args, one=True)[0]
-    if args.pareto:
-        metrics = [m.strip() for m in args.pareto.split(",") if m.strip()]
-        if len(metrics) < 2:
-            raise UserError(f"--pareto {args.pareto!r}: name two or more metrics, comma-separated (val_accuracy,epoch_seconds)")
-        front = select.pareto(sweep, metrics)
-        print(f"non-dominated trials on {', '.join(metrics)}:")
-        for trial_id, row in front.iterrows():
-            print(f"  {trial_id}  {row['label']:<28} " + "  ".join(f"{m}={tables.fmt_metric(row[m])}" for m in metrics))
-        return 0
-    pick = select.choice(sweep, then=args.then, where=args.where, ties=args.ties)
-    text = select.config_yaml(sweep, pick.trial_id, pick.reason)
-    if args.out:
-        _write(args.out, text)
-        print(pick.reason)
-        print(f"config: {args.out}")
-    else:
-        print(text, end="")
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .analysis import report
-
-    sweeps = _load(args)
-    folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and not is_remote(sweeps[0].uri) else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
-    md, page = report.write_report(sweeps, folder, args.lang, args.baseline)
-    print(f"report: {md}\n        {page}")
-    return 0
-
-
-def _dashboard(args: argparse.Namespace) -> int:
-    from .dashboard.server import serve
-
-    serve(args.dirs, args.host, args.port)
-    return 0
-
-
-def _write(path: str, text: str) -> None:
-    from pathlib import Path
-
-    target = Path(path)
-    if target.is_dir():
-        raise UserError(f"{path}: is a folder; give a file name")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    except OSError as e:
-        raise UserError(f"{path}: cannot write ({e.strerror})") from None
-
-
-def _sweep_flags(s: argparse.ArgumentParser) -> None:
-    """What a sweep is: the flags tune and submit share (submit forwards them to tune)."""
+def _sweep_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """What a sweep is: the flags tune and submit share (submit forwards them to tune).
+    Returns the actions added."""
+    added: list[argparse.Action] = []
+    s = _Recording(parser, added)
     s.add_argument("target", nargs="?", help="experiment id (freq) or shipped space name (seqclf_lstm)")
     s.add_argument("--space", help="a space YAML file (W&B sweep shape plus sweeplab keys)")
     s.add_argument("--trainable", help="your own Tune function: path/to/file.py:function or module:function")
@@ -278,10 +156,11 @@ def _sweep_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pin a value for this run (repeatable)")
     s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
     s.add_argument("--wandb", action="store_true", help="also log every trial to W&B (offline unless WANDB_API_KEY is set)")
-    out = s.add_mutually_exclusive_group()
+    out = _Recording(parser.add_mutually_exclusive_group(), added)
     out.add_argument("--quiet", action="store_true", help="no progress display: the summary at the end only")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="Ray's trial tables and the trials' own output instead of sweeplab's progress display")
+    return added
 
 
 SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_epochs", "cpus_per_trial",
@@ -313,11 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", help="experiments and shipped space files")
-    s.set_defaults(func=_list)
+    s.set_defaults(func=read_commands.list_command)
 
     s = sub.add_parser("show", help="one experiment: metric, resources, spaces and presets")
     s.add_argument("id", help="experiment id (sweeplab list)")
-    s.set_defaults(func=_show)
+    s.set_defaults(func=read_commands.show_command)
 
     s = sub.add_parser("tune", help="run a sweep", description="Run a sweep of an experiment (its default space) or of a shipped or given space file.")
     _sweep_flags(s)
@@ -365,13 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ties", choices=["cheapest", "best"], default="cheapest",
                    help="the chosen config among trials statistically tied with the best: the cheapest (default) or the best")
     s.add_argument("--csv", metavar="FOLDER", help="also write every table as CSV into FOLDER")
-    s.set_defaults(func=_analyze)
+    s.set_defaults(func=read_commands.analyze_command)
 
     s = sub.add_parser("suggest", help="propose the next search space from the sweep's warning signs",
                        description="Write a space file that moves what overfitting, underfitting or instability call for, each change with its reason.")
     _analysis_args(s, many=False)
     s.add_argument("--out", metavar="FILE", help="write the space here (default: print it)")
-    s.set_defaults(func=_suggest)
+    s.set_defaults(func=read_commands.suggest_command)
 
     s = sub.add_parser("best", help="choose a config and write it for sweeplab train --config",
                        description="Choose a trial by a metric (default: the sweep's): among the trials statistically tied with "
@@ -387,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "cheapest (the smallest model by the registry's capacity keys, else the fewest seconds an "
                         "epoch; default), or the best regardless")
     s.add_argument("--out", metavar="FILE", help="write the chosen config here (default: print it)")
-    s.set_defaults(func=_best)
+    s.set_defaults(func=read_commands.best_command)
 
     s = sub.add_parser("report", help="one Markdown and one self-contained HTML report with plots",
                        description="Write REPORT.md and report.html (tables, observations, conclusions, chosen config, plots, next space).")
@@ -395,14 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FOLDER", help="report folder (default: SWEEP/report for one sweep, ./report for several)")
     s.add_argument("--lang", choices=["en", "es"], default="en", help="table headers and text (es: the reports' own)")
     s.add_argument("--baseline", metavar="PRESET", help="the preset to compare with (default: baseline, original, or the first preset)")
-    s.set_defaults(func=_report)
+    s.set_defaults(func=read_commands.report_command)
 
     s = sub.add_parser("dashboard", help="a live web view of sweeps: trials, curves, chosen config (no Ray needed)",
                        description="Serve the sweeps under the given folders (the store is read as trials report) on 127.0.0.1.")
     s.add_argument("dirs", nargs="*", default=["sweeps"], metavar="DIR", help="storage or sweep folders (default ./sweeps)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it, with a warning)")
     s.add_argument("--port", type=int, default=8266, help="default 8266")
-    s.set_defaults(func=_dashboard)
+    s.set_defaults(func=read_commands.dashboard_command)
     return p
 
 

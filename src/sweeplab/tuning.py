@@ -143,6 +143,7 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
                                    restart_errored=False)
         # Tune restores the callbacks pickled at the start, which point at the folder's old
         # location; record into the folder being resumed instead.
+        # Tune has no public way to reach a restored Tuner's RunConfig (ray#41364, open)
         run_config = tuner._local_tuner.get_run_config()
         run_config.callbacks, run_config.failure_config = _callbacks(prep, recorder), failures
         return tuner

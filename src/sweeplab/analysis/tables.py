@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from . import intervals
+from . import bootstrap, intervals
 from .load import ITER, Sweep, _numeric
 from .observe import Observation
 
@@ -221,9 +221,9 @@ def _interval_note(boot: intervals.Intervals, lang: str) -> str:
         skipped = (f" Sin intervalo: {len(boot.skipped)} trial(s) (p. ej. {trial}: {why})." if lang == "es" else
                    f" No interval for {len(boot.skipped)} trial(s) (e.g. {trial}: {why}).")
     if lang == "es":
-        return (f"[a, b]: intervalo del 95% (bootstrap pareado, {intervals.B} remuestreos de las {boot.n} filas de "
+        return (f"[a, b]: intervalo del 95% (bootstrap pareado, {bootstrap.B} remuestreos de las {boot.n} filas de "
                 f"validación). (empate): el intervalo de la diferencia entre el mejor y ese trial incluye el cero.{skipped}")
-    return (f"[a, b]: 95% interval (paired bootstrap, {intervals.B} resamples of the {boot.n} validation rows). "
+    return (f"[a, b]: 95% interval (paired bootstrap, {bootstrap.B} resamples of the {boot.n} validation rows). "
             f"(tie): the interval of the best trial minus this one includes zero.{skipped}")
 
 

@@ -1,5 +1,6 @@
-"""WLASL sign-language videos (report 002): the metadata files, WLASL-K, and the on-disk
-cache of decoded clips that every trial on a node reads instead of the mp4 files.
+"""WLASL sign-language videos (report 002): the metadata files, WLASL-K, the splits whose
+videos are present, a generated stand-in, and ``load_wlasl``, which turns them into clips
+of the on-disk cache (wlasl_cache.py decodes and caches them).
 
 Metadata comes in two shapes (both from dxli94/WLASL):
   ``WLASL_v0.3.json`` (or a file of its first glosses, such as ``WLASL100.json``):
@@ -9,39 +10,28 @@ Metadata comes in two shapes (both from dxli94/WLASL):
   start, end]}}``, with the glosses in ``wlasl_class_list.txt`` (``index<TAB>gloss``).
 WLASL-K is the first K glosses. Videos live as ``<root>/videos/<video_id>.mp4``.
 
-Each clip is decoded once (PyAV), sampled, cropped and resized into
-``<cache>/wlasl-clips/<video_id>-<digest>.npy``; the digest covers the video file's
-identity (path, size, mtime), the frame count, the size, the frame range and the crop.
-Clips not cached yet are decoded by parallel worker processes while a lock keeps other
-trials from decoding the same ones; a video that cannot be decoded leaves a ``.err``
-entry (delete it to retry), so a second sweep over the same data decodes nothing at all.
+The decoding processes unpickle their jobs' Instances from here, so this module imports
+no torch at load time (``splits`` is imported where it is used).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import pickle
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from ..errors import UserError
-from ..progress import Ticker
-from .cache import build_lock, cache_root, file_stamps, key_digest, write_atomically
-from .video import DecodeError, decode_clip, write_video
+from .cache import build_lock, cache_root, key_digest
+from .video import write_video
+from .wlasl_cache import CLIPS, ClipOptions, build_entries, entry_path, failure_path
 
 SPLITS = ("train", "val", "test")
-FORMAT_VERSION = 1  # bump when decoding, sampling, cropping or the entry layout changes
-CLIPS = "wlasl-clips"
 SYNTHETIC = "wlasl-synthetic"
 FULL_METADATA = "WLASL_v0.3.json"
 CLASS_LIST = "wlasl_class_list.txt"
@@ -64,14 +54,6 @@ class Metadata:
     glosses: tuple[str, ...]
     instances: tuple[Instance, ...]
     source: str
-
-
-@dataclass(frozen=True)
-class ClipOptions:
-    num_frames: int = 16
-    size: int = 224
-    frame_range: bool = True  # sample inside [frame_start, frame_end]; False: the whole file
-    bbox_crop: bool = False  # square crop around the signer's box; False: the centre square
 
 
 @dataclass
@@ -206,126 +188,7 @@ def find_metadata(data: Path | str, num_classes: int) -> tuple[Metadata, Path]:
     raise UserError(f"{data}: holds none of {', '.join(names)}")
 
 
-# ------------------------------------------------------------------ clip cache
-
-
-def _entry(folder: Path, video: Path, inst: Instance, opts: ClipOptions) -> Path:
-    key = {
-        "format": FORMAT_VERSION, "video_id": inst.video_id, "file": file_stamps([video])[0],
-        "frames": opts.num_frames, "size": opts.size,
-        "range": [inst.frame_start, inst.frame_end] if opts.frame_range else None,
-        "box": list(inst.bbox) if opts.bbox_crop and inst.bbox else None,
-    }
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", inst.video_id)[:64]
-    return folder / f"{safe}-{key_digest(key)[:20]}.npy"
-
-
-def _failure(entry: Path) -> Path:
-    return entry.with_suffix(".err")
-
-
-def _record_failure(entry: Path, reason: str) -> None:
-    write_atomically(_failure(entry), lambda f: f.write(reason.encode()))
-
-
-def build_entry(job: tuple, threads: int = 0) -> Optional[str]:
-    """Decode one clip into its cache entry; None, or why it could not be decoded (which
-    is recorded beside the entry). ``threads``: FFmpeg's decoding threads (0: its choice)."""
-    video, inst, opts, entry = job
-    video, entry = Path(video), Path(entry)
-    if not video.is_file():  # gone since it was listed (or absent on this node): record nothing
-        return "missing"
-    try:
-        start, end = (inst.frame_start, inst.frame_end) if opts.frame_range else (1, -1)
-        clip, _ = decode_clip(video, opts.num_frames, opts.size, start, end, inst.bbox if opts.bbox_crop else None,
-                              threads=threads)
-    except DecodeError as e:
-        _record_failure(entry, str(e))
-        return str(e)
-    write_atomically(entry, lambda f: np.save(f, clip))
-    return None
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def _done(job: tuple) -> bool:
-    entry = Path(job[3])
-    return entry.is_file() or _failure(entry).is_file()
-
-
-def build_entries(jobs: Sequence[tuple], workers: int = 0) -> int:
-    """Decode the clips of ``jobs`` whose entries are not cached yet, in ``workers``
-    processes (0: one per CPU). Returns how many were decoded here."""
-    todo = [j for j in jobs if not _done(j)]
-    if not todo:
-        return 0
-    folder = Path(todo[0][3]).parent
-    try:
-        with build_lock(folder):
-            todo = [j for j in todo if not _done(j)]  # another process may have built them meanwhile
-            workers = min(workers or _cpus(), len(todo))
-            tick = Ticker("decoding clips:", len(todo))
-            if workers <= 1:
-                for n, job in enumerate(todo, 1):
-                    build_entry(job)
-                    tick(n)
-            else:
-                _decode_in_processes(todo, workers, folder, tick)
-    except OSError as e:
-        raise UserError(f"{folder}: cannot write the clip cache ({e.strerror}); set SWEEPLAB_CACHE or cache_dir") from None
-    return len(todo)
-
-
-def _decode_in_processes(todo: list[tuple], workers: int, folder: Path, tick: Ticker) -> None:
-    """Fresh interpreters (not multiprocessing's fork or spawn: the caller may be a Ray
-    worker with threads, or a script without a ``__main__`` guard), each decoding every
-    ``workers``-th clip. One that dies inside FFmpeg has the clip it was on recorded as
-    undecodable; the clips after it go to the next round."""
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-    while todo:
-        running = []
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".progress-") as progress:
-            for n in range(min(workers, len(todo))):
-                chunk = todo[n::workers]
-                log_path = Path(progress) / f"{n}.txt"
-                with open(log_path, "wb") as out:
-                    proc = subprocess.Popen([sys.executable, "-c", "from sweeplab.data.wlasl import _worker; _worker()"],
-                                            stdin=subprocess.PIPE, stdout=out, env=env)
-                try:
-                    proc.stdin.write(pickle.dumps(chunk))
-                    proc.stdin.close()
-                except BrokenPipeError:  # it died at once; its exit code tells below
-                    pass
-                running.append((proc, chunk, log_path))
-            done_before = tick.total - len(todo)  # decoded in earlier rounds
-            while any(proc.poll() is None for proc, _, _ in running):  # each says which job it starts
-                tick(done_before + sum(max(0, len(log.read_text().split()) - 1) for _, _, log in running))
-                time.sleep(0.5)
-            codes = []
-            for proc, chunk, log_path in running:
-                codes.append(proc.wait())
-                started = log_path.read_text().split()
-                if codes[-1] != 0 and started and not _done(chunk[int(started[-1])]):
-                    _record_failure(Path(chunk[int(started[-1])][3]), f"the decoding process died on it (exit code {codes[-1]})")
-        left = [j for j in todo if not _done(j) and Path(j[0]).is_file()]
-        if len(left) == len(todo):
-            raise UserError(f"the video decoding processes exited with codes {codes} before decoding anything; "
-                            f"their messages are above")
-        todo = left
-
-
-def _worker() -> None:
-    """A decoding process: jobs (pickled) on stdin; the index of each job it starts on stdout."""
-    jobs = pickle.load(sys.stdin.buffer)
-    for i, job in enumerate(jobs):
-        print(i, flush=True)
-        build_entry(job, threads=1)
+# ------------------------------------------------------------------ splits as cached clips
 
 
 def _pick(instances: list[Instance], max_rows: int, seed: int) -> list[Instance]:
@@ -351,7 +214,7 @@ def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptio
     meta, videos, present, missing = list_videos(data, num_classes, video_dir)
     folder = cache_root(cache_dir) / CLIPS
     present = _pick(present, max_rows, seed)
-    jobs = [(str(videos / f"{i.video_id}.mp4"), i, opts, str(_entry(folder, videos / f"{i.video_id}.mp4", i, opts)))
+    jobs = [(str(videos / f"{i.video_id}.mp4"), i, opts, str(entry_path(folder, videos / f"{i.video_id}.mp4", i, opts)))
             for i in present]
     decoded = build_entries(jobs, workers)
     kept, corrupt, why = [], [], {}
@@ -361,7 +224,7 @@ def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptio
             kept.append(job)
         else:
             corrupt.append(job[1].video_id)
-            why[job[1].video_id] = _failure(entry).read_text() if _failure(entry).is_file() else "not decoded"
+            why[job[1].video_id] = failure_path(entry).read_text() if failure_path(entry).is_file() else "not decoded"
             log.debug("%s: cannot decode (%s); skipped", job[0], why[job[1].video_id])
     splits = VideoSplits(
         class_names=meta.glosses,
@@ -413,21 +276,6 @@ def list_videos(data: Path | str, num_classes: int, video_dir: str | None = None
             raise UserError(f"{meta.source}: gloss {gloss!r} (class {label}): all {listed} of its training videos "
                             f"are missing under {videos}")
     return meta, videos, present, missing
-
-
-def ensure_cached(splits: VideoSplits, workers: int = 0) -> None:
-    """On a node other than the one that loaded ``splits``, decode what its cache lacks
-    (nothing where the cache folder is shared or already filled)."""
-    build_entries(splits.jobs, workers)
-    absent = [j[0] for j in splits.jobs if not Path(j[3]).is_file()]
-    if absent:
-        raise UserError(f"{len(absent)} cached clips are absent on this node and their videos cannot be decoded here "
-                        f"(first: {absent[0]}); put the videos or the cache (SWEEPLAB_CACHE / cache_dir) on storage every node sees")
-
-
-def read_clips(paths: Iterable[str]) -> np.ndarray:
-    """Cached clips stacked: uint8 (n, frames, size, size, 3)."""
-    return np.stack([np.load(p) for p in paths])
 
 
 # ------------------------------------------------------------------ generated stand-in

@@ -5,10 +5,11 @@ Defaults are the report's WLASL100 baseline: AdamW, lr 1e-4, weight decay 0.05, 
 1.0, patience 5. ``batch_size`` is the batch of one optimizer step; ``grad_accum_steps``
 cuts it into that many forward / backward passes when it does not fit on the device.
 
-Clips come from the on-disk cache that ``load_data`` fills (data/wlasl.py): each trial
-reads uint8 frames from it, then augments (a random resized crop shared by a clip's
-frames; flips only on request: handedness carries meaning in sign language) and
-normalises on the trial's device.
+Clips come from the on-disk cache that ``load_data`` fills (data/wlasl.py reads the
+metadata, data/wlasl_cache.py decodes and caches the clips): each trial reads uint8
+frames from it, then augments (a random resized crop shared by a clip's frames; flips
+only on request: handedness carries meaning in sign language) and normalises on the
+trial's device.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from torch import nn
 
 from .. import engine
 from ..config import BaseConfig
-from ..data import wlasl
+from ..data import wlasl, wlasl_cache
 from ..data.batching import epoch_batches
 from ..data.splits import tensor
 from ..engine import Session
@@ -101,7 +102,7 @@ class VideomaeConfig(BaseConfig):
 
 
 def load_data(cfg: VideomaeConfig) -> wlasl.VideoSplits:
-    opts = wlasl.ClipOptions(cfg.num_frames, cfg.image_size, cfg.frame_range, cfg.bbox_crop)
+    opts = wlasl_cache.ClipOptions(cfg.num_frames, cfg.image_size, cfg.frame_range, cfg.bbox_crop)
     if cfg.data is None:
         root = wlasl.synthetic_wlasl(cfg.synthetic_size, cfg.synthetic_classes, cfg.data_seed, cfg.cache_dir)
         subset = min(cfg.subset, cfg.synthetic_classes)
@@ -143,7 +144,7 @@ class VideomaeTask:
     def __init__(self, cfg: VideomaeConfig, data: wlasl.VideoSplits, session: Session):
         self.cfg, self.data, self.session = cfg, data, session
         self.device = session.device()
-        wlasl.ensure_cached(data, cfg.decode_workers)  # a no-op on the node that loaded the data
+        wlasl_cache.ensure_cached(data, cfg.decode_workers)  # a no-op on the node that loaded the data
         self.labels = {s: tensor(data.labels[s]) for s in wlasl.SPLITS}
         n_classes = len(data.class_names)
         self.majority = majority_class(data.labels["train"], n_classes)
@@ -192,7 +193,7 @@ class VideomaeTask:
     def clips(self, split: str, rows: torch.Tensor, train: bool = False) -> torch.Tensor:
         """Normalised float clips (batch, frames, 3, size, size) on the device."""
         paths = self.data.clips[split]
-        x = torch.from_numpy(wlasl.read_clips(paths[i] for i in rows.tolist())).to(self.device, non_blocking=True)
+        x = torch.from_numpy(wlasl_cache.read_clips(paths[i] for i in rows.tolist())).to(self.device, non_blocking=True)
         x = x.permute(0, 1, 4, 2, 3).float().div_(255)
         if train and self.cfg.augment:
             x = random_resized_crop(x, self._generator, self.cfg.crop_scale, self.cfg.hflip)
