@@ -44,13 +44,15 @@ def write_sweep(folder: Path, trials: list[dict[str, Any]], history: list[dict[s
 def meta_for(experiment: Optional[str], metric: str, mode: str, name: str, space: Optional[str] = None,
              presets: Optional[dict] = None, scheduler: str = "asha", searcher: str = "optuna", seed: int = 0) -> dict:
     from sweeplab.config import fields_record
+    from sweeplab import registry
     from sweeplab.registry import EXPERIMENTS
 
     text = spaces.find(space).read_text() if space else None
     fields = fields_record(EXPERIMENTS[experiment].load().config) if experiment else None  # as tune records them
     return {"experiment": experiment, "metric": metric, "mode": mode, "name": name, "scheduler": scheduler,
             "searcher": searcher, "seed": seed, "space_file": f"{space}.yaml" if space else None,
-            "space": text, "presets": presets or {}, "config_fields": fields}
+            "space": text, "presets": presets or {}, "config_fields": fields,
+            "table": registry.table_declaration(experiment)}
 
 
 def gru_sweep(folder: Path) -> Path:

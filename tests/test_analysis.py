@@ -695,3 +695,26 @@ def test_analyze_of_an_old_sweep_says_once_it_has_no_intervals(tmp_path, capsys)
     assert 'No intervals (sweep stored no predictions): "beat" means better by more than 1%' in out
     assert "[0." not in out and "(tie)" not in out
     assert "| **GRU (original)** | **64**     | **2**    | **Yes**       | **0.001** | **0.980** | **0.920** |" in out
+
+
+def test_a_sweep_reads_with_the_table_it_recorded_not_the_registry_of_today(tmp_path):
+    """sweep.json keeps the experiment's table as it was; a later registry edit does not
+    change an old sweep's tables, its capacity (the cost of a tie) or its trivial baseline."""
+    import json
+
+    from sweeplab.analysis import load, tables
+
+    folder = gru_sweep(tmp_path / "gru")
+    sweep = load.load_sweep(str(folder))
+    assert tables.table_params(sweep)[:4] == ["hidden_dim", "n_layers", "bidirectional", "lr"]  # as the registry has it
+    meta = json.loads((folder / "sweep.json").read_text())
+    assert meta["table"] == {"table": ["hidden_dim", "n_layers", "bidirectional", "lr"],
+                             "table_metrics": ["val_accuracy", "val_macro_f1"],
+                             "capacity": ["hidden_dim", "n_layers", "bidirectional"], "trivial": "majority"}
+    meta["table"] = {"table": ["lr", "hidden_dim"], "table_metrics": ["val_accuracy"], "capacity": ["hidden_dim"],
+                     "trivial": None}
+    (folder / "sweep.json").write_text(json.dumps(meta))
+    old = load.load_sweep(str(folder))
+    assert tables.table_params(old)[:2] == ["lr", "hidden_dim"]
+    assert tables.table_metrics(old) == ["val_macro_f1", "val_accuracy"]
+    assert (old.experiment.capacity, old.experiment.trivial) == (("hidden_dim",), None)

@@ -408,3 +408,25 @@ def test_pbts_exploits_come_from_rays_log_as_a_lineage_with_the_mutated_values(t
         ("p_00006", "p_00002", 6, {"lr": [0.01, 0.008], "cell": ["lstm", "gru"]})]
     gru_sweep(tmp_path / "gru")
     assert app.json("/api/sweeps/gru/decisions")["lineage"] is None
+
+
+def test_the_dashboard_serves_every_view_from_files_only_neither_ray_nor_torch_nor_tuning(tmp_path):
+    """Every JSON route of a sweep, served in a fresh process: the dashboard reads the
+    store's files and imports nothing of the running side."""
+    import subprocess
+    import sys
+
+    gru_sweep(tmp_path / "store" / "gru")
+    code = f"""
+import sys, urllib.request
+from sweeplab.dashboard.data import VIEWS
+from sweeplab.dashboard.server import Background
+bg = Background([{str(tmp_path / 'store')!r}])
+for route in ["api/sweeps", "api/sweeps/gru", "api/sweeps/gru/trials", "api/sweeps/gru/curves",
+              "api/sweeps/gru/history/gru1", "sweep/gru", "", *[f"api/sweeps/gru/{{v}}" for v in VIEWS]]:
+    assert urllib.request.urlopen(bg.url + route).status == 200, route
+bad = [m for m in ("ray", "torch", "sweeplab.tuning", "sweeplab.plan", "sweeplab.runner") if m in sys.modules]
+assert not bad, bad
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

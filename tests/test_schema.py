@@ -158,6 +158,9 @@ def test_a_diverged_trials_failure_columns_are_what_observe_reads(tmp_path):
     # the text says nothing a parser could use: what observe says comes from the columns
     rec.ended("x", Status.ERROR, "sweeplab.errors.TrialDiverged: (message)",
               schema.diverged(float("nan"), 2, 4, {"lr": 0.0333333}))
+    rec.started("c", {**SEQCLF, "lr": 0.002})  # a crash the engine knows nothing of: no failure fields
+    rec.result("c", {"training_iteration": 1, "epoch": 1, "val_macro_f1": 0.5, "val_accuracy": 0.6, "train_loss": 0.7})
+    rec.ended("c", Status.ERROR, "sweeplab.faults.InjectedFault: injected fault: trial crashed at epoch 3")
     rec.close({})
 
     trials = store.read_frame(store.join(uri, store.TRIALS)).set_index("trial_id")
@@ -169,6 +172,10 @@ def test_a_diverged_trials_failure_columns_are_what_observe_reads(tmp_path):
     sweep = load.load_sweep(uri)
     assert [o.en for o in observe.observe(sweep)["x"]] == [
         "diverged: loss became nan at epoch 2, step 4 (lr=0.0333), at the sweep's highest learning rate (0.05)"]
+    seen = observe.observe(sweep)
+    # a row without failure fields holds NaN there: not a divergence (NaN is truthy)
+    assert "failed: sweeplab.faults.InjectedFault: injected fault: trial crashed at epoch 3" in [o.en for o in seen["c"]]
+    assert not [o for t in ("p0", "p1", "p2", "c") for o in seen.get(t, []) if o.code == "diverged"]
     assert [o.es for o in observe.observe(sweep)["x"]] == [
         "divergió: loss became nan at epoch 2, step 4 (lr=0.0333), con la tasa de aprendizaje más alta del barrido (0.05)"]
 

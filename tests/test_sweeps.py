@@ -221,7 +221,7 @@ def test_other_schedulers_and_searchers(scheduler, search, storage):
 
 
 @pytest.mark.slow
-def test_time_budget_ends_the_sweep_early(storage):
+def test_time_budget_ends_the_sweep_early_and_resume_says_it_was_spent(storage, capsys):
     # 40 trials of 200 epochs, one at a time, cannot end within the budget on any machine
     code = main(["tune", "freq", "--smoke", "--num-samples", "40", "--max-concurrent", "1", "--time-budget", "20",
                  "--scheduler", "fifo", "--search", "random", "--set", "epochs=200", "--set", "seq_length=50",
@@ -230,6 +230,10 @@ def test_time_budget_ends_the_sweep_early(storage):
     trials, _ = frames(storage / "t")
     assert 1 <= len(trials) < 40
     assert (trials["status"] == "INTERRUPTED").sum() <= 1  # --max-concurrent 1: only one was running
+    # Tune restores the budget as spent: resume says so rather than starting Ray to train nothing
+    capsys.readouterr()
+    assert main(["resume", str(storage / "t")]) == 0
+    assert "the sweep's time budget (20 s) ended it" in capsys.readouterr().out
 
 
 def test_wandb_offline_logs_and_no_secret_reaches_any_file(storage, monkeypatch, capfd):

@@ -225,6 +225,23 @@ def test_resuming_a_sweep_that_ran_to_its_end_says_nothing_to_resume(tmp_path, c
         "nothing to resume")
 
 
+def test_resuming_a_sweep_its_time_budget_ended_says_why_nothing_would_run(tmp_path, capsys, monkeypatch):
+    """Tune restores a sweep's time budget as spent: resume would start Ray and train nothing."""
+    import json
+
+    sweep = ended_sweep(tmp_path / "s", [{"trial_id": "a", "status": "TERMINATED", "iterations": 20},
+                                         {"trial_id": "b", "status": "PAUSED", "iterations": 6}])
+    meta = json.loads((sweep / "sweep.json").read_text())
+    del meta["ended"]
+    (sweep / "sweep.json").write_text(json.dumps({**meta, "time_budget_s": 150.0,
+                                                  "time_budget_spent": "2026-12-03T18:10:26"}))
+    monkeypatch.setattr(tuning, "start_ray", lambda prep: pytest.fail("Ray started"))
+    assert tuning.resume(str(sweep)) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{sweep}: the sweep's time budget (150 s) ended it (2026-12-03T18:10:26) and Tune counts it over every run "
+        "of the sweep, so a resume would train nothing; to go on, start a new sweep (--time-budget sets its budget)")
+
+
 def test_a_sweep_resumed_after_it_ended_is_no_longer_marked_ended(tmp_path, monkeypatch):
     """--retry-errored runs an ended sweep again: were it killed now, a later resume must
     not take it for ended."""

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from . import secrets, store
+from . import registry, secrets, store
 from .config import fields_record
 from .errors import causes
 from .schema import FAILURE_KIND, Status
@@ -54,6 +54,8 @@ def sweep_meta(prep: SweepPlan) -> dict[str, Any]:
         "name": prep.name,
         "storage": prep.storage,
         "masked": sorted(prep.secrets),
+        # what analysis's tables show, as the registry declared it when the sweep ran
+        "table": registry.table_declaration(prep.spec.experiment),
     }, prep.secrets)
 
 

@@ -2,6 +2,7 @@
 imports nothing heavier than this module (no torch, no transformers)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
 
@@ -185,6 +186,27 @@ EXPERIMENTS: dict[str, Experiment] = {
         ),
     ]
 }
+
+
+def table_declaration(experiment_id: Optional[str]) -> Optional[dict[str, Any]]:
+    """What analysis shows and reasons with for an experiment (config keys, metrics,
+    capacity keys, trivial baseline), as sweep.json records it; None for a user trainable."""
+    exp = EXPERIMENTS.get(experiment_id or "")
+    if exp is None:
+        return None
+    return {"table": list(exp.table), "table_metrics": list(exp.table_metrics), "capacity": list(exp.capacity),
+            "trivial": exp.trivial}
+
+
+def as_recorded(exp: Experiment, declaration: Any) -> Experiment:
+    """``exp`` with what a sweep recorded of its table (``table_declaration``), so a sweep
+    reads as it ran after the registry changed; a sweep that recorded none: ``exp``."""
+    if not isinstance(declaration, dict):
+        return exp
+    lists = {k: tuple(str(v) for v in declaration[k]) for k in ("table", "table_metrics", "capacity")
+             if isinstance(declaration.get(k), list)}
+    trivial = declaration.get("trivial") if declaration.get("trivial") in ("majority", "zero", None) else exp.trivial
+    return dataclasses.replace(exp, **lists, trivial=trivial)
 
 
 def get(experiment_id: str) -> Experiment:

@@ -52,7 +52,7 @@ def check_shared(storage: str, nodes: int) -> None:
 
 # sweep.json's keys that analysis and resume use, and the JSON type each must have (or null)
 _META_TYPES = {"experiment": str, "metric": str, "mode": str, "name": str, "scheduler": str, "searcher": str,
-               "presets": dict, "options": dict, "scheduler_options": dict}
+               "presets": dict, "options": dict, "scheduler_options": dict, "table": dict}
 
 
 def read_meta(sweep_uri: str) -> dict[str, Any]:

@@ -216,6 +216,7 @@ def _run(prep: SweepPlan, shared) -> int:
 
 
 TIME_BUDGET = -1  # _ended's "stopped by": the sweep's time budget ran out
+TIME_BUDGET_SPENT = "time_budget_spent"  # in sweep.json: when its time budget ended the sweep
 
 
 def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
@@ -225,7 +226,10 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
         meta = store.read_meta(prep.uri)
         store.write_json(store.join(prep.uri, store.SWEEP_JSON), {**meta, "ended": dt.datetime.now().isoformat(timespec="seconds")})
         return code
-    if stopped_by == TIME_BUDGET:
+    if stopped_by == TIME_BUDGET:  # Tune counts it over every run of the sweep: resume would train nothing
+        meta = store.read_meta(prep.uri)
+        store.write_json(store.join(prep.uri, store.SWEEP_JSON),
+                         {**meta, TIME_BUDGET_SPENT: dt.datetime.now().isoformat(timespec="seconds")})
         print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it: "
               "trials still paused at a rung or running were left as they were")
         return code
@@ -248,6 +252,12 @@ def _nothing_to_resume(meta: dict[str, Any], recorder: store.SweepRecorder, retr
                        sweep_dir: str) -> bool:
     """A sweep that ran to its end, every trial finished (or errored, without
     --retry-errored): said in one line, and Ray is not started."""
+    if meta.get(TIME_BUDGET_SPENT):
+        budget = (meta.get("time_budget_s") or 0)
+        print(f"{sweep_dir}: the sweep's time budget ({budget:g} s) ended it ({meta[TIME_BUDGET_SPENT]}) and Tune "
+              "counts it over every run of the sweep, so a resume would train nothing; to go on, start a new sweep "
+              "(--time-budget sets its budget)")
+        return True
     statuses = [row.get("status") for row in recorder.trials.values()]
     errored = statuses.count(Status.ERROR)
     if not meta.get("ended") or any(s not in ENDED for s in statuses) or (retry_errored and errored):

@@ -50,9 +50,11 @@ class Sweep:
     def name(self) -> str:
         return self.meta.get("name") or os.path.basename(self.uri.rstrip("/"))
 
-    @property
+    @cached_property
     def experiment(self) -> Optional[registry.Experiment]:
-        return registry.EXPERIMENTS.get(self.meta.get("experiment") or "")
+        """The registry's entry, with the table the sweep recorded (sweep.json's ``table``)."""
+        exp = registry.EXPERIMENTS.get(self.meta.get("experiment") or "")
+        return registry.as_recorded(exp, self.meta.get("table")) if exp else None
 
     @property
     def presets(self) -> dict[str, dict[str, Any]]:

@@ -333,8 +333,9 @@ def _divergence(t: _Trial) -> Optional[str]:
     """How the engine stopped a diverged trial, from the trial's failure columns; in a store
     from before them, from its error's text ("...TrialDiverged: loss became nan at epoch 8,
     step 4 (lr=0.0333); trial stopped"). None: the engine did not stop it for diverging."""
-    if t.fact["failure"]:
-        return t.fact["failure"]
+    failure = t.fact["failure"]
+    if isinstance(failure, str) and failure:  # a table row holds NaN where a trial has none
+        return failure
     error = t.fact["error"]
     if isinstance(error, str) and "loss became" in error:
         return error[error.index("loss became"):].removesuffix("; trial stopped")

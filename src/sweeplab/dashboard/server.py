@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -162,7 +163,7 @@ class Background:
                 self.loop.run_until_complete(self.runner.setup())
                 site = web.TCPSite(self.runner, host, port)
                 self.loop.run_until_complete(site.start())
-                self.port = site._server.sockets[0].getsockname()[1]
+                self.port = self.runner.addresses[0][1]  # the port bound, where 0 asked for any
             except OSError as e:
                 failed.append(e)
                 return
@@ -200,8 +201,9 @@ def serve(roots: list[str], host: str = "127.0.0.1", port: int = 8266) -> None:
     if warning:
         print(warning, file=sys.stderr)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    print(f"sweeplab dashboard: http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
-    try:
-        web.run_app(app, host=host, port=port, print=None, handle_signals=True)
+    try:  # bound here, so the URL printed has the port bound (--port 0: any free one)
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as e:
         raise UserError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror})") from None
+    print(f"sweeplab dashboard: http://{shown}:{sock.getsockname()[1]}/  (Ctrl-C to stop)", flush=True)
+    web.run_app(app, sock=sock, print=None, handle_signals=True)
