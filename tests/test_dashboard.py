@@ -236,6 +236,7 @@ def _search_views_render(browser, tag: str) -> None:
         assert element.screenshot(str(ARTIFACTS / f"dashboard-{view}-{tag}.png"))
 
 
+@pytest.mark.slow
 def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_index_opened(tmp_path, served):
     from selenium.webdriver.common.by import By
 
@@ -270,6 +271,7 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
         browser.quit()
 
 
+@pytest.mark.slow
 def test_browser_page_refreshes_itself_while_the_sweep_runs(tmp_path, served):
     from selenium.webdriver.common.by import By
 

@@ -26,7 +26,10 @@ def frames(sweep):
     return pd.read_parquet(sweep / "trials.parquet"), pd.read_parquet(sweep / "history.parquet")
 
 
-@pytest.mark.parametrize("exp_id", sorted(registry.EXPERIMENTS))
+# the default tier's one real Ray sweep is freq's; every experiment's engine epoch runs there
+# too, without Ray (test_registry.py); the others' sweeps through Ray are in the slow tier
+@pytest.mark.parametrize("exp_id", [e if e == "freq" else pytest.param(e, marks=pytest.mark.slow)
+                                    for e in sorted(registry.EXPERIMENTS)])
 def test_smoke_sweep_of_every_experiment(exp_id, storage):
     exp = registry.get(exp_id)
     code = main(["tune", exp_id, "--smoke", "--scheduler", "asha", "--search", "optuna",
@@ -236,6 +239,7 @@ def test_time_budget_ends_the_sweep_early_and_resume_says_it_was_spent(storage, 
     assert "the sweep's time budget (20 s) ended it" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_wandb_offline_logs_and_no_secret_reaches_any_file(storage, monkeypatch, capfd):
     secrets = {"WANDB_API_KEY": "wandb-key-0123456789abcdef", "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a",
                "AWS_SECRET_ACCESS_KEY": "aws-secret-123abc456"}

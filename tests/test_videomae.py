@@ -330,6 +330,7 @@ def test_smoke_pins_the_tiny_model_and_a_gpu_trial_still_prepares_on_a_cpu_machi
     assert smoke.plan.gpus == 1.0 and smoke.num_samples == 2  # the registry's share; without GPUs, trials run on CPU
 
 
+@pytest.mark.slow
 def test_smoke_sweep_through_ray_on_a_wlasl_tree(root, storage, ray_local):
     code = main(["tune", "videomae", "--smoke", "--set", f"data={root}", "--set", "subset=3",
                  "--search", "random", "--scheduler", "fifo", "--storage", str(storage), "--name", "v", "--quiet"])
