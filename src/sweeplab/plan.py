@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 from . import faults, flags, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
-from .schema import is_remote
+from .schema import absolute, is_remote
 from .runner import TrialPlan, load_user_trainable
 from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
 
@@ -106,8 +106,9 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     """Validate everything (space, pins, flags, resources) before Ray starts. ``check_fit``:
     refuse a trial this machine's local Ray could never place (not for a job submitted to
     a cluster)."""
+    storage = absolute(opts.storage)
     if not fresh and opts.name:  # resume: a sweep marked failed is refused before anything else
-        refuse_failed(store.join(opts.storage if is_remote(opts.storage) else os.path.abspath(opts.storage), opts.name))
+        refuse_failed(store.join(storage, opts.name))
     if opts.trainable:
         exp, config_cls = None, None
         if not opts.space:
@@ -152,7 +153,6 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         num_samples = min(num_samples, 2)
     res, gpu_default = _resources(exp, spec, opts)
 
-    storage = opts.storage if is_remote(opts.storage) else os.path.abspath(opts.storage)
     name = opts.name or f"{Path(path).stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     flags.check_name(name)
     flags.check(seed=opts.seed, cpus_per_trial=opts.cpus_per_trial, gpus_per_trial=opts.gpus_per_trial)

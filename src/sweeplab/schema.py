@@ -181,3 +181,10 @@ def is_remote(uri: str) -> bool:
     """A URI (s3://, gs://, file://) rather than a path of this machine: what pyarrow opens
     by its scheme, and what every node of a cluster reaches (file:// names a shared mount)."""
     return "://" in uri
+
+
+def absolute(uri: str) -> str:
+    """A URI as it is; a path of this machine made absolute (trials and resume run elsewhere)."""
+    import os
+
+    return uri if is_remote(uri) else os.path.abspath(uri)

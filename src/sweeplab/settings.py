@@ -31,29 +31,18 @@ class Settings:
 
 def read(env: Mapping[str, str]) -> Settings:
     """The settings ``env`` gives; a value that is not one is one line naming the variable."""
+    default = Settings()
     port, floor = env.get(DASHBOARD_PORT, "").strip(), env.get(MIN_FREE_MB, "").strip()
-    out = Settings()
-    if port:
-        if not port.isdigit() or int(port) > 65535:
-            raise UserError(f"{DASHBOARD_PORT}={port!r}: expected a port number, 0 to 65535 (0: any free port)")
-        out = _with(out, dashboard_port=int(port))
-    if floor:
-        try:
-            value = float(floor)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < 0:
-            raise UserError(f"{MIN_FREE_MB}={floor!r}: expected a number of MiB >= 0")
-        out = _with(out, min_free_mb=value)
-    if env.get(CACHE):
-        out = _with(out, cache_dir=Path(env[CACHE]))
-    return _with(out, cache_dir=out.cache_dir.expanduser(), faults=env.get(FAULTS, ""))
-
-
-def _with(settings: Settings, **changes) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
+    if port and (not port.isdigit() or int(port) > 65535):
+        raise UserError(f"{DASHBOARD_PORT}={port!r}: expected a port number, 0 to 65535 (0: any free port)")
+    try:
+        min_free = float(floor) if floor else default.min_free_mb
+    except ValueError:
+        min_free = math.nan
+    if not math.isfinite(min_free) or min_free < 0:
+        raise UserError(f"{MIN_FREE_MB}={floor!r}: expected a number of MiB >= 0")
+    return Settings(dashboard_port=int(port) if port else default.dashboard_port, min_free_mb=min_free,
+                    cache_dir=Path(env.get(CACHE) or default.cache_dir).expanduser(), faults=env.get(FAULTS, ""))
 
 
 _current: Optional[Settings] = None

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from . import faults, files, secrets, stopping, store
 from .storage_checks import storage_failure
 from .errors import UserError
-from .schema import ENDED, Status, is_remote
+from .schema import ENDED, Status, absolute, is_remote
 from .lock import SweepLock
 from .analysis.summary import summarize
 from .plan import SweepOptions, SweepPlan, default_concurrency, prepare, shared_data
@@ -223,13 +223,10 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
     """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
     code = summarize(prep.uri, prep.metric, prep.mode)
     if stopped_by is None:  # Tune ran out of trials to run: a resume has nothing to do
-        meta = store.read_meta(prep.uri)
-        store.write_json(store.join(prep.uri, store.SWEEP_JSON), {**meta, "ended": dt.datetime.now().isoformat(timespec="seconds")})
+        _stamp(prep.uri, "ended")
         return code
     if stopped_by == TIME_BUDGET:  # Tune counts it over every run of the sweep: resume would train nothing
-        meta = store.read_meta(prep.uri)
-        store.write_json(store.join(prep.uri, store.SWEEP_JSON),
-                         {**meta, TIME_BUDGET_SPENT: dt.datetime.now().isoformat(timespec="seconds")})
+        _stamp(prep.uri, TIME_BUDGET_SPENT)
         print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it: "
               "trials still paused at a rung or running were left as they were")
         return code
@@ -237,10 +234,16 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
     return stopping.EXIT[stopped_by]
 
 
+def _stamp(uri: str, key: str) -> None:
+    """Record in sweep.json when the sweep ended (``key``: how), for resume to read."""
+    meta = store.read_meta(uri)
+    store.write_json(store.join(uri, store.SWEEP_JSON), {**meta, key: dt.datetime.now().isoformat(timespec="seconds")})
+
+
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     """Continue a sweep stopped by Ctrl-C or a kill: finished trials stay finished, the
     searcher's state is Tune's own (saved in the experiment folder)."""
-    uri = sweep_dir if is_remote(sweep_dir) else os.path.abspath(sweep_dir)
+    uri = absolute(sweep_dir)
     if not store.exists(store.join(uri, store.SWEEP_JSON)):
         raise UserError(f"{sweep_dir}: no {store.SWEEP_JSON} here; not a sweeplab sweep folder")
     lock = SweepLock(uri, f"sweeplab resume {sweep_dir}")
