@@ -20,7 +20,9 @@ Methods: random (the grid's configs in a random order, no repeats), sweeplab's d
 (exactly as ``sweeplab tune`` builds it for this budget), Ray's ASHA + Optuna TPE, Ray's
 HyperBand with random search. Figures per method: the ratio of its best to the grid's best
 (search_efficiency's: >= 1 means as good as the grid; goal 0.99), its mean and minimum,
-the share of runs at >= 0.99, mean rank among the methods (ties averaged), and the runs it
+the share of runs at >= 0.99, mean rank among the methods (ties averaged), its ratio minus
+random search's with the same seeds (vs_random: the mean of the paired differences, and
+their standard error; the runs share recorded curves, so it understates), and the runs it
 ended strictly below random search with the same seeds (lost_to_random). Then what no
 model-free allocation can beat: the best successive-halving split of the budget (n configs
 to epoch r, the k best on to full length), chosen in hindsight (``static_ceiling``).
@@ -139,8 +141,10 @@ def replay(exp: str, search_seeds: int, share: float) -> dict:
     methods = {}
     for m in METHODS:
         r = np.asarray(ratios[m])
+        diff = r - np.asarray(ratios["random"])  # paired: the same recorded seed and search seed
         methods[m] = {"mean_ratio": float(r.mean()), "min_ratio": float(r.min()), "at_goal": float(np.mean(r >= GOAL)),
-                      "mean_rank": float(np.mean(ranks[m])),
+                      "mean_rank": float(np.mean(ranks[m])), "vs_random": float(diff.mean()),
+                      "vs_random_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
                       "lost_to_random": int(sum(finals[m][k] < finals["random"][k] for k in keys))}
     return {"experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": n_configs,
             "epochs": epochs, "recorded_seeds": list(data["seeds"]), "search_seeds": search_seeds,
@@ -183,6 +187,30 @@ def static_ceiling(exp: str, share: float, draws: int = 200) -> dict:
                           "mean_ratio": found[by_mean][1]}}
 
 
+def transfer_oracle(exp: str, share: float) -> dict:
+    """What knowing the answer beforehand buys: for each recorded seed, the k configs that
+    were best (their best value, mean over the *other* recorded seeds) trained straight to
+    full length, as many as the budget pays for. No search has this knowledge; where even
+    it misses the goal, the goal is finer than what retraining a config with another seed
+    changes (``seed_spread``: a config's best value across the recorded seeds, max / min,
+    the median over configs)."""
+    data = json.loads(curves_path(exp).read_text())
+    sign = -1.0 if data["mode"] == "min" else 1.0
+    grids = {s: sign * np.array([r["values"] for r in rows], dtype=float) for s, rows in data["seeds"].items()}
+    epochs = int(data["epochs"])
+    n_configs = len(next(iter(grids.values())))
+    k = max(1, int(share * n_configs * epochs) // epochs)
+    ratios = {}
+    for seed, curves in grids.items():
+        known = np.mean([c.max(axis=1) for s, c in grids.items() if s != seed], axis=0)
+        value, best = curves[np.argsort(-known)[:k]].max(), curves.max()
+        ratios[seed] = float(best / value if sign < 0 else value / best)
+    bests = sign * np.array([c.max(axis=1) for c in grids.values()])  # seeds x configs, as recorded
+    spread = np.median(bests.max(axis=0) / bests.min(axis=0))
+    return {"full_trials": k, "ratios": ratios, "mean_ratio": float(np.mean(list(ratios.values()))),
+            "seed_spread": float(spread)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["record", "freq", "seqclf"])
@@ -213,13 +241,20 @@ def main(argv=None) -> None:
     print(f"{args.what}: {figures['runs']} runs a method ({len(figures['recorded_seeds'])} recorded seeds x "
           f"{args.search_seeds} search seeds), budget {figures['budget_epochs']} epochs "
           f"({args.share:.0%} of the grid's), {time.perf_counter() - t0:.0f} s")
-    print(table(rows, ["method", "mean_ratio", "min_ratio", "at_goal", "mean_rank", "lost_to_random"]))
+    print(table(rows, ["method", "mean_ratio", "min_ratio", "at_goal", "mean_rank", "vs_random", "vs_random_se",
+                       "lost_to_random"]))
     figures["static_ceiling"] = ceiling = static_ceiling(args.what, args.share)
     g, m = ceiling["best_at_goal"], ceiling["best_mean"]
     print(f"without a model, the best of {ceiling['allocations']} successive-halving allocations chosen in hindsight "
           f"(n configs to epoch r, the k best to full length): {g['at_goal']:.0%} of runs at >= {GOAL} "
           f"(r {g['r']}, k {g['k']}, n {g['n']}); the best mean ratio {m['mean_ratio']:.4f} (r {m['r']}, k {m['k']}, "
           f"n {m['n']})")
+    figures["transfer_oracle"] = oracle = transfer_oracle(args.what, args.share)
+    print(f"knowing beforehand which configs are best (from the other recorded seeds' full grids), "
+          f"{oracle['full_trials']} of them trained to full length: ratio "
+          + ", ".join(f"seed {s} {r:.3f}" for s, r in oracle["ratios"].items())
+          + f" (mean {oracle['mean_ratio']:.4f}); a config retrained with another seed: its best value "
+          f"varies by a factor {oracle['seed_spread']:.3f} (median over configs)")
     record("search_replay", figures)
 
 
