@@ -180,6 +180,25 @@ def test_ties_with_the_cutoff_carry_no_information_and_are_not_cut():
     assert choose(s, ctrl) in (trials[0], trials[1])
 
 
+def test_a_trial_arriving_at_a_rung_does_not_jump_a_better_one_waiting_there():
+    """seqclf's first rung: most trials sit at the majority-class floor (0.181). One that
+    tied early went on; a good one (0.418) then came when the rung had no room and waits.
+    When the rung has room again, a late arrival tied with the cutoff (0.181) must not take
+    it: it waits, and the free worker resumes the one that scored 0.418."""
+    s = scheduler()
+    trials = [FakeTrial(t) for t in "abcdef"]
+    ctrl = FakeController(trials)
+    decisions = [s.on_trial_result(ctrl, t, result(1, v)) for t, v in zip(trials[:5], (.181, .181, .181, .418, .181))]
+    assert decisions == [PAUSE, PAUSE, CONTINUE, PAUSE, PAUSE]  # c tied with room; d came with none
+    for t in (trials[0], trials[1], trials[3], trials[4]):
+        t.status = Trial.PAUSED
+    # six scores: room for a second promotion, and the cutoff (the 2nd best) is 0.181
+    assert s.on_trial_result(ctrl, trials[5], result(1, .181)) == PAUSE
+    trials[5].status = Trial.PAUSED
+    assert choose(s, ctrl) is trials[3]
+    assert s.promoted[1] == {"c", "d"}
+
+
 def test_presets_always_go_on_and_paused_trials_are_stopped_once_nothing_can_promote_them(tmp_path):
     uri = str(tmp_path / "s")
     recorder = store.SweepRecorder(uri, {"v": 1}, "acc", "max")
