@@ -11,7 +11,6 @@ exactly those rows; older ones tested only at a trial's last epoch, and
 :meth:`Sweep.held_out` says which epoch its test figures come from."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -24,7 +23,8 @@ import pandas as pd
 
 from .. import registry, schema, store
 from ..errors import UserError
-from ..schema import IS_BEST, PREDICTIONS, STATUS, TRIAL_ID, Status, config_column, config_columns, config_key, is_remote
+from . import ray_files
+from ..schema import IS_BEST, PREDICTIONS, STATUS, TRIAL_ID, Status, config_columns, config_key, is_remote
 
 ITER = schema.ITERATION
 META_COLUMNS = ("sweep", "experiment", "space", "scheduler", "searcher", "seed")
@@ -266,7 +266,7 @@ def find_sweeps(path: str) -> list[str]:
 def _is_sweep(path: str) -> bool:
     if store.exists(store.join(path, store.TRIALS)):
         return True
-    return not is_remote(path) and os.path.isdir(path) and any(_ray_trial_dirs(path))
+    return not is_remote(path) and os.path.isdir(path) and any(ray_files.trial_dirs(path))
 
 
 def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = None,
@@ -298,7 +298,7 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
         if history is None:
             history = pd.DataFrame(columns=["trial_id", ITER])
     else:
-        trials, history = _from_ray_files(uri)
+        trials, history = ray_files.read(uri)
         meta.setdefault("searcher", "?")
         meta.setdefault("scheduler", "?")
     declared = meta.get("metric")
@@ -333,55 +333,6 @@ def tidy(sweeps: list[Sweep]) -> pd.DataFrame:
         frames.append(s.trials.drop(columns=[PREDICTIONS], errors="ignore").assign(**meta))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return out[[*META_COLUMNS, *[c for c in out.columns if c not in META_COLUMNS]]] if frames else out
-
-
-# --- plain Ray Tune folders ------------------------------------------------------------
-
-def _ray_trial_dirs(path: str):
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        if entry.is_dir() and os.path.exists(os.path.join(entry.path, "result.json")):
-            yield entry.path
-
-
-def _from_ray_files(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trials and history from Ray's per-trial ``params.json`` / ``result.json`` lines."""
-    trials, rows = [], []
-    for folder in _ray_trial_dirs(uri):
-        params = _read_json(os.path.join(folder, "params.json"), {})
-        results = []
-        with open(os.path.join(folder, "result.json"), encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        results.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        continue  # a line cut short by a killed process
-        trial_id = (results[0].get("trial_id") if results else None) or os.path.basename(folder)
-        for r in results:
-            rows.append({TRIAL_ID: trial_id, **{k: store.scalar(v) for k, v in r.items()
-                                                 if k not in schema.TUNE_BOOKKEEPING}})
-        error_file = os.path.join(folder, "error.txt")
-        error = None
-        if os.path.exists(error_file):
-            lines = [ln for ln in open(error_file, errors="replace").read().splitlines() if ln.strip()]
-            error = lines[-1][:2000] if lines else "unknown error"
-        last = rows[-1] if results else {}
-        trials.append({
-            TRIAL_ID: trial_id, STATUS: Status.ERROR if error else Status.TERMINATED, schema.PRESET: None,
-            schema.ERROR: error, **{config_column(k): store.scalar(v) for k, v in params.items()},
-            **{k: v for k, v in last.items() if k != TRIAL_ID},
-            schema.ITERATIONS: int(last.get(ITER, 0) or 0),
-            schema.WALL_TIME: float(last.get(schema.TIME_TOTAL, 0.0) or 0.0),
-        })
-    return pd.DataFrame(trials), pd.DataFrame(rows)
-
-
-def _read_json(path: str, default: Any) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return default
 
 
 # --- values ------------------------------------------------------------------------------
