@@ -7,10 +7,12 @@ goes on at once if its score is in the top 1/eta of the scores that rung has see
 otherwise paused with its checkpoint; whenever a worker frees up, the paused trial that
 has since become promotable, highest rung first, resumes before any new config starts.
 Nothing is lost to arrival order, and a rung whose scores are tied carries no
-information, so ties with the cutoff are promotable rather than cut, though not ahead of
-a paused trial that scored strictly better there (on seqclf's first rung most trials sit
-at the majority-class floor, and a late floor-tied arrival used to take the room of a
-trial waiting with a real score).
+information, so ties with the cutoff are promotable rather than cut. A trial arriving
+exactly at the cutoff (the last promotable place, or tied with it) goes on only where the
+room is left once the paused trials that scored strictly better there have had theirs:
+on seqclf's first rung most trials sit at the majority-class floor, and a late arrival
+at the floor used to take the room of a trial waiting with a real score. One strictly
+above the cutoff goes on at once, as in ASHA.
 
 Presets (the reports' own configurations) always go on: they are the sweep's baselines.
 
@@ -204,17 +206,17 @@ class PromotionASHA(FIFOScheduler):
         return len(self.promoted[milestone]) < int(len(self.rungs[milestone]) // self.eta)
 
     def _promotable(self, milestone: int, trial_id: str) -> bool:
-        """In the top 1/eta of the rung's scores and the rung has room; a tie with the
-        cutoff only where the room is left once the paused trials that scored better there
-        have had theirs (a floor-tied arrival does not jump a better trial waiting)."""
+        """In the top 1/eta of the rung's scores and the rung has room; at the cutoff
+        itself (its last place, or tied with it) only where the room is left once the
+        paused trials that scored strictly better there have had theirs."""
         slots = int(len(self.rungs[milestone]) // self.eta) - len(self.promoted[milestone])
         if slots <= 0:
             return False
         score, cutoff = self.rungs[milestone][trial_id], self._cutoff(milestone)
         if score != cutoff:
             return score > cutoff
-        # a tie with the cutoff: promotable (a tie carries no information), but not ahead of a
-        # trial waiting at this rung that scored strictly better
+        # at the cutoff (a tie carries no information): promotable, but not ahead of a trial
+        # waiting at this rung that scored strictly better
         ahead = sum(m == milestone and t != trial_id and self.rungs[m][t] > score for t, m in self.paused_at.items())
         return slots > ahead
 
