@@ -40,7 +40,6 @@ class Run:
     trials: int  # distinct trials started
     resumes: int  # times a paused trial was resumed
     full_trials: int  # trials trained to max_epochs
-    best_config: Optional[dict] = None  # the config of the best value seen (what the method would choose)
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -52,7 +51,7 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
     configs: dict[object, dict] = {}
     curves: dict[object, np.ndarray] = {}
     best_curve = np.full(budget, np.nan)
-    spent, best, resumes, full, best_config = 0, -math.inf, 0, 0, None
+    spent, best, resumes, full = 0, -math.inf, 0, 0
     notes: list[str] = []
     while spent < budget:
         for w in range(workers):
@@ -79,8 +78,7 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
             key = running[w]
             epoch = progress[key] = progress[key] + 1
             value = float(curves[key][epoch - 1])
-            if value > best:
-                best, best_config = value, configs[key]
+            best = max(best, value)
             best_curve[spent] = best
             spent += 1
             if spent == budget:
@@ -96,4 +94,4 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
     if spent < budget:
         best_curve[spent:] = best  # flat after it stopped
     return Run(curve=best_curve, epochs_used=spent, trials=len(progress), resumes=resumes, full_trials=full,
-               best_config=best_config, notes=notes)
+               notes=notes)

@@ -61,7 +61,6 @@ ASHA, BOHB and DEHB; its metadata pins numpy<1.27, so it is installed on its own
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import importlib
 import importlib.metadata
@@ -77,6 +76,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import RESULTS, machine, table, versions  # noqa: E402
+from _sq_curves import mean_regret_curves, plot, write_curves  # noqa: E402
 
 import _sq_lcbench as lcb  # noqa: E402
 
@@ -248,56 +248,6 @@ def summarise(names, canon, runs, refs, tasks, seeds, budget) -> dict:
         if n not in out:
             out[n] = {**out[sqm.canonical(n)], "alias_of": sqm.canonical(n)}
     return {n: out[n] for n in names}
-
-
-def mean_regret_curves(canon, runs, refs, tasks, seeds, budget) -> dict:
-    curves = {}
-    for m in canon:
-        rs = [(refs[t]["best"] - runs[(m, t, s)].curve) / (refs[t]["best"] - refs[t]["worst"])
-              for t in tasks for s in range(seeds)]
-        curves[m] = np.mean(rs, axis=0)
-    return curves
-
-
-def plot(path: Path, names, curves, budget, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import _sq_methods as sqm
-
-    x = np.arange(1, budget + 1) / budget
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name in names:
-        target = sqm.canonical(name)
-        if target != name:
-            continue
-        aliases = [n for n in names if n != name and sqm.canonical(n) == name]
-        label = name + (f" (= {', '.join(aliases)})" if aliases else "")
-        ax.plot(x, np.maximum(curves[name], 1e-4), label=label, lw=2.2 if aliases else 1.4,
-                ls="--" if name == "random" else "-")
-    ax.set_yscale("log")
-    ax.set_xlabel("fraction of the epoch budget spent")
-    ax.set_ylabel("mean normalised regret (log)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_curves(path: Path, canon, runs, tasks, seeds, budget, step: int) -> None:
-    points = list(range(step, budget + 1, step))
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["method", "task", "seed", *[f"e{p}" for p in points]])
-        for m in canon:
-            for t in tasks:
-                for s in range(seeds):
-                    c = runs[(m, t, s)].curve
-                    w.writerow([m, t, s, *[f"{c[p - 1]:.4f}" for p in points]])
 
 
 def real_main(args, argv) -> None:

@@ -37,6 +37,7 @@ import json
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,6 +81,36 @@ def record_curves(exp: str, seeds: list[int]) -> None:
     print(f"written: {curves_path(exp)}")
 
 
+@dataclass
+class Curves:
+    """The recorded curves of one experiment, oriented so that higher is better."""
+    data: dict  # as curves_EXP.json holds it
+    sign: float  # -1 where the metric is minimised
+    grids: dict[str, np.ndarray]  # recorded seed -> oriented values, configs x epochs (the file's order)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.data["epochs"])
+
+    @property
+    def n_configs(self) -> int:
+        return len(next(iter(self.grids.values())))
+
+    def budget(self, share: float) -> int:
+        return int(share * self.n_configs * self.epochs)
+
+    def ratio(self, value: float, best: float) -> float:
+        """search_efficiency's ratio of two oriented values: >= 1 where ``value`` is as good as ``best``."""
+        return best / value if self.sign < 0 else value / best
+
+
+def load_curves(exp: str) -> Curves:
+    data = json.loads(curves_path(exp).read_text())
+    sign = -1.0 if data["mode"] == "min" else 1.0
+    return Curves(data, sign, {s: sign * np.array([r["values"] for r in rows], dtype=float)
+                               for s, rows in data["seeds"].items()})
+
+
 class GridRandom:
     """Random search over a grid: its configs in a random order, none twice."""
 
@@ -100,16 +131,13 @@ class GridRandom:
         return self.STOP if epoch >= self.max_epochs else self.CONTINUE
 
 
-def replay(exp: str, search_seeds: int, share: float) -> dict:
+def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
     import _sq_methods as sqm
     from _sq_sim import simulate
     from ray import tune
 
-    data = json.loads(curves_path(exp).read_text())
-    grid, epochs = data["grid"], int(data["epochs"])
-    sign = -1.0 if data["mode"] == "min" else 1.0  # oriented: higher is better
-    n_configs = len(list(itertools.product(*grid.values())))
-    budget = int(share * n_configs * epochs)
+    data = curves.data
+    grid, epochs, budget = data["grid"], curves.epochs, curves.budget(share)
     # the methods module is written for LCBench's space; point it at this grid
     sqm.MAX_EPOCHS, sqm.BUDGET = epochs, budget
     sqm.ray_space = lambda: {k: tune.choice(v) for k, v in grid.items()}
@@ -118,8 +146,8 @@ def replay(exp: str, search_seeds: int, share: float) -> dict:
     finals: dict[str, dict[tuple[str, int], float]] = {m: {} for m in METHODS}
     ratios: dict[str, list[float]] = {m: [] for m in METHODS}
     for seed, rows in data["seeds"].items():
-        table_ = {tuple(r["config"][k] for k in grid): sign * np.asarray(r["values"], dtype=float) for r in rows}
-        best = max(float(v.max()) for v in table_.values())
+        table_ = {tuple(r["config"][k] for k in grid): values for r, values in zip(rows, curves.grids[seed])}
+        best = float(curves.grids[seed].max())
 
         def curve_of(config):
             return table_[tuple(config[k] for k in grid)]
@@ -130,7 +158,7 @@ def replay(exp: str, search_seeds: int, share: float) -> dict:
                 run = simulate(factories[m](r), curve_of, budget, sqm.WORKERS, epochs)
                 value = float(run.curve[-1])
                 finals[m][(seed, r)] = value
-                ratios[m].append(best / value if sign < 0 else value / best)
+                ratios[m].append(curves.ratio(value, best))
     keys = list(finals["random"])
     ranks = {m: [] for m in METHODS}
     for key in keys:
@@ -146,22 +174,17 @@ def replay(exp: str, search_seeds: int, share: float) -> dict:
                       "mean_rank": float(np.mean(ranks[m])), "vs_random": float(diff.mean()),
                       "vs_random_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
                       "lost_to_random": int(sum(finals[m][k] < finals["random"][k] for k in keys))}
-    return {"experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": n_configs,
+    return {"experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": curves.n_configs,
             "epochs": epochs, "recorded_seeds": list(data["seeds"]), "search_seeds": search_seeds,
             "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods}
 
 
-def static_ceiling(exp: str, share: float, draws: int = 200) -> dict:
+def static_ceiling(curves: Curves, share: float, draws: int = 200) -> dict:
     """What any successive-halving allocation without a model could reach on these curves,
     the allocation chosen in hindsight: n random configs trained to epoch r, the k best
     there to full length (n r + k (E - r) <= budget), over ``draws`` random subsets a
     recorded seed; the best (r, k, n) by the share of runs at >= GOAL, and by mean ratio."""
-    data = json.loads(curves_path(exp).read_text())
-    sign = -1.0 if data["mode"] == "min" else 1.0
-    epochs = int(data["epochs"])
-    grids = [sign * np.array([r["values"] for r in rows], dtype=float) for rows in data["seeds"].values()]
-    n_configs = len(grids[0])
-    budget = int(share * n_configs * epochs)
+    epochs, n_configs, budget = curves.epochs, curves.n_configs, curves.budget(share)
     found = {}
     for r in range(1, epochs):
         for k in range(1, n_configs + 1):
@@ -169,13 +192,12 @@ def static_ceiling(exp: str, share: float, draws: int = 200) -> dict:
             if n < k or n > n_configs:
                 continue
             ratios = []
-            for curves in grids:
-                best, rng = curves.max(), np.random.default_rng(0)
+            for values in curves.grids.values():
+                best, rng = values.max(), np.random.default_rng(0)
                 for _ in range(draws):
                     picked = rng.permutation(n_configs)[:n]
-                    top = picked[np.argsort(-curves[picked, r - 1])[:k]]
-                    value = max(curves[picked, :r].max(), curves[top].max())
-                    ratios.append(best / value if sign < 0 else value / best)
+                    top = picked[np.argsort(-values[picked, r - 1])[:k]]
+                    ratios.append(curves.ratio(max(values[picked, :r].max(), values[top].max()), best))
             ratios = np.asarray(ratios)
             found[(r, k, n)] = (float(np.mean(ratios >= GOAL)), float(ratios.mean()))
     by_goal = max(found, key=lambda key: found[key])
@@ -187,25 +209,20 @@ def static_ceiling(exp: str, share: float, draws: int = 200) -> dict:
                           "mean_ratio": found[by_mean][1]}}
 
 
-def transfer_oracle(exp: str, share: float) -> dict:
+def transfer_oracle(curves: Curves, share: float) -> dict:
     """What knowing the answer beforehand buys: for each recorded seed, the k configs that
     were best (their best value, mean over the *other* recorded seeds) trained straight to
     full length, as many as the budget pays for. No search has this knowledge; where even
     it misses the goal, the goal is finer than what retraining a config with another seed
     changes (``seed_spread``: a config's best value across the recorded seeds, max / min,
     the median over configs)."""
-    data = json.loads(curves_path(exp).read_text())
-    sign = -1.0 if data["mode"] == "min" else 1.0
-    grids = {s: sign * np.array([r["values"] for r in rows], dtype=float) for s, rows in data["seeds"].items()}
-    epochs = int(data["epochs"])
-    n_configs = len(next(iter(grids.values())))
-    k = max(1, int(share * n_configs * epochs) // epochs)
+    grids = curves.grids
+    k = max(1, curves.budget(share) // curves.epochs)
     ratios = {}
-    for seed, curves in grids.items():
+    for seed, values in grids.items():
         known = np.mean([c.max(axis=1) for s, c in grids.items() if s != seed], axis=0)
-        value, best = curves[np.argsort(-known)[:k]].max(), curves.max()
-        ratios[seed] = float(best / value if sign < 0 else value / best)
-    bests = sign * np.array([c.max(axis=1) for c in grids.values()])  # seeds x configs, as recorded
+        ratios[seed] = float(curves.ratio(values[np.argsort(-known)[:k]].max(), values.max()))
+    bests = curves.sign * np.array([c.max(axis=1) for c in grids.values()])  # seeds x configs, as recorded
     spread = np.median(bests.max(axis=0) / bests.min(axis=0))
     return {"full_trials": k, "ratios": ratios, "mean_ratio": float(np.mean(list(ratios.values()))),
             "seed_spread": float(spread)}
@@ -235,7 +252,8 @@ def main(argv=None) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     t0 = time.perf_counter()
-    figures = replay(args.what, args.search_seeds, args.share)
+    curves = load_curves(args.what)
+    figures = replay(args.what, curves, args.search_seeds, args.share)
     rows = [{"method": m + (" (default)" if m == "sweeplab" else ""), **{k: v for k, v in f.items()}}
             for m, f in figures["methods"].items()]
     print(f"{args.what}: {figures['runs']} runs a method ({len(figures['recorded_seeds'])} recorded seeds x "
@@ -243,13 +261,13 @@ def main(argv=None) -> None:
           f"({args.share:.0%} of the grid's), {time.perf_counter() - t0:.0f} s")
     print(table(rows, ["method", "mean_ratio", "min_ratio", "at_goal", "mean_rank", "vs_random", "vs_random_se",
                        "lost_to_random"]))
-    figures["static_ceiling"] = ceiling = static_ceiling(args.what, args.share)
+    figures["static_ceiling"] = ceiling = static_ceiling(curves, args.share)
     g, m = ceiling["best_at_goal"], ceiling["best_mean"]
     print(f"without a model, the best of {ceiling['allocations']} successive-halving allocations chosen in hindsight "
           f"(n configs to epoch r, the k best to full length): {g['at_goal']:.0%} of runs at >= {GOAL} "
           f"(r {g['r']}, k {g['k']}, n {g['n']}); the best mean ratio {m['mean_ratio']:.4f} (r {m['r']}, k {m['k']}, "
           f"n {m['n']})")
-    figures["transfer_oracle"] = oracle = transfer_oracle(args.what, args.share)
+    figures["transfer_oracle"] = oracle = transfer_oracle(curves, args.share)
     print(f"knowing beforehand which configs are best (from the other recorded seeds' full grids), "
           f"{oracle['full_trials']} of them trained to full length: ratio "
           + ", ".join(f"seed {s} {r:.3f}" for s, r in oracle["ratios"].items())

@@ -40,7 +40,8 @@ def read(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         error_file = os.path.join(folder, "error.txt")
         error = None
         if os.path.exists(error_file):
-            lines = [ln for ln in open(error_file, errors="replace").read().splitlines() if ln.strip()]
+            with open(error_file, encoding="utf-8", errors="replace") as f:
+                lines = [ln for ln in f.read().splitlines() if ln.strip()]
             error = lines[-1][:2000] if lines else "unknown error"
         last = rows[-1] if results else {}
         trials.append({

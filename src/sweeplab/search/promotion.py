@@ -201,15 +201,18 @@ class PromotionASHA(FIFOScheduler):
             "cutoff": None if cutoff is None else sign * cutoff,
             "top": {t: sign * v for t, v in top}})
 
+    def _slots(self, milestone: int) -> int:
+        """How many more trials the rung may promote: 1/eta of its scores so far, less those promoted."""
+        return int(len(self.rungs[milestone]) // self.eta) - len(self.promoted[milestone])
+
     def _room(self, milestone: int) -> bool:
-        """Whether the rung may promote one more trial: fewer than 1/eta of its scores so far."""
-        return len(self.promoted[milestone]) < int(len(self.rungs[milestone]) // self.eta)
+        return self._slots(milestone) > 0
 
     def _promotable(self, milestone: int, trial_id: str) -> bool:
         """In the top 1/eta of the rung's scores and the rung has room; at the cutoff
         itself (its last place, or tied with it) only where the room is left once the
         paused trials that scored strictly better there have had theirs."""
-        slots = int(len(self.rungs[milestone]) // self.eta) - len(self.promoted[milestone])
+        slots = self._slots(milestone)
         if slots <= 0:
             return False
         score, cutoff = self.rungs[milestone][trial_id], self._cutoff(milestone)
