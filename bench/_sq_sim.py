@@ -42,6 +42,7 @@ class Run:
     full_trials: int  # trials trained to max_epochs
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    chosen: Optional[dict] = None  # the config of the best value seen: what the search would hand its user
 
 
 def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int, workers: int,
@@ -51,7 +52,7 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
     configs: dict[object, dict] = {}
     curves: dict[object, np.ndarray] = {}
     best_curve = np.full(budget, np.nan)
-    spent, best, resumes, full = 0, -math.inf, 0, 0
+    spent, best, resumes, full, chosen = 0, -math.inf, 0, 0, None
     notes: list[str] = []
     while spent < budget:
         for w in range(workers):
@@ -78,7 +79,8 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
             key = running[w]
             epoch = progress[key] = progress[key] + 1
             value = float(curves[key][epoch - 1])
-            best = max(best, value)
+            if value > best:
+                best, chosen = value, configs[key]
             best_curve[spent] = best
             spent += 1
             if spent == budget:
@@ -94,4 +96,4 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
     if spent < budget:
         best_curve[spent:] = best  # flat after it stopped
     return Run(curve=best_curve, epochs_used=spent, trials=len(progress), resumes=resumes, full_trials=full,
-               notes=notes)
+               notes=notes, chosen=chosen)

@@ -71,12 +71,29 @@ class LocalCluster:
         self.address, self.jobs = f"127.0.0.1:{gcs}", f"http://127.0.0.1:{dash}"
         common = ["--block", "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus_per_node),
                   "--num-gpus", str(gpus_per_node), "--disable-usage-stats"]
-        self.procs = [self._start(["--head", "--port", str(gcs), "--dashboard-host", "127.0.0.1", "--dashboard-port",
-                                   str(dash), "--temp-dir", self.tmp, "--include-dashboard", "true", *common,
-                                   *self._agent_ports(ports[:4])], "head")]
-        self._wait(lambda: self.get("/api/version")[0] == 200, "the head's dashboard")
-        self.procs.append(self._start(["--address", self.address, *common, *self._agent_ports(ports[4:8])], "worker"))
-        self._wait(lambda: self.alive_nodes() == 2, "two alive nodes")
+        self.procs: list[subprocess.Popen] = []
+        self._start_node(["--head", "--port", str(gcs), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
+                          "--temp-dir", self.tmp, "--include-dashboard", "true", *common, *self._agent_ports(ports[:4])],
+                         "head", lambda: self.get("/api/version")[0] == 200, "the head's dashboard")
+        self._start_node(["--address", self.address, *common, *self._agent_ports(ports[4:8])],
+                         "worker", lambda: self.alive_nodes() == 2, "two alive nodes")
+
+    # `ray start` gives up when its raylet has not registered within a fixed 30 s (Ray's
+    # node.py); on a loaded 2-core machine that happens now and then, and it is not what
+    # these tests test. Such a start, and only such a start, is tried again once its process
+    # group is gone.
+    STARTUP_TIMEOUT = "timed out during startup"
+
+    def _start_node(self, args: list[str], name: str, ready, what: str, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            proc = self._start(args, name)
+            self.procs.append(proc)
+            if self._wait(ready, what, fail=attempt == attempts):
+                return
+            if proc.poll() is None or self.STARTUP_TIMEOUT not in Path(self.tmp, f"{name}.log").read_text():
+                self._fail(what)
+            self._kill_group(proc)
+            self.procs.remove(proc)
 
     @staticmethod
     def _agent_ports(ports: list[int]) -> list[str]:
@@ -90,17 +107,24 @@ class LocalCluster:
         return subprocess.Popen([str(BIN / "ray"), "start", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
-    def _wait(self, ready, what: str, timeout: float = 90) -> None:
+    def _wait(self, ready, what: str, timeout: float = 90, fail: bool = True) -> bool:
+        """True once `ready()`; False when the time is up or a node process has ended (with
+        `fail`, instead: the cluster stopped and an AssertionError with the logs)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 if ready():
-                    return
+                    return True
             except (OSError, ValueError):
                 pass
             if any(p.poll() is not None for p in self.procs):
                 break
             time.sleep(0.5)
+        if fail:
+            self._fail(what)
+        return False
+
+    def _fail(self, what: str) -> None:
         logs = "".join(Path(self.tmp, f).read_text()[-1500:] for f in os.listdir(self.tmp) if f.endswith(".log"))
         self.stop()
         raise AssertionError(f"no {what}; logs:\n{logs}")
@@ -120,6 +144,22 @@ class LocalCluster:
         summary = json.loads(body)["data"]["summary"]
         return sum(1 for n in summary if n.get("raylet", {}).get("state") == "ALIVE")
 
+    @staticmethod
+    def _kill_group(p: subprocess.Popen) -> None:
+        """`ray start` ended by SIGTERM (SIGKILL after 20 s), then whatever it left in its
+        process group (agents, idle workers)."""
+        try:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(10)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def run(self, argv: list[str], timeout: float = 400) -> subprocess.CompletedProcess:
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
 
@@ -128,20 +168,11 @@ class LocalCluster:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
         for p in self.procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(10)
-        for p in self.procs:  # what the nodes left in their groups (agents, idle workers)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self._kill_group(p)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def cluster():
     c = LocalCluster()
     yield c
@@ -152,66 +183,71 @@ def _trials(storage: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(storage / name / "trials.parquet")
 
 
-@pytest.mark.slow
-def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(cluster, tmp_path):
-    storage = tmp_path / "shared"
-    t0 = time.monotonic()
-    done = cluster.run([str(BIN / "sweeplab"), "submit", "freq", "--smoke", "--storage", f"file://{storage}",
-                        "--name", "via-sweeplab", "--quiet", "--address", cluster.jobs, "--follow"])
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    job_id = next(ln.split()[1] for ln in done.stdout.splitlines() if ln.startswith("job: "))
-    assert f"dashboard: {cluster.jobs}/#/jobs/{job_id}" in done.stdout and f"job {job_id}: SUCCEEDED" in done.stdout
-    sweeplab_s = time.monotonic() - t0
-    assert set(_trials(storage, "via-sweeplab")["status"]) == {"TERMINATED"}
+class TestOnOneTwoNodeCluster:
+    """Tests that share one two-node cluster; it is stopped when they end (class scope),
+    so that the kill tests below, which start their own, never run beside it: four Ray
+    nodes on two cores made a node miss Ray's 30 s startup window."""
 
-    t0 = time.monotonic()
-    done = cluster.run([str(BIN / "ray"), "job", "submit", "--address", cluster.jobs, "--", "sweeplab", "tune", "seqclf",
-                        "--smoke", "--storage", f"file://{storage}", "--name", "via-ray", "--quiet"])
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    ray_s = time.monotonic() - t0
-    trials = _trials(storage, "via-ray")
-    # the default search spends 2 smoke trials' epochs; paused trials buy more configs
-    assert len(trials) >= 2 and set(trials["status"]) == {"TERMINATED"}
-    assert trials["node_id"].notna().all()  # where each ran, recorded
+    @pytest.mark.slow
+    def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(self, cluster, tmp_path):
+        storage = tmp_path / "shared"
+        t0 = time.monotonic()
+        done = cluster.run([str(BIN / "sweeplab"), "submit", "freq", "--smoke", "--storage", f"file://{storage}",
+                            "--name", "via-sweeplab", "--quiet", "--address", cluster.jobs, "--follow"])
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        job_id = next(ln.split()[1] for ln in done.stdout.splitlines() if ln.startswith("job: "))
+        assert f"dashboard: {cluster.jobs}/#/jobs/{job_id}" in done.stdout and f"job {job_id}: SUCCEEDED" in done.stdout
+        sweeplab_s = time.monotonic() - t0
+        assert set(_trials(storage, "via-sweeplab")["status"]) == {"TERMINATED"}
 
-    status, body = cluster.get("/api/jobs/")
-    jobs = json.loads(body)
-    assert status == 200 and sum(j["status"] == "SUCCEEDED" for j in jobs) >= 2
-    assert any(job_id in (j.get("submission_id"), j.get("job_id")) for j in jobs)
-    assert cluster.get("/api/jobs/", token=False)[0] == 401  # the token is required
-    print(f"\njob wall times: sweeplab submit --follow {sweeplab_s:.1f} s, ray job submit {ray_s:.1f} s")
+        t0 = time.monotonic()
+        done = cluster.run([str(BIN / "ray"), "job", "submit", "--address", cluster.jobs, "--", "sweeplab", "tune", "seqclf",
+                            "--smoke", "--storage", f"file://{storage}", "--name", "via-ray", "--quiet"])
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        ray_s = time.monotonic() - t0
+        trials = _trials(storage, "via-ray")
+        # the default search spends 2 smoke trials' epochs; paused trials buy more configs
+        assert len(trials) >= 2 and set(trials["status"]) == {"TERMINATED"}
+        assert trials["node_id"].notna().all()  # where each ran, recorded
 
-
-@pytest.mark.slow
-def test_gpu_shares_fill_both_nodes_and_at_most_four_trials_share_two_gpus(cluster, tmp_path):
-    storage = tmp_path / "shared"
-    done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--num-samples", "8", "--search", "random",
-                        "--scheduler", "fifo", "--gpus-per-trial", "0.5", "--set", "epochs=4", "--set", "duration=10",
-                        "--address", cluster.address,
-                        "--storage", f"file://{storage}", "--name", "gpu", "--quiet"])
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    history = pd.read_parquet(storage / "gpu" / "history.parquet")
-    first = history.sort_values("training_iteration").groupby("trial_id").first()
-    last = history.groupby("trial_id")["time_total_s"].max()
-    assert len(first) == 8 and (first["gpu_ids"].str.len() > 0).all()
-    assert first["node_id"].nunique() == 2  # spread over both nodes
-    assert set(first["gpu_ids"]) == {"0"}  # one (fake) GPU a node, each trial on it
-    spans = [(s + 0.05, s + d - 0.05) for s, d in zip(first["started_at"], last[first.index])]
-    running = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
-    assert 3 <= running <= 4, spans  # more than one node holds, never more than the GPUs hold
-    from sweeplab.analysis import load, tables
-
-    placement = tables.placement_table(load.load_sweep(str(storage / "gpu")))
-    assert [row[1] for row in placement.rows] == ["0", "0"] and sum(int(r[2]) for r in placement.rows) == 8
+        status, body = cluster.get("/api/jobs/")
+        jobs = json.loads(body)
+        assert status == 200 and sum(j["status"] == "SUCCEEDED" for j in jobs) >= 2
+        assert any(job_id in (j.get("submission_id"), j.get("job_id")) for j in jobs)
+        assert cluster.get("/api/jobs/", token=False)[0] == 401  # the token is required
+        print(f"\njob wall times: sweeplab submit --follow {sweeplab_s:.1f} s, ray job submit {ray_s:.1f} s")
 
 
-@pytest.mark.slow
-def test_a_multi_node_sweep_refuses_node_local_storage(cluster, tmp_path):
-    done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--address", cluster.address,
-                        "--storage", str(tmp_path / "local"), "--name", "x", "--quiet"])
-    assert done.returncode == 2
-    assert "a folder of this node, but the cluster has 2 nodes" in done.stderr.strip().splitlines()[-1]
-    assert not (tmp_path / "local" / "x").exists()
+    @pytest.mark.slow
+    def test_gpu_shares_fill_both_nodes_and_at_most_four_trials_share_two_gpus(self, cluster, tmp_path):
+        storage = tmp_path / "shared"
+        done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--num-samples", "8", "--search", "random",
+                            "--scheduler", "fifo", "--gpus-per-trial", "0.5", "--set", "epochs=4", "--set", "duration=10",
+                            "--address", cluster.address,
+                            "--storage", f"file://{storage}", "--name", "gpu", "--quiet"])
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        history = pd.read_parquet(storage / "gpu" / "history.parquet")
+        first = history.sort_values("training_iteration").groupby("trial_id").first()
+        last = history.groupby("trial_id")["time_total_s"].max()
+        assert len(first) == 8 and (first["gpu_ids"].str.len() > 0).all()
+        assert first["node_id"].nunique() == 2  # spread over both nodes
+        assert set(first["gpu_ids"]) == {"0"}  # one (fake) GPU a node, each trial on it
+        spans = [(s + 0.05, s + d - 0.05) for s, d in zip(first["started_at"], last[first.index])]
+        running = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
+        assert 3 <= running <= 4, spans  # more than one node holds, never more than the GPUs hold
+        from sweeplab.analysis import load, tables
+
+        placement = tables.placement_table(load.load_sweep(str(storage / "gpu")))
+        assert [row[1] for row in placement.rows] == ["0", "0"] and sum(int(r[2]) for r in placement.rows) == 8
+
+
+    @pytest.mark.slow
+    def test_a_multi_node_sweep_refuses_node_local_storage(self, cluster, tmp_path):
+        done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--address", cluster.address,
+                            "--storage", str(tmp_path / "local"), "--name", "x", "--quiet"])
+        assert done.returncode == 2
+        assert "a folder of this node, but the cluster has 2 nodes" in done.stderr.strip().splitlines()[-1]
+        assert not (tmp_path / "local" / "x").exists()
 
 
 def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
