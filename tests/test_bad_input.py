@@ -433,6 +433,21 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, files, argv, expe
     _check(argv, expected, tmp_path, capsys, caplog)
 
 
+@pytest.mark.parametrize("argv", [["tune", "freq", "--smoke"],
+                                  ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml"]],
+                         ids=["experiment", "user-trainable"])
+def test_a_bad_fault_setting_is_refused_before_anything_starts(argv, tmp_path, capsys, monkeypatch, nothing_starts):
+    """SWEEPLAB_FAULTS is read once, as the sweep is planned, for a registry experiment and
+    a user's own trainable alike."""
+    from sweeplab import faults, settings
+
+    _write(tmp_path, {"mine.py": "def train(config):\n    pass\n",
+                      "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"})
+    monkeypatch.setenv(faults.ENV, "kill@nowhere")
+    settings.load()
+    _check(argv, f"{faults.ENV}: 'kill@nowhere': expected raise@EPOCH[:P]", tmp_path, capsys)
+
+
 @pytest.fixture
 def tmpfs(tmp_path):
     """Mount a tiny tmpfs at tmp_path/mnt (root only); yields a function that remounts it."""

@@ -93,6 +93,7 @@ class SweepPlan:
     epochs_to_spend: Optional[int] = None  # epochs the sweep ends at, whoever ends it; None: num_samples trials
     gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
     secrets: Mapping[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
+    faults: str = ""  # SWEEPLAB_FAULTS as the sweep started, checked (faults.py); '' when none
 
     @property
     def uri(self) -> str:
@@ -164,12 +165,13 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         raise UserError(f"--epoch-budget {opts.epoch_budget}: must be >= 1 (epochs all trials report together)")
     if exp and "seed" not in spec.fixed and "seed" not in spec.parameters:
         spec.fixed["seed"] = opts.seed  # one seed for the searcher and every trial
+    injected = faults.from_env()  # checked here, for a user trainable too: nothing starts on a bad one
     plan = None
     if exp:
         plan = TrialPlan(
             module=exp.module, metric=metric, mode=mode, cpus=float(res["cpu"]), gpus=float(res["gpu"]),
             workers=int(res["workers"]), train_storage=store.join(storage, name, "train"),
-            faults=faults.from_env(), driver_pgid=os.getpgrp(),
+            faults=injected, driver_pgid=os.getpgrp(),
         )
         if plan.workers > 1 and scheduler.name == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
@@ -194,6 +196,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         options=opts, resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]),
                                                    workers=int(res["workers"])),
         search_budget=search_budget, epochs_to_spend=to_spend, gpu_default=gpu_default, secrets=secret_values,
+        faults=injected,
     )
 
 

@@ -60,7 +60,7 @@ def recorder_for(prep: SweepPlan) -> store.SweepRecorder:
 
 def _callbacks(prep: SweepPlan, recorder: Optional[store.SweepRecorder] = None) -> list:
     recorder = recorder or recorder_for(prep)
-    kill = faults.driver_callback(faults.from_env(), prep.num_samples)
+    kill = faults.driver_callback(prep.faults, prep.num_samples)
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler.name != "pbt"
     tensorboard = [] if tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
