@@ -103,11 +103,15 @@ class Curves:
     def budget(self, share: float) -> int:
         return int(share * self.n_configs * self.epochs)
 
+    def others_best(self, seed: str) -> np.ndarray:
+        """Each config's best value, averaged over the recorded seeds other than ``seed``."""
+        return np.mean([c.max(axis=1) for s, c in self.grids.items() if s != seed], axis=0)
+
     def retrained(self, seed: str) -> np.ndarray:
-        """Each config's worth once trained again: its best value averaged over the *other*
-        recorded seeds, as a ratio to the config best on that average (1 = the config a
-        practitioner should want, whatever one seed's draw said)."""
-        again = np.mean([c.max(axis=1) for s, c in self.grids.items() if s != seed], axis=0)
+        """Each config's worth once trained again: :meth:`others_best` as a ratio to the
+        config best on it (1 = the config a practitioner should want, whatever one seed's
+        draw said)."""
+        again = self.others_best(seed)
         return np.array([self.ratio(v, again.max()) for v in again])
 
     def ratio(self, value: float, best: float) -> float:
@@ -157,13 +161,17 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
     finals: dict[str, dict[tuple[str, int], float]] = {m: {} for m in METHODS}
     ratios: dict[str, list[float]] = {m: [] for m in METHODS}
     retrained: dict[str, list[float]] = {m: [] for m in METHODS}
+    again = {seed: curves.retrained(seed) for seed in curves.grids}
+
+    def key(config: dict) -> tuple:
+        return tuple(config[k] for k in grid)
+
     for seed, rows in data["seeds"].items():
-        index = {tuple(r["config"][k] for k in grid): i for i, r in enumerate(rows)}
+        index = {key(r["config"]): i for i, r in enumerate(rows)}
         best = float(curves.grids[seed].max())
-        again = curves.retrained(seed)
 
         def curve_of(config):
-            return curves.grids[seed][index[tuple(config[k] for k in grid)]]
+            return curves.grids[seed][index[key(config)]]
 
         for r in range(search_seeds):
             for m in METHODS:
@@ -172,7 +180,7 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
                 value = float(run.curve[-1])
                 finals[m][(seed, r)] = value
                 ratios[m].append(curves.ratio(value, best))
-                retrained[m].append(again[index[tuple(run.chosen[k] for k in grid)]])
+                retrained[m].append(again[seed][index[key(run.chosen)]])
     keys = list(finals["random"])
     ranks = {m: [] for m in METHODS}
     for key in keys:
@@ -189,10 +197,11 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
                       "vs_random_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
                       "lost_to_random": int(sum(finals[m][k] < finals["random"][k] for k in keys)),
                       "retrained": float(np.mean(retrained[m]))}
-    grid_again = [curves.retrained(seed)[int(values.max(axis=1).argmax())] for seed, values in curves.grids.items()]
-    return {"grid_retrained": float(np.mean(grid_again)), "experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": curves.n_configs,
+    grid_choice = {seed: int(values.max(axis=1).argmax()) for seed, values in curves.grids.items()}
+    return {"experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": curves.n_configs,
             "epochs": epochs, "recorded_seeds": list(data["seeds"]), "search_seeds": search_seeds,
-            "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods}
+            "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods,
+            "grid_retrained": float(np.mean([again[seed][i] for seed, i in grid_choice.items()]))}
 
 
 def static_ceiling(curves: Curves, share: float, draws: int = 200) -> dict:
@@ -236,7 +245,7 @@ def transfer_oracle(curves: Curves, share: float) -> dict:
     k = max(1, curves.budget(share) // curves.epochs)
     ratios = {}
     for seed, values in grids.items():
-        known = np.mean([c.max(axis=1) for s, c in grids.items() if s != seed], axis=0)
+        known = curves.others_best(seed)
         ratios[seed] = float(curves.ratio(values[np.argsort(-known)[:k]].max(), values.max()))
     bests = curves.sign * np.array([c.max(axis=1) for c in grids.values()])  # seeds x configs, as recorded
     spread = np.median(bests.max(axis=0) / bests.min(axis=0))

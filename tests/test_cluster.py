@@ -88,9 +88,10 @@ class LocalCluster:
         for attempt in range(1, attempts + 1):
             proc = self._start(args, name)
             self.procs.append(proc)
-            if self._wait(ready, what, fail=attempt == attempts):
+            if self._wait(ready):
                 return
-            if proc.poll() is None or self.STARTUP_TIMEOUT not in Path(self.tmp, f"{name}.log").read_text():
+            timed_out = proc.poll() is not None and self.STARTUP_TIMEOUT in Path(self.tmp, f"{name}.log").read_text()
+            if attempt == attempts or not timed_out:
                 self._fail(what)
             self._kill_group(proc)
             self.procs.remove(proc)
@@ -107,9 +108,8 @@ class LocalCluster:
         return subprocess.Popen([str(BIN / "ray"), "start", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
-    def _wait(self, ready, what: str, timeout: float = 90, fail: bool = True) -> bool:
-        """True once `ready()`; False when the time is up or a node process has ended (with
-        `fail`, instead: the cluster stopped and an AssertionError with the logs)."""
+    def _wait(self, ready, timeout: float = 90) -> bool:
+        """True once `ready()`; False when the time is up or a node process has ended."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -120,8 +120,6 @@ class LocalCluster:
             if any(p.poll() is not None for p in self.procs):
                 break
             time.sleep(0.5)
-        if fail:
-            self._fail(what)
         return False
 
     def _fail(self, what: str) -> None:
