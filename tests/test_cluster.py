@@ -277,18 +277,22 @@ def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
 # late enough that the head's two trials cannot reach them while the worker node's are still
 # starting (a busy machine takes many of their epochs to start a node's actors), so the
 # order is real (asserted)
-AFTER_WORKER = [
-    ("trial-start", "kill@trial-start:6"),  # the last of the 6 trials (or a restarted one) starting
-    ("mid-epoch", "kill@mid-epoch:7"),  # halfway through epoch 7 of the first trial there
-    ("checkpoint", "kill@checkpoint:24"),  # the head's first two trials make 16 at most
-    ("experiment-state", "kill@experiment-state:24"),
-    ("near-end", "kill@near-end:1"),  # as the next-to-last trial completes
+AFTER_WORKER = [  # (point, fault, epochs a trial)
+    ("trial-start", "kill@trial-start:6", 8),  # the last of the 6 trials (or a restarted one) starting
+    # halfway through epoch 15 of the first trial there: counted from the sweep's start, so
+    # the head's trials must not get there before the worker node's report their first
+    # epoch (with 8 epochs and mid-epoch:7 they once did, on a slow worker start)
+    ("mid-epoch", "kill@mid-epoch:15", 16),
+    ("checkpoint", "kill@checkpoint:24", 8),  # the head's first two trials make 16 at most
+    ("experiment-state", "kill@experiment-state:24", 8),
+    ("near-end", "kill@near-end:1", 8),  # as the next-to-last trial completes
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point, spec", AFTER_WORKER, ids=[p for p, _ in AFTER_WORKER])
-def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(point, spec, tmp_path):
+@pytest.mark.parametrize("point, spec, epochs", AFTER_WORKER, ids=[p for p, _, _ in AFTER_WORKER])
+def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(point, spec, epochs,
+                                                                                          tmp_path):
     """Two nodes of 2 CPUs, file:// storage, 4 trials at once (two of them on the worker):
     the worker node is killed mid-sweep (its trials restart from their checkpoints on the
     head, --max-failures 2), then the driver is killed at one of its kill points; `resume`
@@ -298,7 +302,7 @@ def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repe
 
     from sweeplab import faults, store
 
-    epochs, samples = 8, 6
+    samples = 6
     space = tmp_path / "space.yaml"
     space.write_text(textwrap.dedent(f"""
         experiment: freq
