@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,6 +20,28 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
 
 RESULTS = Path(__file__).resolve().parent / "results"
+T0 = time.perf_counter()  # the bench script's start, for say()
+
+
+def say(line: str) -> None:
+    print(f"[{time.perf_counter() - T0:5.0f} s] {line}", flush=True)
+
+
+def bench_session(out: Path, cpus: int, device: str):
+    from sweeplab.local_training import LocalSession
+
+    class BenchSession(LocalSession):
+        """LocalSession keeping each row and the checkpoint's size, without copying the
+        checkpoint (the engine has written it already; a Tune trial hands it to Tune)."""
+
+        ckpt_mb = 0.0
+
+        def report(self, metrics, checkpoint_dir):
+            self.history.append({**metrics, "reported_at": time.perf_counter()})
+            if checkpoint_dir:
+                self.ckpt_mb = sum(f.stat().st_size for f in Path(checkpoint_dir).rglob("*") if f.is_file()) / 2**20
+
+    return BenchSession(out, cpus=cpus, echo=lambda _: None, device=device)
 
 
 class Sweep(NamedTuple):
