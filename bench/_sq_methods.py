@@ -269,13 +269,15 @@ RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hype
              "ray_bohb": ray_bohb_parts}
 
 
-def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3):
+def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3, prior=None, searcher_cls=None):
     """sweeplab's default search, as `sweeplab tune` builds it for a sweep of BUDGET epochs
     (search.factories.make_scheduler / make_searcher): promotion ASHA (pause at a rung,
     resume when promoted; ties with the cutoff promoted; three rungs, the lowest at 2 max_t /
     eta^3: 4, 12, 36 here; the endgame that finishes the best paused trials) + RungTPE (a
     TPE study per rung, fed only that rung's scores; a third of configs random; nothing
-    proposed past the budget), behind the same PausingLimiter, 2 workers."""
+    proposed past the budget), behind the same PausingLimiter, 2 workers. ``prior``: what
+    ``--warm-start`` hands RungTPE (an earlier sweep's (params, {epoch: value}) trials);
+    ``searcher_cls``: a RungTPE variant."""
     from sweeplab.search.promotion import PausingLimiter, PromotionASHA
     from sweeplab.search.rung_tpe import RungTPE
     from sweeplab.search.rungs import default_grace
@@ -283,8 +285,9 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
     grace_period = grace_period or default_grace(MAX_EPOCHS, REDUCTION_FACTOR)
     scheduler = PromotionASHA(time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=grace_period,
                               reduction_factor=REDUCTION_FACTOR, epoch_budget=BUDGET, max_concurrent=WORKERS)
-    searcher = RungTPE(max_t=MAX_EPOCHS, grace_period=grace_period, reduction_factor=REDUCTION_FACTOR, seed=seed,
-                       random_fraction=random_fraction, epoch_budget=BUDGET)
+    searcher = (searcher_cls or RungTPE)(max_t=MAX_EPOCHS, grace_period=grace_period,
+                                         reduction_factor=REDUCTION_FACTOR, seed=seed, random_fraction=random_fraction,
+                                         epoch_budget=BUDGET, prior=prior)
     return scheduler, PausingLimiter(searcher, max_concurrent=WORKERS), WORKERS
 
 

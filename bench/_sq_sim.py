@@ -97,3 +97,24 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
         best_curve[spent:] = best  # flat after it stopped
     return Run(curve=best_curve, epochs_used=spent, trials=len(progress), resumes=resumes, full_trials=full,
                notes=notes, chosen=chosen)
+
+
+class Recorded:
+    """A method whose trials are written down as a results store would keep them: each
+    config and its value after every epoch it trained (what ``--warm-start`` reads)."""
+
+    def __init__(self, method):
+        self.method, self.configs, self.values = method, {}, {}
+
+    def next(self):
+        got = self.method.next()
+        if got is not None:
+            self.configs.setdefault(got[0], got[1])
+        return got
+
+    def report(self, key, epoch, value):
+        self.values.setdefault(key, {})[epoch] = value
+        return self.method.report(key, epoch, value)
+
+    def prior(self) -> list[tuple[dict, dict[int, float]]]:
+        return [(self.configs[k], scores) for k, scores in self.values.items()]

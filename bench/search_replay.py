@@ -114,6 +114,19 @@ class Curves:
         again = self.others_best(seed)
         return np.array([self.ratio(v, again.max()) for v in again])
 
+    def key(self, config: dict) -> tuple:
+        """A config of the grid as a key: its grid values in the grid's order."""
+        return tuple(config[k] for k in self.data["grid"])
+
+    def index(self, seed: str) -> dict[tuple, int]:
+        """Config key -> its row in ``grids[seed]``."""
+        return {self.key(r["config"]): i for i, r in enumerate(self.data["seeds"][seed])}
+
+    def curve_of(self, seed: str):
+        """The recorded curve of a config on one recorded seed (what a replayed trial follows)."""
+        index, values = self.index(seed), self.grids[seed]
+        return lambda config: values[index[self.key(config)]]
+
     def ratio(self, value: float, best: float) -> float:
         """search_efficiency's ratio of two oriented values: >= 1 where ``value`` is as good as ``best``."""
         return best / value if self.sign < 0 else value / best
@@ -146,33 +159,31 @@ class GridRandom:
         return self.STOP if epoch >= self.max_epochs else self.CONTINUE
 
 
-def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
+def methods_for(curves: Curves, share: float):
+    """bench/_sq_methods, written for LCBench's space, pointed at this grid and budget."""
     import _sq_methods as sqm
-    from _sq_sim import simulate
     from ray import tune
+
+    sqm.MAX_EPOCHS, sqm.BUDGET = curves.epochs, curves.budget(share)
+    sqm.ray_space = lambda: {k: tune.choice(v) for k, v in curves.data["grid"].items()}
+    return sqm
+
+
+def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
+    from _sq_sim import simulate
 
     data = curves.data
     grid, epochs, budget = data["grid"], curves.epochs, curves.budget(share)
-    # the methods module is written for LCBench's space; point it at this grid
-    sqm.MAX_EPOCHS, sqm.BUDGET = epochs, budget
-    sqm.ray_space = lambda: {k: tune.choice(v) for k, v in grid.items()}
+    sqm = methods_for(curves, share)
     factories = {"random": lambda seed: GridRandom(seed, grid, epochs), "sweeplab": sqm.sweeplab_default,
                  "ray_asha_optuna": sqm.ray_asha_optuna, "ray_hyperband": sqm.ray_hyperband}
     finals: dict[str, dict[tuple[str, int], float]] = {m: {} for m in METHODS}
     ratios: dict[str, list[float]] = {m: [] for m in METHODS}
     retrained: dict[str, list[float]] = {m: [] for m in METHODS}
     again = {seed: curves.retrained(seed) for seed in curves.grids}
-
-    def key(config: dict) -> tuple:
-        return tuple(config[k] for k in grid)
-
-    for seed, rows in data["seeds"].items():
-        index = {key(r["config"]): i for i, r in enumerate(rows)}
+    for seed in data["seeds"]:
+        index, curve_of = curves.index(seed), curves.curve_of(seed)
         best = float(curves.grids[seed].max())
-
-        def curve_of(config):
-            return curves.grids[seed][index[key(config)]]
-
         for r in range(search_seeds):
             for m in METHODS:
                 sqm.seed_globals(r)
@@ -180,7 +191,7 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
                 value = float(run.curve[-1])
                 finals[m][(seed, r)] = value
                 ratios[m].append(curves.ratio(value, best))
-                retrained[m].append(again[seed][index[key(run.chosen)]])
+                retrained[m].append(again[seed][index[curves.key(run.chosen)]])
     keys = list(finals["random"])
     ranks = {m: [] for m in METHODS}
     for key in keys:
@@ -202,6 +213,44 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
             "epochs": epochs, "recorded_seeds": list(data["seeds"]), "search_seeds": search_seeds,
             "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods,
             "grid_retrained": float(np.mean([again[seed][i] for seed, i in grid_choice.items()]))}
+
+
+def warm_start(curves: Curves, search_seeds: int, share: float) -> dict:
+    """sweeplab's default warm-started (``sweeplab tune --warm-start``) from an earlier sweep:
+    the default with the same budget on another recorded seed (another search seed too),
+    for each recorded seed x other seed x search seed; beside it the same runs cold (the
+    default as in :func:`replay`, paired by recorded seed and search seed)."""
+    from _sq_sim import Recorded, simulate
+
+    sqm = methods_for(curves, share)
+    budget, epochs = curves.budget(share), curves.epochs
+    warm, cold = {"ratio": [], "retrained": []}, {"ratio": [], "retrained": []}
+    diffs = []
+    for seed in curves.grids:
+        index, best, again = curves.index(seed), float(curves.grids[seed].max()), curves.retrained(seed)
+        for r in range(search_seeds):
+            sqm.seed_globals(r)
+            run = simulate(sqm.sweeplab_default(r), curves.curve_of(seed), budget, sqm.WORKERS, epochs)
+            cold_ratio = curves.ratio(float(run.curve[-1]), best)
+            cold["ratio"].append(cold_ratio)
+            cold["retrained"].append(again[index[curves.key(run.chosen)]])
+            for other in curves.grids:
+                if other == seed:
+                    continue
+                sqm.seed_globals(search_seeds + r)
+                earlier = Recorded(sqm.sweeplab_default(search_seeds + r))
+                simulate(earlier, curves.curve_of(other), budget, sqm.WORKERS, epochs)
+                sqm.seed_globals(r)
+                method = sqm.RayMethod(*sqm.sweeplab_parts(r, prior=earlier.prior()))
+                run = simulate(method, curves.curve_of(seed), budget, sqm.WORKERS, epochs)
+                ratio = curves.ratio(float(run.curve[-1]), best)
+                warm["ratio"].append(ratio)
+                warm["retrained"].append(again[index[curves.key(run.chosen)]])
+                diffs.append(ratio - cold_ratio)
+    summary = lambda f: {"mean_ratio": float(np.mean(f["ratio"])), "at_goal": float(np.mean(np.asarray(f["ratio"]) >= GOAL)),  # noqa: E731
+                         "retrained": float(np.mean(f["retrained"])), "runs": len(f["ratio"])}
+    return {"warm": summary(warm), "cold": summary(cold), "vs_cold": float(np.mean(diffs)),
+            "vs_cold_se": float(np.std(diffs, ddof=1) / np.sqrt(len(diffs)))}
 
 
 def static_ceiling(curves: Curves, share: float, draws: int = 200) -> dict:
@@ -300,6 +349,12 @@ def main(argv=None) -> None:
           + ", ".join(f"seed {s} {r:.3f}" for s, r in oracle["ratios"].items())
           + f" (mean {oracle['mean_ratio']:.4f}); a config retrained with another seed: its best value "
           f"varies by a factor {oracle['seed_spread']:.3f} (median over configs)")
+    figures["warm_start"] = w = warm_start(curves, args.search_seeds, args.share)
+    print(f"warm-started (--warm-start) from a default sweep of the same budget on another recorded seed "
+          f"({w['warm']['runs']} runs): mean ratio {w['warm']['mean_ratio']:.4f} against {w['cold']['mean_ratio']:.4f} "
+          f"cold (paired difference {w['vs_cold']:+.4f}, se {w['vs_cold_se']:.4f}), at goal {w['warm']['at_goal']:.0%} "
+          f"against {w['cold']['at_goal']:.0%}, retrained {w['warm']['retrained']:.4f} against "
+          f"{w['cold']['retrained']:.4f} (the full grid's own choice {figures['grid_retrained']:.4f})")
     record("search_replay", figures)
 
 

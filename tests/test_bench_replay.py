@@ -43,3 +43,27 @@ def test_a_config_retrained_is_worth_its_mean_best_on_the_other_seeds_against_th
     # width 3: 0.1, 0.8 (0.45). Minimised: the ratio is best / value
     assert again == pytest.approx([0.35 / 0.75, 1.0, 0.35 / 0.45])
     assert curves().retrained("b") == pytest.approx([0.25 / 0.6, 1.0, 0.25 / 0.65])
+
+
+def test_a_recorded_search_gives_what_warm_start_reads_each_config_and_its_values_by_epoch():
+    from _sq_sim import Recorded
+
+    c = curves()
+    recorded = Recorded(search_replay.GridRandom(0, GRID, 4))
+    simulate(recorded, c.curve_of("b"), budget=7, workers=2, max_epochs=4)
+    # two workers in lockstep: two configs to epoch 3, then one on to epoch 4 as the budget ends
+    prior = recorded.prior()
+    assert [len(scores) for _, scores in prior] == [3, 3]  # the 7th epoch is spent, not reported
+    for config, scores in prior:
+        assert scores == {e: pytest.approx(-RAW["b"][config["width"] - 1][e - 1]) for e in (1, 2, 3)}
+
+
+def test_a_warm_started_replay_pairs_each_run_with_the_cold_one_of_the_same_seeds():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    figures = search_replay.warm_start(curves(), search_seeds=2, share=0.5)
+    cold = search_replay.replay("toy", curves(), search_seeds=2, share=0.5)["methods"]["sweeplab"]
+    assert figures["cold"]["runs"] == 3 * 2 and figures["warm"]["runs"] == 3 * 2 * 2  # x the 2 other seeds
+    assert figures["cold"]["mean_ratio"] == pytest.approx(cold["mean_ratio"])  # the same default, the same seeds
+    assert figures["cold"]["retrained"] == pytest.approx(cold["retrained"])

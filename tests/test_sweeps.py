@@ -292,6 +292,32 @@ def test_tune_dashboard_starts_both_dashboards_on_loopback(tmp_path):
     assert (tmp_path / "d" / "trials.parquet").exists()
 
 
+def test_a_sweep_warm_started_from_an_earlier_one_runs_its_best_configs_first(tmp_path, storage):
+    """Through a real Tune: the earlier sweep's two best configs are the new sweep's first two
+    trials, and sweep.json keeps where it learnt from."""
+    code_file = tmp_path / "quad.py"
+    code_file.write_text(textwrap.dedent("""
+        from ray import tune
+
+        def objective(config):
+            for step in range(1, 4):
+                tune.report({"score": -(config["x"] - 0.3) ** 2 * step, "step": step})
+    """))
+    space = tmp_path / "space.yaml"
+    space.write_text("metric: {name: score, goal: maximize}\nmethod: bayes\nscheduler: {name: fifo}\n"
+                     "parameters:\n  x: {distribution: uniform, min: 0, max: 1}\n")
+    common = ["--trainable", f"{code_file}:objective", "--space", str(space), "--storage", str(storage), "--quiet",
+              "--max-concurrent", "2"]
+    assert main(["tune", *common, "--name", "earlier", "--num-samples", "5", "--seed", "1"]) == 0
+    earlier, _ = frames(storage / "earlier")
+    best_two = earlier.sort_values("best/score", ascending=False)["config/x"].head(2).tolist()
+    assert main(["tune", *common, "--name", "warm", "--num-samples", "3", "--seed", "2",
+                 "--warm-start", str(storage / "earlier")]) == 0
+    warm, _ = frames(storage / "warm")
+    assert warm["config/x"].head(2).tolist() == best_two  # in the order they started
+    assert json.loads((storage / "warm" / "sweep.json").read_text())["options"]["warm_start"] == [str(storage / "earlier")]
+
+
 def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_path, storage):
     """Promotion ASHA + RungTPE through a real Tune: trials below a rung's cutoff pause and
     may resume from their checkpoint; the sweep spends num_samples x epochs, not num_samples

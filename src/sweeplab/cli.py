@@ -27,7 +27,7 @@ def _options(args: argparse.Namespace):
         smoke=args.smoke, sets=args.set, address=getattr(args, "address", None) if args.func is _tune else None,
         num_cpus=getattr(args, "num_cpus", None), verbose=0 if args.quiet else 2 if args.verbose else 1,
         dashboard=getattr(args, "dashboard", False), wandb=args.wandb, max_failures=args.max_failures,
-        epoch_budget=args.epoch_budget,
+        epoch_budget=args.epoch_budget, warm_start=args.warm_start,
     )
 
 
@@ -155,6 +155,9 @@ def _sweep_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     s.add_argument("--name", help="sweep folder name (default: SPACE-DATE-TIME)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pin a value for this run (repeatable)")
     s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
+    s.add_argument("--warm-start", action="append", default=[], metavar="DIR",
+                   help="learn from earlier sweeps (a sweep folder or a storage folder; repeatable): their scores "
+                        "teach the rung_tpe search, and their two best configs run first")
     s.add_argument("--wandb", action="store_true", help="also log every trial to W&B (offline unless WANDB_API_KEY is set)")
     out = _Recording(parser.add_mutually_exclusive_group(), added)
     out.add_argument("--quiet", action="store_true", help="no progress display: the summary at the end only")
@@ -165,7 +168,7 @@ def _sweep_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 
 SWEEP_FLAGS = ("space", "trainable", "scheduler", "search", "num_samples", "max_epochs", "cpus_per_trial",
                "gpus_per_trial", "workers_per_trial", "max_concurrent", "time_budget", "epoch_budget", "max_failures", "seed",
-               "storage", "name", "set", "smoke", "wandb", "quiet", "verbose")
+               "storage", "name", "set", "smoke", "warm_start", "wandb", "quiet", "verbose")
 
 
 def _analysis_args(s: argparse.ArgumentParser, many: bool = True) -> None:

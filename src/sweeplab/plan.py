@@ -48,9 +48,11 @@ class SweepOptions:
     wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
     max_failures: int = 0  # restarts of a failed trial from its last checkpoint
     epoch_budget: Optional[int] = None  # the sweep stops once its trials have reported this many epochs in all
+    warm_start: tuple[str, ...] = ()  # earlier sweeps the searcher learns from (search/warm.py)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sets", tuple(self.sets))  # a list from argparse or sweep.json
+        for key in ("sets", "warm_start"):  # a list from argparse or sweep.json
+            object.__setattr__(self, key, tuple(getattr(self, key)))
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class SweepPlan:
     gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
     secrets: Mapping[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
     faults: str = ""  # SWEEPLAB_FAULTS as the sweep started, checked (faults.py); '' when none
+    prior: tuple = ()  # --warm-start's prior trials for the searcher (search/warm.py); () on resume
 
     @property
     def uri(self) -> str:
@@ -189,6 +192,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     if check_fit:  # a local run: its storage is this machine's (a cluster job's is checked there)
         check_storage(storage)
     search_budget, to_spend = _budgets(search, scheduler.name, opts.epoch_budget, num_samples, spec.max_epochs())
+    prior = _prior(opts, spec, search, metric, mode) if fresh and check_fit else ()
     return SweepPlan(
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
@@ -196,8 +200,21 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         options=opts, resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]),
                                                    workers=int(res["workers"])),
         search_budget=search_budget, epochs_to_spend=to_spend, gpu_default=gpu_default, secrets=secret_values,
-        faults=injected,
+        faults=injected, prior=prior,
     )
+
+
+def _prior(opts: SweepOptions, spec: spaces.Spec, search: str, metric: str, mode: str) -> tuple:
+    """What ``--warm-start`` reads, checked before Ray starts. Not on resume (the searcher's
+    saved state holds it) nor for a job submitted to a cluster (the cluster reads it)."""
+    if not opts.warm_start:
+        return ()
+    if search != "rung_tpe":
+        raise UserError(f"--warm-start: only the rung_tpe search learns from earlier sweeps (this sweep's search: "
+                        f"{search}; add --search rung_tpe)")
+    from .search import warm
+
+    return warm.read(opts.warm_start, spec, metric, mode)
 
 
 def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> None:

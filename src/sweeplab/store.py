@@ -387,12 +387,13 @@ ACTIVE: dict[str, "SweepRecorder"] = {}
 def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Optional[str]:
     """The name of the preset ``config`` runs, if any (every value of the preset matches)."""
     for name, values in presets.items():
-        if all(_same(config.get(k), v) for k, v in values.items()):
+        if all(same(config.get(k), v) for k, v in values.items()):
             return name
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
+def same(a: Any, b: Any) -> bool:
+    """Whether two config values are the same value (numbers to rounding; a list and a tuple alike)."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
