@@ -268,7 +268,8 @@ def test_suggest_turns_overfitting_into_regularisation_in_a_valid_space(tmp_path
     assert raw["parameters"]["dropout"]["values"] == [0.5, 0.6]  # best 0.5, moved up by 0.1
     assert "previous_best" not in spec.presets or spec.presets["previous_best"]["dropout"] == 0.5
     assert "weight_decay: 0 -> 0.05 (overfitting: LSTM (report), overfitting: val loss rising after epoch 3" in text
-    assert "sweeplab tune --space" in capsys.readouterr().out
+    # imdb.yaml searches with rung_tpe (method: bayes): the next sweep learns from this one
+    assert f"next space: {out}  (sweeplab tune --space {out} --warm-start {folder})" in capsys.readouterr().out
 
 
 def test_suggest_keeps_the_sweeps_command_line_pins(tmp_path):

@@ -89,7 +89,7 @@ def suggest_command(args: argparse.Namespace) -> int:
     if args.out:
         _write(args.out, text)
         print("\n".join(proposal.changes) or "no warning sign: the same space, starting from the best config")
-        print(f"next space: {args.out}  (sweeplab tune --space {args.out})")
+        print(f"next space: {args.out}  (sweeplab tune --space {args.out}{suggest.warm_flag(proposal, sweep)})")
     else:
         print(text, end="")
     return 0

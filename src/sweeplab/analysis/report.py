@@ -143,7 +143,7 @@ def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en", baseli
             space_file.write_text(proposal.yaml(sweep.uri))
             nxt = Section(f"{'Próximo espacio' if es else 'Next search space'}: {space_file.name}")
             nxt.text = [f"- {c}" for c in proposal.changes] or ["-"]
-            nxt.text.append(f"`sweeplab tune --space {space_file.name}`")
+            nxt.text.append(f"`sweeplab tune --space {space_file.name}{suggest.warm_flag(proposal, sweep)}`")
             parts.append(nxt)
     title = f"sweeplab report: {', '.join(s.name for s in sweeps)}"
     md_path = folder / "REPORT.md"

@@ -136,6 +136,15 @@ def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggest
     return Suggestion(raw, changes)
 
 
+def warm_flag(proposal: Suggestion, sweep: Sweep) -> str:
+    """`` --warm-start SWEEP`` where the proposed space's search learns from earlier sweeps
+    (rung_tpe): the next sweep starts from what this one measured, not from random configs."""
+    import shlex
+
+    search = proposal.raw.get("search") or spaces.METHODS.get(proposal.raw.get("method", "random"))
+    return f" --warm-start {shlex.quote(sweep.uri)}" if search == "rung_tpe" else ""
+
+
 def _moved(current: float, move: Move, tp: Any) -> float:
     if current == 0 and move.when_zero is not None:
         new = move.when_zero
