@@ -154,3 +154,17 @@ def test_a_user_trainable_learns_from_a_plain_ray_tune_experiment_folder(tmp_pat
                                           storage=str(tmp_path / "sweeps"), name="mine", warm_start=[str(exp)]))
     assert prep.prior == (({"lr": 0.01, "width": 8}, {1: 0.5, 2: 0.7}), ({"lr": 0.02, "width": 8}, {1: 0.4}))
     assert "note: warm start: 2 trials of 1 earlier sweep teach the searcher\n" in capsys.readouterr().out
+
+
+def test_a_warm_started_searcher_saved_and_restored_goes_on_with_its_prior(tmp_path):
+    """A resumed sweep reads no earlier sweep again: its searcher's saved state holds the prior."""
+    prior = [({"lr": lr, "width": 8}, {1: acc}) for lr, acc in ((1e-3, 0.5), (1e-2, 0.6), (5e-2, 0.2))]
+    a = RungTPE(max_t=9, grace_period=1, reduction_factor=3, seed=0, min_points=3, prior=prior)
+    a.set_search_properties("acc", "max", SPACE)
+    a.suggest("t0")
+    a.on_trial_result("t0", {"training_iteration": 1, "acc": 0.3})
+    a.save(str(tmp_path / "state.pkl"))
+    b = RungTPE(max_t=9, grace_period=1, reduction_factor=3, seed=0, min_points=3)  # as Tune rebuilds it: no prior
+    b.restore(str(tmp_path / "state.pkl"))
+    assert scores(b.warm[1]) == [0.2, 0.3, 0.5, 0.6]
+    assert [a.suggest(f"n{i}") for i in range(4)] == [b.suggest(f"n{i}") for i in range(4)]
