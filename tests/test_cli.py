@@ -170,6 +170,6 @@ def test_submit_forwards_to_tune_exactly_the_sweep_flags_that_differ_from_their_
 
     args = cli.build_parser().parse_args(
         ["submit", "freq", "--smoke", "--set", "lr=0.01", "--set", "epochs=3", "--seed", "4", "--storage", "s3://b/s",
-         "--max-failures", "0", "--address", "http://head:8265"])
+         "--max-failures", "0", "--address", "http://head:8265", "--warm-start", "s3://b/s/freq-1"])
     assert cli._forwarded(args) == ["freq", "--seed", "4", "--storage", "s3://b/s", "--set", "lr=0.01",
-                                    "--set", "epochs=3", "--smoke"]
+                                    "--set", "epochs=3", "--smoke", "--warm-start", "s3://b/s/freq-1"]
