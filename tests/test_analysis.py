@@ -272,6 +272,17 @@ def test_suggest_turns_overfitting_into_regularisation_in_a_valid_space(tmp_path
     assert f"next space: {out}  (sweeplab tune --space {out} --warm-start {folder})" in capsys.readouterr().out
 
 
+def test_analyze_says_which_earlier_sweeps_a_warm_started_sweep_learnt_from(tmp_path, capsys):
+    folder = gru_sweep(tmp_path / "gru")
+    meta = json.loads((folder / "sweep.json").read_text())
+    (folder / "sweep.json").write_text(json.dumps({**meta, "options": {"warm_start": ["sweeps/a", "sweeps/b"]}}))
+    assert main(["analyze", str(folder)]) == 0
+    assert "\nwarm-started from sweeps/a, sweeps/b\n" in capsys.readouterr().out
+    gru_sweep(tmp_path / "cold")
+    assert main(["analyze", str(tmp_path / "cold")]) == 0
+    assert "warm-started" not in capsys.readouterr().out
+
+
 def test_suggest_keeps_the_sweeps_command_line_pins(tmp_path):
     """`tune --set data=... && suggest --out next.yaml && tune --space next.yaml` runs on the
     same data: the pins are fixed values of the next space, out of its parameters and presets."""

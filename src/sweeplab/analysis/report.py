@@ -43,6 +43,9 @@ def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = Non
         f"searcher {m.get('searcher', '?')} · seed {m.get('seed', '-')} · "
         + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
     )
+    warm = (m.get("options") or {}).get("warm_start")
+    if warm:  # its searcher learnt from these before its first config (tune --warm-start)
+        head.text.append(f"{'aprendió primero de' if es else 'warm-started from'} {', '.join(warm)}")
     slug = _slug(sweep.name)
     head.tables[f"{slug}-trials"] = tables.trial_table(sweep, obs, lang, base_id)
     placement = tables.placement_table(sweep, lang)
