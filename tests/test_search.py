@@ -51,8 +51,11 @@ def choose(s, ctrl):
     return trial
 
 
-def result(epoch, value):
-    return {"training_iteration": epoch, "acc": value}
+def result(epoch, value, checkpoint=True):
+    """A function trainable's result as Tune gives it: ``checkpoint_dir_name`` is set
+    where that report saved a checkpoint."""
+    return {"training_iteration": epoch, "acc": value,
+            "checkpoint_dir_name": f"checkpoint_{epoch:06d}" if checkpoint else None}
 
 
 @pytest.mark.parametrize("max_t, grace, rungs", [

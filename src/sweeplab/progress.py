@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable, Optional, TextIO
 
 from .schema import (BEST_ITERATION, ENDED, ERROR, ITERATIONS, PRESET, STATUS, STOPPED_AT_RUNG, Status,
-                     best_column)
+                     best_column, epochs_trained)
 
 PLAIN_EVERY = 30.0  # seconds between status lines when the output is not a terminal
 REDRAW_EVERY = 0.5  # seconds between redraws on a terminal
@@ -30,9 +30,11 @@ class Progress:
     """What the display says, from the store's rows; ``lines`` returns what to print now."""
 
     def __init__(self, metric: str, mode: str, total: Optional[int] = None, epoch_budget: Optional[int] = None,
-                 time_budget: Optional[float] = None, clock: Callable[[], float] = time.monotonic):
+                 time_budget: Optional[float] = None, clock: Callable[[], float] = time.monotonic,
+                 max_t: Optional[int] = None):
         self.metric, self.mode = metric, mode
         self.total, self.epoch_budget, self.time_budget = total, epoch_budget, time_budget
+        self.max_t = max_t  # a trial's epochs: what a running trial may still train
         self.clock, self.start = clock, clock()
         self.runs: dict[str, int] = {}  # trial id -> run number, in the order trials started
         self.reported: set[str] = set()  # trials whose end has been printed
@@ -64,7 +66,10 @@ class Progress:
         value = row.get(best_column(self.metric))
         score = (f"{self.metric} {value:.4g} (epoch {row.get(BEST_ITERATION, '?')})"
                  if isinstance(value, (int, float)) and math.isfinite(value) else f"no {self.metric}")
-        epochs = f"{row.get(ITERATIONS, 0)} epoch{'s' if row.get(ITERATIONS, 0) != 1 else ''}"
+        reached, trained = int(row.get(ITERATIONS, 0) or 0), epochs_trained(row)
+        epochs = f"{reached} epoch{'s' if reached != 1 else ''}"
+        if trained > reached:  # restarted or restored from an older checkpoint: the repeats cost time too
+            epochs += f" ({trained} trained)"
         if row.get(STATUS) == Status.ERROR:
             error = str(row.get(ERROR) or "").strip().splitlines()
             return f"  failed   {self.name(trial_id, row)} after {epochs}: {error[-1][:120] if error else 'no message'}"
@@ -87,24 +92,37 @@ class Progress:
         ended = counts["finished"] + counts["stopped"] + counts["failed"]
         of = f" of {self.total}" if self.total and not self.epoch_budget else ""
         parts = [f"{ended}{of} trials ended"] + [f"{n} {k}" for k, n in counts.items() if n and k != "finished"]
-        spent = sum(int(row.get(ITERATIONS, 0) or 0) for row in rows.values())
+        spent = sum(epochs_trained(row) for row in rows.values())
         if self.epoch_budget:  # trials running when the budget is reached finish their epochs: it can be passed
             parts.append(f"{spent} of {self.epoch_budget} epochs" if spent <= self.epoch_budget
                          else f"{spent} epochs (budget {self.epoch_budget}: the last trials finish)")
         elapsed = self.clock() - self.start
         line = ", ".join(parts) + f" | {clock_text(elapsed)} elapsed"
-        left = self.left(elapsed, ended, spent)
+        left = self.left(elapsed, ended, spent, self._running_left(rows))
         if left is not None:
             line += f", ~{clock_text(left)} left"
         if self.best:
             line += f" | best {self.metric} {self.best[0]:.4g}: {self.best[1]}"
         return line
 
-    def left(self, elapsed: float, ended: int, spent: int) -> Optional[float]:
-        """Time left at the pace so far: by epochs against an epoch budget, else by trials
-        against N; never past a time budget."""
+    def _running_left(self, rows: dict[str, dict[str, Any]]) -> Optional[int]:
+        """Epochs the running trials may still train (to max_t); None where max_t is unknown."""
+        running = [row for row in rows.values() if row.get(STATUS) in (Status.RUNNING, Status.RESTARTING)]
+        if not running:
+            return 0
+        if not self.max_t:
+            return None
+        return sum(max(0, self.max_t - int(row.get(ITERATIONS, 0) or 0)) for row in running)
+
+    def left(self, elapsed: float, ended: int, spent: int, running_left: Optional[int] = 0) -> Optional[float]:
+        """Time left at the pace so far: by epochs against an epoch budget (and, once it is
+        spent, what the running trials may still train), else by trials against N; never
+        past a time budget, and never nothing while trials run."""
         done = spent / self.epoch_budget if self.epoch_budget else ended / self.total if self.total else 0
         estimate = elapsed * (1 - done) / done if 0 < done < 1 else (0.0 if done >= 1 else None)
+        if done >= 1 and running_left != 0:  # trials still run: their epochs at the pace so far
+            per_epoch = elapsed / spent if spent else None
+            estimate = running_left * per_epoch if running_left is not None and per_epoch else None
         if self.time_budget:
             cap = max(0.0, self.time_budget - elapsed)
             estimate = cap if estimate is None else min(estimate, cap)

@@ -29,6 +29,7 @@ ERROR = "error"  # the error's last line (secrets masked), for a trial that fail
 LAST_ERROR = "last_error"  # the error a restarted trial (--max-failures) recovered from
 RESTARTS = "restarts"
 ITERATIONS = "iterations"  # iterations reported: the trial's last training_iteration
+EPOCHS_TRAINED = "epochs_trained"  # every epoch the trial ran: repeats after a restart or a restore included
 WALL_TIME = "wall_time_s"
 BEST_ITERATION = "best_iteration"  # the iteration of the best value of the sweep metric
 STOPPED_AT_RUNG = "stopped_at_rung"  # a scheduler cut the trial at this rung
@@ -48,6 +49,15 @@ TUNE_BOOKKEEPING = frozenset({
     "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
     "episodes_total", "timesteps_since_restore", "experiment_tag",
 })
+
+
+def epochs_trained(row: dict[str, Any]) -> int:
+    """A trial row's epochs trained; a store written before the column counts its iterations."""
+    for key in (EPOCHS_TRAINED, ITERATIONS):
+        value = row.get(key)
+        if isinstance(value, numbers.Number) and not (isinstance(value, float) and math.isnan(value)):
+            return int(value)
+    return 0
 
 
 def config_column(key: str) -> str:

@@ -29,9 +29,9 @@ from .errors import UserError
 from .secrets import redact
 from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame, read_json
 from .files import scalar, write_frame, write_json
-from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
+from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, EPOCHS_TRAINED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
                      PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID, TUNE_BOOKKEEPING,
-                     WALL_TIME, Status, best_column, is_remote)
+                     WALL_TIME, Status, best_column, epochs_trained, is_remote)
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
 DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
@@ -224,7 +224,10 @@ class SweepRecorder:
 
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
         metrics = {k: scalar(v) for k, v in result.items() if k not in TUNE_BOOKKEEPING}
-        self._event({"event": "result", "trial_id": trial_id, "result": metrics})
+        # n: the trial's epochs trained with this one, so an event replayed twice (a kill
+        # between a flush and the journal's truncation) counts once
+        n = epochs_trained(self.trials.get(trial_id, {})) + 1
+        self._event({"event": "result", "trial_id": trial_id, "result": metrics, "n": n})
 
     def ended(self, trial_id: str, status: str, error: Optional[str] = None,
               failure: Optional[dict[str, Any]] = None) -> None:
@@ -287,6 +290,10 @@ class SweepRecorder:
             row[RESTARTS] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
             row[STATUS], row[LAST_ERROR] = Status.RESTARTING, entry["error"]
         elif row.get(STATUS) != Status.TERMINATED:  # a finished trial's rows are final (see runner.run_trial)
+            n = entry.get("n")
+            if isinstance(n, int) and n <= epochs_trained(row) and EPOCHS_TRAINED in row:
+                return  # applied already
+            row[EPOCHS_TRAINED] = n if isinstance(n, int) else epochs_trained(row) + 1
             self._result(row, entry["result"])
 
     def _decision(self, entry: dict[str, Any]) -> None:
@@ -306,13 +313,28 @@ class SweepRecorder:
         if predictions is not None:  # a new best epoch's: one a trial, in its row (not in the history)
             metrics = {k: v for k, v in metrics.items() if k != PREDICTIONS}
             row[PREDICTIONS] = predictions
-        # a trial restored from a checkpoint reports its later iterations again: keep the newest
+        if it <= int(row.get(ITERATIONS) or 0):
+            self._restarted(row, it)
         self.history[(row[TRIAL_ID], it)] = {TRIAL_ID: row[TRIAL_ID], **metrics}
         row.setdefault(STATUS, Status.RUNNING)
         row.update(metrics)
         row[ITERATIONS] = it
         row[WALL_TIME] = float(metrics.get(TIME_TOTAL, row.get(WALL_TIME, 0.0)))
-        value = metrics.get(self.metric)
+        self._best(row, metrics.get(self.metric), it)
+
+    def _restarted(self, row: dict[str, Any], it: int) -> None:
+        """The trial trains from an earlier epoch again (restored from an older checkpoint, or
+        restarted from scratch): its rows from ``it`` on belong to the run it left, so they
+        go, and its best value is that of the rows it keeps. The epochs stay counted."""
+        trial_id = row[TRIAL_ID]
+        for key in [k for k in self.history if k[0] == trial_id and k[1] >= it]:
+            del self.history[key]
+        row.pop(best_column(self.metric), None)
+        row.pop(BEST_ITERATION, None)
+        for (_, kept), earlier in sorted((k, v) for k, v in self.history.items() if k[0] == trial_id):
+            self._best(row, earlier.get(self.metric), kept)
+
+    def _best(self, row: dict[str, Any], value: Any, it: int) -> None:
         if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
             best = row.get(best_column(self.metric))
             if best is None or (isinstance(best, float) and math.isnan(best)) or (

@@ -3,6 +3,8 @@
 and what Tune gets from it. ``spaces`` reads and validates the files that become one."""
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -163,6 +165,13 @@ class Spec:
     def param_space(self) -> dict[str, Any]:
         grid = self.search == "grid"
         return {**self.fixed, **{k: p.domain(grid=grid) for k, p in self.parameters.items()}}
+
+    def trials_expected(self, num_samples: int) -> int:
+        """Trials a sweep of ``num_samples`` makes: a grid runs every combination of its
+        values that many times (Ray's grid_search), any other search one config a sample."""
+        if self.search != "grid":
+            return num_samples
+        return num_samples * math.prod(len(p.values or ()) or 1 for p in self.parameters.values())
 
     def points_to_evaluate(self) -> list[dict[str, Any]]:
         """Presets, each completed over the searched parameters (config defaults)."""

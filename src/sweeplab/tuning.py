@@ -13,7 +13,7 @@ from typing import Any, Optional
 from . import faults, files, secrets, stopping, store
 from .storage_checks import storage_failure
 from .errors import UserError
-from .schema import ENDED, Status, absolute, is_remote
+from .schema import ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
 from .lock import SweepLock
 from .analysis.summary import summarize
 from .plan import SweepOptions, SweepPlan, default_concurrency, prepare, shared_data
@@ -75,16 +75,19 @@ def _progress(prep: SweepPlan, recorder: store.SweepRecorder) -> list:
         return []
     from .progress import Display, Progress, progress_callback
 
-    return [progress_callback(recorder, Display(Progress(prep.metric, prep.mode, total=prep.num_samples,
+    total = prep.spec.trials_expected(prep.num_samples)
+    return [progress_callback(recorder, Display(Progress(prep.metric, prep.mode, total=total,
                                                          epoch_budget=prep.epochs_to_spend,
-                                                         time_budget=prep.time_budget)))]
+                                                         time_budget=prep.time_budget,
+                                                         max_t=prep.spec.max_epochs())))]
 
 
 def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
-    """--epoch-budget: a Tune stopper that ends the sweep once its trials have reported
-    ``budget`` epochs (training iterations) in total. A trial counts its highest iteration,
-    so one restored from a checkpoint does not count the epochs it reports again. Trials
-    running when the budget is reached may each report the one epoch they were training.
+    """--epoch-budget: a Tune stopper that ends the sweep once its trials have trained
+    ``budget`` epochs (training iterations) in total: every epoch a trial trains counts,
+    those it trains again after a restart or from an older checkpoint included (they cost
+    as much). Trials running when the budget is reached may each report the one epoch they
+    were training.
 
     Tune saves this stopper in its experiment state and a resumed sweep gets that copy back
     (not the one passed in), counting as of Tune's last state save; so an unpickled stopper
@@ -94,6 +97,8 @@ def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
     class EpochBudget(Stopper):
         def __init__(self):
             self.budget, self.reported, self.announced, self.from_store = budget, {}, False, False
+            self.reached: dict[str, int] = {}  # trial id -> its highest iteration
+            self.last: dict[str, int] = {}  # trial id -> the iteration it reported last
 
         def __setstate__(self, state):
             self.__dict__.update(state)
@@ -104,13 +109,19 @@ def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
                 self.from_store = False
                 recorded = store.SweepRecorder(sweep_uri, {}, metric, mode)
                 recorded.load()  # reads only: the Parquet files and the journal
-                for trial_id, it in recorded.history:
-                    self.reported[trial_id] = max(self.reported.get(trial_id, 0), int(it))
+                self.reported = {t: epochs_trained(row) for t, row in recorded.trials.items()}
+                self.reached = {t: int(row.get(ITERATIONS) or 0) for t, row in recorded.trials.items()}
+                self.last = dict(self.reached)
             return sum(self.reported.values())
 
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
             it = int(result.get("training_iteration", 0) or 0)
-            self.reported[trial_id] = max(self.reported.get(trial_id, 0), it)
+            reached = self.__dict__.setdefault("reached", {})  # a stopper pickled by an older sweeplab has none
+            last = self.__dict__.setdefault("last", {})
+            before = reached.get(trial_id, 0)
+            if it != last.get(trial_id):  # Tune hands a function trainable's last result in again as it ends
+                self.reported[trial_id] = self.reported.get(trial_id, 0) + (it - before if it > before else 1)
+            reached[trial_id], last[trial_id] = max(it, before), it
             return self.stop_all()
 
         def stop_all(self) -> bool:

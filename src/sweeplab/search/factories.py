@@ -93,6 +93,11 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         return limited(searcher, scheduler, max_concurrent)
     from ray.tune.search import BasicVariantGenerator
 
+    if (scheduler or {}).get("name") == "promotion":  # Ray's own limit would hang on paused trials
+        from .promotion import PausingVariantGenerator
+
+        return PausingVariantGenerator(points_to_evaluate=points or None, random_state=seed,
+                                       max_concurrent=max_concurrent)
     return BasicVariantGenerator(points_to_evaluate=points or None, random_state=seed,
                                  max_concurrent=max_concurrent)
 

@@ -25,24 +25,47 @@ worker resumes the paused trials in that order, room or not, instead of starting
 it could never finish; new configs wait (the limiter asks for none). Without it a small
 budget ends with every good trial paused half-way and nothing trained to full length.
 
+A trial is paused only where pausing costs nothing but the pause: its newest report
+carried a checkpoint (Tune puts ``checkpoint_dir_name`` in every result of a function
+trainable). A trainable that saves none would restart at epoch 1 on every promotion,
+repeating epochs nobody counted; such a trial is stopped or continued at each rung
+instead, as Ray's ASHA does (on or above the rung's cutoff, or fewer than eta scores there:
+on), and the sweep says so once (``NO_CHECKPOINT``).
+
+The epoch budget counts epochs trained: every result is one (a trial restored from an
+older checkpoint trains, and reports, some epochs again).
+
 Tune does not save a scheduler's state with the experiment; on a resumed sweep this one
-rebuilds its rungs from the results store (every result is recorded there), the way
-``tuning.epoch_budget_stopper`` recounts its epochs.
+rebuilds it from the results store (every result and every decision is recorded there,
+the journal before the act): each rung's scores, the trials promoted past each rung, the
+trials paused and the rung each waits at, those the endgame is finishing, and the epochs
+trained, the way ``tuning.epoch_budget_stopper`` recounts its epochs.
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Optional
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
-from ray.tune.search import ConcurrencyLimiter, Searcher
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
 from .. import store
+from ..schema import ENDED, STATUS, epochs_trained
 from ..store import preset_of
 from .rungs import rung_milestones
 
 SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
+CHECKPOINT_KEY = "checkpoint_dir_name"  # Tune: set in a function trainable's result when that report saved one
+NO_CHECKPOINT = "no checkpoint"  # a stop decision's "why" when the trial could not be paused
+ENDGAME = "endgame"  # a promote decision's flag when the endgame resumed it to run to max_t
+
+NO_CHECKPOINT_NOTE = (
+    "note: trial {trial} reached a rung without having saved a checkpoint, so a pause would restart it from "
+    "epoch 1 when promoted; trials without a checkpoint are stopped or continued at each rung instead (as ASHA "
+    "does). To get promotion back, save one with each report: tune.report(metrics, "
+    "checkpoint=ray.tune.Checkpoint.from_directory(folder)), and start from tune.get_checkpoint() when there is one")
 
 
 class PausingLimiter(ConcurrencyLimiter):
@@ -83,9 +106,49 @@ class PausingLimiter(ConcurrencyLimiter):
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
-def _limiter(tune_controller) -> Optional[PausingLimiter]:
-    searcher = getattr(getattr(tune_controller, "search_alg", None), "searcher", None)
+class PausingVariantGenerator(BasicVariantGenerator):
+    """Ray's random / grid generator with PausingLimiter's count: its own ``max_concurrent``
+    counts paused trials as live, so under promotion it stopped making configs once every
+    slot was paused, and nothing came to promote them (the sweep hung)."""
+
+    def __init__(self, *args, max_concurrent: int = 0, **kwargs):
+        super().__init__(*args, max_concurrent=0, **kwargs)
+        self.limit = max_concurrent
+        self.paused: set[str] = set()
+        self.reserved = 0
+
+    def next_trial(self):
+        if self.limit > 0 and len(self._live_trials - self.paused) + self.reserved >= self.limit:
+            return None
+        return super().next_trial()
+
+    def on_pause(self, trial_id: str) -> None:
+        self.paused.add(trial_id)
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.paused.discard(trial_id)
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        self.paused.discard(trial_id)
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _limiter(tune_controller):
+    """What makes new configs, where it counts paused trials apart (PausingLimiter or
+    PausingVariantGenerator): told of each pause and promotion."""
+    search_alg = getattr(tune_controller, "search_alg", None)
+    if isinstance(search_alg, PausingVariantGenerator):
+        return search_alg
+    searcher = getattr(search_alg, "searcher", None)
     return searcher if isinstance(searcher, PausingLimiter) else None
+
+
+def _flag(decision: dict[str, Any], key: str) -> Any:
+    """A flag a decision recorded with the rung's scores (``_log``'s ``flags``)."""
+    try:
+        return json.loads(decision.get("scores") or "{}").get(key)
+    except (ValueError, AttributeError):
+        return None
 
 
 class PromotionASHA(FIFOScheduler):
@@ -110,8 +173,10 @@ class PromotionASHA(FIFOScheduler):
         self.promoted: dict[int, set[str]] = {m: set() for m in self.milestones}
         self.paused_at: dict[str, int] = {}  # trial id -> the milestone it waits at
         self.epoch_budget = epoch_budget
-        self.reached: dict[str, int] = {}  # trial id -> epochs it reported
-        self.spent = 0  # their sum: read at every scheduling step, so kept, not summed
+        self.reached: dict[str, int] = {}  # trial id -> the highest epoch it reported
+        self.spent = 0  # epochs trained, repeats included: read at every scheduling step, so kept, not summed
+        self.saved: dict[str, int] = {}  # trial id -> the epoch of its newest checkpoint
+        self.uncheckpointed: Optional[str] = None  # the first trial found with nothing to pause from
         self.finishing: set[str] = set()  # resumed in the endgame: they run to max_t
         self.starting: set[str] = set()  # handed to Tune to start (or resume), no result yet
         self._restored = False
@@ -121,7 +186,7 @@ class PromotionASHA(FIFOScheduler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a sweep saved by an older sweeplab: no endgame, nothing starting
         self.__dict__.update({"epoch_budget": None, "reached": {}, "spent": 0, "finishing": set(),
-                              "starting": set(), **state})
+                              "starting": set(), "saved": {}, "uncheckpointed": None, **state})
         self._restored = True  # a resumed sweep: the rungs come back from the store on first use
 
     def _rebuild(self) -> None:
@@ -140,7 +205,24 @@ class PromotionASHA(FIFOScheduler):
                 self.rungs[int(it)][trial_id] = self._signed(float(value))
         for m in self.milestones:
             self.promoted[m] = {t for t, it in reached.items() if it > m}
-        self.reached, self.spent = reached, sum(reached.values())
+        self.reached = reached
+        self.spent = sum(epochs_trained(row) for row in recorded.trials.values())
+        self.paused_at, self.finishing = {}, set()
+        for decision in recorded.decisions:  # in the order they were made: the last one stands
+            trial_id, rung, action = str(decision["trial_id"]), int(decision["rung"]), decision["action"]
+            if action == "pause" and rung in self.rungs and trial_id in self.rungs[rung]:
+                self.paused_at[trial_id] = rung
+                self.promoted[rung].discard(trial_id)
+            elif action in ("promote", "stop"):
+                self.paused_at.pop(trial_id, None)
+                if action == "promote" and rung in self.promoted:
+                    self.promoted[rung].add(trial_id)
+                    if _flag(decision, ENDGAME):
+                        self.finishing.add(trial_id)
+                if action == "stop" and _flag(decision, "why") == NO_CHECKPOINT:
+                    self.uncheckpointed = self.uncheckpointed or trial_id
+        self.paused_at = {t: m for t, m in self.paused_at.items()
+                          if recorded.trials.get(t, {}).get(STATUS) not in ENDED}
 
     # ---- Tune's calls
 
@@ -161,10 +243,21 @@ class PromotionASHA(FIFOScheduler):
         self.starting.discard(trial.trial_id)  # it runs
         t = int(result[self.time_attr])
         before = self.reached.get(trial.trial_id, 0)
-        if t > before:
-            self.reached[trial.trial_id], self.spent = t, self.spent + t - before
+        # an epoch a result; below its highest epoch the trial trains some again (a restart
+        # or an older checkpoint), and those count too
+        self.spent += t - before if t > before else 1
+        self.reached[trial.trial_id] = max(t, before)
+        if result.get(CHECKPOINT_KEY):
+            self.saved[trial.trial_id] = t
+        elif self.saved.get(trial.trial_id, 0) >= t:  # restarted below its checkpoint: that one is gone
+            self.saved.pop(trial.trial_id)
         if t >= self.max_t:
             return TrialScheduler.STOP
+        waits_at = self.paused_at.get(trial.trial_id)
+        if waits_at is not None and t > waits_at and trial.trial_id in self.saved:
+            # paused, yet Tune ran it (a driver killed before Tune's saved state knew of the
+            # pause restores it as pending): it waits for its promotion as before
+            return self._pause(tune_controller, trial.trial_id, waits_at)
         if t not in self.rungs:
             return TrialScheduler.CONTINUE
         value = float(result[self._metric])
@@ -174,20 +267,39 @@ class PromotionASHA(FIFOScheduler):
             self.promoted[t].add(trial.trial_id)
             self._log(trial.trial_id, t, "continue")
             return TrialScheduler.CONTINUE
-        self.paused_at[trial.trial_id] = t
-        self._log(trial.trial_id, t, "pause")
+        if trial.trial_id not in self.saved:  # nothing to resume from: ASHA's rule, not a pause
+            return self._without_checkpoint(trial.trial_id, t)
+        return self._pause(tune_controller, trial.trial_id, t)
+
+    def _pause(self, tune_controller, trial_id: str, milestone: int) -> str:
+        self.paused_at[trial_id] = milestone
+        self._log(trial_id, milestone, "pause")
         limiter = _limiter(tune_controller)
         if limiter is not None:
-            limiter.on_pause(trial.trial_id)
+            limiter.on_pause(trial_id)
             limiter.reserved = len(self._ready()[1])
         return TrialScheduler.PAUSE
+
+    def _without_checkpoint(self, trial_id: str, milestone: int) -> str:
+        """A trial that could not resume where it paused goes on if it reaches the rung's
+        cutoff (or the rung has fewer than eta scores), else it stops; said once a sweep."""
+        if self.uncheckpointed is None:
+            self.uncheckpointed = trial_id
+            print(NO_CHECKPOINT_NOTE.format(trial=trial_id), flush=True)
+        cutoff = self._cutoff(milestone)
+        if cutoff is None or self.rungs[milestone][trial_id] >= cutoff:
+            self.promoted[milestone].add(trial_id)
+            self._log(trial_id, milestone, "continue")
+            return TrialScheduler.CONTINUE
+        self._log(trial_id, milestone, "stop", why=NO_CHECKPOINT)
+        return TrialScheduler.STOP
 
     def _cutoff(self, milestone: int) -> Optional[float]:
         scores = self.rungs[milestone]
         k = int(len(scores) // self.eta)
         return sorted(scores.values(), reverse=True)[k - 1] if k else None
 
-    def _log(self, trial_id: str, milestone: int, action: str) -> None:
+    def _log(self, trial_id: str, milestone: int, action: str, **flags: Any) -> None:
         """Into the sweep's results store, where this driver records one (not in unit use)."""
         recorder = store.ACTIVE.get(self.store_uri or "")
         if recorder is None:
@@ -199,7 +311,7 @@ class PromotionASHA(FIFOScheduler):
         recorder.decided(trial_id, milestone, milestone, action, {
             "n": len(scores), "promoted": len(self.promoted[milestone]),
             "cutoff": None if cutoff is None else sign * cutoff,
-            "top": {t: sign * v for t, v in top}})
+            "top": {t: sign * v for t, v in top}, **flags})
 
     def _slots(self, milestone: int) -> int:
         """How many more trials the rung may promote: 1/eta of its scores so far, less those promoted."""
@@ -279,7 +391,7 @@ class PromotionASHA(FIFOScheduler):
             del self.paused_at[trial_id]
             if endgame:
                 self.finishing.add(trial_id)
-            self._log(trial_id, milestone, "promote")
+            self._log(trial_id, milestone, "promote", **({ENDGAME: True} if endgame else {}))
             if limiter is not None:
                 limiter.on_unpause(trial_id)
             chosen = paused.pop(trial_id)
