@@ -59,6 +59,20 @@ def test_an_epoch_budget_and_a_time_budget_set_the_estimate():
     assert p.status(state).startswith("1 trials ended, 45 epochs (budget 40: the last trials finish) | 0:30 elapsed")
 
 
+def test_epochs_count_what_was_trained_and_time_left_what_running_trials_still_train():
+    clock = Clock()
+    p = Progress("val_mse", "min", epoch_budget=40, clock=clock, max_t=9)
+    clock.t = 80
+    # a restarted trial trained 12 epochs to reach epoch 6; b runs at epoch 3 of 9 with the budget spent
+    state = rows(("a", "TERMINATED", 0.5, 6, {"epochs_trained": 12}), ("b", "RUNNING", 0.6, 3, {"epochs_trained": 28}))
+    assert p.update(state) == ["  finished run #1 after 6 epochs (12 trained): val_mse 0.5 (epoch 6) - best so far"]
+    # 40 of 40 epochs trained in 80 s: b's 6 epochs left take ~12 s, never "~0:00 left" while it runs
+    assert p.status(state) == ("1 trials ended, 1 running, 40 of 40 epochs | 1:20 elapsed, ~0:12 left"
+                               " | best val_mse 0.5: run #1")
+    state["b"]["status"] = "TERMINATED"
+    assert ", ~0:00 left" in p.status(state)
+
+
 def test_off_a_terminal_the_status_is_a_plain_line_every_30_s_and_ends_as_they_come():
     clock, out = Clock(), io.StringIO()
     d = Display(Progress("val_mse", "min", total=2, clock=clock), out, tty=False)

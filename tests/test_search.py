@@ -389,3 +389,101 @@ def test_a_scheduler_pickled_by_an_older_sweeplab_resumes():
     trials = [FakeTrial("a")]
     ctrl = FakeController(trials)
     assert old.on_trial_result(ctrl, trials[0], result(1, 0.5)) == PAUSE and not old.endgame()
+
+
+def test_a_trial_that_saved_no_checkpoint_is_stopped_or_continued_never_paused(capsys):
+    """Pausing a trial with nothing to resume from would restart it at epoch 1 when promoted:
+    such trials get ASHA's rule at each rung (on at or above the cutoff, or while the rung
+    has fewer than eta scores; else stopped), and the sweep is told once how to get
+    promotion back."""
+    s = scheduler()
+    trials = [FakeTrial(t) for t in "abcd"]
+    ctrl = FakeController(trials)
+    decisions = [s.on_trial_result(ctrl, t, result(1, v, checkpoint=False)) for t, v in zip(trials, (0.5, 0.9, 0.2, 0.95))]
+    # a: alone (no cutoff) -> on; b: top 1 of 2 is promotable; c: below 0.9 of 3 -> stopped; d: above -> on
+    assert decisions == [CONTINUE, CONTINUE, STOP, CONTINUE]
+    assert s.paused_at == {} and s.uncheckpointed == "a"
+    assert capsys.readouterr().out.count("saved a checkpoint") == 1
+    # a trial that does save one is still paused below the cutoff
+    e = FakeTrial("e")
+    ctrl.trials.append(e)
+    assert s.on_trial_result(ctrl, e, result(1, 0.1)) == PAUSE
+
+
+def _decisions_of(s, uri):
+    """Drive a sweep's scheduler with its decisions recorded in a results store at ``uri``."""
+    recorder = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    recorder.open()
+    return recorder
+
+
+def test_a_resumed_scheduler_knows_its_paused_trials_the_endgames_and_the_epochs_trained(tmp_path):
+    """Tune does not save a scheduler: a resumed sweep's rebuilds from the store which trials
+    wait at which rung (they are not run on without a promotion), which the endgame is
+    finishing, and the epochs already trained, so the budget holds across the resume."""
+    import pickle
+
+    uri = str(tmp_path / "s")
+    recorder = _decisions_of(None, uri)
+    s = scheduler(store_uri=uri, epoch_budget=20, max_concurrent=2)
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v in zip(trials, (0.5, 0.9, 0.7)):
+        recorder.started(t.trial_id, t.config)
+        recorder.result(t.trial_id, result(1, v))
+        assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
+        t.status = Trial.PAUSED
+    assert choose(s, ctrl) is trials[1]
+    recorder.result("b", result(2, 0.91))
+    recorder.result("b", result(3, 0.95))
+    s.on_trial_result(ctrl, trials[1], result(2, 0.91))
+    assert s.on_trial_result(ctrl, trials[1], result(3, 0.95)) == PAUSE
+    trials[1].status = Trial.PAUSED
+    d = FakeTrial("d")
+    ctrl.trials.append(d)
+    recorder.started("d", d.config)
+    recorder.result("d", result(1, 0.1))
+    assert s.on_trial_result(ctrl, d, result(1, 0.1)) == PAUSE
+    d.status = Trial.PAUSED
+    assert s.endgame() and choose(s, ctrl) is trials[1]  # finishing b
+    recorder.close({})
+    before = (dict(s.paused_at), set(s.finishing), s.spent)
+
+    restored = pickle.loads(pickle.dumps(scheduler(store_uri=uri, epoch_budget=20, max_concurrent=2)))
+    restored.set_search_properties("acc", "max")
+    ctrl = FakeController([FakeTrial(t) for t in "abcd"])
+    for t in ctrl.trials:
+        t.status = Trial.PENDING if t.trial_id == "b" else Trial.PAUSED  # b was running when the driver died
+    assert before == ({"a": 1, "c": 1, "d": 1}, {"b"}, 6)
+    # b runs (Tune starts it itself); 14 epochs left only finish b and c: the endgame resumes c
+    assert restored.choose_trial_to_run(ctrl).trial_id == "c"
+    assert (restored.paused_at, restored.finishing, restored.spent) == ({"a": 1, "d": 1}, {"b", "c"}, 6)
+
+
+def test_a_paused_trial_tune_runs_anyway_waits_again_for_its_promotion():
+    """A driver killed after a pause but before Tune saved its state brings the trial back as
+    pending, and Tune starts it: at its next result it is paused again at the same rung."""
+    s = scheduler()
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v in zip(trials, (0.5, 0.9, 0.7)):
+        assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
+    assert s.on_trial_result(ctrl, trials[0], result(2, 0.55)) == PAUSE
+    assert s.paused_at == {"a": 1, "b": 1, "c": 1} and s.spent == 4
+
+
+def test_random_and_grid_under_promotion_count_paused_trials_apart():
+    """Ray's generator counts a paused trial as live: with every slot paused it made no more
+    configs and nothing came to promote them, so the sweep hung."""
+    from sweeplab.search.promotion import PausingVariantGenerator
+
+    tune.register_trainable("sweeplab_test_noop", lambda config: None)
+    gen = PausingVariantGenerator(max_concurrent=2)
+    gen.add_configurations({"x": {"run": "sweeplab_test_noop", "config": {"lr": tune.uniform(0, 1)}, "num_samples": 5}})
+    first, second = gen.next_trial(), gen.next_trial()
+    assert gen.next_trial() is None  # both slots run
+    gen.on_pause(first.trial_id)
+    gen.on_pause(second.trial_id)
+    assert gen.next_trial() is not None  # paused trials hold no worker
+    gen.reserved = 1  # a promotion waits for the next free worker
+    assert gen.next_trial() is None

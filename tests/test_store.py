@@ -424,3 +424,39 @@ def test_an_object_store_journals_one_object_an_event_and_folds_them_in_at_a_flu
     assert memory.find("/bucket/s/journal") == []
     trials, history = store.read_tables(uri, "acc", "max")
     assert list(history["training_iteration"]) == [1, 2]
+
+
+def test_epochs_trained_counts_every_epoch_a_restarted_trial_ran_and_its_rows_agree(tmp_path):
+    """A trial with no checkpoint restarted at epoch 1 trains its epochs again: they are
+    counted, and the rows of the run it left go, so its best value and best epoch are
+    those of the rows it keeps."""
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    rec.open()
+    rec.started("a", {"x": 1})
+    for it, acc in [(1, 0.5), (2, 0.6), (3, 0.9), (1, 0.4), (2, 0.7)]:
+        rec.result("a", {"training_iteration": it, "acc": acc})
+    row = rec.trials["a"]
+    assert (row["epochs_trained"], row["iterations"], row["best/acc"], row["best_iteration"]) == (5, 2, 0.7, 2)
+    assert sorted(rec.history) == [("a", 1), ("a", 2)]
+    rec.close({"a": "TERMINATED"})
+    trials = pd.read_parquet(tmp_path / "s" / "trials.parquet")
+    assert trials.loc[0, "epochs_trained"] == 5 and trials.loc[0, "best_iteration"] == 2
+
+
+def test_a_result_replayed_from_the_journal_after_a_flush_counts_once(tmp_path):
+    """A kill between rewriting the Parquet files and emptying the journal replays events the
+    Parquet already holds: each counts once."""
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=3600)
+    rec.open()
+    rec.started("a", {"x": 1})
+    rec.result("a", {"training_iteration": 1, "acc": 0.5})
+    rec.result("a", {"training_iteration": 2, "acc": 0.6})
+    journal = (tmp_path / "s" / "journal.jsonl").read_text()
+    rec.flush(force=True)  # the Parquet holds both results; the journal is emptied
+    (tmp_path / "s" / "journal.jsonl").write_text(journal)  # as if the kill came before it was
+    again = store.SweepRecorder(uri, {}, "acc", "max")
+    again.load()
+    assert again.trials["a"]["epochs_trained"] == 2 and again.trials["a"]["iterations"] == 2
+    assert sorted(again.history) == [("a", 1), ("a", 2)]
