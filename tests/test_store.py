@@ -460,3 +460,19 @@ def test_a_result_replayed_from_the_journal_after_a_flush_counts_once(tmp_path):
     again.load()
     assert again.trials["a"]["epochs_trained"] == 2 and again.trials["a"]["iterations"] == 2
     assert sorted(again.history) == [("a", 1), ("a", 2)]
+
+
+def test_the_result_a_rung_decision_stopped_a_trial_at_is_stored(tmp_path):
+    """Tune asks the scheduler about a result before it hands it to the callbacks: the
+    scheduler's stop decision is recorded first, and the result that carried it still counts."""
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    rec.open()
+    rec.started("a", {"x": 1})
+    rec.result("a", {"training_iteration": 1, "acc": 0.5})
+    rec.decided("a", 2, 2, "stop", {"n": 3})
+    rec.result("a", {"training_iteration": 2, "acc": 0.4})
+    rec.result("a", {"training_iteration": 2, "acc": 0.4})  # Tune's done result again: not a new epoch
+    row = rec.trials["a"]
+    assert (row["status"], row["iterations"], row["epochs_trained"], row["stopped_at_rung"]) == ("TERMINATED", 2, 2, 2)
+    assert sorted(rec.history) == [("a", 1), ("a", 2)]

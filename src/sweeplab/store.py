@@ -289,7 +289,9 @@ class SweepRecorder:
             restarts = row.get(RESTARTS)
             row[RESTARTS] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
             row[STATUS], row[LAST_ERROR] = Status.RESTARTING, entry["error"]
-        elif row.get(STATUS) != Status.TERMINATED:  # a finished trial's rows are final (see runner.run_trial)
+        elif row.get(STATUS) != Status.TERMINATED or self._stopped_by(row, entry["result"]):
+            # a finished trial's rows are final (see runner.run_trial), but for the result a
+            # scheduler stopped it at: Tune asks the scheduler before it tells the callbacks
             n = entry.get("n")
             if isinstance(n, int) and n <= epochs_trained(row) and EPOCHS_TRAINED in row:
                 return  # applied already
@@ -321,6 +323,12 @@ class SweepRecorder:
         row[ITERATIONS] = it
         row[WALL_TIME] = float(metrics.get(TIME_TOTAL, row.get(WALL_TIME, 0.0)))
         self._best(row, metrics.get(self.metric), it)
+
+    def _stopped_by(self, row: dict[str, Any], metrics: dict[str, Any]) -> bool:
+        """Whether ``metrics`` is the result a rung decision stopped the trial at, not yet stored."""
+        rung, it = row.get(STOPPED_AT_RUNG), metrics.get(ITERATION)
+        return (isinstance(rung, (int, float)) and isinstance(it, (int, float)) and int(it) == rung
+                and (row[TRIAL_ID], int(it)) not in self.history)
 
     def _restarted(self, row: dict[str, Any], it: int) -> None:
         """The trial trains from an earlier epoch again (restored from an older checkpoint, or
