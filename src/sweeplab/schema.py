@@ -30,6 +30,9 @@ LAST_ERROR = "last_error"  # the error a restarted trial (--max-failures) recove
 RESTARTS = "restarts"
 ITERATIONS = "iterations"  # iterations reported: the trial's last training_iteration
 EPOCHS_TRAINED = "epochs_trained"  # every epoch the trial ran: repeats after a restart or a restore included
+# decisions.parquet: a stop decision's "why" (in its scores) when promotion could not pause the
+# trial, which had saved no checkpoint to resume from
+NO_CHECKPOINT = "no checkpoint"
 WALL_TIME = "wall_time_s"
 BEST_ITERATION = "best_iteration"  # the iteration of the best value of the sweep metric
 STOPPED_AT_RUNG = "stopped_at_rung"  # a scheduler cut the trial at this rung

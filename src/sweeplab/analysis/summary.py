@@ -9,8 +9,8 @@ import pandas as pd
 
 from .. import store
 from ..errors import UserError
-from ..schema import (BEST_ITERATION, ERROR, ITERATIONS, PRESET, STATUS, TRIAL_ID, best_column, config_columns,
-                      config_key, is_test)
+from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, NO_CHECKPOINT, PRESET, STATUS, TRIAL_ID,
+                      best_column, config_columns, config_key, is_test)
 
 
 def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
@@ -23,6 +23,14 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     counts = trials[STATUS].value_counts().to_dict()
     echo(f"\nresults: {uri}")
     echo("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())))
+    if EPOCHS_TRAINED in trials:
+        trained, reached = int(trials[EPOCHS_TRAINED].fillna(0).sum()), int(trials[ITERATIONS].fillna(0).sum())
+        again = f" ({trained - reached} of them again, after a restart or from an older checkpoint)" if trained > reached else ""
+        echo(f"epochs trained: {trained}{again}")
+    unpaused = stopped_without_checkpoint(uri)
+    if unpaused:
+        echo(f"note: {unpaused} trial(s) reached a rung with no checkpoint saved and were stopped there instead of "
+             "paused; report a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to get promotion")
     best_col = best_column(metric)
     ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]
     if ok.empty:
@@ -51,6 +59,18 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     echo(f"next: sweeplab analyze {uri} | sweeplab best {uri} --out best.yaml | sweeplab report {uri} | "
          f"sweeplab dashboard {uri.rsplit('/', 1)[0] if '/' in uri else uri}")
     return 0
+
+
+def stopped_without_checkpoint(uri: str) -> int:
+    """Trials the promotion scheduler stopped because it could not pause them (decisions.parquet)."""
+    path = store.join(uri, store.DECISIONS)
+    if not store.exists(path):
+        return 0
+    decisions = store.read_frame(path)
+    if "scores" not in decisions or "action" not in decisions:
+        return 0
+    stops = decisions[decisions["action"] == "stop"]
+    return int(stops["scores"].astype(str).str.contains(f'"why": "{NO_CHECKPOINT}"', regex=False).sum())
 
 
 def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str, str]:

@@ -52,13 +52,12 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
 from .. import store
-from ..schema import ENDED, STATUS, epochs_trained
+from ..schema import ENDED, NO_CHECKPOINT, STATUS, epochs_trained
 from ..store import preset_of
 from .rungs import rung_milestones
 
 SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
 CHECKPOINT_KEY = "checkpoint_dir_name"  # Tune: set in a function trainable's result when that report saved one
-NO_CHECKPOINT = "no checkpoint"  # a stop decision's "why" when the trial could not be paused
 ENDGAME = "endgame"  # a promote decision's flag when the endgame resumed it to run to max_t
 
 NO_CHECKPOINT_NOTE = (
