@@ -199,7 +199,9 @@ class Sweep:
                 # the failure from its columns ("loss became nan at epoch 8, step 4 (lr=0.03)"); None in a
                 # store from before them, or for a failure the engine does not know
                 "failure": schema.failure_text(trial),
-                "best": value, "best_iteration": best_iter, "iterations": iterations, "budget": trial_budget,
+                "best": value, "best_iteration": best_iter, "iterations": iterations,
+                # every epoch it ran, repeats after a restart included (a store from before the column: iterations)
+                "epochs_trained": max(iterations, schema.epochs_trained(dict(trial))), "budget": trial_budget,
                 "stopped_itself": stopped_itself,
                 "scheduler_stopped": finished and not stopped_itself and 0 < iterations < trial_budget,
                 "capacity": _capacity(exp, config),

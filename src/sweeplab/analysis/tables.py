@@ -359,7 +359,7 @@ def compute_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
     rows = []
     for s in sweeps:
         f = s.facts
-        per_iter = f["hours"] / f["iterations"].clip(lower=1)
+        per_iter = f["hours"] / f["epochs_trained"].clip(lower=1)  # hours bought every epoch it ran, repeats too
         full = np.where(f["scheduler_stopped"], per_iter * f["budget"], f["hours"])
         spent, total = float(f["hours"].sum()), float(np.sum(full))
         saved = 1 - spent / total if total > 0 else 0.0

@@ -161,7 +161,7 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
     time, and for a running sweep an estimate of the time left at the pace so far."""
     f = sweep.facts
     ended = int(f["status"].isin(ENDED).sum())
-    spent = int(f["iterations"].sum())
+    spent = int(f["epochs_trained"].sum())  # every epoch trained counts against the budget, repeats too
     budget = sweep.meta.get("epoch_budget")
     of = None if budget else sweep.meta.get("num_samples")
     elapsed = None
