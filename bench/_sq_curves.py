@@ -1,12 +1,21 @@
 """The search-quality bench's anytime curves: each method's mean normalised regret after
-each epoch spent, drawn as a PNG (log scale, aliases on one line), and every run's
-best-so-far value sampled into a CSV."""
+each epoch spent (or at each instant of the wall clock's grid), drawn as a PNG (log scale,
+aliases on one line), every run's best-so-far value sampled into a CSV, and when a curve
+first reaches a value."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
+
+
+def time_to_reach(curve: np.ndarray, target: float) -> Optional[float]:
+    """The fraction of the budget (of the curve's points) after which ``curve`` first
+    reaches ``target`` (>=), or None if it never does."""
+    hit = np.flatnonzero(np.asarray(curve) >= target)
+    return float(hit[0] + 1) / len(curve) if len(hit) else None
 
 
 def mean_regret_curves(canon, runs, refs, tasks, seeds, budget) -> dict:
@@ -18,7 +27,7 @@ def mean_regret_curves(canon, runs, refs, tasks, seeds, budget) -> dict:
     return curves
 
 
-def plot(path: Path, names, curves, budget, title: str) -> None:
+def plot(path: Path, names, curves, budget, title: str, xlabel: str = "fraction of the epoch budget spent") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +46,7 @@ def plot(path: Path, names, curves, budget, title: str) -> None:
         ax.plot(x, np.maximum(curves[name], 1e-4), label=label, lw=2.2 if aliases else 1.4,
                 ls="--" if name == "random" else "-")
     ax.set_yscale("log")
-    ax.set_xlabel("fraction of the epoch budget spent")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("mean normalised regret (log)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
@@ -47,11 +56,13 @@ def plot(path: Path, names, curves, budget, title: str) -> None:
     plt.close(fig)
 
 
-def write_curves(path: Path, canon, runs, tasks, seeds, budget, step: int) -> None:
+def write_curves(path: Path, canon, runs, tasks, seeds, budget, step: int,
+                 label: Callable[[int], str] = "e{}".format) -> None:
+    """Every ``step``-th point of each run's curve, columns named ``label(point)``."""
     points = list(range(step, budget + 1, step))
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["method", "task", "seed", *[f"e{p}" for p in points]])
+        w.writerow(["method", "task", "seed", *[label(p) for p in points]])
         for m in canon:
             for t in tasks:
                 for s in range(seeds):

@@ -43,8 +43,9 @@ SPACE = (
 )
 NAMES = tuple(p.name for p in SPACE)
 
-# Column of the output; `time` is column 0 (unused: epochs are the clock here).
-_VAL_ACCURACY = 1
+# Columns of the output: `time` (the real run's cumulative training seconds: the wall
+# clock's epoch times) and val_accuracy.
+_TIME, _VAL_ACCURACY = 0, 1
 
 
 def to_unit(config: dict) -> np.ndarray:
@@ -86,8 +87,9 @@ def _row(config: dict) -> list[float]:
 
 
 class LCBench:
-    """One task's oracle: ``curve(config)`` is val_accuracy (%) after epochs 1..52, one
-    surrogate call per config, cached (a resumed or repeated config costs nothing)."""
+    """One task's oracle: ``curve(config)`` is val_accuracy (%) after epochs 1..52 and
+    ``seconds(config)`` what each of those epochs took, one surrogate call per config,
+    cached (a resumed or repeated config costs nothing)."""
 
     def __init__(self, data: Path, task: str):
         import onnxruntime as ort
@@ -103,11 +105,13 @@ class LCBench:
         self.session = ort.InferenceSession(str(data / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         self._in_cat, self._in_cont = (i.name for i in self.session.get_inputs())
         self.task, self.code = task, int(codes[task])
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # config -> (curve, epoch seconds)
         self.calls = 0
 
-    def curves(self, configs: list[dict], epochs: tuple[int, ...] = tuple(range(1, MAX_EPOCHS + 1))) -> np.ndarray:
-        """val_accuracy of each config at each of ``epochs``: shape (len(configs), len(epochs))."""
+    def curves(self, configs: list[dict], epochs: tuple[int, ...] = tuple(range(1, MAX_EPOCHS + 1)),
+               column: int | list[int] = _VAL_ACCURACY) -> np.ndarray:
+        """val_accuracy (or another output ``column``) of each config at each of ``epochs``:
+        shape (len(configs), len(epochs)), and a last axis for a list of columns."""
         rows = np.array([_row(c) for c in configs], dtype=np.float64)
         n, k = len(rows), len(epochs)
         x = np.empty((n * k, 1 + len(SPACE)), dtype=np.float32)
@@ -116,14 +120,42 @@ class LCBench:
         cat = np.full((n * k, 1), self.code, dtype=np.int32)
         out = self.session.run(None, {self._in_cat: cat, self._in_cont: x})[0]
         self.calls += 1
-        return out[:, _VAL_ACCURACY].astype(np.float64).reshape(n, k)
+        picked = out[:, column].astype(np.float64)
+        return picked.reshape(n, k, *picked.shape[1:])
 
-    def curve(self, config: dict) -> np.ndarray:
+    def _both(self, config: dict) -> tuple[np.ndarray, np.ndarray]:
         key = tuple(_row(config))
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self.curves([config])[0]
+            both = self.curves([config], column=[_TIME, _VAL_ACCURACY])[0]  # shape (52, 2)
+            hit = self._cache[key] = (both[:, 1].copy(), epoch_seconds(both[:, 0]))
         return hit
+
+    def curve(self, config: dict) -> np.ndarray:
+        return self._both(config)[0]
+
+    def seconds(self, config: dict) -> np.ndarray:
+        """Each epoch's seconds (see ``epoch_seconds``)."""
+        return self._both(config)[1]
+
+    def median_trial_seconds(self) -> float:
+        """The median seconds of a full-length trial: the surrogate's cumulative time at
+        epoch 52, over the reference's own sample (the same seeded ``random_configs``
+        uniform configs as ``reference`` draws): the wall clock's unit of budget."""
+        s = REFERENCE_SETTINGS
+        rng = np.random.default_rng([s["seed"], int(self.task)])
+        configs = [sample(rng) for _ in range(s["random_configs"])]
+        return float(np.median(self.curves(configs, (MAX_EPOCHS,), column=_TIME)))
+
+
+def epoch_seconds(cumulative: np.ndarray, floor_share: float = 0.01) -> np.ndarray:
+    """Each epoch's seconds from a cumulative time curve: its differences, at least
+    ``floor_share`` of the mean epoch (the surrogate's cumulative time dips now and then,
+    by up to 49 s between two epochs on task 168868: a fitted model's noise; an epoch must
+    take some time for the wall clock's events to have an order)."""
+    cumulative = np.asarray(cumulative, dtype=float)
+    floor = floor_share * max(float(cumulative[-1]) / len(cumulative), 1e-6)
+    return np.maximum(np.diff(cumulative, prepend=0.0), floor)
 
 
 # ------------------------------------------------------------------ reference

@@ -28,8 +28,11 @@ from _sq_peers import (REDUCTION_FACTOR, optuna_hyperband, synetune_asha_promoti
                       synetune_bohb, synetune_dehb)
 from _sq_sim import CONTINUE, PAUSE, STOP
 
+# What _sq_runs.run_all sets before making methods: workers (--workers), the run's
+# epoch budget, and whether trials save checkpoints (--no-checkpoint: they do not).
 WORKERS = 2
-BUDGET = 40 * MAX_EPOCHS  # the run's epoch budget: search_quality.run_all sets it before making methods
+BUDGET = 40 * MAX_EPOCHS
+CHECKPOINT = True
 
 
 def seed_globals(seed: int) -> None:
@@ -178,8 +181,10 @@ class RayMethod:
 
         trial = self.by_id[key]
         trial.epochs = epoch
+        # Tune puts checkpoint_dir_name in every result of a function trainable, None where
+        # that report carried no checkpoint: how a scheduler can tell a trial it cannot pause.
         result = {METRIC: value, "training_iteration": epoch, "time_total_s": float(epoch), "trial_id": key,
-                  "done": False}
+                  "done": False, "checkpoint_dir_name": "checkpoint_%06d" % epoch if CHECKPOINT else None}
         decision = self.scheduler.on_trial_result(self.ctrl, trial, result)
         if decision != TrialScheduler.STOP:
             self.searcher.on_trial_result(key, result)

@@ -5,8 +5,9 @@ A method is anything with
 
 * ``next() -> (key, config) | None``: the trial a free worker should run now: a new one or
   a paused one to resume (it continues from the epoch it stopped at: the surrogate's curve
-  is the checkpoint). ``None`` means nothing to run *now* (a synchronous bracket waiting for
-  its other trials); it is asked again at the next tick. When every worker is free and the
+  is the checkpoint; with ``checkpoint=False`` it starts again at epoch 1 and trains, and
+  reports, every epoch again). ``None`` means nothing to run *now* (a synchronous bracket
+  waiting for its other trials); it is asked again at the next tick. When every worker is free and the
   method still has nothing, it has finished on its own and its curve stays flat.
 * ``report(key, epoch, value) -> CONTINUE | STOP | PAUSE``: one epoch's validation value.
   STOP and PAUSE free the worker; the method must also end a trial at ``max_epochs`` itself
@@ -43,16 +44,20 @@ class Run:
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     chosen: Optional[dict] = None  # the config of the best value seen: what the search would hand its user
+    retrained: int = 0  # epochs trained again by trials restarted without a checkpoint
+    seconds_used: float = 0.0  # the wall clock (_sq_wall): seconds until the end or the method stopped
+    overhead_s: float = 0.0  # the wall clock: worker seconds spent starting, pausing, resuming trials
 
 
 def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int, workers: int,
-             max_epochs: int) -> Run:
+             max_epochs: int, checkpoint: bool = True) -> Run:
     running: dict[int, object] = {}  # worker -> trial key
-    progress: dict[object, int] = {}  # trial key -> epochs trained
+    progress: dict[object, int] = {}  # trial key -> epochs trained (what its checkpoint holds)
+    reached: dict[object, int] = {}  # trial key -> the most epochs it ever had (to count retraining)
     configs: dict[object, dict] = {}
     curves: dict[object, np.ndarray] = {}
     best_curve = np.full(budget, np.nan)
-    spent, best, resumes, full, chosen = 0, -math.inf, 0, 0, None
+    spent, best, resumes, full, retrained, chosen = 0, -math.inf, 0, 0, 0, None
     notes: list[str] = []
     while spent < budget:
         for w in range(workers):
@@ -68,8 +73,10 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
                 resumes += 1
                 if progress[key] >= max_epochs:
                     raise RuntimeError(f"method resumed trial {key!r}, already at {max_epochs} epochs")
+                if not checkpoint:
+                    progress[key] = 0
             else:
-                progress[key], configs[key] = 0, config
+                progress[key], reached[key], configs[key] = 0, 0, config
                 curves[key] = curve_of(config)
             running[w] = key
         if not running:
@@ -78,6 +85,8 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
         for w in sorted(running):
             key = running[w]
             epoch = progress[key] = progress[key] + 1
+            retrained += epoch <= reached[key]
+            reached[key] = max(reached[key], epoch)
             value = float(curves[key][epoch - 1])
             if value > best:
                 best, chosen = value, configs[key]
@@ -96,7 +105,7 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
     if spent < budget:
         best_curve[spent:] = best  # flat after it stopped
     return Run(curve=best_curve, epochs_used=spent, trials=len(progress), resumes=resumes, full_trials=full,
-               notes=notes, chosen=chosen)
+               notes=notes, chosen=chosen, retrained=retrained)
 
 
 class Recorded:

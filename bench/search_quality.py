@@ -4,6 +4,7 @@ for sweeplab than today's ASHA + Optuna TPE.
 
     python bench/search_quality.py lcbench [--tasks ID ...] [--seeds N] [--data DIR]
                                            [--methods a,b] [--budget-trials 40] [--quick]
+                                           [--clock epochs|wall] [--no-checkpoint] [--workers 2]
     python bench/search_quality.py freq|seqclf [--seeds N] [--methods a,b] [--quick]
 
 Benchmarks ``freq`` and ``seqclf``: real trainings through sweeplab's own tuning path, on
@@ -16,22 +17,46 @@ ONNX model run with onnxruntime): val_accuracy (%) of an MLP config after each o
 epochs, on OpenML tasks. Only the 8 development tasks run by default; any other task needs
 ``--heldout`` (they are checked separately: choose nothing by looking at them).
 
-Budget: ``--budget-trials`` x 52 epochs (a "40-trial-equivalent", 2080 epochs), the same
-for every method. A trial's epochs are those it actually trained: one report per epoch,
-a paused trial resumed later continues where it stopped (the surrogate's curve is its
-checkpoint). A method runs until it has spent the budget or stops on its own (its curve is
-then flat).
+Budget (``--clock epochs``, the default): ``--budget-trials`` x 52 epochs (a
+"40-trial-equivalent", 2080 epochs), the same for every method. A trial's epochs are those
+it actually trained: one report per epoch, a paused trial resumed later continues where it
+stopped (the surrogate's curve is its checkpoint). A method runs until it has spent the
+budget or stops on its own (its curve is then flat).
 
-Concurrency: 2 simulated workers (bench/_sq_sim.py). A trial occupies a worker; every
-epoch takes one tick; each tick both busy workers train one epoch and their results are
+Concurrency: ``--workers`` simulated workers (1, 2, 4 or 8; default 2; bench/_sq_sim.py),
+which methods that limit concurrency are told too. A trial occupies a worker; every epoch
+takes one tick; each tick the busy workers train one epoch each and their results are
 handled in worker order, then free workers ask the method for work. The budget counts
-epochs on both workers, so concurrency changes only what a method knows when it decides.
+epochs on all workers, so concurrency changes only what a method knows when it decides.
 No Ray runtime, no processes: each method's own scheduler/searcher objects are called the
 way its own tuning loop calls them (bench/_sq_methods.py), so a run is a pure function of
 (method, task, seed) and takes seconds.
 
+``--clock wall`` (bench/_sq_wall.py): continuous time. An epoch takes what the surrogate
+says that config's epoch took (its ``time`` output, the real run's cumulative seconds,
+differenced), and a worker also spends the seconds bench/trial_costs.py measured through
+``sweeplab tune`` on starting a trial, pausing one (after its report) and resuming one
+(the latest entry of bench/results/trial_costs.jsonl; stated round defaults, said in the
+output, where there is none). Events run in time order, ties in worker order. Budget:
+
+    budget_s = K x M / W
+
+K = ``--budget-trials``, M = the task's median full-length (52-epoch) trial, in seconds:
+the surrogate's cumulative time at epoch 52, median over the reference's own 10,000 random
+configs (the same seeded sample); W = ``--workers``: K median trials' worth of work spread
+over the workers. A method that takes an epoch budget (sweeplab's) is given K x 52 epochs,
+as ``--num-samples K`` gives it; the run ends at budget_s. The best-so-far curve is read at
+500 instants over budget_s, and every figure below is read on them (fractions of the time
+budget); before a method's first report it holds the task's ``worst`` (regret 1).
+
+``--no-checkpoint``: trials save no checkpoints. A paused trial that is resumed starts
+again at epoch 1 (every epoch trained, and under the wall clock paid for, again; the method
+sees epochs 1, 2, ... again; a pause then saves nothing and costs nothing), and Ray's and
+sweeplab's schedulers are told so: the result's ``checkpoint_dir_name`` is None, as Tune's
+is for a report that carried none (else ``checkpoint_NNNNNN``).
+
 Anytime curve: the best val_accuracy seen so far (any trial, any epoch) after each epoch
-spent. Per method, over task-seeds:
+spent (the wall clock: by each instant). Per method, over task-seeds:
 
 * mean rank at 25 / 50 / 100 % of the budget: rank of the best-so-far value among the
   methods run (1 = best, ties averaged; an alias such as ``sweeplab`` -> ray_asha_optuna
@@ -42,16 +67,20 @@ spent. Per method, over task-seeds:
   search from its 8 best (bench/_sq_lcbench.py, ``reference``; cached in
   bench/results/search_quality_reference.json with the model's digest). 0 = best known,
   1 = the worst full-length random config, below 0 = beat the best known;
-* lost_to_random: task-seeds where the method ends (100 %) strictly below random search.
+* lost_to_random: task-seeds where the method ends (100 %) strictly below random search;
+* time_to_random_best: the fraction of the budget after which the method first reaches
+  random search's final best value of that task-seed; ``mean`` counts a task-seed where it
+  never does as 1.0, ``never`` counts those task-seeds.
 
 Output: Markdown tables (methods; final regret per task), the anytime-curve PNG (mean
 normalised regret vs fraction of budget, log y) and the sampled curves (CSV, every 52
 epochs) under bench/results/, one JSON entry appended to bench/results/search_quality.jsonl
 (date, machine, versions of every peer, command, figures), and as the last stdout line:
-{"bench": "search_quality", "figures": {"default": NAME, "methods": {NAME: {"mean_rank",
-"regret": {"25", "50", "100"}, "lost_to_random"}}}}. ``--quick`` (2 tasks, 1 seed, a
-10-trial budget) writes its PNG and CSV as *_quick.*, any other non-default run as *_custom.*
-(its JSON entry says which).
+{"bench": "search_quality", "figures": {"default": NAME, "clock": "epochs"|"wall", "methods":
+{NAME: {"mean_rank", "regret": {"25", "50", "100"}, "lost_to_random", "time_to_random_best":
+{"mean", "never"}}}}}. ``--quick`` (2 tasks, 1 seed, a 10-trial budget) writes its PNG and
+CSV as *_quick.*, any other non-default run as *_custom.* (its JSON entry says which); the
+wall clock adds _wall, --no-checkpoint _nockpt, --workers K other than 2 _wK.
 
 Peers (the ``bench`` extra of pyproject.toml): onnxruntime, hpbandster + ConfigSpace
 (Ray's BOHB), statsmodels, and Syne Tune 0.14.2, the last release with promotion-type
@@ -66,7 +95,6 @@ import importlib
 import importlib.metadata
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -74,17 +102,18 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import numpy as np  # noqa: E402
 from _common import RESULTS, machine, table, versions  # noqa: E402
 from _sq_curves import mean_regret_curves, plot, write_curves  # noqa: E402
+from _sq_runs import run_all, summarise  # noqa: E402
+from _sq_wall import POINTS  # noqa: E402
 
 import _sq_lcbench as lcb  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "lcbench"
-FRACTIONS = (0.25, 0.5, 1.0)
 REAL = ("freq", "seqclf")  # real trainings (bench/_sq_real.py)
 QUICK = {"tasks": lcb.DEV_TASKS[:2], "seeds": 1, "budget_trials": 10}
+WORKER_CHOICES = (1, 2, 4, 8)
 PEER_DISTS = ("ray", "optuna", "syne-tune", "hpbandster", "ConfigSpace", "statsmodels", "onnxruntime", "numpy",
               "scipy", "matplotlib")
 INSTALL = {"syne_tune": "pip install --no-deps syne-tune==0.14.2 dill==0.4.1",
@@ -107,14 +136,23 @@ def parse(argv=None) -> argparse.Namespace:
                    help="the surrogate's folder (default: ../shared/benchmarks/lcbench beside the repo)")
     p.add_argument("--methods", metavar="a,b", help="a subset of the methods (random is always added: "
                    "lost_to_random needs it); default: all but the extras (synetune_asha_promotion_nomid)")
-    p.add_argument("--budget-trials", type=int, metavar="K", help="budget = K x 52 epochs (default 40; --quick: 10)")
+    p.add_argument("--budget-trials", type=int, metavar="K", help="budget = K x 52 epochs (the wall clock: K median "
+                   "full-length trials' seconds / --workers; default 40; --quick: 10)")
     p.add_argument("--quick", action="store_true", help="a fast check: 2 tasks, 1 seed, a 10-trial budget")
     p.add_argument("--heldout", action="store_true", help="allow tasks outside the development set (for the "
                    "separate held-out check only)")
+    p.add_argument("--clock", choices=["epochs", "wall"], default="epochs", help="epochs: one epoch = one tick, "
+                   "the budget in epochs (default); wall: the surrogate's epoch seconds plus measured trial "
+                   "start/pause/resume costs, the budget in seconds")
+    p.add_argument("--no-checkpoint", action="store_true", help="trials save no checkpoints: a resumed paused "
+                   "trial starts again at epoch 1")
+    p.add_argument("--workers", type=int, choices=WORKER_CHOICES, default=2, help="simulated workers (default 2)")
     args = p.parse_args(argv)
     if args.benchmark in REAL:
-        if args.tasks or args.budget_trials or args.heldout:
-            fail(f"{args.benchmark}: --tasks, --budget-trials and --heldout are LCBench's")
+        if args.tasks or args.budget_trials or args.heldout or args.clock != "epochs" or args.no_checkpoint \
+                or args.workers != 2:
+            fail(f"{args.benchmark}: --tasks, --budget-trials, --heldout, --clock, --no-checkpoint and --workers "
+                 "are LCBench's")
         args.seeds = 3 if args.seeds is None else args.seeds
         if args.seeds < 1:
             fail("--seeds must be at least 1")
@@ -174,82 +212,6 @@ def peer_versions() -> dict:
     return out
 
 
-def run_all(args, names: list[str], budget: int) -> tuple[dict, dict, dict]:
-    """Every (canonical method, task, seed): its Run. Returns runs, references, timing."""
-    import _sq_methods as sqm
-    from _sq_sim import simulate
-
-    sqm.BUDGET = budget
-    canon = list(dict.fromkeys(sqm.canonical(n) for n in names))
-    runs: dict[tuple[str, str, int], object] = {}
-    refs = {}
-    cache = RESULTS / "search_quality_reference.json"
-    for task in args.tasks:
-        t0 = time.perf_counter()
-        refs[task] = lcb.reference(args.data, task, cache)
-        if time.perf_counter() - t0 > 1:
-            print(f"task {task}: reference computed in {time.perf_counter() - t0:.0f} s "
-                  f"(best {refs[task]['best']:.2f}, worst {refs[task]['worst']:.2f})", flush=True)
-        bench = lcb.LCBench(args.data, task)
-        for seed in range(args.seeds):
-            line = []
-            for name in canon:
-                t0 = time.perf_counter()
-                method = sqm.make(name, seed)
-                run = simulate(method, bench.curve, budget, sqm.WORKERS, lcb.MAX_EPOCHS)
-                run.wall_s = time.perf_counter() - t0
-                runs[(name, task, seed)] = run
-                line.append(f"{name} {run.curve[-1]:.2f} ({run.wall_s:.1f}s)")
-            print(f"task {task} seed {seed}: " + ", ".join(line), flush=True)
-    return runs, refs, {"canonical": canon}
-
-
-def summarise(names, canon, runs, refs, tasks, seeds, budget) -> dict:
-    from scipy.stats import rankdata
-
-    import _sq_methods as sqm
-
-    idx = {f: max(1, math.ceil(f * budget)) - 1 for f in FRACTIONS}
-    cells = [(t, s) for t in tasks for s in range(seeds)]
-
-    def regret(task, value):
-        r = refs[task]
-        return (r["best"] - value) / (r["best"] - r["worst"])
-
-    rank = {m: {f: [] for f in FRACTIONS} for m in canon}
-    for t, s in cells:
-        for f, i in idx.items():
-            vals = np.array([runs[(m, t, s)].curve[i] for m in canon])
-            for m, r in zip(canon, rankdata(-vals, method="average")):
-                rank[m][f].append(float(r))
-    out = {}
-    for m in canon:
-        finals = {(t, s): runs[(m, t, s)].curve[-1] for t, s in cells}
-        lost = sum(finals[c] < runs[("random", *c)].curve[-1] for c in cells)
-        per_task = {t: float(np.mean([regret(t, finals[(t, s)]) for s in range(seeds)])) for t in tasks}
-        out[m] = {
-            "mean_rank": float(np.mean(rank[m][1.0])),
-            "regret": {str(int(f * 100)): float(np.mean([regret(t, runs[(m, t, s)].curve[i]) for t, s in cells]))
-                       for f, i in idx.items()},
-            "lost_to_random": int(lost),
-            "rank": {str(int(f * 100)): float(np.mean(rank[m][f])) for f in FRACTIONS},
-            "regret_per_task_100": per_task,
-            "epochs_used": float(np.mean([runs[(m, t, s)].epochs_used for t, s in cells])),
-            "trials": float(np.mean([runs[(m, t, s)].trials for t, s in cells])),
-            "full_trials": float(np.mean([runs[(m, t, s)].full_trials for t, s in cells])),
-            "resumes": float(np.mean([runs[(m, t, s)].resumes for t, s in cells])),
-            "wall_s_per_run": float(np.mean([runs[(m, t, s)].wall_s for t, s in cells])),
-            "final_accuracy": {f"{t}/{s}": float(finals[(t, s)]) for t, s in cells},
-        }
-        notes = sorted({n for t, s in cells for n in runs[(m, t, s)].notes})
-        if notes:
-            out[m]["notes"] = notes[:5]
-    for n in names:
-        if n not in out:
-            out[n] = {**out[sqm.canonical(n)], "alias_of": sqm.canonical(n)}
-    return {n: out[n] for n in names}
-
-
 def real_main(args, argv) -> None:
     """freq / seqclf: the arms of search_efficiency.ARMS on real trainings."""
     import _sq_real
@@ -307,22 +269,43 @@ def main(argv=None) -> None:
     names = choose_methods(args.methods)
     import _sq_methods as sqm
 
-    budget = args.budget_trials * lcb.MAX_EPOCHS
+    wall_clock = args.clock == "wall"
+    budget = args.budget_trials * lcb.MAX_EPOCHS  # the epoch clock's budget; sweeplab's epoch budget on both
+    costs, costs_source = None, None
+    if wall_clock:
+        import trial_costs
+        from _sq_wall import Costs
+
+        figures, costs_source = trial_costs.latest()
+        costs = Costs(start=figures["start_s"], pause=figures["pause_s"], resume=figures["resume_s"],
+                      restart=figures["restart_s"])
     print(f"search_quality {args.benchmark}: {len(args.tasks)} tasks x {args.seeds} seeds x {len(names)} methods, "
-          f"budget {args.budget_trials} x {lcb.MAX_EPOCHS} = {budget} epochs, {sqm.WORKERS} simulated workers",
-          flush=True)
-    runs, refs, info = run_all(args, names, budget)
+          + (f"time budget {args.budget_trials} median trials / {args.workers} workers (wall clock)" if wall_clock
+             else f"budget {args.budget_trials} x {lcb.MAX_EPOCHS} = {budget} epochs")
+          + f", {args.workers} simulated workers" + (", no checkpoints" if args.no_checkpoint else ""), flush=True)
+    if wall_clock:
+        print(f"trial costs (s): start {costs.start:.3g}, pause {costs.pause:.3g}, resume {costs.resume:.3g}, "
+              f"restart {costs.restart:.3g}; {costs_source}", flush=True)
+    runs, refs, info = run_all(args, names, budget, costs)
     canon = info["canonical"]
-    methods = summarise(names, canon, runs, refs, args.tasks, args.seeds, budget)
+    points = POINTS if wall_clock else budget  # each run's curve: instants of the time budget, or epochs
+    methods = summarise(names, canon, runs, refs, args.tasks, args.seeds, points,
+                        budget_s=info["budget_s"], workers=args.workers)
     cells = len(args.tasks) * args.seeds
     rows = []
     for n, f in methods.items():
-        rows.append({"method": n + (" (default)" if n == sqm.DEFAULT else ""),
-                     "rank@25%": f["rank"]["25"], "rank@50%": f["rank"]["50"], "rank@100%": f["mean_rank"],
-                     "regret@25%": f["regret"]["25"], "regret@50%": f["regret"]["50"],
-                     "regret@100%": f["regret"]["100"], "lost_to_random": f"{f['lost_to_random']}/{cells}",
-                     "epochs used": f"{100 * f['epochs_used'] / budget:.0f}%", "trials": f["trials"],
-                     "full-length": f["full_trials"], "s/run": f["wall_s_per_run"]})
+        reach = f["time_to_random_best"]
+        row = {"method": n + (" (default)" if n == sqm.DEFAULT else ""),
+               "rank@25%": f["rank"]["25"], "rank@50%": f["rank"]["50"], "rank@100%": f["mean_rank"],
+               "regret@25%": f["regret"]["25"], "regret@50%": f["regret"]["50"],
+               "regret@100%": f["regret"]["100"], "lost_to_random": f"{f['lost_to_random']}/{cells}",
+               "to random's best": f"{reach['mean']:.2f} ({reach['never']}/{cells} never)",
+               ("time used" if wall_clock else "epochs used"): f"{100 * f['budget_used']:.0f}%"}
+        if wall_clock:
+            row["overhead"] = f"{100 * f['overhead_share']:.2g}%"
+        if args.no_checkpoint:
+            row["retrained"] = f["retrained_epochs"]
+        rows.append({**row, "trials": f["trials"], "full-length": f["full_trials"], "s/run": f["wall_s_per_run"]})
     print()
     print(table(rows, list(rows[0])))
     print()
@@ -332,28 +315,41 @@ def main(argv=None) -> None:
     standard = (args.methods is None and args.tasks == list(lcb.DEV_TASKS) and args.seeds == 5
                 and args.budget_trials == 40)
     suffix = "_quick" if args.quick else "" if standard else "_custom"  # a subset never overwrites the full run's
+    suffix += ("_wall" if wall_clock else "") + ("_nockpt" if args.no_checkpoint else "")
+    suffix += f"_w{args.workers}" if args.workers != 2 else ""
     png = RESULTS / f"search_quality{suffix}.png"
     curves_csv = RESULTS / f"search_quality{suffix}_curves.csv"
     RESULTS.mkdir(exist_ok=True)
-    plot(png, names, mean_regret_curves(canon, runs, refs, args.tasks, args.seeds, budget), budget,
-         f"LCBench surrogate, {len(args.tasks)} tasks x {args.seeds} seeds, budget {args.budget_trials} x 52 epochs, "
-         f"{sqm.WORKERS} workers")
-    write_curves(curves_csv, canon, runs, args.tasks, args.seeds, budget, lcb.MAX_EPOCHS)
+    what = (f"time budget {args.budget_trials} median trials / {args.workers} workers, wall clock" if wall_clock
+            else f"budget {args.budget_trials} x 52 epochs, {args.workers} workers")
+    plot(png, names, mean_regret_curves(canon, runs, refs, args.tasks, args.seeds, points), points,
+         f"LCBench surrogate, {len(args.tasks)} tasks x {args.seeds} seeds, {what}"
+         + (", no checkpoints" if args.no_checkpoint else ""),
+         xlabel="fraction of the time budget" if wall_clock else "fraction of the epoch budget spent")
+    if wall_clock:  # every 10th instant: 50 columns, named by the fraction of the time budget
+        write_curves(curves_csv, canon, runs, args.tasks, args.seeds, points, 10, lambda p: f"t{p / points:.2f}")
+    else:
+        write_curves(curves_csv, canon, runs, args.tasks, args.seeds, budget, lcb.MAX_EPOCHS)
     wall = time.perf_counter() - t_start
     print(f"\nanytime curves: {png.relative_to(REPO)}; sampled curves: {curves_csv.relative_to(REPO)}; "
           f"total wall time {wall:.0f} s")
-    compact = {"default": sqm.DEFAULT,
-               "methods": {n: {"mean_rank": f["mean_rank"], "regret": f["regret"],
-                               "lost_to_random": f["lost_to_random"]} for n, f in methods.items()}}
+    compact = {"default": sqm.DEFAULT, "clock": args.clock,
+               "methods": {n: {"mean_rank": f["mean_rank"], "regret": f["regret"], "lost_to_random": f["lost_to_random"],
+                               "time_to_random_best": f["time_to_random_best"]} for n, f in methods.items()}}
     figures = {**compact, "methods_detail": methods, "benchmark": args.benchmark, "tasks": args.tasks,
                "seeds": args.seeds, "budget_trials": args.budget_trials, "budget_epochs": budget,
-               "max_epochs": lcb.MAX_EPOCHS, "workers": sqm.WORKERS,
-               "concurrency": "simulated workers in lockstep (one epoch = one tick), results in worker order",
+               "max_epochs": lcb.MAX_EPOCHS, "workers": args.workers, "checkpoint": not args.no_checkpoint,
+               "concurrency": ("simulated workers in continuous time (the surrogate's epoch seconds plus trial "
+                               "costs), events in time order, ties in worker order" if wall_clock else
+                               "simulated workers in lockstep (one epoch = one tick), results in worker order"),
                "quick": args.quick, "reference": {t: {k: refs[t][k] for k in ("best", "worst", "random_best_52")}
                                                   for t in args.tasks},
                "png": str(png.relative_to(REPO)), "curves_csv": str(curves_csv.relative_to(REPO)), "wall_s": wall}
+    if wall_clock:
+        figures.update(costs=vars(costs), costs_source=costs_source, points=POINTS,
+                       median_trial_s=info["median_trial_s"], budget_s=info["budget_s"],
+                       budget_rule="budget_s = budget_trials x median full-length trial seconds / workers")
     write_entry(figures, compact, argv)
-
 
 if __name__ == "__main__":
     main()
