@@ -164,6 +164,8 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
     promoted = {d["trial_id"] for d in after if d["action"] == "promote"}
     rows = trials.set_index("trial_id")
     for trial_id, rung in paused.items():  # a paused trial trained on only once promoted
+        if trial_id not in rows.index:
+            continue  # it started after Ray's last saved state: forgotten with the driver, its config made again
         if trial_id not in promoted:
             assert rows.loc[trial_id, "iterations"] <= rung + 1, trial_id
     assert set(trials["status"]) == {"TERMINATED"}

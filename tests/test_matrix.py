@@ -88,8 +88,6 @@ def test_every_scheduler_and_searcher_finishes_a_user_trainable_and_counts_every
     if scheduler != "pbt":  # a PBT exploit restores another trial's checkpoint, its epochs included
         assert (trials["iterations"] <= trials["epochs_trained"]).all()
     assert (trials["best_iteration"] <= trials["iterations"]).all()  # a trial's rows agree
-    if scheduler == "promotion" and not checkpoints:  # never paused, so never restarted
-        assert (trials["iterations"] == trials["epochs_trained"]).all()
 
 
 @pytest.mark.slow

@@ -131,7 +131,7 @@ def test_a_config_made_but_not_started_holds_no_worker_and_a_promotion_goes_firs
 
 
 def scheduler(**kw):
-    s = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, **kw)
+    s = PromotionASHA(**{"max_t": 9, "grace_period": 1, "reduction_factor": 3, **kw})
     s.set_search_properties("acc", "max")
     return s
 
@@ -391,23 +391,31 @@ def test_a_scheduler_pickled_by_an_older_sweeplab_resumes():
     assert old.on_trial_result(ctrl, trials[0], result(1, 0.5)) == PAUSE and not old.endgame()
 
 
-def test_a_trial_that_saved_no_checkpoint_is_stopped_or_continued_never_paused(capsys):
-    """Pausing a trial with nothing to resume from would restart it at epoch 1 when promoted:
-    such trials get ASHA's rule at each rung (on at or above the cutoff, or while the rung
-    has fewer than eta scores; else stopped), and the sweep is told once how to get
-    promotion back."""
-    s = scheduler()
-    trials = [FakeTrial(t) for t in "abcd"]
+def test_a_trial_without_a_checkpoint_is_paused_only_where_a_restart_is_cheap(capsys):
+    """A trial with nothing to resume from restarts at epoch 1 when promoted. Rungs 1 and 3 of
+    8, eta 3: at rung 1 a restart costs 1 epoch (<= 8/3) and trials below the cutoff are
+    paused; promoted, a trial trains from epoch 1 again and goes through rung 1 without a
+    second decision (no pause-promote loop), every epoch counted. At rung 3 a restart would
+    cost 3 (> 8/3): ASHA's rule there (on at or above the cutoff, or while the rung has fewer
+    than eta scores; else stopped)."""
+    s = scheduler(max_t=8)
+    trials = [FakeTrial(t) for t in "abcdfg"]
     ctrl = FakeController(trials)
-    decisions = [s.on_trial_result(ctrl, t, result(1, v, checkpoint=False)) for t, v in zip(trials, (0.5, 0.9, 0.2, 0.95))]
-    # a: alone (no cutoff) -> on; b: top 1 of 2 is promotable; c: below 0.9 of 3 -> stopped; d: above -> on
-    assert decisions == [CONTINUE, CONTINUE, STOP, CONTINUE]
-    assert s.paused_at == {} and s.uncheckpointed == "a"
-    assert capsys.readouterr().out.count("saved a checkpoint") == 1
-    # a trial that does save one is still paused below the cutoff
-    e = FakeTrial("e")
-    ctrl.trials.append(e)
-    assert s.on_trial_result(ctrl, e, result(1, 0.1)) == PAUSE
+    plain = lambda epoch, value: result(epoch, value, checkpoint=False)  # noqa: E731
+    decisions = [s.on_trial_result(ctrl, t, plain(1, v)) for t, v in zip(trials, (0.5, 0.9, 0.2, 0.95, 0.1, 0.15))]
+    assert decisions == [PAUSE, PAUSE, PAUSE, CONTINUE, PAUSE, PAUSE]  # d: at the cutoff, nothing better waits
+    assert capsys.readouterr().out.count("without having saved a checkpoint") == 1
+    for t in trials:
+        t.status = Trial.PAUSED if t.trial_id != "d" else Trial.RUNNING
+    assert s._to_finish("b") == 8  # promoted, it trains the whole trial
+    assert choose(s, ctrl) is trials[1]  # rung 1's second place (6 scores / 3): b, the best waiting
+    assert s.on_trial_result(ctrl, trials[1], plain(1, 0.88)) == CONTINUE  # trained again: no second decision
+    assert s.rungs[1]["b"] == 0.9 and s.spent == 7 and s.uncheckpointed == "a"
+
+    top = scheduler(max_t=8)
+    ctrl = FakeController([FakeTrial(t) for t in "xyz"])
+    assert [top.on_trial_result(ctrl, t, plain(3, v)) for t, v in zip(ctrl.trials, (0.5, 0.9, 0.2))] == [
+        CONTINUE, CONTINUE, STOP]
 
 
 def _decisions_of(s, uri):

@@ -15,7 +15,7 @@ from .storage_checks import storage_failure
 from .errors import UserError
 from .schema import ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
 from .lock import SweepLock
-from .analysis.summary import stopped_without_checkpoint, summarize
+from .analysis.summary import summarize, without_checkpoint
 from .plan import SweepOptions, SweepPlan, default_concurrency, prepare, shared_data
 from .recording import checkpoint_pruner, store_callback, sweep_meta, tensorboard_callback
 from .runner import load_user_trainable
@@ -226,7 +226,7 @@ def _run(prep: SweepPlan, shared) -> int:
     return _ended(prep, stopped_by)
 
 
-NO_CHECKPOINT_KEY = "trainable_saves_no_checkpoint"  # in sweep.json: promotion stopped trials it could not pause
+NO_CHECKPOINT_KEY = "trainable_saves_no_checkpoint"  # in sweep.json: promotion found a trial with none to resume from
 TIME_BUDGET = -1  # _ended's "stopped by": the sweep's time budget ran out
 TIME_BUDGET_SPENT = "time_budget_spent"  # in sweep.json: when its time budget ended the sweep
 
@@ -234,7 +234,7 @@ TIME_BUDGET_SPENT = "time_budget_spent"  # in sweep.json: when its time budget e
 def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
     """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
     code = summarize(prep.uri, prep.metric, prep.mode)
-    if stopped_without_checkpoint(prep.uri):  # sweep.json says why promotion stopped trials instead of pausing
+    if any(without_checkpoint(prep.uri)):  # sweep.json says the trainable saves none (what promotion did about it)
         meta = store.read_meta(prep.uri)
         store.write_json(store.join(prep.uri, store.SWEEP_JSON), {**meta, NO_CHECKPOINT_KEY: True})
     if stopped_by is None:  # Tune ran out of trials to run: a resume has nothing to do

@@ -27,10 +27,11 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         trained, reached = int(trials[EPOCHS_TRAINED].fillna(0).sum()), int(trials[ITERATIONS].fillna(0).sum())
         again = f" ({trained - reached} of them again, after a restart or from an older checkpoint)" if trained > reached else ""
         echo(f"epochs trained: {trained}{again}")
-    unpaused = stopped_without_checkpoint(uri)
-    if unpaused:
-        echo(f"note: {unpaused} trial(s) reached a rung with no checkpoint saved and were stopped there instead of "
-             "paused; report a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to get promotion")
+    paused, stopped = without_checkpoint(uri)
+    if paused or stopped:
+        echo(f"note: the trainable saved no checkpoint: {paused} pause(s) at a low rung, a promoted one training again "
+             f"from epoch 1 (counted above), and {stopped} trial(s) stopped at a higher rung instead of paused; report "
+             "a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to resume where a trial paused")
     best_col = best_column(metric)
     ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]
     if ok.empty:
@@ -61,16 +62,17 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     return 0
 
 
-def stopped_without_checkpoint(uri: str) -> int:
-    """Trials the promotion scheduler stopped because it could not pause them (decisions.parquet)."""
+def without_checkpoint(uri: str) -> tuple[int, int]:
+    """(pauses, stops) the promotion scheduler decided for trials that had saved no
+    checkpoint (decisions.parquet: the decision's "why")."""
     path = store.join(uri, store.DECISIONS)
     if not store.exists(path):
-        return 0
+        return 0, 0
     decisions = store.read_frame(path)
     if "scores" not in decisions or "action" not in decisions:
-        return 0
-    stops = decisions[decisions["action"] == "stop"]
-    return int(stops["scores"].astype(str).str.contains(f'"why": "{NO_CHECKPOINT}"', regex=False).sum())
+        return 0, 0
+    flagged = decisions[decisions["scores"].astype(str).str.contains(f'"why": "{NO_CHECKPOINT}"', regex=False)]
+    return int((flagged["action"] == "pause").sum()), int((flagged["action"] == "stop").sum())
 
 
 def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str, str]:
