@@ -7,7 +7,14 @@ with no Ray, same epochs, same threads.
 
     ratio = sweep wall time / (sum of bare times / parallel slots)        goal <= 1.10
 
-    python bench/overhead.py [--trials 16] [--seconds 10] [--cpus 2]
+    python bench/overhead.py [--trials 16] [--seconds 10] [--cpus 2] [--search fifo|default]
+
+``--search default`` runs the same trainings under the default search (promotion ASHA +
+RungTPE over lr, a budget of --trials full-length trials' epochs): trials pause at rungs and
+resume from their checkpoints, and each pause and resume is paid in the sweep's wall time.
+Its ideal is the epochs the sweep trained (trials.parquet's epochs_trained), at the bare
+loop's time an epoch (three full-length bare trainings; every config costs the same, only
+lr differs), divided by the slots.
 
 The bare trainings run one at a time on an otherwise idle machine; the sweep runs --cpus of
 them at once, and on a machine whose cores share caches, memory bandwidth and clocks each
@@ -28,6 +35,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pandas as pd  # noqa: E402
 from _common import record, table, timed_sweep  # noqa: E402
 
 from sweeplab import engine, registry  # noqa: E402
@@ -65,6 +73,8 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--seconds", type=float, default=10.0, help="about how long one trial trains")
     p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--search", choices=["fifo", "default"], default="fifo",
+                   help="fifo: a grid of --trials configs, none paused; default: promotion ASHA + RungTPE")
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     exp = registry.get("freq")
@@ -80,6 +90,8 @@ def main() -> None:
              f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
              f"parameters:\n  lr: {{values: {lrs}}}\n")
 
+    if args.search == "default":
+        return default_search(args, trainable, exp, epochs)
     with TemporaryDirectory() as tmp:
         trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
     assert len(trials) == args.trials
@@ -124,6 +136,37 @@ def main() -> None:
                         "ratio_to_bare_parallel_without_ray_start": (sweep_wall - ray_start) / parallel, "ratio_without_ray_start": (sweep_wall - ray_start) / ideal, "inside_trials_s": in_trials, "epochs_in_sweep_s": epochs_in_sweep,
                         "report_checkpoint_s": reporting, "report_checkpoint_per_epoch_s": per_report,
                         "trial_setup_s": setup})
+
+
+def default_search(args, trainable, exp, epochs: int) -> None:
+    """The same trainings under the default search: pauses and resumes included."""
+    space = (f"experiment: freq\nmethod: bayes\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: promotion\n"
+             f"num_samples: {args.trials}\n"
+             f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
+             "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
+    with TemporaryDirectory() as tmp:
+        trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
+        decisions = pd.read_parquet(Path(tmp) / "overhead" / "decisions.parquet")
+    per_epoch = sum(bare(trainable, exp, {**BASE, "epochs": epochs, "lr": 1e-3 * (1 + i)}) for i in range(3)) / (3 * epochs)
+    trained = int(trials["epochs_trained"].sum())
+    ideal = per_epoch * trained / args.cpus
+    pauses, resumes = int((decisions["action"] == "pause").sum()), int((decisions["action"] == "promote").sum())
+    rows = [
+        {"what": f"sweep, default search: {len(trials)} trials, {trained} epochs trained (budget {args.trials} x "
+                 f"{epochs}), {pauses} pauses, {resumes} resumes, {args.cpus} at once (wall)", "seconds": sweep_wall},
+        {"what": "  Ray start (ray.init, in-process)", "seconds": ray_start},
+        {"what": "  epochs (train + validation) inside the trials, summed", "seconds": float(history["epoch_seconds"].sum())},
+        {"what": f"bare loop: {per_epoch * 1000:.0f} ms an epoch x {trained} epochs / {args.cpus} slots (the ideal)",
+         "seconds": ideal},
+        {"what": "ratio sweep / ideal (goal <= 1.10)", "seconds": sweep_wall / ideal},
+        {"what": "  the same without Ray's start", "seconds": (sweep_wall - ray_start) / ideal},
+    ]
+    print(table(rows, ["what", "seconds"]))
+    record("overhead", {"search": "default", "trials": len(trials), "budget_trials": args.trials, "epochs": epochs,
+                        "cpus": args.cpus, "epochs_trained": trained, "pauses": pauses, "resumes": resumes,
+                        "bare_epoch_s": per_epoch, "sweep_wall_s": sweep_wall, "ray_start_s": ray_start,
+                        "ideal_s": ideal, "ratio": sweep_wall / ideal,
+                        "ratio_without_ray_start": (sweep_wall - ray_start) / ideal})
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import sweeplab_process
+from user_code import TRAINABLE
 from sweeplab import plan, store, tuning
 from sweeplab.cli import main
 from sweeplab.errors import UserError
@@ -103,24 +104,6 @@ def test_epoch_budget_must_be_positive(tmp_path):
     assert main(["tune", "freq", "--epoch-budget", "-3", "--storage", str(tmp_path)]) == 2
 
 
-SLOW_TRAINABLE = """
-    import json, os, tempfile, time
-
-    from ray import tune
-
-    def objective(config):
-        start, ckpt = 1, tune.get_checkpoint()
-        if ckpt is not None:
-            with ckpt.as_directory() as folder:
-                start = json.load(open(os.path.join(folder, "state.json")))["epoch"] + 1
-        for epoch in range(start, config["epochs"] + 1):
-            time.sleep(0.15)
-            with tempfile.TemporaryDirectory() as folder:
-                with open(os.path.join(folder, "state.json"), "w") as f:
-                    json.dump({"epoch": epoch}, f)
-                score = config["lr"] * (1 - 0.5 ** epoch)
-                tune.report({"score": score}, checkpoint=tune.Checkpoint.from_directory(folder))
-"""
 
 
 @pytest.mark.slow
@@ -133,10 +116,11 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
     import textwrap
 
     code = tmp_path / "slow.py"
-    code.write_text(textwrap.dedent(SLOW_TRAINABLE))
+    code.write_text(textwrap.dedent(TRAINABLE))
     space = tmp_path / "space.yaml"
-    space.write_text("method: bayes\nmetric: {name: score, goal: maximize}\nparameters:\n"
-                     "  lr: {distribution: uniform, min: 0.0, max: 1.0}\n  epochs: {value: 9}\n")
+    space.write_text("method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n"
+                     "  lr: {distribution: log_uniform_values, min: 0.001, max: 1.0}\n  epochs: {value: 9}\n"
+                     "  width: {value: 16}\n  checkpoints: {value: true}\n  sleep: {value: 0.15}\n")
     samples, max_t, workers = 12, 9, 2
     args = ["tune", "--trainable", f"{code}:objective", "--space", str(space), "--num-samples", str(samples),
             "--seed", "1", "--max-concurrent", str(workers), "--storage", str(storage), "--name", "p", "--quiet"]
@@ -144,21 +128,21 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
     with sweeplab_process([*args, "--num-cpus", "2"]) as proc:
         deadline = time.time() + 240
         while time.time() < deadline:  # stop once three trials wait at a rung
-            trials, _ = store.read_tables(str(sweep), "score", "max") if (sweep / "sweep.json").exists() else (None, None)
+            trials, _ = store.read_tables(str(sweep), "loss", "min") if (sweep / "sweep.json").exists() else (None, None)
             if trials is not None and (trials["status"] == "PAUSED").sum() >= 3:
                 break
             time.sleep(0.2)
         os.kill(proc.pid, how)
         proc.wait(timeout=120)
-    before, _ = store.read_tables(str(sweep), "score", "max")
+    before, _ = store.read_tables(str(sweep), "loss", "min")
     paused = dict(zip(before.loc[before["status"] == "PAUSED", "trial_id"],
                       before.loc[before["status"] == "PAUSED", "iterations"]))
     assert len(paused) >= 3
     stopped_at = len(pd.read_parquet(sweep / "decisions.parquet")) if (sweep / "decisions.parquet").exists() else 0
 
     assert main(["resume", str(sweep)]) == 0
-    trials, _ = store.read_tables(str(sweep), "score", "max")
-    decisions = store.SweepRecorder(str(sweep), {}, "score", "max")
+    trials, _ = store.read_tables(str(sweep), "loss", "min")
+    decisions = store.SweepRecorder(str(sweep), {}, "loss", "min")
     decisions.load()
     after = [d for d in decisions.decisions[stopped_at:]] if stopped_at else decisions.decisions
     promoted = {d["trial_id"] for d in after if d["action"] == "promote"}

@@ -14,29 +14,7 @@ from sweeplab.search.factories import SCHEDULERS, SEARCHERS
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
-TRAINABLE = """
-    import json, os, tempfile
-
-    from ray import tune
-
-    def objective(config):
-        start, ckpt = 1, tune.get_checkpoint()
-        if ckpt is not None:
-            with ckpt.as_directory() as folder:
-                start = json.load(open(os.path.join(folder, "state.json")))["epoch"] + 1
-        trial = tune.get_context().get_trial_id()
-        for epoch in range(start, config["epochs"] + 1):
-            loss = 1.0 / (1 + epoch * config["lr"] * 10) + 0.01 * abs(config["width"] - 16) / 16
-            with open(config["log"], "a") as f:  # every epoch this trainable really trains
-                f.write(f"{trial} {epoch}\\n")
-            if not config["checkpoints"]:
-                tune.report({"loss": loss})
-                continue
-            with tempfile.TemporaryDirectory() as folder:
-                with open(os.path.join(folder, "state.json"), "w") as f:
-                    json.dump({"epoch": epoch}, f)
-                tune.report({"loss": loss}, checkpoint=tune.Checkpoint.from_directory(folder))
-"""
+from user_code import TRAINABLE
 
 
 def user_sweep(tmp_path, storage, scheduler: str, search: str, checkpoints: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
