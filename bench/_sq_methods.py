@@ -33,6 +33,7 @@ from _sq_sim import CONTINUE, PAUSE, STOP
 WORKERS = 2
 BUDGET = 40 * MAX_EPOCHS
 CHECKPOINT = True
+TIME_BUDGET = None  # the wall clock: the task's time budget (seconds), which sweeplab's scheduler is given as --time-budget
 
 
 def seed_globals(seed: int) -> None:
@@ -145,6 +146,13 @@ class RayMethod:
         self.max_pending = max_pending
         self.by_id: dict[str, _RayTrial] = {}
         self.finished = False
+        self.now, self.epoch_s = 0.0, 1.0  # the wall clock's time and the epoch just trained (``at``)
+
+    def at(self, now: float, epoch_s=None) -> None:
+        """The simulated clock (bench/_sq_wall.py): what Tune's results and a scheduler's clock read."""
+        self.now = now
+        if epoch_s is not None:
+            self.epoch_s = epoch_s
 
     def _top_up(self) -> None:
         while not self.finished and len(self.ctrl.pending) < self.max_pending:
@@ -184,6 +192,7 @@ class RayMethod:
         # Tune puts checkpoint_dir_name in every result of a function trainable, None where
         # that report carried no checkpoint: how a scheduler can tell a trial it cannot pause.
         result = {METRIC: value, "training_iteration": epoch, "time_total_s": float(epoch), "trial_id": key,
+                  "time_this_iter_s": self.epoch_s,
                   "done": False, "checkpoint_dir_name": "checkpoint_%06d" % epoch if CHECKPOINT else None}
         decision = self.scheduler.on_trial_result(self.ctrl, trial, result)
         if decision != TrialScheduler.STOP:
@@ -297,7 +306,10 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
 
 
 def sweeplab_default(seed: int) -> RayMethod:
-    return RayMethod(*sweeplab_parts(seed))
+    method = RayMethod(*sweeplab_parts(seed))
+    if TIME_BUDGET:  # as `tune --time-budget` builds it, on the simulated clock
+        method.scheduler.time_budget_s, method.scheduler.clock = TIME_BUDGET, lambda: method.now
+    return method
 
 
 def _variant(**kw):

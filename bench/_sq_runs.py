@@ -41,6 +41,7 @@ def run_all(args, names: list[str], budget: int, costs=None) -> tuple[dict, dict
             budget_s[task] = args.budget_trials * median_s[task] / args.workers
             print(f"task {task}: median full-length trial {median_s[task]:.1f} s, time budget "
                   f"{args.budget_trials} x {median_s[task]:.1f} / {args.workers} = {budget_s[task]:.0f} s", flush=True)
+        sqm.TIME_BUDGET = budget_s.get(task)
         for seed in range(args.seeds):
             line = []
             for name in canon:

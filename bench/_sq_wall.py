@@ -12,6 +12,10 @@ Without checkpoints (``checkpoint=False``) a paused trial has nothing to resume 
 starts again at epoch 1 (costing ``restart``, then every epoch again; the method sees the
 reports of epochs 1, 2, ... again), and its pause saves nothing, so costs nothing.
 
+A method with ``at(now, epoch_s=None)`` is told the clock before it is asked for work and
+before each report (with that epoch's seconds), as a real sweep's scheduler reads its own
+clock and Tune's ``time_this_iter_s``.
+
 Events run in time order; events at the same instant in worker order (worker 0 first);
 then the free workers ask the method for work, in worker order, as in the epoch clock's
 ticks. So a run is a pure function of its seed. A worker the method gave nothing to is
@@ -71,7 +75,9 @@ def simulate_wall(method: Method, curve_of: Callable[[dict], np.ndarray], second
         """The overhead's seconds within the budget (it may run past its end)."""
         return max(0.0, min(t0 + cost, budget_s) - t0)
 
+    tell = getattr(method, "at", lambda now, epoch_s=None: None)  # methods that read the clock
     while True:
+        tell(now)
         for w in range(workers):
             if w in until:
                 continue
@@ -117,6 +123,7 @@ def simulate_wall(method: Method, curve_of: Callable[[dict], np.ndarray], second
             values.append(value)
             if value > best:
                 best, chosen = value, configs[key]
+            tell(now, float(seconds[key][epoch - 1]))
             decision = method.report(key, epoch, value)
             if decision not in (CONTINUE, STOP, PAUSE):
                 raise RuntimeError(f"unknown decision {decision!r}")

@@ -495,3 +495,21 @@ def test_random_and_grid_under_promotion_count_paused_trials_apart():
     assert gen.next_trial() is not None  # paused trials hold no worker
     gen.reserved = 1  # a promotion waits for the next free worker
     assert gen.next_trial() is None
+
+
+def test_under_a_time_budget_the_endgame_starts_when_the_time_left_only_finishes_the_best_paused_trial():
+    """The endgame counts seconds too: each paused trial's epochs to max_t at its own pace
+    (Tune's time_this_iter_s), against the workers' seconds left of --time-budget."""
+    now = [0.0]
+    s = scheduler(time_budget_s=100.0, max_concurrent=1)
+    s.clock = lambda: now[0]
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v, pace in zip(trials, (0.5, 0.9, 0.7), (1.0, 5.0, 2.0)):
+        assert s.on_trial_result(ctrl, t, {**result(1, v), "time_this_iter_s": pace}) == PAUSE
+        t.status = Trial.PAUSED
+    # b, the most promising, needs 8 epochs x 5 s = 40 s: not yet with 100 s left
+    assert not s.endgame()
+    now[0] = 61.0  # 39 s left
+    assert s.endgame() and choose(s, ctrl) is trials[1]
+    assert s.finishing == {"b"}

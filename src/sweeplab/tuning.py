@@ -168,7 +168,8 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
             metric=prep.metric,
             mode=prep.mode,
             scheduler=make_scheduler(prep.scheduler.as_dict(), max_t, prep.spec, prep.seed, store_uri=prep.uri,
-                                     max_concurrent=max_concurrent, budget=prep.epochs_to_spend),
+                                     max_concurrent=max_concurrent, budget=prep.epochs_to_spend,
+                                     time_budget=prep.time_budget),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
                                      scheduler=prep.scheduler.as_dict(), budget=budget, prior=prep.prior),
             # with an epoch budget the searcher decides when no config is left to try

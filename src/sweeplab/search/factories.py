@@ -28,7 +28,7 @@ def rungs_of(sched: dict[str, Any], max_t: int) -> tuple[int, float]:
 
 def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spec, seed: int,
                    store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
-                   budget: Optional[int] = None):
+                   budget: Optional[int] = None, time_budget: Optional[float] = None):
     from ray.tune import schedulers as s
 
     kw = {k: v for k, v in sched.items() if k != "name"}
@@ -40,7 +40,7 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
         grace, eta = rungs_of(kw, max_t)
         return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
                              presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
-                             epoch_budget=budget)
+                             epoch_budget=budget, time_budget_s=time_budget)
     from .preset_keeping import PresetKeepingASHA, PresetKeepingMedian
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget

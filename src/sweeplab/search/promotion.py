@@ -19,8 +19,9 @@ Presets (the reports' own configurations) always go on: they are the sweep's bas
 Once no new config is coming (the searcher is finished) and no trial runs that could add
 to a rung, paused trials that can never be promoted are stopped, so the sweep ends.
 
-The endgame (a sweep with an ``epoch_budget``): once what is left of the budget would only
-just finish the most promising paused trials (the best at the highest rung, one a worker), a free
+The endgame (a sweep with an ``epoch_budget`` or a ``time_budget_s``): once what is left of
+the budget would only just finish the most promising paused trials (the best at the highest
+rung, one a worker; in seconds, each at the pace of its latest epoch), a free
 worker resumes the paused trials in that order, room or not, instead of starting a config
 it could never finish; new configs wait (the limiter asks for none). Without it a small
 budget ends with every good trial paused half-way and nothing trained to full length.
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any, Optional
 
 from ray.tune.experiment import Trial
@@ -66,6 +68,7 @@ from .rungs import rung_milestones
 SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
 CHECKPOINT_KEY = "checkpoint_dir_name"  # Tune: set in a function trainable's result when that report saved one
 ENDGAME = "endgame"  # a promote decision's flag when the endgame resumed it to run to max_t
+ELAPSED = "elapsed_s"  # a decision's flag under a time budget: the sweep's seconds so far
 
 NO_CHECKPOINT_NOTE = (
     "note: trial {trial} reached a rung without having saved a checkpoint: a paused trial of this trainable "
@@ -164,7 +167,7 @@ class PromotionASHA(FIFOScheduler):
     def __init__(self, time_attr: str = "training_iteration", max_t: int = 100, grace_period: int = 1,
                  reduction_factor: float = 3, presets: Optional[dict[str, dict[str, Any]]] = None,
                  store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
-                 epoch_budget: Optional[int] = None):
+                 epoch_budget: Optional[int] = None, time_budget_s: Optional[float] = None):
         super().__init__()
         if reduction_factor <= 1:
             raise ValueError(f"reduction_factor {reduction_factor}: must be > 1")
@@ -186,6 +189,13 @@ class PromotionASHA(FIFOScheduler):
         self.uncheckpointed: Optional[str] = None  # the first trial found with nothing to pause from
         self.finishing: set[str] = set()  # resumed in the endgame: they run to max_t
         self.starting: set[str] = set()  # handed to Tune to start (or resume), no result yet
+        # the time budget, for the endgame: seconds of this sweep so far, on ``clock``, from the
+        # scheduler's first call (plus a resumed sweep's earlier runs: ``elapsed_before``)
+        self.time_budget_s = time_budget_s
+        self.clock = time.monotonic
+        self.began: Optional[float] = None
+        self.elapsed_before = 0.0
+        self.epoch_s: dict[str, float] = {}  # trial id -> the seconds its latest epoch took
         self._restored = False
 
     # ---- resume
@@ -193,7 +203,9 @@ class PromotionASHA(FIFOScheduler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a sweep saved by an older sweeplab: no endgame, nothing starting
         self.__dict__.update({"epoch_budget": None, "reached": {}, "spent": 0, "finishing": set(),
-                              "starting": set(), "saved": {}, "uncheckpointed": None, **state})
+                              "starting": set(), "saved": {}, "uncheckpointed": None, "time_budget_s": None,
+                              "clock": time.monotonic, "elapsed_before": 0.0, "epoch_s": {}, **state})
+        self.began = None  # this run's clock starts at its first call
         self._restored = True  # a resumed sweep: the rungs come back from the store on first use
 
     def _rebuild(self) -> None:
@@ -230,6 +242,9 @@ class PromotionASHA(FIFOScheduler):
                         self.finishing.add(trial_id)
             if _flag(decision, "why") == NO_CHECKPOINT:
                 self.uncheckpointed = self.uncheckpointed or trial_id
+            elapsed = _flag(decision, ELAPSED)
+            if isinstance(elapsed, (int, float)):  # the earlier runs' seconds, as of their last decision
+                self.elapsed_before = max(self.elapsed_before, float(elapsed))
         self.paused_at = {t: m for t, m in self.paused_at.items()
                           if recorded.trials.get(t, {}).get(STATUS) not in ENDED}
 
@@ -250,6 +265,10 @@ class PromotionASHA(FIFOScheduler):
         if self.time_attr not in result or self._metric not in result:
             return TrialScheduler.CONTINUE
         self.starting.discard(trial.trial_id)  # it runs
+        self._elapsed()  # starts the clock
+        seconds = result.get("time_this_iter_s")
+        if isinstance(seconds, (int, float)) and seconds > 0:
+            self.epoch_s[trial.trial_id] = float(seconds)
         t = int(result[self.time_attr])
         before = self.reached.get(trial.trial_id, 0)
         # an epoch a result; below its highest epoch the trial trains some again (a restart
@@ -325,7 +344,8 @@ class PromotionASHA(FIFOScheduler):
         recorder.decided(trial_id, milestone, milestone, action, {
             "n": len(scores), "promoted": len(self.promoted[milestone]),
             "cutoff": None if cutoff is None else sign * cutoff,
-            "top": {t: sign * v for t, v in top}, **flags})
+            "top": {t: sign * v for t, v in top}, **flags,
+            **({ELAPSED: round(self._elapsed(), 3)} if self.time_budget_s else {})})
 
     def _slots(self, milestone: int) -> int:
         """How many more trials the rung may promote: 1/eta of its scores so far, less those promoted."""
@@ -355,16 +375,32 @@ class PromotionASHA(FIFOScheduler):
         return sorted(waiting, key=lambda t: (-self.paused_at[t], -self.rungs[self.paused_at[t]][t]))
 
     def endgame(self, order: Optional[list[str]] = None) -> bool:
-        """Whether what is left of the epoch budget only pays for finishing the most
-        promising paused trials, one a worker (see the module's doc). ``order``: the
-        paused trials as ``_endgame_order`` gives them, where the caller has it."""
-        if self.epoch_budget is None or not self.paused_at:
+        """Whether what is left of the epoch budget, or of the time budget, only pays for
+        finishing the most promising paused trials, one a worker (see the module's doc).
+        ``order``: the paused trials as ``_endgame_order`` gives them, where the caller has it."""
+        if not self.paused_at or (self.epoch_budget is None and not self.time_budget_s):
             return False
         order = self._endgame_order() if order is None else order
-        left = self.epoch_budget - self.spent
-        if left <= 0:  # spent: the paused trials are left as they are (and stopped once nothing comes)
-            return False
-        return left <= sum(self._to_finish(t) for t in order[:self.max_concurrent or 1])
+        workers = self.max_concurrent or 1
+        best = order[:workers]
+        if self.epoch_budget is not None:
+            left = self.epoch_budget - self.spent
+            # spent: the paused trials are left as they are (and stopped once nothing comes)
+            if 0 < left <= sum(self._to_finish(t) for t in best):
+                return True
+        if self.time_budget_s:
+            # the workers' seconds left against the seconds those trials need, each at its own pace
+            left_s = (self.time_budget_s - self._elapsed()) * workers
+            need = [self._to_finish(t) * self.epoch_s[t] for t in best if t in self.epoch_s]
+            return bool(need) and 0 < left_s <= sum(need)
+        return False
+
+    def _elapsed(self) -> float:
+        """Seconds of the sweep so far, its earlier runs' included."""
+        now = self.clock()
+        if self.began is None:
+            self.began = now
+        return self.elapsed_before + now - self.began
 
     def _to_finish(self, trial_id: str) -> int:
         """Epochs a paused trial trains to max_t: from its rung, or from 1 without a checkpoint."""
