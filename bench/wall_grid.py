@@ -31,8 +31,10 @@ def cell(budget: int, workers: int, methods: str, no_checkpoint: bool) -> dict:
     """One search_quality run in a process of its own: its JSON last line's figures."""
     cmd = [sys.executable, str(HERE / "search_quality.py"), "lcbench", "--clock", "wall", "--budget-trials",
            str(budget), "--workers", str(workers), "--methods", methods, *(["--no-checkpoint"] if no_checkpoint else [])]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()
-    return json.loads(out[-1])["figures"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["figures"]
 
 
 def main() -> None:
