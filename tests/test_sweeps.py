@@ -166,10 +166,13 @@ def test_pbt_exploits_restore_checkpoints_at_the_right_epoch(storage):
                  "--num-samples", "2", "--storage", str(storage), "--name", "p", "--quiet"])
     assert code == 0
     trials, history = frames(storage / "p")
-    assert set(trials["status"]) == {"TERMINATED"} and (trials["iterations"] == 6).all()
+    # a trial that exploits a donor already at epoch 6 restores a finished training and ends
+    # without another report (about 1 run in 5 here): so only the leader surely reports epoch 6
+    assert set(trials["status"]) == {"TERMINATED"} and trials["iterations"].max() == 6
     # a restored trial resumes at checkpoint epoch + 1, so epochs and iterations agree throughout
     assert (history["epoch"] == history["training_iteration"]).all()
-    assert sorted(history.groupby("trial_id")["epoch"].max()) == [6, 6]
+    last = history.groupby("trial_id")["epoch"].max().sort_index()
+    assert last.tolist() == trials.set_index("trial_id")["iterations"].sort_index().tolist()
 
 
 @pytest.mark.slow
