@@ -5,7 +5,15 @@ for sweeplab than today's ASHA + Optuna TPE.
     python bench/search_quality.py lcbench [--tasks ID ...] [--seeds N] [--data DIR]
                                            [--methods a,b] [--budget-trials 40] [--quick]
                                            [--clock epochs|wall] [--no-checkpoint] [--workers 2]
+    python bench/search_quality.py lcbench --real [--tasks ID ...] [--seeds N] [--scale S]
+                                           [--budget-trials 20] [--no-checkpoint]
     python bench/search_quality.py freq|seqclf [--seeds N] [--methods a,b] [--quick]
+
+``lcbench --real`` (bench/_sq_lcreal.py): the wall clock checked against real sweeps: a user
+trainable that sleeps the surrogate's epoch seconds x S per epoch, swept by ``sweeplab tune``
+(default, asha + optuna, fifo + random; the simulator's time budget x S) beside the simulator
+on the same task-seed-budget; default 2 development tasks x 2 seeds, 20 trials, S: each
+sweep's budget 80 s. Appends to bench/results/search_quality_real_lcbench.jsonl.
 
 Benchmarks ``freq`` and ``seqclf``: real trainings through sweeplab's own tuning path, on
 the grids of bench/search_efficiency.py, with 25 % of the grid's epochs for every method
@@ -113,6 +121,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "lcbench"
 REAL = ("freq", "seqclf")  # real trainings (bench/_sq_real.py)
 QUICK = {"tasks": lcb.DEV_TASKS[:2], "seeds": 1, "budget_trials": 10}
+REAL_LCBENCH = {"tasks": lcb.DEV_TASKS[:2], "seeds": 2, "budget_trials": 20}  # --real's defaults
 WORKER_CHOICES = (1, 2, 4, 8)
 PEER_DISTS = ("ray", "optuna", "syne-tune", "hpbandster", "ConfigSpace", "statsmodels", "onnxruntime", "numpy",
               "scipy", "matplotlib")
@@ -141,13 +150,25 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a fast check: 2 tasks, 1 seed, a 10-trial budget")
     p.add_argument("--heldout", action="store_true", help="allow tasks outside the development set (for the "
                    "separate held-out check only)")
-    p.add_argument("--clock", choices=["epochs", "wall"], default="epochs", help="epochs: one epoch = one tick, "
+    p.add_argument("--clock", choices=["epochs", "wall"], help="epochs: one epoch = one tick, "
                    "the budget in epochs (default); wall: the surrogate's epoch seconds plus measured trial "
                    "start/pause/resume costs, the budget in seconds")
     p.add_argument("--no-checkpoint", action="store_true", help="trials save no checkpoints: a resumed paused "
                    "trial starts again at epoch 1")
     p.add_argument("--workers", type=int, choices=WORKER_CHOICES, default=2, help="simulated workers (default 2)")
+    p.add_argument("--real", action="store_true", help="lcbench: real sweeps of a sleeping trainable beside the "
+                   "wall-clock simulator (bench/_sq_lcreal.py)")
+    p.add_argument("--scale", type=float, metavar="S", help="--real: seconds slept per surrogate second (default: "
+                   "each task's, making a sweep's time budget 80 s)")
     args = p.parse_args(argv)
+    if args.real:
+        if args.benchmark != "lcbench" or args.quick or args.methods or args.clock or args.workers != 2:
+            fail("--real: lcbench only, on the wall clock with 2 workers; no --quick, --methods, --clock, --workers")
+        if args.scale is not None and args.scale <= 0:
+            fail("--scale must be above 0")
+    elif args.scale is not None:
+        fail("--scale is --real's")
+    args.clock = args.clock or "epochs"
     if args.benchmark in REAL:
         if args.tasks or args.budget_trials or args.heldout or args.clock != "epochs" or args.no_checkpoint \
                 or args.workers != 2:
@@ -157,7 +178,8 @@ def parse(argv=None) -> argparse.Namespace:
         if args.seeds < 1:
             fail("--seeds must be at least 1")
         return args
-    defaults = QUICK if args.quick else {"tasks": lcb.DEV_TASKS, "seeds": 5, "budget_trials": 40}
+    defaults = (QUICK if args.quick else REAL_LCBENCH if args.real
+                else {"tasks": lcb.DEV_TASKS, "seeds": 5, "budget_trials": 40})
     args.tasks = [str(t) for t in (args.tasks or defaults["tasks"])]
     args.seeds = defaults["seeds"] if args.seeds is None else args.seeds
     args.budget_trials = defaults["budget_trials"] if args.budget_trials is None else args.budget_trials
@@ -265,6 +287,10 @@ def main(argv=None) -> None:
     quiet()
     if args.benchmark in REAL:
         return real_main(args, argv)
+    if args.real:
+        import _sq_lcreal
+
+        return _sq_lcreal.main(args, argv)
     t_start = time.perf_counter()
     names = choose_methods(args.methods)
     import _sq_methods as sqm
