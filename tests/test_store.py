@@ -476,3 +476,46 @@ def test_the_result_a_rung_decision_stopped_a_trial_at_is_stored(tmp_path):
     row = rec.trials["a"]
     assert (row["status"], row["iterations"], row["epochs_trained"], row["stopped_at_rung"]) == ("TERMINATED", 2, 2, 2)
     assert sorted(rec.history) == [("a", 1), ("a", 2)]
+
+
+def test_a_finished_trial_tune_never_saved_keeps_its_rows_unless_its_id_goes_to_another_config(tmp_path):
+    """The driver died after trials c and d finished, before Tune saved its experiment state
+    again: the resumed Tune knows neither. Its restored searcher suggests c's config again under
+    c's id (the rows stay, c is not trained twice); d's id goes to another config (a new trial);
+    e, finished too, is never made again (it goes at the end); f was running (it goes at once)."""
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {}, "acc", "max", flush_every=0)
+    rec.open()
+    for t, lr in (("a", 0.1), ("c", 0.2), ("d", 0.3), ("e", 0.4), ("f", 0.5)):
+        rec.started(t, {"lr": lr, "layers": [1, 2]})
+        for it in (1, 2):
+            rec.result(t, {"training_iteration": it, "epoch": it, "acc": lr * it})
+        if t != "f":
+            rec.ended(t, "TERMINATED")
+
+    again = store.SweepRecorder(uri, {}, "acc", "max", flush_every=0)
+    again.open()
+    assert again.reconcile({"a"}) == ["f"]
+    again.started("c", {"lr": 0.2, "layers": (1, 2)})
+    again.result("c", {"training_iteration": 1, "acc": 0.4, "already_done": True})  # run_trial's one report
+    again.ended("c", "TERMINATED")
+    again.started("d", {"lr": 0.7, "layers": (1, 2)})
+    again.result("d", {"training_iteration": 1, "epoch": 1, "acc": 0.7})
+    again.ended("d", "TERMINATED")
+    again.close({"a": "TERMINATED", "c": "TERMINATED", "d": "TERMINATED"})
+
+    trials = pd.read_parquet(tmp_path / "s" / "trials.parquet").set_index("trial_id")
+    assert sorted(trials.index) == ["a", "c", "d"]
+    assert trials.loc["c", "iterations"] == 2 and trials.loc["c", "best/acc"] == 0.4 and trials.loc["c", "epochs_trained"] == 2
+    assert trials.loc["d", "iterations"] == 1 and trials.loc["d", "config/lr"] == 0.7 and trials.loc["d", "epochs_trained"] == 1
+    history = pd.read_parquet(tmp_path / "s" / "history.parquet")
+    assert history["epoch"].dtype == "int64" and "already_done" not in history.columns
+    assert sorted(zip(history["trial_id"], history["epoch"])) == [("a", 1), ("a", 2), ("c", 1), ("c", 2), ("d", 1)]
+
+
+def test_config_of_a_stored_row_matches_the_config_it_was_stored_from():
+    row = {"trial_id": "a", "config/lr": 0.001, "config/layers": "[1, 2]", "config/other": float("nan"), "acc": 1.0}
+    assert store.config_of(row) == {"lr": 0.001, "layers": "[1, 2]"}
+    assert store.same_config(store.config_of(row), {"lr": 1e-3, "layers": [1, 2]})
+    assert not store.same_config(store.config_of(row), {"lr": 1e-3, "layers": [1, 2], "seed": 0})
+    assert not store.same_config(store.config_of(row), {"lr": 2e-3, "layers": [1, 2]})

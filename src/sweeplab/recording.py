@@ -93,7 +93,11 @@ def store_callback(recorder: store.SweepRecorder):
             recorder.ended(trial.trial_id, Status.ERROR, _error_text(trial), _failure(trial))
 
         def on_experiment_end(self, trials, **info):
-            recorder.close({t.trial_id: t.status for t in trials})
+            dropped = recorder.close({t.trial_id: t.status for t in trials})
+            if dropped:
+                print(f"note: {len(dropped)} trial(s) finished after Ray's last saved experiment state "
+                      f"({', '.join(dropped)}); their searcher suggestions ran again under other ids, which "
+                      "the results show in their place")
 
     return StoreCallback()
 

@@ -22,7 +22,7 @@ import torch
 from . import engine, trainables
 from .config import BaseConfig
 from .errors import UserError
-from .schema import NODE_ID, is_remote
+from .schema import ALREADY_DONE, NODE_ID, is_remote
 from .trainables import Trainable
 
 _DATA_CACHE: dict[tuple, Any] = {}  # per process: reused actors share data across trials
@@ -41,8 +41,9 @@ class TrialPlan:
     train_storage: Optional[str] = None  # where TorchTrainer runs keep their state
     faults: str = ""  # fault injection for the reliability tests (faults.py); "" in real sweeps
     driver_pgid: Optional[int] = None  # what a trial-side kill fault kills
-    # on resume: trials the store saw complete (id -> final metric), which Tune's saved state may predate
-    finished: tuple[tuple[str, float], ...] = ()
+    # on resume: trials the store saw complete (id, final metric, config as stored), which
+    # Tune's saved state may predate
+    finished: tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...] = ()
 
     @property
     def monitor(self) -> engine.Monitor:
@@ -164,10 +165,15 @@ def run_trial(config: dict[str, Any], plan: TrialPlan, shared: Any = None) -> No
     if plan.finished:
         from ray import tune
 
-        final = dict(plan.finished).get(tune.get_context().get_trial_id())
-        if final is not None:  # it completed before the driver died and its rows are stored:
-            tune.report({plan.metric: final})  # tell Tune (and its searcher) how it ended, redo nothing
-            return
+        from .store import same_config
+
+        trial_id = tune.get_context().get_trial_id()
+        for done, final, stored in plan.finished:
+            # it completed before the driver died and its rows are stored (the same id and
+            # config: an id Tune gives again to another config is another trial)
+            if done == trial_id and same_config(dict(stored), config):
+                tune.report({plan.metric: final, ALREADY_DONE: True})  # tell Tune (and its searcher) how it ended
+                return  # redo nothing
     trainable = trainables.load(plan.module)
     cfg = trainable.config.from_dict(config)  # unknown keys fail here, loudly
     if plan.workers <= 1:

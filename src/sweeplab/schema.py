@@ -46,8 +46,12 @@ EPOCH = "epoch"
 EARLY_STOPPED = "early_stopped"
 NODE_ID = "node_id"  # the Ray node a trial ran on (in its first row)
 
+# in the one result of a trial a resumed sweep finds finished already (runner.run_trial): no epoch trained
+ALREADY_DONE = "already_done"
+
 # Tune's bookkeeping fields in a result that say nothing about the model: never stored
 TUNE_BOOKKEEPING = frozenset({
+    ALREADY_DONE,
     "config", "done", TRIAL_ID, "date", "checkpoint_dir_name",
     "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
     "episodes_total", "timesteps_since_restore", "experiment_tag",

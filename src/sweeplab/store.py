@@ -177,6 +177,7 @@ class SweepRecorder:
         self._written: list[str] = []  # segment objects written or read since the last flush
         self._journal = None
         self._loaded = False
+        self._orphans: set[str] = set()  # finished trials Tune's restored state does not know (reconcile)
 
     def open(self) -> None:
         """Write sweep.json; on a resumed sweep, pick up what was already stored.
@@ -276,6 +277,10 @@ class SweepRecorder:
         row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
         self._dirty = True
         if kind == "start":
+            if row.get(STATUS) == Status.TERMINATED and not same_config(config_of(row), entry["config"]):
+                # Tune's saved state predates this finished trial and its id went to another config
+                self._forget(trial_id)
+                row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
             if row.get(STATUS) != Status.TERMINATED:  # Tune restarts a finished trial only to be told it is done
                 row.update({STATUS: Status.RUNNING, ERROR: None})
                 for column in FAILURE_COLUMNS:  # a restarted trial's earlier failure is not its end
@@ -358,20 +363,33 @@ class SweepRecorder:
 
     def reconcile(self, known: set[str]) -> list[str]:
         """Drop trials Tune does not know after a resume: they started after its last saved
-        experiment state, died with the driver, and their searcher suggestion is made again."""
-        lost = [t for t in self.trials if t not in known]
+        experiment state, died with the driver, and their searcher suggestion is made again.
+
+        One of them that finished keeps its rows: Tune's restored searcher suggests its config
+        again under the same id, and the trial is not trained twice (``run_trial``); where the
+        id goes to another config, its start event makes it a new trial (``_apply``), and one
+        that Tune never makes again goes when the sweep ends (``close``)."""
+        lost = [t for t in self.trials if t not in known and self.trials[t].get(STATUS) != Status.TERMINATED]
+        self._orphans = {t for t in self.trials if t not in known} - set(lost)
         for trial_id in lost:
-            del self.trials[trial_id]
-        for key in [k for k in self.history if k[0] in lost]:
-            del self.history[key]
+            self._forget(trial_id)
         if lost:
-            self._dirty = True
             self.flush(force=True)
         return lost
 
-    def close(self, tune_status: dict[str, str]) -> None:
+    def _forget(self, trial_id: str) -> None:
+        del self.trials[trial_id]
+        for key in [k for k in self.history if k[0] == trial_id]:
+            del self.history[key]
+        self._dirty = True
+
+    def close(self, tune_status: dict[str, str]) -> list[str]:
         """The sweep ended or was interrupted. Tune calls a trial cut off by Ctrl-C
-        TERMINATED without completing it; it reruns on resume, so call it INTERRUPTED."""
+        TERMINATED without completing it; it reruns on resume, so call it INTERRUPTED.
+
+        Returns the finished trials Tune's restored state did not know and never made again
+        (their configs ran under other ids), dropped once the sweep is complete; an
+        interrupted sweep keeps them for the next resume's Tune to make again."""
         for trial_id, status in tune_status.items():
             row = self.trials.get(trial_id)
             if row is None or row.get(STATUS) in ENDED:
@@ -380,11 +398,17 @@ class SweepRecorder:
                 continue
             row[STATUS] = Status.INTERRUPTED if status in (Status.TERMINATED, Status.RUNNING) else status
             self._dirty = True
+        dropped = []
+        if all(self.trials.get(t, {}).get(STATUS) in ENDED for t in tune_status):
+            dropped = sorted(t for t in self._orphans - set(tune_status) if t in self.trials)
+            for trial_id in dropped:
+                self._forget(trial_id)
         self.flush(force=True)
         ACTIVE.pop(self.uri, None)
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+        return dropped
 
     def flush(self, force: bool = False) -> None:
         if not self._dirty or (not force and time.monotonic() - self._last_flush < self.flush_every):
@@ -420,6 +444,21 @@ def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Opt
         if all(same(config.get(k), v) for k, v in values.items()):
             return name
     return None
+
+
+def config_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored trial row's config (its config/ columns that hold a value)."""
+    return {k[len(CONFIG_PREFIX):]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX) and not _missing(v)}
+
+
+def same_config(stored: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether a trial's ``config`` is the ``stored`` one (as ``config_of`` reads it back)."""
+    given = {k: scalar(v) for k, v in config.items() if not _missing(scalar(v))}
+    return stored.keys() == given.keys() and all(same(stored[k], given[k]) for k in stored)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def same(a: Any, b: Any) -> bool:

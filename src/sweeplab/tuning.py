@@ -13,7 +13,7 @@ from typing import Any, Optional
 from . import faults, files, secrets, stopping, store
 from .storage_checks import storage_failure
 from .errors import UserError
-from .schema import ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
+from .schema import ALREADY_DONE, ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
 from .lock import SweepLock
 from .analysis.summary import summarize, without_checkpoint
 from .plan import SweepOptions, SweepPlan, default_concurrency, prepare, shared_data
@@ -119,6 +119,8 @@ def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
             reached = self.__dict__.setdefault("reached", {})  # a stopper pickled by an older sweeplab has none
             last = self.__dict__.setdefault("last", {})
             before = reached.get(trial_id, 0)
+            if result.get(ALREADY_DONE):  # a finished trial telling a resumed Tune how it ended: no epoch
+                return self.stop_all()
             if it != last.get(trial_id):  # Tune hands a function trainable's last result in again as it ends
                 self.reported[trial_id] = self.reported.get(trial_id, 0) + (it - before if it > before else 1)
             reached[trial_id], last[trial_id] = max(it, before), it
@@ -329,9 +331,10 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         if "ended" in meta:  # it runs again: ended only once this run ends
             store.write_json(store.join(uri, store.SWEEP_JSON), {k: v for k, v in meta.items() if k != "ended"})
         if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
-            final = {t: recorder.trials[t].get(prep.metric) for t in recorder.finished()}
+            rows = {t: recorder.trials[t] for t in recorder.finished()}
             prep = dataclasses.replace(prep, plan=dataclasses.replace(prep.plan, finished=tuple(
-                (t, float(v)) for t, v in final.items() if isinstance(v, (int, float)) and not math.isnan(v))))
+                (t, float(row[prep.metric]), tuple(store.config_of(row).items())) for t, row in rows.items()
+                if isinstance(row.get(prep.metric), (int, float)) and not math.isnan(row[prep.metric]))))
         shared = shared_data(prep)
         prep = start_ray(prep)
         tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
