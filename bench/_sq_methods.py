@@ -25,7 +25,7 @@ import numpy as np
 
 from _sq_lcbench import MAX_EPOCHS, METRIC, MODE, SPACE, sample
 from _sq_peers import (REDUCTION_FACTOR, optuna_hyperband, synetune_asha_promotion, synetune_asha_promotion_nomid,
-                      synetune_bohb, synetune_dehb)
+                      synetune_bohb, synetune_dehb, synetune_dyhpo, synetune_hypertune, synetune_mobster)
 from _sq_sim import CONTINUE, PAUSE, STOP
 
 # What _sq_runs.run_all sets before making methods: workers (--workers), the run's
@@ -341,14 +341,18 @@ METHODS: dict[str, Callable[[int], object]] = {
     "synetune_bohb": synetune_bohb,
     "synetune_dehb": synetune_dehb,
     "sweeplab": sweeplab_default,  # sweeplab's default search: `default` in the output
-    # Run only when named in --methods:
+    # Run only when named in --methods (the Gaussian-process searchers take a minute or more a run):
+    "synetune_mobster": synetune_mobster,
+    "synetune_hypertune": synetune_hypertune,
+    "synetune_dyhpo": synetune_dyhpo,
     "synetune_asha_promotion_nomid": synetune_asha_promotion_nomid,
     "sweeplab_g1": _variant(grace_period=1),
     "sweeplab_g3": _variant(grace_period=3),
     "sweeplab_g5": _variant(grace_period=5),
 }
 DEFAULT = "sweeplab"
-EXTRA = ("synetune_asha_promotion_nomid", "sweeplab_g1", "sweeplab_g3", "sweeplab_g5")  # not in the default set
+EXTRA = ("synetune_mobster", "synetune_hypertune", "synetune_dyhpo",  # not in the default set
+         "synetune_asha_promotion_nomid", "sweeplab_g1", "sweeplab_g3", "sweeplab_g5")
 
 # Which installed package each method needs (for the error that names a missing one and
 # the versions recorded with a run).
@@ -356,7 +360,8 @@ PEERS = {
     "random": (), "ray_asha_optuna": ("ray", "optuna"), "ray_hyperband": ("ray",),
     "ray_bohb": ("ray", "hpbandster", "ConfigSpace"), "optuna_hyperband": ("optuna",),
     "synetune_asha_promotion": ("syne_tune",), "synetune_bohb": ("syne_tune", "statsmodels"),
-    "synetune_dehb": ("syne_tune",), "synetune_asha_promotion_nomid": ("syne_tune",), "sweeplab": ("ray", "optuna", "sweeplab"),
+    "synetune_dehb": ("syne_tune",), **{m: ("syne_tune", "autograd") for m in ("synetune_mobster", "synetune_hypertune", "synetune_dyhpo")},
+    "synetune_asha_promotion_nomid": ("syne_tune",), "sweeplab": ("ray", "optuna", "sweeplab"),
     **{f"sweeplab_g{g}": ("ray", "optuna", "sweeplab") for g in (1, 3, 5)},
 }
 

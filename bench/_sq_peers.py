@@ -158,3 +158,35 @@ def synetune_dehb(seed: int) -> SyneMethod:
     return SyneMethod(DEHB(syne_space(), metric=METRIC, mode=MODE, resource_attr=RESOURCE,
                            max_resource_level=MAX_EPOCHS, grace_period=1, reduction_factor=REDUCTION_FACTOR,
                            random_seed=seed))
+
+
+def _gp_kwargs(seed: int) -> dict:
+    return dict(metric=METRIC, mode=MODE, resource_attr=RESOURCE, max_t=MAX_EPOCHS, grace_period=1,
+                reduction_factor=REDUCTION_FACTOR, random_seed=seed)
+
+
+def synetune_mobster(seed: int) -> SyneMethod:
+    """Syne Tune's MOBSTER: promotion-type ASHA as above with its Gaussian-process searcher
+    over (config, epoch), Syne Tune's defaults otherwise."""
+    from syne_tune.optimizer.legacy_baselines import MOBSTER
+
+    return SyneMethod(MOBSTER(syne_space(), type="promotion", **_gp_kwargs(seed)))
+
+
+def synetune_hypertune(seed: int) -> SyneMethod:
+    """Syne Tune's Hyper-Tune: MOBSTER's model, with brackets and the searcher's rung level
+    weighted by how well each rung's ranking predicts the last; promotion type."""
+    from syne_tune.optimizer.legacy_baselines import HyperTune
+
+    return SyneMethod(HyperTune(syne_space(), type="promotion", **_gp_kwargs(seed)))
+
+
+def synetune_dyhpo(seed: int) -> SyneMethod:
+    """Syne Tune's DyHPO (``legacy_dyhpo``, the freeze-thaw family): every decision picks, by
+    the GP's expected improvement one rung on, to resume a paused trial or start a new one;
+    linearly spaced rungs (grace period 1, Syne Tune's rung increment 2 and probability_sh)."""
+    from syne_tune.optimizer.legacy_baselines import DyHPO
+
+    kwargs = _gp_kwargs(seed)
+    kwargs.pop("reduction_factor")
+    return SyneMethod(DyHPO(syne_space(), **kwargs))

@@ -83,3 +83,40 @@ def test_every_scheduler_and_searcher_finishes_a_registered_experiment(scheduler
     assert set(trials["status"]) == {"TERMINATED"} and len(trials) >= 2
     if scheduler != "pbt":
         assert (trials["iterations"] <= trials["epochs_trained"]).all()
+
+
+BAD_REPORT = """
+    from ray.tune import report  # imported by name: the check sits in the session, not in the module
+
+    def objective(config):
+        for epoch in range(1, 5):
+            if config["bad"] == "dict" and epoch >= 3:
+                report({"loss": {"value": 0.5}})
+            elif config["bad"] == "missing" and epoch >= 2:
+                report({"lost": 0.5})
+            else:
+                report({"loss": 1.0 / epoch + config["lr"], "status": "TERMINATED"})
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_bad_report_fails_its_trial_not_the_sweep(tmp_path, storage, capsys):
+    """Issue 34.3: a dict as the metric (or no metric) from one trial; Tune's driver would die on it."""
+    code = tmp_path / "bad.py"
+    code.write_text(textwrap.dedent(BAD_REPORT))
+    space = tmp_path / "space.yaml"
+    space.write_text("method: grid\nmetric: {name: loss, goal: minimize}\n"
+                     "parameters:\n  bad: {values: [none, dict, missing]}\n  lr: {values: [0.1, 0.2]}\n")
+    assert main(["tune", "--trainable", f"{code}:objective", "--space", str(space), "--scheduler", "fifo",
+                 "--storage", str(storage), "--name", "b", "--quiet"]) == 0
+    trials = pd.read_parquet(storage / "b" / "trials.parquet")
+    by_bad = trials.groupby("config/bad")
+    assert set(by_bad.get_group("none")["status"]) == {"TERMINATED"}
+    assert list(by_bad.get_group("none")["iterations"]) == [4, 4]
+    assert set(by_bad.get_group("dict")["status"]) == set(by_bad.get_group("missing")["status"]) == {"ERROR"}
+    assert all("BadReport: reported loss = {'value': 0.5} (dict), not a number" in e
+               for e in by_bad.get_group("dict")["error"])
+    assert all("BadReport: reported ['lost'] without the sweep's metric 'loss'" in e
+               for e in by_bad.get_group("missing")["error"])
+    assert list(by_bad.get_group("dict")["iterations"]) == [2, 2]  # the rows before the bad one are kept
+    assert "note: trial" in capsys.readouterr().out  # 'status' reported: kept apart, said once

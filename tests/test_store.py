@@ -293,6 +293,14 @@ def test_a_damaged_sweep_json_is_one_error_naming_it(content, message, tmp_path)
     ({"tuner.pkl": b"\x80\x04N.", "experiment_state-2025-01-01_00-00-00.json": b"{}",
       "experiment_state-2025-01-02_00-00-00.json": b'{"runner_data": '},
      "experiment_state-2025-01-02_00-00-00.json: not JSON (Expecting value: line 1 column 17)"),
+    ({"tuner.pkl": b"\x80\x04N.", "experiment_state-2025-01-01_00-00-00.json": b"[]"},
+     "experiment_state-2025-01-01_00-00-00.json: holds an array, not a JSON object"),
+    # the searcher's state and its wrapper's: pickles (whatever the name says); the newest by name is restored
+    ({"tuner.pkl": b"\x80\x04N.", "searcher-state-2025-01-01_00-00-00.pkl": b"\x80\x04N.",
+      "searcher-state-2025-01-02_00-00-00.pkl": b""},
+     "searcher-state-2025-01-02_00-00-00.pkl: Ray's searcher state is damaged (not a whole pickle: pickle exhausted"),
+    ({"tuner.pkl": b"\x80\x04N.", "search_gen_state-2025-01-02_00-00-00.json": b"garbage\n"},
+     "search_gen_state-2025-01-02_00-00-00.json: Ray's searcher state is damaged (not a whole pickle: "),
 ])
 def test_damaged_ray_state_is_one_error_naming_the_file(files, message, tmp_path):
     for name, content in files.items():
@@ -303,6 +311,8 @@ def test_damaged_ray_state_is_one_error_naming_the_file(files, message, tmp_path
     for name in files:
         if name.startswith("experiment_state-"):
             (tmp_path / name).write_text("{}")
+        elif name.startswith("search"):
+            (tmp_path / name).write_bytes(pickle.dumps({"counter": 3}))
     store.check_ray_state(str(tmp_path))  # whole: no error
 
 
@@ -519,3 +529,51 @@ def test_config_of_a_stored_row_matches_the_config_it_was_stored_from():
     assert store.same_config(store.config_of(row), {"lr": 1e-3, "layers": [1, 2]})
     assert not store.same_config(store.config_of(row), {"lr": 1e-3, "layers": [1, 2], "seed": 0})
     assert not store.same_config(store.config_of(row), {"lr": 2e-3, "layers": [1, 2]})
+
+
+def test_a_report_never_rewrites_the_stores_own_columns(tmp_path, capsys):
+    """Issue 34.1: status, config/..., best/..., preset reported by a trainable are kept apart."""
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {}, "loss", "min", presets={"original": {"key": "base"}}, flush_every=0)
+    rec.open()
+    rec.started("a", {"key": "searched"})
+    for it in (1, 2, 3, 4):
+        rec.result("a", {"training_iteration": it, "loss": 1.0 / it, "status": "TERMINATED", "config/key": "HACKED",
+                         "best/loss": -123.0, "preset": "original", "iterations": 99})
+    rec.ended("a", "TERMINATED")
+    rec.close({"a": "TERMINATED"})
+    out = capsys.readouterr().out
+    trials = pd.read_parquet(tmp_path / "s" / "trials.parquet").set_index("trial_id")
+    history = pd.read_parquet(tmp_path / "s" / "history.parquet")
+    a = trials.loc["a"]
+    assert (a["status"], a["config/key"], a["best/loss"], a["iterations"], a["best_iteration"]) == (
+        "TERMINATED", "searched", 0.25, 4, 4)
+    assert pd.isna(a["preset"])
+    assert a["reported/config/key"] == "HACKED" and a["reported/best/loss"] == -123.0 and a["reported/status"] == "TERMINATED"
+    assert list(history["training_iteration"]) == [1, 2, 3, 4] and list(history["reported/iterations"]) == [99] * 4
+    assert "status" not in history.columns and "config/key" not in history.columns
+    notes = [line for line in out.splitlines() if line.startswith("note: trial a reports")]
+    assert len(notes) == 5  # one a name, not one a report
+    assert "note: trial a reports 'config/key', a name the results store keeps for its own column; stored as " \
+           "'reported/config/key' (rename it in the trainable)" in notes
+
+
+def test_an_infinite_metric_is_recorded_but_never_a_trials_best(tmp_path):
+    """Issue 34.10."""
+    from sweeplab.analysis.load import load_sweep
+
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {"experiment": None, "metric": "loss", "mode": "min"}, "loss", "min", flush_every=0)
+    rec.open()
+    for t, values in (("a", [0.5, float("-inf"), 0.4]), ("b", [0.3, 0.2, float("inf")])):
+        rec.started(t, {"x": t})
+        for it, v in enumerate(values, 1):
+            rec.result(t, {"training_iteration": it, "loss": v})
+        rec.ended(t, "TERMINATED")
+    rec.close({"a": "TERMINATED", "b": "TERMINATED"})
+    trials = pd.read_parquet(tmp_path / "s" / "trials.parquet").set_index("trial_id")
+    assert (trials.loc["a", "best/loss"], trials.loc["a", "best_iteration"]) == (0.4, 3)
+    assert (trials.loc["b", "best/loss"], trials.loc["b", "best_iteration"]) == (0.2, 2)
+    assert pd.read_parquet(tmp_path / "s" / "history.parquet")["loss"].tolist()[1] == float("-inf")
+    facts = load_sweep(uri).facts.set_index("trial_id")
+    assert (facts.loc["a", "best"], facts.loc["b", "best"]) == (0.4, 0.2)

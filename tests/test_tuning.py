@@ -174,6 +174,12 @@ def test_a_metric_without_goal_needs_one_unless_it_is_the_registry_metric(tmp_pa
     space.write_text("metric: train_loss\nparameters:\n  lr: {values: [0.001]}\n")
     with pytest.raises(UserError, match=r"m.yaml: metric: give \{name: train_loss, goal: minimize\|maximize\}"):
         prep(tmp_path, target="freq", space=str(space))
+    code = tmp_path / "mine.py"
+    code.write_text("def train(config):\n    pass\n")
+    for name in ("status", "best/val_mse", "config/lr"):  # a user trainable's metric: no registry to check it
+        space.write_text(f"metric: {{name: {name}, goal: minimize}}\nparameters:\n  lr: {{values: [0.001]}}\n")
+        with pytest.raises(UserError, match=f"m.yaml: metric: '{name}' is a name the results store keeps for its own column"):
+            prep(tmp_path, trainable=f"{code}:train", space=str(space))
 
 
 def test_optuna_never_proposes_a_config_it_has_run_and_finishes_a_space_of_choices(tmp_path):

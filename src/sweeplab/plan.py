@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 from . import faults, flags, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
-from .schema import absolute, is_remote
+from .schema import absolute, is_remote, is_store_column
 from .runner import TrialPlan, load_user_trainable
 from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
 
@@ -246,6 +246,9 @@ def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment], path: Pa
     metric = spec.metric or (exp.metric if exp else None)
     if metric is None:
         raise UserError(f"{path}: metric: a user trainable's space must name metric {{name, goal}}")
+    if is_store_column(metric):
+        raise UserError(f"{path}: metric: '{metric}' is a name the results store keeps for its own column; "
+                        "report the metric under another name")
     mode = spec.mode or (exp.mode if exp and metric == exp.metric else None)
     if mode is None:
         raise UserError(f"{path}: metric: give {{name: {metric}, goal: minimize|maximize}}")

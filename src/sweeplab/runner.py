@@ -278,3 +278,52 @@ def load_user_trainable(spec: str) -> Callable:
     if not callable(fn):
         raise UserError(f"--trainable '{spec}': {target} has no function '{name}'")
     return fn
+
+
+class BadReport(ValueError):
+    """A user trainable reported the sweep's metric as something other than a number."""
+
+
+def checked_reports(fn: Callable, metric: str) -> Callable:
+    """A user's function trainable whose reports are checked in the trial: the sweep's metric
+    must be there, a number (NaN and inf are numbers: recorded, never chosen). A bad report
+    fails that trial with one line naming the value; Tune's driver would fail the whole sweep
+    on it (its schedulers and searchers compare the values)."""
+    import functools
+    import numbers
+
+    def check(metrics: Any) -> None:
+        if not isinstance(metrics, dict):
+            raise BadReport(f"reported {type(metrics).__name__} {_short(metrics)}, not a dict of metrics")
+        if "__duplicate__" in metrics:  # Tune's own: the function's last result handed in again as it returns
+            return
+        if metric not in metrics:
+            raise BadReport(f"reported {sorted(map(str, metrics))[:8]} without the sweep's metric '{metric}'")
+        value = metrics[metric]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise BadReport(f"reported {metric} = {_short(value)} ({type(value).__name__}), not a number")
+
+    @functools.wraps(fn)
+    def trainable(config, *args, **kwargs):
+        try:  # every way to report (ray.tune.report, ray.train.report, however imported) goes through the session
+            from ray.train._internal.session import get_session
+
+            session = get_session()
+        except ImportError:  # a Ray that moved it: Tune's own checks stand
+            session = None
+        if session is not None:
+            report = session.report
+
+            def checked(metrics, *a, **kw):
+                check(metrics)
+                return report(metrics, *a, **kw)
+
+            session.report = checked
+        return fn(config, *args, **kwargs)
+
+    return trainable
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -205,3 +205,22 @@ def absolute(uri: str) -> str:
     import os
 
     return uri if is_remote(uri) else os.path.abspath(uri)
+
+
+# --- a report's names beside the store's own ----------------------------------------------------
+# The trials table's columns the store writes itself; a trainable that reports one of these
+# names (or a config/... or best/... name) has it stored as reported/<name>, so a report
+# never rewrites a trial's status, config, best value or preset.
+STORE_COLUMNS = frozenset({STATUS, PRESET, ERROR, LAST_ERROR, RESTARTS, ITERATIONS, EPOCHS_TRAINED, WALL_TIME,
+                           BEST_ITERATION, STOPPED_AT_RUNG, *FAILURE_COLUMNS})
+REPORTED_PREFIX = "reported/"
+
+
+def is_store_column(name: str) -> bool:
+    """Whether a reported ``name`` is one the store keeps for itself."""
+    return name in STORE_COLUMNS or name.startswith((CONFIG_PREFIX, BEST_PREFIX, REPORTED_PREFIX))
+
+
+def reported_column(name: str) -> str:
+    """Where a reported metric of a name the store keeps for itself is stored."""
+    return REPORTED_PREFIX + name

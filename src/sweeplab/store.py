@@ -31,7 +31,7 @@ from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, 
 from .files import scalar, write_frame, write_json
 from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, EPOCHS_TRAINED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
                      PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID, TUNE_BOOKKEEPING,
-                     WALL_TIME, Status, best_column, epochs_trained, is_remote)
+                     WALL_TIME, Status, best_column, epochs_trained, is_remote, is_store_column, reported_column)
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
 DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
@@ -68,20 +68,28 @@ def read_meta(sweep_uri: str) -> dict[str, Any]:
 
 
 def check_ray_state(sweep_uri: str) -> None:
-    """Ray's experiment state is whole before Ray starts on it: tuner.pkl's pickle runs to its
-    end (read, not unpickled, which would import what it names) and the newest
-    experiment_state-*.json is a JSON object."""
-    pkl = join(sweep_uri, "tuner.pkl")
-    try:
-        for _ in pickletools.genops(read_bytes(pkl)):
-            pass
-    except ValueError as e:
-        raise CorruptStore(pkl, f"Ray's experiment state is damaged (not a whole pickle: {e})") from None
+    """Ray's experiment state is whole before Ray starts on it: tuner.pkl and the newest
+    searcher-state-*.pkl and search_gen_state-*.json (the searcher's state and its wrapper's,
+    both pickles, whatever the name says: the newest by name is what Tune restores) run to
+    their end as pickles (read, not unpickled, which would import what they name), and the
+    newest experiment_state-*.json is a JSON object."""
     fs, path = files.filesystem(sweep_uri)
-    states = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))
-              if i.base_name.startswith("experiment_state-") and i.base_name.endswith(".json")]
-    if states:
-        read_json(join(sweep_uri, max(states)))
+    names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))]
+    newest = {prefix: max((n for n in names if n.startswith(prefix) and n.endswith(suffix)), default=None)
+              for prefix, suffix in (("experiment_state-", ".json"), ("searcher-state-", ".pkl"),
+                                     ("search_gen_state-", ".json"))}
+    for name in ("tuner.pkl", newest["searcher-state-"], newest["search_gen_state-"]):
+        if name is None:
+            continue
+        pkl = join(sweep_uri, name)
+        try:
+            for _ in pickletools.genops(read_bytes(pkl)):
+                pass
+        except ValueError as e:
+            what = "experiment" if name == "tuner.pkl" else "searcher"
+            raise CorruptStore(pkl, f"Ray's {what} state is damaged (not a whole pickle: {e})") from None
+    if newest["experiment_state-"]:
+        read_json(join(sweep_uri, newest["experiment_state-"]))
 
 
 def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
@@ -178,6 +186,7 @@ class SweepRecorder:
         self._journal = None
         self._loaded = False
         self._orphans: set[str] = set()  # finished trials Tune's restored state does not know (reconcile)
+        self._renamed: set[str] = set()  # reported names the store keeps for itself (said once each)
 
     def open(self) -> None:
         """Write sweep.json; on a resumed sweep, pick up what was already stored.
@@ -224,7 +233,17 @@ class SweepRecorder:
                      "config": {k: scalar(v) for k, v in config.items()}}, durable=True)
 
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
-        metrics = {k: scalar(v) for k, v in result.items() if k not in TUNE_BOOKKEEPING}
+        metrics = {}
+        for k, v in result.items():
+            if k in TUNE_BOOKKEEPING:
+                continue
+            if is_store_column(k):  # the store's own name: kept apart, never over its column
+                if k not in self._renamed:
+                    self._renamed.add(k)
+                    print(f"note: trial {trial_id} reports {k!r}, a name the results store keeps for its own "
+                          f"column; stored as {reported_column(k)!r} (rename it in the trainable)")
+                k = reported_column(k)
+            metrics[k] = scalar(v)
         # n: the trial's epochs trained with this one, so an event replayed twice (a kill
         # between a flush and the journal's truncation) counts once
         n = epochs_trained(self.trials.get(trial_id, {})) + 1
@@ -348,7 +367,7 @@ class SweepRecorder:
             self._best(row, earlier.get(self.metric), kept)
 
     def _best(self, row: dict[str, Any], value: Any, it: int) -> None:
-        if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):  # inf: recorded, never best
             best = row.get(best_column(self.metric))
             if best is None or (isinstance(best, float) and math.isnan(best)) or (
                     value < best if self.mode == "min" else value > best):

@@ -46,12 +46,13 @@ def _wandb_callback(prep: SweepPlan):
 def build_trainable(prep: SweepPlan, shared: Any) -> Any:
     from ray import tune
 
-    from .runner import make_trainable
+    from .runner import checked_reports, make_trainable
 
     if prep.plan:
         return make_trainable(prep.plan, shared)  # registry configs hold no secret-named fields
     res = {"cpu": prep.resources.cpu, "gpu": prep.resources.gpu}
-    return tune.with_resources(secrets.guarded(load_user_trainable(prep.user_trainable), prep.secrets), res)
+    user = checked_reports(load_user_trainable(prep.user_trainable), prep.metric)
+    return tune.with_resources(secrets.guarded(user, prep.secrets), res)
 
 
 def recorder_for(prep: SweepPlan) -> store.SweepRecorder:

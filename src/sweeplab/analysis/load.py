@@ -117,6 +117,7 @@ class Sweep:
         if h.empty:
             return pd.DataFrame(index=self.trials["trial_id"])
         value = pd.to_numeric(h[self.metric], errors="coerce") if self.metric in h else pd.Series(np.nan, index=h.index)
+        value = value.where(np.isfinite(value))  # an infinite value is recorded, never a trial's best
         # among a trial's rows without the metric, the latest comes first (if it never came)
         ranked = h.assign(_v=value if self.mode == "max" else -value,
                           _o=np.where(value.isna(), np.arange(len(h)), 0))
