@@ -83,3 +83,51 @@ def test_on_uri_storage_a_dead_drivers_lock_is_taken_over_and_a_live_one_refused
         with pytest.raises(UserError, match=rf"is in use by `sweeplab resume u` \(pid {os.getpid()} "):
             SweepLock(uri, "sweeplab resume u").acquire()
     assert not (sweep / LOCK).exists()
+
+
+@pytest.mark.parametrize("left", [b"", b"\x00\x00garbage", b'{"pid": 12'])
+def test_an_empty_or_garbage_lock_is_a_dead_drivers_and_taken_over(left, tmp_path):
+    """What a driver killed between creating the lock file and writing it leaves (issue 34.5)."""
+    sweep = tmp_path / "s"
+    sweep.mkdir()
+    (sweep / LOCK).write_bytes(left)
+    SweepLock(str(sweep), "sweeplab resume s").refuse_if_held()  # not "in use by ? (pid ? on ?)"
+    with SweepLock(str(sweep), "sweeplab resume s").acquire() as lock:
+        assert json.loads((sweep / LOCK).read_text()) == lock.mine
+    assert not (sweep / LOCK).exists()
+
+
+def test_two_drivers_taking_over_one_stale_lock_at_once_one_wins(tmp_path):
+    """Issue 34.5: a late driver used to unlink the winner's fresh lock (5 rounds in 60)."""
+    import threading
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for round_ in range(40):
+        sweep = tmp_path / f"s{round_}"
+        sweep.mkdir()
+        (sweep / LOCK).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "command": "x"}))
+        won, refused, start = [], [], threading.Barrier(4)
+
+        def take():
+            lock = SweepLock(str(sweep), "sweeplab resume")
+            start.wait()
+            try:
+                won.append(lock.acquire())
+            except UserError as e:
+                refused.append(str(e))
+
+        threads = [threading.Thread(target=take) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(won) == 1 and len(refused) == 3, (round_, refused)
+        assert json.loads((sweep / LOCK).read_text()) == won[0].mine  # the winner's lock is the file there
+        won[0].release()
+
+
+def test_a_storage_path_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match=f"--storage {tmp_path / 'file'}: exists and is not a folder"):
+        SweepLock(str(tmp_path / "file" / "s"), "sweeplab tune s").create_folder()

@@ -3,9 +3,12 @@
 ``tune`` makes a new sweep's folder with an atomic ``mkdir`` (two ``tune --name same`` at
 once: the second is refused, nothing of the first's is touched), and ``tune`` and
 ``resume`` both take the lock before Ray starts: a second ``resume`` of a live sweep is
-refused in one line. A lock whose owner died (a killed driver) is stale: on the host that
-wrote it, a pid no longer running is taken over, with a note. From another host a lock
-cannot be checked: the message says what to delete once that driver is known to be dead.
+refused in one line. The lock is the file's ``flock``, held while the driver runs and let go
+by the kernel when it dies, so taking over a dead driver's lock is atomic (two drivers at
+once: one wins) and the file is never unlinked under a live owner; its text (who, since
+when) is for the messages, and a lock file left empty or garbage is a dead driver's. On the
+host that wrote it, a lock whose owner died is taken over with a note. Another host's lock
+is refused: the message says what to delete once that driver is known to be dead.
 
 On URI storage (s3://, gs://) an object store has no exclusive create: the lock is written
 and read back (advisory: two drivers starting within the same instant can both pass).
@@ -13,6 +16,8 @@ and read back (advisory: two drivers starting within the same instant can both p
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -41,6 +46,7 @@ class SweepLock:
         self.uri, self.command = uri, command
         self.path = files.join(uri, LOCK)
         self.mine: Optional[dict[str, Any]] = None
+        self._fd: Optional[int] = None  # the lock file, held with flock while this driver runs
 
     def _owner(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
@@ -50,7 +56,12 @@ class SweepLock:
         """A new sweep's folder, made atomically where the storage allows it."""
         if is_remote(self.uri):
             return
-        os.makedirs(os.path.dirname(self.uri.rstrip("/")), exist_ok=True)
+        parent = os.path.dirname(self.uri.rstrip("/"))
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except FileExistsError:  # a file of that name, or a twin sweep making the folder at the same instant
+            if not os.path.isdir(parent):
+                raise UserError(f"--storage {parent}: exists and is not a folder") from None
         try:
             os.mkdir(self.uri)
         except FileExistsError:
@@ -74,27 +85,38 @@ class SweepLock:
                 raise UserError(self._busy(winner or {}))
             self.mine = owner
             return self
-        for _ in range(2):
+        for _ in range(5):
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                held = self._read()
-                if held is None or self._stale(held):
-                    if held is not None:
-                        print(f"note: {self.uri}: taking over the lock of pid {held.get('pid')} "
-                              f"({held.get('command', '?')}, since {held.get('started', '?')}), no longer running",
-                              file=sys.stderr)
-                    try:
-                        os.unlink(self.path)
-                    except FileNotFoundError:
-                        pass
-                    continue
-                raise UserError(self._busy(held)) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(owner, f)
-                f.flush()
-                os.fsync(f.fileno())
-            self.mine = owner
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):  # a live driver holds it, here or over NFS
+                    raise UserError(self._busy(self._read() or {})) from None
+                raise UserError(f"{self.path}: cannot lock it ({e.strerror}); is the storage a file system "
+                                "that supports locks?") from None
+            try:  # the file at the path still, not one a releasing driver unlinked after this open
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            held = self._read()
+            if held and held.get("host") != socket.gethostname():
+                os.close(fd)  # another host's driver, whose lock this host's kernel may not see
+                raise UserError(self._busy(held))
+            if held and isinstance(held.get("pid"), int) and held["pid"] != os.getpid() and _alive(held["pid"]):
+                os.close(fd)  # alive, and holding no lock: a driver of a sweeplab from before locks were held
+                raise UserError(self._busy(held))
+            if held:
+                print(f"note: {self.uri}: taking over the lock of pid {held.get('pid')} "
+                      f"({held.get('command', '?')}, since {held.get('started', '?')}), no longer running",
+                      file=sys.stderr)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(owner).encode(), 0)
+            os.fsync(fd)
+            self.mine, self._fd = owner, fd
             return self
         raise UserError(f"{self.uri}: could not take the lock {self.path}; another driver is starting on it")
 
@@ -110,6 +132,8 @@ class SweepLock:
     @staticmethod
     def _stale(held: dict[str, Any]) -> bool:
         pid = held.get("pid")
+        if not held.get("host"):  # empty or garbage: a driver killed between creating and writing it
+            return True
         if held.get("host") != socket.gethostname():
             return False  # cannot tell from here
         return not isinstance(pid, int) or not _alive(pid)
@@ -124,9 +148,12 @@ class SweepLock:
             return
         try:
             if self._read() == self.mine:
-                files.delete(self.path)
+                files.delete(self.path)  # while still held: a driver that opened it before sees another file
         except OSError:
             pass  # a read-only or vanished store: the next driver finds a stale lock
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         self.mine = None
 
     def remove_if_empty(self) -> None:
