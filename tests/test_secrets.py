@@ -59,6 +59,10 @@ def test_a_resumed_sweep_takes_its_secrets_from_the_environment_or_refuses(monke
         secrets.restored({"api_token": "***"})
     monkeypatch.setenv("SWEEPLAB_SECRET_api_token", json.dumps(SET_TOKEN))
     assert secrets.restored({"api_token": "***"}) == {"api_token": SET_TOKEN}
+    # what the hint asks a user to set: the plain token, as typed (issue 34.9)
+    monkeypatch.setenv("SWEEPLAB_SECRET_api_token", "tok-plain-12345")
+    assert secrets.restored({"api_token": "***"}) == {"api_token": "tok-plain-12345"}
+    assert secrets.guarded(lambda config: config["api_token"], ["api_token"])({}) == "tok-plain-12345"
 
 
 def test_tune_no_longer_copies_credentials_into_the_runtime_environment():

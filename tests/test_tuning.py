@@ -309,3 +309,16 @@ def test_a_bad_setting_is_one_line_naming_the_variable(env, message, monkeypatch
         monkeypatch.setenv(key, value)
     assert main(["list"]) == 2
     assert capsys.readouterr().err == f"sweeplab: error: {message}\n"
+
+
+def test_a_relative_trainable_path_is_kept_absolute_for_a_resume_from_elsewhere(tmp_path, monkeypatch):
+    """Issue 34.6: sweep.json keeps what resume needs to find the trainable."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "mine.py").write_text("def train(config):\n    pass\n")
+    space = tmp_path / "s.yaml"
+    space.write_text("metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2]}\n")
+    monkeypatch.chdir(tmp_path)
+    p = prep(tmp_path, trainable="code/mine.py:train", space=str(space))
+    assert p.user_trainable == p.options.trainable == f"{tmp_path}/code/mine.py:train"
+    assert tuning.sweep_meta(p)["options"]["trainable"] == f"{tmp_path}/code/mine.py:train"
+    assert prep(tmp_path, trainable="json:loads", space=str(space)).user_trainable == "json:loads"  # a module

@@ -14,7 +14,7 @@ from . import faults, flags, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
 from .schema import absolute, is_remote, is_store_column
-from .runner import TrialPlan, load_user_trainable
+from .runner import TrialPlan, absolute_trainable, load_user_trainable
 from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
 
 DEFAULT_STORAGE = "./sweeps"
@@ -114,6 +114,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     if not fresh and opts.name:  # resume: a sweep marked failed is refused before anything else
         refuse_failed(store.join(storage, opts.name))
     if opts.trainable:
+        opts = dataclasses.replace(opts, trainable=absolute_trainable(opts.trainable))
         exp, config_cls = None, None
         if not opts.space:
             raise UserError("--trainable needs --space FILE (its parameters and metric)")

@@ -249,6 +249,15 @@ def make_trainable(plan: TrialPlan, shared: Any = None):
     return tune.with_resources(fn, trial_resources(plan))
 
 
+def absolute_trainable(spec: str) -> str:
+    """``path/to/file.py:function`` with the path made absolute (what sweep.json keeps, so a
+    resume from another folder finds it); ``module:function`` as it is."""
+    target, sep, name = spec.rpartition(":")
+    if target and (target.endswith(".py") or os.sep in target):
+        return f"{Path(target).expanduser().resolve()}{sep}{name}"
+    return spec
+
+
 def load_user_trainable(spec: str) -> Callable:
     """``path/to/file.py:function`` or ``package.module:function``."""
     target, _, name = spec.rpartition(":")

@@ -29,10 +29,16 @@ def is_secret(name: str) -> bool:
 
 
 def _decoded(value: str) -> str:
+    return str(from_env(value))
+
+
+def from_env(text: str) -> Any:
+    """A secret's value from ``SWEEPLAB_SECRET_<key>``: JSON where the driver set it (a
+    number stays a number), else the plain text a user sets by hand."""
     try:
-        return str(json.loads(value))
+        return json.loads(text)
     except ValueError:
-        return value
+        return text
 
 
 def _values(config: Optional[Mapping[str, Any]] = None) -> list[str]:
@@ -85,7 +91,7 @@ def restored(stored: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in stored.items():
         if ENV_PREFIX + key in os.environ:
-            out[key] = json.loads(os.environ[ENV_PREFIX + key])
+            out[key] = from_env(os.environ[ENV_PREFIX + key])
         elif value == MASK:
             raise UserError(f"{key}: a secret, which the sweep did not store; set {ENV_PREFIX}{key} to resume it")
         else:
@@ -118,7 +124,7 @@ def guarded(fn: Callable, secret_keys: Iterable[str] = ()) -> Callable:
             if missing:
                 raise TrialError(f"secret --set {missing[0]} did not reach this worker: Ray workers started outside "
                                  f"this sweep need {ENV_PREFIX}{missing[0]} in their environment")
-            config = {**config, **{k: json.loads(os.environ[ENV_PREFIX + k]) for k in keys}}
+            config = {**config, **{k: from_env(os.environ[ENV_PREFIX + k]) for k in keys}}
         try:
             return fn(config, *args, **kwargs)
         except Exception as e:
