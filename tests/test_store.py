@@ -577,3 +577,35 @@ def test_an_infinite_metric_is_recorded_but_never_a_trials_best(tmp_path):
     assert pd.read_parquet(tmp_path / "s" / "history.parquet")["loss"].tolist()[1] == float("-inf")
     facts = load_sweep(uri).facts.set_index("trial_id")
     assert (facts.loc["a", "best"], facts.loc["b", "best"]) == (0.4, 0.2)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda h, t: h.drop(columns=["training_iteration"]), "history.parquet: has no training_iteration column"),
+    (lambda h, t: h.assign(training_iteration=[1.0, float("nan"), 1.0, 2.0]), "history.parquet: row 2: training_iteration nan is not an iteration"),
+    (lambda h, t: h.assign(training_iteration=[1, 1, 1, 2]), "history.parquet: row 2: trial a iteration 1 stored twice"),
+    (lambda h, t: t, "history.parquet: holds a trials table (status, iterations), not every reported row"),  # copied over
+])
+def test_a_store_of_the_wrong_shape_is_refused_before_anything_is_written(damage, message, tmp_path):
+    """Issue 34.7: resume folded 10 rows into 5 and left every command failing."""
+    uri = str(tmp_path / "s")
+    rec = store.SweepRecorder(uri, {}, "acc", "max", flush_every=0)
+    rec.open()
+    for t in ("a", "b"):
+        rec.started(t, {"x": 1})
+        for it in (1, 2):
+            rec.result(t, {"training_iteration": it, "acc": 0.5})
+    rec.close({"a": "RUNNING", "b": "RUNNING"})
+    history, trials = pd.read_parquet(tmp_path / "s" / store.HISTORY), pd.read_parquet(tmp_path / "s" / store.TRIALS)
+    damage(history, trials).to_parquet(tmp_path / "s" / store.HISTORY)
+    before = (tmp_path / "s" / store.HISTORY).read_bytes()
+    with pytest.raises(store.CorruptStore) as info:
+        store.SweepRecorder(uri, {}, "acc", "max").open()
+    assert str(info.value).startswith(f"{tmp_path / 's' / message}")
+    assert (tmp_path / "s" / store.HISTORY).read_bytes() == before
+
+
+def test_a_trials_table_with_a_trial_twice_is_refused(tmp_path):
+    (tmp_path / "s").mkdir()
+    pd.DataFrame({"trial_id": ["a", "a"], "status": ["TERMINATED"] * 2}).to_parquet(tmp_path / "s" / store.TRIALS)
+    with pytest.raises(store.CorruptStore, match="trials.parquet: trial a has two rows"):
+        store.SweepRecorder(str(tmp_path / "s"), {}, "acc", "max").load()

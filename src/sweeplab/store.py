@@ -152,10 +152,32 @@ def _line_error(e: ValueError) -> str:
     return str(e)
 
 
-def _rows(uri: str) -> list[dict[str, Any]]:
+def _rows(uri: str, required: tuple[str, ...] = (), unique: bool = False) -> list[dict[str, Any]]:
+    """A store table's rows, its shape checked first: a table this store did not write (a
+    copy of another over it, a column gone) is refused before anything is written over it."""
     frame = read_frame(uri)
-    if TRIAL_ID not in frame.columns:
-        raise CorruptStore(uri, "has no trial_id column: not a table this store wrote")
+    for column in (TRIAL_ID, *required):
+        if column not in frame.columns:
+            raise CorruptStore(uri, f"has no {column} column: not a table this store wrote")
+    ids = frame[TRIAL_ID]
+    if ids.isna().any() or not all(isinstance(t, str) for t in ids):
+        raise CorruptStore(uri, f"row {int(ids.map(lambda t: not isinstance(t, str)).to_numpy().argmax()) + 1}: "
+                                "trial_id is not text")
+    if ITERATION in required:
+        if STATUS in frame.columns and ITERATIONS in frame.columns:
+            raise CorruptStore(uri, "holds a trials table (status, iterations), not every reported row")
+        its = pd.to_numeric(frame[ITERATION], errors="coerce")
+        bad = its.isna() | (its < 0) | (its != its.round())
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise CorruptStore(uri, f"row {row + 1}: {ITERATION} {frame[ITERATION].iloc[row]} is not an iteration")
+        pairs = frame[[TRIAL_ID]].assign(_i=its).duplicated()
+        if pairs.any():
+            row = int(pairs.to_numpy().argmax())
+            raise CorruptStore(uri, f"row {row + 1}: trial {ids.iloc[row]} iteration {int(its.iloc[row])} "
+                                    "stored twice")
+    if unique and ids.duplicated().any():
+        raise CorruptStore(uri, f"trial {ids[ids.duplicated()].iloc[0]} has two rows")
     return frame.to_dict("records")
 
 
@@ -208,10 +230,10 @@ class SweepRecorder:
         if exists(join(self.uri, DECISIONS)):
             self.decisions = _rows(join(self.uri, DECISIONS))
         if exists(join(self.uri, TRIALS)):
-            for row in _rows(join(self.uri, TRIALS)):
+            for row in _rows(join(self.uri, TRIALS), unique=True):
                 self.trials[row[TRIAL_ID]] = row
         if exists(join(self.uri, HISTORY)):
-            for row in _rows(join(self.uri, HISTORY)):
+            for row in _rows(join(self.uri, HISTORY), (ITERATION,)):
                 self.history[(row[TRIAL_ID], int(row.get(ITERATION, 0)))] = row
         segments = _segment_events(self._segments)
         self._written = [name for name, _ in segments]  # folded into the Parquet at the next flush
