@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from typing import Optional, Sequence
 
-from . import read_commands, settings
+from . import read_commands, settings, stopping
 from .errors import UserError
 from .schema import is_test
 
@@ -309,18 +310,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         where = e.filename or next((f"--{k} {v}" for k in ("out", "storage", "csv") if (v := getattr(args, k, None))), "a file")
         print(f"sweeplab: error: {where}: {(e.strerror or str(e)).lower()} (writing there failed)", file=sys.stderr)
         return 2
+    except stopping.Terminated:  # before or after a sweep ran (fit has its own): nothing to resume from here
+        stopping.kill_descendants()  # what this process started (a local Ray), whose exit would wait on it
+        print("sweeplab: stopped (SIGTERM)", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(stopping.EXIT[stopping.signal.SIGTERM])  # not Ray's exit handler: 30 s on a GCS that is gone
     except KeyboardInterrupt:
         print("sweeplab: interrupted", file=sys.stderr)
         return 130
 
 
 def main_entry() -> None:
+    stopping.terminate_as_interrupt()  # SIGTERM before a sweep runs (while Ray starts): one line, exit 143
     try:
         code = main()
         sys.stdout.flush()  # within the try: a pipe closed early fails here, not in Python's exit
     except BrokenPipeError:  # `sweeplab list | head`: the reader has gone, which is no error of ours
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail
         sys.exit(0)
     sys.exit(code)

@@ -7,7 +7,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import secrets, settings, store
+from . import secrets, settings, stopping, store
 from .schema import is_remote
 
 if TYPE_CHECKING:
@@ -48,7 +48,15 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
         logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_no_token_note)
         if dashboard:
             kwargs.update(dashboard_host=DASHBOARD_HOST, dashboard_port=RAY_DASHBOARD_PORT)
-    context = ray.init(**kwargs)
+    try:
+        context = ray.init(**kwargs)
+    except SystemExit as e:  # Ray's own SIGTERM handler, while Ray starts: stop what it started, say so
+        if e.code != stopping.signal.SIGTERM:
+            raise
+        if address == "local":
+            stopping.kill_descendants()
+        raise stopping.Terminated from None
+    stopping.after_ray_started()
     url = getattr(context, "dashboard_url", None)
     return f"http://{url}" if url and "://" not in url else url
 

@@ -216,7 +216,7 @@ def _run(prep: SweepPlan, shared) -> int:
         # resume reads it; a secret in it comes back from the environment (secrets.restored)
         files.write_bytes(store.join(prep.uri, "space.yaml"), secrets.redact(prep.spec.text, prep.secrets).encode())
         started = time.monotonic()
-        results, stopped_by = stopping.fit(tuner.fit)
+        results, stopped_by = stopping.fit(tuner.fit, prep.uri)
         if stopped_by is None and prep.time_budget and time.monotonic() - started >= prep.time_budget:
             stopped_by = TIME_BUDGET
     except OSError as e:
@@ -339,7 +339,7 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         shared = shared_data(prep)
         prep = start_ray(prep)
         tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
-        _, stopped_by = stopping.fit(tuner.fit)
+        _, stopped_by = stopping.fit(tuner.fit, prep.uri)
         del tuner
         gc.collect()
     return _ended(prep, stopped_by)
