@@ -12,6 +12,8 @@ import tempfile
 import textwrap
 import time
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -280,7 +282,12 @@ def test_wandb_offline_logs_and_no_secret_reaches_any_file(storage, monkeypatch,
     assert len(runs) == 2 and all(list(r.glob("*.wandb")) for r in runs)  # one offline W&B run a trial
     assert main(["report", str(storage / "w")]) == 0
     out = capfd.readouterr()
-    leaked = [(str(path), k) for path in storage.rglob("*") if path.is_file()
+    import ray._private.worker
+
+    # the sweep's files, and Ray's session logs (its runtime-env agent logged W&B's key: issue 34.4)
+    logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
+    assert logs.is_dir()
+    leaked = [(str(path), k) for folder in (storage, logs) for path in folder.rglob("*") if path.is_file()
               for k, v in secrets.items() if v.encode() in path.read_bytes()]
     leaked += [("output", k) for k, v in secrets.items() if v in out.out + out.err]
     assert not leaked

@@ -39,8 +39,36 @@ def _wandb_callback(prep: SweepPlan):
     folder = os.environ.get("WANDB_DIR") or (prep.uri if not is_remote(prep.uri) else None)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    return WandbLoggerCallback(project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, mode=mode,
-                               **({"dir": folder} if folder else {}))
+    return _keyed_wandb_callback(WandbLoggerCallback)(
+        project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, mode=mode,
+        **({"dir": folder} if folder else {}))
+
+
+def _keyed_wandb_callback(base: type) -> type:
+    """Ray's W&B callback hands WANDB_API_KEY to its logging actors through a runtime
+    environment, which Ray's runtime-env agent writes to its log in plain text (mode 644).
+    This one gives the actor class the key instead (pickled with the class, in Ray's own
+    store; never a log line)."""
+    import ray
+
+    class KeyedWandbLoggerCallback(base):
+        def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
+            if not self._remote_logger_class:
+                from ray.air.integrations.wandb import _force_on_current_node
+
+                actor_cls, key = self._logger_actor_cls, os.environ.get("WANDB_API_KEY")
+
+                class KeyedLoggingActor(actor_cls):
+                    def __init__(self, *args, **kwargs):
+                        if key:
+                            os.environ["WANDB_API_KEY"] = key
+                        super().__init__(*args, **kwargs)
+
+                self._remote_logger_class = ray.remote(num_cpus=0, **_force_on_current_node(), max_restarts=-1,
+                                                       max_task_retries=-1)(KeyedLoggingActor)
+            super()._start_logging_actor(trial, exclude_results, **wandb_init_kwargs)
+
+    return KeyedWandbLoggerCallback
 
 
 def build_trainable(prep: SweepPlan, shared: Any) -> Any:
