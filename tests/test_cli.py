@@ -34,7 +34,7 @@ def test_every_command_answers_help(command, capsys):
     (["show", "nope"], "unknown experiment 'nope'"),
     (["tune", "freq", "--set", "hiden_size=3"], "--set hiden_size: not a field of FreqConfig"),
     (["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),
-    (["tune", "freq", "--max-epochs", "0"], "--max-epochs 0: must be >= 1"),
+    (["tune", "freq", "--max-epochs", "0"], "--max-epochs 0: must be in [1, 1000000]"),
     (["tune", "freq", "--space", "/nonexistent/space.yaml"], "/nonexistent/space.yaml: no such space file"),
     (["tune", "--trainable", "/nonexistent/mine.py:f", "--space", "freq"], "no such file"),
     (["resume", "/nonexistent"], "/nonexistent: no sweep.json here"),

@@ -38,7 +38,8 @@ def _light_checks(args: argparse.Namespace) -> None:
     from . import flags
 
     flags.check(seed=args.seed, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                time_budget=args.time_budget)
+                time_budget=args.time_budget, **{k: getattr(args, k, None) for k in
+                                                 ("max_epochs", "num_samples", "max_concurrent", "num_cpus", "epoch_budget")})
     flags.check_name(args.name)
     if not args.trainable:
         from . import spaces
@@ -284,9 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve the sweeps under the given folders (the store is read as trials report) on 127.0.0.1.")
     s.add_argument("dirs", nargs="*", default=["sweeps"], metavar="DIR", help="storage or sweep folders (default ./sweeps)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it, with a warning)")
-    s.add_argument("--port", type=int, default=8266, help="default 8266")
+    s.add_argument("--port", type=_port, default=8266, help="default 8266")
     s.set_defaults(func=read_commands.dashboard_command)
     return p
+
+
+def _port(text: str) -> int:
+    port = int(text)  # argparse names the flag and the text if this fails
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port}: a port is 0-65535")
+    return port
+
+
+_port.__name__ = "port"  # argparse's "invalid port value: 'x'"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -149,6 +149,10 @@ def parse_param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Para
         return None, Param(name, values=list(values))
     if "min" not in body or "max" not in body:
         if dist in ("normal", "q_normal"):
+            if not body.get("sigma", 1.0) > 0:
+                err(f"{key}.sigma", f"must be > 0, got {body['sigma']}")
+            if body.get("q") is not None and not body["q"] > 0:
+                err(f"{key}.q", f"must be > 0, got {body['q']}")
             return None, Param(name, distribution=dist, mu=body.get("mu", 0.0), sigma=body.get("sigma", 1.0), q=body.get("q"))
         err(key, "needs 'values', 'value', or 'min' and 'max'")
     lo, hi = body["min"], body["max"]

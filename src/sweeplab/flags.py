@@ -14,6 +14,13 @@ RULES = {
     "cpus_per_trial": (lambda v: 0 < v < math.inf, "> 0 (CPUs a trial holds)"),
     "gpus_per_trial": (lambda v: 0 <= v < math.inf, ">= 0"),
     "time_budget": (lambda v: 0 < v < math.inf, "> 0 seconds"),
+    # counts: at least one, and below what any run could use (a typo of many digits is refused here,
+    # not later by whatever it overflows first)
+    "max_epochs": (lambda v: 1 <= v <= 10**6, "in [1, 1000000] (epochs a trial may train)"),
+    "num_samples": (lambda v: 1 <= v <= 10**7, "in [1, 10000000]"),
+    "max_concurrent": (lambda v: 1 <= v <= 10**6, "in [1, 1000000]"),
+    "num_cpus": (lambda v: 1 <= v <= 10**6, "in [1, 1000000]"),
+    "epoch_budget": (lambda v: 1 <= v <= 10**9, "in [1, 1000000000] (epochs all trials report together)"),
 }
 
 
@@ -30,3 +37,7 @@ def check_name(name: Optional[str]) -> None:
     """A sweep name is one folder inside the storage, never a way out of it."""
     if name is not None and (name in ("", ".", "..") or any(c in name for c in "/\\\0")):
         raise UserError(f"--name {name!r}: a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'")
+    if name is not None and any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UserError(f"--name {name!r}: no control characters (newlines, tabs, terminal escapes)")
+    if name is not None and len(name.encode()) > 200:
+        raise UserError(f"--name {name[:20]!r}...: at most 200 bytes (a folder name; file systems stop at 255)")

@@ -7,6 +7,7 @@ trains and tests it. The same engine runs inside Tune trials (runner.py).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from . import engine, registry, spaces
+from . import domains, engine, registry, spaces
 from .config import BaseConfig
 from .errors import UserError
 from .schema import IS_BEST, is_test
@@ -117,6 +118,9 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
         for key, value in raw.items():
             if key not in types and key != chosen.CHOSEN_KEY:
                 raise UserError(f"{config_file}: {key}: not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+            problem = domains.number_problem(value)
+            if problem:
+                raise UserError(f"{config_file}: {key}: {problem}")
         values.update({k: v for k, v in raw.items() if k != chosen.CHOSEN_KEY})
     if smoke:
         for key, value in exp.smoke.items():  # as `tune --smoke` pins them: a key that is no field fails
@@ -153,8 +157,15 @@ def train_one(exp: registry.Experiment, cfg: BaseConfig, out: Path, threads: Opt
     if chosen:
         print(f"training to epoch {chosen.epoch} of {cfg.epochs}, the epoch `best` chose "
               f"(trial {chosen.trial}: {chosen.metric} {chosen.value if chosen.value is not None else '?'})")
-    row = engine.fit(trainable.task, cfg, data, LocalSession(out, cpus=threads, resume=resume),
-                     engine.Monitor(exp.metric, exp.mode), until=chosen.epoch if chosen else None)
+    try:
+        row = engine.fit(trainable.task, cfg, data, LocalSession(out, cpus=threads, resume=resume),
+                         engine.Monitor(exp.metric, exp.mode), until=chosen.epoch if chosen else None)
+    except (MemoryError, RuntimeError) as e:  # torch's allocator says "can't allocate memory" as a RuntimeError
+        if not isinstance(e, MemoryError) and "allocate" not in str(e):
+            raise
+        asked = re.search(r"tried to allocate (\d+) bytes", str(e))
+        what = f"a tensor of {int(asked.group(1)) / 2**30:,.1f} GiB" if asked else type(e).__name__
+        raise UserError(f"{exp.id}: this config does not fit in memory ({what}): {cfg}") from None
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     (out / "metrics.json").write_text(json.dumps(row, indent=2, default=float))
     if chosen and chosen.value is not None and chosen.metric in row:

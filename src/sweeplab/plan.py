@@ -131,9 +131,9 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         for key, value in exp.smoke.items():  # every key is a config field (tests/test_registry.py)
             spec.pin(key, value, origin="smoke")
     spec.pin_sets(opts.sets)
+    flags.check(max_epochs=opts.max_epochs, num_samples=opts.num_samples, max_concurrent=opts.max_concurrent,
+                num_cpus=opts.num_cpus, epoch_budget=opts.epoch_budget)
     if opts.max_epochs is not None:
-        if opts.max_epochs < 1:
-            raise UserError(f"--max-epochs {opts.max_epochs}: must be >= 1")
         spec.set_epochs(opts.max_epochs)
     spec.check_configs()
     spec.fixed, secret_values = secrets.split(spec.fixed)
@@ -149,10 +149,6 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
                 raise UserError(f"{spec.source}: parameters.{name}: {problem}")
     for note in spec.notes:
         print(f"note: {note}")
-    for flag, value in (("--num-samples", opts.num_samples), ("--max-concurrent", opts.max_concurrent),
-                        ("--num-cpus", opts.num_cpus)):
-        if value is not None and value < 1:
-            raise UserError(f"{flag} {value}: must be >= 1")
     num_samples = opts.num_samples or spec.num_samples or (1 if search == "grid" else 10)
     if opts.smoke and opts.num_samples is None:
         num_samples = min(num_samples, 2)
@@ -165,8 +161,6 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         _refuse_taken(store.join(storage, name), spec.experiment, opts.trainable)
     if opts.max_failures < 0:
         raise UserError(f"--max-failures {opts.max_failures}: must be >= 0 (restarts of a failed trial)")
-    if opts.epoch_budget is not None and opts.epoch_budget < 1:
-        raise UserError(f"--epoch-budget {opts.epoch_budget}: must be >= 1 (epochs all trials report together)")
     if exp and "seed" not in spec.fixed and "seed" not in spec.parameters:
         spec.fixed["seed"] = opts.seed  # one seed for the searcher and every trial
     injected = faults.from_env()  # checked here, for a user trainable too: nothing starts on a bad one

@@ -99,6 +99,19 @@ class _Loader(yaml.SafeLoader):
                                    "(a YAML alias bomb?)", event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node, deep=False):
+        """A key twice in one mapping is an error (YAML's own rule), not the last one silently."""
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is not None and key != "<<":
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(None, None, f"key '{key}' given twice",
+                                                                key_node.start_mark)
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
     def _size(self, node) -> int:
         """Nodes under ``node`` with its aliases expanded (memoised: aliases share nodes)."""
         if id(node) not in self._sizes:
@@ -154,11 +167,20 @@ def loads(text: str) -> Any:
 
 def read(path: Path) -> tuple[str, dict]:
     try:
-        text = Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise UserError(f"{path}: line {line}: not UTF-8 text (byte {e.start}: {data[e.start]:#04x}); save it as UTF-8") from None
+    try:
         raw = loads(text) or {}
+    except RecursionError:
+        raise UserError(f"{path}: refused: nested too deep to read") from None
+    except ValueError as e:  # yaml's int() of a number of more digits than Python converts
+        raise UserError(f"{path}: not valid YAML ({str(e).split(';')[0].lower()})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
