@@ -432,3 +432,37 @@ assert not bad, bad
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_no_endpoint_answers_500_for_a_damaged_or_empty_sweep(tmp_path, served):
+    """Issue 34.8: a store with no history yet, infinite values, a table replaced by a folder,
+    a zero-row trials table, the history copied over the trials: a JSON error (4xx) naming
+    the reason, or the data, never a 500; and no JSON 'Infinity'."""
+    import shutil
+
+    write_sweep(tmp_path / "nohist", [{"trial_id": "a", "status": "RUNNING", "config/lr": 0.1, "iterations": 0}], [],
+                meta_for("seqclf", "val_macro_f1", "max", "nohist", scheduler="promotion", searcher="rung_tpe"))
+    promotion_sweep(tmp_path / "inf")
+    h = pd.read_parquet(tmp_path / "inf" / "history.parquet")
+    h.loc[0, "val_macro_f1"], h.loc[1, "val_macro_f1"] = float("inf"), float("-inf")
+    h.to_parquet(tmp_path / "inf" / "history.parquet")
+    promotion_sweep(tmp_path / "dirtrials")
+    (tmp_path / "dirtrials" / "trials.parquet").unlink()
+    (tmp_path / "dirtrials" / "trials.parquet").mkdir()
+    promotion_sweep(tmp_path / "zerorows")
+    pd.DataFrame({"trial_id": pd.Series([], dtype=str), "status": pd.Series([], dtype=str)}).to_parquet(
+        tmp_path / "zerorows" / "trials.parquet")
+    promotion_sweep(tmp_path / "histovertrials")
+    shutil.copy(tmp_path / "histovertrials" / "history.parquet", tmp_path / "histovertrials" / "trials.parquet")
+    s = served(str(tmp_path))
+    answers = {}
+    for sweep in ("nohist", "inf", "dirtrials", "zerorows", "histovertrials"):
+        for view in ("", "/trials", "/curves", "/decisions", "/importance", "/parallel", "/best_so_far", "/history/p1"):
+            status, body = s.get(f"/api/sweeps/{sweep}{view}")
+            answers[sweep + view] = status
+            assert status < 500 and b"Infinity" not in body, (sweep + view, status, body[:200])
+            if status >= 400:
+                assert json.loads(body)["error"]
+    assert answers["zerorows"] == 409 and answers["inf/trials"] == 200
+    status, _ = s.get("/api/sweeps")
+    assert status == 200

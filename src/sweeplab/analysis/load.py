@@ -298,6 +298,8 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     meta = store.read_meta(uri) if store.exists(store.join(uri, store.SWEEP_JSON)) else {}
     if store.exists(store.join(uri, store.TRIALS)):
         trials, history = store.read_tables(uri, meta.get("metric") or "", meta.get("mode") or "min")
+        if trials is None:  # a table of no rows: none of this store's own writes leaves one
+            raise store.CorruptStore(store.join(uri, store.TRIALS), "holds no trial")
         if history is None:
             history = pd.DataFrame(columns=["trial_id", ITER])
     else:
