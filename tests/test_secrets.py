@@ -4,6 +4,7 @@ reach trials through SWEEPLAB_SECRET_<key>, and every stored text and trial erro
 from __future__ import annotations
 
 import json
+import sys
 import os
 import subprocess
 from pathlib import Path
@@ -107,3 +108,19 @@ def test_planted_secrets_appear_nowhere_in_the_sweep_folder_or_rays_session_logs
     assert set(trials["token_length"]) == {len(SET_TOKEN)} and "config/api_token" not in trials
     meta = json.loads((tmp_path / "sw" / "s" / "sweep.json").read_text())
     assert meta["masked"] == ["api_token"] and meta["options"]["sets"] == ["api_token=***"]
+
+
+def test_what_a_trainable_prints_has_its_secrets_masked(monkeypatch, capsys):
+    """Issue 34.4: a trainable that prints its config carried --set api_token=... into Ray's worker logs."""
+    monkeypatch.setenv("SWEEPLAB_SECRET_api_token", json.dumps("tok-abcdef123456"))
+
+    def train(config):
+        print(f"config: {config}")
+        print("token", config["api_token"], file=sys.stderr)
+        return config["api_token"]
+
+    assert secrets.guarded(train, ["api_token"])({"lr": 0.1}) == "tok-abcdef123456"  # the trainable gets it
+    out, err = capsys.readouterr()
+    assert "tok-abcdef123456" not in out + err
+    assert out == "config: {'lr': 0.1, 'api_token': '***'}\n" and err == "token ***\n"
+    assert sys.stdout is not None and "Masked" not in type(sys.stdout).__name__  # put back

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import re
 import traceback
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -125,6 +126,9 @@ def guarded(fn: Callable, secret_keys: Iterable[str] = ()) -> Callable:
                 raise TrialError(f"secret --set {missing[0]} did not reach this worker: Ray workers started outside "
                                  f"this sweep need {ENV_PREFIX}{missing[0]} in their environment")
             config = {**config, **{k: from_env(os.environ[ENV_PREFIX + k]) for k in keys}}
+        streams = sys.stdout, sys.stderr
+        if _values(config):  # what the trainable prints reaches Ray's worker logs: masked there too
+            sys.stdout, sys.stderr = (_Masked(stream, config) for stream in streams)
         try:
             return fn(config, *args, **kwargs)
         except Exception as e:
@@ -133,5 +137,21 @@ def guarded(fn: Callable, secret_keys: Iterable[str] = ()) -> Callable:
             if masked == text:
                 raise
             raise TrialError(masked) from None
+        finally:
+            sys.stdout, sys.stderr = streams
 
     return trainable
+
+
+class _Masked:
+    """A text stream that writes through ``redact``: every secret value as ***."""
+
+    def __init__(self, stream, config: Mapping[str, Any]):
+        self._stream, self._config = stream, config
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text, self._config) if isinstance(text, str) else text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding ...
+        return getattr(self._stream, name)
