@@ -120,3 +120,27 @@ def test_a_bad_report_fails_its_trial_not_the_sweep(tmp_path, storage, capsys):
                for e in by_bad.get_group("missing")["error"])
     assert list(by_bad.get_group("dict")["iterations"]) == [2, 2]  # the rows before the bad one are kept
     assert "note: trial" in capsys.readouterr().out  # 'status' reported: kept apart, said once
+
+
+def test_a_trial_whose_worker_process_is_killed_is_named_so(tmp_path, storage):
+    """Issue 34.12: a worker killed as the OOM killer kills (SIGKILL, no error of its own) read
+    as Ray's 'connection error code 2' and two tracebacks; now the error says what it was."""
+    code = tmp_path / "hog.py"
+    code.write_text(textwrap.dedent("""
+        import os, signal
+        from ray import tune
+
+        def objective(config):
+            for epoch in range(1, 4):
+                if config["die"] and epoch == 2:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                tune.report({"loss": 1.0 / epoch})
+    """))
+    space = tmp_path / "space.yaml"
+    space.write_text("method: grid\nmetric: {name: loss, goal: minimize}\nparameters:\n  die: {values: [false, true]}\n")
+    assert main(["tune", "--trainable", f"{code}:objective", "--space", str(space), "--scheduler", "fifo",
+                 "--storage", str(storage), "--name", "o", "--quiet"]) == 0
+    trials = pd.read_parquet(storage / "o" / "trials.parquet").set_index("config/die")
+    assert trials.loc[False, "status"] == "TERMINATED" and trials.loc[True, "status"] == "ERROR"
+    assert trials.loc[True, "error"].startswith("WorkerDied: the trial's worker process was killed without an error "
+                                                "of its own; the usual cause is the kernel's OOM killer")

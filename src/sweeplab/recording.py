@@ -255,6 +255,24 @@ def _failure(trial) -> Optional[dict[str, Any]]:
 def _error_text(trial) -> str:
     path = trial.error_file
     if path and os.path.exists(path):
-        lines = [ln for ln in Path(path).read_text().strip().splitlines() if ln.strip()]
+        text = Path(path).read_text()
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        died = _process_death(text)
+        if died:
+            return died
         return lines[-1][:2000] if lines else "unknown error"
     return "unknown error"
+
+
+def _process_death(text: str) -> Optional[str]:
+    """Ray's account of a trial whose worker process died (two tracebacks ending in 'connection
+    error code 2'), said as what it most likely was; None for an error the trainable raised."""
+    if "OutOfMemoryError" in text:
+        return ("OutOfMemory: Ray's memory monitor killed the trial's worker: the node ran low on memory "
+                "(a smaller model or batch, or fewer trials at once: --max-concurrent)")
+    if any(sign in text for sign in ("ActorDiedError", "connection error code", "died unexpectedly",
+                                     "worker process has died")):
+        return ("WorkerDied: the trial's worker process was killed without an error of its own; the usual cause is "
+                "the kernel's OOM killer (out of memory: a smaller model or batch, or fewer trials at once: "
+                "--max-concurrent), else a crash in native code or a kill from outside")
+    return None
