@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 
-from .. import store
+import pyarrow.fs as pafs
+
+from .. import files, store
 from ..analysis import conclude, load, observe, select, tables
 from . import insight
 from .insight import jsonable as _json
@@ -36,9 +38,9 @@ class Catalog:
     every listing so a sweep started after the dashboard shows up."""
 
     def __init__(self, roots: list[str]):
-        self.roots = [os.path.abspath(r) for r in roots]
+        self.roots = [r.rstrip("/") if is_remote(r) else os.path.abspath(r) for r in roots]
         for root in self.roots:
-            if not os.path.isdir(root):
+            if not _is_folder(root):
                 raise UserError(f"{root}: no such folder")
         self._paths: dict[str, str] = {}
         self._cache: dict[str, tuple[tuple, Any]] = {}
@@ -46,8 +48,7 @@ class Catalog:
     def scan(self) -> dict[str, str]:
         found: dict[str, str] = {}
         for root in self.roots:
-            candidates = [root] if _has_store(root) else sorted(
-                os.path.join(root, d) for d in os.listdir(root) if _has_store(os.path.join(root, d)))
+            candidates = [root] if _has_store(root) else [d for d in _folders(root) if _has_store(d)]
             for path in candidates:
                 name = os.path.basename(path.rstrip("/")) or "sweep"
                 key, n = name, 2
@@ -88,7 +89,8 @@ class Catalog:
             try:
                 out.append(self.summary(sweep_id))
             except store.CorruptStore as e:  # named from the sweep folder, as the page shows it
-                out.append({"id": sweep_id, "error": f"{os.path.relpath(e.path, self.path(sweep_id))}: {e.what}"})
+                where = e.path[len(self.path(sweep_id)):].lstrip("/") or e.path
+                out.append({"id": sweep_id, "error": f"{where}: {e.what}"})
             except UserError as e:  # a sweep whose first trial has not reported yet
                 out.append({"id": sweep_id, "error": str(e)})
             except Exception as e:  # a store of a shape analysis did not expect: a bug, logged in full
@@ -129,25 +131,50 @@ class Catalog:
                 "rows": [[_json(v) for v in r] for r in rows[columns].itertuples(index=False)]}
 
 
+def _info(uri: str):
+    """pyarrow's FileInfo of a path or URI (an object store's too)."""
+    fs, path = files.filesystem(uri)
+    return fs.get_file_info(path)
+
+
+def _is_folder(uri: str) -> bool:
+    return _info(uri).type == pafs.FileType.Directory
+
+
+def _folders(uri: str) -> list[str]:
+    """The folders directly inside ``uri``, sorted, as paths or URIs like it."""
+    fs, path = files.filesystem(uri)
+    names = sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(path)) if i.type == pafs.FileType.Directory)
+    return [store.join(uri, n) if is_remote(uri) else os.path.join(uri, n) for n in names]
+
+
 def _has_store(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, store.TRIALS))
+    return _info(store.join(path, store.TRIALS)).type == pafs.FileType.File
+
+
+def _mtime(path: str, name: str) -> float:
+    mtime = _info(store.join(path, name)).mtime
+    return mtime.timestamp() if mtime is not None else time.time()
 
 
 def _stamp(path: str) -> tuple:
+    """What changes when the sweep's store does: its files' times and sizes (on an object
+    store, also its journal's objects)."""
     out = []
     for name in (store.TRIALS, store.HISTORY, store.JOURNAL, store.SWEEP_JSON):
-        try:
-            st = os.stat(os.path.join(path, name))
-            out.append((st.st_mtime_ns, st.st_size))
-        except FileNotFoundError:
-            out.append(None)
+        info = _info(store.join(path, name))
+        out.append((info.mtime_ns, info.size) if info.type == pafs.FileType.File else None)
+    if is_remote(path) and not path.startswith("file://"):
+        fs, folder = files.filesystem(store.join(path, store.JOURNAL_SEGMENTS))
+        segments = [i.base_name for i in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))]
+        out.append((len(segments), max(segments, default="")))
     return tuple(out)
 
 
 def _state(sweep: load.Sweep, path: str) -> str:
     statuses = set(sweep.trials[STATUS].dropna())
     if statuses & {Status.RUNNING, Status.PENDING}:
-        age = time.time() - os.path.getmtime(os.path.join(path, store.TRIALS))
+        age = time.time() - _mtime(path, store.TRIALS)
         return "stale" if age > STALE_AFTER_S else "running"
     if Status.INTERRUPTED in statuses:
         return "interrupted"
@@ -167,7 +194,7 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
     elapsed = None
     try:
         started = dt.datetime.fromisoformat(sweep.meta.get("started") or "").timestamp()
-        end = time.time() if state == "running" else os.path.getmtime(os.path.join(path, store.TRIALS))
+        end = time.time() if state == "running" else _mtime(path, store.TRIALS)
         elapsed = max(0.0, end - started)
     except (ValueError, OSError):
         pass
@@ -264,7 +291,7 @@ def _images(sweep: load.Sweep) -> dict[str, list[str]]:
 def safe_file(root: str, relative: str) -> Optional[Path]:
     """``relative`` inside ``root``, or None for anything that escapes it (``..``, an
     absolute path, a symlink pointing out)."""
-    if not relative or os.path.isabs(relative) or "\\" in relative:
+    if not relative or os.path.isabs(relative) or "\\" in relative or is_remote(root):  # images: served from folders
         return None
     base = os.path.realpath(root)
     target = os.path.realpath(os.path.join(base, relative))
