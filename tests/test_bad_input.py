@@ -351,6 +351,10 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
      "--name 'xxxxxxxxxxxxxxxxxxxx'...: at most 200 bytes"),
     ("dashboard-port-out-of-range", {}, ["dashboard", "{t}", "--port", "99999"],
      "dashboard: argument --port: 99999: a port is 0-65535"),
+    ("analyze-csv-a-file", {**a_sweep_of("freq"), "out.txt": "x"}, ["analyze", "{t}/sweeps/s", "--csv", "{t}/out.txt"],
+     "--csv {t}/out.txt: is a file, not a folder; give a folder to write the files into"),
+    ("report-out-a-file", {**a_sweep_of("freq"), "out.txt": "x"}, ["report", "{t}/sweeps/s", "--out", "{t}/out.txt"],
+     "--out {t}/out.txt: is a file, not a folder"),
     ("flag-max-epochs-20-digits", {}, ["tune", "freq", "--max-epochs", "99999999999999999999"],
      "--max-epochs 99999999999999999999: must be in [1, 1000000]"),
     # --- storage

@@ -66,12 +66,14 @@ def analyze_command(args: argparse.Namespace) -> int:
 
     from .analysis import load
 
+    if args.csv:
+        _check_folder(args.csv, "--csv")  # before anything is printed or written
     sweeps = _load(args)
     parts = report.sections(sweeps, args.lang, args.baseline, args.trial, args.ties)
     print(report.markdown(parts), end="")
     if args.csv:
         folder = Path(args.csv)
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, "--csv")
         for part in parts:
             for slug, table in part.tables.items():
                 (folder / f"{slug}.csv").write_text(table.csv())
@@ -124,6 +126,8 @@ def report_command(args: argparse.Namespace) -> int:
 
     from .analysis import report
 
+    if args.out:
+        _check_folder(args.out, "--out")
     sweeps = _load(args)
     folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and not is_remote(sweeps[0].uri) else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
     md, page = report.write_report(sweeps, folder, args.lang, args.baseline)
@@ -136,6 +140,21 @@ def dashboard_command(args: argparse.Namespace) -> int:
 
     serve(args.dirs, args.host, args.port)
     return 0
+
+
+def _check_folder(path: str, flag: str) -> None:
+    """A flag that names a folder to write into: not a file that is there already."""
+    import os
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path}: is a file, not a folder; give a folder to write the files into")
+
+
+def _make_folder(folder, flag: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{flag} {folder}: cannot create it ({e.strerror})") from None
 
 
 def _write(path: str, text: str) -> None:
