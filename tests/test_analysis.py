@@ -346,6 +346,25 @@ def test_plain_ray_tune_folders_load_with_a_named_metric(tmp_path, capsys):
     assert "failed: RuntimeError: worker died" in out
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: (t / "params.json").write_text("[1, 2]"), "params.json: holds list, not the trial's config (a JSON object)"),
+    (lambda t: (t / "params.json").write_text("{"), "params.json: not JSON (JSONDecodeError)"),
+    (lambda t: (t / "result.json").write_text("[1]\n[2]\n"), "result.json: line 1: holds list, not a result (a JSON object)"),
+    (lambda t: (t / "result.json").write_text("garbage\n{\"acc\": 1}\n"), "result.json: line 1: not JSON (Expecting value)"),
+    (lambda t: ((t / "result.json").unlink(), (t / "result.json").mkdir()), "result.json: is not a file"),
+])
+def test_a_damaged_plain_ray_folder_is_one_line_naming_the_file(damage, message, tmp_path, capsys):
+    """Issue 34.8: these were tracebacks, or a garbage result.json silently shown as '-'."""
+    trial = tmp_path / "ray_exp" / "train_fn_00000"
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps({"lr": 0.01}))
+    (trial / "result.json").write_text(json.dumps({"acc": 0.5, "training_iteration": 1}) + "\n")
+    damage(trial)
+    assert main(["analyze", str(tmp_path / "ray_exp"), "--metric", "acc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"sweeplab: error: {trial}/{message}" and len(err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("command", [["analyze"], ["best", "--out", "{tmp}/best.yaml"],
                                      ["suggest", "--out", "{tmp}/next.yaml"], ["report", "--out", "{tmp}/r.html"]])
 def test_the_readers_of_a_sweep_read_files_only_neither_ray_nor_torch_nor_tuning(tmp_path, command):

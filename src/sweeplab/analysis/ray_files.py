@@ -16,7 +16,10 @@ from ..schema import STATUS, TRIAL_ID, Status, config_column
 def trial_dirs(path: str):
     """The trial folders of a plain Ray Tune experiment folder: those holding a result.json."""
     for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        if entry.is_dir() and os.path.exists(os.path.join(entry.path, "result.json")):
+        result = os.path.join(entry.path, "result.json")
+        if entry.is_dir() and os.path.exists(result):
+            if not os.path.isfile(result):
+                raise store.CorruptStore(result, "is not a file")
             yield entry.path
 
 
@@ -25,14 +28,7 @@ def read(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     trials, rows = [], []
     for folder in trial_dirs(uri):
         params = _read_json(os.path.join(folder, "params.json"), {})
-        results = []
-        with open(os.path.join(folder, "result.json"), encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.strip():
-                    try:
-                        results.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        continue  # a line cut short by a killed process
+        results = _results(os.path.join(folder, "result.json"))
         trial_id = (results[0].get("trial_id") if results else None) or os.path.basename(folder)
         for r in results:
             rows.append({TRIAL_ID: trial_id, **{k: store.scalar(v) for k, v in r.items()
@@ -54,9 +50,34 @@ def read(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(trials), pd.DataFrame(rows)
 
 
+def _results(path: str) -> list[dict[str, Any]]:
+    """result.json's lines, each a JSON object; a last line cut short (a killed process) is
+    skipped, any other line that is not an object is one error naming the file and line."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [(n, line) for n, line in enumerate(f, 1) if line.strip()]
+    out = []
+    for i, (n, line) in enumerate(lines):
+        try:
+            result = json.loads(line)
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1:
+                continue
+            raise store.CorruptStore(path, f"line {n}: not JSON ({e.msg})") from None
+        if not isinstance(result, dict):
+            raise store.CorruptStore(path, f"line {n}: holds {type(result).__name__}, not a result (a JSON object)")
+        out.append(result)
+    return out
+
+
 def _read_json(path: str, default: Any) -> Any:
+    """A trial's params.json: its config, a JSON object (``default`` where there is none)."""
+    if not os.path.exists(path):
+        return default
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return default
+            value = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise store.CorruptStore(path, f"not JSON ({type(e).__name__})") from None
+    if not isinstance(value, dict):
+        raise store.CorruptStore(path, f"holds {type(value).__name__}, not the trial's config (a JSON object)")
+    return value
