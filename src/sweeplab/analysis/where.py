@@ -29,11 +29,14 @@ def apply(frame: pd.DataFrame, expression: str) -> pd.DataFrame:
         return f"_q{len(quoted) - 1}_"
 
     text = re.sub(r"`([^`]+)`", name_for, expression)
+    shown = expression if len(expression) <= 80 else expression[:77] + "..."
     try:
         tree = ast.parse(text.strip(), mode="eval")
+        mask = _eval(tree.body, frame, quoted, shown)
     except SyntaxError as e:
-        raise UserError(f"--where {expression!r}: SyntaxError: {e.msg}") from None
-    mask = _eval(tree.body, frame, quoted, expression)
+        raise UserError(f"--where {shown!r}: SyntaxError: {e.msg}") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"--where {shown!r}: nested too deep") from None
     if not isinstance(mask, pd.Series):  # a constant: all rows or none
         mask = pd.Series(bool(mask), index=frame.index)
     return frame[mask.fillna(False).astype(bool)]
