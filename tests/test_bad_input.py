@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analysis_fixtures import gru_sweep
+
 import numpy as np
 import pytest
 
@@ -355,7 +357,8 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
      "--csv {t}/out.txt: is a file, not a folder; give a folder to write the files into"),
     ("report-out-a-file", {**a_sweep_of("freq"), "out.txt": "x"}, ["report", "{t}/sweeps/s", "--out", "{t}/out.txt"],
      "--out {t}/out.txt: is a file, not a folder"),
-    ("best-where-990-nots", a_sweep_of("freq"), ["best", "{t}/sweeps/s", "--where", "not " * 990 + "lr > 0"],
+    ("best-where-990-nots", {"sweeps/s": lambda t: gru_sweep(t / "sweeps" / "s")},
+     ["best", "{t}/sweeps/s", "--where", "not " * 990 + "lr > 0"],
      "--where 'not not not not not not not not not not not not not not not not not not not n...': nested too deep"),
     ("flag-max-epochs-20-digits", {}, ["tune", "freq", "--max-epochs", "99999999999999999999"],
      "--max-epochs 99999999999999999999: must be in [1, 1000000]"),
