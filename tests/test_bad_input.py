@@ -18,11 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analysis_fixtures import gru_sweep
-
 import numpy as np
 import pytest
 
+from analysis_fixtures import gru_sweep
 from sweeplab.cli import main
 
 Content = str | bytes | Callable[[Path], None]
