@@ -292,7 +292,8 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
     proposed past the budget), behind the same PausingLimiter, 2 workers. ``prior``: what
     ``--warm-start`` hands RungTPE (an earlier sweep's (params, {epoch: value}) trials);
     ``searcher_cls``: a RungTPE variant."""
-    from sweeplab.search.promotion import PausingLimiter, PromotionASHA
+    from sweeplab.search.pausing import PausingLimiter
+    from sweeplab.search.promotion import PromotionASHA
     from sweeplab.search.rung_tpe import RungTPE
     from sweeplab.search.rungs import default_grace
 

@@ -342,7 +342,7 @@ def test_max_concurrent_holds_paused_trials_free_their_slot_and_a_promotion_goes
     """Tune starts every pending trial it has room for, so the limit sits where trials are
     made: a paused trial frees its worker for a new config, and once a paused trial can be
     promoted no new config comes until it has its worker back."""
-    from sweeplab.search.promotion import PausingLimiter
+    from sweeplab.search.pausing import PausingLimiter
 
     limiter = PausingLimiter(Counting(), max_concurrent=1)
     s = PromotionASHA(max_t=9, grace_period=1, reduction_factor=3, max_concurrent=1)
@@ -483,7 +483,7 @@ def test_a_paused_trial_tune_runs_anyway_waits_again_for_its_promotion():
 def test_random_and_grid_under_promotion_count_paused_trials_apart():
     """Ray's generator counts a paused trial as live: with every slot paused it made no more
     configs and nothing came to promote them, so the sweep hung."""
-    from sweeplab.search.promotion import PausingVariantGenerator
+    from sweeplab.search.pausing import PausingVariantGenerator
 
     tune.register_trainable("sweeplab_test_noop", lambda config: None)
     gen = PausingVariantGenerator(max_concurrent=2)

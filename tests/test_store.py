@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sweeplab import files, store
+from sweeplab.storage_checks import check_ray_state
 from sweeplab.errors import UserError
 
 
@@ -306,14 +307,14 @@ def test_damaged_ray_state_is_one_error_naming_the_file(files, message, tmp_path
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
     with pytest.raises(store.CorruptStore, match="^" + re.escape(f"{tmp_path}/{message}")):
-        store.check_ray_state(str(tmp_path))
+        check_ray_state(str(tmp_path))
     (tmp_path / "tuner.pkl").write_bytes(pickle.dumps({"a": list(range(100))}))
     for name in files:
         if name.startswith("experiment_state-"):
             (tmp_path / name).write_text("{}")
         elif name.startswith("search"):
             (tmp_path / name).write_bytes(pickle.dumps({"counter": 3}))
-    store.check_ray_state(str(tmp_path))  # whole: no error
+    check_ray_state(str(tmp_path))  # whole: no error
 
 
 # --- atomic writes ------------------------------------------------------------------------

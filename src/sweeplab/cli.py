@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
 from typing import Optional, Sequence
 
@@ -326,7 +327,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("sweeplab: stopped (SIGTERM)", file=sys.stderr)
         sys.stderr.flush()
         sys.stdout.flush()
-        os._exit(stopping.EXIT[stopping.signal.SIGTERM])  # not Ray's exit handler: 30 s on a GCS that is gone
+        os._exit(stopping.EXIT[signal.SIGTERM])  # not Ray's exit handler: 30 s on a GCS that is gone
     except KeyboardInterrupt:
         print("sweeplab: interrupted", file=sys.stderr)
         return 130

@@ -170,7 +170,7 @@ def _as_json(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     untyped = [c for c in frame.columns if frame[c].dtype == object and not _typed(frame[c])]
     for column in untyped:
-        out[column] = pd.Series([None if _missing(v) else json.dumps(scalar(v)) for v in frame[column]],
+        out[column] = pd.Series([None if missing(v) else json.dumps(scalar(v)) for v in frame[column]],
                                 index=frame.index, dtype=object)
     out.attrs = {_JSON_COLUMNS: untyped}
     return out
@@ -184,7 +184,8 @@ def _typed(values: pd.Series) -> bool:
     return True
 
 
-def _missing(v: Any) -> bool:
+def missing(v: Any) -> bool:
+    """None or NaN: a cell that holds no value."""
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 

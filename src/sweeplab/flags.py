@@ -35,9 +35,11 @@ def check(**values: Any) -> None:
 
 def check_name(name: Optional[str]) -> None:
     """A sweep name is one folder inside the storage, never a way out of it."""
-    if name is not None and (name in ("", ".", "..") or any(c in name for c in "/\\\0")):
+    if name is None:
+        return
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
         raise UserError(f"--name {name!r}: a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'")
-    if name is not None and any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise UserError(f"--name {name!r}: no control characters (newlines, tabs, terminal escapes)")
-    if name is not None and len(name.encode()) > 200:
+    if len(name.encode()) > 200:
         raise UserError(f"--name {name[:20]!r}...: at most 200 bytes (a folder name; file systems stop at 255)")

@@ -257,10 +257,7 @@ def _error_text(trial) -> str:
     if path and os.path.exists(path):
         text = Path(path).read_text()
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        died = _process_death(text)
-        if died:
-            return died
-        return lines[-1][:2000] if lines else "unknown error"
+        return _process_death(text) or (lines[-1][:2000] if lines else "unknown error")
     return "unknown error"
 
 

@@ -7,9 +7,11 @@ local_training.py.)
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
+import numbers
 import os
 import sys
 import time
@@ -298,9 +300,6 @@ def checked_reports(fn: Callable, metric: str) -> Callable:
     must be there, a number (NaN and inf are numbers: recorded, never chosen). A bad report
     fails that trial with one line naming the value; Tune's driver would fail the whole sweep
     on it (its schedulers and searchers compare the values)."""
-    import functools
-    import numbers
-
     def check(metrics: Any) -> None:
         if not isinstance(metrics, dict):
             raise BadReport(f"reported {type(metrics).__name__} {_short(metrics)}, not a dict of metrics")

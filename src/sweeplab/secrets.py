@@ -14,8 +14,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-import sys
 import re
+import sys
 import traceback
 from typing import Any, Callable, Iterable, Mapping, Optional
 

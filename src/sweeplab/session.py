@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import secrets, settings, stopping, store
@@ -51,7 +52,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     try:
         context = ray.init(**kwargs)
     except SystemExit as e:  # Ray's own SIGTERM handler, while Ray starts: stop what it started, say so
-        if e.code != stopping.signal.SIGTERM:
+        if e.code != signal.SIGTERM:
             raise
         if address == "local":
             stopping.kill_descendants()

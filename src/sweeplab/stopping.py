@@ -9,9 +9,10 @@ before ``fit``, is therefore in place afterwards only if the sweep was interrupt
 A signal sent to the whole process group (``timeout``, Slurm's ``scancel``, a supervisor)
 reaches the Ray this driver started too, and Tune's graceful stop would then wait 60 s for
 a GCS that no longer answers and exit 1. When one of Ray's processes has died within a
-moment of the signal, the driver stops at once instead: the results store is durable already (its journal), Tune saved
-its state within the last second, so it flushes the store, stops what is left of the Ray it
-started (its own descendants, nothing else), says how to resume and exits 130 / 143.
+moment of the signal, the driver stops at once instead: the results store is durable
+already (its journal) and Tune saved its state within the last second, so it closes the
+store, stops what is left of the Ray it started (its own descendants, nothing else), says
+how to resume and exits 143.
 """
 from __future__ import annotations
 
@@ -118,10 +119,11 @@ def _stop_if_ray_died(ray_processes: list, sig: int, uri: str, wait_s: float = 1
             return
         time.sleep(0.02)
     from . import store
+    from .schema import STATUS, Status
 
     for recorder in list(store.ACTIVE.values()):
         try:  # the trials that were running are interrupted; paused ones stay paused
-            recorder.close({t: "RUNNING" for t, row in recorder.trials.items() if row.get("status") == "RUNNING"})
+            recorder.close({t: Status.RUNNING for t, row in recorder.trials.items() if row.get(STATUS) == Status.RUNNING})
         except Exception:  # the journal holds every event anyway; resume replays it
             pass
     kill_descendants()
@@ -136,17 +138,8 @@ def kill_descendants() -> None:
     """SIGKILL every process descended from this one (the Ray it started: raylet, agents,
     workers), read from /proc; nothing else."""
     children: dict[int, list[int]] = {}
-    try:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                except (OSError, ValueError, IndexError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry))
-    except OSError:
-        return
+    for pid, ppid in _parents():
+        children.setdefault(ppid, []).append(pid)
     todo, found = [os.getpid()], []
     while todo:
         for child in children.get(todo.pop(), []):
@@ -157,3 +150,17 @@ def kill_descendants() -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def _parents():
+    """(pid, parent pid) of every process, from /proc (nothing where there is none)."""
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as f:  # "pid (comm) state ppid ...": comm may hold spaces
+                yield int(entry), int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone since the listing

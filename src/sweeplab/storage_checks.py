@@ -1,11 +1,15 @@
-"""The sweep's storage: checked before Ray starts (made, written, room left), and marked
-failed when it fills up or turns read-only under a running sweep, so that ``resume``
-refuses it with the reason instead of continuing from a half-written state."""
+"""The sweep's storage: checked before Ray starts (made, written, room left; on resume, Ray's
+own state there whole), and marked failed when it fills up or turns read-only under a
+running sweep, so that ``resume`` refuses it with the reason instead of continuing from a
+half-written state."""
 from __future__ import annotations
 
 import os
+import pickletools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pyarrow.fs as pafs
 
 from . import files, settings
 from .errors import UserError, causes
@@ -14,6 +18,30 @@ from .schema import is_remote
 if TYPE_CHECKING:  # plan imports this module
     from .plan import SweepPlan
 
+
+def check_ray_state(sweep_uri: str) -> None:
+    """Ray's experiment state is whole before Ray starts on it: tuner.pkl and the newest
+    searcher-state-*.pkl and search_gen_state-*.json (the searcher's state and its wrapper's,
+    both pickles, whatever the name says: the newest by name is what Tune restores) run to
+    their end as pickles (read, not unpickled, which would import what they name), and the
+    newest experiment_state-*.json is a JSON object."""
+    fs, path = files.filesystem(sweep_uri)
+    names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))]
+    newest = {prefix: max((n for n in names if n.startswith(prefix) and n.endswith(suffix)), default=None)
+              for prefix, suffix in (("experiment_state-", ".json"), ("searcher-state-", ".pkl"),
+                                     ("search_gen_state-", ".json"))}
+    for name in ("tuner.pkl", newest["searcher-state-"], newest["search_gen_state-"]):
+        if name is None:
+            continue
+        pkl = files.join(sweep_uri, name)
+        try:
+            for _ in pickletools.genops(files.read_bytes(pkl)):
+                pass
+        except ValueError as e:
+            what = "experiment" if name == "tuner.pkl" else "searcher"
+            raise files.CorruptStore(pkl, f"Ray's {what} state is damaged (not a whole pickle: {e})") from None
+    if newest["experiment_state-"]:
+        files.read_json(files.join(sweep_uri, newest["experiment_state-"]))
 
 
 def check_storage(storage: str) -> None:

@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import os
-import pickletools
 import time
 from typing import Any, Optional
 
@@ -28,7 +27,7 @@ from . import files
 from .errors import UserError
 from .secrets import redact
 from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame, read_json
-from .files import scalar, write_frame, write_json
+from .files import missing, scalar, write_frame, write_json
 from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, EPOCHS_TRAINED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
                      PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID, TUNE_BOOKKEEPING,
                      WALL_TIME, Status, best_column, epochs_trained, is_remote, is_store_column, reported_column)
@@ -65,31 +64,6 @@ def read_meta(sweep_uri: str) -> dict[str, Any]:
             expected = "text" if kind is str else "an object"
             raise CorruptStore(uri, f"{key}: expected {expected}, got {json.dumps(value)[:60]}")
     return meta
-
-
-def check_ray_state(sweep_uri: str) -> None:
-    """Ray's experiment state is whole before Ray starts on it: tuner.pkl and the newest
-    searcher-state-*.pkl and search_gen_state-*.json (the searcher's state and its wrapper's,
-    both pickles, whatever the name says: the newest by name is what Tune restores) run to
-    their end as pickles (read, not unpickled, which would import what they name), and the
-    newest experiment_state-*.json is a JSON object."""
-    fs, path = files.filesystem(sweep_uri)
-    names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))]
-    newest = {prefix: max((n for n in names if n.startswith(prefix) and n.endswith(suffix)), default=None)
-              for prefix, suffix in (("experiment_state-", ".json"), ("searcher-state-", ".pkl"),
-                                     ("search_gen_state-", ".json"))}
-    for name in ("tuner.pkl", newest["searcher-state-"], newest["search_gen_state-"]):
-        if name is None:
-            continue
-        pkl = join(sweep_uri, name)
-        try:
-            for _ in pickletools.genops(read_bytes(pkl)):
-                pass
-        except ValueError as e:
-            what = "experiment" if name == "tuner.pkl" else "searcher"
-            raise CorruptStore(pkl, f"Ray's {what} state is damaged (not a whole pickle: {e})") from None
-    if newest["experiment_state-"]:
-        read_json(join(sweep_uri, newest["experiment_state-"]))
 
 
 def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
@@ -160,9 +134,9 @@ def _rows(uri: str, required: tuple[str, ...] = (), unique: bool = False) -> lis
         if column not in frame.columns:
             raise CorruptStore(uri, f"has no {column} column: not a table this store wrote")
     ids = frame[TRIAL_ID]
-    if ids.isna().any() or not all(isinstance(t, str) for t in ids):
-        raise CorruptStore(uri, f"row {int(ids.map(lambda t: not isinstance(t, str)).to_numpy().argmax()) + 1}: "
-                                "trial_id is not text")
+    not_text = [i for i, t in enumerate(ids) if not isinstance(t, str)]
+    if not_text:
+        raise CorruptStore(uri, f"row {not_text[0] + 1}: trial_id is not text")
     if ITERATION in required:
         if STATUS in frame.columns and ITERATIONS in frame.columns:
             raise CorruptStore(uri, "holds a trials table (status, iterations), not every reported row")
@@ -315,13 +289,13 @@ class SweepRecorder:
         if kind == "decision":
             self._decision(entry)
             return
+        stored = self.trials.get(trial_id)
+        if (kind == "start" and stored is not None and stored.get(STATUS) == Status.TERMINATED
+                and not same_config(config_of(stored), entry["config"])):
+            self._forget(trial_id)  # Tune's saved state predates this finished trial; its id went to another config
         row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
         self._dirty = True
         if kind == "start":
-            if row.get(STATUS) == Status.TERMINATED and not same_config(config_of(row), entry["config"]):
-                # Tune's saved state predates this finished trial and its id went to another config
-                self._forget(trial_id)
-                row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
             if row.get(STATUS) != Status.TERMINATED:  # Tune restarts a finished trial only to be told it is done
                 row.update({STATUS: Status.RUNNING, ERROR: None})
                 for column in FAILURE_COLUMNS:  # a restarted trial's earlier failure is not its end
@@ -410,8 +384,9 @@ class SweepRecorder:
         again under the same id, and the trial is not trained twice (``run_trial``); where the
         id goes to another config, its start event makes it a new trial (``_apply``), and one
         that Tune never makes again goes when the sweep ends (``close``)."""
-        lost = [t for t in self.trials if t not in known and self.trials[t].get(STATUS) != Status.TERMINATED]
-        self._orphans = {t for t in self.trials if t not in known} - set(lost)
+        unknown = [t for t in self.trials if t not in known]
+        self._orphans = {t for t in unknown if self.trials[t].get(STATUS) == Status.TERMINATED}
+        lost = [t for t in unknown if t not in self._orphans]
         for trial_id in lost:
             self._forget(trial_id)
         if lost:
@@ -489,17 +464,13 @@ def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Opt
 
 def config_of(row: dict[str, Any]) -> dict[str, Any]:
     """A stored trial row's config (its config/ columns that hold a value)."""
-    return {k[len(CONFIG_PREFIX):]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX) and not _missing(v)}
+    return {k[len(CONFIG_PREFIX):]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX) and not missing(v)}
 
 
 def same_config(stored: dict[str, Any], config: dict[str, Any]) -> bool:
     """Whether a trial's ``config`` is the ``stored`` one (as ``config_of`` reads it back)."""
-    given = {k: scalar(v) for k, v in config.items() if not _missing(scalar(v))}
+    given = {k: scalar(v) for k, v in config.items() if not missing(scalar(v))}
     return stored.keys() == given.keys() and all(same(stored[k], given[k]) for k in stored)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def same(a: Any, b: Any) -> bool:

@@ -11,7 +11,7 @@ import time
 from typing import Any, Optional
 
 from . import faults, files, secrets, stopping, store
-from .storage_checks import storage_failure
+from .storage_checks import check_ray_state, storage_failure
 from .errors import UserError
 from .schema import ALREADY_DONE, ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
 from .lock import SweepLock
@@ -350,7 +350,7 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
     prep = prepare(SweepOptions(**options), fresh=False)  # its storage checks come before the lock is written
-    store.check_ray_state(uri)  # after prepare, which says first when the sweep was marked FAILED
+    check_ray_state(uri)  # after prepare, which says first when the sweep was marked FAILED
     prep = dataclasses.replace(prep, secrets=secrets.restored(prep.secrets))
     with lock.acquire():
         recorder = recorder_for(prep)

@@ -164,7 +164,7 @@ def _stamp(path: str) -> tuple:
     for name in (store.TRIALS, store.HISTORY, store.JOURNAL, store.SWEEP_JSON):
         info = _info(store.join(path, name))
         out.append((info.mtime_ns, info.size) if info.type == pafs.FileType.File else None)
-    if is_remote(path) and not path.startswith("file://"):
+    if files.local_folder(path) is None:  # an object store: its journal is one object an event
         fs, folder = files.filesystem(store.join(path, store.JOURNAL_SEGMENTS))
         segments = [i.base_name for i in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))]
         out.append((len(segments), max(segments, default="")))

@@ -94,7 +94,7 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
     from ray.tune.search import BasicVariantGenerator
 
     if (scheduler or {}).get("name") == "promotion":  # Ray's own limit would hang on paused trials
-        from .promotion import PausingVariantGenerator
+        from .pausing import PausingVariantGenerator
 
         return PausingVariantGenerator(points_to_evaluate=points or None, random_state=seed,
                                        max_concurrent=max_concurrent)
@@ -111,7 +111,7 @@ def limited(searcher, scheduler: Optional[dict[str, Any]], max_concurrent: int):
 
     name = (scheduler or {}).get("name")
     if name == "promotion":
-        from .promotion import PausingLimiter
+        from .pausing import PausingLimiter
 
         return PausingLimiter(searcher, max_concurrent=max_concurrent)
     return searcher if name == "hyperband" else ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)

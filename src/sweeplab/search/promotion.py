@@ -58,11 +58,11 @@ from typing import Any, Optional
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
 from .. import store
 from ..schema import ENDED, NO_CHECKPOINT, STATUS, epochs_trained
 from ..store import preset_of
+from .pausing import pausing_source
 from .rungs import rung_milestones
 
 SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
@@ -76,81 +76,6 @@ NO_CHECKPOINT_NOTE = (
     "where that costs at most 1/{eta:g} of a trial, and stopped or continued above them. To resume instead, save a "
     "checkpoint with each report: tune.report(metrics, checkpoint=ray.tune.Checkpoint.from_directory(folder)), and "
     "start from tune.get_checkpoint() when there is one")
-
-
-class PausingLimiter(ConcurrencyLimiter):
-    """Ray's ConcurrencyLimiter counts a paused trial as live: with every slot paused it
-    would refuse each new config, and nothing would come to promote them. This one counts
-    the trials that hold a worker (live, not paused) plus the paused trials the scheduler
-    is about to promote (``reserved``): a promotion goes before a new config, and
-    ``--max-concurrent`` holds. Tune starts every pending trial it has resources for, so
-    the limit has to sit here, where trials are made."""
-
-    def __init__(self, searcher: Searcher, max_concurrent: int):
-        super().__init__(searcher, max_concurrent=max_concurrent)
-        self.paused: set[str] = set()
-        self.reserved = 0
-
-    def active(self) -> int:
-        return len(self.live_trials - self.paused)
-
-    def suggest(self, trial_id: str):
-        if self.active() + self.reserved >= self.max_concurrent:
-            return None
-        suggestion = self.searcher.suggest(trial_id)  # not super(): it counts paused trials
-        if suggestion not in (None, Searcher.FINISHED):
-            self.live_trials.add(trial_id)
-            self.num_unfinished_live_trials += 1
-        return suggestion
-
-    def on_pause(self, trial_id: str) -> None:
-        self.paused.add(trial_id)
-        getattr(self.searcher, "on_pause", lambda _: None)(trial_id)  # only some searchers listen
-
-    def on_unpause(self, trial_id: str) -> None:
-        self.paused.discard(trial_id)
-        getattr(self.searcher, "on_unpause", lambda _: None)(trial_id)
-
-    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
-        self.paused.discard(trial_id)
-        super().on_trial_complete(trial_id, result=result, error=error)
-
-
-class PausingVariantGenerator(BasicVariantGenerator):
-    """Ray's random / grid generator with PausingLimiter's count: its own ``max_concurrent``
-    counts paused trials as live, so under promotion it stopped making configs once every
-    slot was paused, and nothing came to promote them (the sweep hung)."""
-
-    def __init__(self, *args, max_concurrent: int = 0, **kwargs):
-        super().__init__(*args, max_concurrent=0, **kwargs)
-        self.limit = max_concurrent
-        self.paused: set[str] = set()
-        self.reserved = 0
-
-    def next_trial(self):
-        if self.limit > 0 and len(self._live_trials - self.paused) + self.reserved >= self.limit:
-            return None
-        return super().next_trial()
-
-    def on_pause(self, trial_id: str) -> None:
-        self.paused.add(trial_id)
-
-    def on_unpause(self, trial_id: str) -> None:
-        self.paused.discard(trial_id)
-
-    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
-        self.paused.discard(trial_id)
-        super().on_trial_complete(trial_id, result=result, error=error)
-
-
-def _limiter(tune_controller):
-    """What makes new configs, where it counts paused trials apart (PausingLimiter or
-    PausingVariantGenerator): told of each pause and promotion."""
-    search_alg = getattr(tune_controller, "search_alg", None)
-    if isinstance(search_alg, PausingVariantGenerator):
-        return search_alg
-    searcher = getattr(search_alg, "searcher", None)
-    return searcher if isinstance(searcher, PausingLimiter) else None
 
 
 def _flag(decision: dict[str, Any], key: str) -> Any:
@@ -304,7 +229,7 @@ class PromotionASHA(FIFOScheduler):
     def _pause(self, tune_controller, trial_id: str, milestone: int, **flags: Any) -> str:
         self.paused_at[trial_id] = milestone
         self._log(trial_id, milestone, "pause", **flags)
-        limiter = _limiter(tune_controller)
+        limiter = pausing_source(tune_controller)
         if limiter is not None:
             limiter.on_pause(trial_id)
             limiter.reserved = len(self._ready()[1])
@@ -431,7 +356,7 @@ class PromotionASHA(FIFOScheduler):
         if self._restored:
             self._rebuild()
         trials = tune_controller.get_trials()
-        limiter = _limiter(tune_controller)
+        limiter = pausing_source(tune_controller)
         paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
         endgame, ready = self._ready(set(paused))
         # a worker is held by a running trial or one handed out that Tune is still starting; a
