@@ -102,6 +102,43 @@ def test_on_file_uri_storage_a_killed_driver_loses_and_repeats_nothing(point, sp
     killed_then_resumed(point, spec, space, storage, f"file://{storage}")
 
 
+@pytest.mark.slow
+def test_a_user_trainables_finished_trials_are_not_trained_again_after_a_kill(tmp_path, storage):
+    """The same as above for a user's own trainable (no checkpoints), which trained such a trial
+    again from epoch 1 on resume and counted none of it (found killing and resuming a bayes
+    sweep by hand: a trial of 11 epochs had trained 20). Every epoch it really trains, written
+    to a file, is an epoch the store counts, and a finished trial trains no epoch after the kill."""
+    from user_code import TRAINABLE
+
+    code = tmp_path / "mine.py"
+    code.write_text(textwrap.dedent(TRAINABLE))
+    log = tmp_path / "epochs.log"
+    space = tmp_path / "space.yaml"
+    space.write_text(f"method: random\nmetric: {{name: loss, goal: minimize}}\nparameters:\n"
+                     f"  lr: {{distribution: log_uniform_values, min: 0.01, max: 1.0}}\n  width: {{values: [8, 16]}}\n"
+                     f"  epochs: {{value: {EPOCHS}}}\n  log: {{value: {str(log)!r}}}\n  checkpoints: {{value: false}}\n")
+    sweep = storage / "u"
+    run_until_killed(["tune", "--trainable", f"{code}:objective", "--space", str(space), "--scheduler", "fifo",
+                      "--num-samples", str(SAMPLES), "--storage", str(storage), "--name", "u",
+                      "--max-concurrent", "1", "--num-cpus", "1", "--quiet"], "kill@trial-start:4",
+                     TUNE_GLOBAL_CHECKPOINT_S="3600")
+    before, _ = store.read_tables(str(sweep), "loss", "min")
+    finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
+    assert len(finished) == 3
+    trained_before = sum(1 for _ in open(log))
+
+    with sweeplab_process(["resume", str(sweep)], stderr=subprocess.PIPE) as proc:
+        err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 0, err.decode()[-3000:]
+    after, _ = store.read_tables(str(sweep), "loss", "min")
+    assert len(after) == SAMPLES and set(after["status"]) == {"TERMINATED"}
+    trained = pd.read_csv(log, sep=" ", names=["trial_id", "epoch"])
+    assert not trained.iloc[trained_before:]["trial_id"].isin(finished).any()  # none of them trained again
+    kept = trained[trained["trial_id"].isin(after["trial_id"])].groupby("trial_id").size()
+    counted = after.set_index("trial_id")["epochs_trained"]
+    pd.testing.assert_series_equal(counted.sort_index().astype(int), kept.sort_index().astype(int), check_names=False)
+
+
 @pytest.fixture
 def s3(monkeypatch):
     """A real S3 server (moto's, in its own process group, stopped by the test) and the

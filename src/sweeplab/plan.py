@@ -14,7 +14,7 @@ from . import faults, flags, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
 from .schema import absolute, is_remote, is_store_column
-from .runner import TrialPlan, absolute_trainable, load_user_trainable
+from .runner import Finished, TrialPlan, absolute_trainable, load_user_trainable
 from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
 
 DEFAULT_STORAGE = "./sweeps"
@@ -95,6 +95,7 @@ class SweepPlan:
     epochs_to_spend: Optional[int] = None  # epochs the sweep ends at, whoever ends it; None: num_samples trials
     gpu_default: bool = False  # the GPU share is the registry's: it applies where there are GPUs
     secrets: Mapping[str, Any] = field(default_factory=dict)  # secret-named fixed values: kept out of Ray (secrets.py)
+    finished: Finished = ()  # on resume: trials the store saw complete (runner.skip_finished)
     faults: str = ""  # SWEEPLAB_FAULTS as the sweep started, checked (faults.py); '' when none
     prior: tuple = ()  # --warm-start's prior trials for the searcher (search/warm.py); () on resume
 

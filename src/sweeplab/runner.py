@@ -43,9 +43,6 @@ class TrialPlan:
     train_storage: Optional[str] = None  # where TorchTrainer runs keep their state
     faults: str = ""  # fault injection for the reliability tests (faults.py); "" in real sweeps
     driver_pgid: Optional[int] = None  # what a trial-side kill fault kills
-    # on resume: trials the store saw complete (id, final metric, config as stored), which
-    # Tune's saved state may predate
-    finished: tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...] = ()
 
     @property
     def monitor(self) -> engine.Monitor:
@@ -164,18 +161,6 @@ class TrainWorkerSession(engine.Session):
 
 def run_trial(config: dict[str, Any], plan: TrialPlan, shared: Any = None) -> None:
     """The Tune function trainable of every registered model."""
-    if plan.finished:
-        from ray import tune
-
-        from .store import same_config
-
-        trial_id = tune.get_context().get_trial_id()
-        for done, final, stored in plan.finished:
-            # it completed before the driver died and its rows are stored (the same id and
-            # config: an id Tune gives again to another config is another trial)
-            if done == trial_id and same_config(dict(stored), config):
-                tune.report({plan.metric: final, ALREADY_DONE: True})  # tell Tune (and its searcher) how it ended
-                return  # redo nothing
     trainable = trainables.load(plan.module)
     cfg = trainable.config.from_dict(config)  # unknown keys fail here, loudly
     if plan.workers <= 1:
@@ -241,13 +226,13 @@ def trial_resources(plan: TrialPlan) -> dict[str, float]:
     return {"cpu": plan.cpus, "gpu": plan.gpus}
 
 
-def make_trainable(plan: TrialPlan, shared: Any = None):
+def make_trainable(plan: TrialPlan, shared: Any = None, finished: Finished = ()):
     """``shared`` = (data_key, data): built once by the driver, shipped through the object store."""
     from ray import tune
 
     from .secrets import guarded
 
-    fn = tune.with_parameters(guarded(run_trial), plan=plan, shared=shared)
+    fn = tune.with_parameters(guarded(skip_finished(run_trial, plan.metric, finished)), plan=plan, shared=shared)
     return tune.with_resources(fn, trial_resources(plan))
 
 
@@ -289,6 +274,35 @@ def load_user_trainable(spec: str) -> Callable:
     if not callable(fn):
         raise UserError(f"--trainable '{spec}': {target} has no function '{name}'")
     return fn
+
+
+# on resume: the trials the store saw complete (id, final metric, config as stored), which
+# Tune's saved state may predate
+Finished = tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...]
+
+
+def skip_finished(fn: Callable, metric: str, finished: Finished) -> Callable:
+    """A function trainable (registered or the user's) that trains nothing for a trial the
+    store saw complete before the driver died: the same id and config (an id Tune gives again
+    to another config is another trial). It tells Tune, and its searcher, how the trial ended,
+    in one report the store and the epoch budget know to count as no epoch."""
+    if not finished:
+        return fn
+
+    @functools.wraps(fn)
+    def trainable(config, *args, **kwargs):
+        from ray import tune
+
+        from .store import same_config
+
+        trial_id = tune.get_context().get_trial_id()
+        for done, final, stored in finished:
+            if done == trial_id and same_config(dict(stored), config):
+                tune.report({metric: final, ALREADY_DONE: True})
+                return None
+        return fn(config, *args, **kwargs)
+
+    return trainable
 
 
 class BadReport(ValueError):

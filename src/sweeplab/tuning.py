@@ -74,12 +74,13 @@ def _keyed_wandb_callback(base: type) -> type:
 def build_trainable(prep: SweepPlan, shared: Any) -> Any:
     from ray import tune
 
-    from .runner import checked_reports, make_trainable
+    from .runner import checked_reports, make_trainable, skip_finished
 
     if prep.plan:
-        return make_trainable(prep.plan, shared)  # registry configs hold no secret-named fields
+        return make_trainable(prep.plan, shared, prep.finished)  # registry configs hold no secret-named fields
     res = {"cpu": prep.resources.cpu, "gpu": prep.resources.gpu}
-    user = checked_reports(load_user_trainable(prep.user_trainable), prep.metric)
+    user = checked_reports(skip_finished(load_user_trainable(prep.user_trainable), prep.metric, prep.finished),
+                           prep.metric)
     return tune.with_resources(secrets.guarded(user, prep.secrets), res)
 
 
@@ -359,11 +360,11 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
             return 0
         if "ended" in meta:  # it runs again: ended only once this run ends
             store.write_json(store.join(uri, store.SWEEP_JSON), {k: v for k, v in meta.items() if k != "ended"})
-        if prep.plan:  # what the store saw finish (its journal included), which Tune's saved state may predate
-            rows = {t: recorder.trials[t] for t in recorder.finished()}
-            prep = dataclasses.replace(prep, plan=dataclasses.replace(prep.plan, finished=tuple(
-                (t, float(row[prep.metric]), tuple(store.config_of(row).items())) for t, row in rows.items()
-                if isinstance(row.get(prep.metric), (int, float)) and not math.isnan(row[prep.metric]))))
+        # what the store saw finish (its journal included), which Tune's saved state may predate
+        rows = {t: recorder.trials[t] for t in recorder.finished()}
+        prep = dataclasses.replace(prep, finished=tuple(
+            (t, float(row[prep.metric]), tuple(store.config_of(row).items())) for t, row in rows.items()
+            if isinstance(row.get(prep.metric), (int, float)) and not math.isnan(row[prep.metric])))
         shared = shared_data(prep)
         prep = start_ray(prep)
         tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)
