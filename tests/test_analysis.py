@@ -239,7 +239,7 @@ def test_best_where_then_pareto_and_the_config_file_train_takes(tmp_path, capsys
     out = tmp_path / "chosen.yaml"
     assert main(["best", str(folder), "--where", "n_layers == 1", "--out", str(out)]) == 0
     assert capsys.readouterr().out.splitlines()[0] == (
-        "trial gru1 (GRU (run #1)): best val_macro_f1 = 0.890 among the trials where n_layers == 1; "
+        "GRU (run #1) (trial gru1): val_macro_f1 0.890, the best among the trials where n_layers == 1; "
         "no intervals (sweep stored no predictions)")
     written = yaml.safe_load(out.read_text())
     config = {"cell": "gru", "hidden_dim": 128, "n_layers": 1, "bidirectional": False, "lr": 0.0064, "epochs": 1}
@@ -269,7 +269,25 @@ def test_suggest_turns_overfitting_into_regularisation_in_a_valid_space(tmp_path
     assert "previous_best" not in spec.presets or spec.presets["previous_best"]["dropout"] == 0.5
     assert "weight_decay: 0 -> 0.05 (overfitting: LSTM (report), overfitting: val loss rising after epoch 3" in text
     # imdb.yaml searches with rung_tpe (method: bayes): the next sweep learns from this one
-    assert f"next space: {out}  (sweeplab tune --space {out} --warm-start {folder})" in capsys.readouterr().out
+    assert f"\nnext: sweeplab tune --space {out} --warm-start {folder}\n" in capsys.readouterr().out
+
+
+def test_the_next_commands_suggest_and_report_print_run_from_where_the_user_is(tmp_path, capsys, monkeypatch):
+    """A relative sweep folder: the printed next command names the proposed space where it
+    is, from the working directory (not the report folder's bare file name)."""
+    imdb_sweep(tmp_path / "sweeps" / "imdb")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "sweeps/imdb"]) == 0
+    out = capsys.readouterr().out
+    command = "sweeplab tune --space sweeps/imdb/report/imdb_report-next-space.yaml --warm-start sweeps/imdb"
+    assert f"\nnext: {command}\n" in out
+    assert (tmp_path / "sweeps/imdb/report/imdb_report-next-space.yaml").is_file()
+    md = (tmp_path / "sweeps/imdb/report/REPORT.md").read_text()
+    assert f"`{command}`" in md
+    section = md[md.index("## Next search space"):]
+    assert "\n-\n" not in section  # each change with its reason, or that there is no warning sign
+    assert main(["suggest", "sweeps/imdb", "--out", "next.yaml"]) == 0
+    assert "\nnext: sweeplab tune --space next.yaml --warm-start sweeps/imdb\n" in capsys.readouterr().out
 
 
 def test_analyze_says_which_earlier_sweeps_a_warm_started_sweep_learnt_from(tmp_path, capsys):
@@ -341,7 +359,7 @@ def test_plain_ray_tune_folders_load_with_a_named_metric(tmp_path, capsys):
     assert "pass --metric NAME" in capsys.readouterr().err
     assert main(["analyze", str(exp), "--metric", "acc"]) == 0
     out = capsys.readouterr().out
-    assert "| trial (run #1) | 0.01 | 0.700 | best acc of the sweep " in out
+    assert "| run #1 | 0.01 | 0.700 | best acc of the sweep " in out
     assert "| ray_exp | 2      | 0.001       | 0.001           | 0%    |" in out  # nothing stopped early
     assert "failed: RuntimeError: worker died" in out
 
@@ -591,17 +609,18 @@ def test_the_chosen_config_is_the_cheapest_of_the_trials_tied_with_the_best(tmp_
     pick = select.choice(sweep)
     assert (pick.trial_id, pick.best, pick.tied) == ("b", "a", ["a", "b"])
     assert pick.reason == (
-        "trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], tied with the best, trial a (0.898), and the "
+        "GRU (original) (trial b): val_macro_f1 0.885 [0.844, 0.922], tied with the best, GRU (run #1) (0.898), and the "
         "cheapest of the 2 trials statistically tied (95% paired bootstrap interval of the difference includes zero), "
         "2 of them within one standard error of the best (the one-standard-error rule): capacity hidden_dim x "
         "n_layers x bidirectional = 256 against 512")
     best = select.choice(sweep, ties="best")
     assert best.trial_id == "a" and best.reason == (
-        "trial a (GRU (run #1)): best val_macro_f1 = 0.898 [0.860, 0.932]; 1 other trial(s) statistically tied with it "
+        "GRU (run #1) (trial a): val_macro_f1 0.898 [0.860, 0.932], the best; 1 other trial(s) statistically tied with it "
         "(95% paired bootstrap interval of the difference includes zero); tie-breaking off (--ties best)")
     # without the tied trial, nothing is tied with the best
     alone = select.choice(sweep, where="hidden_dim != 64")
-    assert alone.trial_id == "a" and alone.reason.endswith("no other trial is statistically tied with it (95% paired bootstrap)")
+    assert alone.trial_id == "a" and alone.reason.endswith("the best among the trials where hidden_dim != 64, ahead of every other trial beyond noise "
+                                                   "(95% paired bootstrap)")
     table = tables.trial_table(sweep, observe.observe(sweep), "en", conclude.baseline_trial(sweep))
     assert [row[5:7] for row in table.rows] == [
         ["0.900 [0.863, 0.933]", "0.898 [0.860, 0.932]"],
@@ -617,7 +636,7 @@ def test_best_writes_the_chosen_epoch_with_the_config_train_reads(tmp_path, caps
     folder = predictions_sweep(tmp_path / "p")
     out = tmp_path / "best.yaml"
     assert main(["best", str(folder), "--out", str(out)]) == 0
-    assert capsys.readouterr().out.startswith("trial b (GRU (original)): val_macro_f1 = 0.885 [0.844, 0.922], tied with the best")
+    assert capsys.readouterr().out.startswith("GRU (original) (trial b): val_macro_f1 0.885 [0.844, 0.922], tied with the best")
     written = yaml.safe_load(out.read_text())
     block = written.pop("chosen")
     config = {"cell": "gru", "hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001, "epochs": 3}
@@ -749,3 +768,23 @@ def test_a_sweep_reads_with_the_table_it_recorded_not_the_registry_of_today(tmp_
     assert tables.table_params(old)[:2] == ["lr", "hidden_dim"]
     assert tables.table_metrics(old) == ["val_macro_f1", "val_accuracy"]
     assert (old.experiment.capacity, old.experiment.trivial) == (("hidden_dim",), None)
+
+
+def test_the_sweeps_summary_compares_the_chosen_config_with_the_baseline(tmp_path):
+    """The headline a user looks for in `tune`'s own summary: the chosen trial against the
+    baseline preset, both with intervals, the relative change and the paired interval."""
+    from sweeplab.analysis.summary import summarize
+
+    sweep = load.load_sweep(str(predictions_sweep(tmp_path / "p")))
+    assert conclude.headline(sweep, "a") == (
+        "against the baseline GRU (original): val_macro_f1 0.898 [0.860, 0.932] against 0.885 [0.844, 0.922], "
+        "higher by 0.0135 (1.5% better); 95% interval of chosen - baseline -0.014 to 0.041, a tie: the interval "
+        "includes zero")
+    lines: list[str] = []
+    assert summarize(str(tmp_path / "p"), "val_macro_f1", "max", echo=lines.append) == 0
+    chosen = next(i for i, line in enumerate(lines) if line.startswith("chosen: "))
+    assert lines[chosen + 1] == "the chosen trial is the baseline GRU (original) itself: no other config beat it"
+    plain = load.load_sweep(str(gru_sweep(tmp_path / "g")))  # no predictions: the 1 % margin, said as such
+    assert conclude.headline(plain, "gru1") == (
+        "against the baseline GRU (original): val_macro_f1 0.890 against 0.920, lower by 0.03 (3.3% worse); "
+        "no intervals: worse by more than a 1% margin")

@@ -319,6 +319,18 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
                                 "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"},
      ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml"],
      "--trainable '{t}/mine.py:train': {t}/mine.py failed to import: SyntaxError: '(' was never closed"),
+    ("trainable-no-epochs", {"mine.py": "def train(config):\n    pass\n",
+                             "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"},
+     ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml"],
+     "{t}/s.yaml: no 'epochs' parameter, so sweeplab cannot tell how many epochs train reports, and the promotion "
+     "scheduler counts in them: pass --max-epochs N"),
+    ("trainable-no-epochs-fifo-rung-tpe", {"mine.py": "def train(config):\n    pass\n",
+                                           "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n"
+                                                     "  x: {values: [1]}\n"},
+     ["tune", "--trainable", "{t}/mine.py:train", "--space", "{t}/s.yaml", "--scheduler", "fifo",
+      "--search", "rung_tpe"],
+     "{t}/s.yaml: no 'epochs' parameter, so sweeplab cannot tell how many epochs train reports, and the rung_tpe "
+     "search counts in them"),
     ("train-config-missing", {}, ["train", "freq", "--config", "{t}/nope.yaml", "--out", "{t}/run"],
      "{t}/nope.yaml: cannot read (No such file or directory)"),
     ("ecg-infinite-cell", {"e.csv": "".join(",".join(["0.5"] * 186 + ["inf", f"{c}.0"]) + "\n" for c in range(5)
@@ -475,7 +487,8 @@ def test_a_bad_fault_setting_is_refused_before_anything_starts(argv, tmp_path, c
     from sweeplab import faults, settings
 
     _write(tmp_path, {"mine.py": "def train(config):\n    pass\n",
-                      "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"})
+                      "s.yaml": "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"
+                                "  epochs: {value: 2}\n"})
     monkeypatch.setenv(faults.ENV, "kill@nowhere")
     settings.load()
     _check(argv, f"{faults.ENV}: 'kill@nowhere': expected raise@EPOCH[:P]", tmp_path, capsys)

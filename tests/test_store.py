@@ -119,7 +119,7 @@ def test_summary_reads_the_store_and_names_the_chosen_config_with_its_test_apart
     assert table[0].split() == ["trial_id", "preset", "lr", "best/val_mse", "best_iteration", "iterations", "status"]
     assert [r.split()[0] for r in table[1:]] == ["b", "a"]
     assert "test" not in lines[2]  # the ranking shows validation only
-    assert lines[-4].startswith("chosen: trial b (trial (run #2)): best val_mse = 0.125; no intervals")
+    assert lines[-4].startswith("chosen: run #2 (trial b): val_mse 0.125, the best; no intervals")
     assert lines[-3] == "chosen config: lr=0.001, seed=0"
     assert lines[-2] == "held-out test of the chosen trial, on its epoch-3 weights (never used to choose): test_mse=0.2"
     assert lines[-1] == (f"next: sweeplab analyze {tmp_path} | sweeplab best {tmp_path} --out best.yaml | "

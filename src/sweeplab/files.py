@@ -37,6 +37,17 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(uri)
 
 
+def shown(path: str) -> str:
+    """A path as a command sweeplab prints names it: relative to the working directory when
+    it lies under it, else absolute (a URI as it is), so the command runs as printed from
+    where the user ran the last one."""
+    if is_remote(path):
+        return path
+    full = os.path.abspath(path)
+    rel = os.path.relpath(full)
+    return full if rel == ".." or rel.startswith(".." + os.sep) else rel
+
+
 def join(uri: str, *parts: str) -> str:
     return "/".join([uri.rstrip("/"), *parts])
 

@@ -141,6 +141,8 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
 
     metric, mode = _metric_mode(spec, exp, path)
     search, scheduler = _search_and_scheduler(spec, opts)
+    if exp is None:
+        _check_horizon(spec, search, scheduler, opts.trainable)
     if search in ("rung_tpe", "optuna"):
         from .domains import optuna_problem
 
@@ -269,6 +271,22 @@ def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, S
         search = "random"
     spec.search = search
     return search, scheduler
+
+
+def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, trainable: str) -> None:
+    """A user's trainable says nowhere how many epochs it reports; the space's ``epochs``
+    (or --max-epochs) does. Every scheduler but fifo places its rungs by it and the default
+    search budgets by it, so without it a sweep would guess (Tune's max_t of 100, a budget
+    of one epoch a trial): refused before anything starts."""
+    if spec.max_epochs() is not None or scheduler.options.get("max_t"):
+        return
+    if scheduler.name == "fifo" and search != "rung_tpe":
+        return
+    users = "rung_tpe search" if scheduler.name == "fifo" else f"{scheduler.name} scheduler"
+    raise UserError(f"{spec.source}: no 'epochs' parameter, so sweeplab cannot tell how many epochs "
+                    f"{trainable.rsplit(':', 1)[-1]} reports, and the {users} counts in them: pass --max-epochs N "
+                    "(the most epochs a trial reports; config['epochs'] is N), or add `epochs: {value: N}` under "
+                    "parameters (or run it with --scheduler fifo --search random)")
 
 
 def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec, opts: SweepOptions) -> dict[str, Any]:

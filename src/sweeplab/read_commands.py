@@ -7,7 +7,9 @@ parses and calls them. What they print from is imported inside each, so ``list``
 from __future__ import annotations
 
 import argparse
+import shlex
 
+from . import files
 from .errors import UserError
 from .schema import is_remote
 
@@ -90,8 +92,8 @@ def suggest_command(args: argparse.Namespace) -> int:
     text = proposal.yaml(sweep.uri)
     if args.out:
         _write(args.out, text)
-        print("\n".join(proposal.changes) or "no warning sign: the same space, starting from the best config")
-        print(f"next space: {args.out}  (sweeplab tune --space {args.out}{suggest.warm_flag(proposal, sweep)})")
+        print("\n".join(proposal.changes) or suggest.NO_SIGN)
+        print(f"next: sweeplab tune --space {shlex.quote(files.shown(args.out))}{suggest.warm_flag(proposal, sweep)}")
     else:
         print(text, end="")
     return 0
@@ -130,8 +132,10 @@ def report_command(args: argparse.Namespace) -> int:
         _check_folder(args.out, "--out")
     sweeps = _load(args)
     folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and not is_remote(sweeps[0].uri) else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
-    md, page = report.write_report(sweeps, folder, args.lang, args.baseline)
+    md, page, commands = report.write_report(sweeps, folder, args.lang, args.baseline)
     print(f"report: {md}\n        {page}")
+    for command in commands:
+        print(f"next: {command}")
     return 0
 
 

@@ -278,7 +278,46 @@ def _against_baseline(sweep: Sweep, baseline: str, metric: str, mode: str, es: b
     return f"{head}: {fmt_metric(base)}, and the best other trial, {what}, reached {fmt_metric(top)} ({tail})."
 
 
-# --- without a baseline, and ties with the best ------------------------------------------
+def headline(sweep: Sweep, trial: str) -> Optional[str]:
+    """The chosen trial against the baseline preset, in one line for the sweep's summary:
+    both figures with their intervals, the difference in the good direction, relative, and
+    the paired interval of the difference; None without a baseline that scored."""
+    base = baseline_trial(sweep)
+    values = sweep.facts.set_index("trial_id")["best"]
+    if base is None or pd.isna(values.get(base)) or pd.isna(values.get(trial)):
+        return None
+    labels = sweep.facts.set_index("trial_id")["label"]
+    if base == trial:
+        return f"the chosen trial is the baseline {labels[base]} itself: no other config beat it"
+    boot = intervals.of(sweep)
+    if boot is not None and not (trial in boot and base in boot):
+        boot = None
+
+    def figure(t: str) -> str:
+        if boot is None:
+            return fmt_metric(values[t])
+        lo, hi = boot.interval(t)
+        return f"{fmt_metric(values[t])} [{fmt_metric(lo)}, {fmt_metric(hi)}]"
+
+    diff = float(values[trial] - values[base])
+    gain = diff if sweep.mode == "max" else -diff
+    word = "better" if gain > 0 else "worse" if gain < 0 else "equal"
+    rel = f" ({abs(diff) / abs(values[base]):.1%} {word})" if values[base] and diff else ""
+    judged = _judge(trial, base, values, boot, sweep.mode)[0]
+    if boot is None:
+        verdict = {"beat": "better", "tie": "within", "worse": "worse"}[judged]
+        verdict = (f"no intervals: within a {MARGIN:.0%} margin" if judged == "tie" else
+                   f"no intervals: {verdict} by more than a {MARGIN:.0%} margin")
+    else:
+        verdict = {"beat": "beyond noise", "tie": "a tie: the interval includes zero", "worse": "worse beyond noise"}[judged]
+        _, lo, hi = boot.difference(trial, base)
+        verdict = f"95% interval of chosen - baseline {fmt_metric(lo)} to {fmt_metric(hi)}, {verdict}"
+    change = f"{'higher' if diff > 0 else 'lower'} by {abs(diff):.3g}" if diff else "equal"
+    return (f"against the baseline {labels[base]}: {sweep.metric} {figure(trial)} against {figure(base)}, "
+            f"{change}{rel}; {verdict}")
+
+
+# --- without a baseline, and ties with the best ------------------------------------------# --- without a baseline, and ties with the best ------------------------------------------
 
 def _top(sweep: Sweep, scored: pd.DataFrame, boot: Optional[intervals.Intervals], es: bool) -> str:
     top = sweep.ranked().iloc[0]

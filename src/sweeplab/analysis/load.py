@@ -194,7 +194,7 @@ class Sweep:
             preset = trial.get(schema.PRESET) if isinstance(trial.get(schema.PRESET), str) else None
             rows.append({
                 "trial_id": trial_id, "run": int(trial["run"]),
-                "label": f"{exp.label(config) if exp else 'trial'} ({preset or 'run #%d' % trial['run']})",
+                "label": _label(exp.label(config) if exp else None, preset, int(trial["run"])),
                 "preset": preset, "status": trial.get(STATUS),
                 "error": trial.get(schema.ERROR) if isinstance(trial.get(schema.ERROR), str) else None,
                 # the failure from its columns ("loss became nan at epoch 8, step 4 (lr=0.03)"); None in a
@@ -360,3 +360,10 @@ def _float(v: Any) -> float:
 def _plain(v: Any) -> Any:
     """numpy scalars to Python ones, so configs print and dump as YAML cleanly."""
     return v.item() if hasattr(v, "item") else v
+
+
+def _label(model: Optional[str], preset: Optional[str], run: int) -> str:
+    """A trial's name in tables and sentences: the model and its preset or run ("LSTM
+    (initial)", "GRU (run #4)"); a user's trainable has no model name: "initial", "run #4"."""
+    name = preset or f"run #{run}"
+    return f"{model} ({name})" if model else name

@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .. import files
 from ..errors import UserError
 from . import conclude, observe, plots, select, tables
 from .load import Sweep
@@ -117,12 +119,15 @@ def markdown(parts: Sequence[Section], heading: str = "##") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en", baseline: Optional[str] = None) -> tuple[Path, Path]:
-    """REPORT.md (images beside it) and report.html (images inline) in ``folder``."""
+def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en",
+                 baseline: Optional[str] = None) -> tuple[Path, Path, list[str]]:
+    """REPORT.md (images beside it) and report.html (images inline) in ``folder``; and the
+    next sweeps' commands, as they run from the working directory."""
     from . import suggest
 
     folder.mkdir(parents=True, exist_ok=True)
     parts = sections(sweeps, lang, baseline)
+    commands: list[str] = []
     images = folder / "images"
     es = lang == "es"
     for sweep in sweeps:
@@ -145,15 +150,17 @@ def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en", baseli
             space_file = folder / f"{slug}-next-space.yaml"
             space_file.write_text(proposal.yaml(sweep.uri))
             nxt = Section(f"{'Próximo espacio' if es else 'Next search space'}: {space_file.name}")
-            nxt.text = [f"- {c}" for c in proposal.changes] or ["-"]
-            nxt.text.append(f"`sweeplab tune --space {space_file.name}{suggest.warm_flag(proposal, sweep)}`")
+            nxt.text = [f"- {c}" for c in proposal.changes] or [f"- {suggest.NO_SIGN}"]
+            command = f"sweeplab tune --space {shlex.quote(files.shown(str(space_file)))}{suggest.warm_flag(proposal, sweep)}"
+            nxt.text.append(f"`{command}`")
+            commands.append(command)
             parts.append(nxt)
     title = f"sweeplab report: {', '.join(s.name for s in sweeps)}"
     md_path = folder / "REPORT.md"
     md_path.write_text(f"# {title}\n\n" + markdown(parts))
     html_path = folder / "report.html"
     html_path.write_text(_html(title, parts, folder))
-    return md_path, html_path
+    return md_path, html_path, commands
 
 
 def _html(title: str, parts: Sequence[Section], folder: Path) -> str:

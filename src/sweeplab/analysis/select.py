@@ -113,23 +113,23 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
         near = frame[(values - best).abs() <= NEAR_TIE * abs(best)]
         second = pd.to_numeric(near[then], errors="coerce")
         row = near.loc[second.idxmax() if direction(then, sweep) == "max" else second.idxmin()]
-        reason = (f"trial {row.name} ({row['label']}): {metric} = {_v(row[metric])}, within 1% of the best{filtered}, "
-                  f"then the best {then} = {_v(row[then])}")
+        reason = (f"{row['label']} (trial {row.name}): {metric} {_v(row[metric])}, within 1% of the best{filtered}, "
+                  f"and of those the best {then}, {_v(row[then])}")
         return Choice(row, reason, best_id)
     boot = intervals.of(sweep, metric)
     if boot is None or best_id not in boot:
         caveat = f"; no intervals ({intervals.missing(sweep, metric) or f'trial {best_id} has none'})"
-        return Choice(frame.loc[best_id], f"trial {best_id} ({label[best_id]}): best {metric} = {_v(best)}{filtered}{caveat}",
-                      best_id, caveat=caveat)
+        return Choice(frame.loc[best_id], f"{label[best_id]} (trial {best_id}): {metric} {_v(best)}, the best{filtered}"
+                      f"{caveat}", best_id, caveat=caveat)
     tied = boot.ties(best_id, [str(t) for t in frame.index])
     # best figure first: among equally cheap tied trials the better one is chosen
     tied = [best_id, *sorted(tied[1:], key=lambda t: -values[t] if mode == "max" else values[t])]
     lo, hi = boot.interval(best_id)
-    head = f"trial {best_id} ({label[best_id]}): best {metric} = {_v(best)} [{_v(lo)}, {_v(hi)}]{filtered}"
+    head = f"{label[best_id]} (trial {best_id}): {metric} {_v(best)} [{_v(lo)}, {_v(hi)}], the best{filtered}"
     others = len(tied) - 1
     paired = "95% paired bootstrap interval of the difference includes zero"
     if others == 0:
-        return Choice(frame.loc[best_id], f"{head}; no other trial is statistically tied with it (95% paired bootstrap)",
+        return Choice(frame.loc[best_id], f"{head}, ahead of every other trial beyond noise (95% paired bootstrap)",
                       best_id, tied)
     if ties == "best":
         return Choice(frame.loc[best_id], f"{head}; {others} other trial(s) statistically tied with it ({paired}); "
@@ -145,8 +145,8 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
         reason = f"{head}, and the cheapest of the {rule}: {_cost(costs[pick], unit)}"
     else:
         plo, phi = boot.interval(pick)
-        reason = (f"trial {pick} ({label[pick]}): {metric} = {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
-                  f"tied with the best, trial {best_id} ({_v(best)}), and the cheapest of the {rule}: "
+        reason = (f"{label[pick]} (trial {pick}): {metric} {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
+                  f"tied with the best, {label[best_id]} ({_v(best)}), and the cheapest of the {rule}: "
                   f"{_cost(costs[pick], unit)} against {_cost(costs[best_id], unit, short=True)}")
     return Choice(frame.loc[pick], reason, best_id, tied)
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .. import spaces
+from .. import files, spaces
 from ..config import kinds_of
 from ..errors import UserError
 from .load import Sweep
@@ -37,6 +37,7 @@ REMEDIES: dict[str, tuple[Move, ...]] = {
     "unstable": (Move("lr", 0.5), Move("warmup_epochs", 2.0, when_zero=1), Move("clip_grad_norm", 0.5, when_zero=1.0)),
     "trivial": (Move("hidden_size", 2.0), Move("hidden_dim", 2.0), Move("units", 2.0), Move("epochs", 5 / 3)),
 }
+NO_SIGN = "no warning sign: the same space, with the best config as preset previous_best"
 REASONS = {"overfitting": "overfitting", "underfitting": "underfitting", "unstable": "instability", "trivial": "trivial"}
 
 
@@ -47,7 +48,7 @@ class Suggestion:
 
     def yaml(self, source: str) -> str:
         head = [f"# proposed by sweeplab suggest from {source}"]
-        head += [f"#   {c}" for c in self.changes] or ["#   no warning sign: the same space, starting from the best config"]
+        head += [f"#   {c}" for c in self.changes] or [f"#   {NO_SIGN}"]
         return "\n".join(head) + "\n" + spaces.dumps(self.raw, allow_unicode=True)
 
 
@@ -142,7 +143,7 @@ def warm_flag(proposal: Suggestion, sweep: Sweep) -> str:
     import shlex
 
     search = proposal.raw.get("search") or spaces.METHODS.get(proposal.raw.get("method", "random"))
-    return f" --warm-start {shlex.quote(sweep.uri)}" if search == "rung_tpe" else ""
+    return f" --warm-start {shlex.quote(files.shown(sweep.uri))}" if search == "rung_tpe" else ""
 
 
 def _moved(current: float, move: Move, tp: Any) -> float:

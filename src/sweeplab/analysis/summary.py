@@ -3,7 +3,7 @@ validation figure, the config ``sweeplab best`` would choose (ties with the best
 cheapest), and apart from all that the chosen trial's held-out test figures."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pandas as pd
 
@@ -46,10 +46,12 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
             ITERATIONS, STATUS]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         echo(ranked[show].head(10).rename(columns=config_key).to_string(index=False))
-    trial_id, reason = _chosen(uri, metric, mode, ranked)
+    trial_id, reason, headline = _chosen(uri, metric, mode, ranked)
     best = ranked.set_index(TRIAL_ID).loc[trial_id]
     config = {config_key(c): best[c] for c in config_columns(trials.columns)}
     echo(f"chosen: {reason}")
+    if headline:
+        echo(headline)
     echo("chosen config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
     tests = {k: best[k] for k in trials.columns if is_test(k) and isinstance(best[k], (int, float))
              and not pd.isna(best[k])}
@@ -75,19 +77,22 @@ def without_checkpoint(uri: str) -> tuple[int, int]:
     return int((flagged["action"] == "pause").sum()), int((flagged["action"] == "stop").sum())
 
 
-def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str, str]:
-    """What ``sweeplab best`` would choose, and why; the best figure where analysis cannot
-    load the sweep (a store being written by an older version, say)."""
+def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str, str, Optional[str]]:
+    """What ``sweeplab best`` would choose, why, and how it compares with the baseline
+    preset; the best figure where analysis cannot load the sweep (a store being written by
+    an older version, say)."""
+    from .conclude import headline
     from .load import load_sweep
     from .select import choice
 
     try:
-        picked = choice(load_sweep(uri, metric, mode))
-        return picked.trial_id, picked.reason
+        sweep = load_sweep(uri, metric, mode)
+        picked = choice(sweep)
+        return picked.trial_id, picked.reason, headline(sweep, picked.trial_id)
     except (UserError, KeyError, ValueError) as e:
         top = ranked.iloc[0]
         preset = f", preset {top[PRESET]}" if top[PRESET] != "-" else ""
-        return top[TRIAL_ID], f"trial {top[TRIAL_ID]}{preset}: best {metric} = {top[best_column(metric)]:.6g} ({e})"
+        return top[TRIAL_ID], f"trial {top[TRIAL_ID]}{preset}: best {metric} = {top[best_column(metric)]:.6g} ({e})", None
 
 
 def _fmt(v: Any) -> str:
