@@ -61,7 +61,9 @@ def test_api_lists_sweeps_and_serves_trials_history_and_curves(tmp_path, served)
     gru = sweeps["gru"]
     assert (gru["experiment"], gru["metric"], gru["scheduler"], gru["searcher"], gru["state"]) == \
         ("seqclf", "val_macro_f1", "asha", "optuna", "done")
-    assert gru["trials"] == {"total": 6, "running": 0, "done": 6, "stopped": 0, "failed": 0, "interrupted": 0}
+    assert gru["trials"] == {"total": 6, "running": 0, "done": 6, "stopped": 0, "failed": 0, "interrupted": 0,
+                             "paused": 0, "time_up": 0}
+    assert gru["ended_by"] is None
     assert gru["best"] == {"trial_id": "gru6", "label": "GRU (original)", "value": 0.92}
     assert gru["trial_hours"] == 1.0
     trials = app.json("/api/sweeps/gru/trials")
@@ -83,6 +85,29 @@ def test_api_lists_sweeps_and_serves_trials_history_and_curves(tmp_path, served)
     status, page = app.get("/sweep/gru")
     assert status == 200 and b'src="/static/app.js"' in page
     assert app.get("/static/plotly.min.js")[1].startswith(b"/**") and app.get("/sweep/nope")[0] == 404
+
+
+def test_a_sweep_its_time_budget_ended_is_done_not_interrupted(tmp_path, capsys):
+    """The time budget ending a sweep is the plan: "done (time budget)", its cut-off trial
+    TIME_UP and its paused ones paused at a rung, in the dashboard, the summary and analyze."""
+    from sweeplab.analysis.summary import summarize
+    from sweeplab.dashboard.data import Catalog
+
+    folder = gru_sweep(tmp_path / "store" / "gru")
+    trials = pd.read_parquet(folder / "trials.parquet")
+    trials.loc[trials["trial_id"] == "gru6", "status"] = "TIME_UP"  # the baseline, cut off at its epoch 1
+    trials.loc[trials["trial_id"] == "gru2", "status"] = "PAUSED"
+    trials.to_parquet(folder / "trials.parquet")
+    meta = json.loads((folder / "sweep.json").read_text())
+    (folder / "sweep.json").write_text(json.dumps({**meta, "time_budget_spent": "2026-12-07T15:00:00"}))
+    listed = Catalog([str(tmp_path / "store")]).sweeps()[0]
+    assert (listed["state"], listed["ended_by"]) == ("done", "time budget")
+    assert (listed["trials"]["time_up"], listed["trials"]["paused"], listed["trials"]["interrupted"]) == (1, 1, 0)
+    lines: list[str] = []
+    summarize(str(folder), "val_macro_f1", "max", echo=lines.append)
+    assert lines[1] == "trials: 1 paused at a rung, 4 terminated, 1 cut off by the time budget"
+    assert main(["analyze", str(folder)]) == 0
+    assert "did not finish: cut off by the sweep's time budget at epoch 1 of" in capsys.readouterr().out
 
 
 def test_files_cannot_escape_the_sweep_folder(tmp_path, served):

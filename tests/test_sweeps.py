@@ -260,9 +260,17 @@ def test_time_budget_ends_the_sweep_early_and_resume_says_it_was_spent(storage, 
     assert code == 0
     trials, _ = frames(storage / "t")
     assert 1 <= len(trials) < 40
-    assert (trials["status"] == "INTERRUPTED").sum() <= 1  # --max-concurrent 1: only one was running
+    # it ended as planned: the trial running then was cut off by the budget, not "interrupted"
+    assert (trials["status"] == "TIME_UP").sum() <= 1 and not (trials["status"] == "INTERRUPTED").any()
+    out = capsys.readouterr().out
+    assert "ended it, as planned" in out and "interrupted" not in out
+    if (trials["status"] == "TIME_UP").any():
+        assert "1 cut off by the time budget" in out
+    from sweeplab.dashboard import data
+
+    listed = data.Catalog([str(storage)]).sweeps()
+    assert [(s["state"], s["ended_by"]) for s in listed] == [("done", "time budget")]
     # Tune restores the budget as spent: resume says so rather than starting Ray to train nothing
-    capsys.readouterr()
     assert main(["resume", str(storage / "t")]) == 0
     assert "the sweep's time budget (20 s) ended it" in capsys.readouterr().out
 

@@ -94,8 +94,8 @@ def best_column(metric: str) -> str:
 # --- a trial's status ------------------------------------------------------------------------
 
 class Status(str, enum.Enum):
-    """A trial's status as the store keeps it: Tune's names, and sweeplab's RESTARTING and
-    INTERRUPTED. A ``str``: stored values and comparisons with plain strings keep working."""
+    """A trial's status as the store keeps it: Tune's names, and sweeplab's RESTARTING,
+    INTERRUPTED and TIME_UP. A ``str``: stored values and comparisons with plain strings keep working."""
 
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -104,6 +104,7 @@ class Status(str, enum.Enum):
     ERROR = "ERROR"
     RESTARTING = "RESTARTING"  # failed; Tune restarts it from its last checkpoint
     INTERRUPTED = "INTERRUPTED"  # cut off when the sweep ended (Ctrl-C, a kill): a resume reruns it
+    TIME_UP = "TIME_UP"  # cut off when the sweep's time budget ran out: it ended as planned, nothing reruns it
 
     # the value itself wherever it is written out (str() of a mixed-in Enum is "Status.ERROR"),
     # and hashed as it, so sets and dict keys mix members and the plain strings a table holds
@@ -117,7 +118,11 @@ class Status(str, enum.Enum):
         return hash(self.value)
 
 
-ENDED = (Status.TERMINATED, Status.ERROR)  # a trial that will not run again
+ENDED = (Status.TERMINATED, Status.ERROR, Status.TIME_UP)  # a trial that will not run again
+
+# how the summary and the dashboard say a status: why the trial is where it is
+STATUS_WORDS = {Status.PAUSED: "paused at a rung", Status.TIME_UP: "cut off by the time budget",
+                Status.INTERRUPTED: "interrupted (a resume runs them again)"}
 
 
 # --- metric names ----------------------------------------------------------------------------

@@ -454,6 +454,20 @@ class SweepRecorder:
 ACTIVE: dict[str, "SweepRecorder"] = {}
 
 
+def relabel(sweep_uri: str, old: str, new: str) -> int:
+    """Call the closed sweep's trials of status ``old`` ``new`` (what ended them is known only
+    once Tune has returned: its time budget, say); how many."""
+    path = join(sweep_uri, TRIALS)
+    if not exists(path):
+        return 0
+    frame = read_frame(path)
+    hit = frame[STATUS] == old
+    if hit.any():
+        frame.loc[hit, STATUS] = new
+        write_frame(path, frame)
+    return int(hit.sum())
+
+
 def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Optional[str]:
     """The name of the preset ``config`` runs, if any (every value of the preset matches)."""
     for name, values in presets.items():

@@ -266,6 +266,8 @@ TIME_BUDGET_SPENT = "time_budget_spent"  # in sweep.json: when its time budget e
 
 def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
     """The summary; after Ctrl-C or SIGTERM, how to go on, and exit 130 / 143."""
+    if stopped_by == TIME_BUDGET:  # ended as planned: what it cut off is not "interrupted", and no resume reruns it
+        store.relabel(prep.uri, Status.INTERRUPTED, Status.TIME_UP)
     code = summarize(prep.uri, prep.metric, prep.mode)
     if any(without_checkpoint(prep.uri)):  # sweep.json says the trainable saves none (what promotion did about it)
         meta = store.read_meta(prep.uri)
@@ -275,8 +277,8 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
         return code
     if stopped_by == TIME_BUDGET:  # Tune counts it over every run of the sweep: resume would train nothing
         _stamp(prep.uri, TIME_BUDGET_SPENT)
-        print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it: "
-              "trials still paused at a rung or running were left as they were")
+        print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it, "
+              "as planned: trials running then were cut off (TIME_UP), those paused at a rung stay paused")
         return code
     print(f"stopped ({stopping.NAMES[stopped_by]}); resume with: sweeplab resume {prep.uri}")
     return stopping.EXIT[stopped_by]

@@ -167,6 +167,9 @@ def _unfinished(sweep: Sweep, base: pd.Series, es: bool) -> Optional[str]:
                f"stopped by the scheduler at epoch {it} of {budget}")
     elif status == Status.ERROR:
         why = f"falló en la época {it} de {budget}" if es else f"failed at epoch {it} of {budget}"
+    elif status == Status.TIME_UP:
+        why = (f"cortada por el presupuesto de tiempo en la época {it} de {budget}" if es else
+               f"cut off by the sweep's time budget at epoch {it} of {budget}")
     elif status == Status.INTERRUPTED:
         why = f"interrumpida en la época {it} de {budget}" if es else f"interrupted at epoch {it} of {budget}"
     elif status in (Status.RUNNING, Status.PENDING):

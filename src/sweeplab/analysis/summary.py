@@ -10,7 +10,7 @@ import pandas as pd
 from .. import store
 from ..errors import UserError
 from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, NO_CHECKPOINT, PRESET, STATUS, TRIAL_ID,
-                      best_column, config_columns, config_key, is_test)
+                      STATUS_WORDS, best_column, config_columns, config_key, is_test)
 
 
 def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
@@ -22,7 +22,7 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     trials = store.read_frame(trials_uri)
     counts = trials[STATUS].value_counts().to_dict()
     echo(f"\nresults: {uri}")
-    echo("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())))
+    echo("trials: " + ", ".join(f"{n} {STATUS_WORDS.get(s, s.lower())}" for s, n in sorted(counts.items())))
     if EPOCHS_TRAINED in trials:
         trained, reached = int(trials[EPOCHS_TRAINED].fillna(0).sum()), int(trials[ITERATIONS].fillna(0).sum())
         again = f" ({trained - reached} of them again, after a restart or from an older checkpoint)" if trained > reached else ""

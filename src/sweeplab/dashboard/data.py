@@ -222,7 +222,9 @@ def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
         "trials": {"total": len(f), "running": int(status.isin([Status.RUNNING, Status.PENDING]).sum()),
                    "done": int(((status == Status.TERMINATED) & ~f["scheduler_stopped"]).sum()),
                    "stopped": int(f["scheduler_stopped"].sum()), "failed": int((status == Status.ERROR).sum()),
-                   "interrupted": int((status == Status.INTERRUPTED).sum())},
+                   "interrupted": int((status == Status.INTERRUPTED).sum()),
+                   "paused": int((status == Status.PAUSED).sum()), "time_up": int((status == Status.TIME_UP).sum())},
+        "ended_by": "time budget" if sweep.meta.get("time_budget_spent") else None,
         "best": best, "trial_hours": round(float(f["hours"].sum()), 4),
         "reports": [p.name for p in (report / "REPORT.md", report / "report.html") if p.is_file()],
     }

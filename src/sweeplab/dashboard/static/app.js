@@ -74,7 +74,7 @@ async function indexPage() {
       el("td", {}, box), el("td", {}, link), el("td", { text: (s.started || "-").replace("T", " ") }),
       el("td", { text: s.experiment || "-" }), el("td", { text: `${s.metric} (${s.mode})` }),
       el("td", { text: s.scheduler || "?" }), el("td", { text: s.searcher || "?" }),
-      el("td", {}, el("span", { class: `badge ${s.state}`, text: s.state })),
+      el("td", {}, el("span", { class: `badge ${s.state}`, text: stateText(s) })),
       el("td", { class: "progress", text: progressText(p) }), el("td", { text: duration(p.elapsed_s) }),
       el("td", { text: s.state === "running" ? duration(p.eta_s) : "-" }),
       el("td", { text: t.running }), el("td", { text: t.done }), el("td", { text: t.stopped }), el("td", { text: t.failed }),
@@ -327,6 +327,11 @@ async function searchViews(base) {
   performance.mark("search-views");
 }
 
+// "done" says how: a sweep its time budget ended ended as planned
+function stateText(s) {
+  return s.state === "done" && s.ended_by ? `done (${s.ended_by})` : s.state;
+}
+
 async function sweepPage() {
   const base = `/api/sweeps/${encodeURIComponent(sweepId)}`;
   const curvesAsked = getJSON(base + "/curves");
@@ -335,13 +340,15 @@ async function sweepPage() {
   document.title = `sweeplab: ${summary.name}`;
   document.getElementById("title").textContent = summary.name;
   const state = document.getElementById("state");
-  state.textContent = summary.state;
+  state.textContent = stateText(summary);
   state.className = `badge ${summary.state}`;
   const t = summary.trials;
+  const more = [[t.paused, "paused at a rung"], [t.time_up, "cut off by the time budget"], [t.interrupted, "interrupted"]]
+    .filter(([n]) => n).map(([n, what]) => `, ${n} ${what}`).join("");
   document.getElementById("summary").textContent =
     `${summary.experiment || "-"} · ${summary.metric} (${summary.mode}) · ${summary.scheduler} + ${summary.searcher} · ` +
     `seed ${summary.seed ?? "-"} · ${t.total} trials: ${t.running} running, ${t.done} done, ${t.stopped} stopped early, ` +
-    `${t.failed} failed · ${summary.trial_hours.toFixed(3)} trial-hours` +
+    `${t.failed} failed${more} · ${summary.trial_hours.toFixed(3)} trial-hours` +
     (summary.best ? ` · best ${fmt(summary.best.value)} (${summary.best.label})` : "");
   renderTrials(trials);
   performance.mark("trials-table"); // bench/dashboard_load.py reads these marks
