@@ -31,7 +31,7 @@ IMDB_EPOCHS_ES = """\
 | :---- | :----------- | :--------------- | :--------- | :------------- |
 | 1     | 0.3951       | 0.8234           | 0.3245     | 0.8571         |
 | 2     | 0.2857       | 0.8802           | 0.3102     | 0.8721         |
-| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 ✅       |
+| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 (mejor) |
 | 4     | 0.1987       | 0.9321           | 0.3010     | 0.8820         |
 | 5     | 0.1745       | 0.9478           | 0.3105     | 0.8830         |
 | 6     | 0.1523       | 0.9607           | 0.3202     | 0.8784         |
@@ -223,6 +223,36 @@ def test_schedulers_by_searchers_and_the_compute_account(tmp_path):
     assert sorted(tidy["seed"].unique()) == [0, 1]
 
 
+def test_sweeps_of_other_settings_are_other_rows_and_paused_trials_count_as_cut(tmp_path):
+    """freq at phase noise 0 and 2 pi, and a smoke run, are three settings, not one row; a
+    trial left paused at a rung is cut early (stopped or paused) and its unspent budget saved."""
+    space = "experiment: freq\nmetric: {name: val_mse, goal: minimize}\nparameters:\n  lr: {values: [0.01, 0.02]}\n"
+    sweeps = []
+    for i, (noise, smoke, statuses) in enumerate([(0.0, False, ["TERMINATED", "PAUSED"]),
+                                                   (6.283, False, ["TERMINATED", "TERMINATED"]),
+                                                   (0.0, True, ["TERMINATED", "TERMINATED"])]):
+        t_rows, h_rows = [], []
+        for j, status in enumerate(statuses):
+            n = 2 if status == "PAUSED" else 10
+            t_rows.append({"trial_id": f"t{i}{j}", "status": status, "preset": None, "error": None,
+                           "config/lr": 0.01 * (j + 1), "config/phase_noise": noise, "config/seed": i,
+                           "config/epochs": 10, "iterations": n, "wall_time_s": 360.0 * n})
+            h_rows += [{"trial_id": f"t{i}{j}", "epoch": k + 1, "training_iteration": k + 1, "val_mse": 0.5 - 0.01 * j}
+                       for k in range(n)]
+        meta = {**meta_for(None, "val_mse", "min", f"s{i}", scheduler="promotion", searcher="rung_tpe", seed=i),
+                "experiment": "freq", "space": space, "options": {"smoke": smoke}}
+        sweeps.append(load.load_sweep(str(write_sweep(tmp_path / f"s{i}", t_rows, h_rows, meta))))
+    table = tables.sweeps_table(sweeps)
+    assert table.headers[:2] == ["Experiment", "Setting"] and table.headers[-2] == "Stopped or paused early"
+    assert [row[:2] + row[-3:] for row in table.rows] == [
+        ["freq", "phase_noise=0", "2", "1", "1.200"],
+        ["freq", "phase_noise=6.283", "2", "0", "2.000"],
+        ["freq", "phase_noise=0, smoke", "2", "0", "2.000"],
+    ]
+    # the paused trial: 0.2 h spent of the 1.0 h its budget would have cost
+    assert tables.compute_table(sweeps[:1]).rows == [["s0", "2", "1.200", "2.000", "40%"]]
+
+
 # --- choosing ----------------------------------------------------------------------------
 
 def test_best_where_then_pareto_and_the_config_file_train_takes(tmp_path, capsys):
@@ -333,7 +363,7 @@ def test_report_writes_markdown_and_self_contained_html(tmp_path, capsys):
     assert main(["report", str(folder), "--out", str(tmp_path / "r"), "--lang", "es"]) == 0
     md = (tmp_path / "r" / "REPORT.md").read_text()
     page = (tmp_path / "r" / "report.html").read_text()
-    assert "| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 ✅       |" in md
+    assert "| 3     | 0.2411       | 0.9056           | 0.2984     | 0.8882 (mejor) |" in md
     assert "![learning curves](images/imdb_report-curves.png)" in md
     # its only confusion matrix is the test split's: in the held-out section, not plotted as the chosen one's
     assert not (tmp_path / "r" / "images" / "imdb_report-confusion.png").exists()

@@ -235,6 +235,11 @@ def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
         assert len(browser.find_elements(By.CSS_SELECTOR, "#params .js-plotly-plot")) >= 1
         assert browser.find_elements(By.CSS_SELECTOR, "#images img")  # the GAN's sample grids
         assert "frechet_distance" in browser.find_element(By.ID, "summary").text
+        heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#trials thead th")]
+        assert "Epochs run" in heads and "Epochs" not in heads  # not beside a config's own "epochs"
+        lr = [tr.find_elements(By.CSS_SELECTOR, "td")[i].text for i, h in enumerate(heads) if h.startswith("lr")
+              for tr in browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr")]
+        assert lr and all(float(v) > 0 for v in lr), lr  # 4 significant digits: a GAN's 2e-4 is not "0.000"
         header = browser.find_elements(By.CSS_SELECTOR, "#trials thead th")[0]
         header.click()  # sorting by Model keeps every row
         assert len(browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr")) == n_trials

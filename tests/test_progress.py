@@ -124,3 +124,11 @@ def test_a_long_set_up_step_says_how_far_it_is_every_10_s_and_a_quick_one_says_n
         clock.t = t
         tick(done)
     assert out.getvalue().splitlines() == ["  tokenising reviews: 2600 of 50000, 10 s", "  tokenising reviews: 5400 of 50000, 21 s"]
+
+
+def test_rows_read_back_after_a_resume_name_a_trial_without_a_nan_preset_or_a_float_epoch():
+    """A resumed sweep's rows come from Parquet: no preset is NaN and epochs are floats."""
+    p = Progress("val_mse", "min", total=2, clock=Clock())
+    ended = rows(("a", "TERMINATED", 0.4, 20.0, {"preset": float("nan")}))
+    assert p.update(ended) == ["  finished run #1 after 20 epochs: val_mse 0.4 (epoch 20) - best so far"]
+    assert p.status(ended).endswith("best val_mse 0.4: run #1")

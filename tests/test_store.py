@@ -118,6 +118,7 @@ def test_summary_reads_the_store_and_names_the_chosen_config_with_its_test_apart
     table = lines[2].splitlines()
     assert table[0].split() == ["trial_id", "preset", "lr", "best/val_mse", "best_iteration", "iterations", "status"]
     assert [r.split()[0] for r in table[1:]] == ["b", "a"]
+    assert table[1].split() == ["b", "-", "0.0010", "0.125", "3", "4", "TERMINATED"]  # epochs whole, not 3.0
     assert "test" not in lines[2]  # the ranking shows validation only
     assert lines[-4].startswith("chosen: run #2 (trial b): val_mse 0.125, the best; no intervals")
     assert lines[-3] == "chosen config: lr=0.001, seed=0"

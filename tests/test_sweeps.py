@@ -199,7 +199,7 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
             "--max-concurrent", "1", "--set", "epochs=6", "--storage", str(storage), "--name", "r",
             "--quiet", "--num-cpus", "1"]
     sweep = storage / "r"
-    with sweeplab_process(args, stdout=subprocess.PIPE) as proc:
+    with sweeplab_process(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         deadline = time.time() + 120
         while time.time() < deadline:
             if (sweep / "trials.parquet").exists():
@@ -228,6 +228,11 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
         assert proc.returncode == (130 if how == "ctrl-c" else 143)
         assert f"resume with: sweeplab resume {sweep}" in out and "Tuner.restore" not in out
         assert "Failed to connect to GCS" not in out
+        # sweeplab's own line for the signal that came, not Ray's "Press CTRL+C ... to skip" (a SIGTERM is no Ctrl-C)
+        assert "Stop signal received" not in out and "Press CTRL+C" not in out
+        if how in ("ctrl-c", "sigterm"):
+            said = "Ctrl-C" if how == "ctrl-c" else "SIGTERM"
+            assert f"sweeplab: {said}: stopping the sweep; Tune saves its state once more" in out
 
     assert main(["resume", str(sweep)]) == 0
     after, after_hist = frames(sweep)

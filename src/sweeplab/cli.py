@@ -157,7 +157,9 @@ def _sweep_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
                    "mount); default ./sweeps. A sweep on several nodes needs one every node reaches")
     s.add_argument("--name", help="sweep folder name (default: SPACE-DATE-TIME)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="pin a value for this run (repeatable)")
-    s.add_argument("--smoke", action="store_true", help="tiny data, 2 epochs, 2 samples: same code path")
+    s.add_argument("--smoke", action="store_true",
+                   help="tiny data, 2 epochs a trial, a budget of 2 trials (the default search may split it into "
+                        "more, shorter ones): the same code path in seconds")
     s.add_argument("--warm-start", action="append", default=[], metavar="DIR",
                    help="learn from earlier sweeps (a sweep folder or a storage folder; repeatable): their scores "
                         "teach the rung_tpe search, and their two best configs run first")

@@ -42,7 +42,8 @@ class Progress:
 
     def name(self, trial_id: str, row: dict[str, Any]) -> str:
         run = f"run #{self.runs[trial_id]}"
-        return f"{run} (preset {row[PRESET]})" if row.get(PRESET) else run
+        preset = row.get(PRESET)  # NaN in a row read back from Parquet (a resumed sweep's)
+        return f"{run} (preset {preset})" if isinstance(preset, str) and preset else run
 
     def _better(self, value: float) -> bool:
         return self.best is None or (value < self.best[0] if self.mode == "min" else value > self.best[0])
@@ -64,7 +65,9 @@ class Progress:
 
     def ended_line(self, trial_id: str, row: dict[str, Any]) -> str:
         value = row.get(best_column(self.metric))
-        score = (f"{self.metric} {value:.4g} (epoch {row.get(BEST_ITERATION, '?')})"
+        at = row.get(BEST_ITERATION)
+        at = int(at) if isinstance(at, (int, float)) and math.isfinite(at) else "?"
+        score = (f"{self.metric} {value:.4g} (epoch {at})"
                  if isinstance(value, (int, float)) and math.isfinite(value) else f"no {self.metric}")
         reached, trained = int(row.get(ITERATIONS, 0) or 0), epochs_trained(row)
         epochs = f"{reached} epoch{'s' if reached != 1 else ''}"

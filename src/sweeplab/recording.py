@@ -44,6 +44,7 @@ def sweep_meta(prep: SweepPlan) -> dict[str, Any]:
         "searcher": prep.search,
         "seed": prep.seed,
         "num_samples": prep.num_samples,
+        "trials_expected": prep.spec.trials_expected(prep.num_samples),  # a grid: every combination, num_samples times
         "epoch_budget": prep.epochs_to_spend,
         "time_budget_s": prep.time_budget,
         "resources": dataclasses.asdict(prep.plan) if prep.plan else None,

@@ -56,10 +56,22 @@ def _raise_terminated(sig, frame):
 
 
 class _NoRestoreAdvice(logging.Filter):
-    """Ray's "Resume experiment with: Tuner.restore(...)": sweeplab says `sweeplab resume`."""
+    """Ray's "Resume experiment with: Tuner.restore(...)": sweeplab says `sweeplab resume`.
+    Ray's "Stop signal received ... Press CTRL+C ... to skip" becomes sweeplab's own line,
+    which names the signal that came (SIGTERM is not a Ctrl-C) and what a second one does."""
+
+    def __init__(self, got: list[int]):
+        super().__init__()
+        self.got = got
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Tuner.restore" not in record.getMessage()
+        message = record.getMessage()
+        if message.startswith("Stop signal received"):
+            what = "SIGTERM" if signal.SIGTERM in self.got else "Ctrl-C"
+            print(f"sweeplab: {what}: stopping the sweep; Tune saves its state once more "
+                  "(Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+            return False
+        return "Tuner.restore" not in message
 
 
 def fit(run: Callable[[], Any], uri: str = "") -> tuple[Any, Optional[int]]:
@@ -79,7 +91,7 @@ def fit(run: Callable[[], Any], uri: str = "") -> tuple[Any, Optional[int]]:
             _stop_if_ray_died(ray_processes, signal.SIGTERM, uri)
         os.kill(os.getpid(), signal.SIGINT)
 
-    quiet = _NoRestoreAdvice()
+    quiet = _NoRestoreAdvice(got)
     logging.getLogger("ray.tune.tune").addFilter(quiet)
     before_int = signal.signal(signal.SIGINT, on_sigint)
     before_term = signal.signal(signal.SIGTERM, on_sigterm)

@@ -205,6 +205,9 @@ class Sweep:
                 "epochs_trained": max(iterations, schema.epochs_trained(dict(trial))), "budget": trial_budget,
                 "stopped_itself": stopped_itself,
                 "scheduler_stopped": finished and not stopped_itself and 0 < iterations < trial_budget,
+                # stopped by the scheduler, or left paused at a rung below its budget when the sweep ended
+                "cut_early": ((finished or trial.get(STATUS) == Status.PAUSED) and not stopped_itself
+                              and 0 < iterations < trial_budget),
                 "capacity": _capacity(exp, config),
                 "hours": _float(trial.get(schema.WALL_TIME)) / 3600,
             })

@@ -15,7 +15,7 @@ from ..schema import Status, config_column, is_remote
 from .load import ITER, Sweep
 from .tables import confusion
 
-STYLE = {"ok": "#4c72b0", "stopped": "#999999", "failed": "#c44e52", "best": "#dd8452"}
+STYLE = {"ok": "#4c72b0", "stopped": "#999999", "cut": "#8172b2", "failed": "#c44e52", "best": "#dd8452"}
 
 
 def _plt():
@@ -32,8 +32,8 @@ def learning_curves(sweep: Sweep, path: Path, best_id: Optional[str] = None) -> 
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    segments = {"ok": [], "stopped": [], "failed": []}
-    ends = {"stopped": [], "failed": []}
+    segments = {"ok": [], "stopped": [], "cut": [], "failed": []}
+    ends = {"stopped": [], "cut": [], "failed": []}
     for _, f in sweep.facts.iterrows():
         x, y = sweep.curve(f["trial_id"], ITER), sweep.curve(f["trial_id"], sweep.metric)
         if len(x) == 0 or y.dtype.kind != "f":
@@ -42,16 +42,19 @@ def learning_curves(sweep: Sweep, path: Path, best_id: Optional[str] = None) -> 
         x, y = x[keep].astype(float), y[keep]
         if len(x) == 0:
             continue
-        kind = "failed" if f["status"] == Status.ERROR else "stopped" if f["scheduler_stopped"] else "ok"
+        kind = ("failed" if f["status"] == Status.ERROR else "stopped" if f["cut_early"] else
+                "ok" if f["iterations"] >= f["budget"] else "cut")
         segments[kind].append(np.column_stack([x, y]))
         if kind in ends:
             ends[kind].append((x[-1], y[-1]))
     for kind, segs in segments.items():
         if segs:
             ax.add_collection(LineCollection(segs, colors=STYLE[kind], linewidths=1, alpha=0.6,
-                                             label={"ok": "ran its budget", "stopped": "stopped by the scheduler",
+                                             label={"ok": "ran its budget",
+                                                    "stopped": "stopped or paused at a rung by the scheduler",
+                                                    "cut": "cut off (the sweep ended: time budget, Ctrl-C)",
                                                     "failed": "failed"}[kind]))
-    for kind, marker in (("stopped", "x"), ("failed", "v")):
+    for kind, marker in (("stopped", "x"), ("cut", "|"), ("failed", "v")):
         if ends[kind]:
             ax.scatter(*zip(*ends[kind]), marker=marker, color=STYLE[kind], zorder=3, s=25)
     if best_id is not None:

@@ -44,8 +44,12 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     # validation only: the test split never sits beside the figure trials are ranked by
     show = [TRIAL_ID, PRESET, *params, best_col, *([BEST_ITERATION] if BEST_ITERATION in trials else []),
             ITERATIONS, STATUS]
+    shown = ranked[show].head(10).copy()
+    for column in (BEST_ITERATION, ITERATIONS):  # epochs are whole numbers, NaN or not (a float column prints 20.0)
+        if column in shown:
+            shown[column] = pd.to_numeric(shown[column], errors="coerce").round().astype("Int64")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        echo(ranked[show].head(10).rename(columns=config_key).to_string(index=False))
+        echo(shown.rename(columns=config_key).to_string(index=False))
     trial_id, reason, headline = _chosen(uri, metric, mode, ranked)
     best = ranked.set_index(TRIAL_ID).loc[trial_id]
     config = {config_key(c): best[c] for c in config_columns(trials.columns)}

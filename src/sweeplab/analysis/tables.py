@@ -57,7 +57,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "best": ("Best", "Mejor"),
     "mean_std": ("Mean ± std", "Media ± desv."),
     "trials": ("Trials", "Trials"),
-    "stopped_early": ("Stopped early", "Detenidos antes"),
+    "stopped_early": ("Stopped or paused early", "Detenidos o en pausa antes"),
+    "setting": ("Setting", "Ajustes"),
     "trial_hours": ("Trial-hours", "Horas-trial"),
     "sweep": ("Sweep", "Barrido"),
     "full_budget_hours": ("Full budget (h)", "Presupuesto completo (h)"),
@@ -238,7 +239,8 @@ def epoch_columns(sweep: Sweep) -> list[str]:
 
 
 def epoch_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Table:
-    """Report 001's per-epoch evolution of one trial, its best epoch marked ✅."""
+    """Report 001's per-epoch evolution of one trial, its best epoch marked "(best)" (words,
+    not an emoji: a terminal or a PDF without an emoji font draws an empty box)."""
     cols = epoch_columns(sweep)
     epochs = sweep.curve(trial_id, schema.EPOCH)
     iters = sweep.curve(trial_id, ITER)
@@ -252,7 +254,7 @@ def epoch_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Table:
             v = curves[c][i]
             cell = "-" if _nan(v) else f"{float(v):.4f}"
             if c == sweep.metric and int(iters[i]) == best_iter:
-                cell += " ✅"
+                cell += " (mejor)" if lang == "es" else " (best)"
             cells.append(cell)
         rows.append(cells)
     label = sweep.facts.set_index("trial_id").at[trial_id, "label"]
@@ -331,36 +333,80 @@ def held_out_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Ta
 
 
 def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
-    """Schedulers x searchers across sweeps of one experiment: best, mean ± std of the
-    trials' best values, trials run, trials the scheduler stopped early, trial-hours."""
+    """Schedulers x searchers across sweeps of one experiment and setting (sweeps that held
+    other values fixed are not one row): best, mean ± std of the trials' best values, trials
+    run, trials the scheduler stopped early or left paused at a rung, trial-hours."""
     groups: dict[tuple, list[Sweep]] = {}
-    for s in sweeps:
-        key = (s.meta.get("experiment") or "-", s.metric, s.meta.get("scheduler", "?"), s.meta.get("searcher", "?"))
+    settings = _settings(sweeps)
+    for s, setting in zip(sweeps, settings):
+        key = (s.meta.get("experiment") or "-", s.metric, s.meta.get("scheduler", "?"), s.meta.get("searcher", "?"),
+               setting)
         groups.setdefault(key, []).append(s)
     rows = []
-    for (experiment, metric, scheduler, searcher), members in groups.items():
+    for (experiment, metric, scheduler, searcher, setting), members in groups.items():
         facts = pd.concat([s.facts for s in members], ignore_index=True)
         best = facts["best"].dropna()
         mode = members[0].mode
         top = (best.max() if mode == "max" else best.min()) if len(best) else math.nan
         spread = f"{fmt_metric(best.mean())} ± {fmt_metric(best.std(ddof=1)) if len(best) > 1 else '0'}" if len(best) else "-"
-        rows.append([experiment, metric, scheduler, searcher, fmt_metric(top), spread, str(len(facts)),
-                     str(int(facts["scheduler_stopped"].sum())), f"{facts['hours'].sum():.3f}"])
-    headers = [word("experiment", lang), "Metric" if lang == "en" else "Métrica", word("scheduler", lang),
+        rows.append([experiment, *([setting] if any(settings) else []), metric, scheduler, searcher, fmt_metric(top),
+                     spread, str(len(facts)), str(int(facts["cut_early"].sum())), f"{facts['hours'].sum():.3f}"])
+    headers = [word("experiment", lang), *([word("setting", lang)] if any(settings) else []),
+               "Metric" if lang == "en" else "Métrica", word("scheduler", lang),
                word("searcher", lang), word("best", lang), word("mean_std", lang), word("trials", lang),
                word("stopped_early", lang), word("trial_hours", lang)]
     title = {"en": "Schedulers and searchers", "es": "Planificadores y buscadores"}[lang]
     return Table(title, headers, rows)
 
 
+def _settings(sweeps: Sequence[Sweep]) -> list[str]:
+    """What each sweep held fixed that another sweep of the same experiment set otherwise (a
+    config value every trial shared, a smoke run), as "phase_noise=0, smoke"; "" where the
+    sweeps agree. The seed is left out: sweeps on other seeds are the same setting, repeated."""
+    def fixed(s: Sweep) -> dict[str, Any]:
+        configs = [s.config(t) for t in s.facts["trial_id"]]
+        keys = set.intersection(*(set(c) for c in configs)) if configs else set()
+        out = {k: configs[0][k] for k in keys - {"seed"} - _searched(s)
+               if all(repr(c[k]) == repr(configs[0][k]) for c in configs)}
+        if (s.meta.get("options") or {}).get("smoke"):
+            out["smoke"] = True
+        return out
+
+    held = [fixed(s) for s in sweeps]
+    labels = []
+    for s, mine in zip(sweeps, held):
+        peers = [h for other, h in zip(sweeps, held) if other.meta.get("experiment") == s.meta.get("experiment")]
+        differ = sorted(k for k in set().union(*peers) if len({repr(h.get(k)) for h in peers}) > 1)
+        labels.append(", ".join(k if k == "smoke" else f"{k}={fmt(mine[k]) if k in mine else '-'}"
+                                for k in differ if k in mine or k != "smoke"))
+    return labels
+
+
+def _searched(sweep: Sweep) -> set[str]:
+    """The parameters the sweep searched: its space's, less what --set pinned; where the
+    space is not recorded (a plain Ray folder), every config key: none is known to be fixed."""
+    from .. import spaces
+    from ..errors import UserError
+
+    text = sweep.meta.get("space")
+    try:
+        raw = spaces.loads(text) if isinstance(text, str) else None
+    except (UserError, ValueError):
+        raw = None
+    if not isinstance(raw, dict) or not isinstance(raw.get("parameters"), dict):
+        return {k for t in sweep.facts["trial_id"] for k in sweep.config(t)}  # unknown: none is taken as fixed
+    return set(raw["parameters"]) - set(sweep.meta.get("pins") or {})
+
+
 def compute_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
     """Trial-hours spent against the same trials trained to their full budget (each at its
-    own mean time per iteration), and the share early stopping saved."""
+    own mean time per iteration), and the share the scheduler's cuts saved (trials it
+    stopped, and those it left paused at a rung)."""
     rows = []
     for s in sweeps:
         f = s.facts
         per_iter = f["hours"] / f["epochs_trained"].clip(lower=1)  # hours bought every epoch it ran, repeats too
-        full = np.where(f["scheduler_stopped"], per_iter * f["budget"], f["hours"])
+        full = np.where(f["cut_early"], per_iter * f["budget"], f["hours"])
         spent, total = float(f["hours"].sum()), float(np.sum(full))
         saved = 1 - spent / total if total > 0 else 0.0
         rows.append([s.name, str(len(f)), f"{spent:.3f}", f"{total:.3f}", f"{saved:.0%}"])

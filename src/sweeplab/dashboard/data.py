@@ -190,7 +190,7 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
     ended = int(f["status"].isin(ENDED).sum())
     spent = int(f["epochs_trained"].sum())  # every epoch trained counts against the budget, repeats too
     budget = sweep.meta.get("epoch_budget")
-    of = None if budget else sweep.meta.get("num_samples")
+    of = None if budget else sweep.meta.get("trials_expected") or sweep.meta.get("num_samples")
     elapsed = None
     try:
         started = dt.datetime.fromisoformat(sweep.meta.get("started") or "").timestamp()

@@ -19,7 +19,7 @@ function fmt(v) {
   if (typeof v === "boolean") return v ? "Yes" : "No";
   if (typeof v === "number") {
     if (Number.isInteger(v)) return String(v);
-    return Math.abs(v) <= 1 ? v.toFixed(3) : v.toPrecision(4);
+    return String(Number(v.toPrecision(4))); // 4 significant digits: an lr of 0.00028 is not "0.000"
   }
   return String(v);
 }
@@ -98,7 +98,9 @@ function trialCells(row, data) {
 }
 
 function renderTrials(data) {
-  const head = ["Model", "Status", "Epochs", ...data.params, ...data.metrics, "Observations"];
+  // the epochs a trial ran beside, where the space has one, the epochs its config asked for
+  const head = ["Model", "Status", "Epochs run", ...data.params.map((p) => (p === "epochs" ? "epochs (config)" : p)),
+    ...data.metrics, "Observations"];
   const thead = document.querySelector("#trials thead");
   const tbody = document.querySelector("#trials tbody");
   thead.replaceChildren(el("tr", {}, ...head.map((h, i) => {
