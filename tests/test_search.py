@@ -227,6 +227,34 @@ def test_presets_always_go_on_and_paused_trials_are_stopped_once_nothing_can_pro
     assert trials.loc["q", "status"] == "TERMINATED" and trials.loc["q", "stopped_at_rung"] == 1
 
 
+def test_a_pause_records_why_the_trial_waits_and_the_dashboard_says_it(tmp_path):
+    """The rung's best trial paused because a preset took the rung's one promotion: the
+    decisions grid says so ("rung full") instead of showing a best score paused unexplained."""
+    from sweeplab.analysis import load
+    from sweeplab.dashboard import insight
+
+    uri = str(tmp_path / "s")
+    recorder = store.SweepRecorder(uri, {"v": 1, "metric": "acc", "mode": "max"}, "acc", "max")
+    recorder.open()
+    s = scheduler(presets={"report": {"lr": 1e-3}}, store_uri=uri)
+    trials = [FakeTrial("p", {"lr": 1e-3}), FakeTrial("b", {"lr": 0.2}), FakeTrial("c", {"lr": 0.5}),
+              FakeTrial("d", {"lr": 0.7})]
+    for t in trials:
+        recorder.started(t.trial_id, t.config)
+    ctrl = FakeController(trials)
+    for t, value in zip(trials, (0.1, 0.05, 0.3, 0.01)):
+        recorder.result(t.trial_id, {"training_iteration": 1, "acc": value})
+        assert s.on_trial_result(ctrl, t, result(1, value)) == (CONTINUE if t.trial_id == "p" else PAUSE)
+    recorder.close({})
+    decisions = pd.read_parquet(tmp_path / "s" / store.DECISIONS)
+    reasons = {t: json.loads(sc).get("reason") for t, sc in zip(decisions["trial_id"], decisions["scores"])}
+    # b: two scores, none promotable yet; c: the rung's best, its one promotion the preset's; d: below the cutoff
+    assert reasons == {"p": None, "b": "few_scores", "c": "no_room", "d": "below_cutoff"}
+    grid = {d["trial_id"]: d for d in insight.decisions(load.load_sweep(uri))["decisions"]}
+    assert grid["c"]["rank"] == 1 and grid["c"]["why"].startswith("waits: good enough to go on, but the rung's "
+                                                                    "promotions")
+
+
 def test_min_mode_scores_and_a_resumed_scheduler_rebuilds_its_rungs_from_the_store(tmp_path):
     import pickle
 

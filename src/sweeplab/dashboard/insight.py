@@ -76,7 +76,8 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
             trial, epoch = str(r[TRIAL_ID]), int(r["epoch"])
             score = by_epoch.get(epoch, {}).get(trial, top.get(trial))
             rows.append(_decision(trial, int(r["rung"]), epoch, str(r["action"]), score, top, high, labels,
-                                  n=seen.get("n"), cutoff=_num(seen.get("cutoff")), at=r.get("at")))
+                                  n=seen.get("n"), cutoff=_num(seen.get("cutoff")), at=r.get("at"),
+                                  reason=seen.get("reason") if isinstance(seen.get("reason"), str) else None))
     else:
         for _, f in sweep.facts.iterrows():
             paused = f["status"] == Status.PAUSED
@@ -94,14 +95,23 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
 
 def _decision(trial_id: str, rung: int, epoch: int, action: str, score: Optional[float], scores: dict[str, float],
               high: bool, labels: dict[str, str], n: Any = None, cutoff: Optional[float] = None,
-              at: Any = None) -> dict[str, Any]:
+              at: Any = None, reason: Optional[str] = None) -> dict[str, Any]:
     """``scores``: the rung's scores known then (all, or its best few); ``rank`` is the
-    trial's place among them, None when it was not among the few."""
+    trial's place among them, None when it was not among the few; ``reason``: why a paused
+    trial waits, in words (the scheduler's code: promotion.FEW / ROOM / BELOW)."""
     ranked = sorted(scores.values(), reverse=high)
     rank = ranked.index(score) + 1 if score is not None and score in ranked else None
     return {"trial_id": trial_id, "label": labels.get(trial_id, trial_id), "rung": rung, "epoch": epoch,
             "action": action, "score": jsonable(score), "rank": rank,
-            "of": int(n) if _num(n) is not None else len(scores), "cutoff": jsonable(cutoff), "at": jsonable(at)}
+            "of": int(n) if _num(n) is not None else len(scores), "cutoff": jsonable(cutoff), "at": jsonable(at),
+            "reason": reason, "why": WHY.get(reason or "")}
+
+
+# why a trial waits at a rung, as the decisions grid says it (promotion.py's reasons)
+WHY = {"few_scores": "waits: the rung has fewer scores than it needs to promote any",
+       "no_room": "waits: good enough to go on, but the rung's promotions (one in eta of its scores) went to "
+                  "trials before it (presets always go on)",
+       "below_cutoff": "waits: below the rung's cutoff"}
 
 
 PBT_LOG = "pbt_global.txt"  # Ray's PBT: one JSON list a line per exploit, in the experiment folder

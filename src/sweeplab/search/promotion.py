@@ -68,6 +68,7 @@ from .rungs import rung_milestones
 SHOWN_SCORES = 50  # a decision records the rung's best scores up to this many, with their count and cutoff
 CHECKPOINT_KEY = "checkpoint_dir_name"  # Tune: set in a function trainable's result when that report saved one
 ENDGAME = "endgame"  # a promote decision's flag when the endgame resumed it to run to max_t
+FEW, ROOM, BELOW = "few_scores", "no_room", "below_cutoff"  # a pause's "reason" in decisions.parquet
 ELAPSED = "elapsed_s"  # a decision's flag under a time budget: the sweep's seconds so far
 
 NO_CHECKPOINT_NOTE = (
@@ -224,7 +225,17 @@ class PromotionASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         if trial.trial_id not in self.saved:  # nothing to resume from: ASHA's rule, not a pause
             return self._without_checkpoint(tune_controller, trial.trial_id, t)
-        return self._pause(tune_controller, trial.trial_id, t)
+        return self._pause(tune_controller, trial.trial_id, t, reason=self._held_because(t, trial.trial_id))
+
+    def _held_because(self, milestone: int, trial_id: str) -> str:
+        """Why a trial that did not go on waits, for the decisions grid: its rung had fewer
+        than eta scores (FEW), or it is in the top 1/eta but the rung's promotions are taken
+        (ROOM: by presets, which always go on, and trials that went on before it), or it
+        scored below the cutoff (BELOW)."""
+        cutoff = self._cutoff(milestone)
+        if cutoff is None:
+            return FEW
+        return ROOM if self.rungs[milestone][trial_id] >= cutoff else BELOW
 
     def _pause(self, tune_controller, trial_id: str, milestone: int, **flags: Any) -> str:
         self.paused_at[trial_id] = milestone

@@ -291,8 +291,9 @@ function renderDecisions(d) {
   document.querySelector("#decisions tbody").replaceChildren(...[...byTrial.entries()].map(([id, t]) => el("tr", { "data-trial": id },
     el("td", { text: t.label }), ...d.rungs.map((r) => {
       const c = t.cells[r];
-      return c ? el("td", { class: `decision-${c.action}`, title: `epoch ${c.epoch}` + (c.cutoff !== null && c.cutoff !== undefined ? `, cutoff ${fmt(c.cutoff)}` : ""),
-        text: `${c.action} ${fmt(c.score)}` + (c.rank ? ` (${c.rank}/${c.of})` : c.of ? ` (of ${c.of})` : "") }) : el("td", { text: "" });
+      return c ? el("td", { class: `decision-${c.action}`, title: `epoch ${c.epoch}` + (c.cutoff !== null && c.cutoff !== undefined ? `, cutoff ${fmt(c.cutoff)}` : "") + (c.why ? `; ${c.why}` : ""),
+        text: `${c.action} ${fmt(c.score)}` + (c.rank ? ` (${c.rank}/${c.of})` : c.of ? ` (of ${c.of})` : "") +
+          (c.reason === "no_room" ? ": rung full" : "") }) : el("td", { text: "" });
     }))));
   if (!d.decisions.length) document.querySelector("#decisions tbody").append(el("tr", {}, el("td", { colspan: d.rungs.length + 1,
     text: "No trial was paused or stopped at a rung." })));
