@@ -818,3 +818,26 @@ def test_the_sweeps_summary_compares_the_chosen_config_with_the_baseline(tmp_pat
     assert conclude.headline(plain, "gru1") == (
         "against the baseline GRU (original): val_macro_f1 0.890 against 0.920, lower by 0.03 (3.3% worse); "
         "no intervals: worse by more than a 1% margin")
+
+
+def test_the_summary_says_when_no_searched_config_ran(tmp_path):
+    """A time budget that ended with the presets: the summary says nothing was searched and
+    how many presets ran, instead of a table that reads like a search (issue 32.5)."""
+    from sweeplab.analysis.summary import summarize
+
+    trials = [{"trial_id": t, "status": "TERMINATED", "preset": p, "error": None, "config/lr": lr, "iterations": 2,
+               "best/val_mse": v, "best_iteration": 2} for t, p, lr, v in (("a", "initial", 1e-3, 0.3),
+                                                                          ("b", "tuned", 5e-4, 0.2))]
+    history = [{"trial_id": t, "training_iteration": i, "val_mse": 0.5} for t in "ab" for i in (1, 2)]
+    presets = {"initial": {"lr": 1e-3}, "tuned": {"lr": 5e-4}, "third": {"lr": 1e-2}}
+    folder = write_sweep(tmp_path / "s", trials, history, meta_for(None, "val_mse", "min", "s", presets=presets))
+    lines: list[str] = []
+    summarize(str(folder), "val_mse", "min", echo=lines.append)
+    assert ("note: no searched config ran: the budget ended with the presets; 2 of its 3 presets ran. The presets "
+            "alone are no search; give the sweep more budget (--num-samples, --epoch-budget or --time-budget) or "
+            "fewer presets") in lines
+    trials.append({**trials[0], "trial_id": "c", "preset": None, "config/lr": 0.05})
+    write_sweep(tmp_path / "t", trials, history, meta_for(None, "val_mse", "min", "t", presets=presets))
+    lines.clear()
+    summarize(str(tmp_path / "t"), "val_mse", "min", echo=lines.append)
+    assert not any("no searched config" in line for line in lines)

@@ -322,3 +322,16 @@ def test_a_relative_trainable_path_is_kept_absolute_for_a_resume_from_elsewhere(
     assert p.user_trainable == p.options.trainable == f"{tmp_path}/code/mine.py:train"
     assert tuning.sweep_meta(p)["options"]["trainable"] == f"{tmp_path}/code/mine.py:train"
     assert prep(tmp_path, trainable="json:loads", space=str(space)).user_trainable == "json:loads"  # a module
+
+
+def test_a_budget_the_presets_fill_is_said_before_anything_starts(tmp_path, capsys):
+    """seqclf_gru's 6 presets of 60 epochs take 360 of --num-samples 8's 480 epochs: the
+    search is left under 3 trials' epochs, said with what would leave it 3 (issue 32.5)."""
+    prep(tmp_path, target="seqclf_gru", num_samples=8)
+    assert ("note: the budget of 480 epochs leaves the search 120 after the 6 preset(s), which run first and in full "
+            "(360 epochs): under 3 trials' worth, so little or nothing searched will run; --num-samples 9 (or "
+            "--epoch-budget 540) runs every preset and leaves the search 3 trials' epochs") in capsys.readouterr().out
+    prep(tmp_path, target="seqclf_gru", num_samples=9)
+    assert "leaves the search" not in capsys.readouterr().out
+    prep(tmp_path, target="seqclf_gru", num_samples=2, smoke=True)  # a smoke run checks the code path: no note
+    assert "leaves the search" not in capsys.readouterr().out

@@ -190,6 +190,8 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     if check_fit:  # a local run: its storage is this machine's (a cluster job's is checked there)
         check_storage(storage)
     search_budget, to_spend = _budgets(search, scheduler.name, opts.epoch_budget, num_samples, spec.max_epochs())
+    if not opts.smoke:  # a smoke run is a check of the code path, not a search
+        _say_if_presets_fill(spec, search_budget or to_spend, num_samples)
     prior = _prior(opts, spec, search, metric, mode) if fresh and check_fit else ()
     return SweepPlan(
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
@@ -271,6 +273,32 @@ def _search_and_scheduler(spec: spaces.Spec, opts: SweepOptions) -> tuple[str, S
         search = "random"
     spec.search = search
     return search, scheduler
+
+
+def _say_if_presets_fill(spec: spaces.Spec, budget: Optional[int], num_samples: int) -> None:
+    """Before anything starts: an epoch budget the presets (which run first, in full; at
+    most num_samples of them, as make_searcher takes them) take all or nearly all of leaves
+    no searched config, or hardly one; say so, and what would."""
+    if not budget or not spec.presets or not spec.parameters:
+        return
+    from .search.sampling import config_key
+
+    # what the searcher runs: a preset's searched values (pins can make presets one config)
+    pairs = list(zip(spec.points_to_evaluate(), spec.preset_configs().values()))
+    trial = int(spec.max_epochs() or 1)
+
+    def epochs(presets: list) -> tuple[int, int]:
+        distinct = {config_key(point): full for point, full in presets}
+        return len(distinct), sum(int(c.get("epochs") or trial) for c in distinct.values())
+
+    n, need = epochs(pairs[:num_samples])
+    if budget - need >= 3 * trial:
+        return
+    enough = epochs(pairs)[1] + 3 * trial  # every preset, then 3 trials' epochs
+    print(f"note: the budget of {budget} epochs leaves the search {max(0, budget - need)} after the {n} preset(s), "
+          f"which run first and in full ({need} epochs): under 3 trials' worth, so little or nothing searched will "
+          f"run; --num-samples {-(-enough // trial)} (or --epoch-budget {enough}) runs every preset and leaves the "
+          "search 3 trials' epochs")
 
 
 def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, trainable: str) -> None:

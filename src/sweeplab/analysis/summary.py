@@ -32,6 +32,7 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         echo(f"note: the trainable saved no checkpoint: {paused} pause(s) at a low rung, a promoted one training again "
              f"from epoch 1 (counted above), and {stopped} trial(s) stopped at a higher rung instead of paused; report "
              "a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to resume where a trial paused")
+    _say_if_nothing_searched(uri, trials, echo)
     best_col = best_column(metric)
     ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]
     if ok.empty:
@@ -66,6 +67,21 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     echo(f"next: sweeplab analyze {uri} | sweeplab best {uri} --out best.yaml | sweeplab report {uri} | "
          f"sweeplab dashboard {uri.rsplit('/', 1)[0] if '/' in uri else uri}")
     return 0
+
+
+def _say_if_nothing_searched(uri: str, trials: pd.DataFrame, echo: Callable[[str], None]) -> None:
+    """A budget the presets took whole: no searched config ran (and maybe not every preset);
+    said, since the table alone reads like a search that found the presets best."""
+    meta = store.read_meta(uri) if store.exists(store.join(uri, store.SWEEP_JSON)) else {}
+    presets = list(meta.get("presets") or {})
+    if not presets or PRESET not in trials:
+        return
+    ran = trials[PRESET].map(lambda p: isinstance(p, str) and p != "")
+    if ran.all():
+        names = set(trials.loc[ran, PRESET])
+        short = f"; {len(names)} of its {len(presets)} presets ran" if len(names) < len(presets) else ""
+        echo(f"note: no searched config ran: the budget ended with the presets{short}. The presets alone are no "
+             "search; give the sweep more budget (--num-samples, --epoch-budget or --time-budget) or fewer presets")
 
 
 def without_checkpoint(uri: str) -> tuple[int, int]:
