@@ -335,3 +335,30 @@ def test_a_budget_the_presets_fill_is_said_before_anything_starts(tmp_path, caps
     assert "leaves the search" not in capsys.readouterr().out
     prep(tmp_path, target="seqclf_gru", num_samples=2, smoke=True)  # a smoke run checks the code path: no note
     assert "leaves the search" not in capsys.readouterr().out
+
+
+def test_a_ray_address_from_the_environment_is_said_before_connecting(monkeypatch, capsys):
+    """$RAY_ADDRESS left set (a profile, a `ray start` long ago) would put the sweep on a Ray
+    the user did not start for it, silently (issue 32.8)."""
+    import ray
+
+    class Connected(Exception):
+        pass
+
+    def init(**kw):
+        raise Connected(kw["address"])
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")
+    with pytest.raises(Connected, match="10.0.0.5:6379"):
+        session.init_ray(None)
+    assert capsys.readouterr().out == (
+        "note: running on the Ray at 10.0.0.5:6379 (from $RAY_ADDRESS, not --address): its trials share that "
+        "cluster; unset RAY_ADDRESS to run on a Ray of this sweep's own\n")
+    with pytest.raises(Connected, match="10.0.0.9:6379"):
+        session.init_ray("10.0.0.9:6379")  # named: nothing to say
+    monkeypatch.delenv("RAY_ADDRESS")
+    with pytest.raises(Connected, match="local"):
+        session.init_ray(None)
+    assert capsys.readouterr().out == ""

@@ -49,6 +49,10 @@ def _light_checks(args: argparse.Namespace) -> None:
 
 
 def _tune(args: argparse.Namespace) -> int:
+    if args.address or os.environ.get("RAY_ADDRESS"):  # a driver joining a cluster started with token auth
+        from . import cluster
+
+        cluster.token_mode()  # before anything imports Ray, as for submit
     _light_checks(args)
     from . import plan, tuning
 

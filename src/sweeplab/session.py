@@ -42,6 +42,9 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     secrets.keep_out_of_ray()
     if ray.is_initialized():
         return None
+    if not address and os.environ.get("RAY_ADDRESS"):  # set by someone's profile or a `ray start` long ago
+        print(f"note: running on the Ray at {os.environ['RAY_ADDRESS']} (from $RAY_ADDRESS, not --address): its "
+              "trials share that cluster; unset RAY_ADDRESS to run on a Ray of this sweep's own")
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
