@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -173,3 +174,15 @@ def test_submit_forwards_to_tune_exactly_the_sweep_flags_that_differ_from_their_
          "--max-failures", "0", "--address", "http://head:8265", "--warm-start", "s3://b/s/freq-1"])
     assert cli._forwarded(args) == ["freq", "--seed", "4", "--storage", "s3://b/s", "--set", "lr=0.01",
                                     "--set", "epochs=3", "--smoke", "--warm-start", "s3://b/s/freq-1"]
+
+
+def test_tune_joining_a_ray_turns_on_token_mode_when_a_token_is_at_hand(monkeypatch, capsys):
+    """A driver joining a Ray started with token auth must send the token (Ray reads
+    RAY_AUTH_MODE once, at import): tune does what submit does; a local Ray is left alone."""
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "0123456789abcdef")
+    assert main(["tune", "no_such_experiment"]) == 2  # no address: nothing changes
+    assert "RAY_AUTH_MODE" not in os.environ
+    assert main(["tune", "no_such_experiment", "--address", "127.0.0.1:6379"]) == 2
+    assert os.environ.get("RAY_AUTH_MODE") == "token"
+    capsys.readouterr()
