@@ -179,7 +179,8 @@ def test_submit_forwards_to_tune_exactly_the_sweep_flags_that_differ_from_their_
 def test_tune_joining_a_ray_turns_on_token_mode_when_a_token_is_at_hand(monkeypatch, capsys):
     """A driver joining a Ray started with token auth must send the token (Ray reads
     RAY_AUTH_MODE once, at import): tune does what submit does; a local Ray is left alone."""
-    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setenv("RAY_AUTH_MODE", "")  # recorded as it was (unset, say), for the teardown to put back:
+    monkeypatch.delenv("RAY_AUTH_MODE")  # the command sets it in os.environ itself
     monkeypatch.setenv("RAY_AUTH_TOKEN", "0123456789abcdef")
     assert main(["tune", "no_such_experiment"]) == 2  # no address: nothing changes
     assert "RAY_AUTH_MODE" not in os.environ

@@ -18,7 +18,7 @@ from sweeplab.schema import Status
 
 def test_status_values_are_the_stored_strings():
     assert [s.value for s in Status] == ["PENDING", "RUNNING", "PAUSED", "TERMINATED", "ERROR", "RESTARTING",
-                                        "INTERRUPTED"]
+                                        "INTERRUPTED", "TIME_UP"]
     for s in Status:
         assert s == s.value and s.name == s.value and isinstance(s, str)
         assert str(s) == f"{s}" == s.value and hash(s) == hash(s.value)  # written, formatted, hashed as the string

@@ -149,7 +149,7 @@ def test_a_user_trainable_learns_from_a_plain_ray_tune_experiment_folder(tmp_pat
     (tmp_path / "mine.py").write_text("def objective(config):\n    pass\n")
     (tmp_path / "space.yaml").write_text("method: bayes\nmetric: {name: acc, goal: maximize}\nparameters:\n"
                                          "  lr: {distribution: log_uniform_values, min: 1.0e-3, max: 1.0e-1}\n"
-                                         "  width: {values: [8, 16]}\n")
+                                         "  width: {values: [8, 16]}\n  epochs: {value: 2}\n")
     prep = plan.prepare(plan.SweepOptions(trainable=f"{tmp_path / 'mine.py'}:objective", space=str(tmp_path / "space.yaml"),
                                           storage=str(tmp_path / "sweeps"), name="mine", warm_start=[str(exp)]))
     assert prep.prior == (({"lr": 0.01, "width": 8}, {1: 0.5, 2: 0.7}), ({"lr": 0.02, "width": 8}, {1: 0.4}))

@@ -98,6 +98,8 @@ class SweepPlan:
     finished: Finished = ()  # on resume: trials the store saw complete (runner.skip_finished)
     faults: str = ""  # SWEEPLAB_FAULTS as the sweep started, checked (faults.py); '' when none
     prior: tuple = ()  # --warm-start's prior trials for the searcher (search/warm.py); () on resume
+    known: tuple = ()  # configs --warm-start's sweeps measured with the same seed and code (known.py); () on resume
+    code: str = ""  # known.code_digest: what computes a trial, recorded in sweep.json
 
     @property
     def uri(self) -> str:
@@ -192,7 +194,10 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     search_budget, to_spend = _budgets(search, scheduler.name, opts.epoch_budget, num_samples, spec.max_epochs())
     if not opts.smoke:  # a smoke run is a check of the code path, not a search
         _say_if_presets_fill(spec, search_budget or to_spend, num_samples)
-    prior = _prior(opts, spec, search, metric, mode) if fresh and check_fit else ()
+    from . import known
+
+    code = known.code_digest(opts.trainable)
+    prior, measured = _prior(opts, spec, search, metric, mode, code) if fresh and check_fit else ((), ())
     return SweepPlan(
         spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
@@ -200,21 +205,25 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         options=opts, resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]),
                                                    workers=int(res["workers"])),
         search_budget=search_budget, epochs_to_spend=to_spend, gpu_default=gpu_default, secrets=secret_values,
-        faults=injected, prior=prior,
+        faults=injected, prior=prior, known=measured, code=code,
     )
 
 
-def _prior(opts: SweepOptions, spec: spaces.Spec, search: str, metric: str, mode: str) -> tuple:
-    """What ``--warm-start`` reads, checked before Ray starts. Not on resume (the searcher's
-    saved state holds it) nor for a job submitted to a cluster (the cluster reads it)."""
+def _prior(opts: SweepOptions, spec: spaces.Spec, search: str, metric: str, mode: str, code: str) -> tuple:
+    """What ``--warm-start`` reads, checked before Ray starts: the prior trials for the
+    searcher, and the configs they measured that this sweep takes as they are (known.py).
+    Not on resume (the searcher's saved state and the store hold them) nor for a job
+    submitted to a cluster (the cluster reads them)."""
     if not opts.warm_start:
-        return ()
+        return (), ()
     if search != "rung_tpe":
         raise UserError(f"--warm-start: only the rung_tpe search learns from earlier sweeps (this sweep's search: "
                         f"{search}; add --search rung_tpe)")
+    from . import known
     from .search import warm
 
-    return warm.read(opts.warm_start, spec, metric, mode)
+    sweeps = warm.load_all(opts.warm_start, spec, metric, mode)
+    return warm.read(sweeps, spec, metric, " ".join(opts.warm_start)), known.find(sweeps, spec, metric, code)
 
 
 def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> None:

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, Callable, Optional, TextIO
 
-from .schema import (BEST_ITERATION, ENDED, ERROR, ITERATIONS, PRESET, STATUS, STOPPED_AT_RUNG, Status,
+from .schema import (BEST_ITERATION, ENDED, ERROR, ITERATIONS, MEASURED_IN, PRESET, STATUS, STOPPED_AT_RUNG, Status,
                      best_column, epochs_trained)
 
 PLAIN_EVERY = 30.0  # seconds between status lines when the output is not a terminal
@@ -76,8 +76,10 @@ class Progress:
         if row.get(STATUS) == Status.ERROR:
             error = str(row.get(ERROR) or "").strip().splitlines()
             return f"  failed   {self.name(trial_id, row)} after {epochs}: {error[-1][:120] if error else 'no message'}"
-        verb = "stopped " if row.get(STOPPED_AT_RUNG) is not None else "finished"
         best = " - best so far" if self.best and self.best[0] == value else ""
+        if isinstance(row.get(MEASURED_IN), str):  # an earlier sweep's figures, taken as they are
+            return f"  known    {self.name(trial_id, row)}: {score}, measured in {row[MEASURED_IN]}, not trained again{best}"
+        verb = "stopped " if row.get(STOPPED_AT_RUNG) is not None else "finished"
         return f"  {verb} {self.name(trial_id, row)} after {epochs}: {score}{best}"
 
     def status(self, rows: dict[str, dict[str, Any]]) -> str:

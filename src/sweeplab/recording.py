@@ -18,6 +18,7 @@ from . import registry, secrets, store
 from .config import fields_record
 from .errors import causes
 from .schema import FAILURE_KIND, Status
+from .known import CODE_KEY
 from .plan import SweepPlan
 
 
@@ -29,6 +30,7 @@ def sweep_meta(prep: SweepPlan) -> dict[str, Any]:
     for mod in ("torch", "sweeplab"):
         if mod in sys.modules:
             versions[mod] = getattr(sys.modules[mod], "__version__", "?")
+    versions[CODE_KEY] = prep.code  # what a later sweep checks before it takes this one's figures (known.py)
     return secrets.redact({
         "experiment": prep.spec.experiment,
         "trainable": prep.user_trainable or (prep.plan.module if prep.plan else None),
@@ -60,7 +62,8 @@ def sweep_meta(prep: SweepPlan) -> dict[str, Any]:
     }, prep.secrets)
 
 
-def store_callback(recorder: store.SweepRecorder):
+def store_callback(recorder: store.SweepRecorder, known: tuple = ()):
+    """``known``: configs an earlier sweep measured (known.py), into the store before any trial starts."""
     from ray.tune import Callback
 
     class StoreCallback(Callback):
@@ -68,6 +71,8 @@ def store_callback(recorder: store.SweepRecorder):
 
         def setup(self, **info):
             recorder.open()
+            for measured in known:  # not again on resume: the store has them (and Tune restores no `known`)
+                recorder.measured(measured)
             self.reconciled = False
 
         def on_step_begin(self, iteration, trials, **info):

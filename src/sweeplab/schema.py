@@ -29,6 +29,7 @@ ERROR = "error"  # the error's last line (secrets masked), for a trial that fail
 LAST_ERROR = "last_error"  # the error a restarted trial (--max-failures) recovered from
 RESTARTS = "restarts"
 ITERATIONS = "iterations"  # iterations reported: the trial's last training_iteration
+MEASURED_IN = "measured_in"  # a config an earlier sweep measured (same seed and code): "sweep/trial"; see known.py
 EPOCHS_TRAINED = "epochs_trained"  # every epoch the trial ran: repeats after a restart or a restore included
 # decisions.parquet: a stop decision's "why" (in its scores) when promotion could not pause the
 # trial, which had saved no checkpoint to resume from
@@ -217,7 +218,7 @@ def absolute(uri: str) -> str:
 # names (or a config/... or best/... name) has it stored as reported/<name>, so a report
 # never rewrites a trial's status, config, best value or preset.
 STORE_COLUMNS = frozenset({STATUS, PRESET, ERROR, LAST_ERROR, RESTARTS, ITERATIONS, EPOCHS_TRAINED, WALL_TIME,
-                           BEST_ITERATION, STOPPED_AT_RUNG, *FAILURE_COLUMNS})
+                           BEST_ITERATION, STOPPED_AT_RUNG, MEASURED_IN, *FAILURE_COLUMNS})
 REPORTED_PREFIX = "reported/"
 
 

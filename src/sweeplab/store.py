@@ -29,7 +29,8 @@ from .secrets import redact
 from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame, read_json
 from .files import missing, scalar, write_frame, write_json
 from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, EPOCHS_TRAINED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
-                     PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID, TUNE_BOOKKEEPING,
+                     MEASURED_IN, PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID,
+                     TUNE_BOOKKEEPING,
                      WALL_TIME, Status, best_column, epochs_trained, is_remote, is_store_column, reported_column)
 
 SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
@@ -228,6 +229,15 @@ class SweepRecorder:
         self._event({"event": "start", "trial_id": trial_id, "preset": self.preset_of(config),
                      "config": {k: scalar(v) for k, v in config.items()}}, durable=True)
 
+    def measured(self, known) -> None:
+        """A config an earlier sweep measured (``known.Known``): its rows go in as they were
+        stored, the trial finished, no epoch trained here."""
+        if known.trial_id in self.trials:  # a resumed sweep has it already
+            return
+        self._event({"event": "measured", "trial_id": known.trial_id, "source": known.source,
+                     "preset": self.preset_of(known.params), "config": dict(known.config),
+                     "rows": [dict(r) for r in known.rows], "predictions": known.predictions}, durable=True)
+
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
         metrics = {}
         for k, v in result.items():
@@ -295,6 +305,15 @@ class SweepRecorder:
             self._forget(trial_id)  # Tune's saved state predates this finished trial; its id went to another config
         row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
         self._dirty = True
+        if kind == "measured":
+            row.update({PRESET: entry["preset"], MEASURED_IN: entry["source"], EPOCHS_TRAINED: 0,
+                        **{CONFIG_PREFIX + k: v for k, v in entry["config"].items()}})
+            for metrics in entry["rows"]:
+                self._result(row, {k: v for k, v in metrics.items() if k != PREDICTIONS})
+            if entry.get("predictions"):
+                row[PREDICTIONS] = entry["predictions"]
+            row[STATUS], row[WALL_TIME] = Status.TERMINATED, 0.0  # its hours were spent by the earlier sweep
+            return
         if kind == "start":
             if row.get(STATUS) != Status.TERMINATED:  # Tune restarts a finished trial only to be told it is done
                 row.update({STATUS: Status.RUNNING, ERROR: None})
@@ -384,7 +403,7 @@ class SweepRecorder:
         again under the same id, and the trial is not trained twice (``run_trial``); where the
         id goes to another config, its start event makes it a new trial (``_apply``), and one
         that Tune never makes again goes when the sweep ends (``close``)."""
-        unknown = [t for t in self.trials if t not in known]
+        unknown = [t for t in self.trials if t not in known and not self.trials[t].get(MEASURED_IN)]
         self._orphans = {t for t in unknown if self.trials[t].get(STATUS) == Status.TERMINATED}
         lost = [t for t in unknown if t not in self._orphans]
         for trial_id in lost:

@@ -94,7 +94,7 @@ def _callbacks(prep: SweepPlan, recorder: Optional[store.SweepRecorder] = None) 
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler.name != "pbt"
     tensorboard = [] if tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
-    return [store_callback(recorder), *_progress(prep, recorder), *tensorboard,
+    return [store_callback(recorder, prep.known), *_progress(prep, recorder), *tensorboard,
             *([checkpoint_pruner()] if prune else []),
             *([_wandb_callback(prep)] if prep.options.wandb else []), *([kill] if kill else [])]
 
@@ -203,7 +203,9 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
                                      max_concurrent=max_concurrent, budget=prep.epochs_to_spend,
                                      time_budget=prep.time_budget),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
-                                     scheduler=prep.scheduler.as_dict(), budget=budget, prior=prep.prior),
+                                     scheduler=prep.scheduler.as_dict(), budget=budget, prior=prep.prior,
+                                     known=[({k: kn.params[k] for k in prep.spec.parameters}, kn.scores(prep.metric))
+                                            for kn in prep.known]),
             # with an epoch budget the searcher decides when no config is left to try
             num_samples=-1 if budget else prep.num_samples,
             # make_searcher sets the limit (the random/grid generator takes it itself)

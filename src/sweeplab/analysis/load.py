@@ -196,6 +196,8 @@ class Sweep:
                 "trial_id": trial_id, "run": int(trial["run"]),
                 "label": _label(exp.label(config) if exp else None, preset, int(trial["run"])),
                 "preset": preset, "status": trial.get(STATUS),
+                # an earlier sweep's figures, taken as they are (known.py): "sweep/trial"
+                "measured_in": trial.get(schema.MEASURED_IN) if isinstance(trial.get(schema.MEASURED_IN), str) else None,
                 "error": trial.get(schema.ERROR) if isinstance(trial.get(schema.ERROR), str) else None,
                 # the failure from its columns ("loss became nan at epoch 8, step 4 (lr=0.03)"); None in a
                 # store from before them, or for a failure the engine does not know

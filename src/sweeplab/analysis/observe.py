@@ -304,8 +304,16 @@ def best(t: _Trial, ctx: _Context) -> Optional[Observation]:
     return Observation("best", f"best {ctx.metric} of the sweep", f"mejor {ctx.metric} del barrido")
 
 
+def measured(t: _Trial, ctx: _Context) -> Optional[Observation]:
+    where = t.fact.get("measured_in")
+    if not isinstance(where, str):
+        return None
+    return Observation("measured", f"measured in {where} (the same config, seed and code), not trained again",
+                       f"medido en {where} (la misma configuración, semilla y código), sin entrenar de nuevo")
+
+
 RULES: tuple[Callable[[_Trial, _Context], Optional[Observation]], ...] = (
-    best, failed, diverged, unstable, mode_collapse, overfitting, underfitting, weak_minority, too_small, stopped_improving, trivial,
+    best, measured, failed, diverged, unstable, mode_collapse, overfitting, underfitting, weak_minority, too_small, stopped_improving, trivial,
 )
 
 

@@ -9,7 +9,8 @@ import pandas as pd
 
 from .. import store
 from ..errors import UserError
-from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, NO_CHECKPOINT, PRESET, STATUS, TRIAL_ID,
+from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, MEASURED_IN, NO_CHECKPOINT, PRESET, STATUS,
+                      TRIAL_ID,
                       STATUS_WORDS, best_column, config_columns, config_key, is_test)
 
 
@@ -32,6 +33,10 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         echo(f"note: the trainable saved no checkpoint: {paused} pause(s) at a low rung, a promoted one training again "
              f"from epoch 1 (counted above), and {stopped} trial(s) stopped at a higher rung instead of paused; report "
              "a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to resume where a trial paused")
+    if MEASURED_IN in trials and trials[MEASURED_IN].notna().any():
+        known = trials[trials[MEASURED_IN].notna()]
+        echo(f"note: {len(known)} config(s) an earlier sweep measured with the same seed and code were taken as they "
+             f"are, not trained again ({', '.join(known[MEASURED_IN].astype(str))}); their epochs are not counted")
     _say_if_nothing_searched(uri, trials, echo)
     best_col = best_column(metric)
     ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]

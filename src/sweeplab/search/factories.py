@@ -69,10 +69,12 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
 
 
 def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int,
-                  scheduler: Optional[dict[str, Any]] = None, budget: Optional[int] = None, prior: tuple = ()):
+                  scheduler: Optional[dict[str, Any]] = None, budget: Optional[int] = None, prior: tuple = (),
+                  known: tuple = ()):
     """``scheduler``: where rung_tpe's studies sit (its rungs); ``budget``: epochs after
     which rung_tpe proposes nothing more (``epoch_budget``); ``prior``: earlier sweeps'
-    trials rung_tpe learns from first (search/warm.py)."""
+    trials rung_tpe learns from first (search/warm.py); ``known``: the configs the sweep takes
+    as measured (known.py), as (searched params, {epoch: score}), which rung_tpe never proposes."""
     points = spec.points_to_evaluate()[:num_samples]  # presets count toward num_samples
     if search == "rung_tpe":
         from .rung_tpe import RungTPE
@@ -81,7 +83,8 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         cuts = scheduler is not None and scheduler["name"] in RUNG_SCHEDULERS
         grace, eta = rungs_of(scheduler, max_t) if cuts else (max_t, 3.0)  # no rungs: the final score only
         searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
-                           points_to_evaluate=points or None, epoch_budget=budget, prior=list(prior))
+                           points_to_evaluate=points or None, epoch_budget=budget, prior=list(prior),
+                           known=list(known))
         return limited(searcher, scheduler, max_concurrent)
     if search == "optuna":
         import optuna

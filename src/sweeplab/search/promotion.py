@@ -60,7 +60,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from .. import store
-from ..schema import ENDED, NO_CHECKPOINT, STATUS, epochs_trained
+from ..schema import ENDED, MEASURED_IN, NO_CHECKPOINT, STATUS, epochs_trained
 from ..store import preset_of
 from .pausing import pausing_source
 from .rungs import rung_milestones
@@ -123,6 +123,9 @@ class PromotionASHA(FIFOScheduler):
         self.elapsed_before = 0.0
         self.epoch_s: dict[str, float] = {}  # trial id -> the seconds its latest epoch took
         self._restored = False
+        # a fresh sweep's first call reads the configs it took as measured before (known.py):
+        # their scores sit in the rungs like its own
+        self._measured_pending = bool(store_uri)
 
     # ---- resume
 
@@ -134,8 +137,32 @@ class PromotionASHA(FIFOScheduler):
         self.began = None  # this run's clock starts at its first call
         self._restored = True  # a resumed sweep: the rungs come back from the store on first use
 
+    def _first_call(self) -> None:
+        if self._restored:
+            self._rebuild()
+        elif self.__dict__.get("_measured_pending"):
+            self._seed_measured()
+
+    def _seed_measured(self) -> None:
+        """The configs the store holds as measured by an earlier sweep: their rung scores, and
+        past every rung they went beyond (as a trial promoted there)."""
+        self._measured_pending = False
+        recorded = store.ACTIVE.get(self.store_uri or "")
+        if recorded is None:
+            return
+        measured = {t for t, row in recorded.trials.items() if row.get(MEASURED_IN)}
+        for (trial_id, it), row in recorded.history.items():
+            if trial_id not in measured:
+                continue
+            self.reached[trial_id] = max(self.reached.get(trial_id, 0), int(it))
+            value = row.get(self._metric)
+            if int(it) in self.rungs and isinstance(value, (int, float)) and not math.isnan(value):
+                self.rungs[int(it)][trial_id] = self._signed(float(value))
+        for m in self.milestones:
+            self.promoted[m] |= {t for t in measured if self.reached.get(t, 0) > m}
+
     def _rebuild(self) -> None:
-        self._restored = False
+        self._measured_pending = self._restored = False
         if not self.store_uri:
             return
         from ..store import SweepRecorder
@@ -186,8 +213,7 @@ class PromotionASHA(FIFOScheduler):
         return value if self._mode == "max" else -value
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict[str, Any]) -> str:
-        if self._restored:
-            self._rebuild()
+        self._first_call()
         if self.time_attr not in result or self._metric not in result:
             return TrialScheduler.CONTINUE
         self.starting.discard(trial.trial_id)  # it runs
@@ -364,8 +390,7 @@ class PromotionASHA(FIFOScheduler):
         return ready
 
     def choose_trial_to_run(self, tune_controller) -> Optional[Trial]:
-        if self._restored:
-            self._rebuild()
+        self._first_call()
         trials = tune_controller.get_trials()
         limiter = pausing_source(tune_controller)
         paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}

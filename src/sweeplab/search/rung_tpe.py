@@ -51,6 +51,7 @@ class RungTPE(Searcher):
                  points_to_evaluate: Optional[list[dict[str, Any]]] = None, min_points: Optional[int] = None,
                  random_fraction: float = 1 / 3, epoch_budget: Optional[int] = None,
                  prior: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None, prior_first: int = PRIOR_FIRST,
+                 known: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None,
                  metric: Optional[str] = None, mode: Optional[str] = None):
         super().__init__(metric=metric, mode=mode)
         self.milestones = [*rung_milestones(grace_period, reduction_factor, max_t), int(max_t)]
@@ -58,6 +59,8 @@ class RungTPE(Searcher):
         self.points = list(points_to_evaluate or [])
         self.epoch_budget = epoch_budget
         self.prior, self.prior_first = list(prior or []), prior_first
+        # configs measured before (known.py): this sweep's trials already, never proposed again
+        self.known = list(known or [])
         self.space: dict[str, Any] = {}
         self.studies: dict[int, optuna.Study] = {}  # rung -> a study of this sweep's scores there
         self.warm: dict[int, optuna.Study] = {}  # rung -> the prior's and this sweep's scores (with a prior)
@@ -84,7 +87,23 @@ class RungTPE(Searcher):
         self.studies = {m: study("rung", m) for m in self.milestones}
         self.warm = {m: study("warm", m) for m in self.milestones} if self.prior else {}
         self._learn_prior()
+        self._learn_known()
         return True
+
+    def _learn_known(self) -> None:
+        """Configs the sweep takes as measured: tried, and their scores in this sweep's own
+        studies (the warm ones have them already, as prior trials)."""
+        warm, self.warm = self.warm, {}
+        try:
+            for i, (params, scores) in enumerate(self.known):
+                self.tried.add(config_key(params))
+                for it, value in sorted(scores.items()):
+                    try:
+                        self._learn(("known", i), params, int(it), float(value))
+                    except ValueError:  # off a quantised step Optuna refuses: tried all the same
+                        continue
+        finally:
+            self.warm = warm
 
     def _learn_prior(self) -> None:
         """The earlier sweeps' scores into the studies; their best configs after the presets."""

@@ -24,12 +24,17 @@ PriorTrial = tuple[dict[str, Any], dict[int, float]]  # (searched params, {epoch
 SHOWN = 3  # differing fixed values a note names
 
 
-def read(paths: tuple[str, ...], spec: Spec, metric: str, mode: str, say=print) -> tuple[PriorTrial, ...]:
-    """The prior trials of the sweeps under ``paths`` for a sweep of ``spec`` on ``metric``."""
-    sweeps = [_load(path, spec, metric, mode) for path in paths]
+def load_all(paths: tuple[str, ...], spec: Spec, metric: str, mode: str) -> list:
+    """The sweeps under ``paths`` (each a sweep, or a folder of them) of this experiment."""
+    return [s for path in paths for s in _load(path, spec, metric, mode)]
+
+
+def read(sweeps: list, spec: Spec, metric: str, named: str, say=print) -> tuple[PriorTrial, ...]:
+    """The prior trials of ``sweeps`` (``load_all`` of --warm-start ``named``) for a sweep of
+    ``spec`` on ``metric``."""
     prior: list[PriorTrial] = []
     seen = outside = 0
-    for sweep in (s for group in sweeps for s in group):
+    for sweep in sweeps:
         differ: dict[str, str] = {}
         # a value that sweep searched and this one fixes: its other values are other configs
         pinned = {k: v for k, v in spec.fixed.items() if k in sweep.params}
@@ -55,10 +60,10 @@ def read(paths: tuple[str, ...], spec: Spec, metric: str, mode: str, say=print) 
             shown = ", ".join(list(differ.values())[:SHOWN]) + (", ..." if len(differ) > SHOWN else "")
             say(f"note: --warm-start {sweep.name} ran with other fixed values: {shown}; its scores are used as they are")
     if not prior:
-        raise UserError(f"--warm-start {' '.join(paths)}: none of its {seen} trials has a {metric} score for a config "
+        raise UserError(f"--warm-start {named}: none of its {seen} trials has a {metric} score for a config "
                         f"in this sweep's space ({spec.source}: {', '.join(spec.parameters) or 'no parameters'})")
     left = f"; {outside} outside this space left out" if outside else ""
-    n = sum(map(len, sweeps))
+    n = len(sweeps)
     say(f"note: warm start: {len(prior)} trials of {n} earlier sweep{'s' * (n > 1)} teach the searcher{left}")
     return tuple(prior)
 
