@@ -351,7 +351,7 @@ def test_a_sweep_warm_started_from_an_earlier_one_runs_its_best_configs_first(tm
     """))
     space = tmp_path / "space.yaml"
     space.write_text("metric: {name: score, goal: maximize}\nmethod: bayes\nscheduler: {name: fifo}\n"
-                     "parameters:\n  x: {distribution: uniform, min: 0, max: 1}\n")
+                     "parameters:\n  x: {distribution: uniform, min: 0, max: 1}\n  epochs: {value: 3}\n")
     common = ["--trainable", f"{code_file}:objective", "--space", str(space), "--storage", str(storage), "--quiet",
               "--max-concurrent", "2"]
     assert main(["tune", *common, "--name", "earlier", "--num-samples", "5", "--seed", "1"]) == 0

@@ -34,7 +34,7 @@ def test_a_user_trainables_share_is_resolved_once_and_a_zero_gpu_flag_counts(tmp
     code.write_text("def train(config):\n    pass\n")
     space = tmp_path / "s.yaml"
     space.write_text("metric: {name: score, goal: maximize}\nresources: {cpu: 2, gpu: 1}\n"
-                     "parameters:\n  x: {values: [1, 2]}\n")
+                     "parameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n")
     p = prep(tmp_path, trainable=f"{code}:train", space=str(space), gpus_per_trial=0, address="auto")
     assert (p.plan, p.resources) == (None, plan.registry.Resources(cpu=2.0, gpu=0.0, workers=1))
     assert tuning.build_trainable(p, None)._resources.required_resources == {"CPU": 2.0}
@@ -316,7 +316,7 @@ def test_a_relative_trainable_path_is_kept_absolute_for_a_resume_from_elsewhere(
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "mine.py").write_text("def train(config):\n    pass\n")
     space = tmp_path / "s.yaml"
-    space.write_text("metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2]}\n")
+    space.write_text("metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n")
     monkeypatch.chdir(tmp_path)
     p = prep(tmp_path, trainable="code/mine.py:train", space=str(space))
     assert p.user_trainable == p.options.trainable == f"{tmp_path}/code/mine.py:train"

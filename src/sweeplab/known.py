@@ -76,9 +76,11 @@ def _module_file(module: str) -> list[Path]:
     return [Path(spec.origin)] if spec and spec.origin else []
 
 
-def find(sweeps: list, spec, metric: str, digest: str, say=print) -> tuple[Known, ...]:
+def find(sweeps: list, spec, metric: str, digest: str, seed: int, say=print) -> tuple[Known, ...]:
     """The trials of ``sweeps`` (loaded, of this experiment) that ran this sweep's exact full
-    config to the end of their budget, with the same code ``digest``; one of each config."""
+    config to the end of their budget, with the same code ``digest`` and the same sweep
+    ``seed`` (a user's trainable gets no seed in its config; the sweep's is the one there
+    is); one of each config."""
     from .files import scalar
     from .store import same_config
 
@@ -88,6 +90,8 @@ def find(sweeps: list, spec, metric: str, digest: str, say=print) -> tuple[Known
     for sweep in sweeps:
         if (sweep.meta.get("versions") or {}).get(CODE_KEY) != digest:
             other_code += len(sweep.facts)
+            continue
+        if sweep.meta.get("seed") != seed:
             continue
         facts = sweep.facts.set_index("trial_id")
         for trial_id in facts.index:
