@@ -187,3 +187,14 @@ def test_tune_joining_a_ray_turns_on_token_mode_when_a_token_is_at_hand(monkeypa
     assert main(["tune", "no_such_experiment", "--address", "127.0.0.1:6379"]) == 2
     assert os.environ.get("RAY_AUTH_MODE") == "token"
     capsys.readouterr()
+
+
+def test_the_smoke_flags_help_says_what_a_smoke_sweep_runs(tmp_path):
+    """--smoke's help said "2 samples" while the default search ran 3 trials: its budget is 2
+    trials' epochs, which the pauses may split into more, shorter trials."""
+    from sweeplab import plan
+
+    tune = next(a for a in _commands()["tune"]._actions if "--smoke" in a.option_strings)
+    assert "2 epochs a trial, a budget of 2 trials" in tune.help and "2 samples" not in tune.help
+    p = plan.prepare(plan.SweepOptions(storage=str(tmp_path), target="freq", smoke=True))
+    assert (p.num_samples, p.spec.max_epochs(), p.search_budget) == (2, 2, 4)

@@ -76,15 +76,16 @@ def _module_file(module: str) -> list[Path]:
     return [Path(spec.origin)] if spec and spec.origin else []
 
 
-def find(sweeps: list, spec, metric: str, digest: str, seed: int, say=print) -> tuple[Known, ...]:
+def find(sweeps: list, spec, digest: str, seed: int, say=print) -> tuple[Known, ...]:
     """The trials of ``sweeps`` (loaded, of this experiment) that ran this sweep's exact full
     config to the end of their budget, with the same code ``digest`` and the same sweep
     ``seed`` (a user's trainable gets no seed in its config; the sweep's is the one there
     is); one of each config."""
     from .files import scalar
+    from .schema import Status
     from .store import same_config
 
-    fixed = {**spec.fixed}
+    fixed = dict(spec.fixed)
     found: dict[tuple, Known] = {}
     other_code = 0
     for sweep in sweeps:
@@ -97,16 +98,16 @@ def find(sweeps: list, spec, metric: str, digest: str, seed: int, say=print) -> 
         for trial_id in facts.index:
             f = facts.loc[trial_id]
             config = sweep.config(trial_id)
-            if (f["status"] != "TERMINATED" or f["cut_early"] or int(f["iterations"]) < int(f["budget"])
+            if (f["status"] != Status.TERMINATED or f["cut_early"] or int(f["iterations"]) < int(f["budget"])
                     or not _in_space(config, spec, fixed)):
                 continue
             params = {k: config[k] for k in spec.parameters}
             key = tuple(sorted((k, repr(v)) for k, v in params.items()))
-            if key in found or not same_config({k: v for k, v in config.items()}, {**fixed, **params}):
+            if key in found or not same_config(config, {**fixed, **params}):
                 continue
             found[key] = Known(source=f"{sweep.name}/{trial_id}", trial_id=f"{trial_id}-known",
                                config=tuple(sorted((k, scalar(v)) for k, v in config.items())),
-                               rows=_rows(sweep, trial_id, metric),
+                               rows=_rows(sweep, trial_id),
                                predictions=_predictions(sweep, trial_id))
     if found:
         say(f"note: {len(found)} config(s) measured before with the same seed and code are not trained again (their "
@@ -125,7 +126,7 @@ def _in_space(config: dict[str, Any], spec, fixed: dict[str, Any]) -> bool:
             and all(k in config and same(config[k], v) for k, v in fixed.items()))
 
 
-def _rows(sweep, trial_id: str, metric: str) -> tuple:
+def _rows(sweep, trial_id: str) -> tuple:
     from .files import scalar
     from .schema import TRIAL_ID
 

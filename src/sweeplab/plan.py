@@ -223,7 +223,7 @@ def _prior(opts: SweepOptions, spec: spaces.Spec, search: str, metric: str, mode
     from .search import warm
 
     sweeps = warm.load_all(opts.warm_start, spec, metric, mode)
-    return warm.read(sweeps, spec, metric, " ".join(opts.warm_start)), known.find(sweeps, spec, metric, code, opts.seed)
+    return warm.read(sweeps, spec, metric, " ".join(opts.warm_start)), known.find(sweeps, spec, code, opts.seed)
 
 
 def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> None:
