@@ -1,14 +1,15 @@
 """The kill matrix: a sweep's driver SIGKILLed at each of its five kill points, on a local
-path, on file:// storage, and on file:// storage on a two-node cluster whose worker node
-was killed first; each then resumed. Per cell: trials finished before the kill, rows
+path, on file:// storage, on file:// storage on a two-node cluster whose worker node was
+killed first, and on s3:// storage served by a real S3 server (moto's, in a process of its
+own); each then resumed. Per cell: trials finished before the kill, rows
 stored, rows lost, rows stored twice (0 and 0 is the goal; finished trials not rerun is
 asserted too).
 
 The cells are the slow reliability tests themselves (tests/test_reliability.py,
 tests/test_cluster.py), run here through pytest with their figures printed; a cell whose
-test fails says FAILED. About 25 minutes on 2 cores.
+test fails says FAILED. About 30 minutes on 2 cores.
 
-    python bench/kill_matrix.py [--only local|file|worker]
+    python bench/kill_matrix.py [--only local|file|worker|s3]
 
 Prints the matrix and appends it to bench/results/kill_matrix.jsonl.
 """
@@ -29,8 +30,11 @@ STORAGES = {
     "local": "tests/test_reliability.py::test_driver_killed_then_resumed_loses_and_repeats_nothing",
     "file": "tests/test_reliability.py::test_on_file_uri_storage_a_killed_driver_loses_and_repeats_nothing",
     "worker": "tests/test_cluster.py::test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing",
+    "s3": "tests/test_reliability.py::test_on_a_real_s3_server_a_killed_driver_loses_and_repeats_nothing_and_every_reader_"
+          "reads_it",
 }
-COLUMNS = {"local": "local path", "file": "file://", "worker": "file://, worker node killed first"}
+COLUMNS = {"local": "local path", "file": "file://", "worker": "file://, worker node killed first",
+           "s3": "s3:// (a real S3 server: moto's)"}
 # what the tests print once a cell has passed
 LOCAL = re.compile(r"^(?P<point>[a-z-]+): finished before kill (?P<finished>\d+), trials dropped \d+, rows before "
                    r"\d+, after (?P<rows>\d+), lost (?P<lost>\d+), duplicated (?P<dup>\d+)")

@@ -43,7 +43,7 @@ def learning_curves(sweep: Sweep, path: Path, best_id: Optional[str] = None) -> 
         if len(x) == 0:
             continue
         kind = ("failed" if f["status"] == Status.ERROR else "stopped" if f["cut_early"] else
-                "ok" if f["iterations"] >= f["budget"] else "cut")
+                "cut" if f["status"] in (Status.TIME_UP, Status.INTERRUPTED) else "ok")
         segments[kind].append(np.column_stack([x, y]))
         if kind in ends:
             ends[kind].append((x[-1], y[-1]))
