@@ -541,3 +541,30 @@ def test_under_a_time_budget_the_endgame_starts_when_the_time_left_only_finishes
     now[0] = 61.0  # 39 s left
     assert s.endgame() and choose(s, ctrl) is trials[1]
     assert s.finishing == {"b"}
+
+
+def test_hyperband_stops_a_trial_left_paused_when_its_brackets_last_running_trial_ends():
+    """Ray's HyperBand processes a bracket on a trial's removal only while it is unfinished:
+    the trial paused at the last rung waiting for the other one stayed paused for good when
+    that one ended, and the sweep hung (a smoke grid under hyperband, 1 run in 4 or 5)."""
+    from ray.tune.schedulers import HyperBandScheduler
+
+    from sweeplab.search.preset_keeping import EndingHyperBand
+
+    def bracket_of_two(cls):
+        s = cls(time_attr="training_iteration", max_t=2)
+        s.set_search_properties("acc", "max")
+        a, b = FakeTrial("a"), FakeTrial("b")
+        ctrl = FakeController([a, b])
+        for t in (a, b):
+            s.on_trial_add(ctrl, t)
+        bracket, _ = s._trial_info[a]
+        assert s._trial_info[b][0] is bracket and bracket._halves == 0  # one bracket of 2, its last rung
+        assert s.on_trial_result(ctrl, a, result(2, 0.9)) == PAUSE  # b has not reached it yet
+        a.status = Trial.PAUSED
+        b.status = Trial.TERMINATED
+        s.on_trial_complete(ctrl, b, result(1, 0.5))  # b ended early (its own budget, an error...)
+        return ctrl
+
+    assert bracket_of_two(HyperBandScheduler).stopped == []  # Ray's: a stays paused, nothing runs
+    assert bracket_of_two(EndingHyperBand).stopped == ["a"]

@@ -41,7 +41,7 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
         return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
                              presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
                              epoch_budget=budget, time_budget_s=time_budget)
-    from .preset_keeping import PresetKeepingASHA, PresetKeepingMedian
+    from .preset_keeping import EndingHyperBand, PresetKeepingASHA, PresetKeepingMedian
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
     if name == "asha":
@@ -51,7 +51,7 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
         if presets:
             print("note: HyperBand halves its brackets together and may cut a preset early; analysis names a "
                   "baseline that did not finish (asha and median never cut presets)")
-        return s.HyperBandScheduler(time_attr="training_iteration", max_t=max_t, **kw)
+        return EndingHyperBand(time_attr="training_iteration", max_t=max_t, **kw)
     if name == "median":
         return PresetKeepingMedian(presets, time_attr="training_iteration", **kw)
     if name == "pbt":

@@ -1,4 +1,4 @@
-"""Trial schedulers that never cut a preset: the reports' own configurations are the
+"""Trial schedulers that never cut a preset (and HyperBand without a hang): the reports' own configurations are the
 sweep's baselines, and a baseline stopped at epoch 2 makes every comparison with it unfair.
 
 A preset trial is still scored at each rung (its result counts towards the rung's cutoff
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule, TrialScheduler
+from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
 
 from ..store import preset_of
 
@@ -44,3 +44,16 @@ class PresetKeepingMedian(_KeepsPresets, MedianStoppingRule):
         # the rule remembers a trial it stopped and asserts it never reports again; Ray
         # offers no public way to take a decision back
         self._stopped_trials.discard(trial)
+
+
+class EndingHyperBand(HyperBandScheduler):
+    """Ray's HyperBand, but a bracket that finishes because its last running trial ended
+    (completed, stopped, failed) stops the trials it left paused at its last rung. Ray's
+    ``on_trial_remove`` processes only an unfinished bracket, so such a trial stayed paused
+    for good and the sweep hung (a smoke grid under hyperband: 1 run in 4 or 5)."""
+
+    def on_trial_remove(self, tune_controller, trial) -> None:
+        bracket, _ = self._trial_info[trial]
+        super().on_trial_remove(tune_controller, trial)
+        if bracket.finished():
+            bracket.cleanup_full(tune_controller)  # stops its paused trials: they have run their budget
