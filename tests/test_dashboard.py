@@ -312,7 +312,7 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#lineage .main-svg .scatterlayer .trace"))
         assert browser.find_element(By.ID, "lineage-box").screenshot(str(ARTIFACTS / "dashboard-pbt-lineage-fixture.png"))
         cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#decisions tbody td")]
-        assert cells == ["GRU (run #3)", "pause 0.050 (of 3)", "GRU (run #1)", "continue 0.150 (2/3)"], cells
+        assert cells == ["GRU (run #3)", "pause 0.05 (of 3)", "GRU (run #1)", "continue 0.15 (2/3)"], cells
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     finally:
