@@ -88,7 +88,7 @@ def objective(config):
 def test_planted_secrets_appear_nowhere_in_the_sweep_folder_or_rays_session_logs(tmp_path):
     (tmp_path / "t.py").write_text(TRAINABLE)
     (tmp_path / "space.yaml").write_text("method: random\nmetric: {name: val_loss, goal: minimize}\n"
-                                         "parameters:\n  lr: {values: [0.001, 0.01]}\n  epochs: {value: 1}\n")
+                                         "parameters:\n  lr: {values: [0.001, 0.01]}\n  epochs: {value: 3}\n")
     args = ["tune", "--trainable", f"{tmp_path / 't.py'}:objective", "--space", str(tmp_path / "space.yaml"),
             "--storage", str(tmp_path / "sw"), "--name", "s", "--num-samples", "2", "--set", f"api_token={SET_TOKEN}"]
     with sweeplab_process(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, WANDB_API_KEY=ENV_KEY,
