@@ -301,6 +301,21 @@ def test_rung_tpe_learns_each_rung_from_that_rung_only_and_keeps_to_its_budget()
     assert len(keys) == len(s.params)  # never the same config twice
 
 
+def test_rung_tpe_counts_epochs_trained_again_after_a_restart_against_its_budget():
+    """A trial that saved no checkpoint restarts at epoch 1 (promoted, or resumed after a
+    kill): those epochs are trained and spent. Counting the highest epoch reached instead,
+    a killed and resumed sweep of such a trainable trained 112 epochs on a 60-epoch budget."""
+    s = searcher(min_points=3, epoch_budget=8)
+    s.suggest("t0")
+    for it in (1, 2, 1, 2, 3, 3):  # 2 epochs, then from scratch to 3; Tune hands the last result in twice
+        s.on_trial_result("t0", {"training_iteration": it, "acc": 0.1})
+    assert s.spent() == 5
+    s.suggest("t1")
+    for it in (1, 2, 3):
+        s.on_trial_result("t1", {"training_iteration": it, "acc": 0.2})
+    assert s.spent() == 8 and s.suggest("t2") == Searcher.FINISHED  # reached only 6 of the 8
+
+
 def test_rung_tpe_save_and_restore_go_on_with_the_same_proposals(tmp_path):
     a = searcher(min_points=3)
     for i in range(6):

@@ -66,7 +66,8 @@ class RungTPE(Searcher):
         self.warm: dict[int, optuna.Study] = {}  # rung -> the prior's and this sweep's scores (with a prior)
         self.params: dict[str, dict[str, Any]] = {}  # trial id -> its searched params
         self.tried: set = set()
-        self.epochs: dict[str, int] = {}  # trial id -> epochs reported
+        self.epochs: dict[str, int] = {}  # trial id -> epochs trained (repeats after a restart included)
+        self.last: dict[str, int] = {}  # trial id -> the epoch of its latest result
         self.learnt: set[tuple[str, int]] = set()  # (trial id, rung) scores the studies hold
         self.rng = random.Random(seed)
 
@@ -187,7 +188,13 @@ class RungTPE(Searcher):
         and a trial that ended its own shorter budget (a searched ``epochs`` below max_t)
         teaches the top study with its final score. Each (trial, epoch) is learnt once."""
         it = int(result.get("training_iteration", 0) or 0)
-        self.epochs[trial_id] = max(self.epochs.get(trial_id, 0), it)
+        last = self.__dict__.setdefault("last", {})  # a searcher pickled by an older sweeplab has none
+        before = last.get(trial_id, 0)
+        if it != before:  # Tune hands a trial's last result in twice as it ends: once
+            # every epoch trained counts, those trained again after a restart from scratch
+            # (a trainable that saves no checkpoint, a killed sweep resumed) included
+            self.epochs[trial_id] = self.epochs.get(trial_id, 0) + (it - before if it > before else 1)
+            last[trial_id] = it
         value = result.get(self._metric)
         if trial_id in self.params and isinstance(value, (int, float)):
             self._learn(trial_id, self.params[trial_id], it, float(value))
