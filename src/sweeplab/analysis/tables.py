@@ -336,8 +336,10 @@ def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
     """Schedulers x searchers across sweeps of one experiment and setting (sweeps that held
     other values fixed are not one row): best, mean ± std of the trials' best values, trials
     run, trials the scheduler stopped early or left paused at a rung, trial-hours."""
+    from .settings import held_fixed  # it formats values with this module's fmt
+
     groups: dict[tuple, list[Sweep]] = {}
-    settings = _settings(sweeps)
+    settings = held_fixed(sweeps)
     for s, setting in zip(sweeps, settings):
         key = (s.meta.get("experiment") or "-", s.metric, s.meta.get("scheduler", "?"), s.meta.get("searcher", "?"),
                setting)
@@ -357,45 +359,6 @@ def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
                word("stopped_early", lang), word("trial_hours", lang)]
     title = {"en": "Schedulers and searchers", "es": "Planificadores y buscadores"}[lang]
     return Table(title, headers, rows)
-
-
-def _settings(sweeps: Sequence[Sweep]) -> list[str]:
-    """What each sweep held fixed that another sweep of the same experiment set otherwise (a
-    config value every trial shared, a smoke run), as "phase_noise=0, smoke"; "" where the
-    sweeps agree. The seed is left out: sweeps on other seeds are the same setting, repeated."""
-    def fixed(s: Sweep) -> dict[str, Any]:
-        configs = [s.config(t) for t in s.facts["trial_id"]]
-        keys = set.intersection(*(set(c) for c in configs)) if configs else set()
-        out = {k: configs[0][k] for k in keys - {"seed"} - _searched(s)
-               if all(repr(c[k]) == repr(configs[0][k]) for c in configs)}
-        if (s.meta.get("options") or {}).get("smoke"):
-            out["smoke"] = True
-        return out
-
-    held = [fixed(s) for s in sweeps]
-    labels = []
-    for s, mine in zip(sweeps, held):
-        peers = [h for other, h in zip(sweeps, held) if other.meta.get("experiment") == s.meta.get("experiment")]
-        differ = sorted(k for k in set().union(*peers) if len({repr(h.get(k)) for h in peers}) > 1)
-        labels.append(", ".join(k if k == "smoke" else f"{k}={fmt(mine[k]) if k in mine else '-'}"
-                                for k in differ if k in mine or k != "smoke"))
-    return labels
-
-
-def _searched(sweep: Sweep) -> set[str]:
-    """The parameters the sweep searched: its space's, less what --set pinned; where the
-    space is not recorded (a plain Ray folder), every config key: none is known to be fixed."""
-    from .. import spaces
-    from ..errors import UserError
-
-    text = sweep.meta.get("space")
-    try:
-        raw = spaces.loads(text) if isinstance(text, str) else None
-    except (UserError, ValueError):
-        raw = None
-    if not isinstance(raw, dict) or not isinstance(raw.get("parameters"), dict):
-        return {k for t in sweep.facts["trial_id"] for k in sweep.config(t)}  # unknown: none is taken as fixed
-    return set(raw["parameters"]) - set(sweep.meta.get("pins") or {})
 
 
 def compute_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:

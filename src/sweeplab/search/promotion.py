@@ -151,15 +151,23 @@ class PromotionASHA(FIFOScheduler):
         if recorded is None:
             return
         measured = {t for t, row in recorded.trials.items() if row.get(MEASURED_IN)}
-        for (trial_id, it), row in recorded.history.items():
-            if trial_id not in measured:
+        reached = self._scores_from(recorded.history, measured)
+        self.reached.update(reached)
+        for m in self.milestones:
+            self.promoted[m] |= {t for t, it in reached.items() if it > m}
+
+    def _scores_from(self, history: dict, trials: Optional[set] = None) -> dict[str, int]:
+        """The store's rows (of ``trials``, else all) into the rungs' scores; each trial's
+        highest epoch."""
+        reached: dict[str, int] = {}
+        for (trial_id, it), row in history.items():
+            if trials is not None and trial_id not in trials:
                 continue
-            self.reached[trial_id] = max(self.reached.get(trial_id, 0), int(it))
+            reached[trial_id] = max(reached.get(trial_id, 0), int(it))
             value = row.get(self._metric)
             if int(it) in self.rungs and isinstance(value, (int, float)) and not math.isnan(value):
                 self.rungs[int(it)][trial_id] = self._signed(float(value))
-        for m in self.milestones:
-            self.promoted[m] |= {t for t in measured if self.reached.get(t, 0) > m}
+        return reached
 
     def _rebuild(self) -> None:
         self._measured_pending = self._restored = False
@@ -169,12 +177,7 @@ class PromotionASHA(FIFOScheduler):
 
         recorded = SweepRecorder(self.store_uri, {}, self._metric or "", self._mode or "max")
         recorded.load()
-        reached: dict[str, int] = {}
-        for (trial_id, it), row in recorded.history.items():
-            reached[trial_id] = max(reached.get(trial_id, 0), int(it))
-            value = row.get(self._metric)
-            if int(it) in self.rungs and isinstance(value, (int, float)) and not math.isnan(value):
-                self.rungs[int(it)][trial_id] = self._signed(float(value))
+        reached = self._scores_from(recorded.history)
         for m in self.milestones:
             self.promoted[m] = {t for t, it in reached.items() if it > m}
         self.reached = reached
