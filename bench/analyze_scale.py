@@ -23,7 +23,7 @@ from tempfile import TemporaryDirectory
 import numpy as np
 import pandas as pd
 
-from sweeplab import spaces, store
+from sweeplab import files, spaces, store
 from sweeplab.cli import main as sweeplab
 
 CLASSES = ("N", "S", "V", "F", "Q")
@@ -60,7 +60,7 @@ def synthetic_store(folder: Path, trials: int, epochs: int, stopped: float, seed
                        "iterations": runs, "wall_time_s": 2.0 * runs, "best/val_macro_f1": best})
     store.write_frame(str(folder / store.TRIALS), pd.DataFrame(t_rows))
     store.write_frame(str(folder / store.HISTORY), pd.DataFrame(h_rows))
-    store.write_json(str(folder / store.SWEEP_JSON), {
+    files.write_json(str(folder / store.SWEEP_JSON), {
         "experiment": "seqclf", "metric": "val_macro_f1", "mode": "max", "scheduler": "asha", "searcher": "optuna",
         "seed": seed, "name": "scale", "space": spaces.find("seqclf_gru").read_text(), "space_file": "seqclf_gru.yaml",
         "scheduler_options": {"name": "asha", "max_t": epochs}, "presets": {}})

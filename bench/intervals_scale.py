@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import record  # noqa: E402
 
-from sweeplab import spaces, store  # noqa: E402
+from sweeplab import files, spaces, store  # noqa: E402
 from sweeplab.analysis import bootstrap, intervals, load  # noqa: E402
 from sweeplab.cli import main as sweeplab  # noqa: E402
 from sweeplab.metrics import class_predictions  # noqa: E402
@@ -64,7 +64,7 @@ def synthetic_store(folder: Path, trials: int, rows: int, epochs: int = 3, seed:
                        "val_predictions": json.dumps(class_predictions(y, pred, len(SHARES), 0))})
     store.write_frame(str(folder / store.TRIALS), pd.DataFrame(t_rows))
     store.write_frame(str(folder / store.HISTORY), pd.DataFrame(h_rows))
-    store.write_json(str(folder / store.SWEEP_JSON), {
+    files.write_json(str(folder / store.SWEEP_JSON), {
         "experiment": "seqclf", "metric": "val_macro_f1", "mode": "max", "scheduler": "asha", "searcher": "optuna",
         "seed": seed, "name": "intervals_scale", "space": spaces.find("seqclf_gru").read_text(),
         "space_file": "seqclf_gru.yaml", "presets": {}})

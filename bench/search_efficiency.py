@@ -113,7 +113,7 @@ def sweep(opts: plan.SweepOptions, metric: str, mode: str) -> dict:
     best_col = f"best/{metric}"
     best = trials.sort_values(best_col, ascending=mode == "min").iloc[0]
     searched = [c for c in trials.columns if c.startswith("config/")]
-    sched = factories.make_scheduler(prep.scheduler.as_dict(), prep.spec.max_epochs(), prep.spec, prep.seed,
+    sched = factories.make_scheduler(prep.scheduler, prep.spec.max_epochs(), prep.spec, prep.seed,
                                      budget=prep.search_budget)
     scheduler = {"name": prep.scheduler.name}
     if hasattr(sched, "_brackets"):  # what sweeplab gave ASHA: its rungs (grace period first), factor, max_t

@@ -54,7 +54,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import deque
 from pathlib import Path

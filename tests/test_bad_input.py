@@ -572,12 +572,12 @@ def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_pat
     prep = plan.prepare(plan.SweepOptions(target="freq", smoke=True, storage=str(tmp_path / "sweeps"), name="s"))
     _write(tmp_path, a_sweep_of("freq", **{"trials.parquet.tmp-99": b"half a file"}))
     folder = tmp_path / "sweeps" / "s"
-    storage_checks.storage_failure(prep, error=ValueError("a bug"), results=[_Result(RuntimeError("diverged"))])  # not the disk
+    storage_checks.storage_failure(prep.storage, prep.uri, error=ValueError("a bug"), results=[_Result(RuntimeError("diverged"))])  # not the disk
     assert not (folder / "FAILED").exists()
 
     full = _Result(RuntimeError("ray::ImplicitFunc.train() ... OSError: [Errno 28] No space left on device"))
     with pytest.raises(UserError) as info:
-        storage_checks.storage_failure(prep, results=[_Result(RuntimeError("diverged")), full])
+        storage_checks.storage_failure(prep.storage, prep.uri, results=[_Result(RuntimeError("diverged")), full])
     assert str(info.value) == (f"--storage {tmp_path}/sweeps: no space left on device while the sweep ran (trial "
                                f"checkpoints, results); {folder} is marked failed and cannot be resumed: free space, "
                                "then start the sweep again")
@@ -587,7 +587,7 @@ def test_storage_giving_out_mid_sweep_marks_it_failed_and_resume_refuses(tmp_pat
 
     (folder / "FAILED").unlink()
     with pytest.raises(UserError, match="read-only file system while the sweep ran"):
-        storage_checks.storage_failure(prep, error=OSError(errno.EROFS, "Read-only file system"))
+        storage_checks.storage_failure(prep.storage, prep.uri, error=OSError(errno.EROFS, "Read-only file system"))
 
 
 def test_the_disk_giving_out_is_found_by_its_errno_in_the_error_chain(tmp_path):
@@ -609,11 +609,11 @@ def test_the_disk_giving_out_is_found_by_its_errno_in_the_error_chain(tmp_path):
             raise RuntimeError("checkpoint could not be saved") from e
     except RuntimeError as chained:
         wrapped = chained
-    storage_checks.storage_failure(prep, results=[_Result(RayTaskError(OSError(errno.ENOENT, "gone")))])  # not the disk
+    storage_checks.storage_failure(prep.storage, prep.uri, results=[_Result(RayTaskError(OSError(errno.ENOENT, "gone")))])  # not the disk
     with pytest.raises(UserError, match="disk quota exceeded while the sweep ran"):
-        storage_checks.storage_failure(prep, results=[_Result(RayTaskError(wrapped))])
+        storage_checks.storage_failure(prep.storage, prep.uri, results=[_Result(RayTaskError(wrapped))])
     with pytest.raises(UserError, match="no space left on device while the sweep ran"):
-        storage_checks.storage_failure(prep, error=RayTaskError(OSError(errno.ENOSPC, "full")))
+        storage_checks.storage_failure(prep.storage, prep.uri, error=RayTaskError(OSError(errno.ENOSPC, "full")))
 
 
 @pytest.mark.slow

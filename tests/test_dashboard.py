@@ -114,14 +114,13 @@ def test_a_grid_sweeps_progress_counts_every_combination(tmp_path):
     """A grid of 6 combinations, num_samples 1: "6 of 6 trials", not "6 of 1"."""
     from sweeplab import plan
     from sweeplab.dashboard.data import Catalog
-    from sweeplab.recording import sweep_meta
 
     space = tmp_path / "grid.yaml"
     space.write_text("experiment: freq\nmethod: grid\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
                      "  lr: {values: [1.0e-3, 1.0e-2]}\n")
     prep = plan.prepare(plan.SweepOptions(storage=str(tmp_path / "s"), target="freq", space=str(space)))
-    meta = sweep_meta(prep)
-    assert (meta["num_samples"], meta["trials_expected"]) == (1, 6)
+    rec = plan.record_of(prep)
+    assert (rec.num_samples, rec.trials_expected) == (1, 6)
     folder = gru_sweep(tmp_path / "store" / "grid")
     (folder / "sweep.json").write_text(json.dumps({**json.loads((folder / "sweep.json").read_text()),
                                                    "num_samples": 1, "trials_expected": 6}))

@@ -16,6 +16,7 @@ from user_code import TRAINABLE
 from sweeplab import plan, store, tuning
 from sweeplab.cli import main
 from sweeplab.errors import UserError
+from sweeplab.record import SweepRecord
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
@@ -87,7 +88,7 @@ def test_a_restored_stopper_counts_what_the_store_recorded_after_tunes_last_stat
     stopper = tuning.epoch_budget_stopper(10, uri, "val_mse", "min")
     assert not stopper("a", {"training_iteration": 2}) and stopper.total() == 2
     saved = pickle.dumps(stopper)  # Tune's state save, here after trial a's second epoch
-    recorder = store.SweepRecorder(uri, {"name": "s"}, "val_mse", "min")
+    recorder = store.SweepRecorder(uri, SweepRecord(name="s"), "val_mse", "min")
     recorder.open()
     recorder.started("a", {})
     recorder.started("b", {})
@@ -143,7 +144,7 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
 
     assert main(["resume", str(sweep)]) == 0
     trials, _ = store.read_tables(str(sweep), "loss", "min")
-    decisions = store.SweepRecorder(str(sweep), {}, "loss", "min")
+    decisions = store.SweepRecorder(str(sweep), None, "loss", "min")
     decisions.load()
     after = [d for d in decisions.decisions[stopped_at:]] if stopped_at else decisions.decisions
     promoted = {d["trial_id"] for d in after if d["action"] == "promote"}

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analysis_fixtures import meta_for, write_sweep
-from sweeplab import known, plan, store
+from sweeplab import known, plan, record, store
 from sweeplab.search.rung_tpe import RungTPE
+from sweeplab.record import SweepRecord
 
 
 
@@ -36,7 +37,7 @@ def earlier(tmp_path, code: str, seed: int = 0, name: str = "earlier"):
                        **{f"config/{k}": v for k, v in config.items()}})
         history += [{"trial_id": t, "training_iteration": i, "epoch": i, "val_mse": 0.5 - 0.01 * i - 0.001 * ord(t),
                      "test_mse": 0.6, "time_total_s": float(i)} for i in range(1, n + 1)]
-    meta = {**meta_for("freq", "val_mse", "min", name, space="freq"), "versions": {known.CODE_KEY: code}}
+    meta = {**meta_for("freq", "val_mse", "min", name, space="freq"), "versions": {record.CODE: code}}
     return write_sweep(tmp_path / name, trials, history, meta)
 
 
@@ -65,12 +66,12 @@ def test_a_known_config_goes_into_the_store_measured_and_survives_a_reload_and_a
     folder = earlier(tmp_path, known.code_digest(None))
     prep = prepare(tmp_path, warm_start=[str(folder)])
     uri = str(tmp_path / "s")
-    recorder = store.SweepRecorder(uri, {"v": 1}, "val_mse", "min", presets=prep.spec.preset_configs())
+    recorder = store.SweepRecorder(uri, SweepRecord(), "val_mse", "min", presets=prep.spec.preset_configs())
     recorder.open()
     for k in prep.known:
         recorder.measured(k)
         recorder.measured(k)  # once only
-    reread = store.SweepRecorder(uri, {}, "val_mse", "min")
+    reread = store.SweepRecorder(uri, None, "val_mse", "min")
     reread.load()  # from the journal
     row = reread.trials["a-known"]
     assert (row["status"], row["preset"], row["measured_in"], row["epochs_trained"], row["iterations"]) == \
@@ -102,7 +103,7 @@ def test_the_promotion_scheduler_counts_a_known_configs_rung_scores(tmp_path):
     folder = earlier(tmp_path, known.code_digest(None))
     prep = prepare(tmp_path, warm_start=[str(folder)])
     uri = str(tmp_path / "s")
-    recorder = store.SweepRecorder(uri, {"v": 1}, "acc", "max")
+    recorder = store.SweepRecorder(uri, SweepRecord(), "acc", "max")
     recorder.open()
     measured = known.Known(source="earlier/x", trial_id="x-known", config=prep.known[0].config,
                            rows=(((("training_iteration", 1), ("acc", 0.9))), (("training_iteration", 2), ("acc", 0.95))))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sweeplab.cli import main
-from sweeplab.search.factories import SCHEDULERS, SEARCHERS
+from sweeplab.options import SCHEDULERS, SEARCHERS
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 

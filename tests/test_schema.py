@@ -14,6 +14,7 @@ import pytest
 from sweeplab import schema, store
 from sweeplab.errors import TrialDiverged, causes
 from sweeplab.schema import Status
+from sweeplab.record import SweepRecord
 
 
 def test_status_values_are_the_stored_strings():
@@ -145,7 +146,7 @@ def test_a_diverged_trials_failure_columns_are_what_observe_reads(tmp_path):
     from sweeplab.analysis import load, observe
 
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"experiment": "seqclf", "metric": "val_macro_f1", "mode": "max", "name": "s"},
+    rec = store.SweepRecorder(uri, SweepRecord(experiment="seqclf", metric="val_macro_f1", mode="max", name="s"),
                               "val_macro_f1", "max", flush_every=0)
     rec.open()
     for i, value in enumerate((0.80, 0.82, 0.84)):
@@ -179,7 +180,7 @@ def test_a_diverged_trials_failure_columns_are_what_observe_reads(tmp_path):
     assert [o.es for o in observe.observe(sweep)["x"]] == [
         "divergió: loss became nan at epoch 2, step 4 (lr=0.0333), con la tasa de aprendizaje más alta del barrido (0.05)"]
 
-    again = store.SweepRecorder(uri, {}, "val_macro_f1", "max", flush_every=0)
+    again = store.SweepRecorder(uri, None, "val_macro_f1", "max", flush_every=0)
     again.open()
     again.started("x", {**SEQCLF, "lr": 0.05})  # restarted (resume --retry-errored): no longer failed
     assert not set(schema.FAILURE_COLUMNS) & set(again.trials["x"]) and again.trials["x"]["status"] == "RUNNING"

@@ -19,6 +19,7 @@ from sweeplab import store
 from sweeplab.search.promotion import PromotionASHA
 from sweeplab.search.rung_tpe import RungTPE
 from sweeplab.search.rungs import default_grace, rung_milestones
+from sweeplab.record import SweepRecord
 
 CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP
 
@@ -204,7 +205,7 @@ def test_a_trial_arriving_at_a_rung_does_not_jump_a_better_one_waiting_there():
 
 def test_presets_always_go_on_and_paused_trials_are_stopped_once_nothing_can_promote_them(tmp_path):
     uri = str(tmp_path / "s")
-    recorder = store.SweepRecorder(uri, {"v": 1}, "acc", "max")
+    recorder = store.SweepRecorder(uri, SweepRecord(), "acc", "max")
     recorder.open()
     s = scheduler(presets={"report": {"lr": 1e-3}}, store_uri=uri)
     preset, other = FakeTrial("p", {"lr": 1e-3}), FakeTrial("q", {"lr": 0.5})
@@ -234,7 +235,7 @@ def test_a_pause_records_why_the_trial_waits_and_the_dashboard_says_it(tmp_path)
     from sweeplab.dashboard import insight
 
     uri = str(tmp_path / "s")
-    recorder = store.SweepRecorder(uri, {"v": 1, "metric": "acc", "mode": "max"}, "acc", "max")
+    recorder = store.SweepRecorder(uri, SweepRecord(metric="acc", mode="max"), "acc", "max")
     recorder.open()
     s = scheduler(presets={"report": {"lr": 1e-3}}, store_uri=uri)
     trials = [FakeTrial("p", {"lr": 1e-3}), FakeTrial("b", {"lr": 0.2}), FakeTrial("c", {"lr": 0.5}),
@@ -259,7 +260,7 @@ def test_min_mode_scores_and_a_resumed_scheduler_rebuilds_its_rungs_from_the_sto
     import pickle
 
     uri = str(tmp_path / "s")
-    recorder = store.SweepRecorder(uri, {"v": 1}, "loss", "min")
+    recorder = store.SweepRecorder(uri, SweepRecord(), "loss", "min")
     recorder.open()
     for t, values in {"a": [0.9, 0.5], "b": [0.3], "c": [0.8]}.items():
         recorder.started(t, {"lr": 0.1})
@@ -463,7 +464,7 @@ def test_a_trial_without_a_checkpoint_is_paused_only_where_a_restart_is_cheap(ca
 
 def _decisions_of(s, uri):
     """Drive a sweep's scheduler with its decisions recorded in a results store at ``uri``."""
-    recorder = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    recorder = store.SweepRecorder(uri, SweepRecord(), "acc", "max", flush_every=0)
     recorder.open()
     return recorder
 

@@ -285,6 +285,6 @@ def test_what_sweeplab_writes_as_yaml_reads_back_the_same():
 
 
 def test_the_scheduler_names_are_one_list_and_each_has_its_options():
-    from sweeplab.search.factories import SCHEDULERS
+    from sweeplab.options import SCHEDULERS
 
     assert tuple(spaces.SCHEDULER_KEYS) == SCHEDULERS  # the CLI's --scheduler choices are SCHEDULERS too

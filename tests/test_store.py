@@ -10,14 +10,15 @@ import re
 import pandas as pd
 import pytest
 
-from sweeplab import files, store
+from sweeplab import files, record, store
 from sweeplab.storage_checks import check_ray_state
 from sweeplab.errors import UserError
+from sweeplab.record import SweepRecord
 
 
 def test_recorder_writes_exact_trials_and_history(tmp_path):
     uri = str(tmp_path / "sweep")
-    rec = store.SweepRecorder(uri, {"experiment": "freq"}, "val_mse", "min",
+    rec = store.SweepRecorder(uri, SweepRecord(experiment="freq"), "val_mse", "min",
                               presets={"tuned": {"lr": 5e-4, "hidden_size": 64}}, flush_every=0)
     rec.open()
     rec.started("a", {"lr": 5e-4, "hidden_size": 64, "frequencies": (1.0, 3.0)})
@@ -39,12 +40,12 @@ def test_recorder_writes_exact_trials_and_history(tmp_path):
     assert trials.loc["a", "pid"] == 7 and "config" not in trials.columns  # the process that ran it stays
     history = pd.read_parquet(tmp_path / "sweep" / "history.parquet")
     assert len(history) == 6 and list(history.loc[history.trial_id == "a", "val_mse"]) == [0.5, 0.3, 0.35]
-    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text()) == {"experiment": "freq"}
+    assert record.read(str(tmp_path / "sweep")).experiment == "freq"
 
 
 def test_reopened_recorder_keeps_rows_and_replaces_replayed_iterations(tmp_path):
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    rec = store.SweepRecorder(uri, SweepRecord(), "acc", "max", flush_every=0)
     rec.open()
     rec.started("a", {"x": 1})
     rec.result("a", {"training_iteration": 1, "acc": 0.5})
@@ -52,7 +53,7 @@ def test_reopened_recorder_keeps_rows_and_replaces_replayed_iterations(tmp_path)
     rec.close({"a": "TERMINATED"})  # interrupted: never completed
     assert pd.read_parquet(tmp_path / "s" / "trials.parquet").loc[0, "status"] == "INTERRUPTED"
 
-    again = store.SweepRecorder(uri, {"v": 2}, "acc", "max", flush_every=0)
+    again = store.SweepRecorder(uri, SweepRecord(name="again"), "acc", "max", flush_every=0)
     again.open()
     again.started("a", {"x": 1})
     again.result("a", {"training_iteration": 2, "acc": 0.7})  # restored from epoch 1's checkpoint
@@ -61,12 +62,12 @@ def test_reopened_recorder_keeps_rows_and_replaces_replayed_iterations(tmp_path)
     assert list(history["acc"]) == [0.5, 0.7]
     trials = pd.read_parquet(tmp_path / "s" / "trials.parquet")
     assert trials.loc[0, "status"] == "TERMINATED" and trials.loc[0, "best/acc"] == 0.7
-    assert json.loads((tmp_path / "s" / "sweep.json").read_text()) == {"v": 1}  # written once
+    assert json.loads((tmp_path / "s" / "sweep.json").read_text())["name"] is None  # written once: not "again"
 
 
 def test_a_killed_recorder_loses_no_event_and_ignores_a_torn_last_line(tmp_path):
     uri = str(tmp_path / "k")
-    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=3600)
+    rec = store.SweepRecorder(uri, SweepRecord(), "acc", "max", flush_every=3600)
     rec.open()
     rec.started("a", {"x": 1})  # the first event is written through; the rest only journalled
     rec.result("a", {"training_iteration": 1, "acc": 0.5})
@@ -86,7 +87,7 @@ def test_a_killed_recorder_loses_no_event_and_ignores_a_torn_last_line(tmp_path)
     assert trials.loc["a", "last_error"] == "worker died" and trials.loc["a", "best/acc"] == 0.65
     assert trials.loc["b", "status"] == "RUNNING" and trials.loc["b", "config/x"] == 2
 
-    again = store.SweepRecorder(uri, {"v": 2}, "acc", "max")
+    again = store.SweepRecorder(uri, SweepRecord(name="again"), "acc", "max")
     again.open()  # a resume: folds the journal into the Parquet and empties it
     assert again.finished() == {"a"}
     assert (tmp_path / "k" / store.JOURNAL).read_text() == ""
@@ -175,7 +176,7 @@ def test_any_report_is_stored_and_read_back_and_the_journal_replays_it(tmp_path)
     import numpy as np
 
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"v": 1}, "val_loss", "min", flush_every=0)
+    rec = store.SweepRecorder(uri, SweepRecord(), "val_loss", "min", flush_every=0)
     rec.open()
     rec.started("a", {"units": 32, "act": None})
     rec.started("b", {"units": "auto", "act": {"name": "relu"}})
@@ -199,14 +200,14 @@ def test_any_report_is_stored_and_read_back_and_the_journal_replays_it(tmp_path)
     assert list(history["val_loss"]) == [0.5, "diverged"] and list(history["big"]) == [1, 2**64 + 1]
 
     # a killed driver's journal holds more of them; reading replays it, and so does a resume
-    again = store.SweepRecorder(uri, {}, "val_loss", "min", flush_every=3600)
+    again = store.SweepRecorder(uri, None, "val_loss", "min", flush_every=3600)
     again.open()
     again.started("c", {"units": 2**70})  # written through: the first event
     again.result("c", {"training_iteration": 1, "val_loss": [1, 2], "big": "big"})  # journalled only
     assert json.loads((tmp_path / "s" / store.JOURNAL).read_text())["result"]["val_loss"] == "[1, 2]"
     trials, _ = store.read_tables(uri, "val_loss", "min")
     assert trials.set_index("trial_id").loc["c", "val_loss"] == "[1, 2]"
-    resumed = store.SweepRecorder(uri, {}, "val_loss", "min")
+    resumed = store.SweepRecorder(uri, None, "val_loss", "min")
     resumed.open()  # folds the journal into the Parquet files
     assert (tmp_path / "s" / store.JOURNAL).read_text() == ""
     stored = store.read_frame(str(tmp_path / "s" / store.TRIALS)).set_index("trial_id")
@@ -248,7 +249,7 @@ def test_a_torn_last_line_is_skipped_and_the_next_sweep_does_not_append_to_it(to
     (tmp_path / store.JOURNAL).write_bytes(START_A + b"\n" + RESULT_A + b"\n" + torn)
     trials, history = store.read_tables(str(tmp_path), "acc", "max")
     assert trials["trial_id"].tolist() == ["a"] and history["acc"].tolist() == [0.5]
-    rec = store.SweepRecorder(str(tmp_path), {}, "acc", "max", flush_every=3600)
+    rec = store.SweepRecorder(str(tmp_path), None, "acc", "max", flush_every=3600)
     rec.open()  # a resume: the torn line goes with the rest of the journal
     rec.result("a", {"training_iteration": 2, "acc": 0.6})
     assert store.read_tables(str(tmp_path), "acc", "max")[1]["acc"].tolist() == [0.5, 0.6]
@@ -285,7 +286,7 @@ def test_a_damaged_parquet_file_is_one_error_naming_it(name, content, message, t
 def test_a_damaged_sweep_json_is_one_error_naming_it(content, message, tmp_path):
     (tmp_path / store.SWEEP_JSON).write_bytes(content)
     with pytest.raises(store.CorruptStore) as info:
-        store.read_meta(str(tmp_path))
+        record.read(str(tmp_path))
     assert str(info.value) == f"{tmp_path / store.SWEEP_JSON}: {message}"
 
 
@@ -327,7 +328,7 @@ def test_a_local_write_is_synced_then_renamed_then_its_folder_synced(tmp_path, m
     monkeypatch.setattr(os, "replace", lambda a, b: calls.append(("replace", os.path.basename(a), b)) or real_replace(a, b))
     for uri in (str(tmp_path / "sweep.json"), f"file://{tmp_path}/sweep.json"):
         calls.clear()
-        store.write_json(uri, {"v": 1})
+        files.write_json(uri, {"v": 1})
         (_, tmp), (_, tmp_name, target), last = calls
         assert tmp == f"{target}.tmp-{tmp_name.split('.tmp-')[1]}" and tmp_name.startswith("sweep.json.tmp-")
         assert target == str(tmp_path / "sweep.json") and last == ("fsync", str(tmp_path))
@@ -335,7 +336,7 @@ def test_a_local_write_is_synced_then_renamed_then_its_folder_synced(tmp_path, m
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
-    store.write_json(str(tmp_path / "sweep.json"), {"v": 1})
+    files.write_json(str(tmp_path / "sweep.json"), {"v": 1})
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -367,15 +368,15 @@ def test_uri_storage_writes_a_temporary_name_then_moves_it_where_it_can(moves, m
     memory = Store()
     fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
     monkeypatch.setattr(files, "filesystem", lambda uri: (fs, uri.removeprefix("mem://")))
-    store.write_json("mem://bucket/s/sweep.json", {"v": 1})
-    assert store.read_json("mem://bucket/s/sweep.json") == {"v": 1}
+    files.write_json("mem://bucket/s/sweep.json", {"v": 1})
+    assert files.read_json("mem://bucket/s/sweep.json") == {"v": 1}
     assert [(src.split(".tmp-")[0], dst) for src, dst in memory.moved] == \
         ([("bucket/s/sweep.json", "bucket/s/sweep.json")] if moves else [])
     assert memory.find("/bucket") == ["/bucket/s/sweep.json"]  # no temporary name left
 
 
 def test_durable_journal_events_are_synced(tmp_path, monkeypatch):
-    rec = store.SweepRecorder(str(tmp_path / "s"), {}, "acc", "max", flush_every=3600)
+    rec = store.SweepRecorder(str(tmp_path / "s"), None, "acc", "max", flush_every=3600)
     rec.open()
     rec.started("a", {"x": 1})
     synced = []
@@ -399,7 +400,7 @@ def test_the_failed_marker_is_written_atomically(tmp_path, monkeypatch):
 
 
 def test_file_uri_storage_keeps_the_same_journal_as_a_path(tmp_path):
-    rec = store.SweepRecorder(f"file://{tmp_path}/s", {}, "acc", "max", flush_every=3600)
+    rec = store.SweepRecorder(f"file://{tmp_path}/s", None, "acc", "max", flush_every=3600)
     rec.open()
     rec.started("a", {"x": 1})
     rec.result("a", {"training_iteration": 1, "acc": 0.5})
@@ -420,7 +421,7 @@ def test_an_object_store_journals_one_object_an_event_and_folds_them_in_at_a_flu
     fs = pafs.PyFileSystem(pafs.FSSpecHandler(memory))
     monkeypatch.setattr(files, "filesystem", lambda uri: (fs, uri.removeprefix("mem://")))
     uri = "mem://bucket/s"
-    rec = store.SweepRecorder(uri, {"name": "s"}, "acc", "max", flush_every=3600)
+    rec = store.SweepRecorder(uri, SweepRecord(name="s"), "acc", "max", flush_every=3600)
     rec.open()
     rec.started("a", {"x": 1})
     for it in (1, 2):
@@ -431,7 +432,7 @@ def test_an_object_store_journals_one_object_an_event_and_folds_them_in_at_a_flu
     # the driver is killed here (no flush, no close): a new reader gets every event back
     trials, history = store.read_tables(uri, "acc", "max")
     assert list(history["training_iteration"]) == [1, 2] and list(trials["status"]) == ["RUNNING"]
-    again = store.SweepRecorder(uri, {"name": "s"}, "acc", "max", flush_every=3600)
+    again = store.SweepRecorder(uri, SweepRecord(name="s"), "acc", "max", flush_every=3600)
     again.open()  # folds them into the Parquet and deletes them
     assert memory.find("/bucket/s/journal") == []
     trials, history = store.read_tables(uri, "acc", "max")
@@ -443,7 +444,7 @@ def test_epochs_trained_counts_every_epoch_a_restarted_trial_ran_and_its_rows_ag
     counted, and the rows of the run it left go, so its best value and best epoch are
     those of the rows it keeps."""
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    rec = store.SweepRecorder(uri, SweepRecord(), "acc", "max", flush_every=0)
     rec.open()
     rec.started("a", {"x": 1})
     for it, acc in [(1, 0.5), (2, 0.6), (3, 0.9), (1, 0.4), (2, 0.7)]:
@@ -460,7 +461,7 @@ def test_a_result_replayed_from_the_journal_after_a_flush_counts_once(tmp_path):
     """A kill between rewriting the Parquet files and emptying the journal replays events the
     Parquet already holds: each counts once."""
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=3600)
+    rec = store.SweepRecorder(uri, SweepRecord(), "acc", "max", flush_every=3600)
     rec.open()
     rec.started("a", {"x": 1})
     rec.result("a", {"training_iteration": 1, "acc": 0.5})
@@ -468,7 +469,7 @@ def test_a_result_replayed_from_the_journal_after_a_flush_counts_once(tmp_path):
     journal = (tmp_path / "s" / "journal.jsonl").read_text()
     rec.flush(force=True)  # the Parquet holds both results; the journal is emptied
     (tmp_path / "s" / "journal.jsonl").write_text(journal)  # as if the kill came before it was
-    again = store.SweepRecorder(uri, {}, "acc", "max")
+    again = store.SweepRecorder(uri, None, "acc", "max")
     again.load()
     assert again.trials["a"]["epochs_trained"] == 2 and again.trials["a"]["iterations"] == 2
     assert sorted(again.history) == [("a", 1), ("a", 2)]
@@ -478,7 +479,7 @@ def test_the_result_a_rung_decision_stopped_a_trial_at_is_stored(tmp_path):
     """Tune asks the scheduler about a result before it hands it to the callbacks: the
     scheduler's stop decision is recorded first, and the result that carried it still counts."""
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"v": 1}, "acc", "max", flush_every=0)
+    rec = store.SweepRecorder(uri, SweepRecord(), "acc", "max", flush_every=0)
     rec.open()
     rec.started("a", {"x": 1})
     rec.result("a", {"training_iteration": 1, "acc": 0.5})
@@ -496,7 +497,7 @@ def test_a_finished_trial_tune_never_saved_keeps_its_rows_unless_its_id_goes_to_
     c's id (the rows stay, c is not trained twice); d's id goes to another config (a new trial);
     e, finished too, is never made again (it goes at the end); f was running (it goes at once)."""
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {}, "acc", "max", flush_every=0)
+    rec = store.SweepRecorder(uri, None, "acc", "max", flush_every=0)
     rec.open()
     for t, lr in (("a", 0.1), ("c", 0.2), ("d", 0.3), ("e", 0.4), ("f", 0.5)):
         rec.started(t, {"lr": lr, "layers": [1, 2]})
@@ -505,7 +506,7 @@ def test_a_finished_trial_tune_never_saved_keeps_its_rows_unless_its_id_goes_to_
         if t != "f":
             rec.ended(t, "TERMINATED")
 
-    again = store.SweepRecorder(uri, {}, "acc", "max", flush_every=0)
+    again = store.SweepRecorder(uri, None, "acc", "max", flush_every=0)
     again.open()
     assert again.reconcile({"a"}) == ["f"]
     again.started("c", {"lr": 0.2, "layers": (1, 2)})
@@ -536,7 +537,7 @@ def test_config_of_a_stored_row_matches_the_config_it_was_stored_from():
 def test_a_report_never_rewrites_the_stores_own_columns(tmp_path, capsys):
     """Issue 34.1: status, config/..., best/..., preset reported by a trainable are kept apart."""
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {}, "loss", "min", presets={"original": {"key": "base"}}, flush_every=0)
+    rec = store.SweepRecorder(uri, None, "loss", "min", presets={"original": {"key": "base"}}, flush_every=0)
     rec.open()
     rec.started("a", {"key": "searched"})
     for it in (1, 2, 3, 4):
@@ -565,7 +566,7 @@ def test_an_infinite_metric_is_recorded_but_never_a_trials_best(tmp_path):
     from sweeplab.analysis.load import load_sweep
 
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {"experiment": None, "metric": "loss", "mode": "min"}, "loss", "min", flush_every=0)
+    rec = store.SweepRecorder(uri, SweepRecord(metric="loss", mode="min"), "loss", "min", flush_every=0)
     rec.open()
     for t, values in (("a", [0.5, float("-inf"), 0.4]), ("b", [0.3, 0.2, float("inf")])):
         rec.started(t, {"x": t})
@@ -590,7 +591,7 @@ def test_an_infinite_metric_is_recorded_but_never_a_trials_best(tmp_path):
 def test_a_store_of_the_wrong_shape_is_refused_before_anything_is_written(damage, message, tmp_path):
     """Issue 34.7: resume folded 10 rows into 5 and left every command failing."""
     uri = str(tmp_path / "s")
-    rec = store.SweepRecorder(uri, {}, "acc", "max", flush_every=0)
+    rec = store.SweepRecorder(uri, None, "acc", "max", flush_every=0)
     rec.open()
     for t in ("a", "b"):
         rec.started(t, {"x": 1})
@@ -601,7 +602,7 @@ def test_a_store_of_the_wrong_shape_is_refused_before_anything_is_written(damage
     damage(history, trials).to_parquet(tmp_path / "s" / store.HISTORY)
     before = (tmp_path / "s" / store.HISTORY).read_bytes()
     with pytest.raises(store.CorruptStore) as info:
-        store.SweepRecorder(uri, {}, "acc", "max").open()
+        store.SweepRecorder(uri, None, "acc", "max").open()
     assert str(info.value).startswith(f"{tmp_path / 's' / message}")
     assert (tmp_path / "s" / store.HISTORY).read_bytes() == before
 
@@ -610,4 +611,4 @@ def test_a_trials_table_with_a_trial_twice_is_refused(tmp_path):
     (tmp_path / "s").mkdir()
     pd.DataFrame({"trial_id": ["a", "a"], "status": ["TERMINATED"] * 2}).to_parquet(tmp_path / "s" / store.TRIALS)
     with pytest.raises(store.CorruptStore, match="trials.parquet: trial a has two rows"):
-        store.SweepRecorder(str(tmp_path / "s"), {}, "acc", "max").load()
+        store.SweepRecorder(str(tmp_path / "s"), None, "acc", "max").load()

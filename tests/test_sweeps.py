@@ -20,6 +20,8 @@ import pytest
 from conftest import sweeplab_process
 from sweeplab import registry
 from sweeplab.cli import main
+from sweeplab.options import SweepOptions
+from sweeplab.record import SweepRecord
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
@@ -311,7 +313,7 @@ def test_a_secret_in_an_error_or_the_sweep_metadata_is_masked(tmp_path, monkeypa
     from sweeplab import store
 
     assert store.redact({"a": ["x hunter2-hunter2 y"], "b": 3}) == {"a": ["x *** y"], "b": 3}
-    rec = store.SweepRecorder(str(tmp_path), {"options": {"sets": ["data=s3://u:hunter2-hunter2@h/x"]}}, "m", "max")
+    rec = store.SweepRecorder(str(tmp_path), SweepRecord(options=SweepOptions(sets=("data=s3://u:hunter2-hunter2@h/x",))), "m", "max")
     rec.open()
     rec.ended("t1", "ERROR", "ConnectionError: auth failed for hunter2-hunter2")
     assert b"hunter2" not in (tmp_path / "sweep.json").read_bytes()

@@ -5,6 +5,7 @@ import pytest
 
 from sweeplab import plan, session, tuning
 from sweeplab.errors import UserError
+from sweeplab.options import SchedulerSpec
 from sweeplab.search import factories
 
 
@@ -15,13 +16,13 @@ def prep(tmp_path, **kw):
 def test_resources_come_from_registry_then_space_then_flags(tmp_path):
     default = prep(tmp_path, target="freq")
     # the registry's share (a quarter GPU) stands until the cluster is known to have no GPU
-    assert (default.plan.cpus, default.plan.gpus, default.gpu_default) == (1.0, 0.25, True)
+    assert (default.trial_plan.cpus, default.trial_plan.gpus, default.gpu_default) == (1.0, 0.25, True)
     space = tmp_path / "s.yaml"
     space.write_text("experiment: freq\nresources: {cpu: 2, gpu: 0.5}\nparameters:\n  lr: {values: [0.001]}\n")
     from_file = prep(tmp_path, target="freq", space=str(space), address="auto")  # a cluster may have GPUs
-    assert (from_file.plan.cpus, from_file.plan.gpus, from_file.plan.workers, from_file.gpu_default) == (2.0, 0.5, 1, False)
+    assert (from_file.trial_plan.cpus, from_file.trial_plan.gpus, from_file.trial_plan.workers, from_file.gpu_default) == (2.0, 0.5, 1, False)
     flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2, address="auto")
-    assert (flags.plan.cpus, flags.plan.gpus, flags.plan.workers) == (2.0, 0.25, 2)
+    assert (flags.trial_plan.cpus, flags.trial_plan.gpus, flags.trial_plan.workers) == (2.0, 0.25, 2)
     with pytest.raises(UserError, match="--cpus-per-trial 0: must be > 0"):
         prep(tmp_path, target="freq", cpus_per_trial=0)
     with pytest.raises(UserError, match="a trial needs 1 GPU"):  # asked for, on a machine without
@@ -36,7 +37,7 @@ def test_a_user_trainables_share_is_resolved_once_and_a_zero_gpu_flag_counts(tmp
     space.write_text("metric: {name: score, goal: maximize}\nresources: {cpu: 2, gpu: 1}\n"
                      "parameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n")
     p = prep(tmp_path, trainable=f"{code}:train", space=str(space), gpus_per_trial=0, address="auto")
-    assert (p.plan, p.resources) == (None, plan.registry.Resources(cpu=2.0, gpu=0.0, workers=1))
+    assert (p.trial_plan, p.resources) == (None, plan.registry.Resources(cpu=2.0, gpu=0.0, workers=1))
     assert tuning.build_trainable(p, None)._resources.required_resources == {"CPU": 2.0}
     p = prep(tmp_path, trainable=f"{code}:train", space=str(space), address="auto")
     assert tuning.build_trainable(p, None)._resources.required_resources == {"CPU": 2.0, "GPU": 1.0}
@@ -50,10 +51,10 @@ def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, mo
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}])
     p = session.fit_to_cluster(prep(tmp_path, target="freq"))
-    assert (p.plan.gpus, p.resources.gpu) == (0.0, 0.0) and "has no GPU; trials run on CPU" in capsys.readouterr().out
+    assert (p.trial_plan.gpus, p.resources.gpu) == (0.0, 0.0) and "has no GPU; trials run on CPU" in capsys.readouterr().out
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
     p = session.fit_to_cluster(prep(tmp_path, target="freq"))
-    assert (p.plan.gpus, p.resources.gpu) == (0.25, 0.25)
+    assert (p.trial_plan.gpus, p.resources.gpu) == (0.25, 0.25)
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}, {"Alive": True}])
     with pytest.raises(UserError, match="a folder of this node, but the cluster has 2 nodes"):
         session.fit_to_cluster(prep(tmp_path, target="freq"))
@@ -83,7 +84,7 @@ def test_existing_sweep_folder_is_not_overwritten(tmp_path):
 
 def test_trials_with_workers_cannot_pause_so_promotion_becomes_asha(tmp_path, capsys):
     p = prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5)
-    assert p.scheduler == plan.SchedulerSpec("asha", {"grace_period": 5, "reduction_factor": 3})
+    assert p.scheduler == plan.SchedulerSpec("asha", grace_period=5, reduction_factor=3)
     assert "trials cannot pause, so the promotion scheduler becomes asha" in capsys.readouterr().out
 
 
@@ -99,7 +100,7 @@ def test_scheduler_factory(tmp_path, name, cls):
     from ray.tune import schedulers
 
     p = prep(tmp_path, target="freq", scheduler=name)
-    sched = factories.make_scheduler(p.scheduler.as_dict(), p.spec.max_epochs(), p.spec, 0)
+    sched = factories.make_scheduler(p.scheduler, p.spec.max_epochs(), p.spec, 0)
     assert isinstance(sched, getattr(schedulers, cls))
     if name == "pbt":  # architecture and data fields are never mutated
         assert set(sched._hyperparam_mutations) == {"lr"}
@@ -122,7 +123,7 @@ def test_schedulers_never_cut_a_preset(tmp_path, name):
 
     p = prep(tmp_path, target="seqclf_gru", scheduler=name)
     options = {"grace_period": 1, "reduction_factor": 2} if name == "asha" else {"grace_period": 1, "min_samples_required": 1}
-    sched = factories.make_scheduler({"name": name, **options}, 10, p.spec, 0)
+    sched = factories.make_scheduler(SchedulerSpec(name, **options), 10, p.spec, 0)
     sched.set_search_properties("val_macro_f1", "max")
     preset = p.spec.preset_configs()["original"]
     trials = {k: _FakeTrial(k, c) for k, c in
@@ -164,7 +165,7 @@ def test_a_trial_bigger_than_the_local_machine_is_refused(tmp_path):
         prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=2, num_cpus=2)
     with pytest.raises(UserError, match="a trial needs 1 GPU"):
         prep(tmp_path, target="freq", gpus_per_trial=1, num_cpus=2)
-    assert prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5, num_cpus=2).plan.workers == 2
+    assert prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=0.5, num_cpus=2).trial_plan.workers == 2
 
 
 def test_a_metric_without_goal_needs_one_unless_it_is_the_registry_metric(tmp_path):
@@ -266,15 +267,18 @@ def test_a_sweep_resumed_after_it_ended_is_no_longer_marked_ended(tmp_path, monk
     assert "ended" not in meta and meta["experiment"] == "freq"
 
 
-@pytest.mark.parametrize("meta, statuses, retry, nothing", [
-    ({"ended": "t"}, ["TERMINATED", "ERROR"], False, True),
-    ({"ended": "t"}, ["TERMINATED", "ERROR"], True, False),  # errored trials to rerun
-    ({"ended": "t"}, ["TERMINATED", "PAUSED"], False, False),  # a paused trial goes on
-    ({}, ["TERMINATED", "TERMINATED"], False, False),  # killed between two trials: the searcher has more
+@pytest.mark.parametrize("ended, statuses, retry, nothing", [
+    ("t", ["TERMINATED", "ERROR"], False, True),
+    ("t", ["TERMINATED", "ERROR"], True, False),  # errored trials to rerun
+    ("t", ["TERMINATED", "PAUSED"], False, False),  # a paused trial goes on
+    (None, ["TERMINATED", "TERMINATED"], False, False),  # killed between two trials: the searcher has more
 ])
-def test_only_a_sweep_that_ran_to_its_end_with_nothing_to_rerun_is_left_alone(meta, statuses, retry, nothing):
+def test_only_a_sweep_that_ran_to_its_end_with_nothing_to_rerun_is_left_alone(ended, statuses, retry, nothing):
     from types import SimpleNamespace
 
+    from sweeplab.record import SweepRecord
+
+    meta = SweepRecord(ended=ended)
     recorder = SimpleNamespace(trials={str(i): {"status": s} for i, s in enumerate(statuses)})
     assert tuning._nothing_to_resume(meta, recorder, retry, "DIR") is nothing
 
@@ -320,7 +324,7 @@ def test_a_relative_trainable_path_is_kept_absolute_for_a_resume_from_elsewhere(
     monkeypatch.chdir(tmp_path)
     p = prep(tmp_path, trainable="code/mine.py:train", space=str(space))
     assert p.user_trainable == p.options.trainable == f"{tmp_path}/code/mine.py:train"
-    assert tuning.sweep_meta(p)["options"]["trainable"] == f"{tmp_path}/code/mine.py:train"
+    assert plan.record_of(p).options.trainable == f"{tmp_path}/code/mine.py:train"
     assert prep(tmp_path, trainable="json:loads", space=str(space)).user_trainable == "json:loads"  # a module
 
 

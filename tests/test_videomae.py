@@ -327,7 +327,7 @@ def test_spaces_hold_the_reports_grid_and_its_named_configurations(name, subset)
 def test_smoke_pins_the_tiny_model_and_a_gpu_trial_still_prepares_on_a_cpu_machine(tmp_path):
     smoke = plan.prepare(plan.SweepOptions(target="videomae", storage=str(tmp_path), smoke=True))
     assert (smoke.spec.fixed["model_size"], smoke.spec.fixed["image_size"], smoke.spec.fixed["epochs"]) == ("tiny", 32, 2)
-    assert smoke.plan.gpus == 1.0 and smoke.num_samples == 2  # the registry's share; without GPUs, trials run on CPU
+    assert smoke.trial_plan.gpus == 1.0 and smoke.num_samples == 2  # the registry's share; without GPUs, trials run on CPU
 
 
 @pytest.mark.slow

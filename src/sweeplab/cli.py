@@ -134,7 +134,7 @@ def _sweep_flags(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     s.add_argument("target", nargs="?", help="experiment id (freq) or shipped space name (seqclf_lstm)")
     s.add_argument("--space", help="a space YAML file (W&B sweep shape plus sweeplab keys)")
     s.add_argument("--trainable", help="your own Tune function: path/to/file.py:function or module:function")
-    from .search.factories import SCHEDULERS, SEARCHERS
+    from .options import SCHEDULERS, SEARCHERS
 
     s.add_argument("--scheduler", choices=list(SCHEDULERS),
                    help="default: the space's (shipped spaces: promotion, asynchronous successive halving that "

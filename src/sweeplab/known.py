@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-CODE_KEY = "code"  # sweep.json's versions: the digest of the code that computed the trials
-
 
 @dataclass(frozen=True)
 class Known:
@@ -89,10 +87,10 @@ def find(sweeps: list, spec, digest: str, seed: int, say=print) -> tuple[Known, 
     found: dict[tuple, Known] = {}
     other_code = 0
     for sweep in sweeps:
-        if (sweep.meta.get("versions") or {}).get(CODE_KEY) != digest:
+        if sweep.record.code != digest:
             other_code += len(sweep.facts)
             continue
-        if sweep.meta.get("seed") != seed:
+        if sweep.record.seed != seed:
             continue
         facts = sweep.facts.set_index("trial_id")
         for trial_id in facts.index:

@@ -6,69 +6,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import platform
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from . import faults, flags, registry, secrets, spaces, store
+from . import faults, flags, record, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
 from .schema import absolute, is_remote, is_store_column
-from .runner import Finished, TrialPlan, absolute_trainable, load_user_trainable
-from .search.factories import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS
-
-DEFAULT_STORAGE = "./sweeps"
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    """What the user asked for (CLI flags); None means "from the space file or registry"."""
-
-    target: Optional[str] = None  # experiment id or shipped space name
-    space: Optional[str] = None
-    trainable: Optional[str] = None  # user code: path/file.py:function or module:function
-    scheduler: Optional[str] = None
-    search: Optional[str] = None
-    num_samples: Optional[int] = None
-    max_epochs: Optional[int] = None
-    cpus_per_trial: Optional[float] = None
-    gpus_per_trial: Optional[float] = None
-    workers_per_trial: Optional[int] = None
-    max_concurrent: Optional[int] = None
-    time_budget: Optional[float] = None
-    seed: int = 0
-    storage: str = DEFAULT_STORAGE
-    name: Optional[str] = None
-    smoke: bool = False
-    sets: tuple[str, ...] = ()
-    address: Optional[str] = None
-    num_cpus: Optional[int] = None  # local Ray only
-    verbose: int = 1  # 0 quiet, 1 sweeplab's progress display, 2 Ray's tables and the trials' own output
-    dashboard: bool = False  # local Ray with its dashboard, and sweeplab's, on 127.0.0.1
-    wandb: bool = False  # log every trial to W&B (offline unless WANDB_API_KEY is set)
-    max_failures: int = 0  # restarts of a failed trial from its last checkpoint
-    epoch_budget: Optional[int] = None  # the sweep stops once its trials have reported this many epochs in all
-    warm_start: tuple[str, ...] = ()  # earlier sweeps the searcher learns from (search/warm.py)
-
-    def __post_init__(self) -> None:
-        for key in ("sets", "warm_start"):  # a list from argparse or sweep.json
-            object.__setattr__(self, key, tuple(getattr(self, key)))
-
-
-@dataclass(frozen=True)
-class SchedulerSpec:
-    """A scheduler by name (search/factories.py) and the options its space file gave it."""
-
-    name: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """As a space file writes it (and sweep.json stores it): ``{name, **options}``."""
-        return {"name": self.name, **self.options}
-
-    @classmethod
-    def from_dict(cls, conf: Mapping[str, Any]) -> "SchedulerSpec":
-        return cls(conf["name"], {k: v for k, v in conf.items() if k != "name"})
+from .trial_plan import Finished, TrialPlan, absolute_trainable, load_user_trainable, trial_resources
+from .options import (LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS, SchedulerSpec,
+                      SweepOptions)
 
 
 @dataclass(frozen=True)
@@ -77,7 +27,7 @@ class SweepPlan:
     (a change is a new plan: ``dataclasses.replace``)."""
 
     spec: spaces.Spec
-    plan: Optional[TrialPlan]  # how a registry experiment's trials run; None for a user trainable
+    trial_plan: Optional[TrialPlan]  # how a registry experiment's trials run; None for a user trainable
     user_trainable: Optional[str]
     metric: str
     mode: str
@@ -104,6 +54,51 @@ class SweepPlan:
     @property
     def uri(self) -> str:
         return store.join(self.storage, self.name)
+
+
+# ------------------------------------------------------------------ its record
+
+
+def record_of(prep: SweepPlan) -> record.SweepRecord:
+    """The record of a sweep about to start, its secrets masked (secrets.py)."""
+    import optuna
+    import ray
+
+    from .config import fields_record
+
+    versions = {"python": platform.python_version(), "ray": ray.__version__, "optuna": optuna.__version__}
+    for mod in ("torch", "sweeplab"):
+        if mod in sys.modules:
+            versions[mod] = getattr(sys.modules[mod], "__version__", "?")
+    versions[record.CODE] = prep.code  # what a later sweep checks before it takes this one's figures (known.py)
+    rec = record.SweepRecord(
+        experiment=prep.spec.experiment,
+        trainable=prep.user_trainable or (prep.trial_plan.module if prep.trial_plan else None),
+        space_file=prep.spec.source,
+        space=prep.spec.text,
+        pins=dict(prep.spec.pins),
+        config_fields=fields_record(prep.spec.config_cls) if prep.spec.config_cls else None,
+        metric=prep.metric,
+        mode=prep.mode,
+        scheduler=prep.scheduler,
+        searcher=prep.search,
+        seed=prep.seed,
+        num_samples=prep.num_samples,
+        trials_expected=prep.spec.trials_expected(prep.num_samples),
+        epoch_budget=prep.epochs_to_spend,
+        time_budget_s=prep.time_budget,
+        resources=dataclasses.asdict(prep.trial_plan) if prep.trial_plan else None,
+        presets=prep.spec.preset_configs(),
+        options=prep.options,
+        started=record.now(),
+        versions=versions,
+        name=prep.name,
+        storage=prep.storage,
+        masked=tuple(sorted(prep.secrets)),
+        table=registry.table_declaration(prep.spec.experiment),
+    )
+    # masked through its JSON, as every stored text is (one way to mask, secrets.redact)
+    return record.from_json(secrets.redact(record.to_json(rec), prep.secrets), record.SWEEP_JSON)
 
 
 # ------------------------------------------------------------------ preparation
@@ -199,7 +194,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     code = known.code_digest(opts.trainable)
     prior, measured = _prior(opts, spec, search, metric, mode, code) if fresh and check_fit else ((), ())
     return SweepPlan(
-        spec=spec, plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
+        spec=spec, trial_plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
         scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
         max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
         options=opts, resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]),
@@ -231,15 +226,14 @@ def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> No
     resumed; another sweep, or anything else, is left alone with a reason."""
     if not store.exists(uri):
         return
-    if store.exists(store.join(uri, store.SWEEP_JSON)):
+    if record.exists(uri):
         try:
-            meta = store.read_json(store.join(uri, store.SWEEP_JSON))
+            theirs = record.read(uri)
         except (OSError, ValueError):
-            meta = {}
-        theirs = (meta.get("experiment"), (meta.get("options") or {}).get("trainable"))
-        if theirs != (experiment, trainable):
-            what = f"experiment {theirs[0]}" if theirs[0] else f"trainable {theirs[1] or '?'}"
-            raise UserError(f"{uri} holds another sweep ({what}, from {meta.get('space_file', '?')}); "
+            theirs = record.SweepRecord()
+        if (theirs.experiment, theirs.user_trainable) != (experiment, trainable):
+            what = f"experiment {theirs.experiment}" if theirs.experiment else f"trainable {theirs.user_trainable or '?'}"
+            raise UserError(f"{uri} holds another sweep ({what}, from {theirs.space_file or '?'}); "
                             "pick another --name")
     elif not is_remote(uri) and os.path.isdir(uri) and os.listdir(uri):
         held = sorted(os.listdir(uri))
@@ -315,7 +309,7 @@ def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, tra
     (or --max-epochs) does. Every scheduler but fifo places its rungs by it and the default
     search budgets by it, so without it a sweep would guess (Tune's max_t of 100, a budget
     of one epoch a trial): refused before anything starts."""
-    if spec.max_epochs() is not None or scheduler.options.get("max_t"):
+    if spec.max_epochs() is not None or scheduler.max_t:
         return
     if scheduler.name == "fifo" and search != "rung_tpe":
         return
@@ -348,8 +342,6 @@ def _check_local_fit(plan: TrialPlan, opts: SweepOptions, gpu_default: bool) -> 
         return
     import torch
 
-    from .runner import trial_resources
-
     cpus = opts.num_cpus or os.cpu_count() or 1
     need_cpu = plan.cpus * plan.workers + (trial_resources(plan)["cpu"] if plan.workers > 1 else 0)
     need_gpu = plan.gpus * plan.workers
@@ -366,11 +358,11 @@ def shared_data(prep: SweepPlan) -> Any:
     through the object store. Otherwise each trial process builds (and caches) its own,
     and the driver only checks it here (``Trainable.check``: at the searched fields'
     defaults), so bad data fails before Ray starts either way."""
-    if prep.plan is None:
+    if prep.trial_plan is None:
         return None
     from . import trainables
 
-    trainable = trainables.load(prep.plan.module)
+    trainable = trainables.load(prep.trial_plan.module)
     fields = ("data", *trainable.data_fields)
     fixed = {k: v for k, v in prep.spec.fixed.items() if k in fields}
     if any(k in prep.spec.parameters for k in fields):
@@ -402,9 +394,9 @@ def default_concurrency(prep: SweepPlan) -> int:
     import ray
 
     total = ray.cluster_resources()
-    cpu = prep.plan.cpus if prep.plan else 1.0
-    workers = prep.plan.workers if prep.plan else 1
-    gpu = prep.plan.gpus if prep.plan else 0.0
+    cpu = prep.trial_plan.cpus if prep.trial_plan else 1.0
+    workers = prep.trial_plan.workers if prep.trial_plan else 1
+    gpu = prep.trial_plan.gpus if prep.trial_plan else 0.0
     limit = int(total.get("CPU", 1) // (cpu * workers)) if cpu else 1
     if gpu:
         limit = min(limit, int(total.get("GPU", 0) // (gpu * workers)))

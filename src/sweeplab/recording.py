@@ -1,65 +1,18 @@
-"""What a sweep records beside Ray's own files: sweep.json's metadata, and the Tune
+"""What a sweep records beside Ray's own files (sweep.json is record.py's): the Tune
 callback that feeds the results store (store.py) from Tune's events, in the driver."""
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import math
 import os
-import platform
 import socket
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
 
-from . import registry, secrets, store
-from .config import fields_record
+from . import store
 from .errors import causes
 from .schema import FAILURE_KIND, Status
-from .known import CODE_KEY
-from .plan import SweepPlan
-
-
-def sweep_meta(prep: SweepPlan) -> dict[str, Any]:
-    import optuna
-    import ray
-
-    versions = {"python": platform.python_version(), "ray": ray.__version__, "optuna": optuna.__version__}
-    for mod in ("torch", "sweeplab"):
-        if mod in sys.modules:
-            versions[mod] = getattr(sys.modules[mod], "__version__", "?")
-    versions[CODE_KEY] = prep.code  # what a later sweep checks before it takes this one's figures (known.py)
-    return secrets.redact({
-        "experiment": prep.spec.experiment,
-        "trainable": prep.user_trainable or (prep.plan.module if prep.plan else None),
-        "space_file": prep.spec.source,
-        "space": prep.spec.text,
-        "pins": prep.spec.pins,
-        # the config's fields (defaults, number kinds): what suggest reads without the trainable
-        "config_fields": fields_record(prep.spec.config_cls) if prep.spec.config_cls else None,
-        "metric": prep.metric,
-        "mode": prep.mode,
-        "scheduler": prep.scheduler.name,
-        "scheduler_options": prep.scheduler.as_dict(),
-        "searcher": prep.search,
-        "seed": prep.seed,
-        "num_samples": prep.num_samples,
-        "trials_expected": prep.spec.trials_expected(prep.num_samples),  # a grid: every combination, num_samples times
-        "epoch_budget": prep.epochs_to_spend,
-        "time_budget_s": prep.time_budget,
-        "resources": dataclasses.asdict(prep.plan) if prep.plan else None,
-        "presets": prep.spec.preset_configs(),
-        "options": dataclasses.asdict(prep.options),
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "versions": versions,
-        "name": prep.name,
-        "storage": prep.storage,
-        "masked": sorted(prep.secrets),
-        # what analysis's tables show, as the registry declared it when the sweep ran
-        "table": registry.table_declaration(prep.spec.experiment),
-    }, prep.secrets)
 
 
 def store_callback(recorder: store.SweepRecorder, known: tuple = ()):

@@ -2,51 +2,27 @@
 workers driven from a Tune trial. (A plain local run, ``sweeplab train`` and tests, is
 local_training.py.)
 
-``make_trainable`` is the Ray Tune function trainable for every registered model;
-``load_user_trainable`` loads a ``--trainable`` of the user's own.
+``make_trainable`` is the Ray Tune function trainable for every registered model
+(trial_plan.py holds what it is given, and loads a user's own ``--trainable``).
 """
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import logging
 import numbers
 import os
-import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 
 from . import engine, trainables
 from .config import BaseConfig
-from .errors import UserError
 from .schema import ALREADY_DONE, NODE_ID, is_remote
 from .trainables import Trainable
+from .trial_plan import Finished, TrialPlan, trial_resources
 
 _DATA_CACHE: dict[tuple, Any] = {}  # per process: reused actors share data across trials
-
-
-@dataclass(frozen=True)
-class TrialPlan:
-    """What every trial of a sweep shares besides its config (picklable, small)."""
-
-    module: str  # dotted path of the trainable module (its TRAINABLE)
-    metric: str
-    mode: str
-    cpus: float = 1.0
-    gpus: float = 0.0
-    workers: int = 1
-    train_storage: Optional[str] = None  # where TorchTrainer runs keep their state
-    faults: str = ""  # fault injection for the reliability tests (faults.py); "" in real sweeps
-    driver_pgid: Optional[int] = None  # what a trial-side kill fault kills
-
-    @property
-    def monitor(self) -> engine.Monitor:
-        return engine.Monitor(self.metric, self.mode)
 
 
 def cached_data(trainable: Trainable, cfg: BaseConfig) -> Any:
@@ -218,14 +194,6 @@ def _task(trainable: Trainable, plan: TrialPlan) -> Callable:
     return faults.wrap_task(trainable.task, plan.faults, plan.driver_pgid)
 
 
-def trial_resources(plan: TrialPlan) -> dict[str, float]:
-    """What Tune reserves for one trial. A TorchTrainer trial only drives its workers
-    (which Train places itself), so it takes a sliver of a CPU."""
-    if plan.workers > 1:
-        return {"cpu": 0.1}
-    return {"cpu": plan.cpus, "gpu": plan.gpus}
-
-
 def make_trainable(plan: TrialPlan, shared: Any = None, finished: Finished = ()):
     """``shared`` = (data_key, data): built once by the driver, shipped through the object store."""
     from ray import tune
@@ -234,51 +202,6 @@ def make_trainable(plan: TrialPlan, shared: Any = None, finished: Finished = ())
 
     fn = tune.with_parameters(guarded(skip_finished(run_trial, plan.metric, finished)), plan=plan, shared=shared)
     return tune.with_resources(fn, trial_resources(plan))
-
-
-def absolute_trainable(spec: str) -> str:
-    """``path/to/file.py:function`` with the path made absolute (what sweep.json keeps, so a
-    resume from another folder finds it); ``module:function`` as it is."""
-    target, sep, name = spec.rpartition(":")
-    if target and (target.endswith(".py") or os.sep in target):
-        return f"{Path(target).expanduser().resolve()}{sep}{name}"
-    return spec
-
-
-def load_user_trainable(spec: str) -> Callable:
-    """``path/to/file.py:function`` or ``package.module:function``."""
-    target, _, name = spec.rpartition(":")
-    if not target or not name:
-        raise UserError(f"--trainable '{spec}': expected path/to/file.py:function or module:function")
-    if target.endswith(".py") or os.sep in target:
-        path = Path(target).resolve()
-        if not path.is_file():
-            raise UserError(f"--trainable '{spec}': no such file {path}")
-        mod_name = f"sweeplab_user_{path.stem}"
-        spec_obj = importlib.util.spec_from_file_location(mod_name, path)
-        module = importlib.util.module_from_spec(spec_obj)
-        sys.modules[mod_name] = module
-        try:
-            spec_obj.loader.exec_module(module)
-        except Exception as e:  # the user's file itself is broken: say where, in one line
-            raise UserError(f"--trainable '{spec}': {path} failed to import: {type(e).__name__}: {e}") from None
-        import ray.cloudpickle
-
-        ray.cloudpickle.register_pickle_by_value(module)  # workers cannot import it by name
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as e:
-            raise UserError(f"--trainable '{spec}': cannot import {target}: {e}") from None
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise UserError(f"--trainable '{spec}': {target} has no function '{name}'")
-    return fn
-
-
-# on resume: the trials the store saw complete (id, final metric, config as stored), which
-# Tune's saved state may predate
-Finished = tuple[tuple[str, float, tuple[tuple[str, Any], ...]], ...]
 
 
 def skip_finished(fn: Callable, metric: str, finished: Finished) -> Callable:

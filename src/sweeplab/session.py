@@ -82,10 +82,10 @@ def fit_to_cluster(prep: SweepPlan) -> SweepPlan:
     The plan as it runs here."""
     import ray
 
-    if prep.plan and prep.plan.gpus > 0 and prep.gpu_default and not ray.cluster_resources().get("GPU"):
-        print(f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.plan.gpus:g} GPU a "
+    if prep.trial_plan and prep.trial_plan.gpus > 0 and prep.gpu_default and not ray.cluster_resources().get("GPU"):
+        print(f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.trial_plan.gpus:g} GPU a "
               "trial applies where there are GPUs; --gpus-per-trial sets it)")
-        prep = dataclasses.replace(prep, plan=dataclasses.replace(prep.plan, gpus=0.0),
+        prep = dataclasses.replace(prep, trial_plan=dataclasses.replace(prep.trial_plan, gpus=0.0),
                                    resources=dataclasses.replace(prep.resources, gpu=0.0))
     store.check_shared(prep.storage, sum(1 for n in ray.nodes() if n.get("Alive")))
     return prep

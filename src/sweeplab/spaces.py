@@ -32,7 +32,7 @@ from .config import field_types
 from .domains import Param, _ints, _num, check_param, check_value, number_problem, parse_param
 from . import registry
 from .errors import UserError
-from .search.factories import SCHEDULERS, SEARCHERS
+from .options import SCHEDULER_KEYS, SCHEDULERS, SEARCHERS
 from .sweepspec import Spec
 
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
@@ -46,16 +46,6 @@ TOP_KEYS = {
 }
 W_AND_B_UNUSED = ("program", "command", "project", "entity")  # accepted, said to be unused
 METHODS = {"grid": "grid", "random": "random", "bayes": "rung_tpe"}
-SCHEDULER_KEYS = {  # the options each scheduler takes (besides name)
-    # promotion: asynchronous successive halving that pauses below the cutoff and promotes
-    # later (sweeplab's default); asha: Ray's, which stops for good
-    "promotion": {"grace_period", "reduction_factor", "max_t"},
-    "asha": {"grace_period", "reduction_factor", "brackets", "max_t"},
-    "hyperband": {"reduction_factor", "max_t"},
-    "pbt": {"perturbation_interval", "quantile_fraction", "resample_probability"},
-    "median": {"grace_period", "min_samples_required"},
-    "fifo": set(),
-}
 # option -> (must it be an integer, is a value allowed, what is allowed)
 SCHEDULER_OPTIONS = {
     "grace_period": (True, lambda v: v >= 1, "an integer >= 1"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import pickletools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -15,8 +15,6 @@ from . import files, settings
 from .errors import UserError, causes
 from .schema import is_remote
 
-if TYPE_CHECKING:  # plan imports this module
-    from .plan import SweepPlan
 
 
 def check_ray_state(sweep_uri: str) -> None:
@@ -93,11 +91,12 @@ FAILED = "FAILED"  # in a sweep folder: the sweep cannot be resumed; the file sa
 _STORAGE_ERRNOS = {28: "no space left on device", 122: "disk quota exceeded", 30: "read-only file system"}
 
 
-def storage_failure(prep: SweepPlan, error: BaseException | None = None, results: Any = None) -> None:
+def storage_failure(storage: str, uri: str, error: BaseException | None = None, results: Any = None) -> None:
     """After Tune ran (``results``, its ResultGrid) or raised (``error``): where the storage
     filled up or went read-only under the sweep (checkpoints, Ray's state, the store), mark
     the sweep folder failed and raise the one-line UserError; otherwise return. Ray's
-    experiment state may be half-written then, so the sweep is refused by ``resume``."""
+    experiment state may be half-written then, so the sweep is refused by ``resume``.
+    ``storage``: the --storage folder; ``uri``: the sweep's folder in it."""
     errors = [error, *(getattr(r, "error", None) for r in (results or []))]
     found = next((_STORAGE_ERRNOS[e.errno] for err in errors for e in causes(err)
                   if isinstance(e, OSError) and e.errno in _STORAGE_ERRNOS), None)
@@ -111,11 +110,11 @@ def storage_failure(prep: SweepPlan, error: BaseException | None = None, results
     if found is None:
         return
     fix = "make it writable" if found == _STORAGE_ERRNOS[30] else "free space"
-    if mark_failed(prep.uri, f"{found} under {prep.storage} while the sweep ran"):
-        raise UserError(f"--storage {prep.storage}: {found} while the sweep ran (trial checkpoints, results); "
-                        f"{prep.uri} is marked failed and cannot be resumed: {fix}, then start the sweep again")
-    raise UserError(f"--storage {prep.storage}: {found} while the sweep ran (trial checkpoints, results); "
-                    f"{prep.uri} could not be marked failed (nothing can be written there): do not resume it; "
+    if mark_failed(uri, f"{found} under {storage} while the sweep ran"):
+        raise UserError(f"--storage {storage}: {found} while the sweep ran (trial checkpoints, results); "
+                        f"{uri} is marked failed and cannot be resumed: {fix}, then start the sweep again")
+    raise UserError(f"--storage {storage}: {found} while the sweep ran (trial checkpoints, results); "
+                    f"{uri} could not be marked failed (nothing can be written there): do not resume it; "
                     f"{fix}, then start the sweep again")
 
 

@@ -24,16 +24,18 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from . import files
+from . import record as sweep_record
+from .record import SWEEP_JSON, SweepRecord
 from .errors import UserError
 from .secrets import redact
-from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame, read_json
-from .files import missing, scalar, write_frame, write_json
+from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame
+from .files import missing, scalar, write_frame
 from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, EPOCHS_TRAINED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
                      MEASURED_IN, PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID,
                      TUNE_BOOKKEEPING,
                      WALL_TIME, Status, best_column, epochs_trained, is_remote, is_store_column, reported_column)
 
-SWEEP_JSON, TRIALS, HISTORY = "sweep.json", "trials.parquet", "history.parquet"
+TRIALS, HISTORY = "trials.parquet", "history.parquet"
 DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
 JOURNAL = "journal.jsonl"  # events since the Parquet files were last rewritten (see SweepRecorder)
 JOURNAL_SEGMENTS = "journal"  # the same, one object per event, on an object store
@@ -50,28 +52,11 @@ def check_shared(storage: str, nodes: int) -> None:
             "mount written as file:///mnt/shared/sweeps")
 
 
-# sweep.json's keys that analysis and resume use, and the JSON type each must have (or null)
-_META_TYPES = {"experiment": str, "metric": str, "mode": str, "name": str, "scheduler": str, "searcher": str,
-               "presets": dict, "options": dict, "scheduler_options": dict, "table": dict}
-
-
-def read_meta(sweep_uri: str) -> dict[str, Any]:
-    """A sweep's sweep.json, its keys of the types analysis and resume rely on."""
-    uri = join(sweep_uri, SWEEP_JSON)
-    meta = read_json(uri)
-    for key, kind in _META_TYPES.items():
-        value = meta.get(key)
-        if value is not None and not isinstance(value, kind):
-            expected = "text" if kind is str else "an object"
-            raise CorruptStore(uri, f"{key}: expected {expected}, got {json.dumps(value)[:60]}")
-    return meta
-
-
 def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
     """(trials, history) as stored, the journal's newer events included (a running sweep's
     last seconds, or a killed one's: ``metric`` keeps their best values up to date); None
     for a table with no rows. Writes nothing."""
-    rec = SweepRecorder(sweep_uri, {}, metric, mode)
+    rec = SweepRecorder(sweep_uri, None, metric, mode)
     rec.load()
     trials = pd.DataFrame(list(rec.trials.values())) if rec.trials else None
     history = pd.DataFrame(list(rec.history.values())) if rec.history else None
@@ -164,9 +149,9 @@ class SweepRecorder:
     end, and the journal is emptied once they hold it. A resumed sweep replays the journal.
     Object-store URIs cannot append: there every start and end rewrites the Parquet instead."""
 
-    def __init__(self, sweep_uri: str, meta: dict[str, Any], metric: str, mode: str,
+    def __init__(self, sweep_uri: str, record: Optional[SweepRecord], metric: str, mode: str,
                  presets: Optional[dict[str, dict]] = None, flush_every: float = 5.0):
-        self.uri, self.meta, self.metric, self.mode = sweep_uri, meta, metric, mode
+        self.uri, self.record, self.metric, self.mode = sweep_uri, record, metric, mode
         self.presets = presets or {}
         self.flush_every = flush_every
         self.trials: dict[str, dict[str, Any]] = {}
@@ -192,8 +177,8 @@ class SweepRecorder:
         resumes and uploads them again later, so a rewrite would be undone anyway."""
         if not self._loaded:  # ``resume`` has read the store already, to find the finished trials
             self.load()
-        if self.meta and not exists(join(self.uri, SWEEP_JSON)):
-            write_json(join(self.uri, SWEEP_JSON), redact(self.meta))
+        if self.record and not exists(join(self.uri, SWEEP_JSON)):
+            sweep_record.write(self.uri, self.record)
         ACTIVE[self.uri] = self
         if self._journal_path and os.path.exists(self._journal_path) and os.path.getsize(self._journal_path):
             self._dirty = True  # fold it in and empty it: a torn last line left there would swallow the next event

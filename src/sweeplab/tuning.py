@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
-import datetime as dt
 import os
 import time
 from typing import Any, Optional
@@ -16,9 +15,10 @@ from .errors import UserError
 from .schema import ALREADY_DONE, ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
 from .lock import SweepLock
 from .analysis.summary import summarize, without_checkpoint
-from .plan import SweepOptions, SweepPlan, default_concurrency, prepare, shared_data
-from .recording import checkpoint_pruner, store_callback, sweep_meta, tensorboard_callback
-from .runner import load_user_trainable
+from .plan import SweepPlan, default_concurrency, prepare, record_of, shared_data
+from . import record
+from .recording import checkpoint_pruner, store_callback, tensorboard_callback
+from .trial_plan import load_user_trainable
 from .search.factories import make_scheduler, make_searcher
 from .session import tune_loggers_on, start_ray
 
@@ -76,8 +76,8 @@ def build_trainable(prep: SweepPlan, shared: Any) -> Any:
 
     from .runner import checked_reports, make_trainable, skip_finished
 
-    if prep.plan:
-        return make_trainable(prep.plan, shared, prep.finished)  # registry configs hold no secret-named fields
+    if prep.trial_plan:
+        return make_trainable(prep.trial_plan, shared, prep.finished)  # registry configs hold no secret-named fields
     res = {"cpu": prep.resources.cpu, "gpu": prep.resources.gpu}
     user = checked_reports(skip_finished(load_user_trainable(prep.user_trainable), prep.metric, prep.finished),
                            prep.metric)
@@ -85,7 +85,7 @@ def build_trainable(prep: SweepPlan, shared: Any) -> Any:
 
 
 def recorder_for(prep: SweepPlan) -> store.SweepRecorder:
-    return store.SweepRecorder(prep.uri, sweep_meta(prep), prep.metric, prep.mode, prep.spec.preset_configs())
+    return store.SweepRecorder(prep.uri, record_of(prep), prep.metric, prep.mode, prep.spec.preset_configs())
 
 
 def _callbacks(prep: SweepPlan, recorder: Optional[store.SweepRecorder] = None) -> list:
@@ -137,7 +137,7 @@ def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
         def total(self) -> int:
             if self.from_store:
                 self.from_store = False
-                recorded = store.SweepRecorder(sweep_uri, {}, metric, mode)
+                recorded = store.SweepRecorder(sweep_uri, None, metric, mode)
                 recorded.load()  # reads only: the Parquet files and the journal
                 self.reported = {t: epochs_trained(row) for t, row in recorded.trials.items()}
                 self.reached = {t: int(row.get(ITERATIONS) or 0) for t, row in recorded.trials.items()}
@@ -199,11 +199,11 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
         tune_config=tune.TuneConfig(
             metric=prep.metric,
             mode=prep.mode,
-            scheduler=make_scheduler(prep.scheduler.as_dict(), max_t, prep.spec, prep.seed, store_uri=prep.uri,
+            scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed, store_uri=prep.uri,
                                      max_concurrent=max_concurrent, budget=prep.epochs_to_spend,
                                      time_budget=prep.time_budget),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
-                                     scheduler=prep.scheduler.as_dict(), budget=budget, prior=prep.prior,
+                                     scheduler=prep.scheduler, budget=budget, prior=prep.prior,
                                      known=[({k: kn.params[k] for k in prep.spec.parameters}, kn.scores(prep.metric))
                                             for kn in prep.known]),
             # with an epoch budget the searcher decides when no config is left to try
@@ -251,9 +251,9 @@ def _run(prep: SweepPlan, shared) -> int:
         if stopped_by is None and prep.time_budget and time.monotonic() - started >= prep.time_budget:
             stopped_by = TIME_BUDGET
     except OSError as e:
-        storage_failure(prep, error=e)  # a full or read-only disk: one line, the sweep marked failed
+        storage_failure(prep.storage, prep.uri, error=e)  # a full or read-only disk: one line, the sweep marked failed
         raise
-    storage_failure(prep, results=results)  # trials that died of it
+    storage_failure(prep.storage, prep.uri, results=results)  # trials that died of it
     # drop the Tuner (and its callbacks) while the interpreter is whole: W&B's callback
     # cleans up in __del__ and fails noisily at exit otherwise
     del tuner
@@ -261,9 +261,7 @@ def _run(prep: SweepPlan, shared) -> int:
     return _ended(prep, stopped_by)
 
 
-NO_CHECKPOINT_KEY = "trainable_saves_no_checkpoint"  # in sweep.json: promotion found a trial with none to resume from
 TIME_BUDGET = -1  # _ended's "stopped by": the sweep's time budget ran out
-TIME_BUDGET_SPENT = "time_budget_spent"  # in sweep.json: when its time budget ended the sweep
 
 
 def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
@@ -272,13 +270,12 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
         store.relabel(prep.uri, Status.INTERRUPTED, Status.TIME_UP)
     code = summarize(prep.uri, prep.metric, prep.mode)
     if any(without_checkpoint(prep.uri)):  # sweep.json says the trainable saves none (what promotion did about it)
-        meta = store.read_meta(prep.uri)
-        store.write_json(store.join(prep.uri, store.SWEEP_JSON), {**meta, NO_CHECKPOINT_KEY: True})
+        record.update(prep.uri, saves_no_checkpoint=True)
     if stopped_by is None:  # Tune ran out of trials to run: a resume has nothing to do
-        _stamp(prep.uri, "ended")
+        record.update(prep.uri, ended=record.now())
         return code
     if stopped_by == TIME_BUDGET:  # Tune counts it over every run of the sweep: resume would train nothing
-        _stamp(prep.uri, TIME_BUDGET_SPENT)
+        record.update(prep.uri, time_budget_spent=record.now())
         print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it, "
               "as planned: trials running then were cut off (TIME_UP), those paused at a rung stay paused")
         return code
@@ -286,36 +283,30 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
     return stopping.EXIT[stopped_by]
 
 
-def _stamp(uri: str, key: str) -> None:
-    """Record in sweep.json when the sweep ended (``key``: how), for resume to read."""
-    meta = store.read_meta(uri)
-    store.write_json(store.join(uri, store.SWEEP_JSON), {**meta, key: dt.datetime.now().isoformat(timespec="seconds")})
-
-
 def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     """Continue a sweep stopped by Ctrl-C or a kill: finished trials stay finished, the
     searcher's state is Tune's own (saved in the experiment folder)."""
     uri = absolute(sweep_dir)
-    if not store.exists(store.join(uri, store.SWEEP_JSON)):
-        raise UserError(f"{sweep_dir}: no {store.SWEEP_JSON} here; not a sweeplab sweep folder")
+    if not record.exists(uri):
+        raise UserError(f"{sweep_dir}: no {record.SWEEP_JSON} here; not a sweeplab sweep folder")
     lock = SweepLock(uri, f"sweeplab resume {sweep_dir}")
     lock.refuse_if_held()  # a live sweep is not resumed twice
     return _resume(uri, sweep_dir, retry_errored, lock)
 
 
-def _nothing_to_resume(meta: dict[str, Any], recorder: store.SweepRecorder, retry_errored: bool,
+def _nothing_to_resume(rec: record.SweepRecord, recorder: store.SweepRecorder, retry_errored: bool,
                        sweep_dir: str) -> bool:
     """A sweep that ran to its end, every trial finished (or errored, without
     --retry-errored): said in one line, and Ray is not started."""
-    if meta.get(TIME_BUDGET_SPENT):
-        budget = (meta.get("time_budget_s") or 0)
-        print(f"{sweep_dir}: the sweep's time budget ({budget:g} s) ended it ({meta[TIME_BUDGET_SPENT]}) and Tune "
+    if rec.time_budget_spent:
+        budget = rec.time_budget_s or 0
+        print(f"{sweep_dir}: the sweep's time budget ({budget:g} s) ended it ({rec.time_budget_spent}) and Tune "
               "counts it over every run of the sweep, so a resume would train nothing; to go on, start a new sweep "
               "(--time-budget sets its budget)")
         return True
     statuses = [row.get("status") for row in recorder.trials.values()]
     errored = statuses.count(Status.ERROR)
-    if not meta.get("ended") or any(s not in ENDED for s in statuses) or (retry_errored and errored):
+    if not rec.ended or any(s not in ENDED for s in statuses) or (retry_errored and errored):
         return False
     more = f", {errored} errored (--retry-errored reruns them)" if errored else ""
     print(f"{sweep_dir}: the sweep ran to its end ({statuses.count(Status.TERMINATED)} trials finished{more}); nothing to resume")
@@ -343,27 +334,27 @@ def _stored_space(uri: str) -> str:
 def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> int:
     if not store.exists(store.join(uri, "tuner.pkl")):
         raise UserError(f"{sweep_dir}: Ray's experiment state (tuner.pkl) is missing; cannot resume")
-    meta = store.read_meta(uri)
-    for key in ("options", "experiment"):
-        if key not in meta:
-            raise store.CorruptStore(store.join(uri, store.SWEEP_JSON), f"no '{key}': not what sweeplab tune writes")
-    options = dict(meta["options"])
-    options.update(
-        target=meta["experiment"] if not meta["options"].get("trainable") else None,
+    rec = record.read(uri)
+    if rec.options is None or (rec.experiment is None and rec.options.trainable is None):
+        what = "options" if rec.options is None else "experiment"
+        raise store.CorruptStore(record.path(uri), f"no '{what}': not what sweeplab tune writes")
+    options = dataclasses.replace(
+        rec.options,
+        target=rec.experiment if not rec.options.trainable else None,
         space=_stored_space(uri),
         name=uri.rstrip("/").rsplit("/", 1)[-1],
         storage=uri.rstrip("/").rsplit("/", 1)[0],
     )
-    prep = prepare(SweepOptions(**options), fresh=False)  # its storage checks come before the lock is written
+    prep = prepare(options, fresh=False)  # its storage checks come before the lock is written
     check_ray_state(uri)  # after prepare, which says first when the sweep was marked FAILED
     prep = dataclasses.replace(prep, secrets=secrets.restored(prep.secrets))
     with lock.acquire():
         recorder = recorder_for(prep)
         recorder.load()  # read once: here, and by the store callback it is handed to
-        if _nothing_to_resume(meta, recorder, retry_errored, sweep_dir):
+        if _nothing_to_resume(rec, recorder, retry_errored, sweep_dir):
             return 0
-        if "ended" in meta:  # it runs again: ended only once this run ends
-            store.write_json(store.join(uri, store.SWEEP_JSON), {k: v for k, v in meta.items() if k != "ended"})
+        if rec.ended:  # it runs again: ended only once this run ends
+            record.update(uri, ended=None)
         # what the store saw finish (its journal included), which Tune's saved state may predate
         rows = {t: recorder.trials[t] for t in recorder.finished()}
         prep = dataclasses.replace(prep, finished=tuple(

@@ -128,7 +128,7 @@ def missing(sweep: Sweep, metric: Optional[str] = None) -> str:
 
 
 def declared_metric(sweep: Sweep) -> str:
-    return sweep.meta.get("declared_metric") or sweep.metric
+    return sweep.declared_metric or sweep.metric
 
 
 def statistic(metric: str, kind: str, declared: str) -> Optional[str]:

@@ -21,7 +21,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
-from .. import registry, schema, store
+from .. import record, registry, schema, store
+from ..record import SweepRecord
 from ..errors import UserError
 from . import ray_files
 from ..schema import IS_BEST, PREDICTIONS, STATUS, TRIAL_ID, Status, config_columns, config_key, is_remote
@@ -39,26 +40,27 @@ def guess_mode(metric: str) -> str:
 @dataclass
 class Sweep:
     uri: str
-    meta: dict[str, Any]
+    record: SweepRecord  # sweep.json (an empty record for a plain Ray Tune folder)
     trials: pd.DataFrame  # one row per trial, in start order, ``run`` = 1, 2, ...
     history: pd.DataFrame  # every reported row, sorted by trial and iteration
-    metric: str
+    metric: str  # what analysis ranks by: the sweep's metric, or --metric
     mode: str
+    declared_metric: Optional[str] = None  # the metric the sweep searched (its stored predictions are of it)
     _positions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
-        return self.meta.get("name") or os.path.basename(self.uri.rstrip("/"))
+        return self.record.name or os.path.basename(self.uri.rstrip("/"))
 
     @cached_property
     def experiment(self) -> Optional[registry.Experiment]:
         """The registry's entry, with the table the sweep recorded (sweep.json's ``table``)."""
-        exp = registry.EXPERIMENTS.get(self.meta.get("experiment") or "")
-        return registry.as_recorded(exp, self.meta.get("table")) if exp else None
+        exp = registry.EXPERIMENTS.get(self.record.experiment or "")
+        return registry.as_recorded(exp, self.record.table) if exp else None
 
     @property
     def presets(self) -> dict[str, dict[str, Any]]:
-        return self.meta.get("presets") or {}
+        return {k: dict(v) for k, v in self.record.presets.items()}
 
     @cached_property
     def params(self) -> list[str]:
@@ -241,9 +243,8 @@ class HeldOut:
 def _budget(sweep: Sweep) -> int:
     """Iterations a trial may run when its config does not say: the scheduler's max_t, else
     the most any trial ran."""
-    opts = sweep.meta.get("scheduler_options") or {}
-    if isinstance(opts.get("max_t"), (int, float)):
-        return int(opts["max_t"])
+    if sweep.record.scheduler and sweep.record.scheduler.max_t:
+        return int(sweep.record.scheduler.max_t)
     its = pd.to_numeric(sweep.trials.get("iterations", pd.Series(dtype=float)), errors="coerce")
     return int(its.max()) if len(its) and not math.isnan(its.max()) else 0
 
@@ -300,18 +301,16 @@ def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = N
 
 
 def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = None) -> Sweep:
-    meta = store.read_meta(uri) if store.exists(store.join(uri, store.SWEEP_JSON)) else {}
+    rec = record.read_if_any(uri)
     if store.exists(store.join(uri, store.TRIALS)):
-        trials, history = store.read_tables(uri, meta.get("metric") or "", meta.get("mode") or "min")
+        trials, history = store.read_tables(uri, rec.metric or "", rec.mode or "min")
         if trials is None:  # a table of no rows: none of this store's own writes leaves one
             raise store.CorruptStore(store.join(uri, store.TRIALS), "holds no trial")
         if history is None:
             history = pd.DataFrame(columns=["trial_id", ITER])
     else:
         trials, history = ray_files.read(uri)
-        meta.setdefault("searcher", "?")
-        meta.setdefault("scheduler", "?")
-    declared = meta.get("metric")
+    declared = rec.metric
     metric = metric or declared
     if not metric:
         raise UserError(f"{uri}: the sweep names no metric (made by plain Ray Tune?); pass --metric NAME")
@@ -321,26 +320,24 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     if metric not in trials.columns and metric not in history.columns:
         known = sorted(c for c in history.columns if _numeric(history[c]) and c not in (TRIAL_ID, ITER))
         raise UserError(f"{uri}: no trial reported metric '{metric}'; reported: {', '.join(known) or '(nothing)'}")
-    mode = mode or (meta.get("mode") if metric == meta.get("metric") else None) or guess_mode(metric)
-    meta = {**meta, "metric": metric, "mode": mode, "declared_metric": declared}
+    mode = mode or (rec.mode if metric == rec.metric else None) or guess_mode(metric)
     trials = trials.reset_index(drop=True)
     trials.insert(1, "run", np.arange(1, len(trials) + 1))
     if ITER in history.columns and len(history):
         order = {t: i for i, t in enumerate(trials["trial_id"])}
         history = (history.assign(_o=history["trial_id"].map(order))
                    .sort_values(["_o", ITER], kind="stable").drop(columns="_o").reset_index(drop=True))
-    return Sweep(uri=uri, meta=meta, trials=trials, history=history, metric=metric, mode=mode)
+    return Sweep(uri=uri, record=rec, trials=trials, history=history, metric=metric, mode=mode, declared_metric=declared)
 
 
 def tidy(sweeps: list[Sweep]) -> pd.DataFrame:
     """All trials of all sweeps in one table, with the sweep's metadata as columns."""
     frames = []
     for s in sweeps:
-        meta = {"sweep": s.name, "experiment": s.meta.get("experiment") or "-",
-                "space": os.path.basename(str(s.meta.get("space_file") or "-")),
-                "scheduler": s.meta.get("scheduler", "?"), "searcher": s.meta.get("searcher", "?"),
-                "seed": s.meta.get("seed")}
-        frames.append(s.trials.drop(columns=[PREDICTIONS], errors="ignore").assign(**meta))
+        columns = {"sweep": s.name, "experiment": s.record.experiment or "-",
+                   "space": os.path.basename(s.record.space_file or "-"),
+                   "scheduler": s.record.scheduler_name, "searcher": s.record.searcher_name, "seed": s.record.seed}
+        frames.append(s.trials.drop(columns=[PREDICTIONS], errors="ignore").assign(**columns))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return out[[*META_COLUMNS, *[c for c in out.columns if c not in META_COLUMNS]]] if frames else out
 

@@ -38,14 +38,14 @@ def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = Non
     base_id = conclude.baseline_trial(sweep, baseline)
     facts = sweep.facts
     counts = Counter(facts["status"])
-    m = sweep.meta
+    rec = sweep.record
     head = Section(f"{'Barrido' if es else 'Sweep'} {sweep.name}")
     head.text.append(
-        f"{m.get('experiment') or '-'} · {sweep.metric} ({sweep.mode}) · scheduler {m.get('scheduler', '?')} · "
-        f"searcher {m.get('searcher', '?')} · seed {m.get('seed', '-')} · "
+        f"{rec.experiment or '-'} · {sweep.metric} ({sweep.mode}) · scheduler {rec.scheduler_name} · "
+        f"searcher {rec.searcher_name} · seed {'-' if rec.seed is None else rec.seed} · "
         + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
     )
-    warm = (m.get("options") or {}).get("warm_start")
+    warm = rec.options.warm_start if rec.options else ()
     if warm:  # its searcher learnt from these before its first config (tune --warm-start)
         head.text.append(f"{'aprendió primero de' if es else 'warm-started from'} {', '.join(warm)}")
     slug = _slug(sweep.name)
@@ -145,7 +145,7 @@ def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en",
             for p in plots.trial_images(sweep, chosen, images):
                 figs.images.append((p.stem, p.relative_to(folder)))
         parts.append(figs)
-        if sweep.meta.get("space") and sweep.facts["best"].notna().any():
+        if sweep.record.space and sweep.facts["best"].notna().any():
             proposal = suggest.suggest(sweep, observe.observe(sweep))
             space_file = folder / f"{slug}-next-space.yaml"
             space_file.write_text(proposal.yaml(sweep.uri))

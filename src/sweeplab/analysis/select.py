@@ -212,7 +212,7 @@ def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
     config = {k: _unjson(v) for k, v in sweep.config(trial_id).items()}
     block = chosen_block(sweep, trial_id, config)
     head = [f"# chosen by sweeplab from {sweep.uri}", f"# {reason}"]
-    experiment = sweep.meta.get("experiment")
+    experiment = sweep.record.experiment
     if experiment:
         head.append(f"# train it: sweeplab train {experiment} --config THIS_FILE "
                     f"(to epoch {block['epoch']}, checking {sweep.metric} there)")

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from .. import spaces
 from ..errors import UserError
 from .load import Sweep
-from .tables import fmt
+from .formats import fmt
 
 
 def held_fixed(sweeps: Sequence[Sweep]) -> list[str]:
@@ -20,14 +20,14 @@ def held_fixed(sweeps: Sequence[Sweep]) -> list[str]:
         keys = set.intersection(*(set(c) for c in configs)) if configs else set()
         out = {k: configs[0][k] for k in keys - {"seed"} - _searched(s)
                if all(repr(c[k]) == repr(configs[0][k]) for c in configs)}
-        if (s.meta.get("options") or {}).get("smoke"):
+        if s.record.smoke:
             out["smoke"] = True
         return out
 
     held = [fixed(s) for s in sweeps]
     labels = []
     for s, mine in zip(sweeps, held):
-        peers = [h for other, h in zip(sweeps, held) if other.meta.get("experiment") == s.meta.get("experiment")]
+        peers = [h for other, h in zip(sweeps, held) if other.record.experiment == s.record.experiment]
         differ = sorted(k for k in set().union(*peers) if len({repr(h.get(k)) for h in peers}) > 1)
         labels.append(", ".join(k if k == "smoke" else f"{k}={fmt(mine[k]) if k in mine else '-'}"
                                 for k in differ if k in mine or k != "smoke"))
@@ -37,11 +37,11 @@ def held_fixed(sweeps: Sequence[Sweep]) -> list[str]:
 def _searched(sweep: Sweep) -> set[str]:
     """The parameters the sweep searched: its space's, less what --set pinned; where the
     space is not recorded (a plain Ray folder), every config key: none is known to be fixed."""
-    text = sweep.meta.get("space")
+    text = sweep.record.space
     try:
         raw = spaces.loads(text) if isinstance(text, str) else None
     except (UserError, ValueError):
         raw = None
     if not isinstance(raw, dict) or not isinstance(raw.get("parameters"), dict):
         return {k for t in sweep.facts["trial_id"] for k in sweep.config(t)}  # unknown: none is taken as fixed
-    return set(raw["parameters"]) - set(sweep.meta.get("pins") or {})
+    return set(raw["parameters"]) - set(sweep.record.pins)

@@ -75,9 +75,9 @@ def config_fields(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any], Optiona
     sweep.json (files only: the suggested space is then checked as tune checks its
     structure, and its types when tune loads it, before Ray starts); a sweep recorded
     before sweep.json kept them needs its trainable (which imports torch)."""
-    record = sweep.meta.get("config_fields")
-    if record:
-        return {k: f.get("default") for k, f in record.items()}, kinds_of(record), None
+    fields = sweep.record.config_fields
+    if fields:
+        return {k: f.get("default") for k, f in fields.items()}, kinds_of(dict(fields)), None
     config_cls = sweep.experiment.load().config if sweep.experiment else None
     if config_cls is None:
         return {}, {}, None
@@ -86,15 +86,15 @@ def config_fields(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any], Optiona
 
 
 def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggestion:
-    if not sweep.meta.get("space"):
+    if not sweep.record.space:
         raise UserError(f"{sweep.uri}: sweep.json keeps no space file text (a plain Ray Tune sweep?); nothing to edit")
-    raw = spaces.loads(sweep.meta["space"]) or {}
+    raw = spaces.loads(sweep.record.space) or {}
     defaults, types, config_cls = config_fields(sweep)
     best_id = sweep.ranked()["trial_id"].iloc[0]
     best = sweep.config(best_id)
     params, fixed = dict(raw.get("parameters") or {}), dict(raw.get("fixed") or {})
     # the sweep ran with its command line's pins (--set data=..., --smoke): so does the next
-    pins = sweep.meta.get("pins") or {}
+    pins = sweep.record.pins
     for key, value in pins.items():
         params.pop(key, None)
         fixed[key] = value
@@ -195,7 +195,7 @@ def _inside(param: Any, value: Any) -> bool:
 def _check(raw: dict, sweep: Sweep, config_cls: Optional[type], defaults: dict[str, Any]) -> None:
     """The proposal must load as a space: the same validation ``sweeplab tune`` runs."""
     text = spaces.dumps(raw)
-    spec = spaces.parse(raw, "suggested space", text, config_cls, sweep.meta.get("experiment"), defaults)
+    spec = spaces.parse(raw, "suggested space", text, config_cls, sweep.record.experiment, defaults)
     spec.preset_configs()
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 
 import pandas as pd
 
-from .. import store
+from .. import record, store
 from ..errors import UserError
 from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, MEASURED_IN, NO_CHECKPOINT, PRESET, STATUS,
                       TRIAL_ID,
@@ -77,8 +77,7 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
 def _say_if_nothing_searched(uri: str, trials: pd.DataFrame, echo: Callable[[str], None]) -> None:
     """A budget the presets took whole: no searched config ran (and maybe not every preset);
     said, since the table alone reads like a search that found the presets best."""
-    meta = store.read_meta(uri) if store.exists(store.join(uri, store.SWEEP_JSON)) else {}
-    presets = list(meta.get("presets") or {})
+    presets = list(record.read_if_any(uri).presets)
     if not presets or PRESET not in trials:
         return
     ran = trials[PRESET].map(lambda p: isinstance(p, str) and p != "")

@@ -189,11 +189,11 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
     f = sweep.facts
     ended = int(f["status"].isin(ENDED).sum())
     spent = int(f["epochs_trained"].sum())  # every epoch trained counts against the budget, repeats too
-    budget = sweep.meta.get("epoch_budget")
-    of = None if budget else sweep.meta.get("trials_expected") or sweep.meta.get("num_samples")
+    budget = sweep.record.epoch_budget
+    of = None if budget else sweep.record.trials_expected or sweep.record.num_samples
     elapsed = None
     try:
-        started = dt.datetime.fromisoformat(sweep.meta.get("started") or "").timestamp()
+        started = dt.datetime.fromisoformat(sweep.record.started or "").timestamp()
         end = time.time() if state == "running" else _mtime(path, store.TRIALS)
         elapsed = max(0.0, end - started)
     except (ValueError, OSError):
@@ -214,17 +214,18 @@ def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
         best = {"trial_id": top["trial_id"], "label": top["label"], "value": _json(top["best"])}
     report = Path(path) / "report"
     return {
-        "id": sweep_id, "name": sweep.name, "experiment": sweep.meta.get("experiment"),
-        "metric": sweep.metric, "mode": sweep.mode, "scheduler": sweep.meta.get("scheduler"),
-        "searcher": sweep.meta.get("searcher"), "seed": sweep.meta.get("seed"),
-        "num_samples": sweep.meta.get("num_samples"), "started": sweep.meta.get("started"),
+        "id": sweep_id, "name": sweep.name, "experiment": sweep.record.experiment,
+        "metric": sweep.metric, "mode": sweep.mode,
+        "scheduler": sweep.record.scheduler.name if sweep.record.scheduler else None,
+        "searcher": sweep.record.searcher, "seed": sweep.record.seed,
+        "num_samples": sweep.record.num_samples, "started": sweep.record.started,
         "state": _state(sweep, path),
         "trials": {"total": len(f), "running": int(status.isin([Status.RUNNING, Status.PENDING]).sum()),
                    "done": int(((status == Status.TERMINATED) & ~f["scheduler_stopped"]).sum()),
                    "stopped": int(f["scheduler_stopped"].sum()), "failed": int((status == Status.ERROR).sum()),
                    "interrupted": int((status == Status.INTERRUPTED).sum()),
                    "paused": int((status == Status.PAUSED).sum()), "time_up": int((status == Status.TIME_UP).sum())},
-        "ended_by": "time budget" if sweep.meta.get("time_budget_spent") else None,
+        "ended_by": "time budget" if sweep.record.time_budget_spent else None,
         "best": best, "trial_hours": round(float(f["hours"].sum()), 4),
         "reports": [p.name for p in (report / "REPORT.md", report / "report.html") if p.is_file()],
     }

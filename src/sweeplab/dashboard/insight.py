@@ -87,7 +87,7 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
                 rows.append(_decision(trial, epoch, epoch, "pause" if paused else "stop", scores.get(trial), scores,
                                       high, labels, n=len(scores)))
     return {"source": "recorded" if frame is not None else "derived", "metric": sweep.metric, "mode": sweep.mode,
-            "rungs": sorted({r["rung"] for r in rows}), "decisions": rows, "scheduler": sweep.meta.get("scheduler"),
+            "rungs": sorted({r["rung"] for r in rows}), "decisions": rows, "scheduler": sweep.record.scheduler.name if sweep.record.scheduler else None,
             "lineage": lineage(sweep),
             "note": None if frame is not None else "derived from the trials' iterations and statuses: this "
                                                   "scheduler does not record its decisions"}
@@ -157,7 +157,7 @@ def _space(sweep: load.Sweep) -> dict[str, Any]:
     from .. import spaces
 
     try:
-        raw = spaces.loads(sweep.meta.get("space") or "") or {}
+        raw = spaces.loads(sweep.record.space or "") or {}
     except Exception:  # an old or hand-made sweep.json: fall back to what the values show
         return {}
     params = raw.get("parameters") if isinstance(raw, dict) else None
@@ -299,7 +299,7 @@ def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
 def compare(sweeps: dict[str, load.Sweep]) -> dict[str, Any]:
     """Several sweeps of one experiment side by side: each one's best-so-far curve, chosen
     config and trials (best first)."""
-    experiments = {s.meta.get("experiment") or s.meta.get("trainable") for s in sweeps.values()}
+    experiments = {s.record.experiment or s.record.trainable for s in sweeps.values()}
     if len(experiments) > 1:
         raise UserError(f"compare: these sweeps are of different experiments ({', '.join(sorted(map(str, experiments)))})")
     metrics = {(s.metric, s.mode) for s in sweeps.values()}
@@ -313,8 +313,8 @@ def compare(sweeps: dict[str, load.Sweep]) -> dict[str, Any]:
             chosen = {"trial_id": pick.name, "label": pick["label"], "value": jsonable(pick[s.metric]),
                       "config": {k: jsonable(v) for k, v in s.config(pick.name).items()}}
         ranked = s.ranked()
-        out.append({"id": sweep_id, "name": s.name, "scheduler": s.meta.get("scheduler"),
-                    "searcher": s.meta.get("searcher"), "started": s.meta.get("started"),
+        out.append({"id": sweep_id, "name": s.name, "scheduler": s.record.scheduler.name if s.record.scheduler else None,
+                    "searcher": s.record.searcher, "started": s.record.started,
                     "curve": best_so_far(s), "chosen": chosen,
                     "trials": [{"label": r["label"], "best": jsonable(r["best"]), "iterations": int(r["iterations"]),
                                 "status": jsonable(r["status"])} for _, r in ranked.iterrows()]})

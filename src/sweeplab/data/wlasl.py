@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -30,6 +30,7 @@ from ..errors import UserError
 from .cache import build_lock, cache_root, key_digest
 from .video import write_video
 from .wlasl_cache import CLIPS, ClipOptions, build_entries, entry_path, failure_path
+from .wlasl_types import Instance, VideoSplits
 
 SPLITS = ("train", "val", "test")
 SYNTHETIC = "wlasl-synthetic"
@@ -40,35 +41,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Instance:
-    video_id: str
-    label: int  # index of the gloss
-    split: str
-    frame_start: int = 1  # 1-based, inclusive
-    frame_end: int = -1  # inclusive; -1 = to the end
-    bbox: Optional[tuple[float, float, float, float]] = None
-
-
-@dataclass(frozen=True)
 class Metadata:
     glosses: tuple[str, ...]
     instances: tuple[Instance, ...]
     source: str
-
-
-@dataclass
-class VideoSplits:
-    """What trials share: small (paths and labels), so it ships cheaply to every trial;
-    the clips themselves stay in the on-disk cache."""
-
-    class_names: tuple[str, ...]
-    clips: dict[str, list[str]]  # split -> cache entries (.npy, uint8 (frames, size, size, 3))
-    labels: dict[str, np.ndarray]  # split -> int64 class indices
-    video_ids: dict[str, list[str]]
-    skipped: dict[str, list[str]]  # "missing" / "corrupt" -> video ids
-    source: str
-    decoded: int = 0  # clips decoded by this load (0 when the cache held them all)
-    jobs: list[tuple] = field(default_factory=list, repr=False)  # to rebuild entries on another node
 
 
 # ------------------------------------------------------------------ metadata

@@ -9,7 +9,7 @@ trials from decoding the same ones; a video that cannot be decoded leaves a ``.e
 entry (delete it to retry), so a second sweep over the same data decodes nothing at all.
 
 A job is ``(video path, Instance, ClipOptions, entry path)``. The decoding processes
-import this module alone (``_worker``), and the metadata module when they unpickle a
+import this module alone (``_worker``), and wlasl_types.py when they unpickle a
 job's Instance; neither imports torch.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -31,9 +31,7 @@ from ..errors import UserError
 from ..progress import Ticker
 from .cache import build_lock, file_stamps, key_digest, write_atomically
 from .video import DecodeError, decode_clip
-
-if TYPE_CHECKING:  # the metadata module imports this one; the hints need no import at run time
-    from .wlasl import Instance, VideoSplits
+from .wlasl_types import Instance, VideoSplits
 
 FORMAT_VERSION = 1  # bump when decoding, sampling, cropping or the entry layout changes
 CLIPS = "wlasl-clips"

@@ -5,39 +5,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import UserError
+from ..options import RUNG_SCHEDULERS, SchedulerSpec
 
 if TYPE_CHECKING:
     from .. import spaces
 
-SCHEDULERS = ("promotion", "asha", "hyperband", "pbt", "median", "fifo")
-# rung_tpe: TPE per rung (sweeplab's default); optuna: Ray's OptunaSearch (TPE on whatever a
-# trial last reported)
-SEARCHERS = ("rung_tpe", "optuna", "random", "grid")
-LEARNING_SEARCHERS = ("rung_tpe", "optuna")  # PBT explores by mutation; these get random start points there
-RUNG_SCHEDULERS = ("promotion", "asha", "hyperband", "median")  # they cut or pause trials part-way
 
 
-def rungs_of(sched: dict[str, Any], max_t: int) -> tuple[int, float]:
-    """(grace period, reduction factor) of a successive-halving scheduler; the grace period
-    defaults to three rungs below the trial's max_t (``search.rungs.default_grace``)."""
-    from .rungs import default_grace
-
-    eta = float(sched.get("reduction_factor", 3))
-    return min(int(sched.get("grace_period") or default_grace(max_t, eta)), max_t), eta
-
-
-def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spec, seed: int,
+def make_scheduler(sched: SchedulerSpec, max_t: Optional[int], spec: spaces.Spec, seed: int,
                    store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
                    budget: Optional[int] = None, time_budget: Optional[float] = None):
+    """``seed``: what a scheduler that draws random numbers (PBT's explore) draws them from."""
     from ray.tune import schedulers as s
 
-    kw = {k: v for k, v in sched.items() if k != "name"}
-    name = sched["name"]
-    max_t = kw.pop("max_t", None) or max_t or 100
+    kw = {k: v for k, v in sched.options.items() if k != "max_t"}
+    name = sched.name
+    max_t = sched.max_t or max_t or 100
     if name == "promotion":
         from .promotion import PromotionASHA
 
-        grace, eta = rungs_of(kw, max_t)
+        grace, eta = sched.rungs(max_t)
         return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
                              presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
                              epoch_budget=budget, time_budget_s=time_budget)
@@ -45,7 +32,7 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
     if name == "asha":
-        grace = min(kw.pop("grace_period", 1), max_t)
+        grace = min(int(kw.pop("grace_period", 1)), max_t)
         return PresetKeepingASHA(presets, time_attr="training_iteration", max_t=max_t, grace_period=grace, **kw)
     if name == "hyperband":
         if presets:
@@ -69,7 +56,7 @@ def make_scheduler(sched: dict[str, Any], max_t: Optional[int], spec: spaces.Spe
 
 
 def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int,
-                  scheduler: Optional[dict[str, Any]] = None, budget: Optional[int] = None, prior: tuple = (),
+                  scheduler: Optional[SchedulerSpec] = None, budget: Optional[int] = None, prior: tuple = (),
                   known: tuple = ()):
     """``scheduler``: where rung_tpe's studies sit (its rungs); ``budget``: epochs after
     which rung_tpe proposes nothing more (``epoch_budget``); ``prior``: earlier sweeps'
@@ -79,9 +66,9 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
     if search == "rung_tpe":
         from .rung_tpe import RungTPE
 
-        max_t = int((scheduler or {}).get("max_t") or spec.max_epochs() or 100)
-        cuts = scheduler is not None and scheduler["name"] in RUNG_SCHEDULERS
-        grace, eta = rungs_of(scheduler, max_t) if cuts else (max_t, 3.0)  # no rungs: the final score only
+        max_t = int((scheduler.max_t if scheduler else None) or spec.max_epochs() or 100)
+        cuts = scheduler is not None and scheduler.name in RUNG_SCHEDULERS
+        grace, eta = scheduler.rungs(max_t) if scheduler is not None and cuts else (max_t, 3.0)  # no rungs: the final score only
         searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
                            points_to_evaluate=points or None, epoch_budget=budget, prior=list(prior),
                            known=list(known))
@@ -96,7 +83,7 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         return limited(searcher, scheduler, max_concurrent)
     from ray.tune.search import BasicVariantGenerator
 
-    if (scheduler or {}).get("name") == "promotion":  # Ray's own limit would hang on paused trials
+    if scheduler is not None and scheduler.name == "promotion":  # Ray's own limit would hang on paused trials
         from .pausing import PausingVariantGenerator
 
         return PausingVariantGenerator(points_to_evaluate=points or None, random_state=seed,
@@ -105,14 +92,14 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
                                  max_concurrent=max_concurrent)
 
 
-def limited(searcher, scheduler: Optional[dict[str, Any]], max_concurrent: int):
+def limited(searcher, scheduler: Optional[SchedulerSpec], max_concurrent: int):
     """The searcher behind a concurrency limit that suits the scheduler. Ray's limiter counts
     a paused trial as live, so under a pausing scheduler it would refuse every new config once
     the slots were paused: promotion's own limiter counts workers held; hyperband's brackets
     are bounded by resources."""
     from ray.tune.search import ConcurrencyLimiter
 
-    name = (scheduler or {}).get("name")
+    name = scheduler.name if scheduler else None
     if name == "promotion":
         from .pausing import PausingLimiter
 

@@ -175,7 +175,7 @@ class PromotionASHA(FIFOScheduler):
             return
         from ..store import SweepRecorder
 
-        recorded = SweepRecorder(self.store_uri, {}, self._metric or "", self._mode or "max")
+        recorded = SweepRecorder(self.store_uri, None, self._metric or "", self._mode or "max")
         recorded.load()
         reached = self._scores_from(recorded.history)
         for m in self.milestones:

@@ -40,7 +40,7 @@ def read(sweeps: list, spec: Spec, metric: str, named: str, say=print) -> tuple[
         pinned = {k: v for k, v in spec.fixed.items() if k in sweep.params}
         # a field its trials do not record ran with its default (sweep.json keeps them): a
         # parameter added to the space since
-        defaults = {k: f["default"] for k, f in (sweep.meta.get("config_fields") or {}).items()
+        defaults = {k: f["default"] for k, f in (sweep.record.config_fields or {}).items()
                     if f.get("default") is not None}
         for trial_id in sweep.trials["trial_id"]:
             seen += 1
@@ -73,12 +73,12 @@ def _load(path: str, spec: Spec, metric: str, mode: str) -> list:
     experiment in a storage folder (a sweep of another experiment named itself is an
     error); an error names the flag."""
     from ..analysis import load
-    from ..store import SWEEP_JSON, exists, join, read_meta
+    from .. import record
 
     try:
         found, ours = load.find_sweeps(path), []
         for uri in found:
-            theirs = read_meta(uri).get("experiment") if exists(join(uri, SWEEP_JSON)) else None
+            theirs = record.read_if_any(uri).experiment
             if not (spec.experiment and theirs and theirs != spec.experiment):
                 ours.append(uri)
             elif found == [path]:
