@@ -218,13 +218,12 @@ def ray_asha_optuna_parts(seed: int):
     import optuna
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
 
-    from sweeplab.search.factories import distinct_optuna
+    from sweeplab.search.distinct_optuna import DistinctOptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
-    searcher = ConcurrencyLimiter(distinct_optuna(OptunaSearch, seed)(sampler=sampler), max_concurrent=WORKERS)
+    searcher = ConcurrencyLimiter(DistinctOptunaSearch(seed=seed, sampler=sampler), max_concurrent=WORKERS)
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=1,
                               reduction_factor=REDUCTION_FACTOR)
     return scheduler, searcher, WORKERS

@@ -138,10 +138,10 @@ def test_checkpoint_pruner_deletes_only_what_no_saved_state_can_name(tmp_path):
 
     import pyarrow.fs as pafs
 
-    from sweeplab.recording import checkpoint_pruner
+    from sweeplab.recording import CheckpointPruner
 
     fs = pafs.LocalFileSystem()
-    pruner = checkpoint_pruner()
+    pruner = CheckpointPruner()
     trial = SimpleNamespace(trial_id="a")
 
     def checkpoint(i):

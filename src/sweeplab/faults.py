@@ -155,40 +155,6 @@ class _FaultyTask:
 # ---------------------------------------------------------------- in the driver
 
 
-def driver_callback(spec: str, num_samples: int):
-    """A Tune callback that kills the sweep at a driver-side point; None when none is asked."""
-    kills = {f.point: f.at for f in parse(spec) if f.kind == "kill" and f.point in DRIVER_POINTS}
-    if not kills:
-        return None
-    from ray.tune import Callback
-
-    class KillCallback(Callback):
-        def __init__(self):
-            self.seen = {point: 0 for point in kills}
-            self.finished = self.checkpoints = 0
-
-        def _reached(self, point: str) -> None:
-            self.seen[point] += 1
-            if self.seen[point] == kills[point]:
-                kill_sweep()
-
-        def on_trial_start(self, iteration, trials, trial, **info):
-            if "trial-start" in kills:
-                self._reached("trial-start")
-
-        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
-            self.checkpoints += 1
-            if "checkpoint" in kills:
-                self._reached("checkpoint")
-
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            self.finished += 1
-            if "near-end" in kills and self.finished == num_samples - kills["near-end"]:
-                kill_sweep()
-
-        def get_state(self):  # called while Tune writes its experiment state
-            if "experiment-state" in kills and self.checkpoints >= kills["experiment-state"]:
-                kill_sweep()
-            return None
-
-    return KillCallback()
+def driver_kills(spec: str) -> dict[str, int]:
+    """The driver-side kill points ``spec`` asks for, and at which occurrence (recording.KillCallback)."""
+    return {f.point: f.at for f in parse(spec) if f.kind == "kill" and f.point in DRIVER_POINTS}

@@ -160,20 +160,6 @@ class Display:
         self.stream.flush()
 
 
-def progress_callback(recorder: Any, display: Display):
-    """A Tune callback that redraws ``display`` from ``recorder`` after each step."""
-    from ray.tune import Callback
-
-    class ProgressCallback(Callback):
-        def on_step_end(self, iteration, trials, **info):
-            display.tick(recorder.trials)
-
-        def on_experiment_end(self, trials, **info):
-            display.tick(recorder.trials, final=True)
-
-    return ProgressCallback()
-
-
 class Ticker:
     """A line every ``every`` seconds while a long set-up step runs before any epoch (the
     GAN's digit classifier, tokenising reviews, decoding clips): ``  WHAT DONE of TOTAL, S s``.

@@ -45,7 +45,9 @@ def _data_for(trainable: Trainable, cfg: BaseConfig, shared: Any) -> Any:
 
 def _quiet_checkpoint_logs() -> None:
     """The engine checkpoints every epoch; Ray logs a line for each one."""
-    for name in ("ray.train._internal.storage", "ray.train.v2._internal.execution.storage"):
+    from .ray_internals import CHECKPOINT_LOGGERS
+
+    for name in CHECKPOINT_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -251,9 +253,9 @@ def checked_reports(fn: Callable, metric: str) -> Callable:
     @functools.wraps(fn)
     def trainable(config, *args, **kwargs):
         try:  # every way to report (ray.tune.report, ray.train.report, however imported) goes through the session
-            from ray.train._internal.session import get_session
+            from .ray_internals import report_session
 
-            session = get_session()
+            session = report_session()
         except ImportError:  # a Ray that moved it: Tune's own checks stand
             session = None
         if session is not None:

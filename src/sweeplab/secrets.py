@@ -103,9 +103,9 @@ def restored(stored: Mapping[str, Any]) -> dict[str, Any]:
 def keep_out_of_ray() -> None:
     """Tune copies the driver's AWS credentials into every trainable's runtime environment,
     which Ray's agent logs in plain text; workers inherit them from their process instead."""
-    from ray.tune.execution import class_cache
+    from .ray_internals import drop_propagated_env
 
-    class_cache.ENV_VARS_TO_PROPAGATE = frozenset(v for v in class_cache.ENV_VARS_TO_PROPAGATE if not is_secret(v))
+    drop_propagated_env(is_secret)
 
 
 class TrialError(RuntimeError):

@@ -32,7 +32,7 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     # Tune's CSV / JSON / TensorBoard loggers cost the driver ~15 ms a trial (a writer thread
     # and an fsync a result, and files in the staging folder Tune copies whole to storage at
-    # every state save). The results store holds every row; recording.tensorboard_callback
+    # every state save). The results store holds every row; recording.TensorBoardCallback
     # writes the event files. TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0 brings Tune's back.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     if not tune_loggers_on():
@@ -49,7 +49,9 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
         kwargs.update(num_cpus=num_cpus, include_dashboard=dashboard)
-        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_no_token_note)
+        from .ray_internals import AUTH_TOKEN_LOGGER
+
+        logging.getLogger(AUTH_TOKEN_LOGGER).addFilter(_no_token_note)
         if dashboard:
             kwargs.update(dashboard_host=DASHBOARD_HOST, dashboard_port=RAY_DASHBOARD_PORT)
     try:

@@ -111,9 +111,9 @@ def _ray_processes() -> list:
     """The Ray processes this driver started and that run now (GCS, raylet, dashboard, log
     monitor ...: a local Ray); none for a cluster's Ray, which is not ours."""
     try:
-        import ray._private.worker as worker
+        from .ray_internals import local_node
 
-        node = worker._global_node
+        node = local_node()
         infos = [i for group in (node.all_processes.values() if node is not None else ()) for i in group]
         return [i.process for i in infos if i.process.poll() is None]
     except (ImportError, AttributeError):

@@ -12,12 +12,11 @@ from typing import Any, Optional
 from . import faults, files, secrets, stopping, store
 from .storage_checks import check_ray_state, storage_failure
 from .errors import UserError
-from .schema import ALREADY_DONE, ENDED, ITERATIONS, Status, absolute, epochs_trained, is_remote
+from .schema import ENDED, Status, absolute, is_remote
 from .lock import SweepLock
 from .analysis.summary import summarize, without_checkpoint
 from .plan import SweepPlan, default_concurrency, prepare, record_of, shared_data
 from . import record
-from .recording import checkpoint_pruner, store_callback, tensorboard_callback
 from .trial_plan import load_user_trainable
 from .search.factories import make_scheduler, make_searcher
 from .session import tune_loggers_on, start_ray
@@ -28,7 +27,6 @@ from .session import tune_loggers_on, start_ray
 
 def _wandb_callback(prep: SweepPlan):
     try:
-        from ray.air.integrations.wandb import WandbLoggerCallback
         import wandb  # noqa: F401
     except ImportError:
         raise UserError("--wandb needs the wandb package: pip install 'sweeplab[wandb]'") from None
@@ -39,36 +37,11 @@ def _wandb_callback(prep: SweepPlan):
     folder = os.environ.get("WANDB_DIR") or (prep.uri if not is_remote(prep.uri) else None)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    return _keyed_wandb_callback(WandbLoggerCallback)(
+    from .ray_internals import KeyedWandbLoggerCallback
+
+    return KeyedWandbLoggerCallback(
         project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, mode=mode,
         **({"dir": folder} if folder else {}))
-
-
-def _keyed_wandb_callback(base: type) -> type:
-    """Ray's W&B callback hands WANDB_API_KEY to its logging actors through a runtime
-    environment, which Ray's runtime-env agent writes to its log in plain text (mode 644).
-    This one gives the actor class the key instead (pickled with the class, in Ray's own
-    store; never a log line)."""
-    import ray
-
-    class KeyedWandbLoggerCallback(base):
-        def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
-            if not self._remote_logger_class:
-                from ray.air.integrations.wandb import _force_on_current_node
-
-                actor_cls, key = self._logger_actor_cls, os.environ.get("WANDB_API_KEY")
-
-                class KeyedLoggingActor(actor_cls):
-                    def __init__(self, *args, **kwargs):
-                        if key:
-                            os.environ["WANDB_API_KEY"] = key
-                        super().__init__(*args, **kwargs)
-
-                self._remote_logger_class = ray.remote(num_cpus=0, **_force_on_current_node(), max_restarts=-1,
-                                                       max_task_retries=-1)(KeyedLoggingActor)
-            super()._start_logging_actor(trial, exclude_results, **wandb_init_kwargs)
-
-    return KeyedWandbLoggerCallback
 
 
 def build_trainable(prep: SweepPlan, shared: Any) -> Any:
@@ -90,12 +63,15 @@ def recorder_for(prep: SweepPlan) -> store.SweepRecorder:
 
 def _callbacks(prep: SweepPlan, recorder: Optional[store.SweepRecorder] = None) -> list:
     recorder = recorder or recorder_for(prep)
-    kill = faults.driver_callback(prep.faults, prep.num_samples)
+    from .recording import CheckpointPruner, KillCallback, StoreCallback, TensorBoardCallback
+
+    kills = faults.driver_kills(prep.faults)
+    kill = KillCallback(kills, prep.num_samples) if kills else None
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler.name != "pbt"
-    tensorboard = [] if tune_loggers_on() else [tensorboard_callback(list(prep.spec.parameters))]
-    return [store_callback(recorder, prep.known), *_progress(prep, recorder), *tensorboard,
-            *([checkpoint_pruner()] if prune else []),
+    tensorboard = [] if tune_loggers_on() else [TensorBoardCallback(list(prep.spec.parameters))]
+    return [StoreCallback(recorder, prep.known), *_progress(prep, recorder), *tensorboard,
+            *([CheckpointPruner()] if prune else []),
             *([_wandb_callback(prep)] if prep.options.wandb else []), *([kill] if kill else [])]
 
 
@@ -103,68 +79,21 @@ def _progress(prep: SweepPlan, recorder: store.SweepRecorder) -> list:
     """sweeplab's progress display (verbose 1, the default); Ray's tables are verbose 2."""
     if prep.options.verbose != 1:
         return []
-    from .progress import Display, Progress, progress_callback
+    from .progress import Display, Progress
+    from .recording import ProgressCallback
 
     total = prep.spec.trials_expected(prep.num_samples)
-    return [progress_callback(recorder, Display(Progress(prep.metric, prep.mode, total=total,
+    return [ProgressCallback(recorder, Display(Progress(prep.metric, prep.mode, total=total,
                                                          epoch_budget=prep.epochs_to_spend,
                                                          time_budget=prep.time_budget,
                                                          max_t=prep.spec.max_epochs())))]
 
 
 def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
-    """--epoch-budget: a Tune stopper that ends the sweep once its trials have trained
-    ``budget`` epochs (training iterations) in total: every epoch a trial trains counts,
-    those it trains again after a restart or from an older checkpoint included (they cost
-    as much). Trials running when the budget is reached may each report the one epoch they
-    were training.
+    """--epoch-budget: a Tune stopper (recording.EpochBudget)."""
+    from .recording import EpochBudget
 
-    Tune saves this stopper in its experiment state and a resumed sweep gets that copy back
-    (not the one passed in), counting as of Tune's last state save; so an unpickled stopper
-    first takes each trial's epochs from the results store, which records every report."""
-    from ray.tune.stopper import Stopper
-
-    class EpochBudget(Stopper):
-        def __init__(self):
-            self.budget, self.reported, self.announced, self.from_store = budget, {}, False, False
-            self.reached: dict[str, int] = {}  # trial id -> its highest iteration
-            self.last: dict[str, int] = {}  # trial id -> the iteration it reported last
-
-        def __setstate__(self, state):
-            self.__dict__.update(state)
-            self.from_store = True
-
-        def total(self) -> int:
-            if self.from_store:
-                self.from_store = False
-                recorded = store.SweepRecorder(sweep_uri, None, metric, mode)
-                recorded.load()  # reads only: the Parquet files and the journal
-                self.reported = {t: epochs_trained(row) for t, row in recorded.trials.items()}
-                self.reached = {t: int(row.get(ITERATIONS) or 0) for t, row in recorded.trials.items()}
-                self.last = dict(self.reached)
-            return sum(self.reported.values())
-
-        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-            it = int(result.get("training_iteration", 0) or 0)
-            reached = self.__dict__.setdefault("reached", {})  # a stopper pickled by an older sweeplab has none
-            last = self.__dict__.setdefault("last", {})
-            before = reached.get(trial_id, 0)
-            if result.get(ALREADY_DONE):  # a finished trial telling a resumed Tune how it ended: no epoch
-                return self.stop_all()
-            if it != last.get(trial_id):  # Tune hands a function trainable's last result in again as it ends
-                self.reported[trial_id] = self.reported.get(trial_id, 0) + (it - before if it > before else 1)
-            reached[trial_id], last[trial_id] = max(it, before), it
-            return self.stop_all()
-
-        def stop_all(self) -> bool:
-            reached = self.total() >= self.budget
-            if reached and not self.announced:
-                self.announced = True
-                print(f"note: --epoch-budget {self.budget}: the trials have reported {self.total()} epochs; "
-                      "stopping the sweep")
-            return reached
-
-    return EpochBudget()
+    return EpochBudget(budget, sweep_uri, metric, mode)
 
 
 def _budget_stopper(prep: SweepPlan):
@@ -186,8 +115,9 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
                                    restart_errored=False)
         # Tune restores the callbacks pickled at the start, which point at the folder's old
         # location; record into the folder being resumed instead.
-        # Tune has no public way to reach a restored Tuner's RunConfig (ray#41364, open)
-        run_config = tuner._local_tuner.get_run_config()
+        from . import ray_internals
+
+        run_config = ray_internals.restored_run_config(tuner)
         run_config.callbacks, run_config.failure_config = _callbacks(prep, recorder), failures
         return tuner
     max_concurrent = prep.max_concurrent or default_concurrency(prep)
@@ -218,7 +148,7 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
             name=prep.name,
             storage_path=prep.storage,
             callbacks=_callbacks(prep, recorder),
-            # Tune keeps every checkpoint; recording.checkpoint_pruner deletes old ones when safe
+            # Tune keeps every checkpoint; recording.CheckpointPruner deletes old ones when safe
             checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             failure_config=failures,
             stop=_budget_stopper(prep),

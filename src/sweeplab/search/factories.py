@@ -2,7 +2,7 @@
 names import nothing heavy, the builders import Ray and Optuna when called."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import UserError
 from ..options import RUNG_SCHEDULERS, SchedulerSpec
@@ -75,11 +75,12 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         return limited(searcher, scheduler, max_concurrent)
     if search == "optuna":
         import optuna
-        from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
-        searcher = distinct_optuna(OptunaSearch, seed)(sampler=sampler, points_to_evaluate=points or None)
+        from .distinct_optuna import DistinctOptunaSearch
+
+        searcher = DistinctOptunaSearch(seed=seed, sampler=sampler, points_to_evaluate=points or None)
         return limited(searcher, scheduler, max_concurrent)
     from ray.tune.search import BasicVariantGenerator
 
@@ -105,57 +106,3 @@ def limited(searcher, scheduler: Optional[SchedulerSpec], max_concurrent: int):
 
         return PausingLimiter(searcher, max_concurrent=max_concurrent)
     return searcher if name == "hyperband" else ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
-
-
-def distinct_optuna(base: type, seed: int) -> type:
-    """OptunaSearch that never runs a config it has run before. TPE draws each categorical
-    parameter on its own, so over a space of choices it proposes repeats (the search-
-    efficiency benchmark: 2 to 7 of 7 to 21 trials); every trial of a sweep has the same
-    seed, so a repeat retraces the same curve and only spends budget. A repeat is told to
-    Optuna as failed (TPE leaves failed trials out) and Optuna is asked again; after
-    ``ASKS`` repeats in a row a random config not yet run is enqueued. Once every config of
-    a space of choices has run, the searcher is finished."""
-    import random
-
-    import optuna
-    from ray.tune.search import Searcher
-
-    from .sampling import choices_exhausted, config_key, draw
-
-    class DistinctOptunaSearch(base):
-        ASKS = 10
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self._run_configs: set = set()
-            self._rng = random.Random(seed)
-
-        def suggest(self, trial_id: str):
-            for attempt in range(self.ASKS + 1):
-                if attempt == self.ASKS:
-                    params = self._untried()
-                    if params is None:
-                        return Searcher.FINISHED
-                    self._ot_study.enqueue_trial(params)
-                config = super().suggest(trial_id)
-                if not isinstance(config, dict):
-                    return config
-                key = config_key(self._ot_trials[trial_id].params)
-                if key not in self._run_configs:
-                    self._run_configs.add(key)
-                    return config
-                self._ot_study.tell(self._ot_trials.pop(trial_id), state=optuna.trial.TrialState.FAIL)
-            return None  # Tune asks again later
-
-        def _untried(self) -> Optional[dict[str, Any]]:
-            """A random config not yet run; None when a space of choices has none left."""
-            dists = self._space
-            if choices_exhausted(dists, len(self._run_configs)):
-                return None
-            for _ in range(1000):
-                params = {k: draw(d, self._rng) for k, d in dists.items()}
-                if config_key(params) not in self._run_configs:
-                    return params
-            return None
-
-    return DistinctOptunaSearch

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
+from ..ray_internals import generator_live_trials, limiter_count_live, limiter_live_trials
+
 
 class PausingLimiter(ConcurrencyLimiter):
     """Ray's ConcurrencyLimiter counts a paused trial as live: with every slot paused it
@@ -22,15 +24,14 @@ class PausingLimiter(ConcurrencyLimiter):
         self.reserved = 0
 
     def active(self) -> int:
-        return len(self.live_trials - self.paused)
+        return len(limiter_live_trials(self) - self.paused)
 
     def suggest(self, trial_id: str):
         if self.active() + self.reserved >= self.max_concurrent:
             return None
         suggestion = self.searcher.suggest(trial_id)  # not super(): it counts paused trials
         if suggestion not in (None, Searcher.FINISHED):
-            self.live_trials.add(trial_id)
-            self.num_unfinished_live_trials += 1
+            limiter_count_live(self, trial_id)
         return suggestion
 
     def on_pause(self, trial_id: str) -> None:
@@ -58,7 +59,7 @@ class PausingVariantGenerator(BasicVariantGenerator):
         self.reserved = 0
 
     def next_trial(self):
-        if self.limit > 0 and len(self._live_trials - self.paused) + self.reserved >= self.limit:
+        if self.limit > 0 and len(generator_live_trials(self) - self.paused) + self.reserved >= self.limit:
             return None
         return super().next_trial()
 

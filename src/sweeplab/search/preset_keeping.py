@@ -10,6 +10,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
 
+from ..ray_internals import forget_stopped
 from ..store import preset_of
 
 
@@ -43,7 +44,7 @@ class PresetKeepingMedian(_KeepsPresets, MedianStoppingRule):
     def _kept(self, trial) -> None:
         # the rule remembers a trial it stopped and asserts it never reports again; Ray
         # offers no public way to take a decision back
-        self._stopped_trials.discard(trial)
+        forget_stopped(self, trial)
 
 
 class EndingHyperBand(HyperBandScheduler):

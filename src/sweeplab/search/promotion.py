@@ -47,7 +47,7 @@ Tune does not save a scheduler's state with the experiment; on a resumed sweep t
 rebuilds it from the results store (every result and every decision is recorded there,
 the journal before the act): each rung's scores, the trials promoted past each rung, the
 trials paused and the rung each waits at, those the endgame is finishing, and the epochs
-trained, the way ``tuning.epoch_budget_stopper`` recounts its epochs.
+trained, the way ``recording.EpochBudget`` recounts its epochs.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ from typing import Any, Optional
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from .. import store
+from .. import ray_internals, store
 from ..schema import ENDED, MEASURED_IN, NO_CHECKPOINT, STATUS, epochs_trained
 from ..store import preset_of
 from .pausing import pausing_source
@@ -88,8 +88,6 @@ def _flag(decision: dict[str, Any], key: str) -> Any:
 
 
 class PromotionASHA(FIFOScheduler):
-    _supports_buffered_results = False  # a trial must be seen at each milestone exactly
-
     def __init__(self, time_attr: str = "training_iteration", max_t: int = 100, grace_period: int = 1,
                  reduction_factor: float = 3, presets: Optional[dict[str, dict[str, Any]]] = None,
                  store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
@@ -461,3 +459,7 @@ class PromotionASHA(FIFOScheduler):
     def debug_string(self) -> str:
         return "PromotionASHA: " + ", ".join(
             f"rung {m}: {len(self.rungs[m])} seen, {len(self.promoted[m])} promoted" for m in self.milestones)
+
+
+# a trial must be seen at each milestone exactly: Tune may not batch its results past one
+setattr(PromotionASHA, ray_internals.BUFFERED_RESULTS, False)
