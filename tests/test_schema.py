@@ -51,7 +51,7 @@ def test_is_remote(uri, remote):
     ("validation_loss", ("", "validation_loss")), ("val_", ("val", "")),
 ])
 def test_split(name, split):
-    assert schema.split(name) == split
+    assert schema.split_metric(name) == split
 
 
 def test_metric_name_helpers():
@@ -65,8 +65,8 @@ def test_metric_name_helpers():
 
 
 def test_config_and_best_columns():
-    assert schema.config_column("lr") == "config/lr" and schema.config_key("config/lr") == "lr"
-    assert schema.config_key("val_mse") == "val_mse"
+    assert schema.config_column("lr") == "config/lr" and schema.param_name("config/lr") == "lr"
+    assert schema.param_name("val_mse") == "val_mse"
     assert schema.config_columns(["trial_id", "config/lr", "val", "config/epochs", 3]) == ["config/lr", "config/epochs"]
     assert schema.best_column("val_mse") == "best/val_mse"
     assert {"trial_id", "config", "done"} <= schema.TUNE_BOOKKEEPING

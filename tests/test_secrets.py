@@ -26,7 +26,7 @@ def test_redact_masks_secret_environment_values_and_secret_named_config_keys(mon
     assert secrets.redact(text, {"api_token": SET_TOKEN}) == "key ***, token ***, abc"
     assert secrets.redact({"api_token": SET_TOKEN, "lr": 0.1, "note": [text]}) == {
         "api_token": "***", "lr": 0.1, "note": [f"key ***, token {SET_TOKEN}, abc"]}
-    assert secrets.split({"api_token": "x", "lr": 1, "tokenizer": "bpe"}) == ({"lr": 1, "tokenizer": "bpe"},
+    assert secrets.split_secrets({"api_token": "x", "lr": 1, "tokenizer": "bpe"}) == ({"lr": 1, "tokenizer": "bpe"},
                                                                             {"api_token": "x"})
 
 

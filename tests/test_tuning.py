@@ -366,3 +366,24 @@ def test_a_ray_address_from_the_environment_is_said_before_connecting(monkeypatc
     with pytest.raises(Connected, match="local"):
         session.init_ray(None)
     assert capsys.readouterr().out == ""
+
+
+def test_pbt_draws_from_the_sweeps_seed_and_leaves_the_process_generators_alone(tmp_path):
+    """Ray's PBT draws from the global random module, unseeded: two sweeps of one seed
+    exploited and perturbed differently. make_scheduler hands PBT the seed."""
+    import random
+
+    import numpy as np
+
+    p = prep(tmp_path, target="freq", scheduler="pbt", search="random")
+    draws = []
+    for seed in (5, 5, 6):
+        sched = factories.make_scheduler(p.scheduler, 10, p.spec, seed)
+        random.seed(123)
+        np.random.seed(123)
+        outer = random.random(), np.random.random()
+        random.seed(123)
+        np.random.seed(123)
+        draws.append(sched._seeded(lambda: (random.random(), np.random.random(), random.random())))
+        assert (random.random(), np.random.random()) == outer  # the process's generators, untouched
+    assert draws[0] == draws[1] != draws[2]

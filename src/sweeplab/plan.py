@@ -134,7 +134,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     if opts.max_epochs is not None:
         spec.set_epochs(opts.max_epochs)
     spec.check_configs()
-    spec.fixed, secret_values = secrets.split(spec.fixed)
+    spec.fixed, secret_values = secrets.split_secrets(spec.fixed)
 
     metric, mode = _metric_mode(spec, exp, path)
     search, scheduler = _search_and_scheduler(spec, opts)
@@ -284,14 +284,14 @@ def _say_if_presets_fill(spec: spaces.Spec, budget: Optional[int], num_samples: 
     no searched config, or hardly one; say so, and what would."""
     if not budget or not spec.presets or not spec.parameters:
         return
-    from .search.sampling import config_key
+    from .search.sampling import params_key
 
     # what the searcher runs: a preset's searched values (pins can make presets one config)
     pairs = list(zip(spec.points_to_evaluate(), spec.preset_configs().values()))
     trial = int(spec.max_epochs() or 1)
 
     def epochs(presets: list) -> tuple[int, int]:
-        distinct = {config_key(point): full for point, full in presets}
+        distinct = {params_key(point): full for point, full in presets}
         return len(distinct), sum(int(c.get("epochs") or trial) for c in distinct.values())
 
     n, need = epochs(pairs[:num_samples])

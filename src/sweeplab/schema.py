@@ -77,7 +77,7 @@ def is_config_column(column: Any) -> bool:
     return isinstance(column, str) and column.startswith(CONFIG_PREFIX)
 
 
-def config_key(column: str) -> str:
+def param_name(column: str) -> str:
     """``config/lr`` -> ``lr`` (any other column unchanged)."""
     return column.removeprefix(CONFIG_PREFIX)
 
@@ -133,7 +133,7 @@ TRAIN, VAL, TEST = "train", "val", "test"
 SPLITS = (TRAIN, VAL, TEST)
 
 
-def split(name: str) -> tuple[str, str]:
+def split_metric(name: str) -> tuple[str, str]:
     """``val_macro_f1`` -> ``("val", "macro_f1")``; a name without a split's prefix ->
     ``("", name)``."""
     head, sep, base = name.partition("_")
@@ -147,12 +147,12 @@ def metric_name(split_: str, base: str) -> str:
 
 def test_name_for(metric: str) -> str:
     """The held-out split's column of a (validation) metric: ``val_accuracy`` -> ``test_accuracy``."""
-    return metric_name(TEST, split(metric)[1])
+    return metric_name(TEST, split_metric(metric)[1])
 
 
 def is_test(name: Any) -> bool:
     """A held-out (test split) metric: never a selection criterion."""
-    return isinstance(name, str) and split(name)[0] == TEST
+    return isinstance(name, str) and split_metric(name)[0] == TEST
 
 
 # --- a trial's failure as columns ------------------------------------------------------------

@@ -71,7 +71,7 @@ def redact(obj: Any, config: Optional[Mapping[str, Any]] = None) -> Any:
     return clean(obj)
 
 
-def split(fixed: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_secrets(fixed: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(public values, secret values) of a sweep's fixed values."""
     public = {k: v for k, v in fixed.items() if not is_secret(k)}
     return public, {k: v for k, v in fixed.items() if is_secret(k)}

@@ -36,7 +36,7 @@ class Spec:
     config_cls: Optional[type] = None
     pins: dict[str, Any] = field(default_factory=dict)
     pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
-    epoch_budget: Optional[int] = None  # --max-epochs: the most epochs a trial may train
+    epochs_cap: Optional[int] = None  # --max-epochs: the most epochs a trial may train (not the sweep's --epoch-budget)
     notes: list[str] = field(default_factory=list)  # said once when a sweep starts
     # the config's defaults where its class is not loaded (suggest reads them from sweep.json)
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -136,7 +136,7 @@ class Spec:
         """--max-epochs N: a trial may train up to N epochs. A fixed budget becomes N, raised
         or lowered; a searched ``epochs`` (a hyperparameter) keeps its values up to N; no
         preset goes past N; the scheduler's horizon is N either way (``max_epochs``)."""
-        self.epoch_budget = max_epochs
+        self.epochs_cap = max_epochs
         if "epochs" in self.parameters:
             p = self.parameters["epochs"]
             if p.values is not None:
@@ -151,8 +151,8 @@ class Spec:
                 preset["epochs"] = min(preset["epochs"], max_epochs)
 
     def max_epochs(self) -> Optional[int]:
-        if self.epoch_budget:
-            return self.epoch_budget
+        if self.epochs_cap:
+            return self.epochs_cap
         if "epochs" in self.parameters:
             p = self.parameters["epochs"]
             return int(max(p.values) if p.values is not None else p.max)

@@ -31,7 +31,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..schema import PREDICTIONS, TEST, TRAIN, split
+from ..schema import PREDICTIONS, TEST, TRAIN, split_metric
 from .bootstrap import accuracy, macro_f1, mean, resample_counts, trivial_classes
 from .load import Sweep
 
@@ -133,7 +133,7 @@ def declared_metric(sweep: Sweep) -> str:
 
 def statistic(metric: str, kind: str, declared: str) -> Optional[str]:
     """What ``metric`` is, computed from predictions of ``kind``; None when it is not one."""
-    if split(metric)[0] in (TEST, TRAIN):
+    if split_metric(metric)[0] in (TEST, TRAIN):
         return None
     if kind == "classes":
         if metric.endswith("macro_f1"):

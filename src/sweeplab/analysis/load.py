@@ -25,7 +25,7 @@ from .. import record, registry, schema, store
 from ..record import SweepRecord
 from ..errors import UserError
 from . import ray_files
-from ..schema import IS_BEST, PREDICTIONS, STATUS, TRIAL_ID, Status, config_columns, config_key, is_remote
+from ..schema import IS_BEST, PREDICTIONS, STATUS, TRIAL_ID, Status, config_columns, is_remote, param_name
 
 ITER = schema.ITERATION
 META_COLUMNS = ("sweep", "experiment", "space", "scheduler", "searcher", "seed")
@@ -66,7 +66,7 @@ class Sweep:
     def params(self) -> list[str]:
         """Config keys that differ between trials: what the sweep searched."""
         cols = config_columns(self.trials.columns)
-        return [config_key(c) for c in cols if self.trials[c].astype(str).nunique() > 1]
+        return [param_name(c) for c in cols if self.trials[c].astype(str).nunique() > 1]
 
     def config(self, trial_id: str) -> dict[str, Any]:
         return dict(self._configs[trial_id])
@@ -75,7 +75,7 @@ class Sweep:
     def _configs(self) -> dict[str, dict[str, Any]]:
         cols = config_columns(self.trials.columns)
         records = self.trials[cols].astype(object).to_dict("records")
-        return {t: {config_key(c): _plain(v) for c, v in r.items() if not _missing(v)}
+        return {t: {param_name(c): _plain(v) for c, v in r.items() if not _missing(v)}
                 for t, r in zip(self.trials[TRIAL_ID], records)}
 
     def at_best(self, trial_id: str) -> dict[str, Any]:

@@ -117,7 +117,7 @@ class _Trial:
         self.id = fact["trial_id"]
         self.config = sweep.config(self.id)
         self.at_best = sweep.at_best(self.id)
-        self.split = schema.split(sweep.metric)[0] or schema.VAL
+        self.split = schema.split_metric(sweep.metric)[0] or schema.VAL
 
     def curve(self, column: str) -> np.ndarray:
         return self.sweep.curve(self.id, column)
@@ -322,7 +322,7 @@ RULES: tuple[Callable[[_Trial, _Context], Optional[Observation]], ...] = (
 def trivial_score(kind: str, metric: str, row: pd.Series) -> Optional[float]:
     """What the experiment's trivial predictor scores on ``metric``, from the trial's own
     evaluation: the confusion matrix gives the class shares, freq reports E[y²]."""
-    split, name = schema.split(metric)
+    split, name = schema.split_metric(metric)
     if kind == "zero" and name == "mse":
         v = row.get(f"{split}_zero_mse")
         return float(v) if isinstance(v, (int, float)) and not math.isnan(v) else None

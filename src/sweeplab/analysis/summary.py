@@ -11,7 +11,7 @@ from .. import record, store
 from ..errors import UserError
 from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, MEASURED_IN, NO_CHECKPOINT, PRESET, STATUS,
                       TRIAL_ID,
-                      STATUS_WORDS, best_column, config_columns, config_key, is_test)
+                      STATUS_WORDS, best_column, config_columns, is_test, param_name)
 
 
 def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
@@ -55,10 +55,10 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
         if column in shown:
             shown[column] = pd.to_numeric(shown[column], errors="coerce").round().astype("Int64")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
-        echo(shown.rename(columns=config_key).to_string(index=False))
+        echo(shown.rename(columns=param_name).to_string(index=False))
     trial_id, reason, headline = _chosen(uri, metric, mode, ranked)
     best = ranked.set_index(TRIAL_ID).loc[trial_id]
-    config = {config_key(c): best[c] for c in config_columns(trials.columns)}
+    config = {param_name(c): best[c] for c in config_columns(trials.columns)}
     echo(f"chosen: {reason}")
     if headline:
         echo(headline)

@@ -28,7 +28,7 @@ from .settings import held_fixed
 def metric_header(metric: str, lang: str, split_label: bool = False) -> str:
     """``val_macro_f1`` -> "Macro F1"; test and train metrics (and, in the per-epoch
     table, val ones) carry their split: "Test accuracy" / "Accuracy (test)"."""
-    split, name = schema.split(metric)
+    split, name = schema.split_metric(metric)
     if not split or not name:
         return word(metric, lang)
     base = word(name, lang)
@@ -96,7 +96,7 @@ def table_metrics(sweep: Sweep) -> list[str]:
 
 def table_params(sweep: Sweep) -> list[str]:
     declared = list(sweep.experiment.table) if sweep.experiment else []
-    have = {schema.config_key(c) for c in schema.config_columns(sweep.trials.columns)}
+    have = {schema.param_name(c) for c in schema.config_columns(sweep.trials.columns)}
     return [p for p in declared if p in have] + [p for p in sweep.params if p not in declared]
 
 
@@ -150,10 +150,10 @@ def _interval_note(boot: intervals.Intervals, lang: str) -> str:
 
 def epoch_columns(sweep: Sweep) -> list[str]:
     h = sweep.history
-    head = schema.split(sweep.metric)[0]
+    head = schema.split_metric(sweep.metric)[0]
     split = head if head in (schema.VAL, schema.TEST) else schema.VAL
     train = [c for c in h.columns
-             if schema.split(c)[0] == schema.TRAIN and c not in ("train_seconds",) and _numeric(h[c])]
+             if schema.split_metric(c)[0] == schema.TRAIN and c not in ("train_seconds",) and _numeric(h[c])]
     val = [c for c in (f"{split}_loss", f"{split}_mse", f"{split}_accuracy", sweep.metric) if c in h.columns]
     return list(dict.fromkeys([*sorted(train, key=lambda c: (c != "train_loss", c)), *val]))
 

@@ -9,7 +9,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ..ray_internals import optuna_space, optuna_study, optuna_trials
-from .sampling import choices_exhausted, config_key, draw
+from .sampling import choices_exhausted, params_key, draw
 
 
 class DistinctOptunaSearch(OptunaSearch):
@@ -38,7 +38,7 @@ class DistinctOptunaSearch(OptunaSearch):
             config = super().suggest(trial_id)
             if not isinstance(config, dict):
                 return config
-            key = config_key(optuna_trials(self)[trial_id].params)
+            key = params_key(optuna_trials(self)[trial_id].params)
             if key not in self._run_configs:
                 self._run_configs.add(key)
                 return config
@@ -52,6 +52,6 @@ class DistinctOptunaSearch(OptunaSearch):
             return None
         for _ in range(1000):
             params = {k: draw(d, self._rng) for k, d in dists.items()}
-            if config_key(params) not in self._run_configs:
+            if params_key(params) not in self._run_configs:
                 return params
         return None

@@ -28,7 +28,7 @@ def make_scheduler(sched: SchedulerSpec, max_t: Optional[int], spec: spaces.Spec
         return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
                              presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
                              epoch_budget=budget, time_budget_s=time_budget)
-    from .preset_keeping import EndingHyperBand, PresetKeepingASHA, PresetKeepingMedian
+    from .preset_keeping import EndingHyperBand, PresetKeepingASHA, PresetKeepingMedian, SeededPBT
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
     if name == "asha":
@@ -50,8 +50,7 @@ def make_scheduler(sched: SchedulerSpec, max_t: Optional[int], spec: spaces.Spec
             raise UserError(f"{spec.source}: scheduler pbt: none of the searched parameters can change "
                             f"mid-training; search one of: {', '.join(hot)}")
         kw.setdefault("perturbation_interval", max(1, max_t // 5))
-        return s.PopulationBasedTraining(time_attr="training_iteration", hyperparam_mutations=mutations,
-                                         synch=False, **kw)
+        return SeededPBT(seed=seed, time_attr="training_iteration", hyperparam_mutations=mutations, synch=False, **kw)
     return s.FIFOScheduler()
 
 

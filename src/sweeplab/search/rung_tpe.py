@@ -41,7 +41,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils.util import unflatten_dict
 
 from .rungs import rung_milestones
-from .sampling import choices_exhausted, config_key, draw
+from .sampling import choices_exhausted, params_key, draw
 
 PRIOR_FIRST = 2  # the earlier sweeps' best configs that run first (after the presets)
 
@@ -97,7 +97,7 @@ class RungTPE(Searcher):
         warm, self.warm = self.warm, {}
         try:
             for i, (params, scores) in enumerate(self.known):
-                self.tried.add(config_key(params))
+                self.tried.add(params_key(params))
                 for it, value in sorted(scores.items()):
                     try:
                         self._learn(("known", i), params, int(it), float(value))
@@ -132,12 +132,12 @@ class RungTPE(Searcher):
             return Searcher.FINISHED
         while self.points:
             params = self.points.pop(0)
-            if config_key(params) not in self.tried:
+            if params_key(params) not in self.tried:
                 return self._take(trial_id, params)
         for _ in range(20):
             params = self._model() if self.rng.random() >= self.random_fraction else None
             params = params or self._random()
-            if config_key(params) not in self.tried:
+            if params_key(params) not in self.tried:
                 return self._take(trial_id, params)
         if choices_exhausted(self.space, len(self.tried)):
             return Searcher.FINISHED
@@ -145,7 +145,7 @@ class RungTPE(Searcher):
 
     def _take(self, trial_id: str, params: dict[str, Any]) -> dict[str, Any]:
         self.params[trial_id] = params
-        self.tried.add(config_key(params))
+        self.tried.add(params_key(params))
         return unflatten_dict(dict(params))
 
     def _model(self) -> Optional[dict[str, Any]]:

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 
-def config_key(params: dict[str, Any]) -> tuple:
+def params_key(params: dict[str, Any]) -> tuple:
     """A config as a hashable key: the same values give the same key."""
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
