@@ -512,6 +512,38 @@ def test_a_resumed_scheduler_knows_its_paused_trials_the_endgames_and_the_epochs
     assert (restored.paused_at, restored.finishing, restored.spent) == ({"a": 1, "d": 1}, {"b", "c"}, 6)
 
 
+def test_a_resumed_sweep_leaves_its_paused_trials_waiting_though_tune_brings_them_back_pending(tmp_path):
+    """A resumed Tune restores paused trials as pending. Handed out, a trial that saved no
+    checkpoint trained again from epoch 1 up to the rung it waited at, only to pause there
+    again: they wait for a promotion instead, and new configs go first."""
+    import pickle
+
+    uri = str(tmp_path / "s")
+    recorder = _decisions_of(None, uri)
+    s = scheduler(store_uri=uri, max_concurrent=1)
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v in zip(trials, (0.5, 0.9, 0.7)):
+        recorder.started(t.trial_id, t.config)
+        recorder.result(t.trial_id, result(1, v, checkpoint=False))
+        assert s.on_trial_result(ctrl, t, result(1, v, checkpoint=False)) == PAUSE  # no checkpoint: a restart costs one epoch
+        t.status = Trial.PAUSED
+    recorder.close({})
+    assert s.paused_at == {"a": 1, "b": 1, "c": 1}
+
+    restored = pickle.loads(pickle.dumps(scheduler(store_uri=uri, max_concurrent=1)))
+    restored.set_search_properties("acc", "max")
+    ctrl = FakeController([FakeTrial(t) for t in "abcd"])
+    for t in ctrl.trials:
+        t.status = Trial.PENDING  # as Tune restores them; d: a new config the searcher made
+    assert choose(restored, ctrl).trial_id == "b"  # the rung's best: a promotion goes before a new config
+    assert restored.paused_at == {"a": 1, "c": 1}
+    assert restored.choose_trial_to_run(ctrl) is None  # its one worker is b's
+    ctrl.trials[1].status = Trial.TERMINATED
+    assert choose(restored, ctrl).trial_id == "d"  # a and c, below the cutoff, wait; before: a ran again
+    assert restored.paused_at == {"a": 1, "c": 1}
+
+
 def test_a_paused_trial_tune_runs_anyway_waits_again_for_its_promotion():
     """A driver killed after a pause but before Tune saved its state brings the trial back as
     pending, and Tune starts it: at its next result it is paused again at the same rung."""

@@ -394,7 +394,11 @@ class PromotionASHA(FIFOScheduler):
         self._first_call()
         trials = tune_controller.get_trials()
         limiter = pausing_source(tune_controller)
-        paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED}
+        # paused: Tune's paused trials, and those a resumed Tune brought back as pending that
+        # the store says wait at a rung (started, a trial that saved no checkpoint would
+        # train again from epoch 1 only to wait at the same rung)
+        paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED or (
+            t.status == Trial.PENDING and t.trial_id in self.paused_at and t.trial_id not in self.starting)}
         endgame, ready = self._ready(set(paused))
         # a worker is held by a running trial or one handed out that Tune is still starting; a
         # config made but not handed out holds none, and a promotion goes before it
@@ -418,7 +422,7 @@ class PromotionASHA(FIFOScheduler):
         if self.max_concurrent and busy >= self.max_concurrent:
             return None
         for trial in trials:
-            if trial.status == Trial.PENDING and trial.trial_id not in self.starting:
+            if trial.status == Trial.PENDING and trial.trial_id not in self.starting and trial.trial_id not in paused:
                 return self._hand_out(trial)
         # paused trials a restored sweep knows nothing of: run them again rather than lose them
         for trial in paused.values():
