@@ -110,11 +110,15 @@ def test_epoch_budget_must_be_positive(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
-def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_budget(tmp_path, storage, how):
+@pytest.mark.parametrize("how, checkpoints", [(signal.SIGINT, True), (signal.SIGKILL, True), (signal.SIGKILL, False)],
+                         ids=["ctrl-c", "kill", "kill-no-checkpoint"])
+def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_budget(tmp_path, storage, how,
+                                                                                    checkpoints):
     """The default search stopped while trials wait at a rung: after ``resume`` each paused
     trial goes on only once promoted (one epoch at most if Tune itself ran it again), and
-    the epochs trained stay within the budget plus a trial's epochs a worker."""
+    the epochs trained stay within the budget plus a trial's epochs a worker. A trainable
+    that saves no checkpoint trains nothing again for a trial still waiting (Tune brings
+    paused trials back pending: started, each retrained from epoch 1 up to its rung)."""
     import textwrap
 
     code = tmp_path / "slow.py"
@@ -122,7 +126,8 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
     space = tmp_path / "space.yaml"
     space.write_text("method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n"
                      "  lr: {distribution: log_uniform_values, min: 0.001, max: 1.0}\n  epochs: {value: 9}\n"
-                     "  width: {value: 16}\n  checkpoints: {value: true}\n  sleep: {value: 0.15}\n")
+                     f"  width: {{value: 16}}\n  checkpoints: {{value: {str(checkpoints).lower()}}}\n"
+                     "  sleep: {value: 0.15}\n")
     samples, max_t, workers = 12, 9, 2
     args = ["tune", "--trainable", f"{code}:objective", "--space", str(space), "--num-samples", str(samples),
             "--seed", "1", "--max-concurrent", str(workers), "--storage", str(storage), "--name", "p", "--quiet"]
@@ -139,6 +144,7 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
     before, _ = store.read_tables(str(sweep), "loss", "min")
     paused = dict(zip(before.loc[before["status"] == "PAUSED", "trial_id"],
                       before.loc[before["status"] == "PAUSED", "iterations"]))
+    trained = dict(zip(before["trial_id"], before["epochs_trained"]))
     assert paused  # three were paused at the poll; one may be promoted before the signal lands (seen here, under load)
     stopped_at = len(pd.read_parquet(sweep / "decisions.parquet")) if (sweep / "decisions.parquet").exists() else 0
 
@@ -154,5 +160,7 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
             continue  # it started after Ray's last saved state: forgotten with the driver, its config made again
         if trial_id not in promoted:
             assert rows.loc[trial_id, "iterations"] <= rung + 1, trial_id
+            if not checkpoints:  # left waiting, and stopped at the end: not one epoch trained again
+                assert rows.loc[trial_id, "epochs_trained"] == trained[trial_id], trial_id
     assert set(trials["status"]) == {"TERMINATED"}
     assert trials["epochs_trained"].sum() <= samples * max_t + max_t * workers

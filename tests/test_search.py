@@ -28,6 +28,9 @@ class FakeTrial:
     def __init__(self, trial_id, config=None):
         self.trial_id, self.config, self.status = trial_id, config or {"lr": 0.1}, Trial.RUNNING
 
+    def set_status(self, status):
+        self.status = status
+
 
 class FakeController:
     """What Tune hands a scheduler: its trials, stop_trial and whether the search is done."""
@@ -513,9 +516,10 @@ def test_a_resumed_scheduler_knows_its_paused_trials_the_endgames_and_the_epochs
 
 
 def test_a_resumed_sweep_leaves_its_paused_trials_waiting_though_tune_brings_them_back_pending(tmp_path):
-    """A resumed Tune restores paused trials as pending. Handed out, a trial that saved no
-    checkpoint trained again from epoch 1 up to the rung it waited at, only to pause there
-    again: they wait for a promotion instead, and new configs go first."""
+    """A resumed Tune restores paused trials as pending, and starts every pending trial: a
+    trial that saved no checkpoint trained again from epoch 1 up to the rung it waited at,
+    only to pause there again. They are filed as paused and wait for a promotion; new
+    configs go first."""
     import pickle
 
     uri = str(tmp_path / "s")
@@ -535,7 +539,9 @@ def test_a_resumed_sweep_leaves_its_paused_trials_waiting_though_tune_brings_the
     restored.set_search_properties("acc", "max")
     ctrl = FakeController([FakeTrial(t) for t in "abcd"])
     for t in ctrl.trials:
-        t.status = Trial.PENDING  # as Tune restores them; d: a new config the searcher made
+        t.status = Trial.PENDING  # as Tune restores them (and starts every pending trial); d: a new config
+        restored.on_trial_add(ctrl, t)
+    assert [t.status for t in ctrl.trials] == [Trial.PAUSED, Trial.PAUSED, Trial.PAUSED, Trial.PENDING]
     assert choose(restored, ctrl).trial_id == "b"  # the rung's best: a promotion goes before a new config
     assert restored.paused_at == {"a": 1, "c": 1}
     assert restored.choose_trial_to_run(ctrl) is None  # its one worker is b's

@@ -204,6 +204,16 @@ class PromotionASHA(FIFOScheduler):
 
     # ---- Tune's calls
 
+    def on_trial_add(self, tune_controller, trial: Trial) -> None:
+        """A resumed Tune brings every unfinished trial back pending and starts each pending
+        trial itself: one the store says waits at a rung is filed as paused instead (a trial
+        that saved no checkpoint would otherwise train again from epoch 1 up to that rung,
+        only to wait there again); it runs when promoted."""
+        if self._restored and self._metric:
+            self._rebuild()
+        if trial.status == Trial.PENDING and trial.trial_id in self.paused_at:
+            trial.set_status(Trial.PAUSED)
+
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], **spec) -> bool:
         if self._metric or self._mode:
             return False
