@@ -622,3 +622,26 @@ def test_hyperband_stops_a_trial_left_paused_when_its_brackets_last_running_tria
 
     assert bracket_of_two(HyperBandScheduler).stopped == []  # Ray's: a stays paused, nothing runs
     assert bracket_of_two(EndingHyperBand).stopped == ["a"]
+
+
+@pytest.mark.parametrize("constraints, decisions, promoted", [
+    ((), [PAUSE, PAUSE, PAUSE], "b"),
+    (("cost <= 2",), [PAUSE, PAUSE, CONTINUE], None),  # c, the front's best that keeps it, goes on at once
+])
+def test_mo_asha_ranks_a_rung_by_its_pareto_front_and_a_broken_constraint_last(constraints, decisions, promoted):
+    """Two objectives (accuracy up, cost down): a is dominated by c, so the rung's one
+    promotion goes to the front (b or c); b breaks a cost limit, so then c."""
+    from sweeplab.search.pareto import parse_constraint
+
+    s = scheduler(objectives=[("acc", "max"), ("cost", "min")],
+                  constraints=[parse_constraint(c) for c in constraints])
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    made = []
+    for t, (acc, cost) in zip(trials, [(0.5, 1.0), (0.9, 5.0), (0.6, 0.5)]):
+        made.append(s.on_trial_result(ctrl, t, {**result(1, acc), "cost": cost}))
+        t.status = Trial.PAUSED if made[-1] == PAUSE else Trial.RUNNING
+    assert made == decisions
+    assert s.rungs[1]["a"] < s.rungs[1]["c"] and (s.rungs[1]["b"] < s.rungs[1]["a"]) == bool(constraints)
+    chosen = s.choose_trial_to_run(ctrl)
+    assert (chosen.trial_id if chosen else None) == promoted

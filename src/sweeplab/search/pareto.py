@@ -153,3 +153,36 @@ def hypervolume(points: Sequence[Vector], reference: Vector) -> float:
             volume += hypervolume(slab, reference[:2]) * (top - below)
         return volume
     raise ValueError(f"hypervolume: {dims} objectives; sweeplab searches 2 or 3")
+
+
+class RungFront:
+    """One rung of MO-ASHA: each trial's objective values there (turned so that larger is
+    better) and how far it breaks the constraints; ``scores`` orders the trials as ``rank``
+    does, as numbers a rung's cutoff can compare (they change as trials arrive)."""
+
+    def __init__(self, objectives: Sequence[tuple[str, str]], constraints: Sequence[Constraint] = ()):
+        self.objectives, self.constraints = list(objectives), list(constraints)
+        self.points: dict[str, tuple[float, ...]] = {}
+        self.broken: dict[str, float] = {}
+
+    def add(self, trial_id: str, values: Mapping[str, object]) -> dict[str, float]:
+        """The trial's values at this rung (a result row); the rung's scores after it."""
+        self.points[trial_id] = tuple(_signed(values.get(m), mode) for m, mode in self.objectives)
+        self.broken[trial_id] = violation({k: v for k, v in values.items() if isinstance(v, (int, float))},
+                                          self.constraints)
+        return self.scores()
+
+    def scores(self) -> dict[str, float]:
+        ids = list(self.points)
+        return dict(zip(ids, scores([self.points[t] for t in ids], [self.broken[t] for t in ids])))
+
+    def value(self, trial_id: str, k: int = 0) -> float:
+        """The trial's ``k``-th objective as reported."""
+        sign = 1.0 if self.objectives[k][1] == "max" else -1.0
+        return sign * self.points[trial_id][k]
+
+
+def _signed(value: object, mode: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        return math.nan
+    return float(value) if mode == "max" else -float(value)

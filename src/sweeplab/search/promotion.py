@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -62,6 +62,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from .. import ray_internals, store
 from ..schema import ENDED, MEASURED_IN, NO_CHECKPOINT, STATUS, epochs_trained
 from ..store import preset_of
+from .pareto import Constraint, RungFront
 from .pausing import pausing_source
 from .rungs import rung_milestones
 
@@ -91,7 +92,8 @@ class PromotionASHA(FIFOScheduler):
     def __init__(self, time_attr: str = "training_iteration", max_t: int = 100, grace_period: int = 1,
                  reduction_factor: float = 3, presets: Optional[dict[str, dict[str, Any]]] = None,
                  store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
-                 epoch_budget: Optional[int] = None, time_budget_s: Optional[float] = None):
+                 epoch_budget: Optional[int] = None, time_budget_s: Optional[float] = None,
+                 objectives: Sequence[tuple[str, str]] = (), constraints: Sequence[Constraint] = ()):
         super().__init__()
         if reduction_factor <= 1:
             raise ValueError(f"reduction_factor {reduction_factor}: must be > 1")
@@ -105,6 +107,10 @@ class PromotionASHA(FIFOScheduler):
         self._mode: Optional[str] = None
         self.rungs: dict[int, dict[str, float]] = {m: {} for m in self.milestones}  # milestone -> trial -> score
         self.promoted: dict[int, set[str]] = {m: set() for m in self.milestones}
+        # several objectives (or constraints): MO-ASHA, each rung ranked by non-dominated
+        # sorting (pareto.py), its scores those ranks
+        self.fronts = ({m: RungFront(objectives, constraints) for m in self.milestones}
+                       if len(objectives) > 1 or constraints else {})
         self.paused_at: dict[str, int] = {}  # trial id -> the milestone it waits at
         self.epoch_budget = epoch_budget
         self.reached: dict[str, int] = {}  # trial id -> the highest epoch it reported
@@ -129,7 +135,7 @@ class PromotionASHA(FIFOScheduler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a sweep saved by an older sweeplab: no endgame, nothing starting
-        self.__dict__.update({"epoch_budget": None, "reached": {}, "spent": 0, "finishing": set(),
+        self.__dict__.update({"epoch_budget": None, "reached": {}, "spent": 0, "finishing": set(), "fronts": {},
                               "starting": set(), "saved": {}, "uncheckpointed": None, "time_budget_s": None,
                               "clock": time.monotonic, "elapsed_before": 0.0, "epoch_s": {}, **state})
         self.began = None  # this run's clock starts at its first call
@@ -164,7 +170,7 @@ class PromotionASHA(FIFOScheduler):
             reached[trial_id] = max(reached.get(trial_id, 0), int(it))
             value = row.get(self._metric)
             if int(it) in self.rungs and isinstance(value, (int, float)) and not math.isnan(value):
-                self.rungs[int(it)][trial_id] = self._signed(float(value))
+                self._score(int(it), trial_id, row)
         return reached
 
     def _rebuild(self) -> None:
@@ -253,8 +259,7 @@ class PromotionASHA(FIFOScheduler):
             return TrialScheduler.CONTINUE
         if trial.trial_id in self.promoted[t]:
             return TrialScheduler.CONTINUE  # promoted past this rung before: trained again up to it
-        value = float(result[self._metric])
-        self.rungs[t][trial.trial_id] = self._signed(value) if not math.isnan(value) else -math.inf
+        self._score(t, trial.trial_id, result)
         if (preset_of(self.presets, trial.config) is not None or trial.trial_id in self.finishing
                 or self._promotable(t, trial.trial_id)):
             self.promoted[t].add(trial.trial_id)
@@ -263,6 +268,15 @@ class PromotionASHA(FIFOScheduler):
         if trial.trial_id not in self.saved:  # nothing to resume from: ASHA's rule, not a pause
             return self._without_checkpoint(tune_controller, trial.trial_id, t)
         return self._pause(tune_controller, trial.trial_id, t, reason=self._held_because(t, trial.trial_id))
+
+    def _score(self, milestone: int, trial_id: str, row: dict[str, Any]) -> None:
+        """The trial's score at a rung: its metric (signed, larger is better), or under
+        several objectives its rank in the rung's front (every trial's score moves)."""
+        if self.__dict__.get("fronts"):
+            self.rungs[milestone] = self.fronts[milestone].add(trial_id, row)
+            return
+        value = float(row[self._metric])
+        self.rungs[milestone][trial_id] = self._signed(value) if not math.isnan(value) else -math.inf
 
     def _held_because(self, milestone: int, trial_id: str) -> str:
         """Why a trial that did not go on waits, for the decisions grid: its rung had fewer
@@ -314,6 +328,9 @@ class PromotionASHA(FIFOScheduler):
         scores = self.rungs[milestone]
         top = sorted(scores.items(), key=lambda kv: -kv[1])[:SHOWN_SCORES]
         cutoff = self._cutoff(milestone)
+        front = self.__dict__.get("fronts", {}).get(milestone)
+        if front is not None:  # ranks, not values: the log shows the first objective's values, best rank first
+            top, cutoff, sign = [(t, front.value(t)) for t, _ in top], None, 1.0
         recorder.decided(trial_id, milestone, milestone, action, {
             "n": len(scores), "promoted": len(self.promoted[milestone]),
             "cutoff": None if cutoff is None else sign * cutoff,

@@ -25,6 +25,10 @@ one. Prior trials are not "run": this sweep may run them again.
 proposes nothing more (finished), so a sweep's cost is set in epochs, not in trials: the
 scheduler's cuts buy more configs, not a shorter sweep.
 
+``objectives`` (two or three metrics searched together): each rung's study is multi-objective
+(Optuna's TPE is then MOTPE) and each config's ``constraints`` go in with its scores, so TPE
+models which configs keep them.
+
 State (the studies, what has run, the epochs spent) is pickled with Tune's searcher state,
 so a resumed sweep goes on learning where it stopped.
 """
@@ -33,17 +37,35 @@ from __future__ import annotations
 import math
 import pickle
 import random
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils.util import unflatten_dict
 
+from .pareto import Constraint
 from .rungs import rung_milestones
 from .sampling import choices_exhausted, params_key, draw
 
 PRIOR_FIRST = 2  # the earlier sweeps' best configs that run first (after the presets)
+CONSTRAINTS = "constraints"  # where Optuna's samplers read a trial's constraint values (<= 0: kept)
+
+
+def _stored_constraints(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
+    return trial.system_attrs.get(CONSTRAINTS) or (0.0,)
+
+
+def _excess(constraints: Sequence[Constraint], result: dict[str, Any]) -> tuple[float, ...]:
+    """Each constraint as Optuna takes it: <= 0 where kept (a value missing breaks it)."""
+    out = []
+    for c in constraints:
+        value = result.get(c.metric)
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            out.append(1e9)
+        else:
+            out.append(float(value) - c.bound if c.op in ("<=", "<") else c.bound - float(value))
+    return tuple(out)
 
 
 class RungTPE(Searcher):
@@ -52,8 +74,12 @@ class RungTPE(Searcher):
                  random_fraction: float = 1 / 3, epoch_budget: Optional[int] = None,
                  prior: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None, prior_first: int = PRIOR_FIRST,
                  known: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None,
-                 metric: Optional[str] = None, mode: Optional[str] = None):
+                 metric: Optional[str] = None, mode: Optional[str] = None,
+                 objectives: Sequence[tuple[str, str]] = (), constraints: Sequence[Constraint] = ()):
         super().__init__(metric=metric, mode=mode)
+        # two or three (metric, mode): each rung's study is multi-objective (Optuna's TPE is
+        # MOTPE then), and learns a config's constraints (kept where every value is <= 0)
+        self.objectives, self.constraints = list(objectives) if len(objectives) > 1 else [], list(constraints)
         self.milestones = [*rung_milestones(grace_period, reduction_factor, max_t), int(max_t)]
         self.seed, self.min_points, self.random_fraction = seed, min_points, random_fraction
         self.points = list(points_to_evaluate or [])
@@ -80,11 +106,14 @@ class RungTPE(Searcher):
         if mode:
             self._mode = mode
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        direction = "maximize" if self._mode == "max" else "minimize"
+        word = {"max": "maximize", "min": "minimize"}
+        directions = [word[m] for _, m in self.objectives] or [word.get(self._mode or "min", "minimize")]
         need = self.min_points or len(self.space) + 2
+        kept = _stored_constraints if self.constraints else None
         study = lambda name, m: optuna.create_study(  # noqa: E731
-            direction=direction, study_name=f"{name}-{m}",
-            sampler=optuna.samplers.TPESampler(seed=self.seed + m, n_startup_trials=need, multivariate=True))
+            directions=directions, study_name=f"{name}-{m}",
+            sampler=optuna.samplers.TPESampler(seed=self.seed + m, n_startup_trials=need, multivariate=True,
+                                               constraints_func=kept))
         self.studies = {m: study("rung", m) for m in self.milestones}
         self.warm = {m: study("warm", m) for m in self.milestones} if self.prior else {}
         self._learn_prior()
@@ -195,15 +224,23 @@ class RungTPE(Searcher):
             # (a trainable that saves no checkpoint, a killed sweep resumed) included
             self.epochs[trial_id] = self.epochs.get(trial_id, 0) + (it - before if it > before else 1)
             last[trial_id] = it
+        if trial_id not in self.params:
+            return
+        if self.objectives:
+            values = [result.get(m) for m, _ in self.objectives]
+            if all(isinstance(v, (int, float)) for v in values):
+                self._learn(trial_id, self.params[trial_id], it, [float(v) for v in values], result)
+            return
         value = result.get(self._metric)
-        if trial_id in self.params and isinstance(value, (int, float)):
+        if isinstance(value, (int, float)):
             self._learn(trial_id, self.params[trial_id], it, float(value))
 
-    def _learn(self, who: Any, params: dict[str, Any], it: int, value: float, own: bool = True) -> None:
+    def _learn(self, who: Any, params: dict[str, Any], it: int, value: Union[float, list[float]],
+               result: Optional[dict[str, Any]] = None, own: bool = True) -> None:
         """One score of ``who`` after epoch ``it``, into the studies of that rung, if it is
         one: a trial of this sweep's (``own``) into its own and the warm-start one, a prior
         trial into the warm-start one only."""
-        if not math.isfinite(value):
+        if not all(math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
             return
         if it in self.studies:
             rung = it
@@ -213,7 +250,9 @@ class RungTPE(Searcher):
             return
         if (who, rung) in self.learnt:
             return
-        scored = optuna.trial.create_trial(params=params, distributions=self.space, value=value)
+        attrs = {CONSTRAINTS: _excess(self.constraints, result or {})} if self.constraints else {}
+        scored = optuna.trial.create_trial(params=params, distributions=self.space, system_attrs=attrs,
+                                           **({"values": value} if isinstance(value, list) else {"value": value}))
         for study in ([self.studies[rung]] if own else []) + ([self.warm[rung]] if self.warm else []):
             study.add_trial(scored)
         self.learnt.add((who, rung))
