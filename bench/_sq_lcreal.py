@@ -348,7 +348,7 @@ def report(runs: list[dict]) -> tuple[list[dict], list[dict]]:
     for m in METHODS:
         mine = [r for r in runs if r["method"] == m]
 
-        def mean(f):
+        def mean(f, mine=mine):
             return float(np.nanmean([np.nan if f(r) is None else f(r) for r in mine]))
 
         summary.append({"method": m, "epochs real/sim": round(mean(lambda r: r["epoch_ratio"]), 3),

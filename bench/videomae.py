@@ -111,7 +111,7 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
         model = build_videomae(100, size="base")
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         x = torch.randn(1, 16, 3, 224, 224)
-        for step in range(2):  # the first step allocates; time the second
+        for _ in range(2):  # the first step allocates; time the second
             t = time.perf_counter()
             model(x).logits.sum().backward()
             opt.step()

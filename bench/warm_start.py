@@ -86,9 +86,12 @@ def main(argv=None) -> None:
         other = tasks[(i + 1) % len(tasks)]
         for seed in range(args.seeds):
             same, misleading = earlier(task, seed), earlier(other, seed)
-            made = {"random": lambda: sqm.make("random", seed), "cold": lambda: sqm.make("sweeplab", seed),
-                    "warm_same_task": lambda: warm(seed, same), "warm_other_task": lambda: warm(seed, misleading),
-                    "warm_other_task_steering": lambda: warm(seed, misleading, steering)}
+            made = {"random": lambda seed=seed: sqm.make("random", seed),
+                    "cold": lambda seed=seed: sqm.make("sweeplab", seed),
+                    "warm_same_task": lambda seed=seed, same=same: warm(seed, same),
+                    "warm_other_task": lambda seed=seed, misleading=misleading: warm(seed, misleading),
+                    "warm_other_task_steering":
+                        lambda seed=seed, misleading=misleading: warm(seed, misleading, steering)}
             for m in METHODS:
                 finals[m][(task, seed)] = run(made[m](), task)
         print(f"task {task} (earlier sweep of another task: {other}): "

@@ -4,6 +4,7 @@ suggesting, reports, plain-Ray folders, and bad input."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -724,6 +725,20 @@ def test_a_baseline_the_scheduler_cut_is_named_and_compared_at_equal_training(tm
     assert conclude.conclusions(sweep, "es", base)[0] == (
         "La base GRU (original) no terminó: detenida por el planificador en la época 2 de 60, así que cada trial se "
         "compara con ella con igual entrenamiento (el mejor val_macro_f1 de cada trial en sus primeras 2 épocas).")
+
+
+def test_a_cut_baseline_no_other_trial_has_the_metric_within_its_epochs_of_leaves_no_gap(tmp_path):
+    """No rival has a value in the baseline's 2 epochs: the comparison has nothing to say, and the
+    conclusions name the top trial instead of holding a None (which the report's join failed on)."""
+    original = {"id": "orig", "preset": "original", "curves": {"val_macro_f1": [0.10, 0.15]},
+                "config": {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001, "epochs": 60}}
+    others = [{"id": f"x{i}", "curves": {"val_macro_f1": [math.nan, math.nan, 0.5, value]},
+               "config": {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.002 * i, "epochs": 4}}
+              for i, value in enumerate((0.99, 0.9), start=1)]
+    sweep = sweep_of(tmp_path, [original, *others])
+    said = conclude.conclusions(sweep, "en", conclude.baseline_trial(sweep))
+    assert all(isinstance(s, str) for s in said), said
+    assert said[1] == "The best trial, GRU (run #2), reached val_macro_f1 0.990; median 0.900 over 3 scored trials."
 
 
 def test_no_trial_beats_the_trivial_predictor_said_first_with_the_experiments_diagnosis(tmp_path):

@@ -277,7 +277,7 @@ def _search_views_render(browser, tag: str) -> None:
                            ("importance", "#importance .main-svg .barlayer .trace"),
                            ("parallel", "#parallel .main-svg .parcoords"),
                            ("decisions", "#decisions thead th")):
-        _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, selector))
+        _wait(browser, lambda b, selector=selector: b.find_elements(By.CSS_SELECTOR, selector))
         element = browser.find_element(By.CSS_SELECTOR, selector).find_element(By.XPATH, "ancestor::section[1]")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         assert element.screenshot(str(ARTIFACTS / f"dashboard-{view}-{tag}.png"))
@@ -399,6 +399,20 @@ def test_the_decisions_view_shows_each_rungs_decisions_with_the_scores_beside_th
     assert d["decisions"][0]["score"] == promo_value(1e-4, 1)
     derived = app.json("/api/sweeps/gru/decisions")  # no decisions recorded, none stopped: nothing to show
     assert (derived["source"], derived["decisions"]) == ("derived", [])
+
+
+def test_importance_leaves_out_a_trial_without_a_numeric_parameter(tmp_path):
+    """A scored trial whose config lacks ``lr`` (a NaN in the store) used to fail the whole view
+    (float(None) in the range of lr's distribution); it is left out of the study instead."""
+    from sweeplab.analysis import load
+    from sweeplab.dashboard import insight
+
+    folder = promotion_sweep(tmp_path / "promo")
+    trials = pd.read_parquet(folder / "trials.parquet")
+    trials.loc[trials["trial_id"] == "p6", "config/lr"] = math.nan
+    trials.to_parquet(folder / "trials.parquet", index=False)
+    imp = insight.importance(load.load_sweep(str(folder)))
+    assert set(imp["importances"]) == {"lr", "cell"} and imp["importances"]["lr"] > imp["importances"]["cell"]
 
 
 def test_importance_parallel_coordinates_and_best_so_far(tmp_path, served):

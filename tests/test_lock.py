@@ -109,7 +109,7 @@ def test_two_drivers_taking_over_one_stale_lock_at_once_one_wins(tmp_path):
         (sweep / LOCK).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "command": "x"}))
         won, refused, start = [], [], threading.Barrier(4)
 
-        def take():
+        def take(sweep, start, won, refused):
             lock = SweepLock(str(sweep), "sweeplab resume")
             start.wait()
             try:
@@ -117,7 +117,7 @@ def test_two_drivers_taking_over_one_stale_lock_at_once_one_wins(tmp_path):
             except UserError as e:
                 refused.append(str(e))
 
-        threads = [threading.Thread(target=take) for _ in range(4)]
+        threads = [threading.Thread(target=take, args=(sweep, start, won, refused)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:

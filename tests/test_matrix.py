@@ -11,10 +11,9 @@ import pytest
 
 from sweeplab.cli import main
 from sweeplab.options import SCHEDULERS, SEARCHERS
+from user_code import TRAINABLE
 
 pytestmark = pytest.mark.usefixtures("ray_local")
-
-from user_code import TRAINABLE
 
 
 def user_sweep(tmp_path, storage, scheduler: str, search: str, checkpoints: bool) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -220,6 +220,23 @@ def test_on_a_real_s3_server_a_killed_driver_loses_and_repeats_nothing_and_every
         served.close()
 
 
+def test_a_damaged_journal_object_is_named_in_the_error(s3):
+    """On an object store each event is an object of its own: an event that is not what it says
+    is named by that object (the error used to name the local journal's path, None there)."""
+    from sweeplab import files
+
+    good = b'{"event": "start", "trial_id": "a", "preset": null, "config": {"x": 1}}'
+    bad = b'{"event": "start", "trial_id": "b"}'
+    folder = store.join(f"{s3}/d", store.JOURNAL_SEGMENTS)
+    for name, body in (("0001.json", good), ("0002.json", bad)):
+        fs, path = files.filesystem(store.join(folder, name))
+        with fs.open_output_stream(path) as f:
+            f.write(body)
+    with pytest.raises(store.CorruptStore) as info:
+        store.read_tables(f"{s3}/d")
+    assert str(info.value) == f"{store.join(folder, '0002.json')}: not a start event (KeyError: 'preset')"
+
+
 def killed_then_resumed(point, spec, space, storage, where: str) -> None:
     sweep = storage / "k"
     run_until_killed(["tune", "freq", "--space", str(space), "--storage", where, "--name", "k",

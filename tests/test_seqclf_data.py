@@ -65,9 +65,9 @@ def test_max_rows_keeps_a_stratified_subset(sample):
 
 def test_kaggle_pair_folder(sample, tmp_path):
     lines = sample.read_text().splitlines()
-    by_class = {c: [l for l in lines if float(l.rsplit(",", 1)[1]) == c] for c in range(5)}
-    train = [l for c in range(5) for l in by_class[c][:80]]
-    test = [l for c in range(5) for l in by_class[c][80:]]
+    by_class = {c: [row for row in lines if float(row.rsplit(",", 1)[1]) == c] for c in range(5)}
+    train = [row for c in range(5) for row in by_class[c][:80]]
+    test = [row for c in range(5) for row in by_class[c][80:]]
     _write(tmp_path / "mitbih_train.csv", train)
     _write(tmp_path / "mitbih_test.csv", test)
     _write(tmp_path / "ptbdb_normal.csv", _rows(3, cols=10))  # the Kaggle folder holds other sets too

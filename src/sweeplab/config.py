@@ -106,7 +106,7 @@ def fields_record(cls: type) -> dict[str, dict[str, Any]]:
 def kinds_of(record: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``fields_record``'s kinds back as types (int, float, bool; object for the rest)."""
     back = {v: k for k, v in NUMBER_KINDS.items()}
-    return {name: back.get(f.get("kind"), object) for name, f in record.items()}
+    return {name: back.get(f.get("kind", ""), object) for name, f in record.items()}
 
 
 def describe_type(tp: Any) -> str:

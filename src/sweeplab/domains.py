@@ -23,6 +23,7 @@ DISTRIBUTIONS = {
 }
 FLOAT_ONLY = {"uniform", "log_uniform", "log_uniform_values", "normal", "q_normal"}
 QUANTISED = {"q_uniform", "q_log_uniform_values"}
+RANGED = {d for d, needs in DISTRIBUTIONS.items() if needs == ("min", "max")}
 FLOAT32_MAX = 3.4028234663852886e38  # trials compute in float32: a larger number becomes inf there
 
 
@@ -45,10 +46,17 @@ class Param:
         lo, hi = self.bounds()
         return _num(v) and lo - 1e-12 * abs(lo) <= v <= hi + 1e-12 * abs(hi)
 
-    def bounds(self) -> tuple[float, float]:
-        if self.distribution == "log_uniform":
-            return math.exp(self.min), math.exp(self.max)
+    def limits(self) -> tuple[float, float]:
+        """``min`` and ``max`` as given, which every ranged distribution has (``parse_param`` checks)."""
+        if self.min is None or self.max is None:
+            raise ValueError(f"{self.name}: {self.distribution} has no min and max")
         return self.min, self.max
+
+    def bounds(self) -> tuple[float, float]:
+        lo, hi = self.limits()
+        if self.distribution == "log_uniform":
+            return math.exp(lo), math.exp(hi)
+        return lo, hi
 
     def describe(self) -> str:
         if self.values is not None:
@@ -63,7 +71,12 @@ class Param:
 
         if self.values is not None:
             return tune.grid_search(list(self.values)) if grid else tune.choice(list(self.values))
-        d, lo, hi, q = self.distribution, self.min, self.max, self.q
+        d, q = self.distribution, self.q
+        if d == "normal":
+            return tune.randn(self.mu, self.sigma)
+        if d not in RANGED:
+            return tune.qrandn(self.mu, self.sigma, q or 1.0)
+        lo, hi = self.limits()
         if d == "int_uniform":
             return tune.randint(int(lo), int(hi) + 1)  # W&B's max is inclusive
         if d == "uniform":
@@ -73,13 +86,10 @@ class Param:
         if d in ("log_uniform", "log_uniform_values"):
             lo, hi = self.bounds()
             return tune.loguniform(lo, hi)
-        if d == "q_log_uniform_values":
-            if (q or 1) == 1 and _whole(lo, hi):  # integers on a log scale: a domain every searcher takes
-                return tune.lograndint(int(lo), int(hi) + 1)  # W&B's max is inclusive
-            return tune.qlograndint(int(lo), int(hi), int(q)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
-        if d == "normal":
-            return tune.randn(self.mu, self.sigma)
-        return tune.qrandn(self.mu, self.sigma, q or 1.0)
+        # q_log_uniform_values
+        if (q or 1) == 1 and _whole(lo, hi):  # integers on a log scale: a domain every searcher takes
+            return tune.lograndint(int(lo), int(hi) + 1)  # W&B's max is inclusive
+        return tune.qlograndint(int(lo), int(hi), int(q or 1)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
 
 
 def optuna_problem(p: Param) -> Optional[str]:

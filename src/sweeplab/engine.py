@@ -29,7 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Literal, Optional, Protocol, Sequence, TypeGuard, cast
 
 import numpy as np
 import torch
@@ -44,10 +44,30 @@ STATE_FILE = "state.pt"
 
 
 class Task(Protocol):
+    """The hooks every task has; it also has either ``training_step`` (a LossTask) or
+    ``configure_optimizers`` and ``manual_step`` (a ManualStepTask)."""
+
     def build_model(self) -> nn.Module: ...
     def train_batches(self, epoch: int) -> Iterable[Any]: ...
-    def training_step(self, model: nn.Module, batch: Any) -> torch.Tensor: ...
     def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]: ...
+
+
+class LossTask(Task, Protocol):
+    """Returns a loss; the engine steps the one optimizer it builds from the config."""
+
+    def training_step(self, model: nn.Module, batch: Any) -> torch.Tensor: ...
+
+
+class ManualStepTask(Task, Protocol):
+    """Owns its optimizers (a GAN: two) and steps them itself."""
+
+    def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]: ...
+    def manual_step(self, model: nn.Module, batch: Any,
+                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]: ...
+
+
+def _steps_itself(task: Task) -> TypeGuard[ManualStepTask]:
+    return hasattr(task, "configure_optimizers")
 
 
 class Session(abc.ABC):
@@ -84,7 +104,7 @@ class Monitor:
     """The metric that early stopping, ReduceLROnPlateau and 'best' follow."""
 
     metric: str
-    mode: str
+    mode: Literal["min", "max"]
 
     def better(self, value: float, best: Optional[float]) -> bool:
         if math.isnan(value):
@@ -108,7 +128,7 @@ def make_optimizer(cfg: BaseConfig, params: Any) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
-def make_lr_schedule(cfg: BaseConfig, optimizer: torch.optim.Optimizer, mode: str) -> Any:
+def make_lr_schedule(cfg: BaseConfig, optimizer: torch.optim.Optimizer, mode: Literal["min", "max"]) -> Any:
     """Stepped once per epoch. Warmup is linear over ``warmup_epochs`` for every schedule;
     then cosine or linear decay towards 0 at the last epoch, or a constant rate."""
     if cfg.lr_schedule == "plateau":
@@ -196,9 +216,9 @@ def fit(
     task = task_factory(cfg, data, session)
     model = task.build_model().to(device)
     model = session.prepare_model(model)
-    manual = hasattr(task, "configure_optimizers")
-    if manual:
-        optimizers = task.configure_optimizers(model)
+    stepper = task if _steps_itself(task) else None  # a ManualStepTask
+    if stepper is not None:
+        optimizers = stepper.configure_optimizers(model)
     else:
         groups = task.param_groups(model) if hasattr(task, "param_groups") else model.parameters()
         optimizers = {"": make_optimizer(cfg, groups)}
@@ -227,11 +247,11 @@ def fit(
         for batch in task.train_batches(epoch):
             try:
                 with autocast():
-                    if manual:
-                        losses = task.manual_step(model, batch, optimizers)
+                    if stepper is not None:
+                        losses = stepper.manual_step(model, batch, optimizers)
                     else:
-                        loss = task.training_step(model, batch)
-                if not manual:
+                        loss = cast(LossTask, task).training_step(model, batch)
+                if stepper is None:
                     losses = {"loss": backward_step(optimizers[""], loss, model.parameters(), cfg.clip_grad_norm)}
             except NonFiniteLoss as e:
                 lrs = {f"lr{'_' + k if k else ''}": o.param_groups[0]["lr"] for k, o in optimizers.items()}
@@ -286,7 +306,7 @@ def fit(
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
+    return cast(nn.Module, getattr(model, "module", model))  # DistributedDataParallel wraps it in .module
 
 
 def _report_with_checkpoint(session, row, model, optimizers, schedules, state) -> None:

@@ -10,7 +10,7 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional
 
 from . import faults, flags, record, registry, secrets, spaces, store
 from .storage_checks import check_storage, refuse_failed
@@ -30,7 +30,7 @@ class SweepPlan:
     trial_plan: Optional[TrialPlan]  # how a registry experiment's trials run; None for a user trainable
     user_trainable: Optional[str]
     metric: str
-    mode: str
+    mode: Literal["min", "max"]
     search: str  # the searcher's name (search/factories.py)
     scheduler: SchedulerSpec
     num_samples: int
@@ -112,11 +112,12 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     if not fresh and opts.name:  # resume: a sweep marked failed is refused before anything else
         refuse_failed(store.join(storage, opts.name))
     if opts.trainable:
-        opts = dataclasses.replace(opts, trainable=absolute_trainable(opts.trainable))
+        trainable = absolute_trainable(opts.trainable)
+        opts = dataclasses.replace(opts, trainable=trainable)
         exp, config_cls = None, None
         if not opts.space:
             raise UserError("--trainable needs --space FILE (its parameters and metric)")
-        load_user_trainable(opts.trainable)  # fail now, not once Ray is up
+        load_user_trainable(trainable)  # fail now, not once Ray is up
         path = spaces.find(opts.space)
     else:
         exp, path = spaces.resolve_target(opts.target, opts.space)
@@ -244,7 +245,8 @@ def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> No
     raise UserError(f"{uri} already exists; resume it with `sweeplab resume` or pick another --name")
 
 
-def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment], path: Path) -> tuple[str, str]:
+def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment],
+                 path: Path) -> tuple[str, Literal["min", "max"]]:
     """The space's metric wins; the registry's fills in. Set once, in TuneConfig."""
     metric = spec.metric or (exp.metric if exp else None)
     if metric is None:
@@ -304,7 +306,7 @@ def _say_if_presets_fill(spec: spaces.Spec, budget: Optional[int], num_samples: 
           "search 3 trials' epochs")
 
 
-def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, trainable: str) -> None:
+def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, trainable: Optional[str]) -> None:
     """A user's trainable says nowhere how many epochs it reports; the space's ``epochs``
     (or --max-epochs) does. Every scheduler but fifo places its rungs by it and the default
     search budgets by it, so without it a sweep would guess (Tune's max_t of 100, a budget
@@ -315,13 +317,14 @@ def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, tra
         return
     users = "rung_tpe search" if scheduler.name == "fifo" else f"{scheduler.name} scheduler"
     raise UserError(f"{spec.source}: no 'epochs' parameter, so sweeplab cannot tell how many epochs "
-                    f"{trainable.rsplit(':', 1)[-1]} reports, and the {users} counts in them: pass --max-epochs N "
+                    f"{(trainable or 'the trainable').rsplit(':', 1)[-1]} reports, and the {users} counts in them: pass --max-epochs N "
                     "(the most epochs a trial reports; config['epochs'] is N), or add `epochs: {value: N}` under "
                     "parameters (or run it with --scheduler fifo --search random)")
 
 
-def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec, opts: SweepOptions) -> dict[str, Any]:
-    """Registry < space file < flags."""
+def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec,
+               opts: SweepOptions) -> tuple[dict[str, Any], bool]:
+    """Registry < space file < flags; and whether the GPU share is the registry's default."""
     res = {**dataclasses.asdict(exp.resources if exp else registry.Resources()), **spec.resources}
     origin = {key: f"{spec.source}: resources.{key}" for key in spec.resources}
     for key, flag, name in (("cpu", opts.cpus_per_trial, "--cpus-per-trial"), ("gpu", opts.gpus_per_trial, "--gpus-per-trial"),

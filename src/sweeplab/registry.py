@@ -203,10 +203,14 @@ def as_recorded(exp: Experiment, declaration: Any) -> Experiment:
     reads as it ran after the registry changed; a sweep that recorded none: ``exp``."""
     if not isinstance(declaration, dict):
         return exp
-    lists = {k: tuple(str(v) for v in declaration[k]) for k in ("table", "table_metrics", "capacity")
-             if isinstance(declaration.get(k), list)}
+    def listed(key: str, own: tuple[str, ...]) -> tuple[str, ...]:
+        value = declaration.get(key)
+        return tuple(str(v) for v in value) if isinstance(value, list) else own
+
     trivial = declaration.get("trivial") if declaration.get("trivial") in ("majority", "zero", None) else exp.trivial
-    return dataclasses.replace(exp, **lists, trivial=trivial)
+    return dataclasses.replace(exp, table=listed("table", exp.table),
+                               table_metrics=listed("table_metrics", exp.table_metrics),
+                               capacity=listed("capacity", exp.capacity), trivial=trivial)
 
 
 def get(experiment_id: str) -> Experiment:

@@ -64,7 +64,8 @@ def epochs_trained(row: dict[str, Any]) -> int:
     for key in (EPOCHS_TRAINED, ITERATIONS):
         value = row.get(key)
         if isinstance(value, numbers.Number) and not (isinstance(value, float) and math.isnan(value)):
-            return int(value)
+            # typeshed's numbers.Number declares no __int__; the numbers a row holds (int, float, numpy's) have one
+            return int(value)  # type: ignore[call-overload]
     return 0
 
 
@@ -184,8 +185,8 @@ def failure_text(failure: dict[str, Any]) -> Optional[str]:
     except (TypeError, ValueError):
         lrs = {}
     rates = ", ".join(f"{k}={v:.3g}" for k, v in lrs.items() if _number(v))
-    value = failure.get(FAILURE_VALUE)
-    value = float(value) if _number(value) else math.nan
+    raw: Any = failure.get(FAILURE_VALUE)
+    value = float(raw) if _number(raw) else math.nan
     text = f"loss became {value} at epoch {_int(failure.get(FAILURE_EPOCH))}, step {_int(failure.get(FAILURE_STEP))}"
     return f"{text} ({rates})" if rates else text
 

@@ -24,11 +24,11 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 
-from .config import field_types
+from .config import BaseConfig, field_types
 from .domains import Param, _ints, _num, check_param, check_value, number_problem, parse_param
 from . import registry
 from .errors import UserError
@@ -182,12 +182,12 @@ def read(path: Path) -> tuple[str, dict]:
     return text, raw
 
 
-def load(path: Path, config_cls: Optional[type], experiment: Optional[str] = None) -> Spec:
+def load(path: Path, config_cls: Optional[type[BaseConfig]], experiment: Optional[str] = None) -> Spec:
     text, raw = read(path)
     return parse(raw, str(path), text, config_cls, experiment)
 
 
-def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experiment: Optional[str],
+def parse(raw: dict, source: str, text: str, config_cls: Optional[type[BaseConfig]], experiment: Optional[str],
           defaults: Optional[dict[str, Any]] = None) -> Spec:
     """``defaults``: the config's defaults where ``config_cls`` is not loaded (presets are
     completed from them)."""
@@ -196,11 +196,13 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
     if unknown:
         err(unknown[0], f"unknown key; allowed: {', '.join(sorted(TOP_KEYS - {'name', 'description', 'program', 'command', 'project', 'entity', 'run_cap'}))}")
     types = field_types(config_cls) if config_cls else None
+    cls_name = config_cls.__name__ if config_cls else ""  # named only where ``types`` is known
 
     if experiment and raw.get("experiment") not in (None, experiment):
         err("experiment", f"this file is for '{raw['experiment']}', not '{experiment}'")
 
-    metric, mode = None, None
+    metric: Optional[str] = None
+    mode: Optional[Literal["min", "max"]] = None
     if "metric" in raw:
         m = raw["metric"]
         if isinstance(m, str):
@@ -208,7 +210,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
         elif isinstance(m, dict) and set(m) <= {"name", "goal", "target"} and isinstance(m.get("name"), str):
             metric = m["name"]
             goal = m.get("goal", "minimize")
-            modes = {"minimize": "min", "maximize": "max", "min": "min", "max": "max"}
+            modes: dict[str, Literal["min", "max"]] = {"minimize": "min", "maximize": "max", "min": "min", "max": "max"}
             if goal not in modes:
                 err("metric.goal", f"got {goal!r}; allowed: minimize, maximize")
             mode = modes[goal]
@@ -234,7 +236,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
     for name, body in params_raw.items():
         key = f"parameters.{name}"
         if types is not None and name not in types:
-            err(key, f"not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+            err(key, f"not a field of {cls_name}; allowed: {', '.join(sorted(types))}")
         const, param = parse_param(name, body, err, key)
         tp = types[name] if types else None
         if param is None:
@@ -249,7 +251,7 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type], experim
         err("fixed", "expected a mapping of field -> value")
     for name, value in fixed_raw.items():
         if types is not None and name not in types:
-            err(f"fixed.{name}", f"not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+            err(f"fixed.{name}", f"not a field of {cls_name}; allowed: {', '.join(sorted(types))}")
         if name in parameters:
             err(f"fixed.{name}", "also under parameters; a key is either searched or fixed")
         check_value(value, types[name] if types else None, err, f"fixed.{name}")

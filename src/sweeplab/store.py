@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Optional
+from typing import Any, Optional, TextIO
 
 import pandas as pd
 import pyarrow.fs as pafs
@@ -63,7 +63,7 @@ def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Op
     return trials, history
 
 
-def _segment_events(folder: Optional[str]) -> list[tuple[str, dict[str, Any]]]:
+def _segment_events(folder: Optional[str]) -> list[tuple[str, Optional[dict[str, Any]]]]:
     """An object store's journal: (object, event), one event an object, in the order their
     names sort (the time they were written). An object cut short was never acknowledged:
     skipped (and deleted with the others at the next flush)."""
@@ -165,7 +165,7 @@ class SweepRecorder:
         self._journal_path = os.path.join(folder, JOURNAL) if folder else None
         self._segments = None if folder else join(sweep_uri, JOURNAL_SEGMENTS)
         self._written: list[str] = []  # segment objects written or read since the last flush
-        self._journal = None
+        self._journal: Optional[TextIO] = None
         self._loaded = False
         self._orphans: set[str] = set()  # finished trials Tune's restored state does not know (reconcile)
         self._renamed: set[str] = set()  # reported names the store keeps for itself (said once each)
@@ -197,11 +197,14 @@ class SweepRecorder:
                 self.history[(row[TRIAL_ID], int(row.get(ITERATION, 0)))] = row
         segments = _segment_events(self._segments)
         self._written = [name for name, _ in segments]  # folded into the Parquet at the next flush
-        for n, entry in _journal(self._journal_path) + [(i, e) for i, (_, e) in enumerate(segments, 1) if e]:
+        # (the file or object it came from, where in it, the event): an error names the one that holds it
+        events = [(self._journal_path or "", f"line {n}: ", entry) for n, entry in _journal(self._journal_path)]
+        events += [(name, "", entry) for name, entry in segments if entry]
+        for where, line, entry in events:
             try:
                 self._apply(entry)
             except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise CorruptStore(self._journal_path, f"line {n}: not a {entry.get('event', 'result')} event "
+                raise CorruptStore(where, f"{line}not a {entry.get('event', 'result')} event "
                                    f"({type(e).__name__}: {e})") from None
         self._loaded = True
 

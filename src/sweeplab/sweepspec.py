@@ -8,9 +8,9 @@ import math
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Literal, Optional, Sequence
 
-from .config import coerce, field_types, type_problem
+from .config import BaseConfig, coerce, field_types, type_problem
 from .domains import Param, number_problem
 from .errors import UserError
 from .schema import is_remote
@@ -24,7 +24,7 @@ class Spec:
     text: str
     experiment: Optional[str]
     metric: Optional[str]
-    mode: Optional[str]
+    mode: Optional[Literal["min", "max"]]
     search: str
     scheduler: dict[str, Any]
     parameters: dict[str, Param]
@@ -33,7 +33,7 @@ class Spec:
     num_samples: Optional[int]
     time_budget: Optional[float]
     resources: dict[str, float]
-    config_cls: Optional[type] = None
+    config_cls: Optional[type[BaseConfig]] = None
     pins: dict[str, Any] = field(default_factory=dict)
     pinned_by: dict[str, str] = field(default_factory=dict)  # key -> "--set" / "smoke"
     epochs_cap: Optional[int] = None  # --max-epochs: the most epochs a trial may train (not the sweep's --epoch-budget)
@@ -62,7 +62,7 @@ class Spec:
         for preset in self.presets.values():
             preset.pop(key, None)
 
-    def pin_sets(self, items: list[str]) -> dict[str, Any]:
+    def pin_sets(self, items: Sequence[str]) -> dict[str, Any]:
         """``--set KEY=VALUE`` items, pinned in order; returns the typed values."""
         pinned = {}
         for item in items:
@@ -82,8 +82,9 @@ class Spec:
         for key in self.path_fields():
             if key in self.fixed:
                 self.fixed[key] = _absolute(self.fixed[key])
-            if key in self.parameters and self.parameters[key].values is not None:
-                self.parameters[key].values = [_absolute(v) for v in self.parameters[key].values]
+            param = self.parameters.get(key)
+            if param is not None and param.values is not None:
+                param.values = [_absolute(v) for v in param.values]
             for preset in self.presets.values():
                 if key in preset:
                     preset[key] = _absolute(preset[key])
@@ -103,24 +104,26 @@ class Spec:
         """Every value the sweep can give builds a valid config (the dataclass's own range
         and cross-field checks), each against the fixed values, and so does every preset:
         a bad value fails now, naming where it came from, not in each trial once Ray is up."""
-        if self.config_cls is None:
+        config_cls = self.config_cls
+        if config_cls is None:
             return
 
         def build(values: dict[str, Any], where: str) -> None:
             try:
-                self.config_cls.from_dict(values)
+                config_cls.from_dict(values)
             except UserError as e:
                 raise UserError(f"{where}: {e}") from None
 
         named = [k for k in self.fixed if k in self.pinned_by] + [k for k in self.fixed if k not in self.pinned_by]
         try:
-            self.config_cls.from_dict(dict(self.fixed))
+            config_cls.from_dict(dict(self.fixed))
         except UserError as e:
             key = next((k for k in named if f"'{k}'" in str(e)), None)
             where = self.source if key is None else (
                 f"{self.pinned_by[key]} {key}" if key in self.pinned_by else f"{self.source}: fixed.{key}")
             raise UserError(f"{where}: {e}") from None
         for key, p in self.parameters.items():
+            tried: Sequence[Any]
             if p.values is not None:
                 tried = p.values
             elif p.distribution in ("normal", "q_normal"):
@@ -142,8 +145,9 @@ class Spec:
             if p.values is not None:
                 p.values = sorted({min(v, max_epochs) for v in p.values})
             else:
-                p.max = min(p.max, max_epochs)
-                p.min = min(p.min, p.max)
+                lo, hi = p.limits()
+                p.max = min(hi, max_epochs)
+                p.min = min(lo, p.max)
         else:
             self.fixed["epochs"] = max_epochs
         for preset in self.presets.values():
@@ -155,7 +159,7 @@ class Spec:
             return self.epochs_cap
         if "epochs" in self.parameters:
             p = self.parameters["epochs"]
-            return int(max(p.values) if p.values is not None else p.max)
+            return int(max(p.values) if p.values is not None else p.limits()[1])
         if "epochs" in self.fixed:
             return int(self.fixed["epochs"])
         return getattr(self.config_cls, "epochs", None) if self.config_cls else None

@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional
 
 from .errors import UserError
 
@@ -24,7 +24,7 @@ class TrialPlan:
 
     module: str  # dotted path of the trainable module (its TRAINABLE)
     metric: str
-    mode: str
+    mode: Literal["min", "max"]
     cpus: float = 1.0
     gpus: float = 0.0
     workers: int = 1
@@ -67,6 +67,8 @@ def load_user_trainable(spec: str) -> Callable:
             raise UserError(f"--trainable '{spec}': no such file {path}")
         mod_name = f"sweeplab_user_{path.stem}"
         spec_obj = importlib.util.spec_from_file_location(mod_name, path)
+        if spec_obj is None or spec_obj.loader is None:  # a file Python cannot import (not .py)
+            raise UserError(f"--trainable '{spec}': {path} is not a Python file (expected path/to/file.py)")
         module = importlib.util.module_from_spec(spec_obj)
         sys.modules[mod_name] = module
         try:

@@ -73,7 +73,9 @@ def conclusions(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None) 
     elif baseline is None or baseline not in scored.index or len(scored) < 2:
         out.append(_top(sweep, scored, boot, es))
     else:
-        out.append(_against_baseline(sweep, baseline, sweep.metric, sweep.mode, es, True, within))
+        # None where, within the baseline's epochs, no other trial has the metric: then the top trial alone
+        out.append(_against_baseline(sweep, baseline, sweep.metric, sweep.mode, es, True, within)
+                   or _top(sweep, scored, boot, es))
         for metric in table_metrics(sweep):
             if metric != sweep.metric:
                 sentence = _against_baseline(sweep, baseline, metric, guess_mode(metric), es, False, within)
@@ -114,6 +116,7 @@ def _trivial(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> lis
     obs = observe.observe(sweep)
     within_margin = {t: any(o.code == "trivial" for o in obs.get(t, [])) for t in scored.index}
     metric, label = sweep.metric, facts.at[top, "label"]
+    trivial: Optional[float]
     if boot is not None and boot.has_trivial:
         diffs = boot.differences(TRIVIAL)
         # trials without predictions: judged by the observation rule's margin

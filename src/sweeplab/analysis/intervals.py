@@ -214,7 +214,7 @@ def _compute(sweep: Sweep, metric: str) -> Optional[Intervals]:
 
 
 def _reported(sweep: Sweep, trial: str, metric: str) -> float:
-    v = sweep.at_best(trial).get(metric)
+    v: Any = sweep.at_best(trial).get(metric)
     try:
         return float(v)
     except (TypeError, ValueError):

@@ -295,8 +295,8 @@ def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = N
                 damaged.append(e)
     if damaged and not sweeps:
         raise damaged[0]
-    for e in damaged:
-        note(f"note: {e}; that sweep is left out")
+    for error in damaged:
+        note(f"note: {error}; that sweep is left out")
     return sweeps
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -123,7 +123,7 @@ class _Trial:
         return self.sweep.curve(self.id, column)
 
     def value(self, column: str) -> float:
-        v = self.at_best.get(column)
+        v: Any = self.at_best.get(column)
         try:
             return float(v)
         except (TypeError, ValueError):
@@ -257,7 +257,7 @@ def weak_minority(t: _Trial, ctx: _Context) -> Optional[Observation]:
 
 def too_small(t: _Trial, ctx: _Context) -> Optional[Observation]:
     exp = t.sweep.experiment
-    if math.isnan(ctx.min_capacity) or t.fact["capacity"] != ctx.min_capacity or not ctx.worse_than_median(t.fact["best"]):
+    if exp is None or math.isnan(ctx.min_capacity) or t.fact["capacity"] != ctx.min_capacity or not ctx.worse_than_median(t.fact["best"]):
         return None
     sizes = ", ".join(f"{k} {t.config[k]}" for k in exp.capacity if not isinstance(t.config[k], bool))
     return Observation(

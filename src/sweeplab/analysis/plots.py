@@ -32,8 +32,8 @@ def learning_curves(sweep: Sweep, path: Path, best_id: Optional[str] = None) -> 
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    segments = {"ok": [], "stopped": [], "cut": [], "failed": []}
-    ends = {"stopped": [], "cut": [], "failed": []}
+    segments: dict[str, list[np.ndarray]] = {"ok": [], "stopped": [], "cut": [], "failed": []}
+    ends: dict[str, list[tuple[float, float]]] = {"stopped": [], "cut": [], "failed": []}
     for _, f in sweep.facts.iterrows():
         x, y = sweep.curve(f["trial_id"], ITER), sweep.curve(f["trial_id"], sweep.metric)
         if len(x) == 0 or y.dtype.kind != "f":
@@ -108,7 +108,8 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
     plt = _plt()
     best = sweep.facts.set_index("trial_id")["best"]
     trials = sweep.trials.set_index("trial_id").reindex(best.index)
-    axes_data, ticks = [], []
+    axes_data: list[np.ndarray] = []
+    ticks: list[Optional[list[str]]] = []  # each axis' labels; None: the metric's, where no trial has one
     for p in params:
         col = trials[config_column(p)]
         if _all_numbers(col):
@@ -135,10 +136,10 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
                 alpha=0.7, linewidth=1)
     ax.set_xticks(range(data.shape[1]), [*params, sweep.metric], rotation=20)
     ax.set_yticks([])
-    for j, labels in enumerate(ticks):
-        if labels:
-            for k, label in enumerate(labels):
-                ax.annotate(label, (j, k / max(1, len(labels) - 1)), fontsize=7, ha="right")
+    for j, axis_labels in enumerate(ticks):
+        if axis_labels:
+            for k, label in enumerate(axis_labels):
+                ax.annotate(label, (j, k / max(1, len(axis_labels) - 1)), fontsize=7, ha="right")
     ax.set_title("parallel coordinates (each axis scaled to its range; colour: the metric)")
     return _save(fig, path)
 

@@ -112,8 +112,8 @@ def markdown(parts: Sequence[Section], heading: str = "##") -> str:
             lines += [t, ""]
         if s.code:
             lines += ["```yaml", s.code.rstrip(), "```", ""]
-        for t in s.tables.values():
-            lines += [f"**{t.title}**", "", t.markdown(), ""]
+        for table in s.tables.values():
+            lines += [f"**{table.title}**", "", table.markdown(), ""]
         for title, path in s.images:
             lines += [f"![{title}]({path.as_posix()})", ""]
     return "\n".join(lines).rstrip() + "\n"

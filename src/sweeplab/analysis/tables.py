@@ -224,7 +224,9 @@ def held_out_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Ta
     """The trial's test-split figures, with the epoch whose weights they come from; None if
     it reported none. Shown apart from every table that ranks or compares."""
     held = sweep.held_out(trial_id)
-    numbers = {k: v for k, v in held.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} if held else {}
+    if held is None:
+        return None
+    numbers = {k: v for k, v in held.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if not numbers:
         return None
     es = lang == "es"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -88,7 +88,7 @@ def _eval(node: ast.AST, frame: pd.DataFrame, quoted: dict[str, str], expression
     raise bad(type(node).__name__)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

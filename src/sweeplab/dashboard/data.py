@@ -285,7 +285,9 @@ def _images(sweep: load.Sweep) -> dict[str, list[str]]:
         if not d.is_dir():
             continue
         owner = next((t for t in ids if t in d.name), None)
-        pngs = sorted(str(p.relative_to(sweep.uri)) for p in d.glob("*.png")) if owner else []
+        if not owner:
+            continue
+        pngs = sorted(str(p.relative_to(sweep.uri)) for p in d.glob("*.png"))
         if pngs:
             out.setdefault(owner, []).extend(pngs)
     return out

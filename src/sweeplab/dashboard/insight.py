@@ -137,7 +137,7 @@ def lineage(sweep: load.Sweep) -> Optional[list[dict[str, Any]]]:
         return next((t for t in ids if t in name), name)
 
     out = []
-    for n, line in enumerate(store.read_bytes(path).decode("utf-8", "replace").splitlines(), 1):
+    for line in store.read_bytes(path).decode("utf-8", "replace").splitlines():
         try:
             target, donor, it, donor_it, old, new = json.loads(line)
         except ValueError:  # a line cut short by a killed driver
@@ -189,7 +189,7 @@ def importance(sweep: load.Sweep) -> dict[str, Any]:
     Optuna's PED-ANOVA evaluator on the stored trials (a study built from them: no live
     study needed); the method is named in the answer."""
     import optuna
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
     method = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator), on each trial's best value"
@@ -200,21 +200,23 @@ def importance(sweep: load.Sweep) -> dict[str, Any]:
         return {**base, "importances": {}, "note": f"needs at least {MIN_IMPORTANCE_TRIALS} scored trials and one "
                                                    f"searched parameter"}
     logs = log_scaled(sweep)
-    dists = {}
+    dists: dict[str, BaseDistribution] = {}
     for p in params:
         values = [sweep.config(t).get(p) for t in scored["trial_id"]]
-        if _numeric(sweep, p) and len({float(v) for v in values if v is not None}) > 1:
-            lo, hi = min(float(v) for v in values), max(float(v) for v in values)
+        # a trial without the parameter has None
+        numbers = [float(v) for v in values if v is not None] if _numeric(sweep, p) else []
+        if len(set(numbers)) > 1:
+            lo, hi = min(numbers), max(numbers)
             dists[p] = FloatDistribution(lo, hi, log=logs.get(p, False) and lo > 0)
         else:
             dists[p] = CategoricalDistribution(sorted({str(v) for v in values}))
     trials = []
     for tid, value in zip(scored["trial_id"], scored["best"]):
         config = sweep.config(tid)
-        values = {p: (float(config[p]) if isinstance(dists[p], FloatDistribution) else str(config.get(p)))
+        chosen = {p: (float(config[p]) if isinstance(dists[p], FloatDistribution) else str(config.get(p)))
                   for p in params if p in config}
-        if len(values) == len(params):
-            trials.append(optuna.trial.create_trial(params=values, distributions=dists, value=float(value)))
+        if len(chosen) == len(params):
+            trials.append(optuna.trial.create_trial(params=chosen, distributions=dists, value=float(value)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize" if sweep.mode == "max" else "minimize")
     study.add_trials(trials)

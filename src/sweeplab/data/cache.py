@@ -51,13 +51,14 @@ def cached_arrays(kind: str, key: dict, build: Callable[[], dict[str, np.ndarray
             log.warning("%s: unreadable cache entry; rebuilding it", path)
     arrays = build()
     try:
-        write_atomically(path, lambda f: np.savez(f, **arrays))
+        # allow_pickle named (its default): an array named "allow_pickle" cannot take its place
+        write_atomically(path, lambda f: np.savez(f, allow_pickle=True, **arrays))
     except OSError as e:
         warnings.warn(f"{folder}: cannot write the cache ({e.strerror}); going on without it", stacklevel=2)
     return arrays
 
 
-def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """``write(file)`` into a temporary file beside ``path``, then rename it to ``path``:
     a reader sees the whole entry or none. Raises OSError (nothing is left behind)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -205,9 +205,11 @@ _STROKES: dict[int, list[list[tuple[float, float]]]] = {
 def _templates() -> tuple[np.ndarray, np.ndarray]:
     """Points (10, K, 2) and segments as point-index pairs (10, S, 2), padded to equal
     sizes: a padded segment repeats segment 0, so it draws nothing new."""
-    points, segments = [], []
+    points: list[list[tuple[float, float]]] = []
+    segments: list[list[tuple[int, int]]] = []
     for digit in range(N_CLASSES):
-        pts, segs = [], []
+        pts: list[tuple[float, float]] = []
+        segs: list[tuple[int, int]] = []
         for stroke in _STROKES[digit]:
             segs += [(len(pts) + i, len(pts) + i + 1) for i in range(len(stroke) - 1)]
             pts += stroke

@@ -30,6 +30,7 @@ TASKS = ("copy", "reverse", "sort", "addition")
 FORMAT_VERSION = 1  # bump when tokenizing, the vocabulary or the cache layout changes
 
 Unit = Literal["word", "char"]
+Ids = Union[Sequence[int], np.ndarray]  # one sequence's token ids: a list, or a slice of a cached array
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +66,7 @@ class SeqData:
         return "".join(tokens) if self.unit == "char" else " ".join(tokens)
 
 
-def _pad(seqs: Sequence[Sequence[int]], width: int, tail: Optional[int] = None) -> np.ndarray:
+def _pad(seqs: Sequence[Ids], width: int, tail: Optional[int] = None) -> np.ndarray:
     out = np.full((len(seqs), width), PAD, dtype=np.int64)
     for row, seq in enumerate(seqs):
         out[row, : len(seq)] = seq
@@ -74,7 +75,7 @@ def _pad(seqs: Sequence[Sequence[int]], width: int, tail: Optional[int] = None) 
     return out
 
 
-def make_split(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]],
+def make_split(src_ids: Sequence[Ids], tgt_ids: Sequence[Ids],
                refs: Sequence[Sequence[str]]) -> Split:
     src_len = np.asarray([len(s) for s in src_ids], dtype=np.int64)
     tgt_width = max((len(t) for t in tgt_ids), default=0) + 1
@@ -219,11 +220,11 @@ def parallel_files(folder: Path, src_lang: str, tgt_lang: str) -> dict[str, tupl
                         f"val.{src_lang}, val.{tgt_lang} (each may end in .gz)")
     files = {}
     for split in SPLITS:
-        pair = (_find(folder, split, src_lang), _find(folder, split, tgt_lang))
-        if all(pair):
-            files[split] = pair
-        elif split != "test" or any(pair):
-            missing = f"{split}.{src_lang if pair[0] is None else tgt_lang}"
+        src, tgt = _find(folder, split, src_lang), _find(folder, split, tgt_lang)
+        if src is not None and tgt is not None:
+            files[split] = (src, tgt)
+        elif split != "test" or src is not None or tgt is not None:
+            missing = f"{split}.{src_lang if src is None else tgt_lang}"
             raise UserError(f"{folder}: no {missing} (or {missing}.gz); expected aligned train, val (and optional test) "
                             f"files for languages {src_lang!r} and {tgt_lang!r}")
     return files

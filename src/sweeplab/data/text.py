@@ -17,7 +17,7 @@ import logging
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Literal, Optional, Sequence, Union
+from typing import Any, Iterable, Literal, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,8 @@ def pad_sequences(seqs: Sequence[np.ndarray], maxlen: int, padding: Side = "pre"
 
 def _encode_corpus(texts: Texts) -> dict[str, np.ndarray]:
     """Token ids of every split (flat, with lengths) against the training split's ranking."""
-    tick, done, tokens = Ticker("tokenising reviews:", sum(len(texts[s][0]) for s in SPLITS)), 0, {}
+    tick, done = Ticker("tokenising reviews:", sum(len(texts[s][0]) for s in SPLITS)), 0
+    tokens: dict[str, list[list[str]]] = {}
     for s in SPLITS:
         tokens[s] = []
         for text in texts[s][0]:
@@ -87,7 +88,7 @@ def _encode_corpus(texts: Texts) -> dict[str, np.ndarray]:
             tick(done)
     words = rank_vocabulary(tokens["train"])
     index = {w: i + 2 for i, w in enumerate(words)}
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for s in SPLITS:
         lengths = np.asarray([len(t) for t in tokens[s]], dtype=np.int64)
         flat = (index.get(w, UNK) for review in tokens[s] for w in review)  # unseen in train: <unk>
@@ -261,7 +262,8 @@ def load_imdb(
 ) -> Splits:
     """An aclImdb root (train -> train / val, test -> test), a label,text,is_valid CSV, or
     with ``data`` None the synthetic set. ``max_rows`` > 0 caps each file / folder read."""
-    split_key = {"version": FORMAT_VERSION, "val": val_fraction, "test": test_fraction, "seed": seed, "max_rows": max_rows}
+    split_key: dict[str, Any] = {"version": FORMAT_VERSION, "val": val_fraction, "test": test_fraction, "seed": seed,
+                                 "max_rows": max_rows}
     if data is None:
         key = {**split_key, "synthetic": synthetic_size}
         corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_synthetic_texts(synthetic_size, seed, val_fraction, test_fraction)), cache_dir)

@@ -93,7 +93,7 @@ def decode_clip(path: Union[str, Path], num_frames: int, size: int, frame_start:
     out = np.empty((num_frames, size, size, 3), dtype=np.uint8)
     for row, i in enumerate(segment_indices(len(kept), num_frames)):
         image = kept[i].to_image()  # RGB
-        out[row] = np.asarray(image.resize((size, size), Image.BILINEAR, box=region))
+        out[row] = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=region))
     return out, used_range
 
 

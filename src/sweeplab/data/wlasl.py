@@ -88,17 +88,22 @@ def read_wlasl_json(path: Path | str, num_classes: Optional[int] = None) -> Meta
                 instances.append(Instance(
                     video_id=str(inst["video_id"]), label=label, split=_split(inst["split"], where),
                     frame_start=int(inst.get("frame_start", 1)), frame_end=int(inst.get("frame_end", -1)),
-                    bbox=tuple(float(v) for v in bbox) if bbox and len(bbox) == 4 else None,
+                    bbox=_box(bbox) if bbox and len(bbox) == 4 else None,
                 ))
             except (KeyError, TypeError, ValueError) as e:
                 raise UserError(f"{where}: {type(e).__name__}: {e} (needs video_id, split, frame_start, frame_end)") from None
     return Metadata(tuple(str(g["gloss"]) for g in raw[:k]), tuple(instances), str(path))
 
 
+def _box(bbox: Any) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    return x0, y0, x1, y1
+
+
 def read_class_list(path: Path | str) -> list[str]:
     """wlasl_class_list.txt: ``index<TAB>gloss`` a line, indices 0, 1, 2 ... in order."""
     path = Path(path)
-    glosses = []
+    glosses: list[str] = []
     try:
         lines = path.read_text().splitlines()
     except OSError as e:
@@ -234,7 +239,8 @@ def list_videos(data: Path | str, num_classes: int, video_dir: str | None = None
     split, or a gloss's training videos, all missing is an error, found without decoding."""
     meta, root = find_metadata(data, num_classes)
     videos = Path(video_dir).expanduser() if video_dir else root / "videos"
-    present, missing = [], []
+    present: list[Instance] = []
+    missing: list[Instance] = []
     for inst in meta.instances:
         (present if (videos / f"{inst.video_id}.mp4").is_file() else missing).append(inst)
     for split in SPLITS:

@@ -133,6 +133,7 @@ def _decode_in_processes(todo: list[tuple], workers: int, folder: Path, tick: Ti
                 with open(log_path, "wb") as out:
                     proc = subprocess.Popen([sys.executable, "-c", "from sweeplab.data.wlasl_cache import _worker; _worker()"],
                                             stdin=subprocess.PIPE, stdout=out, env=env)
+                assert proc.stdin is not None  # stdin=PIPE
                 try:
                     proc.stdin.write(pickle.dumps(chunk))
                     proc.stdin.close()

@@ -15,6 +15,7 @@ feeding). ``additive`` scores with Bahdanau's v·tanh(W_q h + W_k e), ``dot`` wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Optional
 
 import torch
@@ -22,6 +23,10 @@ from torch import nn
 
 PAD, BOS, EOS = 0, 1, 2
 ATTENTIONS = ("none", "additive", "dot", "general")
+
+
+def _rows_of(t: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    return t.index_select(0, rows)
 
 
 class Attention(nn.Module):
@@ -151,7 +156,7 @@ class Seq2seq(nn.Module):
             x = self.drop(new[0]) if i < len(self.cells) - 1 else new[0]
         top = layers[-1][0]
         feed = None
-        if self.attention is not None:
+        if self.attention is not None and self.combine is not None:  # both or neither
             context = self.attention(top, memory.keys, memory.enc, memory.mask)
             top = feed = torch.tanh(self.combine(torch.cat([top, context], dim=-1)))
         logits = self.out(self.drop(top))
@@ -219,7 +224,7 @@ class Seq2seq(nn.Module):
             best, flat = (scores.unsqueeze(-1) + logp).view(batch, -1).topk(k, dim=-1)
             origin, token = flat // vocab, flat % vocab
             rows = (origin + torch.arange(batch, device=src.device).unsqueeze(1) * k).flatten()
-            state = state.map(lambda t, rows=rows: t.index_select(0, rows))
+            state = state.map(partial(_rows_of, rows=rows))
             state.prev = token.flatten()
             history = torch.cat([history.gather(1, origin.unsqueeze(-1).expand(-1, -1, history.shape[-1])),
                                  token.unsqueeze(-1)], dim=-1)

@@ -5,6 +5,8 @@ which torch's nn.LSTM lacks (its ``dropout`` acts between stacked layers only).
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -108,6 +110,7 @@ class SentimentLSTM(nn.Module):
         h = torch.cat([lstm(x, present) for lstm in self.lstms], dim=-1)
         return self.head(h).squeeze(-1)
 
-    def l2_parameters(self) -> list[nn.Parameter]:
+    def l2_parameters(self) -> list[torch.Tensor]:
         """The weight matrices Keras' kernel regularisers cover: not biases, not the embedding."""
-        return [p for lstm in self.lstms for p in (lstm.weight_ih, lstm.weight_hh)] + [self.head.weight]
+        lstms = cast("list[VariationalLSTM]", list(self.lstms))  # a ModuleList's items are typed nn.Module
+        return [p for lstm in lstms for p in (lstm.weight_ih, lstm.weight_hh)] + [self.head.weight]

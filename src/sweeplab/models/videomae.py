@@ -71,7 +71,7 @@ def build_videomae(
     """
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
-    labels = {"num_labels": num_labels, "hidden_dropout_prob": dropout}
+    labels: dict[str, Any] = {"num_labels": num_labels, "hidden_dropout_prob": dropout}
     if class_names is not None:
         labels["id2label"] = {i: str(n) for i, n in enumerate(class_names)}
         labels["label2id"] = {str(n): i for i, n in enumerate(class_names)}

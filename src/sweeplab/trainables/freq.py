@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import torch
 from torch import nn
@@ -61,7 +61,7 @@ class FreqTask:
         self.zero_mse = {k: v.zero_mse for k, v in data.items()}
         # DDP: each worker owns some of the selector sequences
         self.rows = session.shard(self.splits["train"][0].shape[0])
-        self.state = None
+        self.state: Optional[tuple[torch.Tensor, ...]] = None
 
     def build_model(self) -> nn.Module:
         n_inputs = 1 + len(self.cfg.frequencies)

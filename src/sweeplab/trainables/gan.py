@@ -25,7 +25,7 @@ import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, cast
 
 import numpy as np
 import torch
@@ -50,8 +50,19 @@ D_PROBE = 1000  # real digits on which D's accuracy is measured
 EVAL_CHUNK = 1000
 FLOOR_SAMPLES = VAL_SAMPLES  # training digits scored like a generator's batch: the distance a perfect one would get
 # Part of the cache key: change any of these (or the training below) and old files no longer match.
-CLASSIFIER = {"version": 1, "channels": 16, "hidden": 128, "lr": 1e-3, "batch_size": 128, "seed": 0,
-              "junk_weight": 0.5, "speckle": 0.15}
+class _ClassifierSettings(TypedDict):
+    version: int
+    channels: int
+    hidden: int
+    lr: float
+    batch_size: int
+    seed: int
+    junk_weight: float
+    speckle: float
+
+
+CLASSIFIER: _ClassifierSettings = {"version": 1, "channels": 16, "hidden": 128, "lr": 1e-3, "batch_size": 128,
+                                   "seed": 0, "junk_weight": 0.5, "speckle": 0.15}
 
 
 @dataclass(frozen=True)
@@ -167,7 +178,7 @@ def cached_classifier(settings: dict[str, Any], splits: mnist.Splits) -> dict[st
         os.replace(tmp, path)
     except OSError as e:
         warnings.warn(f"{path.parent}: cannot keep the digit classifier ({e.strerror}); "
-                      "set SWEEPLAB_CACHE to a writable folder")
+                      "set SWEEPLAB_CACHE to a writable folder", stacklevel=2)
     return trained
 
 
@@ -310,10 +321,15 @@ class GanTask:
     def build_model(self) -> nn.Module:
         return gan(self.cfg.latent_dim, self.cfg.hidden)
 
+    @staticmethod
+    def _parts(model: nn.Module) -> nn.ModuleDict:
+        """The model ``build_model`` made: G and D by name (one worker, so never wrapped)."""
+        return cast(nn.ModuleDict, model)
+
     def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
         c = self.cfg
         return {
-            name: torch.optim.Adam(model[name].parameters(), lr=lr, betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
+            name: torch.optim.Adam(self._parts(model)[name].parameters(), lr=lr, betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
             for name, lr in (("d", c.lr_d), ("g", c.lr_g))
         }
 
@@ -336,7 +352,7 @@ class GanTask:
     def manual_step(self, model: nn.Module, batch: torch.Tensor,
                     optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         c = self.cfg
-        g, d = model["g"], model["d"]
+        g, d = self._parts(model)["g"], self._parts(model)["d"]
         d_losses = []
         for real in batch:
             with torch.no_grad():
@@ -362,11 +378,11 @@ class GanTask:
         return {**scores, **digit_scores(torch.cat(probs).numpy(), self.class_share)}
 
     def evaluate(self, model: nn.Module, split: str) -> dict[str, Any]:
-        fake = model["g"](self.noise[split])
+        fake = self._parts(model)["g"](self.noise[split])
         scores = self.score(fake)
         if split == "test":
             return {f"test_{k}": v for k, v in scores.items()}
-        d = model["d"]
+        d = self._parts(model)["d"]
         iteration = self.epoch * self.cfg.report_every
         metrics = {
             "iteration": iteration,

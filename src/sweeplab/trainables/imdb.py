@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, cast
 
 import torch
 from torch import nn
@@ -91,7 +91,7 @@ class ImdbTask:
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         """Keras' l2(λ) adds λ·Σw² to the loss, a gradient of 2λw; Adam's weight_decay adds
         wd·w to the gradient, so the weight matrices get wd = 2·l2 (on top of weight_decay)."""
-        weights = (model.module if hasattr(model, "module") else model).l2_parameters()
+        weights = cast(SentimentLSTM, getattr(model, "module", model)).l2_parameters()  # DDP wraps it in .module
         chosen = {id(p) for p in weights}
         rest = [p for p in model.parameters() if id(p) not in chosen]
         return [{"params": weights, "weight_decay": self.cfg.weight_decay + 2 * self.cfg.l2}, {"params": rest}]

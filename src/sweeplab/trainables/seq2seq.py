@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, cast
 
 import torch
 from torch import nn
@@ -100,7 +100,7 @@ def load_data(cfg: Seq2seqConfig) -> SeqData:
 
 
 def _unwrap(model: nn.Module) -> Seq2seq:
-    return model.module if hasattr(model, "module") else model
+    return cast(Seq2seq, getattr(model, "module", model))  # DDP wraps it in .module
 
 
 class Seq2seqTask:

@@ -17,6 +17,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -103,6 +104,7 @@ class VideomaeConfig(BaseConfig):
 
 def load_data(cfg: VideomaeConfig) -> wlasl.VideoSplits:
     opts = wlasl_cache.ClipOptions(cfg.num_frames, cfg.image_size, cfg.frame_range, cfg.bbox_crop)
+    root: Path | str
     if cfg.data is None:
         root = wlasl.synthetic_wlasl(cfg.synthetic_size, cfg.synthetic_classes, cfg.data_seed, cfg.cache_dir)
         subset = min(cfg.subset, cfg.synthetic_classes)
