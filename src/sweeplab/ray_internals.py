@@ -6,7 +6,7 @@ Imported where Ray already is (the driver, a trial); it imports Ray itself."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import ray
 from ray.air.integrations.wandb import WandbLoggerCallback, _force_on_current_node, _WandbLoggingActor
@@ -27,7 +27,7 @@ def drop_propagated_env(drop: Callable[[str], bool]) -> None:
     trainable's runtime environment, which Ray's agent logs; leave out those ``drop`` names."""
     from ray.tune.execution import class_cache
 
-    class_cache.ENV_VARS_TO_PROPAGATE = frozenset(v for v in class_cache.ENV_VARS_TO_PROPAGATE if not drop(v))
+    class_cache.ENV_VARS_TO_PROPAGATE = {v for v in class_cache.ENV_VARS_TO_PROPAGATE if not drop(v)}
 
 
 def local_node() -> Any:
@@ -109,8 +109,9 @@ class KeyedWandbLoggerCallback(WandbLoggerCallback):
 
     def _start_logging_actor(self, trial: Any, exclude_results: Any, **wandb_init_kwargs: Any) -> None:
         if not self._remote_logger_class:
-            self._remote_logger_class = ray.remote(num_cpus=0, **_force_on_current_node(), max_restarts=-1,
-                                                   max_task_retries=-1)(KeyedLoggingActor)
+            placement = cast(dict, _force_on_current_node())  # Ray types it as what it decorates
+            remote = ray.remote(num_cpus=0, **placement, max_restarts=-1, max_task_retries=-1)(KeyedLoggingActor)
+            self._remote_logger_class = remote  # type: ignore[assignment]  # Ray declares it None, then sets an actor class
         key = os.environ.get("WANDB_API_KEY")
         super()._start_logging_actor(trial, exclude_results, **({"api_key": key} if key else {}),
                                      **wandb_init_kwargs)

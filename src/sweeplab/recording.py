@@ -35,7 +35,7 @@ class StoreCallback(Callback):
     def __init__(self, recorder: store.SweepRecorder, known: tuple = ()):
         self.recorder, self.known, self.reconciled = recorder, known, False
 
-    def setup(self, **info):
+    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         self.recorder.open()
         for measured in self.known:  # not again on resume: the store has them (and Tune restores no `known`)
             self.recorder.measured(measured)

@@ -24,8 +24,8 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's codes for a process the signal ended
-NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}  # the shell's codes for a process the signal ended
+NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
 class Terminated(KeyboardInterrupt):

@@ -251,7 +251,7 @@ class SweepRecorder:
             entry["failure"] = {k: scalar(v) for k, v in failure.items()}
         self._event(entry, durable=True)
 
-    def decided(self, trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, float]) -> None:
+    def decided(self, trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, Any]) -> None:
         """The scheduler's decision about a trial at a rung (continue, pause, promote, stop),
         with the rung's scores as they stood: why a trial went on or did not."""
         self._event({"event": "decision", "trial_id": trial_id, "rung": int(rung), "epoch": int(epoch),

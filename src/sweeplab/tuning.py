@@ -39,9 +39,8 @@ def _wandb_callback(prep: SweepPlan):
         os.makedirs(folder, exist_ok=True)
     from .ray_internals import KeyedWandbLoggerCallback
 
-    return KeyedWandbLoggerCallback(
-        project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, mode=mode,
-        **({"dir": folder} if folder else {}))
+    init: dict[str, Any] = {"mode": mode, **({"dir": folder} if folder else {})}  # handed on to wandb.init
+    return KeyedWandbLoggerCallback(project=f"sweeplab-{prep.spec.experiment or 'custom'}", group=prep.name, **init)
 
 
 def build_trainable(prep: SweepPlan, shared: Any) -> Any:
@@ -52,6 +51,7 @@ def build_trainable(prep: SweepPlan, shared: Any) -> Any:
     if prep.trial_plan:
         return make_trainable(prep.trial_plan, shared, prep.finished)  # registry configs hold no secret-named fields
     res = {"cpu": prep.resources.cpu, "gpu": prep.resources.gpu}
+    assert prep.user_trainable  # a plan has a registry experiment's trial plan or a user's trainable
     user = checked_reports(skip_finished(load_user_trainable(prep.user_trainable), prep.metric, prep.finished),
                            prep.metric)
     return tune.with_resources(secrets.guarded(user, prep.secrets), res)
@@ -134,8 +134,8 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
                                      time_budget=prep.time_budget),
             search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
                                      scheduler=prep.scheduler, budget=budget, prior=prep.prior,
-                                     known=[({k: kn.params[k] for k in prep.spec.parameters}, kn.scores(prep.metric))
-                                            for kn in prep.known]),
+                                     known=tuple(({k: kn.params[k] for k in prep.spec.parameters},
+                                                   kn.scores(prep.metric)) for kn in prep.known)),
             # with an epoch budget the searcher decides when no config is left to try
             num_samples=-1 if budget else prep.num_samples,
             # make_searcher sets the limit (the random/grid generator takes it itself)

@@ -79,8 +79,8 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
         from .distinct_optuna import DistinctOptunaSearch
 
-        searcher = DistinctOptunaSearch(seed=seed, sampler=sampler, points_to_evaluate=points or None)
-        return limited(searcher, scheduler, max_concurrent)
+        return limited(DistinctOptunaSearch(seed=seed, sampler=sampler, points_to_evaluate=points or None),
+                       scheduler, max_concurrent)
     from ray.tune.search import BasicVariantGenerator
 
     if scheduler is not None and scheduler.name == "promotion":  # Ray's own limit would hang on paused trials

@@ -5,9 +5,13 @@ sweep hangs). These count the trials that hold a worker instead, and are told of
 and promotion by the scheduler (``pausing_source``)."""
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
 from ..ray_internals import generator_live_trials, limiter_count_live, limiter_live_trials
+
+FINISHED: Any = Searcher.FINISHED  # Ray's sentinel (a str), which the type of its Searcher.suggest leaves out
 
 
 class PausingLimiter(ConcurrencyLimiter):
@@ -30,7 +34,7 @@ class PausingLimiter(ConcurrencyLimiter):
         if self.active() + self.reserved >= self.max_concurrent:
             return None
         suggestion = self.searcher.suggest(trial_id)  # not super(): it counts paused trials
-        if suggestion not in (None, Searcher.FINISHED):
+        if suggestion is not None and suggestion != FINISHED:
             limiter_count_live(self, trial_id)
         return suggestion
 
@@ -52,8 +56,9 @@ class PausingVariantGenerator(BasicVariantGenerator):
     counts paused trials as live, so under promotion it stopped making configs once every
     slot was paused, and nothing came to promote them (the sweep hung)."""
 
-    def __init__(self, *args, max_concurrent: int = 0, **kwargs):
-        super().__init__(*args, max_concurrent=0, **kwargs)
+    def __init__(self, points_to_evaluate: Optional[list[dict]] = None, random_state: Any = None,
+                 max_concurrent: int = 0):
+        super().__init__(points_to_evaluate=points_to_evaluate, random_state=random_state, max_concurrent=0)
         self.limit = max_concurrent
         self.paused: set[str] = set()
         self.reserved = 0

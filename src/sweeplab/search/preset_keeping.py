@@ -17,7 +17,7 @@ from ..ray_internals import forget_stopped
 from ..store import preset_of
 
 
-class _KeepsPresets:
+class _KeepsPresets(TrialScheduler):
     """Mixin: ``presets`` (name -> full config values) are never stopped early."""
 
     presets: dict[str, dict[str, Any]]

@@ -275,7 +275,7 @@ class PromotionASHA(FIFOScheduler):
         if self.__dict__.get("fronts"):
             self.rungs[milestone] = self.fronts[milestone].add(trial_id, row)
             return
-        value = float(row[self._metric])
+        value = float(row[str(self._metric)])
         self.rungs[milestone][trial_id] = self._signed(value) if not math.isnan(value) else -math.inf
 
     def _held_because(self, milestone: int, trial_id: str) -> str:
@@ -352,6 +352,8 @@ class PromotionASHA(FIFOScheduler):
         if slots <= 0:
             return False
         score, cutoff = self.rungs[milestone][trial_id], self._cutoff(milestone)
+        if cutoff is None:  # no room without a score to cut at (slots > 0 means there is one)
+            return False
         if score != cutoff:
             return score > cutoff
         # at the cutoff (a tie carries no information): promotable, but not ahead of a trial
@@ -413,7 +415,8 @@ class PromotionASHA(FIFOScheduler):
             if not waiting or not self._room(milestone):
                 continue
             trial_id = max(waiting, key=lambda t: self.rungs[milestone][t])
-            if self.rungs[milestone][trial_id] >= self._cutoff(milestone):
+            cutoff = self._cutoff(milestone)
+            if cutoff is not None and self.rungs[milestone][trial_id] >= cutoff:
                 ready.append((milestone, trial_id))
         return ready
 
@@ -459,9 +462,8 @@ class PromotionASHA(FIFOScheduler):
                 return self._hand_out(trial)
         if paused and not any(t.status == Trial.RUNNING for t in trials) and self._searcher_done(tune_controller):
             for trial in paused.values():  # nothing can promote them any more: they were cut
-                milestone = self.paused_at.pop(trial.trial_id, None)
-                if milestone is not None:
-                    self._log(trial.trial_id, milestone, "stop")
+                if trial.trial_id in self.paused_at:
+                    self._log(trial.trial_id, self.paused_at.pop(trial.trial_id), "stop")
                 tune_controller.stop_trial(trial)
         return None
 

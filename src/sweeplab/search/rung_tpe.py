@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence, Union
 
 import optuna
 from ray.tune.search import Searcher
@@ -48,6 +48,7 @@ from .pareto import Constraint
 from .rungs import rung_milestones
 from .sampling import choices_exhausted, params_key, draw
 
+FINISHED: Any = Searcher.FINISHED  # Ray's sentinel (a str), which the type of its Searcher.suggest leaves out
 PRIOR_FIRST = 2  # the earlier sweeps' best configs that run first (after the presets)
 CONSTRAINTS = "constraints"  # where Optuna's samplers read a trial's constraint values (<= 0: kept)
 
@@ -106,7 +107,7 @@ class RungTPE(Searcher):
         if mode:
             self._mode = mode
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        word = {"max": "maximize", "min": "minimize"}
+        word: dict[str, Literal["maximize", "minimize"]] = {"max": "maximize", "min": "minimize"}
         directions = [word[m] for _, m in self.objectives] or [word.get(self._mode or "min", "minimize")]
         need = self.min_points or len(self.space) + 2
         kept = _stored_constraints if self.constraints else None
@@ -158,18 +159,18 @@ class RungTPE(Searcher):
 
     def suggest(self, trial_id: str) -> Optional[dict[str, Any]]:
         if self.epoch_budget is not None and self.spent() >= self.epoch_budget:
-            return Searcher.FINISHED
+            return FINISHED
         while self.points:
             params = self.points.pop(0)
             if params_key(params) not in self.tried:
                 return self._take(trial_id, params)
         for _ in range(20):
-            params = self._model() if self.rng.random() >= self.random_fraction else None
-            params = params or self._random()
+            proposal = self._model() if self.rng.random() >= self.random_fraction else None
+            params = proposal or self._random()
             if params_key(params) not in self.tried:
                 return self._take(trial_id, params)
         if choices_exhausted(self.space, len(self.tried)):
-            return Searcher.FINISHED
+            return FINISHED
         return self._take(trial_id, self._random())
 
     def _take(self, trial_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -228,10 +229,11 @@ class RungTPE(Searcher):
             return
         if self.objectives:
             values = [result.get(m) for m, _ in self.objectives]
-            if all(isinstance(v, (int, float)) for v in values):
-                self._learn(trial_id, self.params[trial_id], it, [float(v) for v in values], result)
+            numbers = [float(v) for v in values if isinstance(v, (int, float))]
+            if len(numbers) == len(values):
+                self._learn(trial_id, self.params[trial_id], it, numbers, result)
             return
-        value = result.get(self._metric)
+        value = result.get(self._metric or "")
         if isinstance(value, (int, float)):
             self._learn(trial_id, self.params[trial_id], it, float(value))
 
