@@ -1,4 +1,5 @@
 """Helpers shared by the bench scripts (not part of the package)."""
+
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ SHARED_DATA = Path(os.environ.get("SWEEPLAB_SHARED_DATA", Path(__file__).resolve
 
 def table(rows: list[dict], columns: list[str]) -> str:
     """A Markdown table of ``rows``; floats to 4 significant digits."""
+
     def fmt(v):
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -65,8 +67,9 @@ def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Swe
     space_file.write_text(space)
     if not options.get("trainable"):
         options.setdefault("target", "freq")
-    opts = plan.SweepOptions(space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=cpus,
-                               max_concurrent=cpus, **options)
+    opts = plan.SweepOptions(
+        space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=cpus, max_concurrent=cpus, **options
+    )
     t0 = time.perf_counter()
     prep = plan.prepare(opts)
     prep = session.start_ray(prep)
@@ -85,10 +88,18 @@ def machine() -> dict:
     """What the figures were measured on."""
     import platform
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in _lines("/proc/cpuinfo") if ln.startswith("model name")), platform.processor())
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in _lines("/proc/cpuinfo") if ln.startswith("model name")),
+        platform.processor(),
+    )
     mem_kb = next((int(ln.split()[1]) for ln in _lines("/proc/meminfo") if ln.startswith("MemTotal")), 0)
-    info = {"host": platform.node(), "os": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
-            "memory_gib": round(mem_kb / 2**20, 1)}
+    info = {
+        "host": platform.node(),
+        "os": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(mem_kb / 2**20, 1),
+    }
     try:
         import torch
 
@@ -111,9 +122,12 @@ def versions() -> dict:
             pass
     try:
         repo = Path(__file__).resolve().parents[1]
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
-                               text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True
+        ).stdout.strip()
         out["commit"] = commit + ("+dirty" if dirty else "")
     except OSError:
         pass
@@ -127,9 +141,14 @@ def record(bench: str, figures: dict) -> dict:
     import json
     import sys
 
-    entry = {"bench": bench, "date": dt.datetime.now().isoformat(timespec="seconds"),
-             "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
-             "machine": machine(), "versions": versions(), "figures": figures}
+    entry = {
+        "bench": bench,
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "machine": machine(),
+        "versions": versions(),
+        "figures": figures,
+    }
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"{bench}.jsonl", "a") as f:
         f.write(json.dumps(entry, default=float) + "\n")

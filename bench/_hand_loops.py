@@ -2,6 +2,7 @@
 the same model class (same init seed) on the same data arrays, batch size, loss,
 optimizer and clipping, validating each epoch with only the metric the sweep follows
 (``HAND[experiment](cfg, data)``); and ``now()``, the clock both arms read."""
+
 from __future__ import annotations
 
 import math
@@ -95,12 +96,18 @@ def hand_imdb(cfg: Any, data: Any) -> Iterator[Any]:
 
     (x, y), (xv, yv) = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in (data["train"], data["val"])]
     torch.manual_seed(cfg.seed)
-    model = SentimentLSTM(cfg.vocab_size, cfg.embedding_dim, cfg.units, cfg.dropout, cfg.recurrent_dropout,
-                          cfg.bidirectional)
+    model = SentimentLSTM(
+        cfg.vocab_size, cfg.embedding_dim, cfg.units, cfg.dropout, cfg.recurrent_dropout, cfg.bidirectional
+    )
     decayed = {id(p) for p in model.l2_parameters()}  # Keras' l2 as Adam weight decay, as the config says
-    opt = torch.optim.Adam([{"params": model.l2_parameters(), "weight_decay": cfg.weight_decay + 2 * cfg.l2},
-                            {"params": [p for p in model.parameters() if id(p) not in decayed]}],
-                           lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(
+        [
+            {"params": model.l2_parameters(), "weight_decay": cfg.weight_decay + 2 * cfg.l2},
+            {"params": [p for p in model.parameters() if id(p) not in decayed]},
+        ],
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+    )
     yield None  # set up
     while True:
         t0 = now()
@@ -172,15 +179,25 @@ def hand_seq2seq(cfg: Any, data: Any) -> Iterator[Any]:
     from sweeplab.data.seqdata import PAD
     from sweeplab.models.seq2seq import Seq2seq
 
-    src, src_len, tgt = (torch.from_numpy(a) for a in (data.splits["train"].src, data.splits["train"].src_len,
-                                                       data.splits["train"].tgt))
+    src, src_len, tgt = (
+        torch.from_numpy(a) for a in (data.splits["train"].src, data.splits["train"].src_len, data.splits["train"].tgt)
+    )
     val = data.splits["val"]
     vs, vn = torch.from_numpy(val.src[: cfg.eval_examples]), torch.from_numpy(val.src_len[: cfg.eval_examples])
     vs = vs[:, : int(vn.max())]
     refs = [data.detokenize(r) for r in val.refs[: cfg.eval_examples]]
     torch.manual_seed(cfg.seed)
-    model = Seq2seq(len(data.src_vocab), len(data.tgt_vocab), cfg.cell, cfg.embedding_dim, cfg.hidden_size, cfg.layers,
-                    cfg.attention, cfg.dropout, cfg.recurrent_dropout)
+    model = Seq2seq(
+        len(data.src_vocab),
+        len(data.tgt_vocab),
+        cfg.cell,
+        cfg.embedding_dim,
+        cfg.hidden_size,
+        cfg.layers,
+        cfg.attention,
+        cfg.dropout,
+        cfg.recurrent_dropout,
+    )
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     yield None  # set up
     while True:
@@ -214,7 +231,10 @@ def hand_videomae(cfg: Any, data: Any) -> Iterator[Any]:
     crops = torch.Generator().manual_seed(cfg.seed)
 
     def clips(split: str, rows: Any, train: bool) -> torch.Tensor:
-        x = torch.from_numpy(np.stack([np.load(data.clips[split][i]) for i in rows])).permute(0, 1, 4, 2, 3).float() / 255
+        x = (
+            torch.from_numpy(np.stack([np.load(data.clips[split][i]) for i in rows])).permute(0, 1, 4, 2, 3).float()
+            / 255
+        )
         if train and cfg.augment:
             x = random_resized_crop(x, crops, cfg.crop_scale, cfg.hflip)
         return (x - mean) / std
@@ -225,12 +245,23 @@ def hand_videomae(cfg: Any, data: Any) -> Iterator[Any]:
     weight = torch.tensor(inverse / inverse.mean(), dtype=torch.float32) if cfg.class_weighted else None
     loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     torch.manual_seed(cfg.seed)
-    model = build_videomae(len(data.class_names), size=cfg.model_size, num_frames=cfg.num_frames,
-                           image_size=cfg.image_size, dropout=cfg.dropout, class_names=data.class_names)
+    model = build_videomae(
+        len(data.class_names),
+        size=cfg.model_size,
+        num_frames=cfg.num_frames,
+        image_size=cfg.image_size,
+        dropout=cfg.dropout,
+        class_names=data.class_names,
+    )
     params = list(model.parameters())  # AdamW, no decay on biases and norms, as the config says
-    opt = torch.optim.AdamW([{"params": [p for p in params if p.ndim >= 2]},
-                             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
-                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.ndim >= 2]},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+    )
     yield None  # set up
     while True:
         t0 = now()
@@ -246,13 +277,21 @@ def hand_videomae(cfg: Any, data: Any) -> Iterator[Any]:
         t1 = now()
         model.eval()
         with torch.no_grad():
-            pred = torch.cat([model(clips("val", range(s, min(s + cfg.batch_size, len(yv))), False)).logits.argmax(1)
-                              for s in range(0, len(yv), cfg.batch_size)])
+            pred = torch.cat(
+                [
+                    model(clips("val", range(s, min(s + cfg.batch_size, len(yv))), False)).logits.argmax(1)
+                    for s in range(0, len(yv), cfg.batch_size)
+                ]
+            )
             float((pred == yv).float().mean())  # val_accuracy
         yield t0, t1, now()
 
 
 HAND: dict[str, Callable[[Any, Any], Iterator[Any]]] = {
-    "freq": hand_freq, "seqclf": hand_seqclf, "imdb": hand_imdb, "gan": hand_gan, "seq2seq": hand_seq2seq,
+    "freq": hand_freq,
+    "seqclf": hand_seqclf,
+    "imdb": hand_imdb,
+    "gan": hand_gan,
+    "seq2seq": hand_seq2seq,
     "videomae": hand_videomae,
 }

@@ -2,6 +2,7 @@
 each epoch spent (or at each instant of the wall clock's grid), drawn as a PNG (log scale,
 aliases on one line), every run's best-so-far value sampled into a CSV, and when a curve
 first reaches a value."""
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,11 @@ def time_to_reach(curve: np.ndarray, target: float) -> Optional[float]:
 def mean_regret_curves(canon, runs, refs, tasks, seeds, budget) -> dict:
     curves = {}
     for m in canon:
-        rs = [(refs[t]["best"] - runs[(m, t, s)].curve) / (refs[t]["best"] - refs[t]["worst"])
-              for t in tasks for s in range(seeds)]
+        rs = [
+            (refs[t]["best"] - runs[(m, t, s)].curve) / (refs[t]["best"] - refs[t]["worst"])
+            for t in tasks
+            for s in range(seeds)
+        ]
         curves[m] = np.mean(rs, axis=0)
     return curves
 
@@ -43,8 +47,13 @@ def plot(path: Path, names, curves, budget, title: str, xlabel: str = "fraction 
             continue
         aliases = [n for n in names if n != name and sqm.canonical(n) == name]
         label = name + (f" (= {', '.join(aliases)})" if aliases else "")
-        ax.plot(x, np.maximum(curves[name], 1e-4), label=label, lw=2.2 if aliases else 1.4,
-                ls="--" if name == "random" else "-")
+        ax.plot(
+            x,
+            np.maximum(curves[name], 1e-4),
+            label=label,
+            lw=2.2 if aliases else 1.4,
+            ls="--" if name == "random" else "-",
+        )
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("mean normalised regret (log)")
@@ -56,8 +65,9 @@ def plot(path: Path, names, curves, budget, title: str, xlabel: str = "fraction 
     plt.close(fig)
 
 
-def write_curves(path: Path, canon, runs, tasks, seeds, budget, step: int,
-                 label: Callable[[int], str] = "e{}".format) -> None:
+def write_curves(
+    path: Path, canon, runs, tasks, seeds, budget, step: int, label: Callable[[int], str] = "e{}".format
+) -> None:
     """Every ``step``-th point of each run's curve, columns named ``label(point)``."""
     points = list(range(step, budget + 1, step))
     with open(path, "w", newline="") as f:

@@ -5,6 +5,7 @@ normalising reference (best known and worst value).
 Only the eight development tasks are named here; the surrogate holds others, which are
 checked separately and must not steer any choice made with this bench.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,8 +109,12 @@ class LCBench:
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # config -> (curve, epoch seconds)
         self.calls = 0
 
-    def curves(self, configs: list[dict], epochs: tuple[int, ...] = tuple(range(1, MAX_EPOCHS + 1)),
-               column: int | list[int] = _VAL_ACCURACY) -> np.ndarray:
+    def curves(
+        self,
+        configs: list[dict],
+        epochs: tuple[int, ...] = tuple(range(1, MAX_EPOCHS + 1)),
+        column: int | list[int] = _VAL_ACCURACY,
+    ) -> np.ndarray:
         """val_accuracy (or another output ``column``) of each config at each of ``epochs``:
         shape (len(configs), len(epochs)), and a last axis for a list of columns."""
         rows = np.array([_row(c) for c in configs], dtype=np.float64)
@@ -160,8 +165,15 @@ def epoch_seconds(cumulative: np.ndarray, floor_share: float = 0.01) -> np.ndarr
 
 # ------------------------------------------------------------------ reference
 
-REFERENCE_SETTINGS = {"random_configs": 10000, "full_curves": 200, "local_starts": 8, "local_rounds": 20,
-                      "local_batch": 32, "local_sigma": 0.08, "seed": 20240917}
+REFERENCE_SETTINGS = {
+    "random_configs": 10000,
+    "full_curves": 200,
+    "local_starts": 8,
+    "local_rounds": 20,
+    "local_batch": 32,
+    "local_sigma": 0.08,
+    "seed": 20240917,
+}
 
 
 def reference(data: Path, task: str, cache: Path) -> dict:
@@ -204,9 +216,15 @@ def reference(data: Path, task: str, cache: Path) -> dict:
                 sigma /= 2
         if value > best_value:
             best_value, best_config = value, from_unit(u)
-    entry = {"best": best_value, "worst": float(at_end.min()), "random_median_52": float(np.median(at_end)),
-             "random_best_52": float(at_end.max()), "best_config": best_config, "model_sha256_16": digest,
-             "settings": REFERENCE_SETTINGS}
+    entry = {
+        "best": best_value,
+        "worst": float(at_end.min()),
+        "random_median_52": float(np.median(at_end)),
+        "random_best_52": float(at_end.max()),
+        "best_config": best_config,
+        "model_sha256_16": digest,
+        "settings": REFERENCE_SETTINGS,
+    }
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     stored[task] = entry
     cache.parent.mkdir(parents=True, exist_ok=True)

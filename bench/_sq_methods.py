@@ -15,6 +15,7 @@ Every peer runs its own library's objects, driven the way its own tuning loop dr
 Ray Tune's methods and sweeplab's are here, Optuna's and Syne Tune's in ``_sq_peers``.
 Adding a method is one line in METHODS.
 """
+
 from __future__ import annotations
 
 import random as _random
@@ -24,8 +25,17 @@ from typing import Callable
 import numpy as np
 
 from _sq_lcbench import MAX_EPOCHS, METRIC, MODE, SPACE, sample
-from _sq_peers import (REDUCTION_FACTOR, optuna_hyperband, synetune_asha_promotion, synetune_asha_promotion_nomid,
-                      synetune_bohb, synetune_dehb, synetune_dyhpo, synetune_hypertune, synetune_mobster)
+from _sq_peers import (
+    REDUCTION_FACTOR,
+    optuna_hyperband,
+    synetune_asha_promotion,
+    synetune_asha_promotion_nomid,
+    synetune_bohb,
+    synetune_dehb,
+    synetune_dyhpo,
+    synetune_hypertune,
+    synetune_mobster,
+)
 from _sq_sim import CONTINUE, PAUSE, STOP
 
 # What _sq_runs.run_all sets before making methods: workers (--workers), the run's
@@ -33,7 +43,9 @@ from _sq_sim import CONTINUE, PAUSE, STOP
 WORKERS = 2
 BUDGET = 40 * MAX_EPOCHS
 CHECKPOINT = True
-TIME_BUDGET = None  # the wall clock: the task's time budget (seconds), which sweeplab's scheduler is given as --time-budget
+TIME_BUDGET = (
+    None  # the wall clock: the task's time budget (seconds), which sweeplab's scheduler is given as --time-budget
+)
 
 
 def seed_globals(seed: int) -> None:
@@ -56,7 +68,6 @@ def ray_space() -> dict:
         else:
             out[p.name] = (tune.loguniform if p.log else tune.uniform)(p.low, p.high)
     return out
-
 
 
 # ------------------------------------------------------------------ random search
@@ -191,9 +202,15 @@ class RayMethod:
         trial.epochs = epoch
         # Tune puts checkpoint_dir_name in every result of a function trainable, None where
         # that report carried no checkpoint: how a scheduler can tell a trial it cannot pause.
-        result = {METRIC: value, "training_iteration": epoch, "time_total_s": float(epoch), "trial_id": key,
-                  "time_this_iter_s": self.epoch_s,
-                  "done": False, "checkpoint_dir_name": "checkpoint_%06d" % epoch if CHECKPOINT else None}
+        result = {
+            METRIC: value,
+            "training_iteration": epoch,
+            "time_total_s": float(epoch),
+            "trial_id": key,
+            "time_this_iter_s": self.epoch_s,
+            "done": False,
+            "checkpoint_dir_name": "checkpoint_%06d" % epoch if CHECKPOINT else None,
+        }
         decision = self.scheduler.on_trial_result(self.ctrl, trial, result)
         if decision != TrialScheduler.STOP:
             self.searcher.on_trial_result(key, result)
@@ -224,8 +241,9 @@ def ray_asha_optuna_parts(seed: int):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=4)
     searcher = ConcurrencyLimiter(DistinctOptunaSearch(seed=seed, sampler=sampler), max_concurrent=WORKERS)
-    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=1,
-                              reduction_factor=REDUCTION_FACTOR)
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=1, reduction_factor=REDUCTION_FACTOR
+    )
     return scheduler, searcher, WORKERS
 
 
@@ -259,8 +277,7 @@ def ray_hyperband_parts(seed: int):
     with its BasicVariantGenerator, up to 200 trials are created (and bracketed) ahead."""
     from ray.tune.schedulers import HyperBandScheduler
 
-    scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=MAX_EPOCHS,
-                                   reduction_factor=REDUCTION_FACTOR)
+    scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=MAX_EPOCHS, reduction_factor=REDUCTION_FACTOR)
     return scheduler, _RaySampler(seed), 200
 
 
@@ -271,15 +288,13 @@ def ray_bohb_parts(seed: int):
     from ray.tune.schedulers import HyperBandForBOHB
     from ray.tune.search.bohb import TuneBOHB
 
-    scheduler = HyperBandForBOHB(time_attr="training_iteration", max_t=MAX_EPOCHS,
-                                 reduction_factor=REDUCTION_FACTOR)
+    scheduler = HyperBandForBOHB(time_attr="training_iteration", max_t=MAX_EPOCHS, reduction_factor=REDUCTION_FACTOR)
     return scheduler, TuneBOHB(seed=seed, max_concurrent=WORKERS), 1
 
 
 # Each Ray method as (scheduler, searcher, TuneController's pending-trial limit): the
 # simulation drives them, bench/_sq_raycheck.py hands the same to a real Tuner.
-RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hyperband_parts,
-             "ray_bohb": ray_bohb_parts}
+RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hyperband_parts, "ray_bohb": ray_bohb_parts}
 
 
 def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3, prior=None, searcher_cls=None):
@@ -297,11 +312,23 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
     from sweeplab.search.rungs import default_grace
 
     grace_period = grace_period or default_grace(MAX_EPOCHS, REDUCTION_FACTOR)
-    scheduler = PromotionASHA(time_attr="training_iteration", max_t=MAX_EPOCHS, grace_period=grace_period,
-                              reduction_factor=REDUCTION_FACTOR, epoch_budget=BUDGET, max_concurrent=WORKERS)
-    searcher = (searcher_cls or RungTPE)(max_t=MAX_EPOCHS, grace_period=grace_period,
-                                         reduction_factor=REDUCTION_FACTOR, seed=seed, random_fraction=random_fraction,
-                                         epoch_budget=BUDGET, prior=prior)
+    scheduler = PromotionASHA(
+        time_attr="training_iteration",
+        max_t=MAX_EPOCHS,
+        grace_period=grace_period,
+        reduction_factor=REDUCTION_FACTOR,
+        epoch_budget=BUDGET,
+        max_concurrent=WORKERS,
+    )
+    searcher = (searcher_cls or RungTPE)(
+        max_t=MAX_EPOCHS,
+        grace_period=grace_period,
+        reduction_factor=REDUCTION_FACTOR,
+        seed=seed,
+        random_fraction=random_fraction,
+        epoch_budget=BUDGET,
+        prior=prior,
+    )
     return scheduler, PausingLimiter(searcher, max_concurrent=WORKERS), WORKERS
 
 
@@ -351,17 +378,30 @@ METHODS: dict[str, Callable[[int], object]] = {
     "sweeplab_g5": _variant(grace_period=5),
 }
 DEFAULT = "sweeplab"
-EXTRA = ("synetune_mobster", "synetune_hypertune", "synetune_dyhpo",  # not in the default set
-         "synetune_asha_promotion_nomid", "sweeplab_g1", "sweeplab_g3", "sweeplab_g5")
+EXTRA = (
+    "synetune_mobster",
+    "synetune_hypertune",
+    "synetune_dyhpo",  # not in the default set
+    "synetune_asha_promotion_nomid",
+    "sweeplab_g1",
+    "sweeplab_g3",
+    "sweeplab_g5",
+)
 
 # Which installed package each method needs (for the error that names a missing one and
 # the versions recorded with a run).
 PEERS = {
-    "random": (), "ray_asha_optuna": ("ray", "optuna"), "ray_hyperband": ("ray",),
-    "ray_bohb": ("ray", "hpbandster", "ConfigSpace"), "optuna_hyperband": ("optuna",),
-    "synetune_asha_promotion": ("syne_tune",), "synetune_bohb": ("syne_tune", "statsmodels"),
-    "synetune_dehb": ("syne_tune",), **{m: ("syne_tune", "autograd") for m in ("synetune_mobster", "synetune_hypertune", "synetune_dyhpo")},
-    "synetune_asha_promotion_nomid": ("syne_tune",), "sweeplab": ("ray", "optuna", "sweeplab"),
+    "random": (),
+    "ray_asha_optuna": ("ray", "optuna"),
+    "ray_hyperband": ("ray",),
+    "ray_bohb": ("ray", "hpbandster", "ConfigSpace"),
+    "optuna_hyperband": ("optuna",),
+    "synetune_asha_promotion": ("syne_tune",),
+    "synetune_bohb": ("syne_tune", "statsmodels"),
+    "synetune_dehb": ("syne_tune",),
+    **{m: ("syne_tune", "autograd") for m in ("synetune_mobster", "synetune_hypertune", "synetune_dyhpo")},
+    "synetune_asha_promotion_nomid": ("syne_tune",),
+    "sweeplab": ("ray", "optuna", "sweeplab"),
     **{f"sweeplab_g{g}": ("ray", "optuna", "sweeplab") for g in (1, 3, 5)},
 }
 

@@ -2,6 +2,7 @@
 table of all methods, Ray Tune's and sweeplab's): each runs its own library's objects, the
 way its own tuning loop drives them (Optuna: ask / report / should_prune / tell on one
 study; Syne Tune: the scheduler's calls in its Tuner's order)."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -18,15 +19,27 @@ REDUCTION_FACTOR = 3  # every method's successive-halving rate (the Ray ones too
 def optuna_space() -> dict:
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    return {p.name: (IntDistribution(int(p.low), int(p.high), log=p.log) if p.integer
-                     else FloatDistribution(p.low, p.high, log=p.log)) for p in SPACE}
+    return {
+        p.name: (
+            IntDistribution(int(p.low), int(p.high), log=p.log)
+            if p.integer
+            else FloatDistribution(p.low, p.high, log=p.log)
+        )
+        for p in SPACE
+    }
 
 
 def syne_space() -> dict:
     from syne_tune.config_space import loguniform, lograndint, randint, uniform
 
-    return {p.name: ((lograndint if p.log else randint)(int(p.low), int(p.high)) if p.integer
-                     else (loguniform if p.log else uniform)(p.low, p.high)) for p in SPACE}
+    return {
+        p.name: (
+            (lograndint if p.log else randint)(int(p.low), int(p.high))
+            if p.integer
+            else (loguniform if p.log else uniform)(p.low, p.high)
+        )
+        for p in SPACE
+    }
 
 
 # ------------------------------------------------------------------ Optuna
@@ -69,10 +82,11 @@ def optuna_hyperband(seed: int) -> OptunaMethod:
     max_resource 52, reduction factor 3)."""
     import optuna
 
-    return OptunaMethod(optuna.samplers.TPESampler(seed=seed),
-                        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_EPOCHS,
-                                                       reduction_factor=REDUCTION_FACTOR),
-                        name=f"search_quality_{seed}")
+    return OptunaMethod(
+        optuna.samplers.TPESampler(seed=seed),
+        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_EPOCHS, reduction_factor=REDUCTION_FACTOR),
+        name=f"search_quality_{seed}",
+    )
 
 
 # ------------------------------------------------------------------ Syne Tune
@@ -98,8 +112,9 @@ class SyneMethod:
         if suggestion.spawn_new_trial_id:
             if suggestion.checkpoint_trial_id is not None:
                 raise NotImplementedError("new trial from another's checkpoint (PBT-like) is not simulated")
-            trial = self.trials[trial_id] = self.Trial(trial_id=trial_id, config=dict(suggestion.config),
-                                                       creation_time=self.now)
+            trial = self.trials[trial_id] = self.Trial(
+                trial_id=trial_id, config=dict(suggestion.config), creation_time=self.now
+            )
             self.scheduler.on_trial_add(trial=trial)
             return trial_id, trial.config
         trial = self.trials[suggestion.checkpoint_trial_id]
@@ -128,8 +143,19 @@ def synetune_asha_promotion(seed: int) -> SyneMethod:
     period 1, reduction factor 3, max_t 52; its default first config (the space's midpoint)."""
     from syne_tune.optimizer.legacy_baselines import ASHA
 
-    return SyneMethod(ASHA(syne_space(), metric=METRIC, mode=MODE, resource_attr=RESOURCE, max_t=MAX_EPOCHS,
-                           type="promotion", grace_period=1, reduction_factor=REDUCTION_FACTOR, random_seed=seed))
+    return SyneMethod(
+        ASHA(
+            syne_space(),
+            metric=METRIC,
+            mode=MODE,
+            resource_attr=RESOURCE,
+            max_t=MAX_EPOCHS,
+            type="promotion",
+            grace_period=1,
+            reduction_factor=REDUCTION_FACTOR,
+            random_seed=seed,
+        )
+    )
 
 
 def synetune_asha_promotion_nomid(seed: int) -> SyneMethod:
@@ -137,17 +163,39 @@ def synetune_asha_promotion_nomid(seed: int) -> SyneMethod:
     result is that one config."""
     from syne_tune.optimizer.legacy_baselines import ASHA
 
-    return SyneMethod(ASHA(syne_space(), metric=METRIC, mode=MODE, resource_attr=RESOURCE, max_t=MAX_EPOCHS,
-                           type="promotion", grace_period=1, reduction_factor=REDUCTION_FACTOR, random_seed=seed,
-                           points_to_evaluate=[]))
+    return SyneMethod(
+        ASHA(
+            syne_space(),
+            metric=METRIC,
+            mode=MODE,
+            resource_attr=RESOURCE,
+            max_t=MAX_EPOCHS,
+            type="promotion",
+            grace_period=1,
+            reduction_factor=REDUCTION_FACTOR,
+            random_seed=seed,
+            points_to_evaluate=[],
+        )
+    )
 
 
 def synetune_bohb(seed: int) -> SyneMethod:
     """Syne Tune's asynchronous BOHB: promotion-type ASHA as above with its KDE searcher."""
     from syne_tune.optimizer.legacy_baselines import BOHB
 
-    return SyneMethod(BOHB(syne_space(), metric=METRIC, mode=MODE, resource_attr=RESOURCE, max_t=MAX_EPOCHS,
-                           type="promotion", grace_period=1, reduction_factor=REDUCTION_FACTOR, random_seed=seed))
+    return SyneMethod(
+        BOHB(
+            syne_space(),
+            metric=METRIC,
+            mode=MODE,
+            resource_attr=RESOURCE,
+            max_t=MAX_EPOCHS,
+            type="promotion",
+            grace_period=1,
+            reduction_factor=REDUCTION_FACTOR,
+            random_seed=seed,
+        )
+    )
 
 
 def synetune_dehb(seed: int) -> SyneMethod:
@@ -155,14 +203,30 @@ def synetune_dehb(seed: int) -> SyneMethod:
     grace period 1, reduction factor 3, max level 52."""
     from syne_tune.optimizer.legacy_baselines import DEHB
 
-    return SyneMethod(DEHB(syne_space(), metric=METRIC, mode=MODE, resource_attr=RESOURCE,
-                           max_resource_level=MAX_EPOCHS, grace_period=1, reduction_factor=REDUCTION_FACTOR,
-                           random_seed=seed))
+    return SyneMethod(
+        DEHB(
+            syne_space(),
+            metric=METRIC,
+            mode=MODE,
+            resource_attr=RESOURCE,
+            max_resource_level=MAX_EPOCHS,
+            grace_period=1,
+            reduction_factor=REDUCTION_FACTOR,
+            random_seed=seed,
+        )
+    )
 
 
 def _gp_kwargs(seed: int) -> dict:
-    return dict(metric=METRIC, mode=MODE, resource_attr=RESOURCE, max_t=MAX_EPOCHS, grace_period=1,
-                reduction_factor=REDUCTION_FACTOR, random_seed=seed)
+    return dict(
+        metric=METRIC,
+        mode=MODE,
+        resource_attr=RESOURCE,
+        max_t=MAX_EPOCHS,
+        grace_period=1,
+        reduction_factor=REDUCTION_FACTOR,
+        random_seed=seed,
+    )
 
 
 def synetune_mobster(seed: int) -> SyneMethod:

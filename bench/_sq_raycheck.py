@@ -9,6 +9,7 @@ Real Tune is not lockstep (a trial's first epoch costs an actor start), so the o
 events, and with it ASHA's rung decisions, differs a little; the bracket structure (which
 epoch counts trials stop at) should match.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,10 +86,18 @@ def real(name: str, data: Path, task: str, seed: int, epochs: int, folder: str) 
     ray.init(address="local", num_cpus=sqm.WORKERS, include_dashboard=False, log_to_driver=False)
     try:
         tuner = tune.Tuner(
-            trainable, param_space=sqm.ray_space(),
-            tune_config=tune.TuneConfig(metric=lcb.METRIC, mode=lcb.MODE, scheduler=scheduler, search_alg=searcher,
-                                        num_samples=10 * epochs, reuse_actors=True),
-            run_config=tune.RunConfig(stop=_Budget(epochs), verbose=0, storage_path=folder, name=name))
+            trainable,
+            param_space=sqm.ray_space(),
+            tune_config=tune.TuneConfig(
+                metric=lcb.METRIC,
+                mode=lcb.MODE,
+                scheduler=scheduler,
+                search_alg=searcher,
+                num_samples=10 * epochs,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(stop=_Budget(epochs), verbose=0, storage_path=folder, name=name),
+        )
         df = tuner.fit().get_dataframe()
     finally:
         ray.shutdown()

@@ -14,6 +14,7 @@ is the grid's best and 1 the worst thing the grid holds.
 The peers that need no Ray (Optuna in-process, Syne Tune) are not run here: they would need
 their own training loop around the same trainable; the LCBench benchmark compares them.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -26,8 +27,9 @@ import numpy as np
 import search_efficiency as se
 
 
-def run_all(exp: str, seeds: int, arms: list[str], cpus: int = 2, quick: bool = False,
-            keep: str | None = None) -> tuple[dict, dict, int]:
+def run_all(
+    exp: str, seeds: int, arms: list[str], cpus: int = 2, quick: bool = False, keep: str | None = None
+) -> tuple[dict, dict, int]:
     """Every (arm, EXP/seedN, 0): its Run; the references per seed; the budget in epochs."""
     s = se.SETUPS[exp]
     sign = -1.0 if s["mode"] == "min" else 1.0
@@ -38,13 +40,18 @@ def run_all(exp: str, seeds: int, arms: list[str], cpus: int = 2, quick: bool = 
         path, n_configs, epochs = se.space_file(folder, exp, quick)
         budget = int(se.SHARE * n_configs * epochs)
         for seed in range(seeds):
-            common = dict(target=exp, space=str(path), seed=seed, storage=str(folder / "sweeps"), verbose=0,
-                          num_cpus=cpus)
+            common = dict(
+                target=exp, space=str(path), seed=seed, storage=str(folder / "sweeps"), verbose=0, num_cpus=cpus
+            )
             grid = se.grid_arm(exp, common, seed)
             per_config = sign * grid["table"][f"best/{s['metric']}"].to_numpy(dtype=float)
             task = f"{exp}/seed{seed}"
-            refs[task] = {"best": float(per_config.max()), "worst": float(per_config.min()),
-                          "grid_epochs": grid["epochs"], "grid_wall_s": grid["wall_s"]}
+            refs[task] = {
+                "best": float(per_config.max()),
+                "worst": float(per_config.min()),
+                "grid_epochs": grid["epochs"],
+                "grid_wall_s": grid["wall_s"],
+            }
             line = []
             for arm in arms:
                 t0 = time.perf_counter()
@@ -60,6 +67,12 @@ def anytime(r: dict, sign: float, budget: int, epochs: int, wall: float) -> Simp
     values = np.where(np.isfinite(values), values, -np.inf)
     curve = np.maximum.accumulate(values) if len(values) else np.array([-np.inf])
     curve = np.concatenate([curve, np.full(budget - len(curve), curve[-1])]) if len(curve) < budget else curve
-    return SimpleNamespace(curve=curve, epochs_used=min(len(r["values"]), budget), trials=r["trials"],
-                           full_trials=int((r["table"]["iterations"] >= epochs).sum()), resumes=0, wall_s=wall,
-                           notes=[])
+    return SimpleNamespace(
+        curve=curve,
+        epochs_used=min(len(r["values"]), budget),
+        trials=r["trials"],
+        full_trials=int((r["table"]["iterations"] >= epochs).sum()),
+        resumes=0,
+        wall_s=wall,
+        notes=[],
+    )

@@ -3,6 +3,7 @@
 the epoch clock (``_sq_sim``) or the wall clock (``_sq_wall``), then ranks, regrets,
 lost_to_random and time_to_random_best over task-seeds (the real-training benchmarks'
 runs are summarised here too)."""
+
 from __future__ import annotations
 
 import math
@@ -33,14 +34,20 @@ def run_all(args, names: list[str], budget: int, costs=None) -> tuple[dict, dict
         t0 = time.perf_counter()
         refs[task] = lcb.reference(args.data, task, cache)
         if time.perf_counter() - t0 > 1:
-            print(f"task {task}: reference computed in {time.perf_counter() - t0:.0f} s "
-                  f"(best {refs[task]['best']:.2f}, worst {refs[task]['worst']:.2f})", flush=True)
+            print(
+                f"task {task}: reference computed in {time.perf_counter() - t0:.0f} s "
+                f"(best {refs[task]['best']:.2f}, worst {refs[task]['worst']:.2f})",
+                flush=True,
+            )
         bench = lcb.LCBench(args.data, task)
         if costs is not None:
             median_s[task] = bench.median_trial_seconds()
             budget_s[task] = args.budget_trials * median_s[task] / args.workers
-            print(f"task {task}: median full-length trial {median_s[task]:.1f} s, time budget "
-                  f"{args.budget_trials} x {median_s[task]:.1f} / {args.workers} = {budget_s[task]:.0f} s", flush=True)
+            print(
+                f"task {task}: median full-length trial {median_s[task]:.1f} s, time budget "
+                f"{args.budget_trials} x {median_s[task]:.1f} / {args.workers} = {budget_s[task]:.0f} s",
+                flush=True,
+            )
         sqm.TIME_BUDGET = budget_s.get(task)
         for seed in range(args.seeds):
             line = []
@@ -48,11 +55,20 @@ def run_all(args, names: list[str], budget: int, costs=None) -> tuple[dict, dict
                 t0 = time.perf_counter()
                 method = sqm.make(name, seed)
                 if costs is None:
-                    run = simulate(method, bench.curve, budget, args.workers, lcb.MAX_EPOCHS,
-                                   checkpoint=not args.no_checkpoint)
+                    run = simulate(
+                        method, bench.curve, budget, args.workers, lcb.MAX_EPOCHS, checkpoint=not args.no_checkpoint
+                    )
                 else:
-                    run = simulate_wall(method, bench.curve, bench.seconds, budget_s[task], args.workers,
-                                        lcb.MAX_EPOCHS, costs, checkpoint=not args.no_checkpoint)
+                    run = simulate_wall(
+                        method,
+                        bench.curve,
+                        bench.seconds,
+                        budget_s[task],
+                        args.workers,
+                        lcb.MAX_EPOCHS,
+                        costs,
+                        checkpoint=not args.no_checkpoint,
+                    )
                     # nothing reported yet hands the user nothing: the worst full-length random config's value
                     run.curve = np.where(np.isnan(run.curve), refs[task]["worst"], run.curve)
                 run.wall_s = time.perf_counter() - t0
@@ -84,6 +100,7 @@ def summarise(names, canon, runs, refs, tasks, seeds, budget, budget_s=None, wor
             vals = np.array([runs[(m, t, s)].curve[i] for m in canon])
             for m, r in zip(canon, rankdata(-vals, method="average")):
                 rank[m][f].append(float(r))
+
     def used(run, task):
         return run.seconds_used / budget_s[task] if budget_s else run.epochs_used / budget
 
@@ -95,11 +112,15 @@ def summarise(names, canon, runs, refs, tasks, seeds, budget, budget_s=None, wor
         per_task = {t: float(np.mean([regret(t, finals[(t, s)]) for s in range(seeds)])) for t in tasks}
         out[m] = {
             "mean_rank": float(np.mean(rank[m][1.0])),
-            "regret": {str(int(f * 100)): float(np.mean([regret(t, runs[(m, t, s)].curve[i]) for t, s in cells]))
-                       for f, i in idx.items()},
+            "regret": {
+                str(int(f * 100)): float(np.mean([regret(t, runs[(m, t, s)].curve[i]) for t, s in cells]))
+                for f, i in idx.items()
+            },
             "lost_to_random": int(lost),
-            "time_to_random_best": {"mean": float(np.mean([1.0 if r is None else r for r in reach])),
-                                    "never": sum(r is None for r in reach)},
+            "time_to_random_best": {
+                "mean": float(np.mean([1.0 if r is None else r for r in reach])),
+                "never": sum(r is None for r in reach),
+            },
             "rank": {str(int(f * 100)): float(np.mean(rank[m][f])) for f in FRACTIONS},
             "regret_per_task_100": per_task,
             "epochs_used": float(np.mean([runs[(m, t, s)].epochs_used for t, s in cells])),
@@ -112,8 +133,9 @@ def summarise(names, canon, runs, refs, tasks, seeds, budget, budget_s=None, wor
             "final_accuracy": {f"{t}/{s}": float(finals[(t, s)]) for t, s in cells},
         }
         if budget_s:  # worker seconds spent starting, pausing and resuming trials
-            out[m]["overhead_share"] = float(np.mean([runs[(m, t, s)].overhead_s / (workers * budget_s[t])
-                                                      for t, s in cells]))
+            out[m]["overhead_share"] = float(
+                np.mean([runs[(m, t, s)].overhead_s / (workers * budget_s[t]) for t, s in cells])
+            )
         notes = sorted({n for t, s in cells for n in runs[(m, t, s)].notes})
         if notes:
             out[m]["notes"] = notes[:5]

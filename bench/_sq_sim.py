@@ -17,6 +17,7 @@ Each tick every busy worker trains one epoch; results are handled in worker orde
 first), then free workers are filled in worker order. So two workers stay in lockstep and a
 run is a pure function of its seed.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,14 @@ class Run:
     overhead_s: float = 0.0  # the wall clock: worker seconds spent starting, pausing, resuming trials
 
 
-def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int, workers: int,
-             max_epochs: int, checkpoint: bool = True) -> Run:
+def simulate(
+    method: Method,
+    curve_of: Callable[[dict], np.ndarray],
+    budget: int,
+    workers: int,
+    max_epochs: int,
+    checkpoint: bool = True,
+) -> Run:
     running: dict[int, object] = {}  # worker -> trial key
     progress: dict[object, int] = {}  # trial key -> epochs trained (what its checkpoint holds)
     reached: dict[object, int] = {}  # trial key -> the most epochs it ever had (to count retraining)
@@ -104,8 +111,16 @@ def simulate(method: Method, curve_of: Callable[[dict], np.ndarray], budget: int
                 full += epoch >= max_epochs
     if spent < budget:
         best_curve[spent:] = best  # flat after it stopped
-    return Run(curve=best_curve, epochs_used=spent, trials=len(progress), resumes=resumes, full_trials=full,
-               notes=notes, chosen=chosen, retrained=retrained)
+    return Run(
+        curve=best_curve,
+        epochs_used=spent,
+        trials=len(progress),
+        resumes=resumes,
+        full_trials=full,
+        notes=notes,
+        chosen=chosen,
+        retrained=retrained,
+    )
 
 
 class Recorded:

@@ -26,6 +26,7 @@ The run ends at ``budget_s``: epochs ending later are not seen. The best-so-far 
 sampled at ``points`` instants ``budget_s * i / points`` (i = 1..points); before the first
 report it is NaN.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,9 +54,17 @@ class Costs:
             raise ValueError(f"a trial cost below 0 would run the clock backwards: {self}")
 
 
-def simulate_wall(method: Method, curve_of: Callable[[dict], np.ndarray], seconds_of: Callable[[dict], np.ndarray],
-                  budget_s: float, workers: int, max_epochs: int, costs: Costs, checkpoint: bool = True,
-                  points: int = POINTS) -> Run:
+def simulate_wall(
+    method: Method,
+    curve_of: Callable[[dict], np.ndarray],
+    seconds_of: Callable[[dict], np.ndarray],
+    budget_s: float,
+    workers: int,
+    max_epochs: int,
+    costs: Costs,
+    checkpoint: bool = True,
+    points: int = POINTS,
+) -> Run:
     """``seconds_of(config)``: the seconds each of its epochs 1..max_epochs takes (> 0)."""
     running: dict[int, object] = {}  # worker -> trial key, while it trains
     until: dict[int, float] = {}  # worker -> when its epoch (or pause) in progress ends
@@ -140,9 +149,18 @@ def simulate_wall(method: Method, curve_of: Callable[[dict], np.ndarray], second
                 pausing.add(w)
             else:
                 del until[w]
-    return Run(curve=sample(np.array(times), np.array(values), budget_s, points), epochs_used=len(times),
-               trials=len(progress), resumes=resumes, full_trials=full, notes=notes, chosen=chosen,
-               seconds_used=now, overhead_s=overhead, retrained=retrained)
+    return Run(
+        curve=sample(np.array(times), np.array(values), budget_s, points),
+        epochs_used=len(times),
+        trials=len(progress),
+        resumes=resumes,
+        full_trials=full,
+        notes=notes,
+        chosen=chosen,
+        seconds_used=now,
+        overhead_s=overhead,
+        retrained=retrained,
+    )
 
 
 def sample(times: np.ndarray, values: np.ndarray, budget_s: float, points: int) -> np.ndarray:
@@ -152,4 +170,3 @@ def sample(times: np.ndarray, values: np.ndarray, budget_s: float, points: int) 
     seen = np.searchsorted(times, grid, side="right")
     best = np.maximum.accumulate(values) if len(values) else np.array([np.nan])
     return np.where(seen > 0, best[np.maximum(seen - 1, 0)], np.nan)
-

@@ -12,6 +12,7 @@ final recognisable share and class entropy; appends them to bench/results/choice
     python bench/choice.py gan --set data=../shared/data/mnist/mnist_5k.csv.gz
     python bench/choice.py freq
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,16 @@ def main() -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     metric = chosen["metric"]
     figures = {
-        "target": args.target, "sets": args.set, "sweep_wall_s": wall, "train_wall_s": train_wall,
-        "chosen_trial": chosen["trial"], "chosen_epoch": chosen["epoch"], "reason": reason,
-        "metric": metric, "chosen_value": chosen["value"], "trained_value": metrics.get(metric),
+        "target": args.target,
+        "sets": args.set,
+        "sweep_wall_s": wall,
+        "train_wall_s": train_wall,
+        "chosen_trial": chosen["trial"],
+        "chosen_epoch": chosen["epoch"],
+        "reason": reason,
+        "metric": metric,
+        "chosen_value": chosen["value"],
+        "trained_value": metrics.get(metric),
         "reproduced_3dp": round(metrics.get(metric, float("nan")), 3) == round(chosen["value"], 3),
         "test": {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, (int, float))},
     }
@@ -74,10 +82,14 @@ def main() -> None:
         if key in metrics:
             figures[key] = metrics[key]
     print(f"sweep {sweep} ({'%.0f s' % wall if wall else 'given'}); chosen: {reason}")
-    print(f"train --config: {metric} {metrics.get(metric)} at epoch {metrics.get('epoch')} "
-          f"(chosen: {chosen['value']}; reproduced to 3 decimals: {figures['reproduced_3dp']})")
-    print("held-out test: " + ", ".join(f"{k}={v:.4g}" for k, v in figures["test"].items()
-                                          if "recall" not in k and "loss" not in k))
+    print(
+        f"train --config: {metric} {metrics.get(metric)} at epoch {metrics.get('epoch')} "
+        f"(chosen: {chosen['value']}; reproduced to 3 decimals: {figures['reproduced_3dp']})"
+    )
+    print(
+        "held-out test: "
+        + ", ".join(f"{k}={v:.4g}" for k, v in figures["test"].items() if "recall" not in k and "loss" not in k)
+    )
     record("choice", figures)
 
 

@@ -13,6 +13,7 @@ decisions: fetched together, so it bounds each).
 Needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver).
 Goals: the trials table in under 1 s; each search view drawn in < 2 s; importance < 5 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,9 @@ def main() -> None:
     with TemporaryDirectory() as tmp:
         synthetic_store(Path(tmp) / "scale", args.trials, args.epochs, stopped=0.3)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "sweeplab", "dashboard", tmp, "--port", str(port)],
-                                  stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sweeplab", "dashboard", tmp, "--port", str(port)], stdout=subprocess.PIPE, text=True
+        )
         try:
             server.stdout.readline()  # "sweeplab dashboard: http://..."
             base = f"http://127.0.0.1:{port}"
@@ -70,8 +72,10 @@ def main() -> None:
             cold = fetch_seconds(base + "/api/sweeps/scale/trials")
             warm = fetch_seconds(base + "/api/sweeps/scale/trials")
             curves = fetch_seconds(base + "/api/sweeps/scale/curves")
-            views = {v: (fetch_seconds(f"{base}/api/sweeps/scale/{v}"), fetch_seconds(f"{base}/api/sweeps/scale/{v}"))
-                     for v in ("decisions", "importance", "parallel", "best_so_far")}
+            views = {
+                v: (fetch_seconds(f"{base}/api/sweeps/scale/{v}"), fetch_seconds(f"{base}/api/sweeps/scale/{v}"))
+                for v in ("decisions", "importance", "parallel", "best_so_far")
+            }
             options = webdriver.ChromeOptions()
             for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
                 options.add_argument(a)
@@ -83,12 +87,15 @@ def main() -> None:
                 # the page marks when it has drawn the table and the charts; times from navigation start
                 mark = "return (performance.getEntriesByName(arguments[0])[0] || {}).startTime"
                 WebDriverWait(browser, 120).until(lambda b: b.execute_script(mark, "search-views") is not None)
-                table, charts, search = (browser.execute_script(mark, m) / 1000
-                                         for m in ("trials-table", "charts", "search-views"))
+                table, charts, search = (
+                    browser.execute_script(mark, m) / 1000 for m in ("trials-table", "charts", "search-views")
+                )
                 # each view's API is asked for with the others when the charts are drawn; a view is
                 # drawn when the four answers are in and those drawn before it are done
-                drawn = {v: browser.execute_script(mark, f"view-{v}") / 1000 - charts
-                         for v in ("decisions", "best-so-far", "importance", "parallel")}
+                drawn = {
+                    v: browser.execute_script(mark, f"view-{v}") / 1000 - charts
+                    for v in ("decisions", "best-so-far", "importance", "parallel")
+                }
                 rows = len(browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr"))
                 assert rows == args.trials, rows
                 assert browser.find_elements(By.CSS_SELECTOR, "#curves .main-svg .scatterlayer .trace")
@@ -98,21 +105,39 @@ def main() -> None:
             server.terminate()
             server.wait(10)
     print(f"sweep of {args.trials} trials x {args.epochs} epochs")
-    print(f"trials API: {cold:.2f} s cold (reads the store, runs the rules), {warm * 1000:.0f} ms cached; curves API {curves:.2f} s")
-    print(f"page (from navigation start): trials table drawn at {table:.2f} s (goal < 1 s; store already read), "
-          f"charts at {charts:.2f} s, the four search views {search - charts:.2f} s after")
-    print("  each search view drawn, after the charts (goal < 2 s): " +
-          ", ".join(f"{v} {t:.2f} s" for v, t in drawn.items()))
+    print(
+        f"trials API: {cold:.2f} s cold (reads the store, runs the rules), {warm * 1000:.0f} ms cached; curves API {curves:.2f} s"
+    )
+    print(
+        f"page (from navigation start): trials table drawn at {table:.2f} s (goal < 1 s; store already read), "
+        f"charts at {charts:.2f} s, the four search views {search - charts:.2f} s after"
+    )
+    print(
+        "  each search view drawn, after the charts (goal < 2 s): "
+        + ", ".join(f"{v} {t:.2f} s" for v, t in drawn.items())
+    )
     for v, (c, w) in views.items():
-        print(f"  /api/sweeps/ID/{v}: {c:.2f} s cold, {w * 1000:.0f} ms cached" +
-              (" (goal < 5 s)" if v == "importance" else ""))
-    print(json.dumps({"bench": "dashboard_load", "trials": args.trials, "api_trials_cold_s": round(cold, 3),
-                      "api_trials_warm_s": round(warm, 3), "api_curves_s": round(curves, 3),
-                      "page_table_s": round(table, 3), "page_charts_s": round(charts, 3),
-                      "page_search_views_after_charts_s": round(search - charts, 3),
-                      **{f"page_view_{v.replace('-', '_')}_after_charts_s": round(t, 3) for v, t in drawn.items()},
-                      **{f"api_{v}_cold_s": round(c, 3) for v, (c, _) in views.items()},
-                      **{f"api_{v}_warm_s": round(w, 3) for v, (_, w) in views.items()}}))
+        print(
+            f"  /api/sweeps/ID/{v}: {c:.2f} s cold, {w * 1000:.0f} ms cached"
+            + (" (goal < 5 s)" if v == "importance" else "")
+        )
+    print(
+        json.dumps(
+            {
+                "bench": "dashboard_load",
+                "trials": args.trials,
+                "api_trials_cold_s": round(cold, 3),
+                "api_trials_warm_s": round(warm, 3),
+                "api_curves_s": round(curves, 3),
+                "page_table_s": round(table, 3),
+                "page_charts_s": round(charts, 3),
+                "page_search_views_after_charts_s": round(search - charts, 3),
+                **{f"page_view_{v.replace('-', '_')}_after_charts_s": round(t, 3) for v, t in drawn.items()},
+                **{f"api_{v}_cold_s": round(c, 3) for v, (c, _) in views.items()},
+                **{f"api_{v}_warm_s": round(w, 3) for v, (_, w) in views.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ phase noise the LSTM tolerates.
 Trains through the same engine as ``sweeplab train`` (one process, one thread), prints
 a Markdown table: preset, phase noise, epochs, test MSE, the zero predictor's MSE, seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,18 @@ def train(preset: str, sets: list[str]) -> dict:
     with TemporaryDirectory() as out:
         t0 = time.perf_counter()
         row = train_one(exp, cfg, Path(out), threads=1)
-    return {"preset": preset, "phase_noise": cfg.phase_noise, "hidden": cfg.hidden_size, "L": cfg.seq_length,
-            "lr": cfg.lr, "epochs": row["epoch"], "val_mse": row["val_mse"], "test_mse": row["test_mse"],
-            "zero_mse": row["test_zero_mse"], "seconds": time.perf_counter() - t0}
+    return {
+        "preset": preset,
+        "phase_noise": cfg.phase_noise,
+        "hidden": cfg.hidden_size,
+        "L": cfg.seq_length,
+        "lr": cfg.lr,
+        "epochs": row["epoch"],
+        "val_mse": row["val_mse"],
+        "test_mse": row["test_mse"],
+        "zero_mse": row["test_zero_mse"],
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ MNIST digits; the classifier's score and the losses at each report, and the samp
 
 The grids stay in --out (default: a new folder under the system's temp folder).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,18 @@ from _common import SHARED_DATA, table  # noqa: E402
 
 from sweeplab.local_training import single_config, train_one  # noqa: E402
 
-COLUMNS = ["iteration", "frechet_distance", "recognisable", "recognisable_capped", "class_entropy", "train_d_loss", "train_g_loss",
-           "d_accuracy_real", "d_accuracy_fake", "epoch_seconds"]
+COLUMNS = [
+    "iteration",
+    "frechet_distance",
+    "recognisable",
+    "recognisable_capped",
+    "class_entropy",
+    "train_d_loss",
+    "train_g_loss",
+    "d_accuracy_real",
+    "d_accuracy_fake",
+    "epoch_seconds",
+]
 
 
 def main() -> None:
@@ -46,13 +57,19 @@ def main() -> None:
 
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     print(table(history, COLUMNS))
-    print(f"classifier on {len(data['train'])} training digits: held-out accuracy {row['classifier_accuracy']:.4f}, "
-          f"held-out real digits recognisable {row['real_recognisable']:.4f}")
-    print(f"best epoch {row['epoch']} (by frechet_distance); its test (5,000 generated): Fréchet distance "
-          f"{row['test_frechet_distance']:.1f}, recognisable {row['test_recognisable']:.4f}, "
-          f"class_entropy {row['test_class_entropy']:.3f} bits")
-    print(f"wall: classifier {t1 - t0:.1f} s (cached after a first run), GAN {cfg.epochs * cfg.report_every} iterations "
-          f"{t2 - t1:.1f} s ({1000 * (t2 - t1) / (cfg.epochs * cfg.report_every):.1f} ms an iteration, reports included)")
+    print(
+        f"classifier on {len(data['train'])} training digits: held-out accuracy {row['classifier_accuracy']:.4f}, "
+        f"held-out real digits recognisable {row['real_recognisable']:.4f}"
+    )
+    print(
+        f"best epoch {row['epoch']} (by frechet_distance); its test (5,000 generated): Fréchet distance "
+        f"{row['test_frechet_distance']:.1f}, recognisable {row['test_recognisable']:.4f}, "
+        f"class_entropy {row['test_class_entropy']:.3f} bits"
+    )
+    print(
+        f"wall: classifier {t1 - t0:.1f} s (cached after a first run), GAN {cfg.epochs * cfg.report_every} iterations "
+        f"{t2 - t1:.1f} s ({1000 * (t2 - t1) / (cfg.epochs * cfg.report_every):.1f} ms an iteration, reports included)"
+    )
     print(f"sample grids in {out}; last: {row.get('sample_grid')}")
 
 

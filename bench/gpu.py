@@ -29,6 +29,7 @@ numbers on the CPU (tiny model, 2 seqclf trials, no GPU share) to prove the code
 and nothing is appended to bench/results. Human lines (Markdown tables), then one JSON
 line; GPU figures are appended to bench/results/gpu.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,9 +67,11 @@ def timed_task(cls: type, device: Any) -> type:
         def build_model(self):
             model = super().build_model()
             encoder = getattr(getattr(model, "videomae", None), "encoder", None)
-            self.built = {"checkpointing_active": bool(getattr(encoder, "gradient_checkpointing", False)),
-                          "attention": getattr(model.config, "_attn_implementation", None),
-                          "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+            self.built = {
+                "checkpointing_active": bool(getattr(encoder, "gradient_checkpointing", False)),
+                "attention": getattr(model.config, "_attn_implementation", None),
+                "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+            }
             return model
 
         def train_batches(self, epoch: int):
@@ -100,11 +103,21 @@ def videomae_config(args: argparse.Namespace, cache: str, checkpointing: bool) -
     train_clips = args.steps * args.batch_size
     # a 70 / 15 / 15 split; max_rows caps train at steps x batch (val and test stay under it)
     size = math.ceil(train_clips / 0.7) + 2 * args.classes
-    values = {"model_size": args.model_size, "pretrained": args.pretrained, "num_frames": args.frames,
-              "image_size": args.image_size, "batch_size": args.batch_size, "epochs": args.epochs,
-              "early_stop_patience": 0, "synthetic_size": size, "synthetic_classes": args.classes,
-              "subset": args.classes, "max_rows": train_clips, "gradient_checkpointing": checkpointing,
-              "cache_dir": cache}
+    values = {
+        "model_size": args.model_size,
+        "pretrained": args.pretrained,
+        "num_frames": args.frames,
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "early_stop_patience": 0,
+        "synthetic_size": size,
+        "synthetic_classes": args.classes,
+        "subset": args.classes,
+        "max_rows": train_clips,
+        "gradient_checkpointing": checkpointing,
+        "cache_dir": cache,
+    }
     return trainable, trainable.config.from_dict(values)
 
 
@@ -135,15 +148,24 @@ def videomae_run(trainable: Any, cfg: Any, data: Any, device: Any, cpus: int, wo
     steps, clips = sum(e["steps"] for e in timed), sum(e["clips"] for e in timed)
     seconds = sum(e["train_s"] for e in timed)
     reported = [h["reported_at"] for h in session.history]
-    row = {"checkpointing": "on" if cfg.gradient_checkpointing else "off",
-           "checkpointing active": task.built["checkpointing_active"], "attention": task.built["attention"],
-           "params M": task.built["params_m"], "bf16 autocast": bool(cfg.amp and device.type == "cuda"),
-           "batch": cfg.batch_size, "steps/epoch": task.epochs[0]["steps"], "timed steps": steps,
-           "steps/s": steps / seconds, "clips/s": clips / seconds,
-           "warm-up epoch s": task.epochs[0]["train_s"],
-           "val s (median)": statistics.median(e["val_s"] for e in task.epochs),
-           "epoch s, report to report (median)": statistics.median(b - a for a, b in zip(reported, reported[1:])),
-           "checkpoint MB": session.ckpt_mb, "run s": run_s, "train_loss (last)": session.history[-1].get("train_loss")}
+    row = {
+        "checkpointing": "on" if cfg.gradient_checkpointing else "off",
+        "checkpointing active": task.built["checkpointing_active"],
+        "attention": task.built["attention"],
+        "params M": task.built["params_m"],
+        "bf16 autocast": bool(cfg.amp and device.type == "cuda"),
+        "batch": cfg.batch_size,
+        "steps/epoch": task.epochs[0]["steps"],
+        "timed steps": steps,
+        "steps/s": steps / seconds,
+        "clips/s": clips / seconds,
+        "warm-up epoch s": task.epochs[0]["train_s"],
+        "val s (median)": statistics.median(e["val_s"] for e in task.epochs),
+        "epoch s, report to report (median)": statistics.median(b - a for a, b in zip(reported, reported[1:])),
+        "checkpoint MB": session.ckpt_mb,
+        "run s": run_s,
+        "train_loss (last)": session.history[-1].get("train_loss"),
+    }
     if device.type == "cuda":
         row["peak allocated GiB"] = torch.cuda.max_memory_allocated(device) / 2**30
         row["peak reserved GiB"] = torch.cuda.max_memory_reserved(device) / 2**30
@@ -153,26 +175,42 @@ def videomae_run(trainable: Any, cfg: Any, data: Any, device: Any, cpus: int, wo
 def part_videomae(args: argparse.Namespace, device: Any, work: Path) -> dict[str, Any]:
     cache = args.cache or str(work / "cache")
     trainable, cfg = videomae_config(args, cache, False)
-    say(f"A. videomae: generating and caching {cfg.synthetic_size} clips ({args.frames} frames x {args.image_size} px) in {cache}")
+    say(
+        f"A. videomae: generating and caching {cfg.synthetic_size} clips ({args.frames} frames x {args.image_size} px) in {cache}"
+    )
     t0 = time.perf_counter()
     data = trainable.load_data(cfg)
     data_s = time.perf_counter() - t0
     counts = {s: len(v) for s, v in data.clips.items()}
-    say(f"   clips train/val/test {counts['train']}/{counts['val']}/{counts['test']} in {data_s:.0f} s "
-        f"({data.decoded} decoded)")
+    say(
+        f"   clips train/val/test {counts['train']}/{counts['val']}/{counts['test']} in {data_s:.0f} s "
+        f"({data.decoded} decoded)"
+    )
     rows = []
-    for checkpointing in ([False] if args.no_checkpointing else [False, True]):
+    for checkpointing in [False] if args.no_checkpointing else [False, True]:
         _, cfg = videomae_config(args, cache, checkpointing)
         label = cfg.pretrained or f"{cfg.model_size} (random init)"
-        say(f"   {label}, batch {cfg.batch_size}, gradient checkpointing {'on' if checkpointing else 'off'}: "
-            f"{cfg.epochs} epochs ({cfg.epochs - 1} timed) on {device.type}")
+        say(
+            f"   {label}, batch {cfg.batch_size}, gradient checkpointing {'on' if checkpointing else 'off'}: "
+            f"{cfg.epochs} epochs ({cfg.epochs - 1} timed) on {device.type}"
+        )
         rows.append(videomae_run(trainable, cfg, data, device, args.cpus, work))
         r = rows[-1]
-        mem = f", peak {r['peak allocated GiB']:.2f} GiB allocated / {r['peak reserved GiB']:.2f} reserved" \
-            if "peak allocated GiB" in r else ""
+        mem = (
+            f", peak {r['peak allocated GiB']:.2f} GiB allocated / {r['peak reserved GiB']:.2f} reserved"
+            if "peak allocated GiB" in r
+            else ""
+        )
         say(f"   -> {r['steps/s']:.3g} steps/s, {r['clips/s']:.3g} clips/s{mem}")
-    return {"model": cfg.pretrained or cfg.model_size, "frames": args.frames, "image_size": args.image_size,
-            "batch": args.batch_size, "clips": counts, "data_s": data_s, "rows": rows}
+    return {
+        "model": cfg.pretrained or cfg.model_size,
+        "frames": args.frames,
+        "image_size": args.image_size,
+        "batch": args.batch_size,
+        "clips": counts,
+        "data_s": data_s,
+        "rows": rows,
+    }
 
 
 # ---------------------------------------------------------------- main
@@ -181,8 +219,11 @@ def part_videomae(args: argparse.Namespace, device: Any, work: Path) -> dict[str
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", choices=("videomae", "packing"), help="run one part (default: both)")
-    p.add_argument("--cpu-check", action="store_true",
-                   help="no GPU needed: both parts with tiny numbers on the CPU, to prove the code path; records nothing")
+    p.add_argument(
+        "--cpu-check",
+        action="store_true",
+        help="no GPU needed: both parts with tiny numbers on the CPU, to prove the code path; records nothing",
+    )
     a = p.add_argument_group("A. videomae")
     a.add_argument("--model-size", default=None, choices=("tiny", "small", "base", "large"), help="default base")
     a.add_argument("--pretrained", metavar="DIR", help="a local Hugging Face VideoMAE folder instead of random init")
@@ -198,7 +239,9 @@ def main() -> int:
     b = p.add_argument_group("B. packing")
     b.add_argument("--trials", type=int, default=None, help="seqclf trials an arm (default 8)")
     b.add_argument("--pack", type=int, default=None, help="trials sharing the GPU in the packed arm (default 4)")
-    b.add_argument("--trial-seconds", type=float, default=None, help="about how long one trial trains alone (default 12)")
+    b.add_argument(
+        "--trial-seconds", type=float, default=None, help="about how long one trial trains alone (default 12)"
+    )
     b.add_argument("--seqclf-epochs", type=int, default=None, help="epochs a trial (default: from --trial-seconds)")
     b.add_argument("--seqclf-size", type=int, default=None, help="synthetic beats (default 12000)")
     b.add_argument("--cpus-per-trial", type=float, default=None, help="default 3")
@@ -210,14 +253,40 @@ def main() -> int:
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.cpu_check:
-        print("bench/gpu.py: needs a CUDA GPU and torch sees none here (--cpu-check runs the code path on the CPU "
-              "with tiny numbers and records nothing)", file=sys.stderr)
+        print(
+            "bench/gpu.py: needs a CUDA GPU and torch sees none here (--cpu-check runs the code path on the CPU "
+            "with tiny numbers and records nothing)",
+            file=sys.stderr,
+        )
         return 2
-    gpu_defaults = {"model_size": "base", "batch_size": 16, "frames": 16, "image_size": 224, "steps": 20, "epochs": 3,
-                    "classes": 10, "trials": 8, "pack": 4, "trial_seconds": 12.0, "seqclf_size": 12000,
-                    "cpus_per_trial": 3.0}
-    tiny = {"model_size": "tiny", "batch_size": 8, "frames": 4, "image_size": 32, "steps": 2, "epochs": 2,
-            "classes": 3, "trials": 2, "pack": 2, "trial_seconds": 0.1, "seqclf_size": 300, "cpus_per_trial": 1.0}
+    gpu_defaults = {
+        "model_size": "base",
+        "batch_size": 16,
+        "frames": 16,
+        "image_size": 224,
+        "steps": 20,
+        "epochs": 3,
+        "classes": 10,
+        "trials": 8,
+        "pack": 4,
+        "trial_seconds": 12.0,
+        "seqclf_size": 12000,
+        "cpus_per_trial": 3.0,
+    }
+    tiny = {
+        "model_size": "tiny",
+        "batch_size": 8,
+        "frames": 4,
+        "image_size": 32,
+        "steps": 2,
+        "epochs": 2,
+        "classes": 3,
+        "trials": 2,
+        "pack": 2,
+        "trial_seconds": 0.1,
+        "seqclf_size": 300,
+        "cpus_per_trial": 1.0,
+    }
     for key, value in (tiny if args.cpu_check else gpu_defaults).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -243,21 +312,55 @@ def main() -> int:
 
     if "videomae" in figures:
         v = figures["videomae"]
-        print(f"\nA. videomae {v['model']}, batch {v['batch']} of {v['frames']} frames x {v['image_size']} px "
-              f"(generated clips), engine.fit on {device.type}; steps/s over epochs 2..{args.epochs}")
-        cols = ["checkpointing", "checkpointing active", "bf16 autocast", "attention", "steps/s", "clips/s",
-                "peak allocated GiB", "peak reserved GiB", "steps/epoch", "timed steps", "warm-up epoch s",
-                "epoch s, report to report (median)", "checkpoint MB"]
+        print(
+            f"\nA. videomae {v['model']}, batch {v['batch']} of {v['frames']} frames x {v['image_size']} px "
+            f"(generated clips), engine.fit on {device.type}; steps/s over epochs 2..{args.epochs}"
+        )
+        cols = [
+            "checkpointing",
+            "checkpointing active",
+            "bf16 autocast",
+            "attention",
+            "steps/s",
+            "clips/s",
+            "peak allocated GiB",
+            "peak reserved GiB",
+            "steps/epoch",
+            "timed steps",
+            "warm-up epoch s",
+            "epoch s, report to report (median)",
+            "checkpoint MB",
+        ]
         print(table(v["rows"], [c for c in cols if any(c in r for r in v["rows"])]))
     if "packing" in figures:
         k = figures["packing"]
-        print(f"\nB. packing: {args.trials} seqclf trials x {k['epochs']} epochs through tuning.run on a local Ray "
-              f"({k['num_cpus']} CPUs, {k['cpus_per_trial']:g} a trial); goal: packed / one a GPU >= 3x")
+        print(
+            f"\nB. packing: {args.trials} seqclf trials x {k['epochs']} epochs through tuning.run on a local Ray "
+            f"({k['num_cpus']} CPUs, {k['cpus_per_trial']:g} a trial); goal: packed / one a GPU >= 3x"
+        )
         first = "trials a GPU" if device.type == "cuda" else "trials at once (CPU)"
-        print(table(k["arms"], [first, "gpus_per_trial", "wall_s", "trials/hour", "trials/hour over the trial span",
-                                "peak at once", "mean at once", "median epoch s", "median trial s", "devices", "gpu ids"]))
-        print(f"ratio (trials/hour, packed / one a GPU): {k['ratio']:.2f}x over tuning.run's wall time, "
-              f"{k['ratio_over_trial_span']:.2f}x over the trials' span")
+        print(
+            table(
+                k["arms"],
+                [
+                    first,
+                    "gpus_per_trial",
+                    "wall_s",
+                    "trials/hour",
+                    "trials/hour over the trial span",
+                    "peak at once",
+                    "mean at once",
+                    "median epoch s",
+                    "median trial s",
+                    "devices",
+                    "gpu ids",
+                ],
+            )
+        )
+        print(
+            f"ratio (trials/hour, packed / one a GPU): {k['ratio']:.2f}x over tuning.run's wall time, "
+            f"{k['ratio_over_trial_span']:.2f}x over the trials' span"
+        )
     print(f"wall time {time.perf_counter() - T0:.0f} s")
     if args.cpu_check:
         print("CPU check only: these are not GPU figures (tiny model, tiny trials, no GPU share); nothing recorded")

@@ -5,6 +5,7 @@ other 800 (test_fraction), held out of training.
 
     python bench/imdb_sample.py [--data ../shared/data/imdb/imdb_sample_texts.csv] [--set lr=1e-3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +35,18 @@ def main() -> None:
             t0 = time.perf_counter()
             row = train_one(exp, cfg, Path(out), threads=1)
             history = [json.loads(line) for line in (Path(out) / "history.jsonl").read_text().splitlines()]
-        rows.append({"preset": preset, "train/val/test rows": "/".join(str(len(data[s][1])) for s in ("train", "val", "test")),
-                     "epochs": row["epoch"], "best val_accuracy": max(h["val_accuracy"] for h in history),
-                     "last val_accuracy": row["val_accuracy"], "train_accuracy": row["train_accuracy"],
-                     "test_accuracy": row["test_accuracy"], "seconds": time.perf_counter() - t0})
+        rows.append(
+            {
+                "preset": preset,
+                "train/val/test rows": "/".join(str(len(data[s][1])) for s in ("train", "val", "test")),
+                "epochs": row["epoch"],
+                "best val_accuracy": max(h["val_accuracy"] for h in history),
+                "last val_accuracy": row["val_accuracy"],
+                "train_accuracy": row["train_accuracy"],
+                "test_accuracy": row["test_accuracy"],
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         print("test confusion matrix (rows real neg,pos; columns predicted):", json.loads(row["test_confusion_matrix"]))
     print(table(rows, list(rows[0])))
 

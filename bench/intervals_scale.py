@@ -10,6 +10,7 @@ macro F1 and of accuracy, then ``analyze`` and ``best`` in-process and ``analyze
 process) and appends them to bench/results/intervals_scale.jsonl. Goal: the bootstrap of the
 sweep metric under a few seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,24 +51,58 @@ def synthetic_store(folder: Path, trials: int, rows: int, epochs: int = 3, seed:
         pred = np.where(keep, y, rng.integers(0, len(SHARES), rows))
         f1 = float(f1_score(y, pred, average="macro", zero_division=0))
         acc = float(accuracy_score(y, pred))
-        config = {"cell": "gru", "hidden_dim": int(rng.choice([32, 64, 128])), "n_layers": int(rng.integers(1, 4)),
-                  "bidirectional": bool(rng.integers(0, 2)), "lr": float(10 ** rng.uniform(-3, -1.5)), "epochs": epochs}
+        config = {
+            "cell": "gru",
+            "hidden_dim": int(rng.choice([32, 64, 128])),
+            "n_layers": int(rng.integers(1, 4)),
+            "bidirectional": bool(rng.integers(0, 2)),
+            "lr": float(10 ** rng.uniform(-3, -1.5)),
+            "epochs": epochs,
+        }
         for e in range(1, epochs + 1):
             last = e == epochs
-            h_rows.append({"trial_id": tid, "epoch": e, "training_iteration": e, "is_best": True,
-                           "val_macro_f1": f1 * (0.7 + 0.1 * e) if not last else f1,
-                           "val_accuracy": acc * (0.7 + 0.1 * e) if not last else acc,
-                           "test_macro_f1": f1 - 0.01, "time_total_s": 2.0 * e})
-        t_rows.append({"trial_id": tid, "status": "TERMINATED", "preset": None, "error": None,
-                       **{f"config/{k}": v for k, v in config.items()}, "iterations": epochs,
-                       "wall_time_s": 2.0 * epochs, "best/val_macro_f1": f1,
-                       "val_predictions": json.dumps(class_predictions(y, pred, len(SHARES), 0))})
+            h_rows.append(
+                {
+                    "trial_id": tid,
+                    "epoch": e,
+                    "training_iteration": e,
+                    "is_best": True,
+                    "val_macro_f1": f1 * (0.7 + 0.1 * e) if not last else f1,
+                    "val_accuracy": acc * (0.7 + 0.1 * e) if not last else acc,
+                    "test_macro_f1": f1 - 0.01,
+                    "time_total_s": 2.0 * e,
+                }
+            )
+        t_rows.append(
+            {
+                "trial_id": tid,
+                "status": "TERMINATED",
+                "preset": None,
+                "error": None,
+                **{f"config/{k}": v for k, v in config.items()},
+                "iterations": epochs,
+                "wall_time_s": 2.0 * epochs,
+                "best/val_macro_f1": f1,
+                "val_predictions": json.dumps(class_predictions(y, pred, len(SHARES), 0)),
+            }
+        )
     store.write_frame(str(folder / store.TRIALS), pd.DataFrame(t_rows))
     store.write_frame(str(folder / store.HISTORY), pd.DataFrame(h_rows))
-    files.write_json(str(folder / store.SWEEP_JSON), {
-        "experiment": "seqclf", "metric": "val_macro_f1", "mode": "max", "scheduler": "asha", "searcher": "optuna",
-        "seed": seed, "name": "intervals_scale", "space": spaces.find("seqclf_gru").read_text(),
-        "space_file": "seqclf_gru.yaml", "presets": {}})
+    files.write_json(
+        str(folder / store.SWEEP_JSON),
+        {
+            "experiment": "seqclf",
+            "metric": "val_macro_f1",
+            "mode": "max",
+            "scheduler": "asha",
+            "searcher": "optuna",
+            "seed": seed,
+            "name": "intervals_scale",
+            "space": spaces.find("seqclf_gru").read_text(),
+            "space_file": "seqclf_gru.yaml",
+            "presets": {},
+        },
+    )
 
 
 def timed(fn) -> float:
@@ -107,7 +142,9 @@ def main() -> None:
         figures["analyze_inprocess_s"] = timed(lambda: quiet(["analyze", str(folder)]))
         figures["best_inprocess_s"] = timed(lambda: quiet(["best", str(folder)]))
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "sweeplab", "analyze", str(folder)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "sweeplab", "analyze", str(folder)], check=True, stdout=subprocess.DEVNULL
+        )
         figures["analyze_new_process_s"] = time.perf_counter() - t0
     figures["load_average_before"] = load_before
     figures = {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}

@@ -13,6 +13,7 @@ test fails says FAILED. About 30 minutes on 2 cores.
 
 Prints the matrix and appends it to bench/results/kill_matrix.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,22 +32,34 @@ STORAGES = {
     "file": "tests/test_reliability.py::test_on_file_uri_storage_a_killed_driver_loses_and_repeats_nothing",
     "worker": "tests/test_cluster.py::test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing",
     "s3": "tests/test_reliability.py::test_on_a_real_s3_server_a_killed_driver_loses_and_repeats_nothing_and_every_reader_"
-          "reads_it",
+    "reads_it",
 }
-COLUMNS = {"local": "local path", "file": "file://", "worker": "file://, worker node killed first",
-           "s3": "s3:// (a real S3 server: moto's)"}
+COLUMNS = {
+    "local": "local path",
+    "file": "file://",
+    "worker": "file://, worker node killed first",
+    "s3": "s3:// (a real S3 server: moto's)",
+}
 # what the tests print once a cell has passed
-LOCAL = re.compile(r"^(?P<point>[a-z-]+): finished before kill (?P<finished>\d+), trials dropped \d+, rows before "
-                   r"\d+, after (?P<rows>\d+), lost (?P<lost>\d+), duplicated (?P<dup>\d+)")
-WORKER = re.compile(r"^worker node killed, then the driver at (?P<point>[a-z-]+): finished before (?P<finished>\d+), "
-                    r"\d+ trials, (?P<rows>\d+) rows, lost (?P<lost>\d+), duplicated (?P<dup>\d+)")
+LOCAL = re.compile(
+    r"^(?P<point>[a-z-]+): finished before kill (?P<finished>\d+), trials dropped \d+, rows before "
+    r"\d+, after (?P<rows>\d+), lost (?P<lost>\d+), duplicated (?P<dup>\d+)"
+)
+WORKER = re.compile(
+    r"^worker node killed, then the driver at (?P<point>[a-z-]+): finished before (?P<finished>\d+), "
+    r"\d+ trials, (?P<rows>\d+) rows, lost (?P<lost>\d+), duplicated (?P<dup>\d+)"
+)
 
 
 def run(storage: str) -> dict[str, dict]:
     """Each kill point's figures on one storage (a point whose test failed: {"failed": True})."""
     ids = [f"{STORAGES[storage]}[{p}]" for p in POINTS]
-    out = subprocess.run([sys.executable, "-m", "pytest", "-m", "slow", "-s", "-q", "-p", "no:cacheprovider",
-                          "-rf", *ids], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "slow", "-s", "-q", "-p", "no:cacheprovider", "-rf", *ids],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     cells: dict[str, dict] = {p: {"failed": True} for p in POINTS}
     for line in out.stdout.splitlines():
         match = (WORKER if storage == "worker" else LOCAL).match(line.strip())
@@ -72,12 +85,23 @@ def main() -> None:
             return "FAILED"
         return f"lost {c['lost']}, twice {c['dup']} ({c['rows']} rows; {c['finished']} trials done before)"
 
-    print(table([{"kill point": p, **{COLUMNS[s]: cell(matrix[s][p]) for s in storages}} for p in POINTS],
-                ["kill point", *(COLUMNS[s] for s in storages)]))
+    print(
+        table(
+            [{"kill point": p, **{COLUMNS[s]: cell(matrix[s][p]) for s in storages}} for p in POINTS],
+            ["kill point", *(COLUMNS[s] for s in storages)],
+        )
+    )
     cells = [c for s in storages for c in matrix[s].values()]
-    record("kill_matrix", {"matrix": matrix, "cells": len(cells), "failed": sum(1 for c in cells if c.get("failed")),
-                           "rows_lost": sum(c.get("lost", 0) for c in cells),
-                           "rows_twice": sum(c.get("dup", 0) for c in cells)})
+    record(
+        "kill_matrix",
+        {
+            "matrix": matrix,
+            "cells": len(cells),
+            "failed": sum(1 for c in cells if c.get("failed")),
+            "rows_lost": sum(c.get("lost", 0) for c in cells),
+            "rows_twice": sum(c.get("dup", 0) for c in cells),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ layer can remove, against what the sweep adds on top of it (Ray's start, Tune, s
 
 Prints where the sweep's extra time goes, and appends the figures to bench/results/overhead.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,13 @@ def bare(trainable, exp, values: dict) -> float:
     data = trainable.load_data(cfg)  # a sweep builds it once in the driver; not timed here either
     t0 = time.perf_counter()
     with TemporaryDirectory() as out:
-        engine.fit(trainable.task, cfg, data, LocalSession(out, cpus=1, echo=lambda _: None), engine.Monitor(exp.metric, exp.mode))
+        engine.fit(
+            trainable.task,
+            cfg,
+            data,
+            LocalSession(out, cpus=1, echo=lambda _: None),
+            engine.Monitor(exp.metric, exp.mode),
+        )
     return time.perf_counter() - t0
 
 
@@ -73,8 +80,12 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=16)
     p.add_argument("--seconds", type=float, default=10.0, help="about how long one trial trains")
     p.add_argument("--cpus", type=int, default=2)
-    p.add_argument("--search", choices=["fifo", "default"], default="fifo",
-                   help="fifo: a grid of --trials configs, none paused; default: promotion ASHA + RungTPE")
+    p.add_argument(
+        "--search",
+        choices=["fifo", "default"],
+        default="fifo",
+        help="fifo: a grid of --trials configs, none paused; default: promotion ASHA + RungTPE",
+    )
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     exp = registry.get("freq")
@@ -86,9 +97,11 @@ def main() -> None:
     per_epoch = bare(trainable, exp, {**BASE, "epochs": 3}) / 3
     epochs = max(2, round(args.seconds / per_epoch))
     lrs = [round(1e-3 * (1 + i), 6) for i in range(args.trials)]  # same cost, different configs
-    space = (f"experiment: freq\nmethod: grid\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: fifo\n"
-             f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
-             f"parameters:\n  lr: {{values: {lrs}}}\n")
+    space = (
+        f"experiment: freq\nmethod: grid\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: fifo\n"
+        f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
+        f"parameters:\n  lr: {{values: {lrs}}}\n"
+    )
 
     if args.search == "default":
         return default_search(args, trainable, exp, epochs)
@@ -114,59 +127,113 @@ def main() -> None:
         {"what": "  Ray start (ray.init, in-process)", "seconds": ray_start},
         {"what": "  time inside trials, summed", "seconds": in_trials},
         {"what": "    epochs (train + validation), summed", "seconds": epochs_in_sweep},
-        {"what": f"    report + checkpoint after each epoch ({per_report * 1000:.0f} ms, median), summed", "seconds": reporting},
+        {
+            "what": f"    report + checkpoint after each epoch ({per_report * 1000:.0f} ms, median), summed",
+            "seconds": reporting,
+        },
         {"what": "    trial set-up (data from the object store, model, session), summed", "seconds": setup},
         {"what": "bare loop: the same trainings one after another, summed", "seconds": sum(bare_times)},
         {"what": f"  divided by {args.cpus} slots (the ideal sweep)", "seconds": ideal},
         {"what": "ratio sweep / ideal (goal <= 1.10)", "seconds": ratio},
-        {"what": "  the same without Ray's start (a sweep on a running cluster)", "seconds": (sweep_wall - ray_start) / ideal},
-        {"what": f"bare in {args.cpus} processes at once, no Ray (the slowest slot's trainings, summed)", "seconds": parallel},
+        {
+            "what": "  the same without Ray's start (a sweep on a running cluster)",
+            "seconds": (sweep_wall - ray_start) / ideal,
+        },
+        {
+            "what": f"bare in {args.cpus} processes at once, no Ray (the slowest slot's trainings, summed)",
+            "seconds": parallel,
+        },
         {"what": "  the machine's own parallel slowdown: that / ideal", "seconds": parallel / ideal},
         {"what": "  what the sweep adds on top: sweep / bare parallel", "seconds": sweep_wall / parallel},
         {"what": "    without Ray's start", "seconds": (sweep_wall - ray_start) / parallel},
     ]
     print(table(rows, ["what", "seconds"]))
     slowdown = epochs_in_sweep / sum(bare_times)
-    print(f"\nepochs in the sweep ran {slowdown:.3f}x as long as the whole bare trainings "
-          f"({args.cpus} trainings sharing the machine's memory and caches, plus the driver)")
-    record("overhead", {"trials": args.trials, "epochs": epochs, "cpus": args.cpus, "trial_seconds_bare": sum(bare_times) / len(bare_times),
-                        "sweep_wall_s": sweep_wall, "ray_start_s": ray_start, "bare_sum_s": sum(bare_times),
-                        "ideal_s": ideal, "ratio": ratio, "bare_parallel_s": parallel,
-                        "machine_parallel_slowdown": parallel / ideal, "ratio_to_bare_parallel": sweep_wall / parallel,
-                        "ratio_to_bare_parallel_without_ray_start": (sweep_wall - ray_start) / parallel, "ratio_without_ray_start": (sweep_wall - ray_start) / ideal, "inside_trials_s": in_trials, "epochs_in_sweep_s": epochs_in_sweep,
-                        "report_checkpoint_s": reporting, "report_checkpoint_per_epoch_s": per_report,
-                        "trial_setup_s": setup})
+    print(
+        f"\nepochs in the sweep ran {slowdown:.3f}x as long as the whole bare trainings "
+        f"({args.cpus} trainings sharing the machine's memory and caches, plus the driver)"
+    )
+    record(
+        "overhead",
+        {
+            "trials": args.trials,
+            "epochs": epochs,
+            "cpus": args.cpus,
+            "trial_seconds_bare": sum(bare_times) / len(bare_times),
+            "sweep_wall_s": sweep_wall,
+            "ray_start_s": ray_start,
+            "bare_sum_s": sum(bare_times),
+            "ideal_s": ideal,
+            "ratio": ratio,
+            "bare_parallel_s": parallel,
+            "machine_parallel_slowdown": parallel / ideal,
+            "ratio_to_bare_parallel": sweep_wall / parallel,
+            "ratio_to_bare_parallel_without_ray_start": (sweep_wall - ray_start) / parallel,
+            "ratio_without_ray_start": (sweep_wall - ray_start) / ideal,
+            "inside_trials_s": in_trials,
+            "epochs_in_sweep_s": epochs_in_sweep,
+            "report_checkpoint_s": reporting,
+            "report_checkpoint_per_epoch_s": per_report,
+            "trial_setup_s": setup,
+        },
+    )
 
 
 def default_search(args, trainable, exp, epochs: int) -> None:
     """The same trainings under the default search: pauses and resumes included."""
-    space = (f"experiment: freq\nmethod: bayes\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: promotion\n"
-             f"num_samples: {args.trials}\n"
-             f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
-             "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
+    space = (
+        f"experiment: freq\nmethod: bayes\nmetric: {{name: val_mse, goal: minimize}}\nscheduler: promotion\n"
+        f"num_samples: {args.trials}\n"
+        f"fixed: {{epochs: {epochs}, " + ", ".join(f"{k}: {v}" for k, v in BASE.items()) + "}\n"
+        "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
+    )
     with TemporaryDirectory() as tmp:
         trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
         decisions = pd.read_parquet(Path(tmp) / "overhead" / "decisions.parquet")
-    per_epoch = sum(bare(trainable, exp, {**BASE, "epochs": epochs, "lr": 1e-3 * (1 + i)}) for i in range(3)) / (3 * epochs)
+    per_epoch = sum(bare(trainable, exp, {**BASE, "epochs": epochs, "lr": 1e-3 * (1 + i)}) for i in range(3)) / (
+        3 * epochs
+    )
     trained = int(trials["epochs_trained"].sum())
     ideal = per_epoch * trained / args.cpus
     pauses, resumes = int((decisions["action"] == "pause").sum()), int((decisions["action"] == "promote").sum())
     rows = [
-        {"what": f"sweep, default search: {len(trials)} trials, {trained} epochs trained (budget {args.trials} x "
-                 f"{epochs}), {pauses} pauses, {resumes} resumes, {args.cpus} at once (wall)", "seconds": sweep_wall},
+        {
+            "what": f"sweep, default search: {len(trials)} trials, {trained} epochs trained (budget {args.trials} x "
+            f"{epochs}), {pauses} pauses, {resumes} resumes, {args.cpus} at once (wall)",
+            "seconds": sweep_wall,
+        },
         {"what": "  Ray start (ray.init, in-process)", "seconds": ray_start},
-        {"what": "  epochs (train + validation) inside the trials, summed", "seconds": float(history["epoch_seconds"].sum())},
-        {"what": f"bare loop: {per_epoch * 1000:.0f} ms an epoch x {trained} epochs / {args.cpus} slots (the ideal)",
-         "seconds": ideal},
+        {
+            "what": "  epochs (train + validation) inside the trials, summed",
+            "seconds": float(history["epoch_seconds"].sum()),
+        },
+        {
+            "what": f"bare loop: {per_epoch * 1000:.0f} ms an epoch x {trained} epochs / {args.cpus} slots (the ideal)",
+            "seconds": ideal,
+        },
         {"what": "ratio sweep / ideal (goal <= 1.10)", "seconds": sweep_wall / ideal},
         {"what": "  the same without Ray's start", "seconds": (sweep_wall - ray_start) / ideal},
     ]
     print(table(rows, ["what", "seconds"]))
-    record("overhead", {"search": "default", "trials": len(trials), "budget_trials": args.trials, "epochs": epochs,
-                        "cpus": args.cpus, "epochs_trained": trained, "pauses": pauses, "resumes": resumes,
-                        "bare_epoch_s": per_epoch, "sweep_wall_s": sweep_wall, "ray_start_s": ray_start,
-                        "ideal_s": ideal, "ratio": sweep_wall / ideal,
-                        "ratio_without_ray_start": (sweep_wall - ray_start) / ideal})
+    record(
+        "overhead",
+        {
+            "search": "default",
+            "trials": len(trials),
+            "budget_trials": args.trials,
+            "epochs": epochs,
+            "cpus": args.cpus,
+            "epochs_trained": trained,
+            "pauses": pauses,
+            "resumes": resumes,
+            "bare_epoch_s": per_epoch,
+            "sweep_wall_s": sweep_wall,
+            "ray_start_s": ray_start,
+            "ideal_s": ideal,
+            "ratio": sweep_wall / ideal,
+            "ratio_without_ray_start": (sweep_wall - ray_start) / ideal,
+        },
+    )
 
 
 if __name__ == "__main__":

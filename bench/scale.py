@@ -18,6 +18,7 @@ with no sweeplab code at all.
 
 Prints the per-trial costs and appends the figures to bench/results/scale.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,16 +54,26 @@ def plain_tune_floor(trials: int, cpus: int) -> float:
     def objective(config):
         tune.report({"val_mse": config["lr"]})
 
-    ours = {k: os.environ.pop(k) for k in ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "TUNE_GLOBAL_CHECKPOINT_S")
-            if k in os.environ}  # what sweeplab's init_ray set: Ray's defaults here
+    ours = {
+        k: os.environ.pop(k)
+        for k in ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "TUNE_GLOBAL_CHECKPOINT_S")
+        if k in os.environ
+    }  # what sweeplab's init_ray set: Ray's defaults here
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:
         with TemporaryDirectory() as tmp:
             tuner = tune.Tuner(
-                tune.with_resources(objective, {"cpu": 1}), param_space={"lr": tune.loguniform(1e-4, 1e-2)},
-                tune_config=tune.TuneConfig(metric="val_mse", mode="min", num_samples=trials, reuse_actors=True,
-                                            search_alg=tune.search.BasicVariantGenerator(max_concurrent=cpus)),
-                run_config=tune.RunConfig(storage_path=tmp, name="plain", verbose=0))
+                tune.with_resources(objective, {"cpu": 1}),
+                param_space={"lr": tune.loguniform(1e-4, 1e-2)},
+                tune_config=tune.TuneConfig(
+                    metric="val_mse",
+                    mode="min",
+                    num_samples=trials,
+                    reuse_actors=True,
+                    search_alg=tune.search.BasicVariantGenerator(max_concurrent=cpus),
+                ),
+                run_config=tune.RunConfig(storage_path=tmp, name="plain", verbose=0),
+            )
             t0 = time.perf_counter()
             tuner.fit()
             return time.perf_counter() - t0
@@ -75,9 +86,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=1000)
     p.add_argument("--cpus", type=int, default=2)
-    p.add_argument("--default-search", action="store_true",
-                   help="sweeplab's default search (promotion ASHA + RungTPE, whose budget is num_samples epochs) "
-                        "instead of random + fifo: what the scheduler and searcher cost a trial")
+    p.add_argument(
+        "--default-search",
+        action="store_true",
+        help="sweeplab's default search (promotion ASHA + RungTPE, whose budget is num_samples epochs) "
+        "instead of random + fifo: what the scheduler and searcher cost a trial",
+    )
     args = p.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     exp = registry.get("freq")
@@ -90,16 +104,23 @@ def main() -> None:
     with TemporaryDirectory() as out:
         for i in range(30):
             t0 = time.perf_counter()
-            engine.fit(trainable.task, cfg, data, LocalSession(Path(out) / str(i), cpus=1, echo=lambda _: None),
-                       engine.Monitor(exp.metric, exp.mode))
+            engine.fit(
+                trainable.task,
+                cfg,
+                data,
+                LocalSession(Path(out) / str(i), cpus=1, echo=lambda _: None),
+                engine.Monitor(exp.metric, exp.mode),
+            )
             times.append(time.perf_counter() - t0)
     per_trial = sorted(times)[len(times) // 2]
     minimum = args.trials * per_trial / args.cpus
 
     def space(search: str) -> str:
-        return ("experiment: freq\n" + search + "metric: {name: val_mse, goal: minimize}\n"
-                "fixed: {" + ", ".join(f"{k}: {v}" for k, v in TINY.items()) + "}\n"
-                "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n")
+        return (
+            "experiment: freq\n" + search + "metric: {name: val_mse, goal: minimize}\n"
+            "fixed: {" + ", ".join(f"{k}: {v}" for k, v in TINY.items()) + "}\n"
+            "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
+        )
 
     fifo = space("method: random\nscheduler: fifo\n")
     if args.default_search:
@@ -110,9 +131,12 @@ def main() -> None:
         wall, ray_start = sweep.wall, sweep.ray_start
         noop = Path(tmp) / "noop.py"
         noop.write_text(NOOP)
-        floor_space = fifo.split("fixed:")[0].replace("experiment: freq\n", "") + "parameters:" + fifo.split("parameters:")[1]
-        floor_sweep = timed_sweep(tmp, "floor", floor_space, args.cpus, num_samples=args.trials,
-                                  trainable=f"{noop}:objective")
+        floor_space = (
+            fifo.split("fixed:")[0].replace("experiment: freq\n", "") + "parameters:" + fifo.split("parameters:")[1]
+        )
+        floor_sweep = timed_sweep(
+            tmp, "floor", floor_space, args.cpus, num_samples=args.trials, trainable=f"{noop}:objective"
+        )
         floor_wall, floor_start = floor_sweep.wall, floor_sweep.ray_start
     plain_wall = plain_tune_floor(args.trials, args.cpus)
     per_slot = (wall - ray_start) * args.cpus / args.trials  # wall a trial holds a CPU for
@@ -130,15 +154,30 @@ def main() -> None:
         {"what": "  the bare training", "value": per_trial},
         {"what": "  sweeplab's own per trial (the rest)", "value": per_slot - floor - per_trial},
         {"what": "ratio sweep / minimum (goal <= 1.5)", "value": wall / minimum},
-        {"what": "ratio if trials held no Tune floor: (wall - floor x trials / CPUs) / minimum",
-         "value": (wall - floor * args.trials / args.cpus) / minimum},
+        {
+            "what": "ratio if trials held no Tune floor: (wall - floor x trials / CPUs) / minimum",
+            "value": (wall - floor * args.trials / args.cpus) / minimum,
+        },
     ]
     print(table(rows, ["what", "value"]))
-    record("scale", {"search": "fifo+random", "trials": args.trials, "cpus": args.cpus, "bare_trial_s": per_trial,
-                     "minimum_s": minimum, "wall_s": wall, "ray_start_s": ray_start, "cpu_wall_per_trial_s": per_slot,
-                     "driver_cpu_per_trial_s": sweep.driver_cpu / args.trials,
-                     "tune_floor_per_trial_s": floor, "plain_tune_floor_per_trial_s": plain,
-                     "sweeplab_per_trial_s": per_slot - floor - per_trial, "ratio": wall / minimum})
+    record(
+        "scale",
+        {
+            "search": "fifo+random",
+            "trials": args.trials,
+            "cpus": args.cpus,
+            "bare_trial_s": per_trial,
+            "minimum_s": minimum,
+            "wall_s": wall,
+            "ray_start_s": ray_start,
+            "cpu_wall_per_trial_s": per_slot,
+            "driver_cpu_per_trial_s": sweep.driver_cpu / args.trials,
+            "tune_floor_per_trial_s": floor,
+            "plain_tune_floor_per_trial_s": plain,
+            "sweeplab_per_trial_s": per_slot - floor - per_trial,
+            "ratio": wall / minimum,
+        },
+    )
 
 
 def default_search(args, default: str, fifo: str, per_trial: float, minimum: float) -> None:
@@ -161,14 +200,33 @@ def default_search(args, default: str, fifo: str, per_trial: float, minimum: flo
         {"what": "ratio sweep / minimum", "default": ours.wall / minimum, "fifo + random": base.wall / minimum},
     ]
     print(table(rows, ["what", "default", "fifo + random"]))
-    print(f"the default search costs the driver {1000 * (cpu_ours - cpu_base):.1f} ms of CPU a trial "
-          f"and a CPU {1000 * (wall_ours - wall_base):.1f} ms of wall a trial beyond fifo + random")
-    record("scale", {"search": "promotion+rung_tpe", "trials": n_ours, "cpus": args.cpus, "bare_trial_s": per_trial,
-                     "wall_s": ours.wall, "ray_start_s": ours.ray_start, "cpu_wall_per_trial_s": wall_ours,
-                     "driver_cpu_per_trial_s": cpu_ours, "ratio": ours.wall / minimum,
-                     "fifo_random": {"trials": n_base, "wall_s": base.wall, "cpu_wall_per_trial_s": wall_base,
-                                     "driver_cpu_per_trial_s": cpu_base},
-                     "search_cpu_per_trial_s": cpu_ours - cpu_base, "search_wall_per_trial_s": wall_ours - wall_base})
+    print(
+        f"the default search costs the driver {1000 * (cpu_ours - cpu_base):.1f} ms of CPU a trial "
+        f"and a CPU {1000 * (wall_ours - wall_base):.1f} ms of wall a trial beyond fifo + random"
+    )
+    record(
+        "scale",
+        {
+            "search": "promotion+rung_tpe",
+            "trials": n_ours,
+            "cpus": args.cpus,
+            "bare_trial_s": per_trial,
+            "wall_s": ours.wall,
+            "ray_start_s": ours.ray_start,
+            "cpu_wall_per_trial_s": wall_ours,
+            "driver_cpu_per_trial_s": cpu_ours,
+            "ratio": ours.wall / minimum,
+            "fifo_random": {
+                "trials": n_base,
+                "wall_s": base.wall,
+                "cpu_wall_per_trial_s": wall_base,
+                "driver_cpu_per_trial_s": cpu_base,
+            },
+            "search_cpu_per_trial_s": cpu_ours - cpu_base,
+            "search_wall_per_trial_s": wall_ours - wall_base,
+        },
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -95,6 +95,7 @@ Peers (the ``bench`` extra of pyproject.toml): onnxruntime, hpbandster + ConfigS
 ASHA, BOHB and DEHB; its metadata pins numpy<1.27, so it is installed on its own with
 ``pip install --no-deps syne-tune==0.14.2 dill`` (it runs as used here on numpy 2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,12 +124,25 @@ REAL = ("freq", "seqclf")  # real trainings (bench/_sq_real.py)
 QUICK = {"tasks": lcb.DEV_TASKS[:2], "seeds": 1, "budget_trials": 10}
 REAL_LCBENCH = {"tasks": lcb.DEV_TASKS[:2], "seeds": 2, "budget_trials": 20}  # --real's defaults
 WORKER_CHOICES = (1, 2, 4, 8)
-PEER_DISTS = ("ray", "optuna", "syne-tune", "hpbandster", "ConfigSpace", "statsmodels", "onnxruntime", "numpy",
-              "scipy", "matplotlib")
-INSTALL = {"syne_tune": "pip install --no-deps syne-tune==0.14.2 dill==0.4.1",
-           "hpbandster": "pip install hpbandster==0.7.4 ConfigSpace==1.2.2",
-           "ConfigSpace": "pip install ConfigSpace==1.2.2", "statsmodels": "pip install statsmodels",
-           "onnxruntime": "pip install onnxruntime==1.32.0"}
+PEER_DISTS = (
+    "ray",
+    "optuna",
+    "syne-tune",
+    "hpbandster",
+    "ConfigSpace",
+    "statsmodels",
+    "onnxruntime",
+    "numpy",
+    "scipy",
+    "matplotlib",
+)
+INSTALL = {
+    "syne_tune": "pip install --no-deps syne-tune==0.14.2 dill==0.4.1",
+    "hpbandster": "pip install hpbandster==0.7.4 ConfigSpace==1.2.2",
+    "ConfigSpace": "pip install ConfigSpace==1.2.2",
+    "statsmodels": "pip install statsmodels",
+    "onnxruntime": "pip install onnxruntime==1.32.0",
+}
 
 
 def fail(msg: str) -> None:
@@ -141,25 +155,56 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("benchmark", choices=["lcbench", *REAL])
     p.add_argument("--tasks", nargs="+", metavar="ID", help="OpenML task ids (default: the 8 development tasks)")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default 5; --quick: 1)")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, metavar="DIR",
-                   help="the surrogate's folder (default: ../shared/benchmarks/lcbench beside the repo)")
-    p.add_argument("--methods", metavar="a,b", help="a subset of the methods (random is always added: "
-                   "lost_to_random needs it); default: all but the extras (synetune_asha_promotion_nomid)")
-    p.add_argument("--budget-trials", type=int, metavar="K", help="budget = K x 52 epochs (the wall clock: K median "
-                   "full-length trials' seconds / --workers; default 40; --quick: 10)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        metavar="DIR",
+        help="the surrogate's folder (default: ../shared/benchmarks/lcbench beside the repo)",
+    )
+    p.add_argument(
+        "--methods",
+        metavar="a,b",
+        help="a subset of the methods (random is always added: "
+        "lost_to_random needs it); default: all but the extras (synetune_asha_promotion_nomid)",
+    )
+    p.add_argument(
+        "--budget-trials",
+        type=int,
+        metavar="K",
+        help="budget = K x 52 epochs (the wall clock: K median "
+        "full-length trials' seconds / --workers; default 40; --quick: 10)",
+    )
     p.add_argument("--quick", action="store_true", help="a fast check: 2 tasks, 1 seed, a 10-trial budget")
-    p.add_argument("--heldout", action="store_true", help="allow tasks outside the development set (for the "
-                   "separate held-out check only)")
-    p.add_argument("--clock", choices=["epochs", "wall"], help="epochs: one epoch = one tick, "
-                   "the budget in epochs (default); wall: the surrogate's epoch seconds plus measured trial "
-                   "start/pause/resume costs, the budget in seconds")
-    p.add_argument("--no-checkpoint", action="store_true", help="trials save no checkpoints: a resumed paused "
-                   "trial starts again at epoch 1")
+    p.add_argument(
+        "--heldout",
+        action="store_true",
+        help="allow tasks outside the development set (for the separate held-out check only)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=["epochs", "wall"],
+        help="epochs: one epoch = one tick, "
+        "the budget in epochs (default); wall: the surrogate's epoch seconds plus measured trial "
+        "start/pause/resume costs, the budget in seconds",
+    )
+    p.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="trials save no checkpoints: a resumed paused trial starts again at epoch 1",
+    )
     p.add_argument("--workers", type=int, choices=WORKER_CHOICES, default=2, help="simulated workers (default 2)")
-    p.add_argument("--real", action="store_true", help="lcbench: real sweeps of a sleeping trainable beside the "
-                   "wall-clock simulator (bench/_sq_lcreal.py)")
-    p.add_argument("--scale", type=float, metavar="S", help="--real: seconds slept per surrogate second (default: "
-                   "each task's, making a sweep's time budget 80 s)")
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="lcbench: real sweeps of a sleeping trainable beside the wall-clock simulator (bench/_sq_lcreal.py)",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        metavar="S",
+        help="--real: seconds slept per surrogate second (default: each task's, making a sweep's time budget 80 s)",
+    )
     args = p.parse_args(argv)
     if args.real:
         if args.benchmark != "lcbench" or args.quick or args.methods or args.clock or args.workers != 2:
@@ -170,16 +215,29 @@ def parse(argv=None) -> argparse.Namespace:
         fail("--scale is --real's")
     args.clock = args.clock or "epochs"
     if args.benchmark in REAL:
-        if args.tasks or args.budget_trials or args.heldout or args.clock != "epochs" or args.no_checkpoint \
-                or args.workers != 2:
-            fail(f"{args.benchmark}: --tasks, --budget-trials, --heldout, --clock, --no-checkpoint and --workers "
-                 "are LCBench's")
+        if (
+            args.tasks
+            or args.budget_trials
+            or args.heldout
+            or args.clock != "epochs"
+            or args.no_checkpoint
+            or args.workers != 2
+        ):
+            fail(
+                f"{args.benchmark}: --tasks, --budget-trials, --heldout, --clock, --no-checkpoint and --workers "
+                "are LCBench's"
+            )
         args.seeds = 3 if args.seeds is None else args.seeds
         if args.seeds < 1:
             fail("--seeds must be at least 1")
         return args
-    defaults = (QUICK if args.quick else REAL_LCBENCH if args.real
-                else {"tasks": lcb.DEV_TASKS, "seeds": 5, "budget_trials": 40})
+    defaults = (
+        QUICK
+        if args.quick
+        else REAL_LCBENCH
+        if args.real
+        else {"tasks": lcb.DEV_TASKS, "seeds": 5, "budget_trials": 40}
+    )
     args.tasks = [str(t) for t in (args.tasks or defaults["tasks"])]
     args.seeds = defaults["seeds"] if args.seeds is None else args.seeds
     args.budget_trials = defaults["budget_trials"] if args.budget_trials is None else args.budget_trials
@@ -199,7 +257,11 @@ def parse(argv=None) -> argparse.Namespace:
 def choose_methods(spec: str | None) -> list[str]:
     import _sq_methods as sqm
 
-    names = [n for n in sqm.METHODS if n not in sqm.EXTRA] if not spec else [n.strip() for n in spec.split(",") if n.strip()]
+    names = (
+        [n for n in sqm.METHODS if n not in sqm.EXTRA]
+        if not spec
+        else [n.strip() for n in spec.split(",") if n.strip()]
+    )
     unknown = [n for n in names if n not in sqm.METHODS]
     if unknown:
         fail(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(sqm.METHODS)}")
@@ -250,33 +312,67 @@ def real_main(args, argv) -> None:
     runs, refs, budget = _sq_real.run_all(args.benchmark, args.seeds, names, quick=args.quick)
     tasks = list(refs)
     methods = summarise(names, names, runs, refs, tasks, 1, budget)
-    rows = [{"method": n + (" (default)" if n == "sweeplab" else ""), "rank@25%": f["rank"]["25"],
-             "rank@50%": f["rank"]["50"], "rank@100%": f["mean_rank"], "regret@25%": f["regret"]["25"],
-             "regret@50%": f["regret"]["50"], "regret@100%": f["regret"]["100"],
-             "lost_to_random": f"{f['lost_to_random']}/{len(tasks)}", "trials": f["trials"],
-             "full-length": f["full_trials"], "s/run": f["wall_s_per_run"]} for n, f in methods.items()]
+    rows = [
+        {
+            "method": n + (" (default)" if n == "sweeplab" else ""),
+            "rank@25%": f["rank"]["25"],
+            "rank@50%": f["rank"]["50"],
+            "rank@100%": f["mean_rank"],
+            "regret@25%": f["regret"]["25"],
+            "regret@50%": f["regret"]["50"],
+            "regret@100%": f["regret"]["100"],
+            "lost_to_random": f"{f['lost_to_random']}/{len(tasks)}",
+            "trials": f["trials"],
+            "full-length": f["full_trials"],
+            "s/run": f["wall_s_per_run"],
+        }
+        for n, f in methods.items()
+    ]
     print()
     print(table(rows, list(rows[0])))
     suffix = "_quick" if args.quick else "" if args.methods is None and args.seeds == 3 else "_custom"
     png = RESULTS / f"search_quality_{args.benchmark}{suffix}.png"
     RESULTS.mkdir(exist_ok=True)
-    plot(png, names, mean_regret_curves(names, runs, refs, tasks, 1, budget), budget,
-         f"{args.benchmark}, real trainings, {args.seeds} seeds, budget {budget} epochs "
-         f"(25 % of the grid's), 2 CPUs")
+    plot(
+        png,
+        names,
+        mean_regret_curves(names, runs, refs, tasks, 1, budget),
+        budget,
+        f"{args.benchmark}, real trainings, {args.seeds} seeds, budget {budget} epochs (25 % of the grid's), 2 CPUs",
+    )
     wall = time.perf_counter() - t_start
     print(f"\nanytime curves: {png.relative_to(REPO)}; total wall time {wall:.0f} s")
-    compact = {"default": "sweeplab", "methods": {n: {"mean_rank": f["mean_rank"], "regret": f["regret"],
-                                                      "lost_to_random": f["lost_to_random"]} for n, f in methods.items()}}
-    figures = {**compact, "methods_detail": methods, "benchmark": args.benchmark, "seeds": args.seeds,
-               "budget_epochs": budget, "quick": args.quick, "reference": refs, "png": str(png.relative_to(REPO)),
-               "arms": {n: dict(zip(("search", "scheduler"), se.ARMS[n])) for n in names}, "wall_s": wall}
+    compact = {
+        "default": "sweeplab",
+        "methods": {
+            n: {"mean_rank": f["mean_rank"], "regret": f["regret"], "lost_to_random": f["lost_to_random"]}
+            for n, f in methods.items()
+        },
+    }
+    figures = {
+        **compact,
+        "methods_detail": methods,
+        "benchmark": args.benchmark,
+        "seeds": args.seeds,
+        "budget_epochs": budget,
+        "quick": args.quick,
+        "reference": refs,
+        "png": str(png.relative_to(REPO)),
+        "arms": {n: dict(zip(("search", "scheduler"), se.ARMS[n])) for n in names},
+        "wall_s": wall,
+    }
     write_entry(figures, compact, argv)
 
 
 def write_entry(figures: dict, compact: dict, argv) -> None:
-    entry = {"bench": "search_quality", "date": dt.datetime.now().isoformat(timespec="seconds"),
-             "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
-             "machine": machine(), "versions": {**versions(), **peer_versions()}, "figures": figures}
+    entry = {
+        "bench": "search_quality",
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
+        "machine": machine(),
+        "versions": {**versions(), **peer_versions()},
+        "figures": figures,
+    }
     with open(RESULTS / "search_quality.jsonl", "a") as f:
         f.write(json.dumps(entry, default=float) + "\n")
     print(json.dumps({"bench": "search_quality", "figures": compact}, default=float))
@@ -303,30 +399,48 @@ def main(argv=None) -> None:
         from _sq_wall import Costs
 
         figures, costs_source = trial_costs.latest()
-        costs = Costs(start=figures["start_s"], pause=figures["pause_s"], resume=figures["resume_s"],
-                      restart=figures["restart_s"])
-    print(f"search_quality {args.benchmark}: {len(args.tasks)} tasks x {args.seeds} seeds x {len(names)} methods, "
-          + (f"time budget {args.budget_trials} median trials / {args.workers} workers (wall clock)" if wall_clock
-             else f"budget {args.budget_trials} x {lcb.MAX_EPOCHS} = {budget} epochs")
-          + f", {args.workers} simulated workers" + (", no checkpoints" if args.no_checkpoint else ""), flush=True)
+        costs = Costs(
+            start=figures["start_s"], pause=figures["pause_s"], resume=figures["resume_s"], restart=figures["restart_s"]
+        )
+    print(
+        f"search_quality {args.benchmark}: {len(args.tasks)} tasks x {args.seeds} seeds x {len(names)} methods, "
+        + (
+            f"time budget {args.budget_trials} median trials / {args.workers} workers (wall clock)"
+            if wall_clock
+            else f"budget {args.budget_trials} x {lcb.MAX_EPOCHS} = {budget} epochs"
+        )
+        + f", {args.workers} simulated workers"
+        + (", no checkpoints" if args.no_checkpoint else ""),
+        flush=True,
+    )
     if wall_clock:
-        print(f"trial costs (s): start {costs.start:.3g}, pause {costs.pause:.3g}, resume {costs.resume:.3g}, "
-              f"restart {costs.restart:.3g}; {costs_source}", flush=True)
+        print(
+            f"trial costs (s): start {costs.start:.3g}, pause {costs.pause:.3g}, resume {costs.resume:.3g}, "
+            f"restart {costs.restart:.3g}; {costs_source}",
+            flush=True,
+        )
     runs, refs, info = run_all(args, names, budget, costs)
     canon = info["canonical"]
     points = POINTS if wall_clock else budget  # each run's curve: instants of the time budget, or epochs
-    methods = summarise(names, canon, runs, refs, args.tasks, args.seeds, points,
-                        budget_s=info["budget_s"], workers=args.workers)
+    methods = summarise(
+        names, canon, runs, refs, args.tasks, args.seeds, points, budget_s=info["budget_s"], workers=args.workers
+    )
     cells = len(args.tasks) * args.seeds
     rows = []
     for n, f in methods.items():
         reach = f["time_to_random_best"]
-        row = {"method": n + (" (default)" if n == sqm.DEFAULT else ""),
-               "rank@25%": f["rank"]["25"], "rank@50%": f["rank"]["50"], "rank@100%": f["mean_rank"],
-               "regret@25%": f["regret"]["25"], "regret@50%": f["regret"]["50"],
-               "regret@100%": f["regret"]["100"], "lost_to_random": f"{f['lost_to_random']}/{cells}",
-               "to random's best": f"{reach['mean']:.2f} ({reach['never']}/{cells} never)",
-               ("time used" if wall_clock else "epochs used"): f"{100 * f['budget_used']:.0f}%"}
+        row = {
+            "method": n + (" (default)" if n == sqm.DEFAULT else ""),
+            "rank@25%": f["rank"]["25"],
+            "rank@50%": f["rank"]["50"],
+            "rank@100%": f["mean_rank"],
+            "regret@25%": f["regret"]["25"],
+            "regret@50%": f["regret"]["50"],
+            "regret@100%": f["regret"]["100"],
+            "lost_to_random": f"{f['lost_to_random']}/{cells}",
+            "to random's best": f"{reach['mean']:.2f} ({reach['never']}/{cells} never)",
+            ("time used" if wall_clock else "epochs used"): f"{100 * f['budget_used']:.0f}%",
+        }
         if wall_clock:
             row["overhead"] = f"{100 * f['overhead_share']:.2g}%"
         if args.no_checkpoint:
@@ -338,44 +452,85 @@ def main(argv=None) -> None:
     per_task = [{"task": t, **{n: methods[n]["regret_per_task_100"][t] for n in canon}} for t in args.tasks]
     print("Normalised regret at 100 % per task (mean over seeds):")
     print(table(per_task, ["task", *canon]))
-    standard = (args.methods is None and args.tasks == list(lcb.DEV_TASKS) and args.seeds == 5
-                and args.budget_trials == 40)
+    standard = (
+        args.methods is None and args.tasks == list(lcb.DEV_TASKS) and args.seeds == 5 and args.budget_trials == 40
+    )
     suffix = "_quick" if args.quick else "" if standard else "_custom"  # a subset never overwrites the full run's
     suffix += ("_wall" if wall_clock else "") + ("_nockpt" if args.no_checkpoint else "")
     suffix += f"_w{args.workers}" if args.workers != 2 else ""
     png = RESULTS / f"search_quality{suffix}.png"
     curves_csv = RESULTS / f"search_quality{suffix}_curves.csv"
     RESULTS.mkdir(exist_ok=True)
-    what = (f"time budget {args.budget_trials} median trials / {args.workers} workers, wall clock" if wall_clock
-            else f"budget {args.budget_trials} x 52 epochs, {args.workers} workers")
-    plot(png, names, mean_regret_curves(canon, runs, refs, args.tasks, args.seeds, points), points,
-         f"LCBench surrogate, {len(args.tasks)} tasks x {args.seeds} seeds, {what}"
-         + (", no checkpoints" if args.no_checkpoint else ""),
-         xlabel="fraction of the time budget" if wall_clock else "fraction of the epoch budget spent")
+    what = (
+        f"time budget {args.budget_trials} median trials / {args.workers} workers, wall clock"
+        if wall_clock
+        else f"budget {args.budget_trials} x 52 epochs, {args.workers} workers"
+    )
+    plot(
+        png,
+        names,
+        mean_regret_curves(canon, runs, refs, args.tasks, args.seeds, points),
+        points,
+        f"LCBench surrogate, {len(args.tasks)} tasks x {args.seeds} seeds, {what}"
+        + (", no checkpoints" if args.no_checkpoint else ""),
+        xlabel="fraction of the time budget" if wall_clock else "fraction of the epoch budget spent",
+    )
     if wall_clock:  # every 10th instant: 50 columns, named by the fraction of the time budget
         write_curves(curves_csv, canon, runs, args.tasks, args.seeds, points, 10, lambda p: f"t{p / points:.2f}")
     else:
         write_curves(curves_csv, canon, runs, args.tasks, args.seeds, budget, lcb.MAX_EPOCHS)
     wall = time.perf_counter() - t_start
-    print(f"\nanytime curves: {png.relative_to(REPO)}; sampled curves: {curves_csv.relative_to(REPO)}; "
-          f"total wall time {wall:.0f} s")
-    compact = {"default": sqm.DEFAULT, "clock": args.clock,
-               "methods": {n: {"mean_rank": f["mean_rank"], "regret": f["regret"], "lost_to_random": f["lost_to_random"],
-                               "time_to_random_best": f["time_to_random_best"]} for n, f in methods.items()}}
-    figures = {**compact, "methods_detail": methods, "benchmark": args.benchmark, "tasks": args.tasks,
-               "seeds": args.seeds, "budget_trials": args.budget_trials, "budget_epochs": budget,
-               "max_epochs": lcb.MAX_EPOCHS, "workers": args.workers, "checkpoint": not args.no_checkpoint,
-               "concurrency": ("simulated workers in continuous time (the surrogate's epoch seconds plus trial "
-                               "costs), events in time order, ties in worker order" if wall_clock else
-                               "simulated workers in lockstep (one epoch = one tick), results in worker order"),
-               "quick": args.quick, "reference": {t: {k: refs[t][k] for k in ("best", "worst", "random_best_52")}
-                                                  for t in args.tasks},
-               "png": str(png.relative_to(REPO)), "curves_csv": str(curves_csv.relative_to(REPO)), "wall_s": wall}
+    print(
+        f"\nanytime curves: {png.relative_to(REPO)}; sampled curves: {curves_csv.relative_to(REPO)}; "
+        f"total wall time {wall:.0f} s"
+    )
+    compact = {
+        "default": sqm.DEFAULT,
+        "clock": args.clock,
+        "methods": {
+            n: {
+                "mean_rank": f["mean_rank"],
+                "regret": f["regret"],
+                "lost_to_random": f["lost_to_random"],
+                "time_to_random_best": f["time_to_random_best"],
+            }
+            for n, f in methods.items()
+        },
+    }
+    figures = {
+        **compact,
+        "methods_detail": methods,
+        "benchmark": args.benchmark,
+        "tasks": args.tasks,
+        "seeds": args.seeds,
+        "budget_trials": args.budget_trials,
+        "budget_epochs": budget,
+        "max_epochs": lcb.MAX_EPOCHS,
+        "workers": args.workers,
+        "checkpoint": not args.no_checkpoint,
+        "concurrency": (
+            "simulated workers in continuous time (the surrogate's epoch seconds plus trial "
+            "costs), events in time order, ties in worker order"
+            if wall_clock
+            else "simulated workers in lockstep (one epoch = one tick), results in worker order"
+        ),
+        "quick": args.quick,
+        "reference": {t: {k: refs[t][k] for k in ("best", "worst", "random_best_52")} for t in args.tasks},
+        "png": str(png.relative_to(REPO)),
+        "curves_csv": str(curves_csv.relative_to(REPO)),
+        "wall_s": wall,
+    }
     if wall_clock:
-        figures.update(costs=vars(costs), costs_source=costs_source, points=POINTS,
-                       median_trial_s=info["median_trial_s"], budget_s=info["budget_s"],
-                       budget_rule="budget_s = budget_trials x median full-length trial seconds / workers")
+        figures.update(
+            costs=vars(costs),
+            costs_source=costs_source,
+            points=POINTS,
+            median_trial_s=info["median_trial_s"],
+            budget_s=info["budget_s"],
+            budget_rule="budget_s = budget_trials x median full-length trial seconds / workers",
+        )
     write_entry(figures, compact, argv)
+
 
 if __name__ == "__main__":
     main()

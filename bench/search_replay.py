@@ -33,6 +33,7 @@ to epoch r, the k best on to full length), chosen in hindsight (``static_ceiling
 
 Human lines, then one JSON line; figures appended to bench/results/search_replay.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,21 +65,34 @@ def record_curves(exp: str, seeds: list[int]) -> None:
     from sweeplab import store
 
     s = se.SETUPS[exp]
-    out = {"experiment": exp, "metric": s["metric"], "mode": s["mode"], "grid": s["grid"], "fixed": s["fixed"],
-           "epochs": s["epochs"], "seeds": {}}
+    out = {
+        "experiment": exp,
+        "metric": s["metric"],
+        "mode": s["mode"],
+        "grid": s["grid"],
+        "fixed": s["fixed"],
+        "epochs": s["epochs"],
+        "seeds": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         path, _, _ = se.space_file(Path(tmp), exp, False)
         for seed in seeds:
-            common = dict(target=exp, space=str(path), seed=seed, storage=str(Path(tmp) / "sweeps"), verbose=0,
-                          num_cpus=2)
+            common = dict(
+                target=exp, space=str(path), seed=seed, storage=str(Path(tmp) / "sweeps"), verbose=0, num_cpus=2
+            )
             grid = se.grid_arm(exp, common, seed)
-            trials, history = store.read_tables(str(Path(tmp) / "sweeps" / f"{exp}-grid-{seed}"), s["metric"],
-                                                s["mode"])
+            trials, history = store.read_tables(
+                str(Path(tmp) / "sweeps" / f"{exp}-grid-{seed}"), s["metric"], s["mode"]
+            )
             rows = []
             for _, row in trials.iterrows():
                 h = history[history["trial_id"] == row["trial_id"]].sort_values("training_iteration")
-                rows.append({"config": {k: store.scalar(row[f"config/{k}"]) for k in s["grid"]},
-                             "values": [float(v) for v in h[s["metric"]]]})
+                rows.append(
+                    {
+                        "config": {k: store.scalar(row[f"config/{k}"]) for k in s["grid"]},
+                        "values": [float(v) for v in h[s["metric"]]],
+                    }
+                )
             out["seeds"][str(seed)] = rows
             print(f"{exp} seed {seed}: {len(rows)} configs recorded in {grid['wall_s']:.0f} s", flush=True)
     curves_path(exp).write_text(json.dumps(out))
@@ -88,6 +102,7 @@ def record_curves(exp: str, seeds: list[int]) -> None:
 @dataclass
 class Curves:
     """The recorded curves of one experiment, oriented so that higher is better."""
+
     data: dict  # as curves_EXP.json holds it
     sign: float  # -1 where the metric is minimised
     grids: dict[str, np.ndarray]  # recorded seed -> oriented values, configs x epochs (the file's order)
@@ -135,8 +150,9 @@ class Curves:
 def load_curves(exp: str) -> Curves:
     data = json.loads(curves_path(exp).read_text())
     sign = -1.0 if data["mode"] == "min" else 1.0
-    return Curves(data, sign, {s: sign * np.array([r["values"] for r in rows], dtype=float)
-                               for s, rows in data["seeds"].items()})
+    return Curves(
+        data, sign, {s: sign * np.array([r["values"] for r in rows], dtype=float) for s, rows in data["seeds"].items()}
+    )
 
 
 class GridRandom:
@@ -175,8 +191,12 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
     data = curves.data
     grid, epochs, budget = data["grid"], curves.epochs, curves.budget(share)
     sqm = methods_for(curves, share)
-    factories = {"random": lambda seed: GridRandom(seed, grid, epochs), "sweeplab": sqm.sweeplab_default,
-                 "ray_asha_optuna": sqm.ray_asha_optuna, "ray_hyperband": sqm.ray_hyperband}
+    factories = {
+        "random": lambda seed: GridRandom(seed, grid, epochs),
+        "sweeplab": sqm.sweeplab_default,
+        "ray_asha_optuna": sqm.ray_asha_optuna,
+        "ray_hyperband": sqm.ray_hyperband,
+    }
     finals: dict[str, dict[tuple[str, int], float]] = {m: {} for m in METHODS}
     ratios: dict[str, list[float]] = {m: [] for m in METHODS}
     retrained: dict[str, list[float]] = {m: [] for m in METHODS}
@@ -203,16 +223,31 @@ def replay(exp: str, curves: Curves, search_seeds: int, share: float) -> dict:
     for m in METHODS:
         r = np.asarray(ratios[m])
         diff = r - np.asarray(ratios["random"])  # paired: the same recorded seed and search seed
-        methods[m] = {"mean_ratio": float(r.mean()), "min_ratio": float(r.min()), "at_goal": float(np.mean(r >= GOAL)),
-                      "mean_rank": float(np.mean(ranks[m])), "vs_random": float(diff.mean()),
-                      "vs_random_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
-                      "lost_to_random": int(sum(finals[m][k] < finals["random"][k] for k in keys)),
-                      "retrained": float(np.mean(retrained[m]))}
+        methods[m] = {
+            "mean_ratio": float(r.mean()),
+            "min_ratio": float(r.min()),
+            "at_goal": float(np.mean(r >= GOAL)),
+            "mean_rank": float(np.mean(ranks[m])),
+            "vs_random": float(diff.mean()),
+            "vs_random_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0,
+            "lost_to_random": int(sum(finals[m][k] < finals["random"][k] for k in keys)),
+            "retrained": float(np.mean(retrained[m])),
+        }
     grid_choice = {seed: int(values.max(axis=1).argmax()) for seed, values in curves.grids.items()}
-    return {"experiment": exp, "budget_epochs": budget, "share": share, "grid_configs": curves.n_configs,
-            "epochs": epochs, "recorded_seeds": list(data["seeds"]), "search_seeds": search_seeds,
-            "runs": len(keys), "goal_ratio": GOAL, "default": "sweeplab", "methods": methods,
-            "grid_retrained": float(np.mean([again[seed][i] for seed, i in grid_choice.items()]))}
+    return {
+        "experiment": exp,
+        "budget_epochs": budget,
+        "share": share,
+        "grid_configs": curves.n_configs,
+        "epochs": epochs,
+        "recorded_seeds": list(data["seeds"]),
+        "search_seeds": search_seeds,
+        "runs": len(keys),
+        "goal_ratio": GOAL,
+        "default": "sweeplab",
+        "methods": methods,
+        "grid_retrained": float(np.mean([again[seed][i] for seed, i in grid_choice.items()])),
+    }
 
 
 def warm_start(curves: Curves, search_seeds: int, share: float) -> dict:
@@ -247,10 +282,21 @@ def warm_start(curves: Curves, search_seeds: int, share: float) -> dict:
                 warm["ratio"].append(ratio)
                 warm["retrained"].append(again[index[curves.key(run.chosen)]])
                 diffs.append(ratio - cold_ratio)
-    summary = lambda f: {"mean_ratio": float(np.mean(f["ratio"])), "at_goal": float(np.mean(np.asarray(f["ratio"]) >= GOAL)),  # noqa: E731
-                         "retrained": float(np.mean(f["retrained"])), "runs": len(f["ratio"])}
-    return {"warm": summary(warm), "cold": summary(cold), "vs_cold": float(np.mean(diffs)),
-            "vs_cold_se": float(np.std(diffs, ddof=1) / np.sqrt(len(diffs)))}
+
+    def summary(f):
+        return {
+            "mean_ratio": float(np.mean(f["ratio"])),
+            "at_goal": float(np.mean(np.asarray(f["ratio"]) >= GOAL)),
+            "retrained": float(np.mean(f["retrained"])),
+            "runs": len(f["ratio"]),
+        }
+
+    return {
+        "warm": summary(warm),
+        "cold": summary(cold),
+        "vs_cold": float(np.mean(diffs)),
+        "vs_cold_se": float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))),
+    }
 
 
 def static_ceiling(curves: Curves, share: float, draws: int = 200) -> dict:
@@ -276,11 +322,23 @@ def static_ceiling(curves: Curves, share: float, draws: int = 200) -> dict:
             found[(r, k, n)] = (float(np.mean(ratios >= GOAL)), float(ratios.mean()))
     by_goal = max(found, key=lambda key: found[key])
     by_mean = max(found, key=lambda key: found[key][1])
-    return {"allocations": len(found),
-            "best_at_goal": {"r": by_goal[0], "k": by_goal[1], "n": by_goal[2], "at_goal": found[by_goal][0],
-                             "mean_ratio": found[by_goal][1]},
-            "best_mean": {"r": by_mean[0], "k": by_mean[1], "n": by_mean[2], "at_goal": found[by_mean][0],
-                          "mean_ratio": found[by_mean][1]}}
+    return {
+        "allocations": len(found),
+        "best_at_goal": {
+            "r": by_goal[0],
+            "k": by_goal[1],
+            "n": by_goal[2],
+            "at_goal": found[by_goal][0],
+            "mean_ratio": found[by_goal][1],
+        },
+        "best_mean": {
+            "r": by_mean[0],
+            "k": by_mean[1],
+            "n": by_mean[2],
+            "at_goal": found[by_mean][0],
+            "mean_ratio": found[by_mean][1],
+        },
+    }
 
 
 def transfer_oracle(curves: Curves, share: float) -> dict:
@@ -298,8 +356,12 @@ def transfer_oracle(curves: Curves, share: float) -> dict:
         ratios[seed] = float(curves.ratio(values[np.argsort(-known)[:k]].max(), values.max()))
     bests = curves.sign * np.array([c.max(axis=1) for c in grids.values()])  # seeds x configs, as recorded
     spread = np.median(bests.max(axis=0) / bests.min(axis=0))
-    return {"full_trials": k, "ratios": ratios, "mean_ratio": float(np.mean(list(ratios.values()))),
-            "seed_spread": float(spread)}
+    return {
+        "full_trials": k,
+        "ratios": ratios,
+        "mean_ratio": float(np.mean(list(ratios.values()))),
+        "seed_spread": float(spread),
+    }
 
 
 def main(argv=None) -> None:
@@ -328,33 +390,59 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     curves = load_curves(args.what)
     figures = replay(args.what, curves, args.search_seeds, args.share)
-    rows = [{"method": m + (" (default)" if m == "sweeplab" else ""), **{k: v for k, v in f.items()}}
-            for m, f in figures["methods"].items()]
-    print(f"{args.what}: {figures['runs']} runs a method ({len(figures['recorded_seeds'])} recorded seeds x "
-          f"{args.search_seeds} search seeds), budget {figures['budget_epochs']} epochs "
-          f"({args.share:.0%} of the grid's), {time.perf_counter() - t0:.0f} s")
-    print(table(rows, ["method", "mean_ratio", "min_ratio", "at_goal", "mean_rank", "vs_random", "vs_random_se",
-                       "lost_to_random", "retrained"]))
-    print(f"retrained: the chosen config (the best value seen) trained again with the other recorded seeds, as a "
-          f"ratio to the config best on their average; the full grid's own choice: {figures['grid_retrained']:.4f}")
+    rows = [
+        {"method": m + (" (default)" if m == "sweeplab" else ""), **{k: v for k, v in f.items()}}
+        for m, f in figures["methods"].items()
+    ]
+    print(
+        f"{args.what}: {figures['runs']} runs a method ({len(figures['recorded_seeds'])} recorded seeds x "
+        f"{args.search_seeds} search seeds), budget {figures['budget_epochs']} epochs "
+        f"({args.share:.0%} of the grid's), {time.perf_counter() - t0:.0f} s"
+    )
+    print(
+        table(
+            rows,
+            [
+                "method",
+                "mean_ratio",
+                "min_ratio",
+                "at_goal",
+                "mean_rank",
+                "vs_random",
+                "vs_random_se",
+                "lost_to_random",
+                "retrained",
+            ],
+        )
+    )
+    print(
+        f"retrained: the chosen config (the best value seen) trained again with the other recorded seeds, as a "
+        f"ratio to the config best on their average; the full grid's own choice: {figures['grid_retrained']:.4f}"
+    )
     figures["static_ceiling"] = ceiling = static_ceiling(curves, args.share)
     g, m = ceiling["best_at_goal"], ceiling["best_mean"]
-    print(f"without a model, the best of {ceiling['allocations']} successive-halving allocations chosen in hindsight "
-          f"(n configs to epoch r, the k best to full length): {g['at_goal']:.0%} of runs at >= {GOAL} "
-          f"(r {g['r']}, k {g['k']}, n {g['n']}); the best mean ratio {m['mean_ratio']:.4f} (r {m['r']}, k {m['k']}, "
-          f"n {m['n']})")
+    print(
+        f"without a model, the best of {ceiling['allocations']} successive-halving allocations chosen in hindsight "
+        f"(n configs to epoch r, the k best to full length): {g['at_goal']:.0%} of runs at >= {GOAL} "
+        f"(r {g['r']}, k {g['k']}, n {g['n']}); the best mean ratio {m['mean_ratio']:.4f} (r {m['r']}, k {m['k']}, "
+        f"n {m['n']})"
+    )
     figures["transfer_oracle"] = oracle = transfer_oracle(curves, args.share)
-    print(f"knowing beforehand which configs are best (from the other recorded seeds' full grids), "
-          f"{oracle['full_trials']} of them trained to full length: ratio "
-          + ", ".join(f"seed {s} {r:.3f}" for s, r in oracle["ratios"].items())
-          + f" (mean {oracle['mean_ratio']:.4f}); a config retrained with another seed: its best value "
-          f"varies by a factor {oracle['seed_spread']:.3f} (median over configs)")
+    print(
+        f"knowing beforehand which configs are best (from the other recorded seeds' full grids), "
+        f"{oracle['full_trials']} of them trained to full length: ratio "
+        + ", ".join(f"seed {s} {r:.3f}" for s, r in oracle["ratios"].items())
+        + f" (mean {oracle['mean_ratio']:.4f}); a config retrained with another seed: its best value "
+        f"varies by a factor {oracle['seed_spread']:.3f} (median over configs)"
+    )
     figures["warm_start"] = w = warm_start(curves, args.search_seeds, args.share)
-    print(f"warm-started (--warm-start) from a default sweep of the same budget on another recorded seed "
-          f"({w['warm']['runs']} runs): mean ratio {w['warm']['mean_ratio']:.4f} against {w['cold']['mean_ratio']:.4f} "
-          f"cold (paired difference {w['vs_cold']:+.4f}, se {w['vs_cold_se']:.4f}), at goal {w['warm']['at_goal']:.0%} "
-          f"against {w['cold']['at_goal']:.0%}, retrained {w['warm']['retrained']:.4f} against "
-          f"{w['cold']['retrained']:.4f} (the full grid's own choice {figures['grid_retrained']:.4f})")
+    print(
+        f"warm-started (--warm-start) from a default sweep of the same budget on another recorded seed "
+        f"({w['warm']['runs']} runs): mean ratio {w['warm']['mean_ratio']:.4f} against {w['cold']['mean_ratio']:.4f} "
+        f"cold (paired difference {w['vs_cold']:+.4f}, se {w['vs_cold_se']:.4f}), at goal {w['warm']['at_goal']:.0%} "
+        f"against {w['cold']['at_goal']:.0%}, retrained {w['warm']['retrained']:.4f} against "
+        f"{w['cold']['retrained']:.4f} (the full grid's own choice {figures['grid_retrained']:.4f})"
+    )
     record("search_replay", figures)
 
 

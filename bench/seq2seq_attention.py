@@ -7,6 +7,7 @@ small budget.
 
     python bench/seq2seq_attention.py [--data ../shared/data/multi30k] [--epochs 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,20 @@ def run(study: str, **values) -> dict:
     with TemporaryDirectory() as out:
         t0 = time.perf_counter()
         row = train_one(EXP, cfg, Path(out), threads=1)
-    return {"study": study, "attention": cfg.attention, "p": cfg.teacher_forcing, "epochs": row["epoch"],
-            "train_loss": row["train_loss"], "val_loss": row["val_loss"], "val_ppl": row["val_perplexity"],
-            "val_bleu": row["val_bleu"], "val_exact": row["val_exact_match"], "test_bleu": row["test_bleu"],
-            "test_edit": row["test_edit_distance"], "seconds": time.perf_counter() - t0}
+    return {
+        "study": study,
+        "attention": cfg.attention,
+        "p": cfg.teacher_forcing,
+        "epochs": row["epoch"],
+        "train_loss": row["train_loss"],
+        "val_loss": row["val_loss"],
+        "val_ppl": row["val_perplexity"],
+        "val_bleu": row["val_bleu"],
+        "val_exact": row["val_exact_match"],
+        "test_bleu": row["test_bleu"],
+        "test_edit": row["test_edit_distance"],
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def main() -> None:
@@ -47,8 +58,16 @@ def main() -> None:
     for attention in ("none", "additive"):
         rows.append(run("1 reverse 30-50", attention=attention, **long))
     if Path(args.data).is_dir():
-        text = {"data": args.data, "max_rows": args.pairs, "tokens": "word", "min_count": 2, "epochs": args.epochs,
-                "hidden_size": 256, "embedding_dim": 128, "dropout": 0.2}
+        text = {
+            "data": args.data,
+            "max_rows": args.pairs,
+            "tokens": "word",
+            "min_count": 2,
+            "epochs": args.epochs,
+            "hidden_size": 256,
+            "embedding_dim": 128,
+            "dropout": 0.2,
+        }
         for attention in ("none", "additive"):
             rows.append(run("2 multi30k", attention=attention, **text))
     else:

@@ -3,6 +3,7 @@ a held-out test split.
 
     python bench/seqclf_ecg.py [--data ../shared/data/ecg/mitbih_train_sample.csv] [--space seqclf_lstm]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,21 @@ def main() -> None:
         with TemporaryDirectory() as out:
             t0 = time.perf_counter()
             row = train_one(exp, cfg, Path(out), threads=1)
-        rows.append({"space": args.space, "preset": preset, "train/val/test rows": "/".join(str(len(data[s][1])) for s in ("train", "val", "test")),
-                     "epochs": row["epoch"], "val_macro_f1": row["val_macro_f1"], "test_accuracy": row["test_accuracy"],
-                     "test_macro_f1": row["test_macro_f1"], "seconds": time.perf_counter() - t0})
-        print("test confusion matrix (rows real N,S,V,F,Q; columns predicted):", json.loads(row["test_confusion_matrix"]))
+        rows.append(
+            {
+                "space": args.space,
+                "preset": preset,
+                "train/val/test rows": "/".join(str(len(data[s][1])) for s in ("train", "val", "test")),
+                "epochs": row["epoch"],
+                "val_macro_f1": row["val_macro_f1"],
+                "test_accuracy": row["test_accuracy"],
+                "test_macro_f1": row["test_macro_f1"],
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        print(
+            "test confusion matrix (rows real N,S,V,F,Q; columns predicted):", json.loads(row["test_confusion_matrix"])
+        )
     print(table(rows, list(rows[0])))
 
 

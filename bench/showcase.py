@@ -7,6 +7,7 @@ beats the sweep's first preset (report 004's initial configuration) on the sweep
 Goal (issue 18): >= 20 % better than the first preset, <= 3 minutes on 2 CPUs. Prints the
 figures and appends them to bench/results/showcase.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,11 +32,17 @@ def main() -> None:
     first = next(iter(spec.presets))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "sweeplab", "tune", args.space, "--storage", tmp, "--name", "s"],
-                              env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "sweeplab", "tune", args.space, "--storage", tmp, "--name", "s"],
+            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t0
         if done.returncode != 0:
-            raise SystemExit(f"showcase: the sweep failed (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+            raise SystemExit(
+                f"showcase: the sweep failed (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
         metric, mode = spec.metric, spec.mode
         trials, _ = store.read_tables(str(Path(tmp) / "s"), metric, mode)
     col = f"best/{metric}"
@@ -43,17 +50,30 @@ def main() -> None:
     best = float(trials[col].min() if mode == "min" else trials[col].max())
     gain = (preset - best) / preset if mode == "min" else (best - preset) / preset
     chosen = next((ln for ln in done.stdout.splitlines() if ln.startswith("chosen:")), "")
-    rows = [{"what": "wall time of `sweeplab tune " + args.space + "` (s), Ray's start included", "value": wall},
-            {"what": "trials", "value": len(trials)},
-            {"what": f"first preset ({first}) best {metric}", "value": preset},
-            {"what": f"sweep's best {metric}", "value": best},
-            {"what": "improvement over the first preset (goal >= 20 %)", "value": f"{100 * gain:.1f} %"},
-            {"what": "output lines", "value": len(done.stdout.splitlines()) + len(done.stderr.splitlines())}]
+    rows = [
+        {"what": "wall time of `sweeplab tune " + args.space + "` (s), Ray's start included", "value": wall},
+        {"what": "trials", "value": len(trials)},
+        {"what": f"first preset ({first}) best {metric}", "value": preset},
+        {"what": f"sweep's best {metric}", "value": best},
+        {"what": "improvement over the first preset (goal >= 20 %)", "value": f"{100 * gain:.1f} %"},
+        {"what": "output lines", "value": len(done.stdout.splitlines()) + len(done.stderr.splitlines())},
+    ]
     print(table(rows, ["what", "value"]))
     print(chosen)
-    record("showcase", {"space": args.space, "wall_s": wall, "trials": len(trials), "first_preset": first,
-                        "preset_value": preset, "best_value": best, "improvement": gain, "metric": metric,
-                        "chosen_line": chosen})
+    record(
+        "showcase",
+        {
+            "space": args.space,
+            "wall_s": wall,
+            "trials": len(trials),
+            "first_preset": first,
+            "preset_value": preset,
+            "best_value": best,
+            "improvement": gain,
+            "metric": metric,
+            "chosen_line": chosen,
+        },
+    )
 
 
 if __name__ == "__main__":

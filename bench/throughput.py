@@ -27,6 +27,7 @@ and when validation returns (it changes nothing the Task does).
 Human lines (a Markdown table), then one JSON line; figures are appended to
 bench/results/throughput.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,9 @@ CASES: dict[str, dict[str, Any]] = {
 
 
 def config(exp: registry.Experiment, trainable: Any, epochs: int, sets: dict[str, Any]) -> Any:
-    return trainable.config.from_dict({**exp.smoke, **CASES[exp.id], **sets, "epochs": epochs, "early_stop_patience": 0})
+    return trainable.config.from_dict(
+        {**exp.smoke, **CASES[exp.id], **sets, "epochs": epochs, "early_stop_patience": 0}
+    )
 
 
 # ---------------------------------------------------------------- clocks and the engine arm
@@ -128,11 +131,19 @@ def paired_run(exp: registry.Experiment, trainable: Any, cfg: Any, data: Any) ->
     rows = []
     for before, e in zip(session.epochs[:-2], session.epochs[1:-1]):
         h0, h1, h2 = e["hand"]
-        rows.append({"engine": e["reported"] - before["resumed"], "engine_train": e["trained"] - e["start"],
-                     "engine_val": e["validated"] - e["trained"],
-                     # LR schedule, the row, torch.save, LocalSession's copy + history line, model.train()
-                     "engine_rest": e["reported"] - e["validated"] + e["start"] - before["resumed"],
-                     "hand": h2 - h0, "hand_train": h1 - h0, "hand_val": h2 - h1, "ckpt_mb": np.array([size / 2**20] * 2)})
+        rows.append(
+            {
+                "engine": e["reported"] - before["resumed"],
+                "engine_train": e["trained"] - e["start"],
+                "engine_val": e["validated"] - e["trained"],
+                # LR schedule, the row, torch.save, LocalSession's copy + history line, model.train()
+                "engine_rest": e["reported"] - e["validated"] + e["start"] - before["resumed"],
+                "hand": h2 - h0,
+                "hand_train": h1 - h0,
+                "hand_val": h2 - h1,
+                "ckpt_mb": np.array([size / 2**20] * 2),
+            }
+        )
     return rows
 
 
@@ -155,18 +166,40 @@ def measure(name: str, epochs: int, repeats: int, sets: dict[str, Any]) -> dict[
     out: dict[str, Any] = {"trainable": name, "batch": batch_label(name, cfg)}
     for clock, i in (("wall", 0), ("cpu", 1)):
         med = {k: statistics.median(float(p[k][i]) for p in pairs) for k in pairs[0]}
-        out.update({f"engine_{clock}_s": med["engine"], f"hand_{clock}_s": med["hand"],
-                    # each engine epoch against the hand epoch run right after it: robust to drifting load
-                    f"{clock}_ratio": statistics.median(float(p["engine"][i] / p["hand"][i]) for p in pairs)})
+        out.update(
+            {
+                f"engine_{clock}_s": med["engine"],
+                f"hand_{clock}_s": med["hand"],
+                # each engine epoch against the hand epoch run right after it: robust to drifting load
+                f"{clock}_ratio": statistics.median(float(p["engine"][i] / p["hand"][i]) for p in pairs),
+            }
+        )
         if clock == "cpu":
-            out.update({"engine_train_cpu_s": med["engine_train"], "hand_train_cpu_s": med["hand_train"],
-                        "train_cpu_ratio": statistics.median(float(p["engine_train"][1] / p["hand_train"][1]) for p in pairs),
-                        "engine_val_cpu_s": med["engine_val"], "hand_val_cpu_s": med["hand_val"],
-                        "engine_rest_cpu_ms": 1000 * med["engine_rest"], "engine_rest_wall_ms": 1000 * float(
-                            statistics.median(float(p["engine_rest"][0]) for p in pairs)), "ckpt_mb": med["ckpt_mb"]})
-    out.update({"epochs_timed": len(pairs), "config": {**CASES[name], **sets, "epochs": epochs},
-                "epochs_s": {f"{arm}_{clock}": [round(float(p[arm][i]), 4) for p in pairs]
-                             for arm in ("engine", "hand") for clock, i in (("wall", 0), ("cpu", 1))}})
+            out.update(
+                {
+                    "engine_train_cpu_s": med["engine_train"],
+                    "hand_train_cpu_s": med["hand_train"],
+                    "train_cpu_ratio": statistics.median(
+                        float(p["engine_train"][1] / p["hand_train"][1]) for p in pairs
+                    ),
+                    "engine_val_cpu_s": med["engine_val"],
+                    "hand_val_cpu_s": med["hand_val"],
+                    "engine_rest_cpu_ms": 1000 * med["engine_rest"],
+                    "engine_rest_wall_ms": 1000 * float(statistics.median(float(p["engine_rest"][0]) for p in pairs)),
+                    "ckpt_mb": med["ckpt_mb"],
+                }
+            )
+    out.update(
+        {
+            "epochs_timed": len(pairs),
+            "config": {**CASES[name], **sets, "epochs": epochs},
+            "epochs_s": {
+                f"{arm}_{clock}": [round(float(p[arm][i]), 4) for p in pairs]
+                for arm in ("engine", "hand")
+                for clock, i in (("wall", 0), ("cpu", 1))
+            },
+        }
+    )
     return out
 
 
@@ -176,8 +209,13 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="runs of each arm, interleaved")
     p.add_argument("--only", default=",".join(CASES), help="comma-separated trainables")
     p.add_argument("--cache", help="data cache folder (default: $SWEEPLAB_CACHE or ~/.cache/sweeplab)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for every trainable run (e.g. with --only seq2seq: train_size=4000)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every trainable run (e.g. with --only seq2seq: train_size=4000)",
+    )
     p.add_argument("--note", default="", help="a remark stored with the figures")
     args = p.parse_args()
     if args.epochs < 3:
@@ -198,19 +236,63 @@ def main() -> None:
     for name in names:
         rows.append(measure(name, args.epochs, args.repeats, sets))
         r = rows[-1]
-        print(f"{name}: engine {r['engine_wall_s']:.3f} s wall / {r['engine_cpu_s']:.3f} s CPU, hand {r['hand_wall_s']:.3f} / "
-              f"{r['hand_cpu_s']:.3f}, ratio {r['wall_ratio']:.3f} wall / {r['cpu_ratio']:.3f} CPU", flush=True)
-    print(f"\nmedian seconds an epoch over {rows[0]['epochs_timed']} epochs an arm ({args.repeats} runs of {args.epochs} "
-          "epochs, first and last left out), 1 thread; ratio = median over epochs of engine epoch / the hand epoch "
-          "run right after it; goal: ratio <= 1.05")
-    print(table(rows, ["trainable", "batch", "engine_wall_s", "hand_wall_s", "wall_ratio", "engine_cpu_s", "hand_cpu_s",
-                       "cpu_ratio"]))
-    print("\nwhere the CPU time goes (seconds an epoch, medians; rest = LR schedule, row, checkpoint written and "
-          "copied, history line)")
-    print(table(rows, ["trainable", "engine_train_cpu_s", "hand_train_cpu_s", "train_cpu_ratio", "engine_val_cpu_s",
-                       "hand_val_cpu_s", "engine_rest_cpu_ms", "engine_rest_wall_ms", "ckpt_mb"]))
-    record("throughput", {"goal_ratio": 1.05, "epochs": args.epochs, "repeats": args.repeats, "threads": 1, "note": args.note,
-                          "load_average": os.getloadavg(), "rows": rows})
+        print(
+            f"{name}: engine {r['engine_wall_s']:.3f} s wall / {r['engine_cpu_s']:.3f} s CPU, hand {r['hand_wall_s']:.3f} / "
+            f"{r['hand_cpu_s']:.3f}, ratio {r['wall_ratio']:.3f} wall / {r['cpu_ratio']:.3f} CPU",
+            flush=True,
+        )
+    print(
+        f"\nmedian seconds an epoch over {rows[0]['epochs_timed']} epochs an arm ({args.repeats} runs of {args.epochs} "
+        "epochs, first and last left out), 1 thread; ratio = median over epochs of engine epoch / the hand epoch "
+        "run right after it; goal: ratio <= 1.05"
+    )
+    print(
+        table(
+            rows,
+            [
+                "trainable",
+                "batch",
+                "engine_wall_s",
+                "hand_wall_s",
+                "wall_ratio",
+                "engine_cpu_s",
+                "hand_cpu_s",
+                "cpu_ratio",
+            ],
+        )
+    )
+    print(
+        "\nwhere the CPU time goes (seconds an epoch, medians; rest = LR schedule, row, checkpoint written and "
+        "copied, history line)"
+    )
+    print(
+        table(
+            rows,
+            [
+                "trainable",
+                "engine_train_cpu_s",
+                "hand_train_cpu_s",
+                "train_cpu_ratio",
+                "engine_val_cpu_s",
+                "hand_val_cpu_s",
+                "engine_rest_cpu_ms",
+                "engine_rest_wall_ms",
+                "ckpt_mb",
+            ],
+        )
+    )
+    record(
+        "throughput",
+        {
+            "goal_ratio": 1.05,
+            "epochs": args.epochs,
+            "repeats": args.repeats,
+            "threads": 1,
+            "note": args.note,
+            "load_average": os.getloadavg(),
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ The sweep is ``sweeplab tune TARGET --space FILE`` with a space file holding tha
 epoch left out (warm-up). Goal (issue 18): train within 1.2x of the sweep's epoch.
 Prints a table, then one JSON line appended to bench/results/train_vs_sweep.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,16 @@ GOAL = 1.2
 
 
 def run(argv: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "sweeplab", *argv], capture_output=True, text=True,
-                          env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    done = subprocess.run(
+        [sys.executable, "-m", "sweeplab", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
     if done.returncode != 0:
-        raise SystemExit(f"sweeplab {' '.join(argv)} failed (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"sweeplab {' '.join(argv)} failed (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
 
 
 def steady(seconds: list[float]) -> float:
@@ -56,18 +63,42 @@ def main() -> None:
         raw.pop("time_budget", None)
         space = Path(tmp) / "one.yaml"
         space.write_text(yaml.safe_dump(raw, sort_keys=False))
-        run(["tune", args.target, "--space", str(space), "--storage", tmp, "--name", "s", "--quiet",
-             "--set", f"epochs={args.epochs}"])
+        run(
+            [
+                "tune",
+                args.target,
+                "--space",
+                str(space),
+                "--storage",
+                tmp,
+                "--name",
+                "s",
+                "--quiet",
+                "--set",
+                f"epochs={args.epochs}",
+            ]
+        )
         _, history = store.read_tables(str(Path(tmp) / "s"), spec.metric, spec.mode)
         in_sweep = steady([float(v) for v in history.sort_values("training_iteration")["epoch_seconds"]])
         out = Path(tmp) / "train"
         run(["train", args.target, "--preset", args.preset, "--out", str(out), "--set", f"epochs={args.epochs}"])
         rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines() if line.strip()]
         alone = steady([float(r["epoch_seconds"]) for r in rows if "epoch_seconds" in r])
-    figures = {"target": args.target, "preset": args.preset, "epochs": args.epochs, "sweep_epoch_s": in_sweep,
-               "train_epoch_s": alone, "ratio": alone / in_sweep, "goal": GOAL, "goal_met": alone / in_sweep <= GOAL}
-    print(table([{"run": "sweep (one trial)", "s/epoch": in_sweep}, {"run": "train", "s/epoch": alone}],
-                ["run", "s/epoch"]))
+    figures = {
+        "target": args.target,
+        "preset": args.preset,
+        "epochs": args.epochs,
+        "sweep_epoch_s": in_sweep,
+        "train_epoch_s": alone,
+        "ratio": alone / in_sweep,
+        "goal": GOAL,
+        "goal_met": alone / in_sweep <= GOAL,
+    }
+    print(
+        table(
+            [{"run": "sweep (one trial)", "s/epoch": in_sweep}, {"run": "train", "s/epoch": alone}], ["run", "s/epoch"]
+        )
+    )
     print(f"train / sweep: {figures['ratio']:.2f} (goal <= {GOAL})")
     record("train_vs_sweep", figures)
 

@@ -45,6 +45,7 @@ The sweep runs in its own process group with a fresh RAY_TMPDIR and no RAY_ADDRE
 local Ray); a sweep past its time is stopped by killing that group, and only that group.
 Appends the figures to bench/results/trial_costs.jsonl (date, machine, versions, command).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,7 +68,7 @@ COSTS_FILE = RESULTS / "trial_costs.jsonl"
 # the order a local Ray on 2 cores takes (said in its output when used).
 DEFAULTS = {"start_s": 1.0, "pause_s": 0.5, "resume_s": 1.5, "restart_s": 1.0}
 
-TRAINABLE = '''
+TRAINABLE = """
 import os
 import tempfile
 import time
@@ -95,7 +96,7 @@ def objective(config):
                 f.write(str(epoch))
             tune.report({{"score": score, "epoch": epoch, "t_enter": t_enter, "t_report": time.time(),
                           "restored": restored}}, checkpoint=Checkpoint.from_directory(folder))
-'''
+"""
 SPACE = """\
 method: bayes
 metric: {name: score, goal: maximize}
@@ -109,16 +110,36 @@ def run_sweep(folder: Path, args) -> tuple[Path, float, list[str]]:
     (folder / "costs_trainable.py").write_text(TRAINABLE.format(epoch_s=args.epoch_s))
     (folder / "space.yaml").write_text(SPACE)
     cli = Path(sys.executable).parent / "sweeplab"
-    cmd = [str(cli), "tune", "--trainable", f"{folder / 'costs_trainable.py'}:objective",
-           "--space", str(folder / "space.yaml"), "--name", "costs", "--storage", str(folder / "sweeps"),
-           "--num-samples", str(args.samples), "--max-epochs", str(args.epochs),
-           "--time-budget", str(args.time_budget), "--num-cpus", str(args.cpus), "--seed", "0", "--quiet"]
+    cmd = [
+        str(cli),
+        "tune",
+        "--trainable",
+        f"{folder / 'costs_trainable.py'}:objective",
+        "--space",
+        str(folder / "space.yaml"),
+        "--name",
+        "costs",
+        "--storage",
+        str(folder / "sweeps"),
+        "--num-samples",
+        str(args.samples),
+        "--max-epochs",
+        str(args.epochs),
+        "--time-budget",
+        str(args.time_budget),
+        "--num-cpus",
+        str(args.cpus),
+        "--seed",
+        "0",
+        "--quiet",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a running cluster
     (folder / "ray").mkdir()  # its own Ray session folder, not another sweep's; removed with the temp folder
     env.update(RAY_TMPDIR=str(folder / "ray"), RAY_USAGE_STATS_ENABLED="0")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         out, _ = proc.communicate(timeout=args.time_budget + 180)
     except subprocess.TimeoutExpired:
@@ -157,10 +178,18 @@ def segments(history, decisions):
         kind = "start" if trial not in seen else "resume" if restored else "restart"
         seen.add(trial)
         last_epoch = int(g["epoch"].iloc[-1])
-        rows.append({"trial_id": trial, "kind": kind, "end": "pause" if (trial, last_epoch) in pauses else "stop",
-                     "t_enter": float(t_enter), "first": float(g["t_report"].iloc[0]),
-                     "last": float(g["t_report"].iloc[-1]), "last_epoch": last_epoch,
-                     "steps": g["t_report"].diff().dropna().tolist()})
+        rows.append(
+            {
+                "trial_id": trial,
+                "kind": kind,
+                "end": "pause" if (trial, last_epoch) in pauses else "stop",
+                "t_enter": float(t_enter),
+                "first": float(g["t_report"].iloc[0]),
+                "last": float(g["t_report"].iloc[-1]),
+                "last_epoch": last_epoch,
+                "steps": g["t_report"].diff().dropna().tolist(),
+            }
+        )
     return pd.DataFrame(rows).sort_values("t_enter").reset_index(drop=True)
 
 
@@ -184,7 +213,9 @@ def measure(sweep: Path) -> dict:
     import pandas as pd
 
     history = pd.read_parquet(sweep / "history.parquet")
-    decisions = pd.read_parquet(sweep / "decisions.parquet") if (sweep / "decisions.parquet").exists() else pd.DataFrame()
+    decisions = (
+        pd.read_parquet(sweep / "decisions.parquet") if (sweep / "decisions.parquet").exists() else pd.DataFrame()
+    )
     seg = segments(history, decisions)
     epoch_s = float(np.median([s for steps in seg["steps"] for s in steps]))
     pairs = pair_slots(seg)
@@ -220,15 +251,23 @@ def measure(sweep: Path) -> dict:
     own = {"start": start, "resume": resume, "restart": start if restart is None else restart}
     pause = med([g - own[k] for (e, k), gs in gaps.items() if e == "pause" and own[k] is not None for g in gs])
     return {
-        "start_s": start, "pause_s": pause, "resume_s": resume, "restart_s": own["restart"],
+        "start_s": start,
+        "pause_s": pause,
+        "resume_s": resume,
+        "restart_s": own["restart"],
         "restart_measured": restart is not None,
-        "epoch_s": epoch_s, "report_s": None,  # filled in by main (it knows the sleep)
-        "resume_after_promote_s": med(promote), "pause_to_next_entry_s": med(pause_entry),
+        "epoch_s": epoch_s,
+        "report_s": None,  # filled in by main (it knows the sleep)
+        "resume_after_promote_s": med(promote),
+        "pause_to_next_entry_s": med(pause_entry),
         "split": {k: {part: med(v) for part, v in parts.items()} for k, parts in split.items()},
-        "gaps": {f"{e}->{k}": {"n": len(gs), "median": med(gs), "mean": float(np.mean(gs))}
-                 for (e, k), gs in sorted(gaps.items())},
+        "gaps": {
+            f"{e}->{k}": {"n": len(gs), "median": med(gs), "mean": float(np.mean(gs))}
+            for (e, k), gs in sorted(gaps.items())
+        },
         "segments": {k: int(n) for k, n in seg["kind"].value_counts().items()},
-        "pauses": int((seg["end"] == "pause").sum()), "trials": int(seg["trial_id"].nunique()),
+        "pauses": int((seg["end"] == "pause").sum()),
+        "trials": int(seg["trial_id"].nunique()),
         "epochs_reported": int(len(history)),
     }
 
@@ -261,15 +300,28 @@ def main() -> None:
         sweep, wall, cmd = run_sweep(Path(tmp), args)
         figures = measure(sweep)
     figures["report_s"] = figures["epoch_s"] - args.epoch_s
-    rows = [{"figure": k, "seconds": figures[k]} for k in ("start_s", "pause_s", "resume_s", "restart_s", "epoch_s",
-                                                           "report_s", "resume_after_promote_s",
-                                                           "pause_to_next_entry_s")]
+    rows = [
+        {"figure": k, "seconds": figures[k]}
+        for k in (
+            "start_s",
+            "pause_s",
+            "resume_s",
+            "restart_s",
+            "epoch_s",
+            "report_s",
+            "resume_after_promote_s",
+            "pause_to_next_entry_s",
+        )
+    ]
     print(table(rows, ["figure", "seconds"]))
     print(table([{"pair": k, **v} for k, v in figures["gaps"].items()], ["pair", "n", "median", "mean"]))
     if not figures["restart_measured"]:
         print("no restart in this sweep (every trial resumed from its checkpoint): restart_s = start_s")
-    figures.update(settings=vars(args), sweep_wall_s=wall,
-                   sweep_command=" ".join(Path(c).name if c.startswith(tmp) else c for c in cmd))
+    figures.update(
+        settings=vars(args),
+        sweep_wall_s=wall,
+        sweep_command=" ".join(Path(c).name if c.startswith(tmp) else c for c in cmd),
+    )
     record("trial_costs", figures)
 
 

@@ -14,6 +14,7 @@
 
 Human lines, then one JSON line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,23 @@ from sweeplab.trainables import videomae as vm  # noqa: E402
 
 
 def learning(cache: str, classes: int, epochs: int) -> dict:
-    cfg = vm.VideomaeConfig.from_dict({
-        "model_size": "tiny", "num_frames": 8, "image_size": 32, "synthetic_size": 40 * classes, "synthetic_classes": classes,
-        "epochs": epochs, "batch_size": 16, "lr": 3e-3, "warmup_ratio": 0.1, "label_smoothing": 0.0,
-        "early_stop_patience": 0, "cache_dir": cache, "decode_workers": 1})
+    cfg = vm.VideomaeConfig.from_dict(
+        {
+            "model_size": "tiny",
+            "num_frames": 8,
+            "image_size": 32,
+            "synthetic_size": 40 * classes,
+            "synthetic_classes": classes,
+            "epochs": epochs,
+            "batch_size": 16,
+            "lr": 3e-3,
+            "warmup_ratio": 0.1,
+            "label_smoothing": 0.0,
+            "early_stop_patience": 0,
+            "cache_dir": cache,
+            "decode_workers": 1,
+        }
+    )
     t0 = time.perf_counter()
     data = vm.load_data(cfg)
     t1 = time.perf_counter()
@@ -49,10 +63,18 @@ def learning(cache: str, classes: int, epochs: int) -> dict:
         row = engine.fit(vm.VideomaeTask, cfg, data, session, engine.Monitor("val_accuracy", "max"))
     t2 = time.perf_counter()
     history = session.history
-    return {"classes": classes, "chance": 1 / classes, "clips train/val/test": "/".join(str(len(data.clips[s])) for s in wlasl.SPLITS),
-            "epochs": row["epoch"], "val top-1 after epoch 1": history[0]["val_accuracy"],
-            "best val top-1": max(h["val_accuracy"] for h in history), "last val top-1": row["val_accuracy"],
-            "test top-1": row["test_accuracy"], "data s": t1 - t0, "train s": t2 - t1}
+    return {
+        "classes": classes,
+        "chance": 1 / classes,
+        "clips train/val/test": "/".join(str(len(data.clips[s])) for s in wlasl.SPLITS),
+        "epochs": row["epoch"],
+        "val top-1 after epoch 1": history[0]["val_accuracy"],
+        "best val top-1": max(h["val_accuracy"] for h in history),
+        "last val top-1": row["val_accuracy"],
+        "test top-1": row["test_accuracy"],
+        "data s": t1 - t0,
+        "train s": t2 - t1,
+    }
 
 
 def wlasl_tree(root: Path, videos: int) -> Path:
@@ -64,9 +86,26 @@ def wlasl_tree(root: Path, videos: int) -> Path:
     for n, split in enumerate(["train"] * videos + ["val", "test"]):
         video_id = f"{n:05d}"
         shutil.copyfile(sources[n % 2], root / "videos" / f"{video_id}.mp4")
-        glosses.append({"gloss": f"g{n}", "instances": [{
-            "video_id": video_id, "split": split, "frame_start": 1, "frame_end": -1, "fps": 25, "bbox": None,
-            "signer_id": 0, "instance_id": 0, "source": "bench", "url": "", "variation_id": 0}]})
+        glosses.append(
+            {
+                "gloss": f"g{n}",
+                "instances": [
+                    {
+                        "video_id": video_id,
+                        "split": split,
+                        "frame_start": 1,
+                        "frame_end": -1,
+                        "fps": 25,
+                        "bbox": None,
+                        "signer_id": 0,
+                        "instance_id": 0,
+                        "source": "bench",
+                        "url": "",
+                        "variation_id": 0,
+                    }
+                ],
+            }
+        )
     (root / "WLASL_v0.3.json").write_text(json.dumps(glosses))
     return root
 
@@ -80,13 +119,25 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
         t = time.perf_counter()
         data = wlasl.load_wlasl(root, videos + 2, opts, cache_dir=cache, workers=workers)
         seconds = time.perf_counter() - t
-        rows.append({"what": f"decode mp4 -> cache, {workers} process{'es' if workers > 1 else ''}",
-                     "clips/s": data.decoded / seconds, "seconds": seconds, "clips": data.decoded})
+        rows.append(
+            {
+                "what": f"decode mp4 -> cache, {workers} process{'es' if workers > 1 else ''}",
+                "clips/s": data.decoded / seconds,
+                "seconds": seconds,
+                "clips": data.decoded,
+            }
+        )
     t = time.perf_counter()
     again = wlasl.load_wlasl(root, videos + 2, opts, cache_dir=cache, workers=2)
     seconds = time.perf_counter() - t
-    rows.append({"what": "second load (all cached; clips decoded: see clips)", "clips/s": (videos + 2) / seconds,
-                 "seconds": seconds, "clips": again.decoded})
+    rows.append(
+        {
+            "what": "second load (all cached; clips decoded: see clips)",
+            "clips/s": (videos + 2) / seconds,
+            "seconds": seconds,
+            "clips": again.decoded,
+        }
+    )
     paths = data.clips["train"]
     wlasl_cache.read_clips(paths)  # into the page cache, as on a node where trials already ran
     reps = 5
@@ -94,8 +145,14 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
     for _ in range(reps):
         wlasl_cache.read_clips(paths)
     seconds = time.perf_counter() - t
-    rows.append({"what": "read cached clips (uint8 16x224x224x3)", "clips/s": reps * len(paths) / seconds,
-                 "seconds": seconds, "clips": reps * len(paths)})
+    rows.append(
+        {
+            "what": "read cached clips (uint8 16x224x224x3)",
+            "clips/s": reps * len(paths) / seconds,
+            "seconds": seconds,
+            "clips": reps * len(paths),
+        }
+    )
     cfg = vm.VideomaeConfig.from_dict({"data": str(root), "subset": videos + 2, "batch_size": 16, "cache_dir": cache})
     task = vm.VideomaeTask(cfg, data, LocalSession(work / "run", echo=lambda line: None, device="cpu"))
     task.on_epoch_start(1)
@@ -104,8 +161,14 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
     for _ in range(reps):
         task.clips("train", rows_idx, train=True)
     seconds = time.perf_counter() - t
-    rows.append({"what": "trial input pipeline on CPU (read, crop, normalise)", "clips/s": reps * len(rows_idx) / seconds,
-                 "seconds": seconds, "clips": reps * len(rows_idx)})
+    rows.append(
+        {
+            "what": "trial input pipeline on CPU (read, crop, normalise)",
+            "clips/s": reps * len(rows_idx) / seconds,
+            "seconds": seconds,
+            "clips": reps * len(rows_idx),
+        }
+    )
     if base:
         torch.set_num_threads(os.cpu_count() or 1)
         model = build_videomae(100, size="base")
@@ -117,8 +180,14 @@ def throughput(work: Path, videos: int, base: bool) -> list[dict]:
             opt.step()
             opt.zero_grad(set_to_none=True)
             seconds = time.perf_counter() - t
-        rows.append({"what": f"base model training on this CPU ({torch.get_num_threads()} threads, batch 1)",
-                     "clips/s": 1 / seconds, "seconds": seconds, "clips": 1})
+        rows.append(
+            {
+                "what": f"base model training on this CPU ({torch.get_num_threads()} threads, batch 1)",
+                "clips/s": 1 / seconds,
+                "seconds": seconds,
+                "clips": 1,
+            }
+        )
     return rows
 
 
@@ -132,21 +201,33 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-videomae-") as work:
         learned = learning(str(Path(work) / "cache"), args.classes, args.epochs)
-        print(f"1. tiny VideoMAE (2 layers, 64 wide), generated task: {args.classes} directions of motion, 8 frames of 32 px, CPU")
+        print(
+            f"1. tiny VideoMAE (2 layers, 64 wide), generated task: {args.classes} directions of motion, 8 frames of 32 px, CPU"
+        )
         print(table([learned], list(learned)))
         speeds = throughput(Path(work), args.videos, not args.no_base)
         print(f"\n2. clips per second at 16 frames x 224 px ({args.videos} real H.264 clips, {os.cpu_count()} CPUs)")
         print(table(speeds, ["what", "clips/s", "seconds", "clips"]))
     gpu = None
     if torch.cuda.is_available():
-        print("\n3. a GPU is present: run the base model's bf16 batch-16 step there with `sweeplab train videomae --set ...`")
+        print(
+            "\n3. a GPU is present: run the base model's bf16 batch-16 step there with `sweeplab train videomae --set ...`"
+        )
         gpu = torch.cuda.get_device_name(0)
     else:
         print("\n3. no GPU here: the base model's bf16 steps/s at batch 16 and its peak GPU memory are not measured")
     print(f"wall time {time.perf_counter() - t0:.0f} s")
-    print(json.dumps({"bench": "videomae", "learning": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in learned.items()},
-                      "clips_per_s": {r["what"]: round(r["clips/s"], 2) for r in speeds}, "gpu": gpu,
-                      "cpus": os.cpu_count()}))
+    print(
+        json.dumps(
+            {
+                "bench": "videomae",
+                "learning": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in learned.items()},
+                "clips_per_s": {r["what"]: round(r["clips/s"], 2) for r in speeds},
+                "gpu": gpu,
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

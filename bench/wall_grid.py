@@ -12,6 +12,7 @@ promotion ASHA and DEHB; the slower Ray BOHB, Syne Tune BOHB and Ray ASHA + Optu
 40-trial, 2-worker run of search_quality.py itself). Ranks are among the methods run.
 Prints a Markdown grid and appends it to bench/results/wall_grid.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,20 @@ CHEAP = "random,ray_hyperband,optuna_hyperband,synetune_asha_promotion,synetune_
 
 def cell(budget: int, workers: int, methods: str, no_checkpoint: bool) -> dict:
     """One search_quality run in a process of its own: its JSON last line's figures."""
-    cmd = [sys.executable, str(HERE / "search_quality.py"), "lcbench", "--clock", "wall", "--budget-trials",
-           str(budget), "--workers", str(workers), "--methods", methods, *(["--no-checkpoint"] if no_checkpoint else [])]
+    cmd = [
+        sys.executable,
+        str(HERE / "search_quality.py"),
+        "lcbench",
+        "--clock",
+        "wall",
+        "--budget-trials",
+        str(budget),
+        "--workers",
+        str(workers),
+        "--methods",
+        methods,
+        *(["--no-checkpoint"] if no_checkpoint else []),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -52,18 +65,30 @@ def main() -> None:
             methods = figures["methods"]
             best_other = min(f["mean_rank"] for n, f in methods.items() if n != figures["default"])
             mine = methods[figures["default"]]
-            grid[f"{b}x{w}"] = {"rank": mine["mean_rank"], "best_other_rank": best_other,
-                                "regret": mine["regret"]["100"], "lost_to_random": mine["lost_to_random"],
-                                "time_to_random_best": mine.get("time_to_random_best")}
-            print(f"budget {b} trials, {w} workers: rank {mine['mean_rank']:.3g} (best other {best_other:.3g}), "
-                  f"regret {mine['regret']['100']:.3f}, lost to random {mine['lost_to_random']}/40", flush=True)
-    print(f"\ndefault's rank at 100 % / lost to random of 40 ({'no ' if args.no_checkpoint else ''}checkpoints; "
-          f"methods: {args.methods})\n")
+            grid[f"{b}x{w}"] = {
+                "rank": mine["mean_rank"],
+                "best_other_rank": best_other,
+                "regret": mine["regret"]["100"],
+                "lost_to_random": mine["lost_to_random"],
+                "time_to_random_best": mine.get("time_to_random_best"),
+            }
+            print(
+                f"budget {b} trials, {w} workers: rank {mine['mean_rank']:.3g} (best other {best_other:.3g}), "
+                f"regret {mine['regret']['100']:.3f}, lost to random {mine['lost_to_random']}/40",
+                flush=True,
+            )
+    print(
+        f"\ndefault's rank at 100 % / lost to random of 40 ({'no ' if args.no_checkpoint else ''}checkpoints; "
+        f"methods: {args.methods})\n"
+    )
     print("| budget \\ workers | " + " | ".join(str(w) for w in workers) + " |")
     print("|---|" + "---|" * len(workers))
     for b in budgets:
-        print(f"| {b} trials | " + " | ".join(
-            f"{grid[f'{b}x{w}']['rank']:.2f} / {grid[f'{b}x{w}']['lost_to_random']}" for w in workers) + " |")
+        print(
+            f"| {b} trials | "
+            + " | ".join(f"{grid[f'{b}x{w}']['rank']:.2f} / {grid[f'{b}x{w}']['lost_to_random']}" for w in workers)
+            + " |"
+        )
     record("wall_grid", {"checkpoints": not args.no_checkpoint, "methods": args.methods.split(","), "grid": grid})
 
 

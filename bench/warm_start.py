@@ -14,6 +14,7 @@ at 100 % of the budget (bench/search_quality.py's, same reference) and the task-
 ends strictly below random search; the last line is one JSON object, also appended to
 bench/results/warm_start.jsonl.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,13 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget-trials", type=int, default=40, metavar="K", help="budget = K x 52 epochs (default 40)")
     p.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds 0..N-1 (default 5)")
-    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "lcbench",
-                   metavar="DIR", help="the surrogate's folder (default: ../shared/benchmarks/lcbench beside the repo)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "lcbench",
+        metavar="DIR",
+        help="the surrogate's folder (default: ../shared/benchmarks/lcbench beside the repo)",
+    )
     args = p.parse_args(argv)
     if args.seeds < 1 or args.budget_trials < 1:
         p.error("--seeds and --budget-trials must be at least 1")
@@ -86,26 +92,37 @@ def main(argv=None) -> None:
         other = tasks[(i + 1) % len(tasks)]
         for seed in range(args.seeds):
             same, misleading = earlier(task, seed), earlier(other, seed)
-            made = {"random": lambda seed=seed: sqm.make("random", seed),
-                    "cold": lambda seed=seed: sqm.make("sweeplab", seed),
-                    "warm_same_task": lambda seed=seed, same=same: warm(seed, same),
-                    "warm_other_task": lambda seed=seed, misleading=misleading: warm(seed, misleading),
-                    "warm_other_task_steering":
-                        lambda seed=seed, misleading=misleading: warm(seed, misleading, steering)}
+            made = {
+                "random": lambda seed=seed: sqm.make("random", seed),
+                "cold": lambda seed=seed: sqm.make("sweeplab", seed),
+                "warm_same_task": lambda seed=seed, same=same: warm(seed, same),
+                "warm_other_task": lambda seed=seed, misleading=misleading: warm(seed, misleading),
+                "warm_other_task_steering": lambda seed=seed, misleading=misleading: warm(seed, misleading, steering),
+            }
             for m in METHODS:
                 finals[m][(task, seed)] = run(made[m](), task)
-        print(f"task {task} (earlier sweep of another task: {other}): "
-              + ", ".join(f"{m} {np.mean([finals[m][(task, s)] for s in range(args.seeds)]):.2f}" for m in METHODS),
-              flush=True)
+        print(
+            f"task {task} (earlier sweep of another task: {other}): "
+            + ", ".join(f"{m} {np.mean([finals[m][(task, s)] for s in range(args.seeds)]):.2f}" for m in METHODS),
+            flush=True,
+        )
     regret = lambda task, v: (refs[task]["best"] - v) / (refs[task]["best"] - refs[task]["worst"])  # noqa: E731
-    methods = {m: {"regret_100": float(np.mean([regret(t, v) for (t, _), v in finals[m].items()])),
-                   "lost_to_random": int(sum(v < finals["random"][c] for c, v in finals[m].items()))}
-               for m in METHODS}
-    print(f"\nLCBench, {len(tasks)} development tasks x {args.seeds} seeds, budget {args.budget_trials} x 52 epochs, "
-          f"{time.perf_counter() - t0:.0f} s")
+    methods = {
+        m: {
+            "regret_100": float(np.mean([regret(t, v) for (t, _), v in finals[m].items()])),
+            "lost_to_random": int(sum(v < finals["random"][c] for c, v in finals[m].items())),
+        }
+        for m in METHODS
+    }
+    print(
+        f"\nLCBench, {len(tasks)} development tasks x {args.seeds} seeds, budget {args.budget_trials} x 52 epochs, "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     print(table([{"method": m, **f} for m, f in methods.items()], ["method", "regret_100", "lost_to_random"]))
-    record("warm_start", {"tasks": list(tasks), "seeds": args.seeds, "budget_trials": args.budget_trials,
-                          "methods": methods})
+    record(
+        "warm_start",
+        {"tasks": list(tasks), "seeds": args.seeds, "budget_trials": args.budget_trials, "methods": methods},
+    )
 
 
 if __name__ == "__main__":

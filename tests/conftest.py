@@ -1,5 +1,6 @@
 """Shared fixtures. Tests that need Ray share one local, in-process Ray (2 CPUs, no
 dashboard) so that a running cluster is never picked up; it is shut down at the end."""
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,7 @@ def ray_local():
     import ray
 
     if not ray.is_initialized():  # a test run in-process before (main(["tune", ...])) may have started one
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
-                 log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -62,8 +62,13 @@ def sweeplab_process(args: list[str], stderr=subprocess.DEVNULL, stdout=subproce
     its own; on the way out that group (the driver and the Ray it started), and nothing
     else, is killed."""
     ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay short
-    proc = subprocess.Popen([sys.executable, "-m", "sweeplab", *args], env={**os.environ, "RAY_TMPDIR": ray_tmp, **env},
-                            stdout=stdout, stderr=stderr, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweeplab", *args],
+        env={**os.environ, "RAY_TMPDIR": ray_tmp, **env},
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+    )
     proc.ray_tmp = ray_tmp  # for tests that read Ray's session logs
     try:
         yield proc

@@ -1,6 +1,7 @@
 """The pure parts of ``search_quality.py lcbench --real`` (bench/_sq_lcreal.py): the user
 trainable's curve and sleep schedule for a config and a scale (run here with a stand-in
 ``ray.tune``, no Ray), and the time budget / scale arithmetic."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,16 @@ import _sq_lcbench as lcb  # noqa: E402
 import _sq_lcreal as real  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "lcbench"
-CONFIG = {"batch_size": 64, "learning_rate": 0.01, "momentum": 0.9, "weight_decay": 0.001, "num_layers": 3,
-          "max_units": 256, "max_dropout": 0.2, "epochs": lcb.MAX_EPOCHS}
+CONFIG = {
+    "batch_size": 64,
+    "learning_rate": 0.01,
+    "momentum": 0.9,
+    "weight_decay": 0.001,
+    "num_layers": 3,
+    "max_units": 256,
+    "max_dropout": 0.2,
+    "epochs": lcb.MAX_EPOCHS,
+}
 
 
 def test_each_epoch_sleeps_the_surrogates_epoch_seconds_times_the_scale_a_dip_floored_as_the_simulator_does():
@@ -48,6 +57,7 @@ def test_the_time_budget_is_the_simulators_and_the_auto_scale_makes_it_the_targe
 
 def fake_tune(restore_epoch: int | None, reports: list):
     """A stand-in ``ray.tune``: report records (metrics, the checkpoint's epoch or None)."""
+
     class Checkpoint:
         def __init__(self, state):
             self.state = state
@@ -84,8 +94,9 @@ def run_trainable(tmp_path, monkeypatch, checkpoint: bool, restore_epoch: int | 
     monkeypatch.setitem(sys.modules, "ray.tune", tune)
     monkeypatch.setattr(time, "sleep", slept.append)
     path = tmp_path / "trainable.py"
-    path.write_text(real.TRAINABLE.format(bench=str(BENCH), data="unused", task="7593", scale=scale,
-                                          checkpoint=checkpoint))
+    path.write_text(
+        real.TRAINABLE.format(bench=str(BENCH), data="unused", task="7593", scale=scale, checkpoint=checkpoint)
+    )
     spec = importlib.util.spec_from_file_location("lcreal_trainable", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -146,15 +157,26 @@ def test_the_space_file_is_lcbenchs_space_for_tune_and_asha_gets_the_simulators_
 def test_a_real_sweeps_figures_from_its_tables(tmp_path):
     import pandas as pd
 
-    pd.DataFrame({"trial_id": ["a", "b", "c"], "status": ["TERMINATED", "PAUSED", "PENDING"],
-                  "best/val_accuracy": [70.0, 80.0, None], "iterations": [3, 2, 0], "epochs_trained": [3, 3, None],
-                  **{f"config/{n}": [CONFIG[n]] * 3 for n in lcb.NAMES}}).to_parquet(tmp_path / "trials.parquet")
+    pd.DataFrame(
+        {
+            "trial_id": ["a", "b", "c"],
+            "status": ["TERMINATED", "PAUSED", "PENDING"],
+            "best/val_accuracy": [70.0, 80.0, None],
+            "iterations": [3, 2, 0],
+            "epochs_trained": [3, 3, None],
+            **{f"config/{n}": [CONFIG[n]] * 3 for n in lcb.NAMES},
+        }
+    ).to_parquet(tmp_path / "trials.parquet")
     # b was restarted without checkpoint: 3 epochs trained, its latest run's 2 rows kept
     # trial a enters at 100.0 (t0 = 100.0 - 0.5 start), epochs of 1 s reported 0.1 s late; b at 110.0
-    a = [{"trial_id": "a", "t_enter": 100.0, "t_report": 101.1 + 1.1 * i, "val_accuracy": 60.0 + i,
-          "epoch_s": 1.0} for i in range(3)]
-    b = [{"trial_id": "b", "t_enter": 110.0, "t_report": 111.1 + 1.1 * i, "val_accuracy": 79.0 + i, "epoch_s": 1.0}
-         for i in range(2)]
+    a = [
+        {"trial_id": "a", "t_enter": 100.0, "t_report": 101.1 + 1.1 * i, "val_accuracy": 60.0 + i, "epoch_s": 1.0}
+        for i in range(3)
+    ]
+    b = [
+        {"trial_id": "b", "t_enter": 110.0, "t_report": 111.1 + 1.1 * i, "val_accuracy": 79.0 + i, "epoch_s": 1.0}
+        for i in range(2)
+    ]
     pd.DataFrame(a + b).to_parquet(tmp_path / "history.parquet")
     f = real.real_figures(tmp_path, budget=20.0, start_s=0.5)
     assert (f["best"], f["epochs"], f["trials"], f["full_trials"]) == (80.0, 6, 2, 0)

@@ -1,6 +1,7 @@
 """The search replay's own arithmetic (bench/_sq_sim.py, bench/search_replay.py), on curves
 written here: which config a simulated search hands its user, and what that config is
 worth trained again with the other seeds."""
+
 from __future__ import annotations
 
 import sys
@@ -16,23 +17,35 @@ from _sq_sim import simulate  # noqa: E402
 GRID = {"width": [1, 2, 3]}
 # three configs x 4 epochs of val loss (minimised), per recorded seed; seed "a": width 2 is
 # best (0.2 at epoch 3), seed "b": width 3 (0.1), seed "c": width 2 (0.3)
-RAW = {"a": [[0.9, 0.8, 0.7, 0.6], [0.9, 0.5, 0.2, 0.4], [0.8, 0.7, 0.6, 0.5]],
-       "b": [[0.9, 0.9, 0.9, 0.9], [0.6, 0.5, 0.4, 0.4], [0.5, 0.3, 0.2, 0.1]],
-       "c": [[0.7, 0.7, 0.6, 0.6], [0.8, 0.6, 0.4, 0.3], [0.9, 0.8, 0.8, 0.8]]}
+RAW = {
+    "a": [[0.9, 0.8, 0.7, 0.6], [0.9, 0.5, 0.2, 0.4], [0.8, 0.7, 0.6, 0.5]],
+    "b": [[0.9, 0.9, 0.9, 0.9], [0.6, 0.5, 0.4, 0.4], [0.5, 0.3, 0.2, 0.1]],
+    "c": [[0.7, 0.7, 0.6, 0.6], [0.8, 0.6, 0.4, 0.3], [0.9, 0.8, 0.8, 0.8]],
+}
 
 
 def curves() -> search_replay.Curves:
-    data = {"mode": "min", "epochs": 4, "grid": GRID,
-            "seeds": {s: [{"config": {"width": w}, "values": v} for w, v in zip(GRID["width"], rows)]
-                      for s, rows in RAW.items()}}
+    data = {
+        "mode": "min",
+        "epochs": 4,
+        "grid": GRID,
+        "seeds": {
+            s: [{"config": {"width": w}, "values": v} for w, v in zip(GRID["width"], rows)] for s, rows in RAW.items()
+        },
+    }
     return search_replay.Curves(data, -1.0, {s: -np.array(rows) for s, rows in RAW.items()})
 
 
 def test_the_search_hands_its_user_the_config_of_the_best_value_it_saw():
     c = curves()
     index = {row["config"]["width"]: i for i, row in enumerate(c.data["seeds"]["a"])}
-    run = simulate(search_replay.GridRandom(0, GRID, 4), lambda config: c.grids["a"][index[config["width"]]],
-                   budget=13, workers=2, max_epochs=4)
+    run = simulate(
+        search_replay.GridRandom(0, GRID, 4),
+        lambda config: c.grids["a"][index[config["width"]]],
+        budget=13,
+        workers=2,
+        max_epochs=4,
+    )
     assert run.epochs_used == 12 and run.full_trials == 3 and run.curve[-1] == pytest.approx(-0.2)
     assert run.chosen == {"width": 2}
 

@@ -2,6 +2,7 @@
 and epoch times written here: what each trial switch costs, a restart without checkpoints,
 the order of events, the budget's end; and the time a curve takes to reach random
 search's best (bench/_sq_curves.py, bench/_sq_runs.py)."""
+
 from __future__ import annotations
 
 import sys
@@ -59,8 +60,9 @@ def reports(method):
 
 def test_a_start_a_pause_and_a_resume_each_cost_their_seconds_on_the_worker():
     method = Scripted(["a", "b", "a"], {("a", 1): PAUSE, ("b", 1): STOP})
-    run = simulate_wall(method, values(TRIALS), seconds(TRIALS), budget_s=25.0, workers=1, max_epochs=3,
-                        costs=COSTS, points=5)
+    run = simulate_wall(
+        method, values(TRIALS), seconds(TRIALS), budget_s=25.0, workers=1, max_epochs=3, costs=COSTS, points=5
+    )
     # a: start 1 + epoch 1 s -> report at 2, paused: saved at 2.5; b: start 1 + 1 s -> 4.5, stopped;
     # a resumed: 2 + its epoch 2 (2 s) -> 8.5, epoch 3 (4 s) -> 12.5; then nothing: it ends there
     assert reports(method) == [("a", 1), ("b", 1), ("a", 2), ("a", 3)]
@@ -75,8 +77,17 @@ def test_a_start_a_pause_and_a_resume_each_cost_their_seconds_on_the_worker():
 
 def test_without_checkpoints_a_resumed_trial_trains_again_from_epoch_1_and_pays_for_it():
     method = Scripted(["a", "b", "a"], {("a", 1): PAUSE, ("b", 1): STOP})
-    run = simulate_wall(method, values(TRIALS), seconds(TRIALS), budget_s=28.0, workers=1, max_epochs=3,
-                        costs=COSTS, checkpoint=False, points=4)
+    run = simulate_wall(
+        method,
+        values(TRIALS),
+        seconds(TRIALS),
+        budget_s=28.0,
+        workers=1,
+        max_epochs=3,
+        costs=COSTS,
+        checkpoint=False,
+        points=4,
+    )
     # a: 1 + 1 -> 2, paused (nothing to save: free at once); b: 1 + 1 -> 4; a restarted: 3 + 1 -> 8
     # (epoch 1 again), + 2 -> 10, + 4 -> 14
     assert reports(method) == [("a", 1), ("b", 1), ("a", 1), ("a", 2), ("a", 3)]
@@ -96,8 +107,16 @@ def test_the_epoch_clock_restarts_a_trial_without_checkpoints_too():
 def test_a_trial_promoted_as_it_is_paused_resumes_once_its_checkpoint_is_saved():
     trials = {"a": ([1.0, 2.0], [2.0, 1.0]), "b": ([3.0, 4.0], [2.0, 1.0])}
     method = Scripted(["a", "b", "a"], {("a", 1): PAUSE, ("b", 1): STOP}, max_epochs=2)
-    run = simulate_wall(method, values(trials), seconds(trials), budget_s=10.0, workers=2, max_epochs=2,
-                        costs=Costs(start=0.0, pause=1.0, resume=0.5, restart=0.0), points=10)
+    run = simulate_wall(
+        method,
+        values(trials),
+        seconds(trials),
+        budget_s=10.0,
+        workers=2,
+        max_epochs=2,
+        costs=Costs(start=0.0, pause=1.0, resume=0.5, restart=0.0),
+        points=10,
+    )
     # both report at 2 s (worker 0 first): a paused, saved at 3; b stopped, its worker asks and gets a:
     # it waits for the save, then 0.5 + 1 s -> a's epoch 2 at 4.5
     assert reports(method) == [("a", 1), ("b", 1), ("a", 2)]
@@ -111,12 +130,17 @@ def test_events_run_in_time_order_and_ties_in_worker_order_then_free_workers_ask
     method = Scripted(["p", "q", "r", "s"], max_epochs=2)
     simulate_wall(method, values(trials), seconds(trials), budget_s=100.0, workers=2, max_epochs=2, costs=FREE)
     assert method.calls == [
-        ("next", "p"), ("next", "q"),  # worker 0, then worker 1
-        ("report", "p", 1, 1.0), ("report", "q", 1, 1.0),  # a tie at 1 s: worker 0 first
-        ("report", "p", 2, 2.0), ("report", "q", 2, 2.0),  # both stop at 2 s
-        ("next", "r"), ("next", "s"),  # worker 0 takes r, worker 1 s
+        ("next", "p"),
+        ("next", "q"),  # worker 0, then worker 1
+        ("report", "p", 1, 1.0),
+        ("report", "q", 1, 1.0),  # a tie at 1 s: worker 0 first
+        ("report", "p", 2, 2.0),
+        ("report", "q", 2, 2.0),  # both stop at 2 s
+        ("next", "r"),
+        ("next", "s"),  # worker 0 takes r, worker 1 s
         ("report", "s", 1, 1.0),  # 2.5 s: s's epochs are shorter, so worker 1's comes first
-        ("report", "r", 1, 1.0), ("report", "s", 2, 2.0),  # a tie at 3 s: worker 0 first
+        ("report", "r", 1, 1.0),
+        ("report", "s", 2, 2.0),  # a tie at 3 s: worker 0 first
         ("next", None),  # worker 1 free, nothing more to run
         ("report", "r", 2, 2.0),
         ("next", None),
@@ -126,8 +150,9 @@ def test_events_run_in_time_order_and_ties_in_worker_order_then_free_workers_ask
 def test_the_run_ends_at_the_time_budget_an_epoch_ending_on_it_counts_one_ending_after_does_not():
     trials = {"a": ([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])}
     method = Scripted(["a"])
-    run = simulate_wall(method, values(trials), seconds(trials), budget_s=2.0, workers=1, max_epochs=3,
-                        costs=FREE, points=4)
+    run = simulate_wall(
+        method, values(trials), seconds(trials), budget_s=2.0, workers=1, max_epochs=3, costs=FREE, points=4
+    )
     assert reports(method) == [("a", 1), ("a", 2)]
     assert run.curve.tolist() == [pytest.approx(np.nan, nan_ok=True), 1.0, 1.0, 2.0]  # at 0.5, 1, 1.5, 2 s
     assert (run.epochs_used, run.seconds_used, run.notes) == (2, 2.0, [])
@@ -135,8 +160,16 @@ def test_the_run_ends_at_the_time_budget_an_epoch_ending_on_it_counts_one_ending
 
 def test_an_overhead_past_the_budget_is_charged_up_to_its_end():
     trials = {"a": ([1.0], [1.0])}
-    run = simulate_wall(Scripted(["a"], max_epochs=1), values(trials), seconds(trials), budget_s=1.0, workers=1,
-                        max_epochs=1, costs=Costs(start=1.5, pause=0.0, resume=0.0, restart=0.0), points=2)
+    run = simulate_wall(
+        Scripted(["a"], max_epochs=1),
+        values(trials),
+        seconds(trials),
+        budget_s=1.0,
+        workers=1,
+        max_epochs=1,
+        costs=Costs(start=1.5, pause=0.0, resume=0.0, restart=0.0),
+        points=2,
+    )
     assert run.overhead_s == pytest.approx(1.0)
     assert np.isnan(run.curve).all() and run.epochs_used == 0
 
@@ -160,8 +193,10 @@ def test_time_to_random_best_counts_never_as_the_whole_budget_and_counts_the_nev
     from _sq_runs import summarise
 
     curves = {("random", 0): [1, 2, 3, 4], ("m", 0): [2, 4, 4, 4], ("random", 1): [1, 1, 5, 5], ("m", 1): [3, 3, 3, 3]}
-    runs = {(m, "t", s): Run(curve=np.array(c, dtype=float), epochs_used=4, trials=1, resumes=0, full_trials=1)
-            for (m, s), c in curves.items()}
+    runs = {
+        (m, "t", s): Run(curve=np.array(c, dtype=float), epochs_used=4, trials=1, resumes=0, full_trials=1)
+        for (m, s), c in curves.items()
+    }
     out = summarise(["random", "m"], ["random", "m"], runs, {"t": {"best": 10.0, "worst": 0.0}}, ["t"], 2, 4)
     # m reaches random's 4 at half the budget on seed 0, never its 5 on seed 1
     assert out["m"]["time_to_random_best"] == {"mean": pytest.approx(0.75), "never": 1}
@@ -193,6 +228,11 @@ def test_ray_schedulers_are_told_whether_a_report_carried_a_checkpoint(monkeypat
         monkeypatch.setattr(sqm, "CHECKPOINT", checkpoint)
         scheduler = Seen()
         # 3 epochs of budget: two reported, the third spent as the budget ends
-        simulate(sqm.RayMethod(scheduler, Fixed(), max_pending=1), lambda config: np.arange(52.0), budget=3,
-                 workers=1, max_epochs=52)
+        simulate(
+            sqm.RayMethod(scheduler, Fixed(), max_pending=1),
+            lambda config: np.arange(52.0),
+            budget=3,
+            workers=1,
+            max_epochs=52,
+        )
         assert [r["checkpoint_dir_name"] for r in scheduler.results] == expected

@@ -1,4 +1,5 @@
 """The command line as a user meets it: help, listing without torch, errors, `train`."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,10 @@ from sweeplab.cli import main
 
 
 def test_list_and_show_import_neither_torch_nor_ray():
-    code = ("import sys; from sweeplab.cli import main; main(['list']); main(['show', 'seqclf']);"
-            "print(sorted(m for m in ('torch', 'ray', 'transformers') if m in sys.modules))")
+    code = (
+        "import sys; from sweeplab.cli import main; main(['list']); main(['show', 'seqclf']);"
+        "print(sorted(m for m in ('torch', 'ray', 'transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     for exp_id in registry.EXPERIMENTS:
@@ -22,39 +25,51 @@ def test_list_and_show_import_neither_torch_nor_ray():
     assert "preset original" in out and "seqclf_lstm" in out
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["tune"], ["resume"], ["train"],
-                                     ["analyze"], ["suggest"], ["best"], ["report"]])
+@pytest.mark.parametrize(
+    "command", [[], ["list"], ["show"], ["tune"], ["resume"], ["train"], ["analyze"], ["suggest"], ["best"], ["report"]]
+)
 def test_every_command_answers_help(command, capsys):
     assert main([*command, "--help"]) == 0
     assert "usage: sweeplab" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["tune", "freq", "--bogus"], "unrecognized arguments: --bogus"),
-    (["tune", "nope"], f"unknown experiment or space 'nope'; known: {', '.join(sorted({*registry.EXPERIMENTS, *spaces.shipped()}))}"),
-    (["show", "nope"], "unknown experiment 'nope'"),
-    (["tune", "freq", "--set", "hiden_size=3"], "--set hiden_size: not a field of FreqConfig"),
-    (["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),
-    (["tune", "freq", "--max-epochs", "0"], "--max-epochs 0: must be in [1, 1000000]"),
-    (["tune", "freq", "--space", "/nonexistent/space.yaml"], "/nonexistent/space.yaml: no such space file"),
-    (["tune", "--trainable", "/nonexistent/mine.py:f", "--space", "freq"], "no such file"),
-    (["resume", "/nonexistent"], "/nonexistent: no sweep.json here"),
-    (["train", "freq", "--preset", "nope"], "no preset 'nope'; presets: initial, tuned, serial, long, large"),
-    (["train", "seqclf", "--preset", "original", "--set", "data=/nonexistent.csv"], "/nonexistent.csv"),
-    (["tune", "freq", "--seed", "-1"], "--seed -1: must be in [0, 2**32)"),
-    (["tune", "freq", "--seed", str(2**32)], "--seed 4294967296: must be in [0, 2**32)"),
-    (["tune", "freq", "--seed", "1e20"], "argument --seed: invalid int value: '1e20'"),
-    (["tune", "freq", "--cpus-per-trial", "nan"], "--cpus-per-trial nan: must be > 0 (CPUs a trial holds)"),
-    (["tune", "freq", "--gpus-per-trial", "nan"], "--gpus-per-trial nan: must be >= 0"),
-    (["tune", "freq", "--time-budget", "nan"], "--time-budget nan: must be > 0 seconds"),
-    (["tune", "freq", "--time-budget=-inf"], "--time-budget -inf: must be > 0 seconds"),
-    (["tune", "freq", "--time-budget", "inf"], "--time-budget inf: must be > 0 seconds"),
-    *[(["tune", "freq", "--name", name], f"--name {name!r}: a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'")
-      for name in ("..", ".", "", "a/../..", "a\\b", "a\0b")],
-    (["tune", "freq", "--set", "lr=nan"], "--set lr: must be a finite number, got nan"),
-    (["tune", "freq", "--set", "seed=-1"], "--set seed: FreqConfig: key 'seed' must be in [0, 2**32), got -1"),
-    (["tune", "seqclf", "--set", "data=missing.csv"], "missing.csv: no such file or folder"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["tune", "freq", "--bogus"], "unrecognized arguments: --bogus"),
+        (
+            ["tune", "nope"],
+            f"unknown experiment or space 'nope'; known: {', '.join(sorted({*registry.EXPERIMENTS, *spaces.shipped()}))}",
+        ),
+        (["show", "nope"], "unknown experiment 'nope'"),
+        (["tune", "freq", "--set", "hiden_size=3"], "--set hiden_size: not a field of FreqConfig"),
+        (["tune", "freq", "--set", "lr"], "--set 'lr': expected KEY=VALUE"),
+        (["tune", "freq", "--max-epochs", "0"], "--max-epochs 0: must be in [1, 1000000]"),
+        (["tune", "freq", "--space", "/nonexistent/space.yaml"], "/nonexistent/space.yaml: no such space file"),
+        (["tune", "--trainable", "/nonexistent/mine.py:f", "--space", "freq"], "no such file"),
+        (["resume", "/nonexistent"], "/nonexistent: no sweep.json here"),
+        (["train", "freq", "--preset", "nope"], "no preset 'nope'; presets: initial, tuned, serial, long, large"),
+        (["train", "seqclf", "--preset", "original", "--set", "data=/nonexistent.csv"], "/nonexistent.csv"),
+        (["tune", "freq", "--seed", "-1"], "--seed -1: must be in [0, 2**32)"),
+        (["tune", "freq", "--seed", str(2**32)], "--seed 4294967296: must be in [0, 2**32)"),
+        (["tune", "freq", "--seed", "1e20"], "argument --seed: invalid int value: '1e20'"),
+        (["tune", "freq", "--cpus-per-trial", "nan"], "--cpus-per-trial nan: must be > 0 (CPUs a trial holds)"),
+        (["tune", "freq", "--gpus-per-trial", "nan"], "--gpus-per-trial nan: must be >= 0"),
+        (["tune", "freq", "--time-budget", "nan"], "--time-budget nan: must be > 0 seconds"),
+        (["tune", "freq", "--time-budget=-inf"], "--time-budget -inf: must be > 0 seconds"),
+        (["tune", "freq", "--time-budget", "inf"], "--time-budget inf: must be > 0 seconds"),
+        *[
+            (
+                ["tune", "freq", "--name", name],
+                f"--name {name!r}: a folder name, without '/', '\\' or NUL bytes, and not '.' or '..'",
+            )
+            for name in ("..", ".", "", "a/../..", "a\\b", "a\0b")
+        ],
+        (["tune", "freq", "--set", "lr=nan"], "--set lr: must be a finite number, got nan"),
+        (["tune", "freq", "--set", "seed=-1"], "--set seed: FreqConfig: key 'seed' must be in [0, 2**32), got -1"),
+        (["tune", "seqclf", "--set", "data=missing.csv"], "missing.csv: no such file or folder"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert main([*argv, *(["--storage", str(tmp_path)] if argv[0] == "tune" else [])]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -70,7 +85,9 @@ def test_a_relative_data_path_reaches_trials_absolute(tmp_path, monkeypatch, cap
     prep = plan.prepare(plan.SweepOptions(target="seqclf", sets=["data=ecg.csv"], storage="s"))
     assert prep.spec.param_space()["data"] == prep.spec.pins["data"] == str(tmp_path / "ecg.csv")
     assert main(["tune", "seqclf", "--set", "data=gone.csv", "--storage", "s"]) == 2
-    assert capsys.readouterr().err.strip() == f"sweeplab: error: --set data: {tmp_path}/gone.csv: no such file or folder"
+    assert (
+        capsys.readouterr().err.strip() == f"sweeplab: error: --set data: {tmp_path}/gone.csv: no such file or folder"
+    )
 
 
 def test_list_into_a_pipe_closed_early_ends_quietly():
@@ -87,7 +104,10 @@ def test_broken_user_trainable_is_one_line(tmp_path, capsys):
     broken.write_text("def objective(config):\n    return (\n")
     space = tmp_path / "s.yaml"
     space.write_text("metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n")
-    assert main(["tune", "--trainable", f"{broken}:objective", "--space", str(space), "--storage", str(tmp_path / "s")]) == 2
+    assert (
+        main(["tune", "--trainable", f"{broken}:objective", "--space", str(space), "--storage", str(tmp_path / "s")])
+        == 2
+    )
     assert f"{broken} failed to import: SyntaxError" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
 
@@ -107,7 +127,9 @@ def test_train_runs_a_preset_and_tests_it(tmp_path, capsys):
     best = min(history, key=lambda r: r["val_mse"])
     assert metrics["epoch"] == best["epoch"] and metrics["test_mse"] == best["test_mse"] and 0 < metrics["test_mse"] < 2
     assert (config["hidden_size"], config["seq_length"], config["lr"], config["epochs"]) == (64, 50, 5e-4, 2)
-    assert f"held-out test, on the weights of epoch {best['epoch']} (best val_mse): test_mse=" in capsys.readouterr().out
+    assert (
+        f"held-out test, on the weights of epoch {best['epoch']} (best val_mse): test_mse=" in capsys.readouterr().out
+    )
 
 
 def test_train_resumes_from_its_checkpoint(tmp_path):
@@ -136,9 +158,12 @@ def test_every_flag_of_every_command_has_help_the_readme_names_every_command_and
     import re
     from pathlib import Path
 
-    missing = [f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
-               for name, parser in _commands().items() for a in parser._actions
-               if a.dest != "help" and not a.help]
+    missing = [
+        f"{name} {a.option_strings[0] if a.option_strings else a.dest}"
+        for name, parser in _commands().items()
+        for a in parser._actions
+        if a.dest != "help" and not a.help
+    ]
     assert missing == []
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text()
@@ -146,16 +171,22 @@ def test_every_flag_of_every_command_has_help_the_readme_names_every_command_and
     reference = (root / "docs" / "generated" / "cli.md").read_text()
     sections = dict(re.findall(r"(?m)^## sweeplab (\S+)\n(.*?)(?=^## |\Z)", reference, re.S))
     assert list(sections) == list(_commands())
-    absent = [f"{name} {name_in_reference}" for name, parser in _commands().items() for a in parser._actions
-              if a.dest != "help"
-              for name_in_reference in (a.option_strings or [a.metavar or a.dest.upper()])
-              if f"`{name_in_reference}`" not in sections[name]]
+    absent = [
+        f"{name} {name_in_reference}"
+        for name, parser in _commands().items()
+        for a in parser._actions
+        if a.dest != "help"
+        for name_in_reference in (a.option_strings or [a.metavar or a.dest.upper()])
+        if f"`{name_in_reference}`" not in sections[name]
+    ]
     assert absent == []
 
 
 def test_a_typo_in_the_experiment_is_refused_before_ray_or_torch_is_imported():
-    code = ("import sys; from sweeplab.cli import main; rc = main(['tune', 'nope']); "
-            "assert rc == 2, rc; assert 'torch' not in sys.modules and 'ray' not in sys.modules, 'imported'")
+    code = (
+        "import sys; from sweeplab.cli import main; rc = main(['tune', 'nope']); "
+        "assert rc == 2, rc; assert 'torch' not in sys.modules and 'ray' not in sys.modules, 'imported'"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "unknown experiment or space 'nope'" in out.stderr
@@ -179,10 +210,40 @@ def test_submit_forwards_to_tune_exactly_the_sweep_flags_that_differ_from_their_
     from sweeplab import cli
 
     args = cli.build_parser().parse_args(
-        ["submit", "freq", "--smoke", "--set", "lr=0.01", "--set", "epochs=3", "--seed", "4", "--storage", "s3://b/s",
-         "--max-failures", "0", "--address", "http://head:8265", "--warm-start", "s3://b/s/freq-1"])
-    assert cli._forwarded(args) == ["freq", "--seed", "4", "--storage", "s3://b/s", "--set", "lr=0.01",
-                                    "--set", "epochs=3", "--smoke", "--warm-start", "s3://b/s/freq-1"]
+        [
+            "submit",
+            "freq",
+            "--smoke",
+            "--set",
+            "lr=0.01",
+            "--set",
+            "epochs=3",
+            "--seed",
+            "4",
+            "--storage",
+            "s3://b/s",
+            "--max-failures",
+            "0",
+            "--address",
+            "http://head:8265",
+            "--warm-start",
+            "s3://b/s/freq-1",
+        ]
+    )
+    assert cli._forwarded(args) == [
+        "freq",
+        "--seed",
+        "4",
+        "--storage",
+        "s3://b/s",
+        "--set",
+        "lr=0.01",
+        "--set",
+        "epochs=3",
+        "--smoke",
+        "--warm-start",
+        "s3://b/s/freq-1",
+    ]
 
 
 def test_tune_joining_a_ray_turns_on_token_mode_when_a_token_is_at_hand(monkeypatch, capsys):

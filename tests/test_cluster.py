@@ -3,6 +3,7 @@
 `sweeplab submit` and with plain `ray job submit`, the jobs API read with the token, GPU
 shares placed on declared (fake) GPUs across both nodes, and the storage check. Also
 cluster.yaml through Ray's own config validation."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,10 @@ def test_cluster_yaml_passes_rays_validation_and_opens_no_public_port():
     head = " ".join(raw["head_start_ray_commands"])
     assert "--dashboard-host=127.0.0.1" in head and "RAY_AUTH_MODE=token" in head
     setup = " ".join(raw["setup_commands"])
-    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu" in setup and "pip install -q -e ~/sweeplab" in setup
+    assert (
+        "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu" in setup
+        and "pip install -q -e ~/sweeplab" in setup
+    )
     assert raw["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
 
 
@@ -64,19 +68,53 @@ class LocalCluster:
     def __init__(self, gpus_per_node: int = 1, cpus_per_node: int = 4):
         self.tmp = tempfile.mkdtemp(prefix="/tmp/slc-")  # short: Ray's socket paths live under it
         self.token = secrets.token_hex(16)
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token,
-                    "RAY_USAGE_STATS_ENABLED": "0", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        self.env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": self.token,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
         self.env.pop("RAY_ADDRESS", None)
         gcs, dash, *ports = _free_ports(10)
         self.address, self.jobs = f"127.0.0.1:{gcs}", f"http://127.0.0.1:{dash}"
-        common = ["--block", "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus_per_node),
-                  "--num-gpus", str(gpus_per_node), "--disable-usage-stats"]
+        common = [
+            "--block",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            str(cpus_per_node),
+            "--num-gpus",
+            str(gpus_per_node),
+            "--disable-usage-stats",
+        ]
         self.procs: list[subprocess.Popen] = []
-        self._start_node(["--head", "--port", str(gcs), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash),
-                          "--temp-dir", self.tmp, "--include-dashboard", "true", *common, *self._agent_ports(ports[:4])],
-                         "head", lambda: self.get("/api/version")[0] == 200, "the head's dashboard")
-        self._start_node(["--address", self.address, *common, *self._agent_ports(ports[4:8])],
-                         "worker", lambda: self.alive_nodes() == 2, "two alive nodes")
+        self._start_node(
+            [
+                "--head",
+                "--port",
+                str(gcs),
+                "--dashboard-host",
+                "127.0.0.1",
+                "--dashboard-port",
+                str(dash),
+                "--temp-dir",
+                self.tmp,
+                "--include-dashboard",
+                "true",
+                *common,
+                *self._agent_ports(ports[:4]),
+            ],
+            "head",
+            lambda: self.get("/api/version")[0] == 200,
+            "the head's dashboard",
+        )
+        self._start_node(
+            ["--address", self.address, *common, *self._agent_ports(ports[4:8])],
+            "worker",
+            lambda: self.alive_nodes() == 2,
+            "two alive nodes",
+        )
 
     # `ray start` gives up when its raylet has not registered within a fixed 30 s (Ray's
     # node.py); on a loaded 2-core machine that happens now and then, and it is not what
@@ -99,14 +137,23 @@ class LocalCluster:
     @staticmethod
     def _agent_ports(ports: list[int]) -> list[str]:
         # two nodes on one host: each agent needs its own ports
-        names = ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--runtime-env-agent-port",
-                 "--metrics-export-port"]
+        names = [
+            "--dashboard-agent-listen-port",
+            "--dashboard-agent-grpc-port",
+            "--runtime-env-agent-port",
+            "--metrics-export-port",
+        ]
         return [x for name, port in zip(names, ports) for x in (name, str(port))]
 
     def _start(self, args: list[str], name: str) -> subprocess.Popen:
         log = open(os.path.join(self.tmp, f"{name}.log"), "w")
-        return subprocess.Popen([str(BIN / "ray"), "start", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [str(BIN / "ray"), "start", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def _wait(self, ready, timeout: float = 90) -> bool:
         """True once `ready()`; False when the time is up or a node process has ended."""
@@ -190,8 +237,22 @@ class TestOnOneTwoNodeCluster:
     def test_sweeps_submitted_as_jobs_with_sweeplab_and_with_ray(self, cluster, tmp_path):
         storage = tmp_path / "shared"
         t0 = time.monotonic()
-        done = cluster.run([str(BIN / "sweeplab"), "submit", "freq", "--smoke", "--storage", f"file://{storage}",
-                            "--name", "via-sweeplab", "--quiet", "--address", cluster.jobs, "--follow"])
+        done = cluster.run(
+            [
+                str(BIN / "sweeplab"),
+                "submit",
+                "freq",
+                "--smoke",
+                "--storage",
+                f"file://{storage}",
+                "--name",
+                "via-sweeplab",
+                "--quiet",
+                "--address",
+                cluster.jobs,
+                "--follow",
+            ]
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         job_id = next(ln.split()[1] for ln in done.stdout.splitlines() if ln.startswith("job: "))
         assert f"dashboard: {cluster.jobs}/#/jobs/{job_id}" in done.stdout and f"job {job_id}: SUCCEEDED" in done.stdout
@@ -199,8 +260,25 @@ class TestOnOneTwoNodeCluster:
         assert set(_trials(storage, "via-sweeplab")["status"]) == {"TERMINATED"}
 
         t0 = time.monotonic()
-        done = cluster.run([str(BIN / "ray"), "job", "submit", "--address", cluster.jobs, "--", "sweeplab", "tune", "seqclf",
-                            "--smoke", "--storage", f"file://{storage}", "--name", "via-ray", "--quiet"])
+        done = cluster.run(
+            [
+                str(BIN / "ray"),
+                "job",
+                "submit",
+                "--address",
+                cluster.jobs,
+                "--",
+                "sweeplab",
+                "tune",
+                "seqclf",
+                "--smoke",
+                "--storage",
+                f"file://{storage}",
+                "--name",
+                "via-ray",
+                "--quiet",
+            ]
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         ray_s = time.monotonic() - t0
         trials = _trials(storage, "via-ray")
@@ -215,14 +293,36 @@ class TestOnOneTwoNodeCluster:
         assert cluster.get("/api/jobs/", token=False)[0] == 401  # the token is required
         print(f"\njob wall times: sweeplab submit --follow {sweeplab_s:.1f} s, ray job submit {ray_s:.1f} s")
 
-
     @pytest.mark.slow
     def test_gpu_shares_fill_both_nodes_and_at_most_four_trials_share_two_gpus(self, cluster, tmp_path):
         storage = tmp_path / "shared"
-        done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--num-samples", "8", "--search", "random",
-                            "--scheduler", "fifo", "--gpus-per-trial", "0.5", "--set", "epochs=4", "--set", "duration=10",
-                            "--address", cluster.address,
-                            "--storage", f"file://{storage}", "--name", "gpu", "--quiet"])
+        done = cluster.run(
+            [
+                str(BIN / "sweeplab"),
+                "tune",
+                "freq",
+                "--smoke",
+                "--num-samples",
+                "8",
+                "--search",
+                "random",
+                "--scheduler",
+                "fifo",
+                "--gpus-per-trial",
+                "0.5",
+                "--set",
+                "epochs=4",
+                "--set",
+                "duration=10",
+                "--address",
+                cluster.address,
+                "--storage",
+                f"file://{storage}",
+                "--name",
+                "gpu",
+                "--quiet",
+            ]
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         history = pd.read_parquet(storage / "gpu" / "history.parquet")
         first = history.sort_values("training_iteration").groupby("trial_id").first()
@@ -241,11 +341,23 @@ class TestOnOneTwoNodeCluster:
         placement = tables.placement_table(load.load_sweep(str(storage / "gpu")))
         assert [row[1] for row in placement.rows] == ["0", "0"] and sum(int(r[2]) for r in placement.rows) == 8
 
-
     @pytest.mark.slow
     def test_a_multi_node_sweep_refuses_node_local_storage(self, cluster, tmp_path):
-        done = cluster.run([str(BIN / "sweeplab"), "tune", "freq", "--smoke", "--address", cluster.address,
-                            "--storage", str(tmp_path / "local"), "--name", "x", "--quiet"])
+        done = cluster.run(
+            [
+                str(BIN / "sweeplab"),
+                "tune",
+                "freq",
+                "--smoke",
+                "--address",
+                cluster.address,
+                "--storage",
+                str(tmp_path / "local"),
+                "--name",
+                "x",
+                "--quiet",
+            ]
+        )
         assert done.returncode == 2
         assert "a folder of this node, but the cluster has 2 nodes" in done.stderr.strip().splitlines()[-1]
         assert not (tmp_path / "local" / "x").exists()
@@ -270,8 +382,9 @@ def test_submit_turns_token_mode_on_before_ray_is_imported(tmp_path):
         print(rc, seen)
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "HOME": str(tmp_path)},
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "HOME": str(tmp_path)}, timeout=120
+    )
     assert out.stdout.split()[:2] == ["2", "['token']"], out.stdout + out.stderr
     assert "--address http://127.0.0.1:9: cannot reach Ray's job API" in out.stderr
 
@@ -294,8 +407,9 @@ AFTER_WORKER = [  # (point, fault, epochs a trial)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point, spec, epochs", AFTER_WORKER, ids=[p for p, _, _ in AFTER_WORKER])
-def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(point, spec, epochs,
-                                                                                          tmp_path):
+def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repeat_nothing(
+    point, spec, epochs, tmp_path
+):
     """Two nodes of 2 CPUs, file:// storage, 4 trials at once (two of them on the worker):
     the worker node is killed mid-sweep (its trials restart from their checkpoints on the
     head, --max-failures 2), then the driver is killed at one of its kill points; `resume`
@@ -307,7 +421,8 @@ def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repe
 
     samples = 6
     space = tmp_path / "space.yaml"
-    space.write_text(textwrap.dedent(f"""
+    space.write_text(
+        textwrap.dedent(f"""
         experiment: freq
         method: random
         metric: {{name: val_mse, goal: minimize}}
@@ -317,13 +432,29 @@ def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repe
         parameters:
           hidden_size: {{values: [4, 8, 16]}}
           lr: {{distribution: log_uniform_values, min: 1.0e-3, max: 1.0e-2}}
-    """))
+    """)
+    )
     storage = tmp_path / "shared"
     c = LocalCluster(gpus_per_node=0, cpus_per_node=2)
     try:
         env = {k: c.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED")}
-        args = ["tune", "freq", "--space", str(space), "--storage", f"file://{storage}", "--name", "w",
-                "--address", c.address, "--max-concurrent", "4", "--max-failures", "2", "--quiet"]
+        args = [
+            "tune",
+            "freq",
+            "--space",
+            str(space),
+            "--storage",
+            f"file://{storage}",
+            "--name",
+            "w",
+            "--address",
+            c.address,
+            "--max-concurrent",
+            "4",
+            "--max-failures",
+            "2",
+            "--quiet",
+        ]
         with sweeplab_process(args, stderr=subprocess.PIPE, **env, **{faults.ENV: spec}) as proc:
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline:  # 4 trials have reported an epoch: kill the worker node
@@ -346,13 +477,17 @@ def test_a_killed_worker_node_then_a_killed_driver_on_file_storage_lose_and_repe
         assert history["node_id"].nunique() == 2  # the worker node had trained epochs before it was killed
         kept = before_hist[before_hist["trial_id"].isin(trials["trial_id"])]  # no stored row lost
         assert set(zip(kept["trial_id"], kept["training_iteration"])) <= set(
-            zip(history["trial_id"], history["training_iteration"]))
+            zip(history["trial_id"], history["training_iteration"])
+        )
         key = ["trial_id", "epoch", "timestamp"]  # finished trials not rerun: the very rows stored before
         pd.testing.assert_frame_equal(
             before_hist[before_hist["trial_id"].isin(finished)][key].sort_values(key).reset_index(drop=True),
-            history[history["trial_id"].isin(finished)][key].sort_values(key).reset_index(drop=True))
-        print(f"\nworker node killed, then the driver at {point}: finished before {len(finished)}, {len(trials)} trials, "
-              f"{len(history)} rows, lost {rows_lost(kept, history)}, duplicated {rows_twice(history)}; "
-              f"nodes the rows came from: {history['node_id'].nunique() if 'node_id' in history else '?'}")
+            history[history["trial_id"].isin(finished)][key].sort_values(key).reset_index(drop=True),
+        )
+        print(
+            f"\nworker node killed, then the driver at {point}: finished before {len(finished)}, {len(trials)} trials, "
+            f"{len(history)} rows, lost {rows_lost(kept, history)}, duplicated {rows_twice(history)}; "
+            f"nodes the rows came from: {history['node_id'].nunique() if 'node_id' in history else '?'}"
+        )
     finally:
         c.stop()

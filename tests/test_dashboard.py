@@ -1,5 +1,6 @@
 """The dashboard on loopback: its JSON API over hand-built and real stores, path traversal,
 a store that grows while served, and the pages in a real headless Chromium."""
+
 from __future__ import annotations
 
 import json
@@ -59,16 +60,35 @@ def test_api_lists_sweeps_and_serves_trials_history_and_curves(tmp_path, served)
     sweeps = {s["id"]: s for s in app.json("/api/sweeps")}
     assert set(sweeps) == {"gru", "imdb"}
     gru = sweeps["gru"]
-    assert (gru["experiment"], gru["metric"], gru["scheduler"], gru["searcher"], gru["state"]) == \
-        ("seqclf", "val_macro_f1", "asha", "optuna", "done")
-    assert gru["trials"] == {"total": 6, "running": 0, "done": 6, "stopped": 0, "failed": 0, "interrupted": 0,
-                             "paused": 0, "time_up": 0}
+    assert (gru["experiment"], gru["metric"], gru["scheduler"], gru["searcher"], gru["state"]) == (
+        "seqclf",
+        "val_macro_f1",
+        "asha",
+        "optuna",
+        "done",
+    )
+    assert gru["trials"] == {
+        "total": 6,
+        "running": 0,
+        "done": 6,
+        "stopped": 0,
+        "failed": 0,
+        "interrupted": 0,
+        "paused": 0,
+        "time_up": 0,
+    }
     assert gru["ended_by"] is None
     assert gru["best"] == {"trial_id": "gru6", "label": "GRU (original)", "value": 0.92}
     assert gru["trial_hours"] == 1.0
     trials = app.json("/api/sweeps/gru/trials")
-    assert [r["label"] for r in trials["rows"]] == ["GRU (original)", "GRU (run #1)", "GRU (run #2)", "GRU (run #3)",
-                                                   "GRU (run #5)", "GRU (run #4)"]
+    assert [r["label"] for r in trials["rows"]] == [
+        "GRU (original)",
+        "GRU (run #1)",
+        "GRU (run #2)",
+        "GRU (run #3)",
+        "GRU (run #5)",
+        "GRU (run #4)",
+    ]
     assert [r["baseline"] for r in trials["rows"]] == [True] + [False] * 5
     assert trials["rows"][-1]["observations"][0].startswith("unstable training: val_macro_f1 0.180 far from")
     assert trials["rows"][0]["config"] == {"hidden_dim": 64, "n_layers": 2, "bidirectional": True, "lr": 0.001}
@@ -116,14 +136,17 @@ def test_a_grid_sweeps_progress_counts_every_combination(tmp_path):
     from sweeplab.dashboard.data import Catalog
 
     space = tmp_path / "grid.yaml"
-    space.write_text("experiment: freq\nmethod: grid\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
-                     "  lr: {values: [1.0e-3, 1.0e-2]}\n")
+    space.write_text(
+        "experiment: freq\nmethod: grid\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
+        "  lr: {values: [1.0e-3, 1.0e-2]}\n"
+    )
     prep = plan.prepare(plan.SweepOptions(storage=str(tmp_path / "s"), target="freq", space=str(space)))
     rec = plan.record_of(prep)
     assert (rec.num_samples, rec.trials_expected) == (1, 6)
     folder = gru_sweep(tmp_path / "store" / "grid")
-    (folder / "sweep.json").write_text(json.dumps({**json.loads((folder / "sweep.json").read_text()),
-                                                   "num_samples": 1, "trials_expected": 6}))
+    (folder / "sweep.json").write_text(
+        json.dumps({**json.loads((folder / "sweep.json").read_text()), "num_samples": 1, "trials_expected": 6})
+    )
     assert Catalog([str(tmp_path / "store")]).sweeps()[0]["progress"]["of"] == 6
 
 
@@ -135,9 +158,17 @@ def test_files_cannot_escape_the_sweep_folder(tmp_path, served):
     (sweep / "link").symlink_to(tmp_path / "store" / "secret.txt")
     app = served(tmp_path / "store")
     assert app.get("/files/gru/report/REPORT.md") == (200, b"# the report")
-    for path in ["/files/gru/../secret.txt", "/files/gru/..%2Fsecret.txt", "/files/gru/%2E%2E/%2E%2E/etc/passwd",
-                 "/files/gru//etc/passwd", "/files/gru/%2Fetc%2Fpasswd", "/files/gru/link", "/files/gru/",
-                 "/files/gru/report/..%2F..%2Fsecret.txt", "/files/nope/trials.parquet"]:
+    for path in [
+        "/files/gru/../secret.txt",
+        "/files/gru/..%2Fsecret.txt",
+        "/files/gru/%2E%2E/%2E%2E/etc/passwd",
+        "/files/gru//etc/passwd",
+        "/files/gru/%2Fetc%2Fpasswd",
+        "/files/gru/link",
+        "/files/gru/",
+        "/files/gru/report/..%2F..%2Fsecret.txt",
+        "/files/nope/trials.parquet",
+    ]:
         status, body = app.get(path)
         assert status == 404 and b"secret" not in body and b"root:" not in body, path
 
@@ -190,17 +221,21 @@ def test_a_damaged_sweep_is_listed_with_its_error_beside_the_good_ones(tmp_path,
     (gru_sweep(tmp_path / "store" / "cut") / "trials.parquet").write_bytes(b"PAR1 cut")
     (gru_sweep(tmp_path / "store" / "shape") / "sweep.json").write_text("[]")
     (gru_sweep(tmp_path / "store" / "odd") / "trials.parquet").write_bytes(
-        pd.read_parquet(tmp_path / "store" / "gru" / "trials.parquet").drop(columns="status").to_parquet())
+        pd.read_parquet(tmp_path / "store" / "gru" / "trials.parquet").drop(columns="status").to_parquet()
+    )
     app = served(tmp_path / "store")
     sweeps = {s["id"]: s for s in app.json("/api/sweeps")}
-    assert sweeps["cut"] == {"id": "cut", "error": "trials.parquet: not a Parquet file (cut short or damaged: Parquet "
-                                                   "magic bytes not found in footer)"}
+    assert sweeps["cut"] == {
+        "id": "cut",
+        "error": "trials.parquet: not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)",
+    }
     assert sweeps["shape"] == {"id": "shape", "error": "sweep.json: holds an array, not a JSON object"}
     assert sweeps["odd"] == {"id": "odd", "error": "cannot be summarised (KeyError: 'status')"}
     assert sweeps["gru"]["best"]["value"] == 0.92 and sweeps["imdb"]["state"] == "done"
     status, body = app.get("/api/sweeps/cut/trials")
-    assert status == 409 and json.loads(body)["error"].endswith("cut/trials.parquet: not a Parquet file (cut short "
-                                                                "or damaged: Parquet magic bytes not found in footer)")
+    assert status == 409 and json.loads(body)["error"].endswith(
+        "cut/trials.parquet: not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"
+    )
 
 
 def test_bad_dashboard_input(tmp_path, capsys):
@@ -212,6 +247,7 @@ def test_bad_dashboard_input(tmp_path, capsys):
 
 # --- in a real browser --------------------------------------------------------------------
 
+
 def _browser():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
@@ -221,7 +257,13 @@ def _browser():
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1600"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1600",
+    ):
         options.add_argument(arg)
     options.binary_location = chromium
     return webdriver.Chrome(options=options, service=Service(driver))
@@ -239,7 +281,9 @@ def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
     from selenium.webdriver.common.by import By
 
     storage = tmp_path / "sweeps"
-    assert main(["tune", "gan", "--smoke", "--num-samples", "3", "--storage", str(storage), "--name", "g", "--quiet"]) == 0
+    assert (
+        main(["tune", "gan", "--smoke", "--num-samples", "3", "--storage", str(storage), "--name", "g", "--quiet"]) == 0
+    )
     n_trials = len(pd.read_parquet(storage / "g" / "trials.parquet"))
     app = served(storage)
     browser = _browser()
@@ -254,8 +298,12 @@ def test_browser_shows_a_real_smoke_sweep(tmp_path, served):
         assert "frechet_distance" in browser.find_element(By.ID, "summary").text
         heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#trials thead th")]
         assert "Epochs run" in heads and "Epochs" not in heads  # not beside a config's own "epochs"
-        lr = [tr.find_elements(By.CSS_SELECTOR, "td")[i].text for i, h in enumerate(heads) if h.startswith("lr")
-              for tr in browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr")]
+        lr = [
+            tr.find_elements(By.CSS_SELECTOR, "td")[i].text
+            for i, h in enumerate(heads)
+            if h.startswith("lr")
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#trials tbody tr")
+        ]
         assert lr and all(float(v) > 0 for v in lr), lr  # 4 significant digits: a GAN's 2e-4 is not "0.000"
         header = browser.find_elements(By.CSS_SELECTOR, "#trials thead th")[0]
         header.click()  # sorting by Model keeps every row
@@ -273,10 +321,12 @@ def _search_views_render(browser, tag: str) -> None:
     """The sweep page's search views drawn, each kept as a screenshot under test-artifacts/."""
     from selenium.webdriver.common.by import By
 
-    for view, selector in (("best-so-far", "#bsf-epochs .main-svg .scatterlayer .trace"),
-                           ("importance", "#importance .main-svg .barlayer .trace"),
-                           ("parallel", "#parallel .main-svg .parcoords"),
-                           ("decisions", "#decisions thead th")):
+    for view, selector in (
+        ("best-so-far", "#bsf-epochs .main-svg .scatterlayer .trace"),
+        ("importance", "#importance .main-svg .barlayer .trace"),
+        ("parallel", "#parallel .main-svg .parcoords"),
+        ("decisions", "#decisions thead th"),
+    ):
         _wait(browser, lambda b, selector=selector: b.find_elements(By.CSS_SELECTOR, selector))
         element = browser.find_element(By.CSS_SELECTOR, selector).find_element(By.XPATH, "ancestor::section[1]")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -294,8 +344,14 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
         browser.get(app.url)
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#sweeps tbody tr[data-sweep='old']"))
         promotion_sweep(tmp_path / "new", started="2026-12-02T10:00:00")  # after the page opened
-        _wait(browser, lambda b: [r.get_attribute("data-sweep") for r in
-                                  b.find_elements(By.CSS_SELECTOR, "#sweeps tbody tr")] == ["new", "old"], timeout=20)
+        _wait(
+            browser,
+            lambda b: (
+                [r.get_attribute("data-sweep") for r in b.find_elements(By.CSS_SELECTOR, "#sweeps tbody tr")]
+                == ["new", "old"]
+            ),
+            timeout=20,
+        )
         assert browser.find_element(By.CSS_SELECTOR, "#sweeps tbody tr td.progress").text == "32 of 36 epochs"
         for box in browser.find_elements(By.CSS_SELECTOR, "#sweeps tbody input[type=checkbox]"):
             box.click()
@@ -304,12 +360,15 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
         assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-chosen tbody tr")) == 2
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard-compare.png"))
-        (tmp_path / "new" / "pbt_global.txt").write_text(json.dumps(
-            ["run_trial_p1", "run_trial_p2", 4, 4, {"lr": 0.01}, {"lr": 0.012}]) + "\n")
+        (tmp_path / "new" / "pbt_global.txt").write_text(
+            json.dumps(["run_trial_p1", "run_trial_p2", 4, 4, {"lr": 0.01}, {"lr": 0.012}]) + "\n"
+        )
         browser.get(app.url + "sweep/new")
         _search_views_render(browser, "fixture")
         _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#lineage .main-svg .scatterlayer .trace"))
-        assert browser.find_element(By.ID, "lineage-box").screenshot(str(ARTIFACTS / "dashboard-pbt-lineage-fixture.png"))
+        assert browser.find_element(By.ID, "lineage-box").screenshot(
+            str(ARTIFACTS / "dashboard-pbt-lineage-fixture.png")
+        )
         cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#decisions tbody td")]
         assert cells == ["GRU (run #3)", "pause 0.05 (of 3)", "GRU (run #1)", "continue 0.15 (2/3)"], cells
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
@@ -352,38 +411,75 @@ parameters:
   cell: {values: [gru, lstm]}
 """
 # trial -> (lr, cell, epochs trained, status); val_macro_f1 at epoch e = 0.1 * e + lr-driven level
-PROMO_TRIALS = {"p1": (1e-3, "gru", 9, "TERMINATED"), "p2": (1e-2, "lstm", 9, "TERMINATED"),
-                "p3": (1e-4, "gru", 1, "PAUSED"), "p4": (3e-2, "lstm", 3, "TERMINATED"),
-                "p5": (3e-4, "lstm", 1, "TERMINATED"), "p6": (5e-3, "gru", 9, "TERMINATED")}
+PROMO_TRIALS = {
+    "p1": (1e-3, "gru", 9, "TERMINATED"),
+    "p2": (1e-2, "lstm", 9, "TERMINATED"),
+    "p3": (1e-4, "gru", 1, "PAUSED"),
+    "p4": (3e-2, "lstm", 3, "TERMINATED"),
+    "p5": (3e-4, "lstm", 1, "TERMINATED"),
+    "p6": (5e-3, "gru", 9, "TERMINATED"),
+}
 
 
 def promo_value(lr: float, epoch: int) -> float:
     return round(0.05 * epoch + 0.1 * (4 + math.log10(lr)), 6)
 
 
-def promotion_sweep(folder: Path, started: str = "2026-12-01T10:00:00", experiment: str = "seqclf",
-                    ids: Callable[[str], str] = str) -> Path:
+def promotion_sweep(
+    folder: Path, started: str = "2026-12-01T10:00:00", experiment: str = "seqclf", ids: Callable[[str], str] = str
+) -> Path:
     trials, history, t = [], [], 1_700_000_000
     for i, (name, (lr, cell, epochs, status)) in enumerate(PROMO_TRIALS.items()):
         tid = ids(name)
-        rows = [{"trial_id": tid, "training_iteration": e, "val_macro_f1": promo_value(lr, e),
-                 "time_this_iter_s": 2.0, "time_total_s": 2.0 * e, "timestamp": t + 10 * i + e} for e in range(1, epochs + 1)]
+        rows = [
+            {
+                "trial_id": tid,
+                "training_iteration": e,
+                "val_macro_f1": promo_value(lr, e),
+                "time_this_iter_s": 2.0,
+                "time_total_s": 2.0 * e,
+                "timestamp": t + 10 * i + e,
+            }
+            for e in range(1, epochs + 1)
+        ]
         history += rows
         stopped = {"stopped_at_rung": 1} if name == "p5" else {}
-        trials.append({"trial_id": tid, "status": status, "preset": None, "error": None, "config/lr": lr,
-                       "config/cell": cell, "iterations": epochs, "wall_time_s": 2.0 * epochs,
-                       "best/val_macro_f1": rows[-1]["val_macro_f1"], "best_iteration": epochs, **stopped})
-    write_sweep(folder, trials, history, {**meta_for(experiment, "val_macro_f1", "max", folder.name,
-                                                     scheduler="promotion", searcher="rung_tpe"),
-                                          "space": PROMO_SPACE, "started": started, "num_samples": 3,
-                                          "epoch_budget": 36})
+        trials.append(
+            {
+                "trial_id": tid,
+                "status": status,
+                "preset": None,
+                "error": None,
+                "config/lr": lr,
+                "config/cell": cell,
+                "iterations": epochs,
+                "wall_time_s": 2.0 * epochs,
+                "best/val_macro_f1": rows[-1]["val_macro_f1"],
+                "best_iteration": epochs,
+                **stopped,
+            }
+        )
+    write_sweep(
+        folder,
+        trials,
+        history,
+        {
+            **meta_for(experiment, "val_macro_f1", "max", folder.name, scheduler="promotion", searcher="rung_tpe"),
+            "space": PROMO_SPACE,
+            "started": started,
+            "num_samples": 3,
+            "epoch_budget": 36,
+        },
+    )
     # as promotion ASHA records them: the rung's count, promotions, cutoff and best few scores
     at1 = {t: promo_value(PROMO_TRIALS[t][0], 1) for t in ("p1", "p2", "p3")}
     seen = {"n": 3, "promoted": 1, "cutoff": at1["p2"], "top": dict(sorted(at1.items(), key=lambda kv: -kv[1])[:2])}
-    pd.DataFrame([
-        {"trial_id": "p3", "rung": 1, "epoch": 1, "action": "pause", "scores": json.dumps(seen), "at": 1.0},
-        {"trial_id": "p1", "rung": 1, "epoch": 1, "action": "continue", "scores": json.dumps(seen), "at": 2.0},
-    ]).to_parquet(folder / "decisions.parquet", index=False)
+    pd.DataFrame(
+        [
+            {"trial_id": "p3", "rung": 1, "epoch": 1, "action": "pause", "scores": json.dumps(seen), "at": 1.0},
+            {"trial_id": "p1", "rung": 1, "epoch": 1, "action": "continue", "scores": json.dumps(seen), "at": 2.0},
+        ]
+    ).to_parquet(folder / "decisions.parquet", index=False)
     return folder
 
 
@@ -394,8 +490,10 @@ def test_the_decisions_view_shows_each_rungs_decisions_with_the_scores_beside_th
     d = app.json("/api/sweeps/promo/decisions")
     assert (d["source"], d["rungs"]) == ("recorded", [1])
     # p3's score is below the two shown: no rank among them, its score from the history
-    assert [(r["trial_id"], r["action"], r["rank"], r["of"], r["cutoff"]) for r in d["decisions"]] == \
-        [("p3", "pause", None, 3, promo_value(1e-2, 1)), ("p1", "continue", 2, 3, promo_value(1e-2, 1))]
+    assert [(r["trial_id"], r["action"], r["rank"], r["of"], r["cutoff"]) for r in d["decisions"]] == [
+        ("p3", "pause", None, 3, promo_value(1e-2, 1)),
+        ("p1", "continue", 2, 3, promo_value(1e-2, 1)),
+    ]
     assert d["decisions"][0]["score"] == promo_value(1e-4, 1)
     derived = app.json("/api/sweeps/gru/decisions")  # no decisions recorded, none stopped: nothing to show
     assert (derived["source"], derived["decisions"]) == ("derived", [])
@@ -427,11 +525,13 @@ def test_importance_parallel_coordinates_and_best_so_far(tmp_path, served):
     assert axes["lr"]["values"] == [v[0] for v in PROMO_TRIALS.values()]
     best = app.json("/api/sweeps/promo/best_so_far")
     assert best["epochs"] == list(range(1, 33)) and len(best["best"]) == 32
-    assert best["best"][0] == promo_value(1e-3, 1) and best["best"][-1] == max(promo_value(lr, e) for lr, _, e, _ in
-                                                                                  PROMO_TRIALS.values())
+    assert best["best"][0] == promo_value(1e-3, 1) and best["best"][-1] == max(
+        promo_value(lr, e) for lr, _, e, _ in PROMO_TRIALS.values()
+    )
     assert best["trial_hours"][-1] == pytest.approx(32 * 2.0 / 3600)
     assert best["random"]["from_trials"] == 3 and best["random"]["values"][:9] == [None] * 8 + [
-        pytest.approx(expected_best_of(np.array([promo_value(lr, 9) for lr in (1e-3, 1e-2, 5e-3)]), 1, True))]
+        pytest.approx(expected_best_of(np.array([promo_value(lr, 9) for lr in (1e-3, 1e-2, 5e-3)]), 1, True))
+    ]
 
 
 def test_expected_best_of_k_random_draws():
@@ -447,8 +547,13 @@ def test_compare_and_the_index_newest_first_with_progress(tmp_path, served):
     app = served(tmp_path)
     index = app.json("/api/sweeps")
     assert [s["id"] for s in index] == ["new", "old", "other"]  # newest first; no start time last
-    assert {k: index[0]["progress"][k] for k in ("ended", "of", "epochs", "epoch_budget", "eta_s")} == \
-        {"ended": 5, "of": None, "epochs": 32, "epoch_budget": 36, "eta_s": None}
+    assert {k: index[0]["progress"][k] for k in ("ended", "of", "epochs", "epoch_budget", "eta_s")} == {
+        "ended": 5,
+        "of": None,
+        "epochs": 32,
+        "epoch_budget": 36,
+        "eta_s": None,
+    }
     both = app.json("/api/compare?ids=old,new")
     assert [s["id"] for s in both["sweeps"]] == ["old", "new"] and both["metric"] == "val_macro_f1"
     assert both["sweeps"][0]["chosen"]["config"]["lr"] == 1e-2
@@ -461,14 +566,17 @@ def test_pbts_exploits_come_from_rays_log_as_a_lineage_with_the_mutated_values(t
     sweep = promotion_sweep(tmp_path / "pbt", ids=lambda name: f"p_{int(name[1:]):05d}")
     (sweep / "decisions.parquet").unlink()
     # Ray names trials by experiment tag: their index, which ends the trial id (p_00001 ...)
-    log = [["1", "2", 4, 4, {"lr": 0.01, "cell": "lstm"}, {"lr": 0.012, "cell": "lstm"}],
-           ["6_lr=0.01", "2", 6, 6, {"lr": 0.01, "cell": "lstm"}, {"lr": 0.008, "cell": "gru"}]]
+    log = [
+        ["1", "2", 4, 4, {"lr": 0.01, "cell": "lstm"}, {"lr": 0.012, "cell": "lstm"}],
+        ["6_lr=0.01", "2", 6, 6, {"lr": 0.01, "cell": "lstm"}, {"lr": 0.008, "cell": "gru"}],
+    ]
     (sweep / "pbt_global.txt").write_text("\n".join(json.dumps(x) for x in log) + '\n["run_trial_p3", "run_')
     app = served(tmp_path)
     d = app.json("/api/sweeps/pbt/decisions")
     assert [(x["trial_id"], x["from"], x["iteration"], x["changed"]) for x in d["lineage"]] == [
         ("p_00001", "p_00002", 4, {"lr": [0.01, 0.012]}),
-        ("p_00006", "p_00002", 6, {"lr": [0.01, 0.008], "cell": ["lstm", "gru"]})]
+        ("p_00006", "p_00002", 6, {"lr": [0.01, 0.008], "cell": ["lstm", "gru"]}),
+    ]
     gru_sweep(tmp_path / "gru")
     assert app.json("/api/sweeps/gru/decisions")["lineage"] is None
 
@@ -484,7 +592,7 @@ def test_the_dashboard_serves_every_view_from_files_only_neither_ray_nor_torch_n
 import sys, urllib.request
 from sweeplab.dashboard.data import VIEWS
 from sweeplab.dashboard.server import Background
-bg = Background([{str(tmp_path / 'store')!r}])
+bg = Background([{str(tmp_path / "store")!r}])
 for route in ["api/sweeps", "api/sweeps/gru", "api/sweeps/gru/trials", "api/sweeps/gru/curves",
               "api/sweeps/gru/history/gru1", "sweep/gru", "", *[f"api/sweeps/gru/{{v}}" for v in VIEWS]]:
     assert urllib.request.urlopen(bg.url + route).status == 200, route
@@ -501,8 +609,12 @@ def test_no_endpoint_answers_500_for_a_damaged_or_empty_sweep(tmp_path, served):
     the reason, or the data, never a 500; and no JSON 'Infinity'."""
     import shutil
 
-    write_sweep(tmp_path / "nohist", [{"trial_id": "a", "status": "RUNNING", "config/lr": 0.1, "iterations": 0}], [],
-                meta_for("seqclf", "val_macro_f1", "max", "nohist", scheduler="promotion", searcher="rung_tpe"))
+    write_sweep(
+        tmp_path / "nohist",
+        [{"trial_id": "a", "status": "RUNNING", "config/lr": 0.1, "iterations": 0}],
+        [],
+        meta_for("seqclf", "val_macro_f1", "max", "nohist", scheduler="promotion", searcher="rung_tpe"),
+    )
     promotion_sweep(tmp_path / "inf")
     h = pd.read_parquet(tmp_path / "inf" / "history.parquet")
     h.loc[0, "val_macro_f1"], h.loc[1, "val_macro_f1"] = float("inf"), float("-inf")
@@ -512,7 +624,8 @@ def test_no_endpoint_answers_500_for_a_damaged_or_empty_sweep(tmp_path, served):
     (tmp_path / "dirtrials" / "trials.parquet").mkdir()
     promotion_sweep(tmp_path / "zerorows")
     pd.DataFrame({"trial_id": pd.Series([], dtype=str), "status": pd.Series([], dtype=str)}).to_parquet(
-        tmp_path / "zerorows" / "trials.parquet")
+        tmp_path / "zerorows" / "trials.parquet"
+    )
     promotion_sweep(tmp_path / "histovertrials")
     shutil.copy(tmp_path / "histovertrials" / "history.parquet", tmp_path / "histovertrials" / "trials.parquet")
     s = served(str(tmp_path))

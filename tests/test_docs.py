@@ -2,6 +2,7 @@
 the generated pages (CLI reference, measured figures) are current, and docs/gen.py's
 --check fails, naming the file, when one is not. Building the site itself
 (`mkdocs build --strict`) is .ci/run's job: mkdocs is the `docs` extra, not `dev`."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,8 +28,9 @@ def _gen():
 
 
 def test_the_generated_pages_and_the_readme_block_are_current():
-    done = subprocess.run([sys.executable, str(ROOT / "docs" / "gen.py"), "--check"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "gen.py"), "--check"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -78,9 +80,14 @@ def test_a_results_file_without_a_renderer_still_reaches_the_docs(tmp_path, monk
     gen = _gen()
     results = tmp_path / "results"
     results.mkdir()
-    run = {"bench": "gpu", "date": "2026-12-08T10:00:00", "command": "python bench/gpu.py",
-           "machine": {"host": "gpu1", "cpu": "Xeon", "cpus": 16}, "versions": {"commit": "abc1234"},
-           "figures": {"clips_per_s": 41.25, "peak_memory_gib": 12.5, "per_step": [1, 2]}}
+    run = {
+        "bench": "gpu",
+        "date": "2026-12-08T10:00:00",
+        "command": "python bench/gpu.py",
+        "machine": {"host": "gpu1", "cpu": "Xeon", "cpus": 16},
+        "versions": {"commit": "abc1234"},
+        "figures": {"clips_per_s": 41.25, "peak_memory_gib": 12.5, "per_step": [1, 2]},
+    }
     (results / "gpu.jsonl").write_text(json.dumps(run) + "\n")
     monkeypatch.setattr(gen, "RESULTS", results)
     pages = {path.name: text for path, text in gen.outputs().items()}
@@ -98,6 +105,7 @@ def test_every_measured_table_says_its_command_date_and_machine():
             lines = chunk.splitlines()
             first = lines[0] if lines else ""
             sourced = first.startswith("*Command* `") and "*date*" in first and "*machine*" in first
-            headers = [line for line, below in itertools.pairwise(lines)
-                       if line.startswith("| ") and below.startswith("|---")]
+            headers = [
+                line for line, below in itertools.pairwise(lines) if line.startswith("| ") and below.startswith("|---")
+            ]
             assert [h for h in headers if not (sourced or ("| date |" in h and "| machine |" in h))] == [], page.name

@@ -1,5 +1,6 @@
 """The one training loop, called in-process (no Ray): restore, divergence, early stop,
 LR schedules. Tiny freq configs keep each test to a second or two."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -124,8 +125,10 @@ class TwoOptimizerTask:
         return torch.nn.ModuleDict({"a": torch.nn.Linear(2, 1), "b": torch.nn.Linear(2, 1)})
 
     def configure_optimizers(self, model):
-        return {"a": torch.optim.Adam(model["a"].parameters(), lr=self.cfg.lr),
-                "b": torch.optim.Adam(model["b"].parameters(), lr=self.cfg.lr / 10)}
+        return {
+            "a": torch.optim.Adam(model["a"].parameters(), lr=self.cfg.lr),
+            "b": torch.optim.Adam(model["b"].parameters(), lr=self.cfg.lr / 10),
+        }
 
     def train_batches(self, epoch):
         g = torch.Generator().manual_seed(epoch)
@@ -137,8 +140,9 @@ class TwoOptimizerTask:
         x, y = batch
         loss_a = torch.nn.functional.mse_loss(model["a"](x), y) * (float("inf") if self.blow_up else 1.0)
         a = engine.backward_step(optimizers["a"], loss_a, model["a"].parameters(), self.cfg.clip_grad_norm)
-        b = engine.backward_step(optimizers["b"], torch.nn.functional.mse_loss(model["b"](x), y),
-                                 model["b"].parameters(), 0.0)
+        b = engine.backward_step(
+            optimizers["b"], torch.nn.functional.mse_loss(model["b"](x), y), model["b"].parameters(), 0.0
+        )
         return {"a_loss": a, "b_loss": b}
 
     def evaluate(self, model, split):
@@ -153,7 +157,13 @@ def test_a_task_with_its_own_optimizers_is_scheduled_checkpointed_and_restored(t
     assert set(last) >= {"train_a_loss", "train_b_loss", "lr_a", "lr_b", "val_mse"}
     assert session.history[0]["lr_a"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi / 3)))
 
-    engine.fit(TwoOptimizerTask, dataclasses.replace(cfg, epochs=1), False, LocalSession(tmp_path / "b", echo=lambda _: None), MONITOR)
+    engine.fit(
+        TwoOptimizerTask,
+        dataclasses.replace(cfg, epochs=1),
+        False,
+        LocalSession(tmp_path / "b", echo=lambda _: None),
+        MONITOR,
+    )
     resumed = LocalSession(tmp_path / "b", resume=True, echo=lambda _: None)
     again = engine.fit(TwoOptimizerTask, cfg, False, resumed, MONITOR)
     assert [r["epoch"] for r in resumed.history] == [2, 3]
@@ -170,10 +180,21 @@ def test_a_restored_run_under_a_new_lr_moves_the_schedule(tmp_path):
 
 def test_a_non_finite_loss_in_a_task_with_its_own_optimizers_stops_the_trial(tmp_path):
     with pytest.raises(TrialDiverged, match=r"loss became inf at epoch 1, step 1 \(lr_a=0.01, lr_b=0.001\)") as info:
-        engine.fit(TwoOptimizerTask, dataclasses.replace(TINY, lr=1e-2), True, LocalSession(tmp_path, echo=lambda _: None), MONITOR)
+        engine.fit(
+            TwoOptimizerTask,
+            dataclasses.replace(TINY, lr=1e-2),
+            True,
+            LocalSession(tmp_path, echo=lambda _: None),
+            MONITOR,
+        )
     # the same as fields, which the store keeps as columns (schema.FAILURE_COLUMNS)
-    assert info.value.failure == {"failure_kind": "diverged", "failure_epoch": 1, "failure_step": 1,
-                                  "failure_value": float("inf"), "failure_lrs": '{"lr_a": 0.01, "lr_b": 0.001}'}
+    assert info.value.failure == {
+        "failure_kind": "diverged",
+        "failure_epoch": 1,
+        "failure_step": 1,
+        "failure_value": float("inf"),
+        "failure_lrs": '{"lr_a": 0.01, "lr_b": 0.001}',
+    }
 
 
 def test_a_restored_run_keeps_this_configs_weight_decay(tmp_path, monkeypatch):
@@ -190,12 +211,14 @@ def test_a_restored_run_keeps_this_configs_weight_decay(tmp_path, monkeypatch):
 def test_shared_read_only_data_becomes_tensors_without_torchs_non_writable_warning():
     """Ray's object store hands trials read-only arrays; torch warns about each (once a
     process: hence a fresh one)."""
-    code = ("import warnings, numpy as np\n"
-            "warnings.simplefilter('error')\n"
-            "from sweeplab.data.splits import tensor, to_device\n"
-            "import torch\n"
-            "x = np.arange(6.0).reshape(3, 2); y = np.arange(3); x.setflags(write=False); y.setflags(write=False)\n"
-            "out = to_device({'train': (x, y)}, torch.device('cpu'))\n"
-            "assert out['train'][0].tolist() == x.tolist() and tensor(y).tolist() == [0, 1, 2]\n")
+    code = (
+        "import warnings, numpy as np\n"
+        "warnings.simplefilter('error')\n"
+        "from sweeplab.data.splits import tensor, to_device\n"
+        "import torch\n"
+        "x = np.arange(6.0).reshape(3, 2); y = np.arange(3); x.setflags(write=False); y.setflags(write=False)\n"
+        "out = to_device({'train': (x, y)}, torch.device('cpu'))\n"
+        "assert out['train'][0].tolist() == x.tolist() and tensor(y).tolist() == [0, 1, 2]\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

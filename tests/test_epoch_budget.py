@@ -1,5 +1,6 @@
 """--epoch-budget: a sweep stops once its trials have reported N epochs in total, and a
 resumed sweep counts what it had already spent."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,28 @@ BUDGET, CONCURRENT = 10, 2
 
 def sweep_args(storage, name, budget=BUDGET):
     # 20 trials x 4 epochs = 80 epochs asked for: the budget, not num_samples, must end it
-    return ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "20",
-            "--set", "epochs=4", "--max-concurrent", str(CONCURRENT), "--epoch-budget", str(budget),
-            "--storage", str(storage), "--name", name, "--quiet"]
+    return [
+        "tune",
+        "freq",
+        "--smoke",
+        "--search",
+        "random",
+        "--scheduler",
+        "fifo",
+        "--num-samples",
+        "20",
+        "--set",
+        "epochs=4",
+        "--max-concurrent",
+        str(CONCURRENT),
+        "--epoch-budget",
+        str(budget),
+        "--storage",
+        str(storage),
+        "--name",
+        name,
+        "--quiet",
+    ]
 
 
 def epochs_reported(sweep) -> tuple[int, pd.DataFrame, pd.DataFrame]:
@@ -106,14 +126,16 @@ def test_epoch_budget_must_be_positive(tmp_path):
     assert main(["tune", "freq", "--epoch-budget", "-3", "--storage", str(tmp_path)]) == 2
 
 
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("how, checkpoints", [(signal.SIGINT, True), (signal.SIGKILL, True), (signal.SIGKILL, False)],
-                         ids=["ctrl-c", "kill", "kill-no-checkpoint"])
-def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_budget(tmp_path, storage, how,
-                                                                                    checkpoints):
+@pytest.mark.parametrize(
+    "how, checkpoints",
+    [(signal.SIGINT, True), (signal.SIGKILL, True), (signal.SIGKILL, False)],
+    ids=["ctrl-c", "kill", "kill-no-checkpoint"],
+)
+def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_budget(
+    tmp_path, storage, how, checkpoints
+):
     """The default search stopped while trials wait at a rung: after ``resume`` each paused
     trial goes on only once promoted (one epoch at most if Tune itself ran it again), and
     the epochs trained stay within the budget plus a trial's epochs a worker. A trainable
@@ -124,26 +146,49 @@ def test_a_sweep_killed_with_trials_paused_resumes_them_paused_and_keeps_its_bud
     code = tmp_path / "slow.py"
     code.write_text(textwrap.dedent(TRAINABLE))
     space = tmp_path / "space.yaml"
-    space.write_text("method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n"
-                     "  lr: {distribution: log_uniform_values, min: 0.001, max: 1.0}\n  epochs: {value: 9}\n"
-                     f"  width: {{value: 16}}\n  checkpoints: {{value: {str(checkpoints).lower()}}}\n"
-                     "  sleep: {value: 0.15}\n")
+    space.write_text(
+        "method: bayes\nmetric: {name: loss, goal: minimize}\nparameters:\n"
+        "  lr: {distribution: log_uniform_values, min: 0.001, max: 1.0}\n  epochs: {value: 9}\n"
+        f"  width: {{value: 16}}\n  checkpoints: {{value: {str(checkpoints).lower()}}}\n"
+        "  sleep: {value: 0.15}\n"
+    )
     samples, max_t, workers = 12, 9, 2
-    args = ["tune", "--trainable", f"{code}:objective", "--space", str(space), "--num-samples", str(samples),
-            "--seed", "1", "--max-concurrent", str(workers), "--storage", str(storage), "--name", "p", "--quiet"]
+    args = [
+        "tune",
+        "--trainable",
+        f"{code}:objective",
+        "--space",
+        str(space),
+        "--num-samples",
+        str(samples),
+        "--seed",
+        "1",
+        "--max-concurrent",
+        str(workers),
+        "--storage",
+        str(storage),
+        "--name",
+        "p",
+        "--quiet",
+    ]
     sweep = storage / "p"
     with sweeplab_process([*args, "--num-cpus", "2"]) as proc:
         deadline = time.time() + 240
         while time.time() < deadline:  # stop once three trials wait at a rung
-            trials, _ = store.read_tables(str(sweep), "loss", "min") if (sweep / "sweep.json").exists() else (None, None)
+            trials, _ = (
+                store.read_tables(str(sweep), "loss", "min") if (sweep / "sweep.json").exists() else (None, None)
+            )
             if trials is not None and (trials["status"] == "PAUSED").sum() >= 3:
                 break
             time.sleep(0.2)
         os.kill(proc.pid, how)
         proc.wait(timeout=120)
     before, _ = store.read_tables(str(sweep), "loss", "min")
-    paused = dict(zip(before.loc[before["status"] == "PAUSED", "trial_id"],
-                      before.loc[before["status"] == "PAUSED", "iterations"]))
+    paused = dict(
+        zip(
+            before.loc[before["status"] == "PAUSED", "trial_id"], before.loc[before["status"] == "PAUSED", "iterations"]
+        )
+    )
     trained = dict(zip(before["trial_id"], before["epochs_trained"]))
     assert paused  # three were paused at the poll; one may be promoted before the signal lands (seen here, under load)
     stopped_at = len(pd.read_parquet(sweep / "decisions.parquet")) if (sweep / "decisions.parquet").exists() else 0

@@ -1,6 +1,7 @@
 """gan (report 001, part B): the IDX and CSV readers, the synthetic glyphs, the scoring
 classifier's cache, the Fréchet distance and the recognisability scores, and short GAN
 runs through the engine."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,8 +25,9 @@ from sweeplab.local_training import LocalSession
 from sweeplab.trainables import gan
 
 # tiny everything: a few seconds a run, same code path as the report's preset
-TINY = gan.GanConfig(epochs=2, report_every=5, synthetic_size=300, classifier_steps=20,
-                     latent_dim=16, hidden=32, batch_size=16)
+TINY = gan.GanConfig(
+    epochs=2, report_every=5, synthetic_size=300, classifier_steps=20, latent_dim=16, hidden=32, batch_size=16
+)
 MONITOR = engine.Monitor("frechet_distance", "min")
 
 
@@ -81,12 +83,15 @@ def csv_file(path: Path, rows: list[list[float]]) -> Path:
 
 
 @pytest.mark.parametrize("zipped", [False, True])
-@pytest.mark.parametrize("array, code", [
-    (np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28), 0x08),
-    (np.array([[1, -2, 70000], [-300000, 5, 6]], dtype=np.int32), 0x0C),
-    (np.array([-128, 0, 127], dtype=np.int8), 0x09),
-    (np.array([[1.5, -2.25]], dtype=np.float64), 0x0E),
-])
+@pytest.mark.parametrize(
+    "array, code",
+    [
+        (np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28), 0x08),
+        (np.array([[1, -2, 70000], [-300000, 5, 6]], dtype=np.int32), 0x0C),
+        (np.array([-128, 0, 127], dtype=np.int8), 0x09),
+        (np.array([[1.5, -2.25]], dtype=np.float64), 0x0E),
+    ],
+)
 def test_idx_files_read_back_exactly(tmp_path, array, code, zipped):
     path = write(tmp_path / "a.idx", idx_bytes(array, code), zipped)
     got = mnist.read_idx(path)
@@ -114,16 +119,27 @@ def test_an_idx_folder_with_and_without_its_t10k_pair(tmp_path):
 
 
 MALFORMED = {
-    "bad magic": (lambda t: write(t / "x.idx", b"\x00\x01\x08\x01" + struct.pack(">I", 1) + b"\x00"),
-                  "not an IDX file (magic number 0x00010801"),
-    "unknown type code": (lambda t: write(t / "x.idx", b"\x00\x00\x07\x01" + struct.pack(">I", 1) + b"\x00"),
-                          "not an IDX file"),
-    "truncated data": (lambda t: write(t / "x.idx", idx_bytes(np.zeros((2, 28, 28), np.uint8), 8)[:-5]),
-                       "truncated: dimensions (2, 28, 28) need 1568 bytes of data, the file holds 1563"),
-    "truncated header": (lambda t: write(t / "x.idx", b"\x00\x00\x08\x03\x00\x00"), "truncated: the header announces 3"),
+    "bad magic": (
+        lambda t: write(t / "x.idx", b"\x00\x01\x08\x01" + struct.pack(">I", 1) + b"\x00"),
+        "not an IDX file (magic number 0x00010801",
+    ),
+    "unknown type code": (
+        lambda t: write(t / "x.idx", b"\x00\x00\x07\x01" + struct.pack(">I", 1) + b"\x00"),
+        "not an IDX file",
+    ),
+    "truncated data": (
+        lambda t: write(t / "x.idx", idx_bytes(np.zeros((2, 28, 28), np.uint8), 8)[:-5]),
+        "truncated: dimensions (2, 28, 28) need 1568 bytes of data, the file holds 1563",
+    ),
+    "truncated header": (
+        lambda t: write(t / "x.idx", b"\x00\x00\x08\x03\x00\x00"),
+        "truncated: the header announces 3",
+    ),
     "extra bytes": (lambda t: write(t / "x.idx", idx_bytes(np.zeros(3, np.uint8), 8) + b"\x00"), "1 bytes more than"),
-    "truncated gzip": (lambda t: write(t / "x.idx.gz", gzip.compress(idx_bytes(np.zeros(99, np.uint8), 8))[:-10]),
-                       "damaged or truncated gzip"),
+    "truncated gzip": (
+        lambda t: write(t / "x.idx.gz", gzip.compress(idx_bytes(np.zeros(99, np.uint8), 8))[:-10]),
+        "damaged or truncated gzip",
+    ),
     "missing file": (lambda t: t / "nowhere.idx", "no such file"),
 }
 
@@ -166,17 +182,26 @@ def _half_t10k(t: Path) -> tuple[Path, Path]:
 
 
 DATA_CASES = {
-    "label outside 0..9": (lambda t: _replaced(t, "train-labels-idx1-ubyte", np.full(30, 10, np.uint8)),
-                           "row 1: label 10 is outside 0..9"),
-    "images not 28 x 28": (lambda t: _replaced(t, "train-images-idx3-ubyte", np.zeros((30, 27, 27), np.uint8)),
-                           "holds uint8 of shape (30, 27, 27); expected unsigned bytes (n, 28, 28)"),
-    "fewer labels than images": (lambda t: _replaced(t, "train-labels-idx1-ubyte", np.zeros(29, np.uint8)),
-                                 "29 labels for the 30 images"),
+    "label outside 0..9": (
+        lambda t: _replaced(t, "train-labels-idx1-ubyte", np.full(30, 10, np.uint8)),
+        "row 1: label 10 is outside 0..9",
+    ),
+    "images not 28 x 28": (
+        lambda t: _replaced(t, "train-images-idx3-ubyte", np.zeros((30, 27, 27), np.uint8)),
+        "holds uint8 of shape (30, 27, 27); expected unsigned bytes (n, 28, 28)",
+    ),
+    "fewer labels than images": (
+        lambda t: _replaced(t, "train-labels-idx1-ubyte", np.zeros(29, np.uint8)),
+        "29 labels for the 30 images",
+    ),
     "no labels file": (_without_labels, "no train-labels-idx1-ubyte (or .gz) in this folder"),
     "half a t10k pair": (_half_t10k, "no t10k-labels-idx1-ubyte"),
     "missing path": (lambda t: (t / "nowhere",) * 2, "no such file or folder"),
     "csv wrong width": (lambda t: _csv(t, _rows([0] * 784)), "row 1 has 784 columns; expected 785"),
-    "csv ragged": (lambda t: _csv(t, _rows([0] * 785, [0] * 786)), "row 2 has 786 columns; expected 785 (784 pixels + label)"),
+    "csv ragged": (
+        lambda t: _csv(t, _rows([0] * 785, [0] * 786)),
+        "row 2 has 786 columns; expected 785 (784 pixels + label)",
+    ),
     "csv label 10": (lambda t: _csv(t, _rows([0] * 784 + [3], [0] * 784 + [10])), "row 2: label 10 is outside 0..9"),
     "csv pixel 256": (lambda t: _csv(t, _rows([256] + [0] * 783 + [1])), "row 1: a pixel outside the integers 0..255"),
     "csv label first": (lambda t: _csv(t, _rows(*[[9] + [0] * 784] * 120)), "all 120 rows have label 0"),
@@ -228,9 +253,9 @@ def test_synthetic_glyphs_are_seeded_balanced_and_inked():
 
 def test_recognisability_on_hand_made_probabilities():
     probs = np.zeros((4, 10))
-    probs[0, :2] = 0.95, 0.05   # class 0, confident
-    probs[1, :2] = 0.5, 0.5     # class 0 (first of a tie), unsure
-    probs[2, 1:3] = 0.9, 0.1    # class 1, exactly at the threshold: counts
+    probs[0, :2] = 0.95, 0.05  # class 0, confident
+    probs[1, :2] = 0.5, 0.5  # class 0 (first of a tie), unsure
+    probs[2, 1:3] = 0.9, 0.1  # class 1, exactly at the threshold: counts
     probs[3, [0, 2]] = 0.1, 0.9  # class 2
     recognisable, entropy = gan.recognisability(probs)
     assert recognisable == 0.75
@@ -260,8 +285,12 @@ def test_recognisable_capped_counts_each_digit_up_to_its_share():
     share = np.full(10, 0.1)
     one_digit = np.tile(np.eye(10)[0], (100, 1))  # 100 confident zeros
     scores = gan.digit_scores(one_digit, share)
-    assert scores == {"recognisable": 1.0, "recognisable_capped": pytest.approx(0.1), "class_entropy": 0.0,
-                      "top_class_share": 1.0}
+    assert scores == {
+        "recognisable": 1.0,
+        "recognisable_capped": pytest.approx(0.1),
+        "class_entropy": 0.0,
+        "top_class_share": 1.0,
+    }
     every_digit = np.tile(np.eye(10), (10, 1))
     assert gan.digit_scores(every_digit, share)["recognisable_capped"] == pytest.approx(1.0)
     unsure = every_digit * 0.5 + 0.05  # top probability 0.55: labelled, not recognisable
@@ -356,7 +385,10 @@ def test_a_short_run_reports_scores_and_losses_and_writes_sample_grids(tmp_path)
         assert math.isfinite(row["train_d_loss"]) and math.isfinite(row["train_g_loss"])
         assert row["lr_g"] == row["lr_d"] == pytest.approx(2e-4)
         assert 0 <= row["classifier_accuracy"] <= 1 and 0 <= row["real_recognisable"] <= 1
-    assert json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])["sample_grid"] == history[-1]["sample_grid"]
+    assert (
+        json.loads((tmp_path / "history.jsonl").read_text().splitlines()[-1])["sample_grid"]
+        == history[-1]["sample_grid"]
+    )
 
 
 def test_no_artifact_folder_means_no_grid(tmp_path):
@@ -370,21 +402,38 @@ def test_a_resumed_run_matches_an_unbroken_one_and_takes_new_betas(tmp_path):
     shutil.copytree(tmp_path / "broken", tmp_path / "pbt")
     resumed, history, _ = run(TINY, tmp_path / "broken", resume=True)
     assert [r["epoch"] for r in history] == [2] and (tmp_path / "broken" / "samples_iter_00010.png").exists()
-    for key in ("train_d_loss", "train_g_loss", "frechet_distance", "recognisable", "class_entropy",
-                "test_frechet_distance", "test_recognisable"):
+    for key in (
+        "train_d_loss",
+        "train_g_loss",
+        "frechet_distance",
+        "recognisable",
+        "class_entropy",
+        "test_frechet_distance",
+        "test_recognisable",
+    ):
         assert resumed[key] == pytest.approx(full[key], rel=1e-5), key
     # PBT: the donor's checkpoint, the receiver's beta1 (the engine keeps this config's
     # optimizer settings over the checkpoint's)
     built = []
     original = gan.GanTask.configure_optimizers
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gan.GanTask, "configure_optimizers", lambda self, model: built.append(original(self, model)) or built[-1])
+        mp.setattr(
+            gan.GanTask, "configure_optimizers", lambda self, model: built.append(original(self, model)) or built[-1]
+        )
         run(dataclasses.replace(TINY, beta1=0.9), tmp_path / "pbt", resume=True)
     assert [g["betas"] for o in built[0].values() for g in o.param_groups] == [(0.9, 0.999)] * 2
 
 
 def test_config_checks_and_hot_fields():
-    assert set(gan.GanConfig.HOT_FIELDS) == {"lr_g", "lr_d", "beta1", "beta2", "label_smoothing", "d_steps", "batch_size"}
+    assert set(gan.GanConfig.HOT_FIELDS) == {
+        "lr_g",
+        "lr_d",
+        "beta1",
+        "beta2",
+        "label_smoothing",
+        "d_steps",
+        "batch_size",
+    }
     with pytest.raises(UserError, match="GanConfig: key 'label_smoothing' must be in \\[0, 1\\), got 1.0"):
         gan.GanConfig(label_smoothing=1.0)
     with pytest.raises(UserError, match="GanConfig: unknown key\\(s\\) 'd_step'"):
@@ -404,7 +453,15 @@ def test_the_space_file_and_its_report_preset():
     spec = spaces.load(spaces.SPACES_DIR / "gan.yaml", gan.GanConfig, "gan")
     report = gan.GanConfig.from_dict(spec.preset_configs()["report"])
     assert report.epochs * report.report_every == 3000 and report.report_every == 500
-    assert (report.latent_dim, report.hidden, report.lr_g, report.lr_d, report.beta1, report.batch_size,
-            report.d_steps, report.label_smoothing) == (100, 256, 2e-4, 2e-4, 0.5, 64, 1, 0.0)
+    assert (
+        report.latent_dim,
+        report.hidden,
+        report.lr_g,
+        report.lr_d,
+        report.beta1,
+        report.batch_size,
+        report.d_steps,
+        report.label_smoothing,
+    ) == (100, 256, 2e-4, 2e-4, 0.5, 64, 1, 0.0)
     assert (spec.metric, spec.mode) == ("frechet_distance", "min")
     assert spec.scheduler == {"name": "promotion", "grace_period": 2, "reduction_factor": 3}

@@ -1,5 +1,6 @@
 """On a machine with a CUDA device (marker ``gpu``; skipped by default): trials that hold
 a GPU train on it, with bf16 autocast."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,8 +17,22 @@ def test_fractional_gpu_trials_train_on_cuda(storage):
 
     ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        code = main(["tune", "seqclf", "--smoke", "--gpus-per-trial", "0.5", "--set", "amp=true",
-                     "--storage", str(storage), "--name", "g", "--quiet"])
+        code = main(
+            [
+                "tune",
+                "seqclf",
+                "--smoke",
+                "--gpus-per-trial",
+                "0.5",
+                "--set",
+                "amp=true",
+                "--storage",
+                str(storage),
+                "--name",
+                "g",
+                "--quiet",
+            ]
+        )
     finally:
         ray.shutdown()
     assert code == 0

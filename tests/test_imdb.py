@@ -1,5 +1,6 @@
 """imdb: the tokenizer, the aclImdb / CSV loaders and their errors, the token cache, the
 variational LSTM, and one epoch of the Task through the engine."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,9 @@ def aclimdb(root: Path, train: int = 5, test: int = 2) -> Path:
             folder = root / split / label
             folder.mkdir(parents=True)
             for i in range(n):
-                (folder / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(body if split == "train" else "Zebra film!")
+                (folder / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(
+                    body if split == "train" else "Zebra film!"
+                )
     (root / "train" / "unsup").mkdir()
     (root / "train" / "unsup" / "0_0.txt").write_text("ignored entirely")
     return root
@@ -47,7 +50,21 @@ def aclimdb(root: Path, train: int = 5, test: int = 2) -> Path:
 
 def test_tokenize_lowercases_splits_punctuation_and_drops_markup():
     assert tokenize("Great movie!<br /><br />It's NOT bad, 10/10... <i>Really</i>") == [
-        "great", "movie", "!", "it's", "not", "bad", ",", "10", "/", "10", ".", ".", ".", "really"]
+        "great",
+        "movie",
+        "!",
+        "it's",
+        "not",
+        "bad",
+        ",",
+        "10",
+        "/",
+        "10",
+        ".",
+        ".",
+        ".",
+        "really",
+    ]
     assert tokenize("end.<BR/>Start &amp; stop") == ["end", ".", "start", "&", "stop"]
 
 
@@ -55,12 +72,15 @@ def test_vocabulary_ranks_by_count_then_alphabet():
     assert rank_vocabulary([["b", "a", "c"], ["c", "b", "d"], ["c"]]) == ["c", "b", "a", "d"]
 
 
-@pytest.mark.parametrize("padding, truncating, expected", [
-    ("pre", "pre", [[0, 0, 5, 6], [3, 4, 5, 6]]),
-    ("post", "pre", [[5, 6, 0, 0], [3, 4, 5, 6]]),
-    ("pre", "post", [[0, 0, 5, 6], [1, 2, 3, 4]]),
-    ("post", "post", [[5, 6, 0, 0], [1, 2, 3, 4]]),
-])
+@pytest.mark.parametrize(
+    "padding, truncating, expected",
+    [
+        ("pre", "pre", [[0, 0, 5, 6], [3, 4, 5, 6]]),
+        ("post", "pre", [[5, 6, 0, 0], [3, 4, 5, 6]]),
+        ("pre", "post", [[0, 0, 5, 6], [1, 2, 3, 4]]),
+        ("post", "post", [[5, 6, 0, 0], [1, 2, 3, 4]]),
+    ],
+)
 def test_pad_sequences_sides(padding, truncating, expected):
     seqs = [np.array([5, 6]), np.array([1, 2, 3, 4, 5, 6])]
     assert pad_sequences(seqs, 4, padding, truncating).tolist() == expected
@@ -112,8 +132,14 @@ def test_csv_sample_validation_rows_and_held_out_test():
 
 
 CSV_CASES = {
-    "no-column": ("label,review,is_valid\nnegative,bad,False\n", "no column text; expected a header label,text,is_valid"),
-    "unknown-label": ("label,text,is_valid\nnegative,a,False\nneutral,b,True\n", "row 2: label 'neutral' is not one of negative, positive"),
+    "no-column": (
+        "label,review,is_valid\nnegative,bad,False\n",
+        "no column text; expected a header label,text,is_valid",
+    ),
+    "unknown-label": (
+        "label,text,is_valid\nnegative,a,False\nneutral,b,True\n",
+        "row 2: label 'neutral' is not one of negative, positive",
+    ),
     "bad-flag": ("label,text,is_valid\npositive,a,maybe\n", "row 1: is_valid 'maybe' is not one of True, False"),
     "header-only": ("label,text,is_valid\n", "holds a header but no reviews"),
     "empty": ("", "the file is empty"),
@@ -197,8 +223,17 @@ def test_padding_is_masked_out_of_the_recurrence():
 
 @pytest.mark.parametrize("overrides", [{}, {"bidirectional": True, "padding": "post"}], ids=["lstm", "bilstm-post"])
 def test_task_trains_one_epoch(tmp_path, overrides):
-    cfg = imdb.ImdbConfig.from_dict({"epochs": 1, "synthetic_size": 200, "maxlen": 40, "units": 8,
-                                 "embedding_dim": 8, "batch_size": 32, **overrides})
+    cfg = imdb.ImdbConfig.from_dict(
+        {
+            "epochs": 1,
+            "synthetic_size": 200,
+            "maxlen": 40,
+            "units": 8,
+            "embedding_dim": 8,
+            "batch_size": 32,
+            **overrides,
+        }
+    )
     data = imdb.load_data(cfg)
     session = LocalSession(tmp_path / "run", cpus=1, echo=lambda line: None, device="cpu")
     row = engine.fit(imdb.ImdbTask, cfg, data, session, engine.Monitor("val_accuracy", "max"))

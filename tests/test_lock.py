@@ -1,5 +1,6 @@
 """One driver a sweep folder: twin `tune --name same` and a second `resume` of a live
 sweep are refused in one line; a killed driver's lock is taken over on its own host."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,20 @@ def test_a_live_lock_is_refused_a_dead_ones_is_taken_over_and_another_hosts_is_n
 
 def test_twin_sweeps_and_a_second_resume_are_refused_while_the_first_runs(tmp_path, capsys):
     storage = tmp_path / "sweeps"
-    argv = ["tune", "freq", "--smoke", "--set", "epochs=200", "--set", "seq_length=50", "--storage", str(storage),
-            "--name", "same", "--quiet"]
+    argv = [
+        "tune",
+        "freq",
+        "--smoke",
+        "--set",
+        "epochs=200",
+        "--set",
+        "seq_length=50",
+        "--storage",
+        str(storage),
+        "--name",
+        "same",
+        "--quiet",
+    ]
     with sweeplab_process(argv) as proc:
         deadline = time.time() + 120
         while not (storage / "same" / "sweep.json").exists() and time.time() < deadline:

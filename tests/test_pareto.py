@@ -1,4 +1,5 @@
 """Pareto fronts, crowding, constraints and hypervolume (search/pareto.py) on known inputs."""
+
 from __future__ import annotations
 
 import math
@@ -29,23 +30,29 @@ def test_rank_puts_constraint_breakers_after_every_keeper_then_fronts_then_sprea
     assert pareto.scores(points, violations) == [1.0, 5.0, 3.0, 4.0, 2.0]
 
 
-@pytest.mark.parametrize("points, reference, volume", [
-    ([(1, 3), (2, 2), (3, 1)], (0, 0), 6.0),
-    ([(1, 3), (2, 2), (3, 1), (1, 1)], (0, 0), 6.0),  # a dominated point adds nothing
-    ([(1, 3), (-1, 9)], (0, 0), 3.0),  # not above the reference on every axis: nothing
-    ([(1, 1, 1)], (0, 0, 0), 1.0),
-    ([(2, 1, 1), (1, 2, 1)], (0, 0, 0), 3.0),
-    ([(2, 2, 1), (1, 1, 2)], (0, 0, 0), 5.0),
-])
+@pytest.mark.parametrize(
+    "points, reference, volume",
+    [
+        ([(1, 3), (2, 2), (3, 1)], (0, 0), 6.0),
+        ([(1, 3), (2, 2), (3, 1), (1, 1)], (0, 0), 6.0),  # a dominated point adds nothing
+        ([(1, 3), (-1, 9)], (0, 0), 3.0),  # not above the reference on every axis: nothing
+        ([(1, 1, 1)], (0, 0, 0), 1.0),
+        ([(2, 1, 1), (1, 2, 1)], (0, 0, 0), 3.0),
+        ([(2, 2, 1), (1, 1, 2)], (0, 0, 0), 5.0),
+    ],
+)
 def test_hypervolume_is_exact(points, reference, volume):
     assert pareto.hypervolume(points, reference) == pytest.approx(volume)
 
 
-@pytest.mark.parametrize("text, kept, broken", [
-    ("epoch_seconds <= 2.0", {"epoch_seconds": 2.0}, {"epoch_seconds": 2.5}),
-    ("params<200000", {"params": 199999}, {"params": 200000}),
-    ("val_accuracy >= 0.9", {"val_accuracy": 0.95}, {"val_accuracy": math.nan}),
-])
+@pytest.mark.parametrize(
+    "text, kept, broken",
+    [
+        ("epoch_seconds <= 2.0", {"epoch_seconds": 2.0}, {"epoch_seconds": 2.5}),
+        ("params<200000", {"params": 199999}, {"params": 200000}),
+        ("val_accuracy >= 0.9", {"val_accuracy": 0.95}, {"val_accuracy": math.nan}),
+    ],
+)
 def test_constraints_parse_and_measure_how_far_a_value_is_past_them(text, kept, broken):
     c = pareto.parse_constraint(text)
     assert pareto.violation(kept, [c]) == 0 and pareto.violation(broken, [c]) > 0

@@ -1,5 +1,6 @@
 """Every private name of Ray that sweeplab uses (ray_internals.py) exists in the installed
 Ray and is what sweeplab takes it for: a Ray upgrade that moves one fails here, not in a sweep."""
+
 from __future__ import annotations
 
 import importlib

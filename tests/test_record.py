@@ -1,6 +1,7 @@
 """sweep.json as one typed record (record.py): what tune writes reads back the same, another
 sweeplab's file reads (unknown keys kept and named, missing ones defaulted), a damaged one
 is one line naming the file and the key."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,17 @@ from sweeplab.record import SweepRecord
 
 
 def test_what_a_new_sweep_records_reads_back_as_the_same_record(tmp_path):
-    prep = plan.prepare(plan.SweepOptions(target="freq", smoke=True, storage=str(tmp_path), name="s",
-                                          sets=("lr=0.01",)))
+    prep = plan.prepare(
+        plan.SweepOptions(target="freq", smoke=True, storage=str(tmp_path), name="s", sets=("lr=0.01",))
+    )
     rec = plan.record_of(prep)
-    assert (rec.experiment, rec.metric, rec.mode, rec.searcher, rec.version) == ("freq", "val_mse", "min", "rung_tpe", 2)
+    assert (rec.experiment, rec.metric, rec.mode, rec.searcher, rec.version) == (
+        "freq",
+        "val_mse",
+        "min",
+        "rung_tpe",
+        2,
+    )
     assert rec.scheduler == prep.scheduler and rec.options == prep.options and rec.pins["lr"] == 0.01
     record.write(str(tmp_path / "s"), rec)
     assert record.read(str(tmp_path / "s")) == rec
@@ -28,10 +36,18 @@ def test_what_a_new_sweep_records_reads_back_as_the_same_record(tmp_path):
 
 
 def test_an_older_sweep_json_reads_with_its_missing_keys_defaulted(tmp_path):
-    (tmp_path / "sweep.json").write_text(json.dumps({
-        "experiment": "freq", "metric": "val_mse", "mode": "min", "scheduler": "asha",
-        "scheduler_options": {"name": "asha", "grace_period": 2, "max_t": 9},
-        "options": {"target": "freq", "seed": 3, "sets": ["lr=0.1"]}}))
+    (tmp_path / "sweep.json").write_text(
+        json.dumps(
+            {
+                "experiment": "freq",
+                "metric": "val_mse",
+                "mode": "min",
+                "scheduler": "asha",
+                "scheduler_options": {"name": "asha", "grace_period": 2, "max_t": 9},
+                "options": {"target": "freq", "seed": 3, "sets": ["lr=0.1"]},
+            }
+        )
+    )
     rec = record.read(str(tmp_path))
     assert rec.version == 1 and rec.presets == {} and rec.ended is None and rec.unknown == {}
     assert rec.scheduler == SchedulerSpec("asha", grace_period=2, max_t=9)
@@ -39,10 +55,20 @@ def test_an_older_sweep_json_reads_with_its_missing_keys_defaulted(tmp_path):
 
 
 def test_a_newer_sweep_json_reads_its_unknown_keys_named_once_and_kept_by_an_update(tmp_path, capsys):
-    (tmp_path / "sweep.json").write_text(json.dumps({
-        "record_version": 9, "experiment": "freq", "metric": "val_mse", "mode": "min", "scheduler": "promotion",
-        "scheduler_options": {"name": "promotion", "rung_spacing": "log"}, "hypervolume_ref": [0, 1],
-        "options": {"target": "freq", "objectives": ["a", "b"]}}))
+    (tmp_path / "sweep.json").write_text(
+        json.dumps(
+            {
+                "record_version": 9,
+                "experiment": "freq",
+                "metric": "val_mse",
+                "mode": "min",
+                "scheduler": "promotion",
+                "scheduler_options": {"name": "promotion", "rung_spacing": "log"},
+                "hypervolume_ref": [0, 1],
+                "options": {"target": "freq", "objectives": ["a", "b"]},
+            }
+        )
+    )
     rec = record.read(str(tmp_path))
     assert rec.options == SweepOptions(target="freq") and rec.scheduler == SchedulerSpec("promotion")
     err = capsys.readouterr().err
@@ -54,16 +80,21 @@ def test_a_newer_sweep_json_reads_its_unknown_keys_named_once_and_kept_by_an_upd
     assert again["hypervolume_ref"] == [0, 1] and again["ended"] == "2026-12-07T10:00:00"
 
 
-@pytest.mark.parametrize("content, message", [
-    ({"seed": "3"}, 'seed: expected an integer, got "3"'),
-    ({"masked": [1]}, "masked: expected a list of text, got [1]"),
-    ({"scheduler_options": "asha"}, 'scheduler_options: expected an object, got "asha"'),
-    ({"scheduler": "asha", "scheduler_options": {"grace_period": "two"}},
-     'scheduler_options.grace_period: expected an integer, got "two"'),
-    ({"options": {"seed": True}}, "options.seed: expected an integer, got true"),
-    ({"options": {"sets": "lr=1"}}, 'options.sets: expected a list, got "lr=1"'),
-    ({"ended": 5}, "ended: expected text, got 5"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"seed": "3"}, 'seed: expected an integer, got "3"'),
+        ({"masked": [1]}, "masked: expected a list of text, got [1]"),
+        ({"scheduler_options": "asha"}, 'scheduler_options: expected an object, got "asha"'),
+        (
+            {"scheduler": "asha", "scheduler_options": {"grace_period": "two"}},
+            'scheduler_options.grace_period: expected an integer, got "two"',
+        ),
+        ({"options": {"seed": True}}, "options.seed: expected an integer, got true"),
+        ({"options": {"sets": "lr=1"}}, 'options.sets: expected a list, got "lr=1"'),
+        ({"ended": 5}, "ended: expected text, got 5"),
+    ],
+)
 def test_a_value_of_the_wrong_type_is_one_line_naming_the_file_and_key(tmp_path, content, message):
     (tmp_path / "sweep.json").write_text(json.dumps(content))
     with pytest.raises(UserError) as info:

@@ -3,6 +3,7 @@ no test edited). Its default space, with the registry's smoke overrides pinned a
 --smoke` pins them, builds a config; every key the registry names is a field of that
 config; one engine epoch (a fake session, no Ray) reports every metric the registry says
 a trial reports."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,8 +63,12 @@ def test_every_key_the_registry_names_is_a_config_field(exp_id):
     exp = registry.EXPERIMENTS[exp_id]
     config = exp.load().config
     fields = {f.name for f in dataclasses.fields(config)}
-    named = {"smoke": tuple(exp.smoke), "table": exp.table, "capacity": exp.capacity,
-             f"{config.__name__}.HOT_FIELDS": config.HOT_FIELDS}
+    named = {
+        "smoke": tuple(exp.smoke),
+        "table": exp.table,
+        "capacity": exp.capacity,
+        f"{config.__name__}.HOT_FIELDS": config.HOT_FIELDS,
+    }
     stray = [f"{where}: '{key}'" for where, keys in named.items() for key in keys if key not in fields]
     assert not stray, f"registry '{exp_id}' names keys that are not fields of {config.__name__}: {', '.join(stray)}"
 

@@ -1,6 +1,7 @@
 """Reliability (issue 9): a driver killed at five points and resumed, crashing and diverging
 trials with and without restarts, a killed trial actor, and determinism. Faults come from
 sweeplab's fault-injection setting (faults.py), never from patching the code under test."""
+
 from __future__ import annotations
 
 import os
@@ -114,14 +115,36 @@ def test_a_user_trainables_finished_trials_are_not_trained_again_after_a_kill(tm
     code.write_text(textwrap.dedent(TRAINABLE))
     log = tmp_path / "epochs.log"
     space = tmp_path / "space.yaml"
-    space.write_text(f"method: random\nmetric: {{name: loss, goal: minimize}}\nparameters:\n"
-                     f"  lr: {{distribution: log_uniform_values, min: 0.01, max: 1.0}}\n  width: {{values: [8, 16]}}\n"
-                     f"  epochs: {{value: {EPOCHS}}}\n  log: {{value: {str(log)!r}}}\n  checkpoints: {{value: false}}\n")
+    space.write_text(
+        f"method: random\nmetric: {{name: loss, goal: minimize}}\nparameters:\n"
+        f"  lr: {{distribution: log_uniform_values, min: 0.01, max: 1.0}}\n  width: {{values: [8, 16]}}\n"
+        f"  epochs: {{value: {EPOCHS}}}\n  log: {{value: {str(log)!r}}}\n  checkpoints: {{value: false}}\n"
+    )
     sweep = storage / "u"
-    run_until_killed(["tune", "--trainable", f"{code}:objective", "--space", str(space), "--scheduler", "fifo",
-                      "--num-samples", str(SAMPLES), "--storage", str(storage), "--name", "u",
-                      "--max-concurrent", "1", "--num-cpus", "1", "--quiet"], "kill@trial-start:4",
-                     TUNE_GLOBAL_CHECKPOINT_S="3600")
+    run_until_killed(
+        [
+            "tune",
+            "--trainable",
+            f"{code}:objective",
+            "--space",
+            str(space),
+            "--scheduler",
+            "fifo",
+            "--num-samples",
+            str(SAMPLES),
+            "--storage",
+            str(storage),
+            "--name",
+            "u",
+            "--max-concurrent",
+            "1",
+            "--num-cpus",
+            "1",
+            "--quiet",
+        ],
+        "kill@trial-start:4",
+        TUNE_GLOBAL_CHECKPOINT_S="3600",
+    )
     before, _ = store.read_tables(str(sweep), "loss", "min")
     finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert len(finished) == 3
@@ -152,8 +175,12 @@ def s3(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", moto.__name__, "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", moto.__name__, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -164,9 +191,13 @@ def s3(monkeypatch):
                 if time.time() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.3)
-        for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing-secret-key", "AWS_DEFAULT_REGION": "us-east-1",
-                           "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        for key, value in {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }.items():
             monkeypatch.setenv(key, value)
         boto3.client("s3").create_bucket(Bucket="sweeps")
         yield "s3://sweeps/storage"
@@ -178,14 +209,31 @@ def s3(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("point, spec", KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
 def test_on_a_real_s3_server_a_killed_driver_loses_and_repeats_nothing_and_every_reader_reads_it(
-        point, spec, space, s3, tmp_path):
+    point, spec, space, s3, tmp_path
+):
     """Issue 34.13: the object-store path (one journal object an event) against a real S3
     server through pyarrow's S3 filesystem, not an in-memory one: killed at each kill point,
     resumed; after the mid-epoch kill, analyze, report and the dashboard read the sweep from
     the bucket. (bench/kill_matrix.py's S3 column.)"""
     sweep = f"{s3}/k"
-    run_until_killed(["tune", "freq", "--space", str(space), "--storage", s3, "--name", "k",
-                      "--max-concurrent", "2", "--num-cpus", "2", "--quiet"], spec)
+    run_until_killed(
+        [
+            "tune",
+            "freq",
+            "--space",
+            str(space),
+            "--storage",
+            s3,
+            "--name",
+            "k",
+            "--max-concurrent",
+            "2",
+            "--num-cpus",
+            "2",
+            "--quiet",
+        ],
+        spec,
+    )
     before, before_hist = frames(sweep)
     finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert len(finished) < SAMPLES
@@ -201,9 +249,11 @@ def test_on_a_real_s3_server_a_killed_driver_loses_and_repeats_nothing_and_every
     new = after_hist[after_hist["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(old[["trial_id", "epoch", "timestamp"]], new[["trial_id", "epoch", "timestamp"]])
     lost = set(before["trial_id"]) - set(after["trial_id"])
-    print(f"\n{point}: finished before kill {len(finished)}, trials dropped {len(lost)}, "
-          f"rows before {len(before_hist)}, after {len(after_hist)}, lost {rows_lost(kept, after_hist)}, "
-          f"duplicated {rows_twice(after_hist)}")
+    print(
+        f"\n{point}: finished before kill {len(finished)}, trials dropped {len(lost)}, "
+        f"rows before {len(before_hist)}, after {len(after_hist)}, lost {rows_lost(kept, after_hist)}, "
+        f"duplicated {rows_twice(after_hist)}"
+    )
     if point != "mid-epoch":
         return
     assert main(["analyze", sweep]) == 0
@@ -239,9 +289,24 @@ def test_a_damaged_journal_object_is_named_in_the_error(s3):
 
 def killed_then_resumed(point, spec, space, storage, where: str) -> None:
     sweep = storage / "k"
-    run_until_killed(["tune", "freq", "--space", str(space), "--storage", where, "--name", "k",
-                      "--max-concurrent", "2", "--num-cpus", "2", "--quiet"], spec,
-                     )
+    run_until_killed(
+        [
+            "tune",
+            "freq",
+            "--space",
+            str(space),
+            "--storage",
+            where,
+            "--name",
+            "k",
+            "--max-concurrent",
+            "2",
+            "--num-cpus",
+            "2",
+            "--quiet",
+        ],
+        spec,
+    )
     before, before_hist = frames(sweep)
     finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert len(finished) < SAMPLES  # the kill really cut the sweep short
@@ -253,23 +318,30 @@ def killed_then_resumed(point, spec, space, storage, where: str) -> None:
     # save those of trials started after Tune's last saved state (dropped and suggested again)
     kept = before_hist[before_hist["trial_id"].isin(after["trial_id"])]
     assert set(zip(kept["trial_id"], kept["training_iteration"])) <= set(
-        zip(after_hist["trial_id"], after_hist["training_iteration"]))
+        zip(after_hist["trial_id"], after_hist["training_iteration"])
+    )
     # finished trials are not rerun: their rows are the very rows stored before the kill
     old = before_hist[before_hist["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     new = after_hist[after_hist["trial_id"].isin(finished)].sort_values(["trial_id", "epoch"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(old[["trial_id", "epoch", "timestamp"]], new[["trial_id", "epoch", "timestamp"]])
     assert not (sweep / "journal.jsonl").read_text()  # the journal is folded into the Parquet
     lost = set(before["trial_id"]) - set(after["trial_id"])
-    checkpoints = len(list(sweep.glob("trial_*/checkpoint_*")))  # after the end: each trial's last, and dropped trials' folders
-    print(f"\n{point}: finished before kill {len(finished)}, trials dropped {len(lost)}, "
-          f"rows before {len(before_hist)}, after {len(after_hist)}, lost {rows_lost(kept, after_hist)}, "
-          f"duplicated {rows_twice(after_hist)}, "
-          f"checkpoints kept {checkpoints} of {len(after_hist)}")
+    checkpoints = len(
+        list(sweep.glob("trial_*/checkpoint_*"))
+    )  # after the end: each trial's last, and dropped trials' folders
+    print(
+        f"\n{point}: finished before kill {len(finished)}, trials dropped {len(lost)}, "
+        f"rows before {len(before_hist)}, after {len(after_hist)}, lost {rows_lost(kept, after_hist)}, "
+        f"duplicated {rows_twice(after_hist)}, "
+        f"checkpoints kept {checkpoints} of {len(after_hist)}"
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["random", "bayes"])
-def test_trials_that_finished_after_tunes_last_saved_state_are_neither_lost_nor_miscounted(method, tmp_path, storage, capsys):
+def test_trials_that_finished_after_tunes_last_saved_state_are_neither_lost_nor_miscounted(
+    method, tmp_path, storage, capsys
+):
     """Tune saves its experiment state once a second; a trial can finish, and the next start,
     between two saves, and the driver die there (seen in CI). Here Tune saves only at the start,
     so trials that finished before the kill are ones its restored state does not know. Its
@@ -278,9 +350,25 @@ def test_trials_that_finished_after_tunes_last_saved_state_are_neither_lost_nor_
     space = tmp_path / "space.yaml"
     space.write_text(SPACE.replace("method: bayes", f"method: {method}"))
     sweep = storage / "k"
-    run_until_killed(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "k",
-                      "--max-concurrent", "1", "--num-cpus", "1", "--quiet"], "kill@trial-start:4",
-                     TUNE_GLOBAL_CHECKPOINT_S="3600")
+    run_until_killed(
+        [
+            "tune",
+            "freq",
+            "--space",
+            str(space),
+            "--storage",
+            str(storage),
+            "--name",
+            "k",
+            "--max-concurrent",
+            "1",
+            "--num-cpus",
+            "1",
+            "--quiet",
+        ],
+        "kill@trial-start:4",
+        TUNE_GLOBAL_CHECKPOINT_S="3600",
+    )
     before, before_hist = frames(sweep)
     finished = set(before.loc[before["status"] == "TERMINATED", "trial_id"])
     assert len(finished) == 3
@@ -297,7 +385,11 @@ def test_trials_that_finished_after_tunes_last_saved_state_are_neither_lost_nor_
         assert kept == finished
     else:
         dropped = sorted(finished - kept)
-        assert dropped and f"note: {len(dropped)} trial(s) finished after Ray's last saved experiment state ({', '.join(dropped)})" in out
+        assert (
+            dropped
+            and f"note: {len(dropped)} trial(s) finished after Ray's last saved experiment state ({', '.join(dropped)})"
+            in out
+        )
 
 
 # ---------------------------------------------------------------- crashing trials
@@ -308,8 +400,10 @@ def drawn(trials, spec):
     from sweeplab.trainables.freq import FreqConfig
 
     fault = faults.parse(spec)[0]
-    configs = {t: FreqConfig.from_dict({k[7:]: v for k, v in row.items() if k.startswith("config/")}).to_dict()
-               for t, row in trials.set_index("trial_id").to_dict("index").items()}
+    configs = {
+        t: FreqConfig.from_dict({k[7:]: v for k, v in row.items() if k.startswith("config/")}).to_dict()
+        for t, row in trials.set_index("trial_id").to_dict("index").items()
+    }
     return {t for t, c in configs.items() if faults._drawn(fault, c)}
 
 
@@ -345,8 +439,24 @@ def test_max_failures_restarts_a_crashed_trial_from_its_last_checkpoint(tmp_path
     space = tmp_path / "crash.yaml"
     space.write_text(CRASH_SPACE)
     monkeypatch.setenv(faults.ENV, "raise@3:0.2")
-    assert main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "m",
-                 "--max-failures", "2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "freq",
+                "--space",
+                str(space),
+                "--storage",
+                str(storage),
+                "--name",
+                "m",
+                "--max-failures",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     trials, history = assert_complete(storage / "m", n=10)
     crashed = drawn(trials, "raise@3:0.2")
     assert crashed
@@ -408,8 +518,26 @@ def test_a_killed_trial_actor_restarts_from_its_checkpoint(space, storage):
     watcher = threading.Thread(target=kill_one_actor_mid_trial, daemon=True)
     watcher.start()
     try:
-        assert main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "w",
-                     "--max-concurrent", "2", "--max-failures", "3", "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "tune",
+                    "freq",
+                    "--space",
+                    str(space),
+                    "--storage",
+                    str(storage),
+                    "--name",
+                    "w",
+                    "--max-concurrent",
+                    "2",
+                    "--max-failures",
+                    "3",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     finally:
         done.set()
         watcher.join()
@@ -418,7 +546,8 @@ def test_a_killed_trial_actor_restarts_from_its_checkpoint(space, storage):
     # Ray sometimes counts one dead actor as two failures (its task and the actor itself)
     restarted = trials[trials["restarts"] >= 1]
     assert len(restarted) == 1 and restarted["last_error"].iloc[0].startswith(
-        "WorkerDied: the trial's worker process was killed without an error of its own")
+        "WorkerDied: the trial's worker process was killed without an error of its own"
+    )
     rows = history[history["trial_id"] == restarted["trial_id"].iloc[0]].sort_values("epoch")
     # the rows before the kill kept their start; the rest came from a new actor, restored, not rerun from epoch 1
     assert rows["started_at"].iloc[0] < rows["started_at"].iloc[-1]
@@ -432,8 +561,26 @@ def test_the_same_seed_gives_the_same_configs_and_metrics(space, storage):
     runs = []
     for name in ("a", "b"):
         # one trial at a time: TPE's later suggestions depend on which results came back first
-        assert main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", name,
-                     "--seed", "11", "--max-concurrent", "1", "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "tune",
+                    "freq",
+                    "--space",
+                    str(space),
+                    "--storage",
+                    str(storage),
+                    "--name",
+                    name,
+                    "--seed",
+                    "11",
+                    "--max-concurrent",
+                    "1",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         trials, _ = frames(storage / name)
         cols = ["config/hidden_size", "config/lr", "config/seed", "val_mse", "test_mse", "train_loss"]
         runs.append(trials[cols].sort_values(["config/lr"]).reset_index(drop=True))
@@ -446,10 +593,28 @@ def test_the_default_search_resumes_after_a_killed_driver(tmp_path, storage):
     """Promotion ASHA + RungTPE: the searcher's state comes back from Tune's, the scheduler's
     rungs from the results store; paused trials resume, nothing is lost or run twice."""
     space = tmp_path / "promotion.yaml"
-    space.write_text(SPACE.replace("scheduler: fifo", "scheduler: {name: promotion, grace_period: 1, reduction_factor: 2}"))
+    space.write_text(
+        SPACE.replace("scheduler: fifo", "scheduler: {name: promotion, grace_period: 1, reduction_factor: 2}")
+    )
     sweep = storage / "k"
-    run_until_killed(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "k",
-                      "--max-concurrent", "2", "--num-cpus", "2", "--quiet"], "kill@mid-epoch:3")
+    run_until_killed(
+        [
+            "tune",
+            "freq",
+            "--space",
+            str(space),
+            "--storage",
+            str(storage),
+            "--name",
+            "k",
+            "--max-concurrent",
+            "2",
+            "--num-cpus",
+            "2",
+            "--quiet",
+        ],
+        "kill@mid-epoch:3",
+    )
     before, before_hist = frames(sweep)
     assert main(["resume", str(sweep)]) == 0
     after, after_hist = frames(sweep)
@@ -460,5 +625,6 @@ def test_the_default_search_resumes_after_a_killed_driver(tmp_path, storage):
         assert sorted(rows["training_iteration"]) == list(range(1, len(rows) + 1)), trial_id
     kept = before_hist[before_hist["trial_id"].isin(after["trial_id"])]
     assert set(zip(kept["trial_id"], kept["training_iteration"])) <= set(
-        zip(after_hist["trial_id"], after_hist["training_iteration"]))
+        zip(after_hist["trial_id"], after_hist["training_iteration"])
+    )
     assert after_hist.groupby("trial_id")["training_iteration"].max().sum() >= SAMPLES * EPOCHS  # the budget spent

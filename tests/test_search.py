@@ -3,6 +3,7 @@ promotion ASHA pauses below a rung's cutoff and promotes later, never cuts a pre
 tie, records every decision in the results store and stops what can no longer be
 promoted; RungTPE learns each rung from that rung's scores only, keeps to an epoch budget
 and survives a save / restore."""
+
 from __future__ import annotations
 
 import json
@@ -58,19 +59,25 @@ def choose(s, ctrl):
 def result(epoch, value, checkpoint=True):
     """A function trainable's result as Tune gives it: ``checkpoint_dir_name`` is set
     where that report saved a checkpoint."""
-    return {"training_iteration": epoch, "acc": value,
-            "checkpoint_dir_name": f"checkpoint_{epoch:06d}" if checkpoint else None}
+    return {
+        "training_iteration": epoch,
+        "acc": value,
+        "checkpoint_dir_name": f"checkpoint_{epoch:06d}" if checkpoint else None,
+    }
 
 
-@pytest.mark.parametrize("max_t, grace, rungs", [
-    (52, 4, [4, 12, 36]),  # LCBench: the lowest rung at 2 x 52 / 27
-    (100, 7, [7, 21, 63]),
-    (60, 4, [4, 12, 36]),
-    (20, 2, [2, 6, 18]),  # never a rung at epoch 1
-    (12, 2, [2, 6]),  # too short for three rungs from epoch 2
-    (3, 2, [2]),
-    (2, 2, []),  # no rung below max_t: every trial runs its full length
-])
+@pytest.mark.parametrize(
+    "max_t, grace, rungs",
+    [
+        (52, 4, [4, 12, 36]),  # LCBench: the lowest rung at 2 x 52 / 27
+        (100, 7, [7, 21, 63]),
+        (60, 4, [4, 12, 36]),
+        (20, 2, [2, 6, 18]),  # never a rung at epoch 1
+        (12, 2, [2, 6]),  # too short for three rungs from epoch 2
+        (3, 2, [2]),
+        (2, 2, []),  # no rung below max_t: every trial runs its full length
+    ],
+)
 def test_rungs_sit_three_below_max_t_the_lowest_never_at_the_first_epoch(max_t, grace, rungs):
     assert default_grace(max_t, 3) == grace and rung_milestones(grace, 3, max_t) == rungs
     assert rung_milestones(60, 3, 60) == [] and len(rung_milestones(1, 3, 1000)) > 3  # a user's grace: any ladder
@@ -195,12 +202,14 @@ def test_a_trial_arriving_at_a_rung_does_not_jump_a_better_one_waiting_there():
     s = scheduler()
     trials = [FakeTrial(t) for t in "abcdef"]
     ctrl = FakeController(trials)
-    decisions = [s.on_trial_result(ctrl, t, result(1, v)) for t, v in zip(trials[:5], (.181, .181, .181, .418, .181))]
+    decisions = [
+        s.on_trial_result(ctrl, t, result(1, v)) for t, v in zip(trials[:5], (0.181, 0.181, 0.181, 0.418, 0.181))
+    ]
     assert decisions == [PAUSE, PAUSE, CONTINUE, PAUSE, PAUSE]  # c tied with room; d came with none
     for t in (trials[0], trials[1], trials[3], trials[4]):
         t.status = Trial.PAUSED
     # six scores: room for a second promotion, and the cutoff (the 2nd best) is 0.181
-    assert s.on_trial_result(ctrl, trials[5], result(1, .181)) == PAUSE
+    assert s.on_trial_result(ctrl, trials[5], result(1, 0.181)) == PAUSE
     trials[5].status = Trial.PAUSED
     assert choose(s, ctrl) is trials[3]
     assert s.promoted[1] == {"c", "d"}
@@ -224,7 +233,10 @@ def test_presets_always_go_on_and_paused_trials_are_stopped_once_nothing_can_pro
     recorder.close({"p": "TERMINATED", "q": "TERMINATED"})
     decisions = pd.read_parquet(tmp_path / "s" / store.DECISIONS)
     assert list(zip(decisions["trial_id"], decisions["rung"], decisions["action"])) == [
-        ("p", 1, "continue"), ("q", 1, "pause"), ("q", 1, "stop")]
+        ("p", 1, "continue"),
+        ("q", 1, "pause"),
+        ("q", 1, "stop"),
+    ]
     scores = json.loads(decisions["scores"].iloc[-1])
     assert scores == {"n": 2, "promoted": 1, "cutoff": None, "top": {"q": 0.2, "p": 0.1}}
     trials = pd.read_parquet(tmp_path / "s" / store.TRIALS).set_index("trial_id")
@@ -241,8 +253,12 @@ def test_a_pause_records_why_the_trial_waits_and_the_dashboard_says_it(tmp_path)
     recorder = store.SweepRecorder(uri, SweepRecord(metric="acc", mode="max"), "acc", "max")
     recorder.open()
     s = scheduler(presets={"report": {"lr": 1e-3}}, store_uri=uri)
-    trials = [FakeTrial("p", {"lr": 1e-3}), FakeTrial("b", {"lr": 0.2}), FakeTrial("c", {"lr": 0.5}),
-              FakeTrial("d", {"lr": 0.7})]
+    trials = [
+        FakeTrial("p", {"lr": 1e-3}),
+        FakeTrial("b", {"lr": 0.2}),
+        FakeTrial("c", {"lr": 0.5}),
+        FakeTrial("d", {"lr": 0.7}),
+    ]
     for t in trials:
         recorder.started(t.trial_id, t.config)
     ctrl = FakeController(trials)
@@ -255,8 +271,9 @@ def test_a_pause_records_why_the_trial_waits_and_the_dashboard_says_it(tmp_path)
     # b: two scores, none promotable yet; c: the rung's best, its one promotion the preset's; d: below the cutoff
     assert reasons == {"p": None, "b": "few_scores", "c": "no_room", "d": "below_cutoff"}
     grid = {d["trial_id"]: d for d in insight.decisions(load.load_sweep(uri))["decisions"]}
-    assert grid["c"]["rank"] == 1 and grid["c"]["why"].startswith("waits: good enough to go on, but the rung's "
-                                                                    "promotions")
+    assert grid["c"]["rank"] == 1 and grid["c"]["why"].startswith(
+        "waits: good enough to go on, but the rung's promotions"
+    )
 
 
 def test_min_mode_scores_and_a_resumed_scheduler_rebuilds_its_rungs_from_the_store(tmp_path):
@@ -367,8 +384,9 @@ def test_the_sweep_plan_budgets_epochs_only_where_trials_are_cut(tmp_path, budge
     assert (prep.search_budget, prep.epochs_to_spend) == (budget or 16 * 60, budget or 16 * 60)
     fifo = plan.prepare(plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="y", scheduler="fifo"))
     assert (fifo.search_budget, fifo.epochs_to_spend) == (None, None)
-    stopped = plan.prepare(plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="z", scheduler="fifo",
-                                             epoch_budget=40))
+    stopped = plan.prepare(
+        plan.SweepOptions(target="seqclf_gru", storage=str(tmp_path), name="z", scheduler="fifo", epoch_budget=40)
+    )
     assert (stopped.search_budget, stopped.epochs_to_spend) == (None, 40)  # the --epoch-budget stopper ends it
 
 
@@ -430,7 +448,9 @@ def test_a_scheduler_pickled_by_an_older_sweeplab_resumes():
     import pickle
 
     s = scheduler()
-    state = {k: v for k, v in s.__dict__.items() if k not in ("epoch_budget", "reached", "spent", "finishing", "starting")}
+    state = {
+        k: v for k, v in s.__dict__.items() if k not in ("epoch_budget", "reached", "spent", "finishing", "starting")
+    }
     old = PromotionASHA.__new__(PromotionASHA)
     old.__setstate__(pickle.loads(pickle.dumps(state)))
     trials = [FakeTrial("a")]
@@ -462,7 +482,10 @@ def test_a_trial_without_a_checkpoint_is_paused_only_where_a_restart_is_cheap(ca
     top = scheduler(max_t=8)
     ctrl = FakeController([FakeTrial(t) for t in "xyz"])
     assert [top.on_trial_result(ctrl, t, plain(3, v)) for t, v in zip(ctrl.trials, (0.5, 0.9, 0.2))] == [
-        CONTINUE, CONTINUE, STOP]
+        CONTINUE,
+        CONTINUE,
+        STOP,
+    ]
 
 
 def _decisions_of(s, uri):
@@ -530,7 +553,9 @@ def test_a_resumed_sweep_leaves_its_paused_trials_waiting_though_tune_brings_the
     for t, v in zip(trials, (0.5, 0.9, 0.7)):
         recorder.started(t.trial_id, t.config)
         recorder.result(t.trial_id, result(1, v, checkpoint=False))
-        assert s.on_trial_result(ctrl, t, result(1, v, checkpoint=False)) == PAUSE  # no checkpoint: a restart costs one epoch
+        assert (
+            s.on_trial_result(ctrl, t, result(1, v, checkpoint=False)) == PAUSE
+        )  # no checkpoint: a restart costs one epoch
         t.status = Trial.PAUSED
     recorder.close({})
     assert s.paused_at == {"a": 1, "b": 1, "c": 1}
@@ -624,17 +649,19 @@ def test_hyperband_stops_a_trial_left_paused_when_its_brackets_last_running_tria
     assert bracket_of_two(EndingHyperBand).stopped == ["a"]
 
 
-@pytest.mark.parametrize("constraints, decisions, promoted", [
-    ((), [PAUSE, PAUSE, PAUSE], "b"),
-    (("cost <= 2",), [PAUSE, PAUSE, CONTINUE], None),  # c, the front's best that keeps it, goes on at once
-])
+@pytest.mark.parametrize(
+    "constraints, decisions, promoted",
+    [
+        ((), [PAUSE, PAUSE, PAUSE], "b"),
+        (("cost <= 2",), [PAUSE, PAUSE, CONTINUE], None),  # c, the front's best that keeps it, goes on at once
+    ],
+)
 def test_mo_asha_ranks_a_rung_by_its_pareto_front_and_a_broken_constraint_last(constraints, decisions, promoted):
     """Two objectives (accuracy up, cost down): a is dominated by c, so the rung's one
     promotion goes to the front (b or c); b breaks a cost limit, so then c."""
     from sweeplab.search.pareto import parse_constraint
 
-    s = scheduler(objectives=[("acc", "max"), ("cost", "min")],
-                  constraints=[parse_constraint(c) for c in constraints])
+    s = scheduler(objectives=[("acc", "max"), ("cost", "min")], constraints=[parse_constraint(c) for c in constraints])
     trials = [FakeTrial(t) for t in "abc"]
     ctrl = FakeController(trials)
     made = []

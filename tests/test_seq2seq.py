@@ -16,8 +16,18 @@ from sweeplab.local_training import LocalSession
 from sweeplab.models.seq2seq import Seq2seq
 from sweeplab.trainables import seq2seq
 
-TINY = {"epochs": 1, "train_size": 64, "val_size": 16, "test_size": 16, "min_len": 3, "max_len": 6,
-        "hidden_size": 16, "embedding_dim": 8, "batch_size": 32, "eval_examples": 8}
+TINY = {
+    "epochs": 1,
+    "train_size": 64,
+    "val_size": 16,
+    "test_size": 16,
+    "min_len": 3,
+    "max_len": 6,
+    "hidden_size": 16,
+    "embedding_dim": 8,
+    "batch_size": 32,
+    "eval_examples": 8,
+}
 
 
 def fit(tmp_path, **overrides):
@@ -52,8 +62,17 @@ def test_truncated_bptt_runs_one_backward_per_chunk(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.Tensor, "backward", counting)
     # length 40 targets + <eos> = 41 steps in chunks of 10: 5 chunks a batch; 2 batches
-    row = fit(tmp_path, task="copy", min_len=40, max_len=40, train_size=64, tbptt_length=10,
-              recurrent_dropout=0.3, layers=2, teacher_forcing=0.5)
+    row = fit(
+        tmp_path,
+        task="copy",
+        min_len=40,
+        max_len=40,
+        train_size=64,
+        tbptt_length=10,
+        recurrent_dropout=0.3,
+        layers=2,
+        teacher_forcing=0.5,
+    )
     assert math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])
     assert len(calls) == 2 * 5
     assert calls[:5] == [True, True, True, True, False]  # the encoder's graph is freed after the last chunk
@@ -159,8 +178,9 @@ def test_text_vocabulary_unk_and_cache_hit(tmp_path, monkeypatch):
 
 def test_multi30k_loads_and_trains(tmp_path):
     folder = shared_file("multi30k", "train.de.gz").parent
-    cfg = seq2seq.Seq2seqConfig.from_dict({**TINY, "data": str(folder), "max_rows": 300, "min_count": 2,
-                                    "tokens": "word", "eval_examples": 20})
+    cfg = seq2seq.Seq2seqConfig.from_dict(
+        {**TINY, "data": str(folder), "max_rows": 300, "min_count": 2, "tokens": "word", "eval_examples": 20}
+    )
     data = seq2seq.load_data(cfg)
     assert len(data.splits["train"]) == 300 and len(data.splits["val"]) + len(data.splits["test"]) == 300
     assert "a" in data.tgt_vocab and "ein" in data.src_vocab

@@ -1,4 +1,5 @@
 """seqclf: the MIT-BIH loader, the synthetic beats, the classification metrics, the Task."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,13 @@ import pytest
 
 from sweeplab import engine, registry
 from sweeplab.data.ecg import (
-    CLASS_NAMES, MITBIH_COUNTS, SEQ_LEN, load_mitbih, make_heartbeats, read_mitbih_csv, synthetic_splits,
+    CLASS_NAMES,
+    MITBIH_COUNTS,
+    SEQ_LEN,
+    load_mitbih,
+    make_heartbeats,
+    read_mitbih_csv,
+    synthetic_splits,
 )
 from sweeplab.errors import UserError
 from sweeplab.local_training import LocalSession
@@ -92,10 +99,22 @@ def test_folder_with_one_csv(sample, tmp_path):
         (_rows(2) + _rows(1, label="5.0"), "row 3: class index 5 is outside 0..4"),
         (_rows(2, label="-1.0"), "row 1: class index -1 is outside"),
         (_rows(2, label="2.5"), "class index 2.5"),
-        (_rows(2) + [",".join(["0.5"] * 7 + ["abc"] + ["0.5"] * (SEQ_LEN - 8) + ["0.0"])], "row 3, column 8: 'abc' is not a number"),
+        (
+            _rows(2) + [",".join(["0.5"] * 7 + ["abc"] + ["0.5"] * (SEQ_LEN - 8) + ["0.0"])],
+            "row 3, column 8: 'abc' is not a number",
+        ),
         ([], "empty"),
     ],
-    ids=["too-few-columns", "extra-column", "short-row", "label-5", "label-negative", "label-fraction", "non-numeric", "empty"],
+    ids=[
+        "too-few-columns",
+        "extra-column",
+        "short-row",
+        "label-5",
+        "label-negative",
+        "label-fraction",
+        "non-numeric",
+        "empty",
+    ],
 )
 def test_bad_csv_names_the_file(tmp_path, lines, words):
     path = tmp_path / "beats.csv"

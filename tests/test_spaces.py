@@ -1,4 +1,5 @@
 """Space files: every shipped one validates; each kind of mistake gets its own error."""
+
 from __future__ import annotations
 
 import math
@@ -50,52 +51,127 @@ def test_wandb_numbers_without_a_dot_are_floats(tmp_path):
 
 
 BAD = {
-    "unknown parameter": ("parameters:\n  hiden_size: {values: [1]}\n", "parameters.hiden_size: not a field of FreqConfig"),
-    "unknown distribution": ("parameters:\n  lr: {distribution: gaussian, min: 0, max: 1}\n", "parameters.lr.distribution: unknown distribution 'gaussian'"),
-    "min > max": ("parameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.01}\n", "parameters.lr.min: min 0.1 > max 0.01"),
-    "preset unknown key": ("parameters:\n  lr: {values: [0.1]}\npresets:\n  p: {hidden: 3}\n", "presets.p.hidden: 'hidden' is not a searched parameter"),
-    "preset outside space": ("parameters:\n  lr: {values: [0.1, 0.2]}\npresets:\n  p: {lr: 0.3}\n", "presets.p.lr: 0.3 is outside the space; allowed: one of 0.1, 0.2"),
-    "preset outside range": ("parameters:\n  lr: {min: 0.1, max: 0.2}\npresets:\n  p: {lr: 0.3}\n", "presets.p.lr: 0.3 is outside the space; allowed: uniform in [0.1, 0.2]"),
-    "preset on a fixed key": ("fixed: {lr: 0.1}\nparameters:\n  hidden_size: {values: [8]}\npresets:\n  p: {lr: 0.3}\n", "presets.p.lr: 'lr' is fixed in this space"),
-    "wrong type in values": ("parameters:\n  hidden_size: {values: [32, 'big']}\n", "parameters.hidden_size.values[1]: must be int, got 'big'"),
+    "unknown parameter": (
+        "parameters:\n  hiden_size: {values: [1]}\n",
+        "parameters.hiden_size: not a field of FreqConfig",
+    ),
+    "unknown distribution": (
+        "parameters:\n  lr: {distribution: gaussian, min: 0, max: 1}\n",
+        "parameters.lr.distribution: unknown distribution 'gaussian'",
+    ),
+    "min > max": (
+        "parameters:\n  lr: {distribution: uniform, min: 0.1, max: 0.01}\n",
+        "parameters.lr.min: min 0.1 > max 0.01",
+    ),
+    "preset unknown key": (
+        "parameters:\n  lr: {values: [0.1]}\npresets:\n  p: {hidden: 3}\n",
+        "presets.p.hidden: 'hidden' is not a searched parameter",
+    ),
+    "preset outside space": (
+        "parameters:\n  lr: {values: [0.1, 0.2]}\npresets:\n  p: {lr: 0.3}\n",
+        "presets.p.lr: 0.3 is outside the space; allowed: one of 0.1, 0.2",
+    ),
+    "preset outside range": (
+        "parameters:\n  lr: {min: 0.1, max: 0.2}\npresets:\n  p: {lr: 0.3}\n",
+        "presets.p.lr: 0.3 is outside the space; allowed: uniform in [0.1, 0.2]",
+    ),
+    "preset on a fixed key": (
+        "fixed: {lr: 0.1}\nparameters:\n  hidden_size: {values: [8]}\npresets:\n  p: {lr: 0.3}\n",
+        "presets.p.lr: 'lr' is fixed in this space",
+    ),
+    "wrong type in values": (
+        "parameters:\n  hidden_size: {values: [32, 'big']}\n",
+        "parameters.hidden_size.values[1]: must be int, got 'big'",
+    ),
     "string boolean": ("fixed: {amp: 'False'}\n", "fixed.amp: must be bool, got 'False'"),
-    "float range on int field": ("parameters:\n  hidden_size: {distribution: uniform, min: 8, max: 64}\n", "parameters.hidden_size: is an integer field"),
-    "literal outside choices": ("fixed: {optimizer: rmsprop}\n", "fixed.optimizer: must be one of 'adam', 'adamw', 'sgd'"),
+    "float range on int field": (
+        "parameters:\n  hidden_size: {distribution: uniform, min: 8, max: 64}\n",
+        "parameters.hidden_size: is an integer field",
+    ),
+    "literal outside choices": (
+        "fixed: {optimizer: rmsprop}\n",
+        "fixed.optimizer: must be one of 'adam', 'adamw', 'sgd'",
+    ),
     "unknown top key": ("paramaters: {}\n", "paramaters: unknown key"),
     "bad method": ("method: bayesian\n", "method: got 'bayesian'; allowed: grid, random, bayes"),
     "bad scheduler": ("scheduler: {name: asha, patience: 3}\n", "scheduler.patience: not an option of asha"),
-    "grid over a range": ("method: grid\nparameters:\n  lr: {min: 0.1, max: 0.2}\n", "parameters.lr: grid search needs 'values'"),
+    "grid over a range": (
+        "method: grid\nparameters:\n  lr: {min: 0.1, max: 0.2}\n",
+        "parameters.lr: grid search needs 'values'",
+    ),
     "bad goal": ("metric: {name: val_mse, goal: lowest}\n", "metric.goal: got 'lowest'"),
     "not yaml": ("parameters: [unclosed\n", "not valid YAML"),
     "resources": ("resources: {cpu: -1}\n", "resources.cpu: must be a non-negative number"),
-    "alias bomb": ("description:\n  - &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
-                   + "".join(f"  - &{b} [{', '.join([f'*{a}'] * 10)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
-                   + "fixed: {frequencies: *i}\n", "line 6: refused: its aliases expand to more than 100,000 nodes"),
+    "alias bomb": (
+        "description:\n  - &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+        + "".join(f"  - &{b} [{', '.join([f'*{a}'] * 10)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+        + "fixed: {frequencies: *i}\n",
+        "line 6: refused: its aliases expand to more than 100,000 nodes",
+    ),
     "alias inside its anchor": ("fixed: &x {frequencies: [1, *x]}\n", "line 1: refused: alias *x refers to itself"),
-    "nan bound": ("parameters:\n  lr: {distribution: uniform, min: .nan, max: 0.1}\n", "parameters.lr.min: must be a finite number, got nan"),
+    "nan bound": (
+        "parameters:\n  lr: {distribution: uniform, min: .nan, max: 0.1}\n",
+        "parameters.lr.min: must be a finite number, got nan",
+    ),
     "inf bound": ("parameters:\n  lr: {min: 0.1, max: .inf}\n", "parameters.lr.max: must be a finite number, got inf"),
-    "-inf bound": ("parameters:\n  lr: {min: -.inf, max: 0.1}\n", "parameters.lr.min: must be a finite number, got -inf"),
-    "nan in values": ("parameters:\n  lr: {values: [0.1, .nan]}\n", "parameters.lr.values[1]: must be a finite number, got nan"),
+    "-inf bound": (
+        "parameters:\n  lr: {min: -.inf, max: 0.1}\n",
+        "parameters.lr.min: must be a finite number, got -inf",
+    ),
+    "nan in values": (
+        "parameters:\n  lr: {values: [0.1, .nan]}\n",
+        "parameters.lr.values[1]: must be a finite number, got nan",
+    ),
     "nan fixed": ("fixed: {lr: .nan}\n", "fixed.lr: must be a finite number, got nan"),
-    "inf in a fixed list": ("fixed: {frequencies: [1.0, .inf]}\n", "fixed.frequencies: must be a finite number, got inf"),
+    "inf in a fixed list": (
+        "fixed: {frequencies: [1.0, .inf]}\n",
+        "fixed.frequencies: must be a finite number, got inf",
+    ),
     "beyond float32": ("fixed: {lr: 1e39}\n", "fixed.lr: must be within float32's range (+-3.4e38), got 1e+39"),
-    "beyond int64": ("parameters:\n  hidden_size: {min: 8, max: 100000000000000000000000}\n",
-                     "parameters.hidden_size.max: must fit a 64-bit integer, got 100000000000000000000000"),
+    "beyond int64": (
+        "parameters:\n  hidden_size: {min: 8, max: 100000000000000000000000}\n",
+        "parameters.hidden_size.max: must fit a 64-bit integer, got 100000000000000000000000",
+    ),
     "1e23 for an int": ("fixed: {hidden_size: 1e23}\n", "fixed.hidden_size: must be int, got 1e+23"),
-    "log_uniform exponent": ("parameters:\n  lr: {distribution: log_uniform, min: 1, max: 100}\n", "parameters.lr.max: log_uniform's min and max are natural-log exponents"),
-    "q off the grid": ("parameters:\n  lr: {distribution: q_uniform, min: 0.5, max: 8.5}\n",
-                       "parameters.lr.min: q_uniform needs min and max that are multiples of q (1), got 0.5"),
-    "grace_period a word": ("scheduler: {name: asha, grace_period: five}\n", "scheduler.grace_period: must be an integer >= 1, got 'five'"),
-    "reduction_factor 1": ("scheduler: {name: asha, reduction_factor: 1}\n", "scheduler.reduction_factor: must be a number > 1, got 1"),
+    "log_uniform exponent": (
+        "parameters:\n  lr: {distribution: log_uniform, min: 1, max: 100}\n",
+        "parameters.lr.max: log_uniform's min and max are natural-log exponents",
+    ),
+    "q off the grid": (
+        "parameters:\n  lr: {distribution: q_uniform, min: 0.5, max: 8.5}\n",
+        "parameters.lr.min: q_uniform needs min and max that are multiples of q (1), got 0.5",
+    ),
+    "grace_period a word": (
+        "scheduler: {name: asha, grace_period: five}\n",
+        "scheduler.grace_period: must be an integer >= 1, got 'five'",
+    ),
+    "reduction_factor 1": (
+        "scheduler: {name: asha, reduction_factor: 1}\n",
+        "scheduler.reduction_factor: must be a number > 1, got 1",
+    ),
     "max_t 0": ("scheduler: {name: hyperband, max_t: 0}\n", "scheduler.max_t: must be an integer >= 1, got 0"),
-    "quantile_fraction": ("scheduler: {name: pbt, quantile_fraction: 0.9}\n", "scheduler.quantile_fraction: must be a number in [0, 0.5], got 0.9"),
-    "min_iter -3": ("early_terminate: {type: hyperband, min_iter: -3}\n", "early_terminate.min_iter: must be an integer >= 1, got -3"),
-    "eta nan": ("early_terminate: {type: hyperband, eta: .nan}\n", "early_terminate.eta: must be a number > 1, got nan"),
-    "max_iter -1": ("early_terminate: {type: hyperband, max_iter: -1}\n", "early_terminate.max_iter: must be an integer >= 1, got -1"),
+    "quantile_fraction": (
+        "scheduler: {name: pbt, quantile_fraction: 0.9}\n",
+        "scheduler.quantile_fraction: must be a number in [0, 0.5], got 0.9",
+    ),
+    "min_iter -3": (
+        "early_terminate: {type: hyperband, min_iter: -3}\n",
+        "early_terminate.min_iter: must be an integer >= 1, got -3",
+    ),
+    "eta nan": (
+        "early_terminate: {type: hyperband, eta: .nan}\n",
+        "early_terminate.eta: must be a number > 1, got nan",
+    ),
+    "max_iter -1": (
+        "early_terminate: {type: hyperband, max_iter: -1}\n",
+        "early_terminate.max_iter: must be an integer >= 1, got -1",
+    ),
     "time_budget nan": ("time_budget: .nan\n", "time_budget: must be a positive number of seconds, got nan"),
     "resources nan": ("resources: {gpu: .nan}\n", "resources.gpu: must be a non-negative number, got nan"),
-    "metric never reported": ("experiment: freq\nmetric: {name: val_accuracy, goal: maximize}\n",
-                              "metric: freq reports no 'val_accuracy'; known: val_mse, train_loss, epoch_seconds, train_seconds"),
+    "metric never reported": (
+        "experiment: freq\nmetric: {name: val_accuracy, goal: maximize}\n",
+        "metric: freq reports no 'val_accuracy'; known: val_mse, train_loss, epoch_seconds, train_seconds",
+    ),
     "test metric": ("experiment: freq\nmetric: test_mse\n", "metric: freq reports no 'test_mse'"),
     "seed out of range": ("fixed: {seed: -1}\n", "fixed.seed: FreqConfig: key 'seed' must be in [0, 2**32), got -1"),
 }
@@ -122,7 +198,9 @@ def test_bad_space_through_cli_exits_2_before_ray(tmp_path, capsys):
 
 
 def test_plain_wandb_sweep_file_loads(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         program: train.py
         method: random
         metric: {name: val_mse, goal: minimize}
@@ -132,7 +210,8 @@ def test_plain_wandb_sweep_file_loads(tmp_path):
           num_layers: {min: 1, max: 2}
           dropout: {value: 0.1}
         early_terminate: {type: hyperband, min_iter: 3, eta: 2}
-    """)
+    """,
+    )
     spec = spaces.load(path, FreqConfig)
     assert spec.scheduler == {"name": "promotion", "grace_period": 3, "reduction_factor": 2}
     assert spec.parameters["num_layers"].distribution == "int_uniform"
@@ -173,7 +252,9 @@ def test_max_epochs_raises_a_fixed_budget_as_well_as_lowering_it():
 
 
 def test_preset_default_outside_space_is_an_error(tmp_path):
-    path = write(tmp_path, "parameters:\n  hidden_size: {values: [8, 16]}\n  lr: {values: [0.1]}\npresets:\n  p: {lr: 0.1}\n")
+    path = write(
+        tmp_path, "parameters:\n  hidden_size: {values: [8, 16]}\n  lr: {values: [0.1]}\npresets:\n  p: {lr: 0.1}\n"
+    )
     with pytest.raises(UserError, match=r"presets.p: gives no 'hidden_size' and the default 64 is outside the space"):
         spaces.load(path, FreqConfig)
 
@@ -198,8 +279,9 @@ def test_every_listed_distribution_reaches_every_searcher(tmp_path, dist):
     from ray.tune.search.variant_generator import generate_variants
 
     key, body = WANDB_DISTRIBUTIONS[dist]
-    spec = spaces.load(write(tmp_path, f"experiment: freq\nparameters:\n  {key}: {{distribution: {dist}, {body}}}\n"),
-                       FreqConfig)
+    spec = spaces.load(
+        write(tmp_path, f"experiment: freq\nparameters:\n  {key}: {{distribution: {dist}, {body}}}\n"), FreqConfig
+    )
     space = spec.param_space()
     from sweeplab.domains import optuna_problem
 
@@ -214,7 +296,9 @@ def test_every_listed_distribution_reaches_every_searcher(tmp_path, dist):
 def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_caps_the_trials(tmp_path, capsys):
     from sweeplab import plan
 
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         experiment: freq
         method: bayes
         program: train.py
@@ -223,13 +307,13 @@ def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_ca
         num_samples: 10
         parameters:
           lr: {distribution: q_log_uniform_values, min: 0.0001, max: 0.1, q: 0.0001}
-    """)
+    """,
+    )
     with pytest.raises(UserError, match=r"parameters.lr: q_log_uniform_values with q=0.0001 .*--search random"):
         plan.prepare(plan.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s")))
     assert not (tmp_path / "s").exists()
     capsys.readouterr()
-    prep = plan.prepare(plan.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s"),
-                                              search="random"))
+    prep = plan.prepare(plan.SweepOptions(target="freq", space=str(path), storage=str(tmp_path / "s"), search="random"))
     assert prep.num_samples == 3  # run_cap
     assert "program, entity: W&B keys sweeplab does not use" in capsys.readouterr().out
 
@@ -237,7 +321,9 @@ def test_a_log_scale_optuna_cannot_quantise_is_refused_before_ray_and_run_cap_ca
 @pytest.mark.parametrize("dist", ["q_uniform", "q_log_uniform_values"])
 def test_wandb_quantised_integer_ranges_need_no_q(tmp_path, dist):
     """W&B's q defaults to 1: integer min and max give integers, on every searcher's domain."""
-    spec = spaces.load(write(tmp_path, f"parameters:\n  hidden_size: {{distribution: {dist}, min: 8, max: 64}}\n"), FreqConfig)
+    spec = spaces.load(
+        write(tmp_path, f"parameters:\n  hidden_size: {{distribution: {dist}, min: 8, max: 64}}\n"), FreqConfig
+    )
     spec.check_configs()
     domain = spec.param_space()["hidden_size"]
     drawn = [domain.sample() for _ in range(50)]

@@ -1,4 +1,5 @@
 """The results store, from known events to exact tables."""
+
 from __future__ import annotations
 
 import errno
@@ -18,8 +19,14 @@ from sweeplab.record import SweepRecord
 
 def test_recorder_writes_exact_trials_and_history(tmp_path):
     uri = str(tmp_path / "sweep")
-    rec = store.SweepRecorder(uri, SweepRecord(experiment="freq"), "val_mse", "min",
-                              presets={"tuned": {"lr": 5e-4, "hidden_size": 64}}, flush_every=0)
+    rec = store.SweepRecorder(
+        uri,
+        SweepRecord(experiment="freq"),
+        "val_mse",
+        "min",
+        presets={"tuned": {"lr": 5e-4, "hidden_size": 64}},
+        flush_every=0,
+    )
     rec.open()
     rec.started("a", {"lr": 5e-4, "hidden_size": 64, "frequencies": (1.0, 3.0)})
     rec.started("b", {"lr": 1e-3, "hidden_size": 32, "frequencies": (1.0, 3.0)})
@@ -92,24 +99,57 @@ def test_a_killed_recorder_loses_no_event_and_ignores_a_torn_last_line(tmp_path)
     assert again.finished() == {"a"}
     assert (tmp_path / "k" / store.JOURNAL).read_text() == ""
     assert len(pd.read_parquet(tmp_path / "k" / "history.parquet")) == 2
-    assert again.reconcile({"a"}) == ["b"] and set(pd.read_parquet(tmp_path / "k" / "trials.parquet")["trial_id"]) == {"a"}
+    assert again.reconcile({"a"}) == ["b"] and set(pd.read_parquet(tmp_path / "k" / "trials.parquet")["trial_id"]) == {
+        "a"
+    }
 
 
 def test_summary_reads_the_store_and_names_the_chosen_config_with_its_test_apart(tmp_path):
     from sweeplab.analysis.summary import summarize
 
     rows = [
-        {"trial_id": "a", "status": "TERMINATED", "preset": "tuned", "config/lr": 5e-4, "config/seed": 0,
-         "best/val_mse": 0.25, "best_iteration": 4, "test_mse": 0.3, "iterations": 4, "error": None},
-        {"trial_id": "b", "status": "TERMINATED", "preset": None, "config/lr": 1e-3, "config/seed": 0,
-         "best/val_mse": 0.125, "best_iteration": 3, "test_mse": 0.2, "iterations": 4, "error": None},
-        {"trial_id": "c", "status": "ERROR", "preset": None, "config/lr": 1e30, "config/seed": 0,
-         "best/val_mse": None, "best_iteration": None, "test_mse": None, "iterations": 1,
-         "error": "TrialDiverged: loss became nan"},
+        {
+            "trial_id": "a",
+            "status": "TERMINATED",
+            "preset": "tuned",
+            "config/lr": 5e-4,
+            "config/seed": 0,
+            "best/val_mse": 0.25,
+            "best_iteration": 4,
+            "test_mse": 0.3,
+            "iterations": 4,
+            "error": None,
+        },
+        {
+            "trial_id": "b",
+            "status": "TERMINATED",
+            "preset": None,
+            "config/lr": 1e-3,
+            "config/seed": 0,
+            "best/val_mse": 0.125,
+            "best_iteration": 3,
+            "test_mse": 0.2,
+            "iterations": 4,
+            "error": None,
+        },
+        {
+            "trial_id": "c",
+            "status": "ERROR",
+            "preset": None,
+            "config/lr": 1e30,
+            "config/seed": 0,
+            "best/val_mse": None,
+            "best_iteration": None,
+            "test_mse": None,
+            "iterations": 1,
+            "error": "TrialDiverged: loss became nan",
+        },
     ]
-    history = [{"trial_id": t, "training_iteration": i, "val_mse": v, "time_total_s": float(i)}
-               for t, values in (("a", [0.5, 0.4, 0.3, 0.25]), ("b", [0.5, 0.2, 0.125, 0.13]), ("c", [float("nan")]))
-               for i, v in enumerate(values, 1)]
+    history = [
+        {"trial_id": t, "training_iteration": i, "val_mse": v, "time_total_s": float(i)}
+        for t, values in (("a", [0.5, 0.4, 0.3, 0.25]), ("b", [0.5, 0.2, 0.125, 0.13]), ("c", [float("nan")]))
+        for i, v in enumerate(values, 1)
+    ]
     store.write_frame(str(tmp_path / store.TRIALS), pd.DataFrame(rows))
     store.write_frame(str(tmp_path / store.HISTORY), pd.DataFrame(history))
     lines = []
@@ -124,8 +164,10 @@ def test_summary_reads_the_store_and_names_the_chosen_config_with_its_test_apart
     assert lines[-4].startswith("chosen: run #2 (trial b): val_mse 0.125, the best; no intervals")
     assert lines[-3] == "chosen config: lr=0.001, seed=0"
     assert lines[-2] == "held-out test of the chosen trial, on its epoch-3 weights (never used to choose): test_mse=0.2"
-    assert lines[-1] == (f"next: sweeplab analyze {tmp_path} | sweeplab best {tmp_path} --out best.yaml | "
-                         f"sweeplab report {tmp_path} | sweeplab dashboard {tmp_path.parent}")
+    assert lines[-1] == (
+        f"next: sweeplab analyze {tmp_path} | sweeplab best {tmp_path} --out best.yaml | "
+        f"sweeplab report {tmp_path} | sweeplab dashboard {tmp_path.parent}"
+    )
 
     store.write_frame(str(tmp_path / store.TRIALS), pd.DataFrame(rows[2:]))
     lines.clear()
@@ -170,6 +212,7 @@ def test_checkpoint_pruner_deletes_only_what_no_saved_state_can_name(tmp_path):
 
 # --- any report, any damage ---------------------------------------------------------------
 
+
 def test_any_report_is_stored_and_read_back_and_the_journal_replays_it(tmp_path):
     """A string where a column held numbers, an int past 64 bits, nested values, None, bytes:
     the Parquet write neither raises (in a Tune callback it would end the sweep) nor loses them."""
@@ -181,13 +224,28 @@ def test_any_report_is_stored_and_read_back_and_the_journal_replays_it(tmp_path)
     rec.started("a", {"units": 32, "act": None})
     rec.started("b", {"units": "auto", "act": {"name": "relu"}})
     rec.result("a", {"training_iteration": 1, "val_loss": 0.5, "big": 1, "blob": None, "raw": None})
-    rec.result("b", {"training_iteration": 1, "val_loss": "diverged", "big": 2**64 + 1,
-                     "blob": {"k": [1, 2], (1, 2): "tuple key"}, "raw": b"\xff\x00ok", "arr": np.arange(3)})
+    rec.result(
+        "b",
+        {
+            "training_iteration": 1,
+            "val_loss": "diverged",
+            "big": 2**64 + 1,
+            "blob": {"k": [1, 2], (1, 2): "tuple key"},
+            "raw": b"\xff\x00ok",
+            "arr": np.arange(3),
+        },
+    )
     rec.close({"a": "TERMINATED", "b": "TERMINATED"})
 
-    expected = {"config/units": [32, "auto"], "config/act": [None, '{"name": "relu"}'], "val_loss": [0.5, "diverged"],
-                "big": [1, 2**64 + 1], "blob": [None, "{'k': [1, 2], (1, 2): 'tuple key'}"],
-                "raw": [None, "\\xff\x00ok"], "arr": [None, "[0, 1, 2]"]}
+    expected = {
+        "config/units": [32, "auto"],
+        "config/act": [None, '{"name": "relu"}'],
+        "val_loss": [0.5, "diverged"],
+        "big": [1, 2**64 + 1],
+        "blob": [None, "{'k': [1, 2], (1, 2): 'tuple key'}"],
+        "raw": [None, "\\xff\x00ok"],
+        "arr": [None, "[0, 1, 2]"],
+    }
 
     def check(trials):
         trials = trials.set_index("trial_id").loc[["a", "b"]]
@@ -228,14 +286,22 @@ START_A = b'{"event": "start", "trial_id": "a", "preset": null, "config": {"x": 
 RESULT_A = b'{"event": "result", "trial_id": "a", "result": {"training_iteration": 1, "acc": 0.5}}'
 
 
-@pytest.mark.parametrize("lines, message", [
-    ([START_A, b"{not json", RESULT_A], "line 2: not JSON (Expecting property name enclosed in double quotes: column 2)"),
-    ([START_A, b"\xff\xfe garbage", RESULT_A], "line 2: not UTF-8 text (byte 0)"),
-    ([START_A, b"[]", RESULT_A], "line 2: not an event: no trial_id"),
-    ([b'{"event": "start", "trial_id": "a"}', RESULT_A], "line 1: not a start event (KeyError: 'preset')"),
-    ([START_A, b'{"event": "result", "trial_id": "a", "result": [1]}'],
-     "line 2: not a result event (AttributeError: 'list' object has no attribute 'get')"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (
+            [START_A, b"{not json", RESULT_A],
+            "line 2: not JSON (Expecting property name enclosed in double quotes: column 2)",
+        ),
+        ([START_A, b"\xff\xfe garbage", RESULT_A], "line 2: not UTF-8 text (byte 0)"),
+        ([START_A, b"[]", RESULT_A], "line 2: not an event: no trial_id"),
+        ([b'{"event": "start", "trial_id": "a"}', RESULT_A], "line 1: not a start event (KeyError: 'preset')"),
+        (
+            [START_A, b'{"event": "result", "trial_id": "a", "result": [1]}'],
+            "line 2: not a result event (AttributeError: 'list' object has no attribute 'get')",
+        ),
+    ],
+)
 def test_a_damaged_journal_is_one_error_naming_the_line(lines, message, tmp_path):
     (tmp_path / store.JOURNAL).write_bytes(b"\n".join(lines) + b"\n")
     with pytest.raises(store.CorruptStore) as info:
@@ -243,8 +309,9 @@ def test_a_damaged_journal_is_one_error_naming_the_line(lines, message, tmp_path
     assert str(info.value) == f"{tmp_path / store.JOURNAL}: {message}"
 
 
-@pytest.mark.parametrize("torn", [b'{"event": "result", "trial_id": "a", "res', b'{"event": "result", "note": "\xc3',
-                                  b"\x00\x00\x00"])
+@pytest.mark.parametrize(
+    "torn", [b'{"event": "result", "trial_id": "a", "res', b'{"event": "result", "note": "\xc3', b"\x00\x00\x00"]
+)
 def test_a_torn_last_line_is_skipped_and_the_next_sweep_does_not_append_to_it(torn, tmp_path):
     (tmp_path / store.JOURNAL).write_bytes(START_A + b"\n" + RESULT_A + b"\n" + torn)
     trials, history = store.read_tables(str(tmp_path), "acc", "max")
@@ -255,12 +322,19 @@ def test_a_torn_last_line_is_skipped_and_the_next_sweep_does_not_append_to_it(to
     assert store.read_tables(str(tmp_path), "acc", "max")[1]["acc"].tolist() == [0.5, 0.6]
 
 
-@pytest.mark.parametrize("name, content, message", [
-    (store.TRIALS, b"PAR1 not really", "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
-    (store.HISTORY, b"", "not a Parquet file (cut short or damaged: Parquet file size is 0 bytes)"),
-    (store.DECISIONS, "half", "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
-    (store.TRIALS, "no-trial-id", "has no trial_id column: not a table this store wrote"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            store.TRIALS,
+            b"PAR1 not really",
+            "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)",
+        ),
+        (store.HISTORY, b"", "not a Parquet file (cut short or damaged: Parquet file size is 0 bytes)"),
+        (store.DECISIONS, "half", "not a Parquet file (cut short or damaged: Parquet magic bytes not found in footer)"),
+        (store.TRIALS, "no-trial-id", "has no trial_id column: not a table this store wrote"),
+    ],
+)
 def test_a_damaged_parquet_file_is_one_error_naming_it(name, content, message, tmp_path):
     if content == "half":
         store.write_frame(str(tmp_path / name), pd.DataFrame({"trial_id": ["a"] * 100, "x": range(100)}))
@@ -275,14 +349,17 @@ def test_a_damaged_parquet_file_is_one_error_naming_it(name, content, message, t
     assert isinstance(info.value, UserError) and (info.value.path, info.value.what) == (str(tmp_path / name), message)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'{"metric": "acc", ', "not JSON (Expecting property name enclosed in double quotes: line 1 column 19)"),
-    (b'{"metric": "\xe9"}', "not UTF-8 text (byte 12)"),
-    (b"[]", "holds an array, not a JSON object"),
-    (b'"acc"', "holds a string, not a JSON object"),
-    (b'{"metric": 3}', "metric: expected text, got 3"),
-    (b'{"options": ["a"]}', 'options: expected an object, got ["a"]'),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"metric": "acc", ', "not JSON (Expecting property name enclosed in double quotes: line 1 column 19)"),
+        (b'{"metric": "\xe9"}', "not UTF-8 text (byte 12)"),
+        (b"[]", "holds an array, not a JSON object"),
+        (b'"acc"', "holds a string, not a JSON object"),
+        (b'{"metric": 3}', "metric: expected text, got 3"),
+        (b'{"options": ["a"]}', 'options: expected an object, got ["a"]'),
+    ],
+)
 def test_a_damaged_sweep_json_is_one_error_naming_it(content, message, tmp_path):
     (tmp_path / store.SWEEP_JSON).write_bytes(content)
     with pytest.raises(store.CorruptStore) as info:
@@ -290,21 +367,41 @@ def test_a_damaged_sweep_json_is_one_error_naming_it(content, message, tmp_path)
     assert str(info.value) == f"{tmp_path / store.SWEEP_JSON}: {message}"
 
 
-@pytest.mark.parametrize("files, message", [
-    ({"tuner.pkl": b"\x80\x04\x95garbage"}, "tuner.pkl: Ray's experiment state is damaged (not a whole pickle: "),
-    ({"tuner.pkl": b""}, "tuner.pkl: Ray's experiment state is damaged (not a whole pickle: pickle exhausted before seeing STOP)"),
-    ({"tuner.pkl": b"\x80\x04N.", "experiment_state-2025-01-01_00-00-00.json": b"{}",
-      "experiment_state-2025-01-02_00-00-00.json": b'{"runner_data": '},
-     "experiment_state-2025-01-02_00-00-00.json: not JSON (Expecting value: line 1 column 17)"),
-    ({"tuner.pkl": b"\x80\x04N.", "experiment_state-2025-01-01_00-00-00.json": b"[]"},
-     "experiment_state-2025-01-01_00-00-00.json: holds an array, not a JSON object"),
-    # the searcher's state and its wrapper's: pickles (whatever the name says); the newest by name is restored
-    ({"tuner.pkl": b"\x80\x04N.", "searcher-state-2025-01-01_00-00-00.pkl": b"\x80\x04N.",
-      "searcher-state-2025-01-02_00-00-00.pkl": b""},
-     "searcher-state-2025-01-02_00-00-00.pkl: Ray's searcher state is damaged (not a whole pickle: pickle exhausted"),
-    ({"tuner.pkl": b"\x80\x04N.", "search_gen_state-2025-01-02_00-00-00.json": b"garbage\n"},
-     "search_gen_state-2025-01-02_00-00-00.json: Ray's searcher state is damaged (not a whole pickle: "),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"tuner.pkl": b"\x80\x04\x95garbage"}, "tuner.pkl: Ray's experiment state is damaged (not a whole pickle: "),
+        (
+            {"tuner.pkl": b""},
+            "tuner.pkl: Ray's experiment state is damaged (not a whole pickle: pickle exhausted before seeing STOP)",
+        ),
+        (
+            {
+                "tuner.pkl": b"\x80\x04N.",
+                "experiment_state-2025-01-01_00-00-00.json": b"{}",
+                "experiment_state-2025-01-02_00-00-00.json": b'{"runner_data": ',
+            },
+            "experiment_state-2025-01-02_00-00-00.json: not JSON (Expecting value: line 1 column 17)",
+        ),
+        (
+            {"tuner.pkl": b"\x80\x04N.", "experiment_state-2025-01-01_00-00-00.json": b"[]"},
+            "experiment_state-2025-01-01_00-00-00.json: holds an array, not a JSON object",
+        ),
+        # the searcher's state and its wrapper's: pickles (whatever the name says); the newest by name is restored
+        (
+            {
+                "tuner.pkl": b"\x80\x04N.",
+                "searcher-state-2025-01-01_00-00-00.pkl": b"\x80\x04N.",
+                "searcher-state-2025-01-02_00-00-00.pkl": b"",
+            },
+            "searcher-state-2025-01-02_00-00-00.pkl: Ray's searcher state is damaged (not a whole pickle: pickle exhausted",
+        ),
+        (
+            {"tuner.pkl": b"\x80\x04N.", "search_gen_state-2025-01-02_00-00-00.json": b"garbage\n"},
+            "search_gen_state-2025-01-02_00-00-00.json: Ray's searcher state is damaged (not a whole pickle: ",
+        ),
+    ],
+)
 def test_damaged_ray_state_is_one_error_naming_the_file(files, message, tmp_path):
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
@@ -321,11 +418,16 @@ def test_damaged_ray_state_is_one_error_naming_the_file(files, message, tmp_path
 
 # --- atomic writes ------------------------------------------------------------------------
 
+
 def test_a_local_write_is_synced_then_renamed_then_its_folder_synced(tmp_path, monkeypatch):
     calls = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or real_fsync(fd))
-    monkeypatch.setattr(os, "replace", lambda a, b: calls.append(("replace", os.path.basename(a), b)) or real_replace(a, b))
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or real_fsync(fd)
+    )
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: calls.append(("replace", os.path.basename(a), b)) or real_replace(a, b)
+    )
     for uri in (str(tmp_path / "sweep.json"), f"file://{tmp_path}/sweep.json"):
         calls.clear()
         files.write_json(uri, {"v": 1})
@@ -370,8 +472,9 @@ def test_uri_storage_writes_a_temporary_name_then_moves_it_where_it_can(moves, m
     monkeypatch.setattr(files, "filesystem", lambda uri: (fs, uri.removeprefix("mem://")))
     files.write_json("mem://bucket/s/sweep.json", {"v": 1})
     assert files.read_json("mem://bucket/s/sweep.json") == {"v": 1}
-    assert [(src.split(".tmp-")[0], dst) for src, dst in memory.moved] == \
-        ([("bucket/s/sweep.json", "bucket/s/sweep.json")] if moves else [])
+    assert [(src.split(".tmp-")[0], dst) for src, dst in memory.moved] == (
+        [("bucket/s/sweep.json", "bucket/s/sweep.json")] if moves else []
+    )
     assert memory.find("/bucket") == ["/bucket/s/sweep.json"]  # no temporary name left
 
 
@@ -381,8 +484,9 @@ def test_durable_journal_events_are_synced(tmp_path, monkeypatch):
     rec.started("a", {"x": 1})
     synced = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
-                        or real_fsync(fd))
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))) or real_fsync(fd)
+    )
     rec.result("a", {"training_iteration": 1, "acc": 0.5})  # flushed to the OS only
     assert synced == []
     rec.ended("a", "TERMINATED")
@@ -519,8 +623,16 @@ def test_a_finished_trial_tune_never_saved_keeps_its_rows_unless_its_id_goes_to_
 
     trials = pd.read_parquet(tmp_path / "s" / "trials.parquet").set_index("trial_id")
     assert sorted(trials.index) == ["a", "c", "d"]
-    assert trials.loc["c", "iterations"] == 2 and trials.loc["c", "best/acc"] == 0.4 and trials.loc["c", "epochs_trained"] == 2
-    assert trials.loc["d", "iterations"] == 1 and trials.loc["d", "config/lr"] == 0.7 and trials.loc["d", "epochs_trained"] == 1
+    assert (
+        trials.loc["c", "iterations"] == 2
+        and trials.loc["c", "best/acc"] == 0.4
+        and trials.loc["c", "epochs_trained"] == 2
+    )
+    assert (
+        trials.loc["d", "iterations"] == 1
+        and trials.loc["d", "config/lr"] == 0.7
+        and trials.loc["d", "epochs_trained"] == 1
+    )
     history = pd.read_parquet(tmp_path / "s" / "history.parquet")
     assert history["epoch"].dtype == "int64" and "already_done" not in history.columns
     assert sorted(zip(history["trial_id"], history["epoch"])) == [("a", 1), ("a", 2), ("c", 1), ("c", 2), ("d", 1)]
@@ -541,8 +653,18 @@ def test_a_report_never_rewrites_the_stores_own_columns(tmp_path, capsys):
     rec.open()
     rec.started("a", {"key": "searched"})
     for it in (1, 2, 3, 4):
-        rec.result("a", {"training_iteration": it, "loss": 1.0 / it, "status": "TERMINATED", "config/key": "HACKED",
-                         "best/loss": -123.0, "preset": "original", "iterations": 99})
+        rec.result(
+            "a",
+            {
+                "training_iteration": it,
+                "loss": 1.0 / it,
+                "status": "TERMINATED",
+                "config/key": "HACKED",
+                "best/loss": -123.0,
+                "preset": "original",
+                "iterations": 99,
+            },
+        )
     rec.ended("a", "TERMINATED")
     rec.close({"a": "TERMINATED"})
     out = capsys.readouterr().out
@@ -550,15 +672,26 @@ def test_a_report_never_rewrites_the_stores_own_columns(tmp_path, capsys):
     history = pd.read_parquet(tmp_path / "s" / "history.parquet")
     a = trials.loc["a"]
     assert (a["status"], a["config/key"], a["best/loss"], a["iterations"], a["best_iteration"]) == (
-        "TERMINATED", "searched", 0.25, 4, 4)
+        "TERMINATED",
+        "searched",
+        0.25,
+        4,
+        4,
+    )
     assert pd.isna(a["preset"])
-    assert a["reported/config/key"] == "HACKED" and a["reported/best/loss"] == -123.0 and a["reported/status"] == "TERMINATED"
+    assert (
+        a["reported/config/key"] == "HACKED"
+        and a["reported/best/loss"] == -123.0
+        and a["reported/status"] == "TERMINATED"
+    )
     assert list(history["training_iteration"]) == [1, 2, 3, 4] and list(history["reported/iterations"]) == [99] * 4
     assert "status" not in history.columns and "config/key" not in history.columns
     notes = [line for line in out.splitlines() if line.startswith("note: trial a reports")]
     assert len(notes) == 5  # one a name, not one a report
-    assert "note: trial a reports 'config/key', a name the results store keeps for its own column; stored as " \
-           "'reported/config/key' (rename it in the trainable)" in notes
+    assert (
+        "note: trial a reports 'config/key', a name the results store keeps for its own column; stored as "
+        "'reported/config/key' (rename it in the trainable)" in notes
+    )
 
 
 def test_an_infinite_metric_is_recorded_but_never_a_trials_best(tmp_path):
@@ -582,12 +715,24 @@ def test_an_infinite_metric_is_recorded_but_never_a_trials_best(tmp_path):
     assert (facts.loc["a", "best"], facts.loc["b", "best"]) == (0.4, 0.2)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda h, t: h.drop(columns=["training_iteration"]), "history.parquet: has no training_iteration column"),
-    (lambda h, t: h.assign(training_iteration=[1.0, float("nan"), 1.0, 2.0]), "history.parquet: row 2: training_iteration nan is not an iteration"),
-    (lambda h, t: h.assign(training_iteration=[1, 1, 1, 2]), "history.parquet: row 2: trial a iteration 1 stored twice"),
-    (lambda h, t: t, "history.parquet: holds a trials table (status, iterations), not every reported row"),  # copied over
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda h, t: h.drop(columns=["training_iteration"]), "history.parquet: has no training_iteration column"),
+        (
+            lambda h, t: h.assign(training_iteration=[1.0, float("nan"), 1.0, 2.0]),
+            "history.parquet: row 2: training_iteration nan is not an iteration",
+        ),
+        (
+            lambda h, t: h.assign(training_iteration=[1, 1, 1, 2]),
+            "history.parquet: row 2: trial a iteration 1 stored twice",
+        ),
+        (
+            lambda h, t: t,
+            "history.parquet: holds a trials table (status, iterations), not every reported row",
+        ),  # copied over
+    ],
+)
 def test_a_store_of_the_wrong_shape_is_refused_before_anything_is_written(damage, message, tmp_path):
     """Issue 34.7: resume folded 10 rows into 5 and left every command failing."""
     uri = str(tmp_path / "s")

@@ -1,5 +1,6 @@
 """Sweeps through a real local Ray: every registered experiment, failures, user code,
 the TorchTrainer path, PBT restores, and resume after an interrupt."""
+
 from __future__ import annotations
 
 import json
@@ -32,12 +33,27 @@ def frames(sweep):
 
 # the default tier's one real Ray sweep is freq's; every experiment's engine epoch runs there
 # too, without Ray (test_registry.py); the others' sweeps through Ray are in the slow tier
-@pytest.mark.parametrize("exp_id", [e if e == "freq" else pytest.param(e, marks=pytest.mark.slow)
-                                    for e in sorted(registry.EXPERIMENTS)])
+@pytest.mark.parametrize(
+    "exp_id", [e if e == "freq" else pytest.param(e, marks=pytest.mark.slow) for e in sorted(registry.EXPERIMENTS)]
+)
 def test_smoke_sweep_of_every_experiment(exp_id, storage):
     exp = registry.get(exp_id)
-    code = main(["tune", exp_id, "--smoke", "--scheduler", "asha", "--search", "optuna",
-                 "--storage", str(storage), "--name", "s", "--quiet"])
+    code = main(
+        [
+            "tune",
+            exp_id,
+            "--smoke",
+            "--scheduler",
+            "asha",
+            "--search",
+            "optuna",
+            "--storage",
+            str(storage),
+            "--name",
+            "s",
+            "--quiet",
+        ]
+    )
     assert code == 0
     trials, history = frames(storage / "s")
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
@@ -86,20 +102,39 @@ def read_events(path):
     data, scalars, plugins = path.read_bytes(), [], set()
     at = 0
     while at < len(data):
-        (length,) = struct.unpack("Q", data[at:at + 8])
-        event = Event.FromString(data[at + 12:at + 12 + length])
+        (length,) = struct.unpack("Q", data[at : at + 8])
+        event = Event.FromString(data[at + 12 : at + 12 + length])
         at += 12 + length + 4
         for v in event.summary.value:
             if v.metadata.plugin_data.plugin_name == "hparams":
                 plugins.add(v.tag)
             elif v.HasField("simple_value") or v.tensor.float_val:
-                scalars.append((v.tag, event.step, v.simple_value if v.HasField("simple_value") else v.tensor.float_val[0]))
+                scalars.append(
+                    (v.tag, event.step, v.simple_value if v.HasField("simple_value") else v.tensor.float_val[0])
+                )
     return scalars, plugins
 
 
 def test_tensorboard_event_files_hold_every_reported_scalar(storage):
-    assert main(["tune", "freq", "--smoke", "--search", "random", "--storage", str(storage), "--name", "s",
-                 "--quiet", "--set", "epochs=3"]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "freq",
+                "--smoke",
+                "--search",
+                "random",
+                "--storage",
+                str(storage),
+                "--name",
+                "s",
+                "--quiet",
+                "--set",
+                "epochs=3",
+            ]
+        )
+        == 0
+    )
     _, history = frames(storage / "s")
     for trial_id, rows in history.groupby("trial_id"):
         (events,) = (storage / "s").glob(f"trial_{trial_id}/events.out.tfevents.*")
@@ -112,14 +147,16 @@ def test_tensorboard_event_files_hold_every_reported_scalar(storage):
 
 def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):
     space = tmp_path / "nan.yaml"
-    space.write_text(textwrap.dedent("""
+    space.write_text(
+        textwrap.dedent("""
         experiment: freq
         method: grid
         scheduler: fifo
         fixed: {clip_grad_norm: 0.0, hidden_size: 8, seq_length: 50, epochs: 3, duration: 0.5}
         parameters:
           lr: {values: [5.0e-4, 1.0e+30]}
-    """))
+    """)
+    )
     code = main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "n", "--quiet"])
     assert code == 0
     trials, _ = frames(storage / "n")
@@ -131,7 +168,8 @@ def test_nan_trial_is_recorded_and_the_sweep_goes_on(tmp_path, storage):
 
 def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
     code_file = tmp_path / "my_model.py"
-    code_file.write_text(textwrap.dedent("""
+    code_file.write_text(
+        textwrap.dedent("""
         import os
 
         from ray import tune
@@ -141,11 +179,26 @@ def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
                 f.write(str(config["x"]))
             for step in range(1, 4):
                 tune.report({"score": config["x"] * step, "step": step})
-    """))
+    """)
+    )
     space = tmp_path / "space.yaml"
     space.write_text("metric: {name: score, goal: maximize}\nmethod: grid\nparameters:\n  x: {values: [1, 2, 3]}\n")
-    code = main(["tune", "--trainable", f"{code_file}:objective", "--space", str(space),
-                 "--storage", str(storage), "--name", "u", "--quiet", "--scheduler", "fifo"])
+    code = main(
+        [
+            "tune",
+            "--trainable",
+            f"{code_file}:objective",
+            "--space",
+            str(space),
+            "--storage",
+            str(storage),
+            "--name",
+            "u",
+            "--quiet",
+            "--scheduler",
+            "fifo",
+        ]
+    )
     assert code == 0
     trials, history = frames(storage / "u")
     assert sorted(trials["best/score"]) == [3, 6, 9]
@@ -156,8 +209,26 @@ def test_user_trainable_from_a_file_outside_the_package(tmp_path, storage):
 
 @pytest.mark.slow
 def test_torchtrainer_path_runs_ddp_workers(storage):
-    code = main(["tune", "freq", "--smoke", "--workers-per-trial", "2", "--cpus-per-trial", "0.5",
-                 "--scheduler", "fifo", "--num-samples", "1", "--storage", str(storage), "--name", "d", "--quiet"])
+    code = main(
+        [
+            "tune",
+            "freq",
+            "--smoke",
+            "--workers-per-trial",
+            "2",
+            "--cpus-per-trial",
+            "0.5",
+            "--scheduler",
+            "fifo",
+            "--num-samples",
+            "1",
+            "--storage",
+            str(storage),
+            "--name",
+            "d",
+            "--quiet",
+        ]
+    )
     assert code == 0
     trials, history = frames(storage / "d")
     assert trials.loc[0, "status"] == "TERMINATED"
@@ -166,8 +237,26 @@ def test_torchtrainer_path_runs_ddp_workers(storage):
 
 
 def test_pbt_exploits_restore_checkpoints_at_the_right_epoch(storage):
-    code = main(["tune", "freq", "--smoke", "--scheduler", "pbt", "--set", "epochs=6", "--set", "seq_length=50",
-                 "--num-samples", "2", "--storage", str(storage), "--name", "p", "--quiet"])
+    code = main(
+        [
+            "tune",
+            "freq",
+            "--smoke",
+            "--scheduler",
+            "pbt",
+            "--set",
+            "epochs=6",
+            "--set",
+            "seq_length=50",
+            "--num-samples",
+            "2",
+            "--storage",
+            str(storage),
+            "--name",
+            "p",
+            "--quiet",
+        ]
+    )
     assert code == 0
     trials, history = frames(storage / "p")
     # a trial that exploits a donor already at epoch 6 restores a finished training and ends
@@ -197,9 +286,28 @@ def live_in_group(pgid: int) -> list[int]:
 def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, storage, how):
     """group-sigterm: what `timeout`, Slurm's scancel or a supervisor send, which reaches the
     Ray the driver started too (issue 34.11: Ray's GCS stopped answering, a 60-s hang, exit 1)."""
-    args = ["tune", "freq", "--smoke", "--search", "random", "--scheduler", "fifo", "--num-samples", "6",
-            "--max-concurrent", "1", "--set", "epochs=6", "--storage", str(storage), "--name", "r",
-            "--quiet", "--num-cpus", "1"]
+    args = [
+        "tune",
+        "freq",
+        "--smoke",
+        "--search",
+        "random",
+        "--scheduler",
+        "fifo",
+        "--num-samples",
+        "6",
+        "--max-concurrent",
+        "1",
+        "--set",
+        "epochs=6",
+        "--storage",
+        str(storage),
+        "--name",
+        "r",
+        "--quiet",
+        "--num-cpus",
+        "1",
+    ]
     sweep = storage / "r"
     with sweeplab_process(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         deadline = time.time() + 120
@@ -248,8 +356,26 @@ def test_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path, s
 @pytest.mark.slow
 @pytest.mark.parametrize("scheduler, search", [("hyperband", "optuna"), ("median", "random")])
 def test_other_schedulers_and_searchers(scheduler, search, storage):
-    code = main(["tune", "seqclf", "--smoke", "--scheduler", scheduler, "--search", search, "--seed", "7",
-                 "--num-samples", "3", "--storage", str(storage), "--name", "o", "--quiet"])
+    code = main(
+        [
+            "tune",
+            "seqclf",
+            "--smoke",
+            "--scheduler",
+            scheduler,
+            "--search",
+            search,
+            "--seed",
+            "7",
+            "--num-samples",
+            "3",
+            "--storage",
+            str(storage),
+            "--name",
+            "o",
+            "--quiet",
+        ]
+    )
     assert code == 0
     trials, _ = frames(storage / "o")
     assert len(trials) == 3 and trials["best/val_macro_f1"].between(0, 1).all()
@@ -261,9 +387,32 @@ def test_other_schedulers_and_searchers(scheduler, search, storage):
 @pytest.mark.slow
 def test_time_budget_ends_the_sweep_early_and_resume_says_it_was_spent(storage, capsys):
     # 40 trials of 200 epochs, one at a time, cannot end within the budget on any machine
-    code = main(["tune", "freq", "--smoke", "--num-samples", "40", "--max-concurrent", "1", "--time-budget", "20",
-                 "--scheduler", "fifo", "--search", "random", "--set", "epochs=200", "--set", "seq_length=50",
-                 "--storage", str(storage), "--name", "t", "--quiet"])
+    code = main(
+        [
+            "tune",
+            "freq",
+            "--smoke",
+            "--num-samples",
+            "40",
+            "--max-concurrent",
+            "1",
+            "--time-budget",
+            "20",
+            "--scheduler",
+            "fifo",
+            "--search",
+            "random",
+            "--set",
+            "epochs=200",
+            "--set",
+            "seq_length=50",
+            "--storage",
+            str(storage),
+            "--name",
+            "t",
+            "--quiet",
+        ]
+    )
     assert code == 0
     trials, _ = frames(storage / "t")
     assert 1 <= len(trials) < 40
@@ -284,14 +433,32 @@ def test_time_budget_ends_the_sweep_early_and_resume_says_it_was_spent(storage, 
 
 @pytest.mark.slow
 def test_wandb_offline_logs_and_no_secret_reaches_any_file(storage, monkeypatch, capfd):
-    secrets = {"WANDB_API_KEY": "wandb-key-0123456789abcdef", "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a",
-               "AWS_SECRET_ACCESS_KEY": "aws-secret-123abc456"}
+    secrets = {
+        "WANDB_API_KEY": "wandb-key-0123456789abcdef",
+        "MY_SERVICE_TOKEN": "tok-9f8e7d6c5b4a",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-123abc456",
+    }
     for k, v in secrets.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("WANDB_MODE", "offline")  # a key is set: stay offline all the same
     # fifo: exactly the 2 smoke trials, one offline W&B run each (pausing schedulers are not what this tests)
-    code = main(["tune", "freq", "--smoke", "--wandb", "--scheduler", "fifo", "--storage", str(storage), "--name", "w",
-                 "--quiet", "--set", "clip_grad_norm=0.5"])
+    code = main(
+        [
+            "tune",
+            "freq",
+            "--smoke",
+            "--wandb",
+            "--scheduler",
+            "fifo",
+            "--storage",
+            str(storage),
+            "--name",
+            "w",
+            "--quiet",
+            "--set",
+            "clip_grad_norm=0.5",
+        ]
+    )
     assert code == 0
     runs = list((storage / "w" / "wandb").glob("offline-run-*"))
     assert len(runs) == 2 and all(list(r.glob("*.wandb")) for r in runs)  # one offline W&B run a trial
@@ -302,8 +469,14 @@ def test_wandb_offline_logs_and_no_secret_reaches_any_file(storage, monkeypatch,
     # the sweep's files, and Ray's session logs (its runtime-env agent logged W&B's key: issue 34.4)
     logs = Path(ray._private.worker._global_node.get_session_dir_path()) / "logs"
     assert logs.is_dir()
-    leaked = [(str(path), k) for folder in (storage, logs) for path in folder.rglob("*") if path.is_file()
-              for k, v in secrets.items() if v.encode() in path.read_bytes()]
+    leaked = [
+        (str(path), k)
+        for folder in (storage, logs)
+        for path in folder.rglob("*")
+        if path.is_file()
+        for k, v in secrets.items()
+        if v.encode() in path.read_bytes()
+    ]
     leaked += [("output", k) for k, v in secrets.items() if v in out.out + out.err]
     assert not leaked
 
@@ -313,7 +486,9 @@ def test_a_secret_in_an_error_or_the_sweep_metadata_is_masked(tmp_path, monkeypa
     from sweeplab import store
 
     assert store.redact({"a": ["x hunter2-hunter2 y"], "b": 3}) == {"a": ["x *** y"], "b": 3}
-    rec = store.SweepRecorder(str(tmp_path), SweepRecord(options=SweepOptions(sets=("data=s3://u:hunter2-hunter2@h/x",))), "m", "max")
+    rec = store.SweepRecorder(
+        str(tmp_path), SweepRecord(options=SweepOptions(sets=("data=s3://u:hunter2-hunter2@h/x",))), "m", "max"
+    )
     rec.open()
     rec.ended("t1", "ERROR", "ConnectionError: auth failed for hunter2-hunter2")
     assert b"hunter2" not in (tmp_path / "sweep.json").read_bytes()
@@ -326,9 +501,29 @@ def test_tune_dashboard_starts_both_dashboards_on_loopback(tmp_path):
     env = {**os.environ, "RAY_TMPDIR": ray_tmp, "SWEEPLAB_DASHBOARD_PORT": "0"}
     env.pop("RAY_ADDRESS", None)
     try:
-        done = subprocess.run([sys.executable, "-m", "sweeplab", "tune", "freq", "--smoke", "--dashboard", "--num-cpus",
-                               "2", "--storage", str(tmp_path), "--name", "d", "--quiet"],
-                              env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sweeplab",
+                "tune",
+                "freq",
+                "--smoke",
+                "--dashboard",
+                "--num-cpus",
+                "2",
+                "--storage",
+                str(tmp_path),
+                "--name",
+                "d",
+                "--quiet",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            start_new_session=True,
+        )
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -344,27 +539,57 @@ def test_a_sweep_warm_started_from_an_earlier_one_runs_its_best_configs_first(tm
     """Through a real Tune: the earlier sweep's two best configs are the new sweep's first two
     trials, and sweep.json keeps where it learnt from."""
     code_file = tmp_path / "quad.py"
-    code_file.write_text(textwrap.dedent("""
+    code_file.write_text(
+        textwrap.dedent("""
         from ray import tune
 
         def objective(config):
             for step in range(1, 4):
                 tune.report({"score": -(config["x"] - 0.3) ** 2 * step, "step": step})
-    """))
+    """)
+    )
     space = tmp_path / "space.yaml"
-    space.write_text("metric: {name: score, goal: maximize}\nmethod: bayes\nscheduler: {name: fifo}\n"
-                     "parameters:\n  x: {distribution: uniform, min: 0, max: 1}\n  epochs: {value: 3}\n")
-    common = ["--trainable", f"{code_file}:objective", "--space", str(space), "--storage", str(storage), "--quiet",
-              "--max-concurrent", "2"]
+    space.write_text(
+        "metric: {name: score, goal: maximize}\nmethod: bayes\nscheduler: {name: fifo}\n"
+        "parameters:\n  x: {distribution: uniform, min: 0, max: 1}\n  epochs: {value: 3}\n"
+    )
+    common = [
+        "--trainable",
+        f"{code_file}:objective",
+        "--space",
+        str(space),
+        "--storage",
+        str(storage),
+        "--quiet",
+        "--max-concurrent",
+        "2",
+    ]
     assert main(["tune", *common, "--name", "earlier", "--num-samples", "5", "--seed", "1"]) == 0
     earlier, _ = frames(storage / "earlier")
     best_two = earlier.sort_values("best/score", ascending=False)["config/x"].head(2).tolist()
-    assert main(["tune", *common, "--name", "warm", "--num-samples", "3", "--seed", "2",
-                 "--warm-start", str(storage / "earlier")]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                *common,
+                "--name",
+                "warm",
+                "--num-samples",
+                "3",
+                "--seed",
+                "2",
+                "--warm-start",
+                str(storage / "earlier"),
+            ]
+        )
+        == 0
+    )
     warm, _ = frames(storage / "warm")
     # the first two to start (the store's order; which of the two Ray starts first is its own)
     assert sorted(warm["config/x"].head(2)) == sorted(best_two)
-    assert json.loads((storage / "warm" / "sweep.json").read_text())["options"]["warm_start"] == [str(storage / "earlier")]
+    assert json.loads((storage / "warm" / "sweep.json").read_text())["options"]["warm_start"] == [
+        str(storage / "earlier")
+    ]
 
 
 def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_path, storage):
@@ -372,7 +597,8 @@ def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_pa
     may resume from their checkpoint; the sweep spends num_samples x epochs, not num_samples
     trials, records every decision, and ends with nothing left paused."""
     space = tmp_path / "s.yaml"
-    space.write_text(textwrap.dedent("""
+    space.write_text(
+        textwrap.dedent("""
         experiment: freq
         method: bayes
         metric: {name: val_mse, goal: minimize}
@@ -381,9 +607,26 @@ def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_pa
         fixed: {epochs: 4, hidden_size: 8, seq_length: 50, duration: 0.5, lr_schedule: none}
         parameters:
           lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-1}
-    """))
-    assert main(["tune", "freq", "--space", str(space), "--storage", str(storage), "--name", "d", "--quiet",
-                 "--max-concurrent", "2"]) == 0
+    """)
+    )
+    assert (
+        main(
+            [
+                "tune",
+                "freq",
+                "--space",
+                str(space),
+                "--storage",
+                str(storage),
+                "--name",
+                "d",
+                "--quiet",
+                "--max-concurrent",
+                "2",
+            ]
+        )
+        == 0
+    )
     trials, history = frames(storage / "d")
     decisions = pd.read_parquet(storage / "d" / "decisions.parquet")
     spent = history.groupby("trial_id")["training_iteration"].max()
@@ -394,4 +637,8 @@ def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_pa
     for trial_id, rows in history.groupby("trial_id"):  # a resumed trial goes on from its checkpoint
         assert sorted(rows["training_iteration"]) == list(range(1, len(rows) + 1)), trial_id
     cut = set(decisions.loc[decisions["action"] == "stop", "trial_id"])
-    assert cut == set(trials.loc[trials["stopped_at_rung"].notna(), "trial_id"]) if "stopped_at_rung" in trials else not cut
+    assert (
+        cut == set(trials.loc[trials["stopped_at_rung"].notna(), "trial_id"])
+        if "stopped_at_rung" in trials
+        else not cut
+    )

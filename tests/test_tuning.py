@@ -1,4 +1,5 @@
 """Sweep preparation and the scheduler / searcher factories, without starting Ray."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,12 @@ def test_resources_come_from_registry_then_space_then_flags(tmp_path):
     space = tmp_path / "s.yaml"
     space.write_text("experiment: freq\nresources: {cpu: 2, gpu: 0.5}\nparameters:\n  lr: {values: [0.001]}\n")
     from_file = prep(tmp_path, target="freq", space=str(space), address="auto")  # a cluster may have GPUs
-    assert (from_file.trial_plan.cpus, from_file.trial_plan.gpus, from_file.trial_plan.workers, from_file.gpu_default) == (2.0, 0.5, 1, False)
+    assert (
+        from_file.trial_plan.cpus,
+        from_file.trial_plan.gpus,
+        from_file.trial_plan.workers,
+        from_file.gpu_default,
+    ) == (2.0, 0.5, 1, False)
     flags = prep(tmp_path, target="freq", space=str(space), gpus_per_trial=0.25, workers_per_trial=2, address="auto")
     assert (flags.trial_plan.cpus, flags.trial_plan.gpus, flags.trial_plan.workers) == (2.0, 0.25, 2)
     with pytest.raises(UserError, match="--cpus-per-trial 0: must be > 0"):
@@ -34,8 +40,10 @@ def test_a_user_trainables_share_is_resolved_once_and_a_zero_gpu_flag_counts(tmp
     code = tmp_path / "mine.py"
     code.write_text("def train(config):\n    pass\n")
     space = tmp_path / "s.yaml"
-    space.write_text("metric: {name: score, goal: maximize}\nresources: {cpu: 2, gpu: 1}\n"
-                     "parameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n")
+    space.write_text(
+        "metric: {name: score, goal: maximize}\nresources: {cpu: 2, gpu: 1}\n"
+        "parameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n"
+    )
     p = prep(tmp_path, trainable=f"{code}:train", space=str(space), gpus_per_trial=0, address="auto")
     assert (p.trial_plan, p.resources) == (None, plan.registry.Resources(cpu=2.0, gpu=0.0, workers=1))
     assert tuning.build_trainable(p, None)._resources.required_resources == {"CPU": 2.0}
@@ -51,7 +59,10 @@ def test_a_cluster_without_gpus_runs_the_registrys_gpu_share_on_cpu(tmp_path, mo
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True}])
     p = session.fit_to_cluster(prep(tmp_path, target="freq"))
-    assert (p.trial_plan.gpus, p.resources.gpu) == (0.0, 0.0) and "has no GPU; trials run on CPU" in capsys.readouterr().out
+    assert (p.trial_plan.gpus, p.resources.gpu) == (
+        0.0,
+        0.0,
+    ) and "has no GPU; trials run on CPU" in capsys.readouterr().out
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
     p = session.fit_to_cluster(prep(tmp_path, target="freq"))
     assert (p.trial_plan.gpus, p.resources.gpu) == (0.25, 0.25)
@@ -93,9 +104,16 @@ def test_pbt_with_workers_is_refused(tmp_path):
         prep(tmp_path, target="freq", scheduler="pbt", workers_per_trial=2)
 
 
-@pytest.mark.parametrize("name, cls", [("asha", "AsyncHyperBandScheduler"), ("hyperband", "HyperBandScheduler"),
-                                       ("median", "MedianStoppingRule"), ("pbt", "PopulationBasedTraining"),
-                                       ("fifo", "FIFOScheduler")])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("asha", "AsyncHyperBandScheduler"),
+        ("hyperband", "HyperBandScheduler"),
+        ("median", "MedianStoppingRule"),
+        ("pbt", "PopulationBasedTraining"),
+        ("fifo", "FIFOScheduler"),
+    ],
+)
 def test_scheduler_factory(tmp_path, name, cls):
     from ray.tune import schedulers
 
@@ -122,18 +140,26 @@ def test_schedulers_never_cut_a_preset(tmp_path, name):
     from ray.tune.schedulers import TrialScheduler
 
     p = prep(tmp_path, target="seqclf_gru", scheduler=name)
-    options = {"grace_period": 1, "reduction_factor": 2} if name == "asha" else {"grace_period": 1, "min_samples_required": 1}
+    options = (
+        {"grace_period": 1, "reduction_factor": 2} if name == "asha" else {"grace_period": 1, "min_samples_required": 1}
+    )
     sched = factories.make_scheduler(SchedulerSpec(name, **options), 10, p.spec, 0)
     sched.set_search_properties("val_macro_f1", "max")
     preset = p.spec.preset_configs()["original"]
-    trials = {k: _FakeTrial(k, c) for k, c in
-              {"good": {**preset, "lr": 0.02}, "preset": preset, "bad": {**preset, "lr": 0.03}}.items()}
+    trials = {
+        k: _FakeTrial(k, c)
+        for k, c in {"good": {**preset, "lr": 0.02}, "preset": preset, "bad": {**preset, "lr": 0.03}}.items()
+    }
     controller = SimpleNamespace(get_live_trials=lambda: list(trials.values()))
     for t in trials.values():
         sched.on_trial_add(controller, t)
     for it in (1, 2, 3):  # a good trial first, to its end
-        sched.on_trial_result(controller, trials["good"], {"val_macro_f1": 0.9, "training_iteration": it, "time_total_s": it})
-    sched.on_trial_complete(controller, trials["good"], {"val_macro_f1": 0.9, "training_iteration": 3, "time_total_s": 3})
+        sched.on_trial_result(
+            controller, trials["good"], {"val_macro_f1": 0.9, "training_iteration": it, "time_total_s": it}
+        )
+    sched.on_trial_complete(
+        controller, trials["good"], {"val_macro_f1": 0.9, "training_iteration": 3, "time_total_s": 3}
+    )
     decisions = {}
     for it in (1, 2, 3):
         for key in ("preset", "bad"):
@@ -161,7 +187,9 @@ def test_data_is_built_once_in_the_driver_unless_a_data_field_is_searched(tmp_pa
 
 
 def test_a_trial_bigger_than_the_local_machine_is_refused(tmp_path):
-    with pytest.raises(UserError, match=r"a trial needs 4.1 CPUs \(2 worker\(s\) x 2 \+ 0.1 for its driver\); this machine has 2"):
+    with pytest.raises(
+        UserError, match=r"a trial needs 4.1 CPUs \(2 worker\(s\) x 2 \+ 0.1 for its driver\); this machine has 2"
+    ):
         prep(tmp_path, target="freq", workers_per_trial=2, cpus_per_trial=2, num_cpus=2)
     with pytest.raises(UserError, match="a trial needs 1 GPU"):
         prep(tmp_path, target="freq", gpus_per_trial=1, num_cpus=2)
@@ -179,7 +207,9 @@ def test_a_metric_without_goal_needs_one_unless_it_is_the_registry_metric(tmp_pa
     code.write_text("def train(config):\n    pass\n")
     for name in ("status", "best/val_mse", "config/lr"):  # a user trainable's metric: no registry to check it
         space.write_text(f"metric: {{name: {name}, goal: minimize}}\nparameters:\n  lr: {{values: [0.001]}}\n")
-        with pytest.raises(UserError, match=f"m.yaml: metric: '{name}' is a name the results store keeps for its own column"):
+        with pytest.raises(
+            UserError, match=f"m.yaml: metric: '{name}' is a name the results store keeps for its own column"
+        ):
             prep(tmp_path, trainable=f"{code}:train", space=str(space))
 
 
@@ -189,8 +219,10 @@ def test_optuna_never_proposes_a_config_it_has_run_and_finishes_a_space_of_choic
     from ray.tune.search import Searcher
 
     space = tmp_path / "s.yaml"
-    space.write_text("experiment: freq\nmethod: bayes\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
-                     "  lr: {values: [1.0e-3, 1.0e-2]}\n  seq_length: {values: [50, 100]}\n")
+    space.write_text(
+        "experiment: freq\nmethod: bayes\nparameters:\n  hidden_size: {values: [16, 32, 64]}\n"
+        "  lr: {values: [1.0e-3, 1.0e-2]}\n  seq_length: {values: [50, 100]}\n"
+    )
     p = prep(tmp_path, target="freq", space=str(space))
     searcher = factories.make_searcher("optuna", p.spec, 0, 2, num_samples=30)
     searcher.set_search_properties(p.metric, p.mode, p.spec.param_space())
@@ -213,8 +245,18 @@ def ended_sweep(folder, trials):
     from sweeplab import spaces
 
     folder.mkdir()
-    (folder / "sweep.json").write_text(json.dumps({"experiment": "freq", "name": "s", "options": {},
-                                                   "metric": "val_mse", "mode": "min", "ended": "2026-12-03T10:00:00"}))
+    (folder / "sweep.json").write_text(
+        json.dumps(
+            {
+                "experiment": "freq",
+                "name": "s",
+                "options": {},
+                "metric": "val_mse",
+                "mode": "min",
+                "ended": "2026-12-03T10:00:00",
+            }
+        )
+    )
     (folder / "tuner.pkl").write_bytes(b"\x80\x04N.")
     (folder / "space.yaml").write_text(spaces.find("freq").read_text())
     pd.DataFrame(trials).to_parquet(folder / "trials.parquet")
@@ -224,29 +266,42 @@ def ended_sweep(folder, trials):
 def test_resuming_a_sweep_that_ran_to_its_end_says_nothing_to_resume(tmp_path, capsys):
     from sweeplab.cli import main
 
-    sweep = ended_sweep(tmp_path / "s", [{"trial_id": "a", "status": "TERMINATED", "iterations": 3},
-                                         {"trial_id": "b", "status": "ERROR", "iterations": 1}])
+    sweep = ended_sweep(
+        tmp_path / "s",
+        [
+            {"trial_id": "a", "status": "TERMINATED", "iterations": 3},
+            {"trial_id": "b", "status": "ERROR", "iterations": 1},
+        ],
+    )
     assert main(["resume", str(sweep)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"{sweep}: the sweep ran to its end (1 trials finished, 1 errored (--retry-errored reruns them)); "
-        "nothing to resume")
+        "nothing to resume"
+    )
 
 
 def test_resuming_a_sweep_its_time_budget_ended_says_why_nothing_would_run(tmp_path, capsys, monkeypatch):
     """Tune restores a sweep's time budget as spent: resume would start Ray and train nothing."""
     import json
 
-    sweep = ended_sweep(tmp_path / "s", [{"trial_id": "a", "status": "TERMINATED", "iterations": 20},
-                                         {"trial_id": "b", "status": "PAUSED", "iterations": 6}])
+    sweep = ended_sweep(
+        tmp_path / "s",
+        [
+            {"trial_id": "a", "status": "TERMINATED", "iterations": 20},
+            {"trial_id": "b", "status": "PAUSED", "iterations": 6},
+        ],
+    )
     meta = json.loads((sweep / "sweep.json").read_text())
     del meta["ended"]
-    (sweep / "sweep.json").write_text(json.dumps({**meta, "time_budget_s": 150.0,
-                                                  "time_budget_spent": "2026-12-03T18:10:26"}))
+    (sweep / "sweep.json").write_text(
+        json.dumps({**meta, "time_budget_s": 150.0, "time_budget_spent": "2026-12-03T18:10:26"})
+    )
     monkeypatch.setattr(tuning, "start_ray", lambda prep: pytest.fail("Ray started"))
     assert tuning.resume(str(sweep)) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"{sweep}: the sweep's time budget (150 s) ended it (2026-12-03T18:10:26) and Tune counts it over every run "
-        "of the sweep, so a resume would train nothing; to go on, start a new sweep (--time-budget sets its budget)")
+        "of the sweep, so a resume would train nothing; to go on, start a new sweep (--time-budget sets its budget)"
+    )
 
 
 def test_a_sweep_resumed_after_it_ended_is_no_longer_marked_ended(tmp_path, monkeypatch):
@@ -267,12 +322,15 @@ def test_a_sweep_resumed_after_it_ended_is_no_longer_marked_ended(tmp_path, monk
     assert "ended" not in meta and meta["experiment"] == "freq"
 
 
-@pytest.mark.parametrize("ended, statuses, retry, nothing", [
-    ("t", ["TERMINATED", "ERROR"], False, True),
-    ("t", ["TERMINATED", "ERROR"], True, False),  # errored trials to rerun
-    ("t", ["TERMINATED", "PAUSED"], False, False),  # a paused trial goes on
-    (None, ["TERMINATED", "TERMINATED"], False, False),  # killed between two trials: the searcher has more
-])
+@pytest.mark.parametrize(
+    "ended, statuses, retry, nothing",
+    [
+        ("t", ["TERMINATED", "ERROR"], False, True),
+        ("t", ["TERMINATED", "ERROR"], True, False),  # errored trials to rerun
+        ("t", ["TERMINATED", "PAUSED"], False, False),  # a paused trial goes on
+        (None, ["TERMINATED", "TERMINATED"], False, False),  # killed between two trials: the searcher has more
+    ],
+)
 def test_only_a_sweep_that_ran_to_its_end_with_nothing_to_rerun_is_left_alone(ended, statuses, retry, nothing):
     from types import SimpleNamespace
 
@@ -283,29 +341,49 @@ def test_only_a_sweep_that_ran_to_its_end_with_nothing_to_rerun_is_left_alone(en
     assert tuning._nothing_to_resume(meta, recorder, retry, "DIR") is nothing
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({}, (8266, 100.0, "~/.cache/sweeplab", "")),
-    ({"SWEEPLAB_DASHBOARD_PORT": "0", "SWEEPLAB_MIN_FREE_MB": "0.5", "SWEEPLAB_CACHE": "/c",
-      "SWEEPLAB_FAULTS": "nan@2"}, (0, 0.5, "/c", "nan@2")),
-])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, (8266, 100.0, "~/.cache/sweeplab", "")),
+        (
+            {
+                "SWEEPLAB_DASHBOARD_PORT": "0",
+                "SWEEPLAB_MIN_FREE_MB": "0.5",
+                "SWEEPLAB_CACHE": "/c",
+                "SWEEPLAB_FAULTS": "nan@2",
+            },
+            (0, 0.5, "/c", "nan@2"),
+        ),
+    ],
+)
 def test_settings_are_read_from_the_environment_in_one_place(env, expected):
     from pathlib import Path
 
     from sweeplab import settings
 
     s = settings.read(env)
-    assert (s.dashboard_port, s.min_free_mb, s.cache_dir, s.faults) == (*expected[:2], Path(expected[2]).expanduser(),
-                                                                        expected[3])
+    assert (s.dashboard_port, s.min_free_mb, s.cache_dir, s.faults) == (
+        *expected[:2],
+        Path(expected[2]).expanduser(),
+        expected[3],
+    )
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"SWEEPLAB_DASHBOARD_PORT": "http"},
-     "SWEEPLAB_DASHBOARD_PORT='http': expected a port number, 0 to 65535 (0: any free port)"),
-    ({"SWEEPLAB_DASHBOARD_PORT": "70000"},
-     "SWEEPLAB_DASHBOARD_PORT='70000': expected a port number, 0 to 65535 (0: any free port)"),
-    ({"SWEEPLAB_MIN_FREE_MB": "nan"}, "SWEEPLAB_MIN_FREE_MB='nan': expected a number of MiB >= 0"),
-    ({"SWEEPLAB_MIN_FREE_MB": "-1"}, "SWEEPLAB_MIN_FREE_MB='-1': expected a number of MiB >= 0"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        (
+            {"SWEEPLAB_DASHBOARD_PORT": "http"},
+            "SWEEPLAB_DASHBOARD_PORT='http': expected a port number, 0 to 65535 (0: any free port)",
+        ),
+        (
+            {"SWEEPLAB_DASHBOARD_PORT": "70000"},
+            "SWEEPLAB_DASHBOARD_PORT='70000': expected a port number, 0 to 65535 (0: any free port)",
+        ),
+        ({"SWEEPLAB_MIN_FREE_MB": "nan"}, "SWEEPLAB_MIN_FREE_MB='nan': expected a number of MiB >= 0"),
+        ({"SWEEPLAB_MIN_FREE_MB": "-1"}, "SWEEPLAB_MIN_FREE_MB='-1': expected a number of MiB >= 0"),
+    ],
+)
 def test_a_bad_setting_is_one_line_naming_the_variable(env, message, monkeypatch, capsys):
     from sweeplab.cli import main
 
@@ -320,7 +398,9 @@ def test_a_relative_trainable_path_is_kept_absolute_for_a_resume_from_elsewhere(
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "mine.py").write_text("def train(config):\n    pass\n")
     space = tmp_path / "s.yaml"
-    space.write_text("metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n")
+    space.write_text(
+        "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2]}\n  epochs: {value: 2}\n"
+    )
     monkeypatch.chdir(tmp_path)
     p = prep(tmp_path, trainable="code/mine.py:train", space=str(space))
     assert p.user_trainable == p.options.trainable == f"{tmp_path}/code/mine.py:train"
@@ -332,9 +412,11 @@ def test_a_budget_the_presets_fill_is_said_before_anything_starts(tmp_path, caps
     """seqclf_gru's 6 presets of 60 epochs take 360 of --num-samples 8's 480 epochs: the
     search is left under 3 trials' epochs, said with what would leave it 3 (issue 32.5)."""
     prep(tmp_path, target="seqclf_gru", num_samples=8)
-    assert ("note: the budget of 480 epochs leaves the search 120 after the 6 preset(s), which run first and in full "
-            "(360 epochs): under 3 trials' worth, so little or nothing searched will run; --num-samples 9 (or "
-            "--epoch-budget 540) runs every preset and leaves the search 3 trials' epochs") in capsys.readouterr().out
+    assert (
+        "note: the budget of 480 epochs leaves the search 120 after the 6 preset(s), which run first and in full "
+        "(360 epochs): under 3 trials' worth, so little or nothing searched will run; --num-samples 9 (or "
+        "--epoch-budget 540) runs every preset and leaves the search 3 trials' epochs"
+    ) in capsys.readouterr().out
     prep(tmp_path, target="seqclf_gru", num_samples=9)
     assert "leaves the search" not in capsys.readouterr().out
     prep(tmp_path, target="seqclf_gru", num_samples=2, smoke=True)  # a smoke run checks the code path: no note
@@ -359,7 +441,8 @@ def test_a_ray_address_from_the_environment_is_said_before_connecting(monkeypatc
         session.init_ray(None)
     assert capsys.readouterr().out == (
         "note: running on the Ray at 10.0.0.5:6379 (from $RAY_ADDRESS, not --address): its trials share that "
-        "cluster; unset RAY_ADDRESS to run on a Ray of this sweep's own\n")
+        "cluster; unset RAY_ADDRESS to run on a Ray of this sweep's own\n"
+    )
     with pytest.raises(Connected, match="10.0.0.9:6379"):
         session.init_ray("10.0.0.9:6379")  # named: nothing to say
     monkeypatch.delenv("RAY_ADDRESS")

@@ -1,6 +1,7 @@
 """videomae (report 002): WLASL metadata (the real files and a fixture in their schema),
 PyAV decoding with frame ranges and crops, the decoded-clip cache, augmentation, the
 model builders, gradient accumulation, the metrics, presets, and a smoke sweep through Ray."""
+
 from __future__ import annotations
 
 import json
@@ -26,15 +27,22 @@ from sweeplab.trainables import videomae as vm
 
 GLOSSES = ("book", "drink", "computer")
 SIDE, FRAMES = 32, 12
-TINY = {"model_size": "tiny", "num_frames": 4, "image_size": 16, "subset": 3, "epochs": 1, "batch_size": 4,
-        "decode_workers": 1}
+TINY = {
+    "model_size": "tiny",
+    "num_frames": 4,
+    "image_size": 16,
+    "subset": 3,
+    "epochs": 1,
+    "batch_size": 4,
+    "decode_workers": 1,
+}
 
 
 def clip_of(label: int, frames: int = FRAMES, rng=None) -> np.ndarray:
     """A block whose place and colour tell the class, over noise."""
     rng = rng or np.random.default_rng(label)
     out = rng.integers(0, 60, size=(frames, SIDE, SIDE, 3), dtype=np.uint8)
-    out[:, 4 + 8 * label: 12 + 8 * label, 8:24, label] = 230
+    out[:, 4 + 8 * label : 12 + 8 * label, 8:24, label] = 230
     return out
 
 
@@ -56,9 +64,21 @@ def root(tmp_path_factory) -> Path:
             n += 1
             video_id = f"{n:05d}"
             write_video(base / "videos" / f"{video_id}.mp4", clip_of(label, rng=np.random.default_rng(n)))
-            instances.append({"bbox": [4, 2, 28, 30], "fps": 25, "frame_end": -1, "frame_start": 1, "instance_id": len(instances),
-                              "signer_id": 118, "source": "test", "split": split, "url": "", "variation_id": 0,
-                              "video_id": video_id})
+            instances.append(
+                {
+                    "bbox": [4, 2, 28, 30],
+                    "fps": 25,
+                    "frame_end": -1,
+                    "frame_start": 1,
+                    "instance_id": len(instances),
+                    "signer_id": 118,
+                    "source": "test",
+                    "split": split,
+                    "url": "",
+                    "variation_id": 0,
+                    "video_id": video_id,
+                }
+            )
         entries.append({"gloss": gloss, "instances": instances})
     extra = entries[0]["instances"]
     extra.append({**extra[0], "video_id": "90001", "split": "train"})  # listed, never downloaded
@@ -163,14 +183,21 @@ def test_cache_skips_bad_videos_and_a_second_build_decodes_nothing(root, tmp_pat
     assert second.decoded == 0 and second.clips == first.clips and second.skipped == first.skipped
     monkeypatch.undo()
     # another frame count is another entry; a replaced video is decoded again, alone
-    assert wlasl.load_wlasl(root, 3, wlasl_cache.ClipOptions(num_frames=2, size=16), cache_dir=str(tmp_path), workers=1).decoded == 15
+    assert (
+        wlasl.load_wlasl(
+            root, 3, wlasl_cache.ClipOptions(num_frames=2, size=16), cache_dir=str(tmp_path), workers=1
+        ).decoded
+        == 15
+    )
     video = root / "videos" / "00002.mp4"
     os.utime(video, ns=(video.stat().st_atime_ns, video.stat().st_mtime_ns + 10**9))
     assert wlasl.load_wlasl(root, 3, opts, cache_dir=str(tmp_path), workers=1).decoded == 1
 
 
 def test_no_readable_video_in_a_split_is_one_clear_error(root, tmp_path):
-    with pytest.raises(UserError, match=r"the train split holds no readable video; 2038 of 2038 videos are missing under"):
+    with pytest.raises(
+        UserError, match=r"the train split holds no readable video; 2038 of 2038 videos are missing under"
+    ):
         wlasl.load_wlasl(shared_file("wlasl", "nslt_100.json"), 100, video_dir=str(tmp_path), cache_dir=str(tmp_path))
 
 
@@ -185,8 +212,10 @@ def test_model_from_a_local_folder_a_size_or_a_config(tmp_path):
     model.save_pretrained(tmp_path / "hf")
     loaded = build_videomae(3, pretrained=str(tmp_path / "hf"), num_frames=4, image_size=16, class_names=GLOSSES)
     assert loaded.config.id2label[2] == "computer" and loaded.classifier.out_features == 3  # a new head
-    assert torch.equal(loaded.videomae.embeddings.patch_embeddings.projection.weight,
-                       model.videomae.embeddings.patch_embeddings.projection.weight)
+    assert torch.equal(
+        loaded.videomae.embeddings.patch_embeddings.projection.weight,
+        model.videomae.embeddings.patch_embeddings.projection.weight,
+    )
     with pytest.raises(UserError, match="takes clips of 4 frames of 16 px; set num_frames=4 image_size=16"):
         build_videomae(3, pretrained=str(tmp_path / "hf"), num_frames=16, image_size=224)
     from_config = build_videomae(3, model_config=str(tmp_path / "hf" / "config.json"), num_frames=4, image_size=16)
@@ -201,7 +230,9 @@ def test_config_warmup_ratio_and_checks():
     assert vm.VideomaeConfig().warmup_epochs == 3  # the report: 10% of 30 epochs = 3
     assert vm.VideomaeConfig.from_dict({"epochs": 50, "warmup_ratio": 0.15}).warmup_epochs == 8  # "7-8 epochs en 50"
     cfg = vm.VideomaeConfig.from_dict({"epochs": 70, "warmup_ratio": 0.12})
-    assert cfg.warmup_epochs == 8 and vm.VideomaeConfig.from_dict(cfg.to_dict()) == cfg  # round trip (workers, restores)
+    assert (
+        cfg.warmup_epochs == 8 and vm.VideomaeConfig.from_dict(cfg.to_dict()) == cfg
+    )  # round trip (workers, restores)
     assert vm.VideomaeConfig.from_dict({"warmup_ratio": 0.0, "warmup_epochs": 2}).warmup_epochs == 2
     with pytest.raises(UserError, match="warmup_ratio 0.1 gives 3 warmup epochs of 30, but warmup_epochs is 5"):
         vm.VideomaeConfig.from_dict({"warmup_epochs": 5})
@@ -212,7 +243,9 @@ def test_config_warmup_ratio_and_checks():
 
 
 def test_linear_decay_after_warmup():
-    cfg = vm.VideomaeConfig.from_dict({"epochs": 5, "warmup_ratio": 0.0, "warmup_epochs": 1, "lr": 1.0, "lr_schedule": "linear"})
+    cfg = vm.VideomaeConfig.from_dict(
+        {"epochs": 5, "warmup_ratio": 0.0, "warmup_epochs": 1, "lr": 1.0, "lr_schedule": "linear"}
+    )
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = engine.make_lr_schedule(cfg, opt, "max")
     lrs = []
@@ -240,14 +273,26 @@ def test_gradient_accumulation_matches_one_whole_batch(root, tmp_path):
     rows = torch.tensor([0, 3, 5, 6, 7])
     results = []
     for steps in (1, 3):  # 5 clips as 2 + 2 + 1, with class weights and label smoothing
-        cfg = vm.VideomaeConfig.from_dict({**TINY, "augment": False, "batch_size": 5, "grad_accum_steps": steps,
-                                   "label_smoothing": 0.1, "clip_grad_norm": 0.0})
+        cfg = vm.VideomaeConfig.from_dict(
+            {
+                **TINY,
+                "augment": False,
+                "batch_size": 5,
+                "grad_accum_steps": steps,
+                "label_smoothing": 0.1,
+                "clip_grad_norm": 0.0,
+            }
+        )
         task = vm.VideomaeTask(cfg, data, LocalSession(tmp_path / "run", echo=lambda line: None, device="cpu"))
         torch.manual_seed(0)
         model = task.build_model()
         with torch.no_grad():  # what one whole batch's weighted, smoothed mean loss is
-            expected = torch.nn.functional.cross_entropy(model(task.clips("train", rows)).logits, task.labels["train"][rows],
-                                                         weight=task.weight, label_smoothing=0.1)
+            expected = torch.nn.functional.cross_entropy(
+                model(task.clips("train", rows)).logits,
+                task.labels["train"][rows],
+                weight=task.weight,
+                label_smoothing=0.1,
+            )
         task.on_epoch_start(1)
         loss = task.manual_step(model, rows, task.configure_optimizers(model))["loss"]
         results.append((loss, torch.cat([p.grad.flatten() for p in model.parameters()])))
@@ -260,8 +305,17 @@ def test_one_run_reports_every_metric_and_the_skipped_videos(root, tmp_path):
     session = LocalSession(tmp_path / "run", cpus=1, echo=lambda line: None, device="cpu")
     row = engine.fit(vm.VideomaeTask, cfg, vm.load_data(cfg), session, engine.Monitor("val_accuracy", "max"))
     for split in ("val", "test"):
-        for key in ("loss", "accuracy", "top5_accuracy", "macro_f1", "weighted_f1", "macro_precision",
-                    "weighted_precision", "macro_recall", "weighted_recall"):
+        for key in (
+            "loss",
+            "accuracy",
+            "top5_accuracy",
+            "macro_f1",
+            "weighted_f1",
+            "macro_precision",
+            "weighted_precision",
+            "macro_recall",
+            "weighted_recall",
+        ):
             assert math.isfinite(row[f"{split}_{key}"]), f"{split}_{key}"
         matrix = np.asarray(json.loads(row[f"{split}_confusion_matrix"]))
         assert matrix.shape == (3, 3) and matrix.sum() == 3
@@ -279,8 +333,17 @@ def test_one_run_reports_every_metric_and_the_skipped_videos(root, tmp_path):
 
 def test_top_k_precision_recall_and_per_class_accuracy():
     scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.5, 0.3], [0.5, 0.4, 0.1], [0.1, 0.2, 0.7]])
-    m = classification_metrics([0, 2, 1, 2], scores.argmax(1), ["a", "b", "c"], "val_", scores=scores,
-                               top_k=(1, 2, 5), precision_recall=True, per_class="json", confusion=False)
+    m = classification_metrics(
+        [0, 2, 1, 2],
+        scores.argmax(1),
+        ["a", "b", "c"],
+        "val_",
+        scores=scores,
+        top_k=(1, 2, 5),
+        precision_recall=True,
+        per_class="json",
+        confusion=False,
+    )
     assert (m["val_top1_accuracy"], m["val_top2_accuracy"], m["val_top5_accuracy"]) == (0.5, 1.0, 1.0)
     assert m["val_macro_precision"] == pytest.approx((0.5 + 0 + 1) / 3)
     assert m["val_macro_recall"] == pytest.approx((1 + 0 + 0.5) / 3)
@@ -291,23 +354,63 @@ def test_top_k_precision_recall_and_per_class_accuracy():
 # The report's named configurations, transcribed from it.
 REPORT = {
     "videomae_wlasl100": {
-        "baseline": {"batch_size": 16, "epochs": 30, "lr": 1e-4, "weight_decay": 0.05, "label_smoothing": 0.1,
-                     "warmup_ratio": 0.1, "early_stop_patience": 5, "clip_grad_norm": 1.0},
-        "aggressive": {"batch_size": 12, "epochs": 50, "lr": 5e-5, "weight_decay": 0.1, "label_smoothing": 0.15,
-                       "warmup_ratio": 0.15, "early_stop_patience": 7, "clip_grad_norm": 0.5},
+        "baseline": {
+            "batch_size": 16,
+            "epochs": 30,
+            "lr": 1e-4,
+            "weight_decay": 0.05,
+            "label_smoothing": 0.1,
+            "warmup_ratio": 0.1,
+            "early_stop_patience": 5,
+            "clip_grad_norm": 1.0,
+        },
+        "aggressive": {
+            "batch_size": 12,
+            "epochs": 50,
+            "lr": 5e-5,
+            "weight_decay": 0.1,
+            "label_smoothing": 0.15,
+            "warmup_ratio": 0.15,
+            "early_stop_patience": 7,
+            "clip_grad_norm": 0.5,
+        },
     },
     "videomae_wlasl300": {
-        "recommended": {"batch_size": 12, "epochs": 50, "lr": 5e-5, "weight_decay": 0.08, "label_smoothing": 0.15,
-                        "warmup_ratio": 0.15, "early_stop_patience": 7, "clip_grad_norm": 1.0},
-        "optimistic": {"batch_size": 16, "epochs": 70, "lr": 8e-5, "weight_decay": 0.06, "label_smoothing": 0.12,
-                       "warmup_ratio": 0.12, "early_stop_patience": 10, "clip_grad_norm": 1.5},
+        "recommended": {
+            "batch_size": 12,
+            "epochs": 50,
+            "lr": 5e-5,
+            "weight_decay": 0.08,
+            "label_smoothing": 0.15,
+            "warmup_ratio": 0.15,
+            "early_stop_patience": 7,
+            "clip_grad_norm": 1.0,
+        },
+        "optimistic": {
+            "batch_size": 16,
+            "epochs": 70,
+            "lr": 8e-5,
+            "weight_decay": 0.06,
+            "label_smoothing": 0.12,
+            "warmup_ratio": 0.12,
+            "early_stop_patience": 10,
+            "clip_grad_norm": 1.5,
+        },
     },
 }
 GRIDS = {
-    "videomae_wlasl100": {"lr": [5e-5, 1e-4, 2e-4], "batch_size": [12, 16], "weight_decay": [0.05, 0.08, 0.1],
-                          "label_smoothing": [0.1, 0.15]},
-    "videomae_wlasl300": {"lr": [3e-5, 5e-5, 8e-5], "batch_size": [8, 12, 16], "weight_decay": [0.06, 0.08, 0.1],
-                          "epochs": [50, 70]},
+    "videomae_wlasl100": {
+        "lr": [5e-5, 1e-4, 2e-4],
+        "batch_size": [12, 16],
+        "weight_decay": [0.05, 0.08, 0.1],
+        "label_smoothing": [0.1, 0.15],
+    },
+    "videomae_wlasl300": {
+        "lr": [3e-5, 5e-5, 8e-5],
+        "batch_size": [8, 12, 16],
+        "weight_decay": [0.06, 0.08, 0.1],
+        "epochs": [50, 70],
+    },
 }
 
 
@@ -326,14 +429,38 @@ def test_spaces_hold_the_reports_grid_and_its_named_configurations(name, subset)
 
 def test_smoke_pins_the_tiny_model_and_a_gpu_trial_still_prepares_on_a_cpu_machine(tmp_path):
     smoke = plan.prepare(plan.SweepOptions(target="videomae", storage=str(tmp_path), smoke=True))
-    assert (smoke.spec.fixed["model_size"], smoke.spec.fixed["image_size"], smoke.spec.fixed["epochs"]) == ("tiny", 32, 2)
-    assert smoke.trial_plan.gpus == 1.0 and smoke.num_samples == 2  # the registry's share; without GPUs, trials run on CPU
+    assert (smoke.spec.fixed["model_size"], smoke.spec.fixed["image_size"], smoke.spec.fixed["epochs"]) == (
+        "tiny",
+        32,
+        2,
+    )
+    assert (
+        smoke.trial_plan.gpus == 1.0 and smoke.num_samples == 2
+    )  # the registry's share; without GPUs, trials run on CPU
 
 
 @pytest.mark.slow
 def test_smoke_sweep_through_ray_on_a_wlasl_tree(root, storage, ray_local):
-    code = main(["tune", "videomae", "--smoke", "--set", f"data={root}", "--set", "subset=3",
-                 "--search", "random", "--scheduler", "fifo", "--storage", str(storage), "--name", "v", "--quiet"])
+    code = main(
+        [
+            "tune",
+            "videomae",
+            "--smoke",
+            "--set",
+            f"data={root}",
+            "--set",
+            "subset=3",
+            "--search",
+            "random",
+            "--scheduler",
+            "fifo",
+            "--storage",
+            str(storage),
+            "--name",
+            "v",
+            "--quiet",
+        ]
+    )
     assert code == 0
     trials = pd.read_parquet(storage / "v" / "trials.parquet")
     history = pd.read_parquet(storage / "v" / "history.parquet")
@@ -343,4 +470,6 @@ def test_smoke_sweep_through_ray_on_a_wlasl_tree(root, storage, ray_local):
     assert all(json.loads(s) == {"missing": ["90001"], "corrupt": ["90002"]} for s in trials["videos_skipped"])
     assert all(np.asarray(json.loads(m)).shape == (3, 3) for m in trials["test_confusion_matrix"])
     assert set(history["epoch"]) == {1, 2}
-    assert history[["train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5_accuracy"]].notna().all().all()
+    assert (
+        history[["train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5_accuracy"]].notna().all().all()
+    )

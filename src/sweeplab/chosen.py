@@ -1,6 +1,7 @@
 """The ``chosen`` block ``sweeplab best`` writes beside a config, and the digest that ties
 the block to the config it was written with (``sweeplab train --config`` checks it).
 Imports nothing heavy: analysis writes it, the trainer reads it."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """``sweeplab submit``: Ray's JobSubmissionClient running ``sweeplab tune`` as a job on a
 cluster's head. (The storage check every multi-node sweep passes is ``store.check_shared``.)"""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,11 @@ def token_mode() -> None:
     is at hand (Ray's own lookup order: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token)."""
     if os.environ.get("RAY_AUTH_MODE"):
         return
-    if (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-            or (Path.home() / ".ray" / "auth_token").is_file()):
+    if (
+        os.environ.get("RAY_AUTH_TOKEN")
+        or os.environ.get("RAY_AUTH_TOKEN_PATH")
+        or (Path.home() / ".ray" / "auth_token").is_file()
+    ):
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
@@ -30,8 +34,9 @@ def jobs_address(address: Optional[str]) -> str:
     return address if "://" in address else f"http://{address}"
 
 
-def submit(tune_argv: list[str], address: Optional[str] = None, follow: bool = False,
-           ship_code: bool = False, echo=print) -> int:
+def submit(
+    tune_argv: list[str], address: Optional[str] = None, follow: bool = False, ship_code: bool = False, echo=print
+) -> int:
     """Submit ``sweeplab tune TUNE_ARGV`` as a Ray job; print its id and dashboard URL; with
     ``follow``, stream its logs and return 0 only if it succeeded."""
     from ray.job_submission import JobStatus, JobSubmissionClient
@@ -49,8 +54,9 @@ def submit(tune_argv: list[str], address: Optional[str] = None, follow: bool = F
         runtime_env = {"py_modules": [str(Path(sweeplab.__file__).resolve().parent)]}
     entrypoint = shlex.join(["sweeplab", "tune", *tune_argv])
     try:
-        job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
-                                   metadata={"tool": "sweeplab", "command": "tune"})
+        job_id = client.submit_job(
+            entrypoint=entrypoint, runtime_env=runtime_env, metadata={"tool": "sweeplab", "command": "tune"}
+        )
     except Exception as e:  # e.g. "No available agent to submit job": the head's job agent is not up
         raise UserError(f"--address {address}: the cluster refused the job ({_first_line(e)})") from None
     echo(f"job: {job_id}")

@@ -4,6 +4,7 @@ A trainable's first act is ``Config.from_dict(tune_config)``: an unknown or miss
 a value of the wrong type or outside a ``Literal`` fails loudly, naming the key.
 The same type checks validate search-space files before Ray starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -98,8 +99,10 @@ def fields_record(cls: type) -> dict[str, dict[str, Any]]:
     out = {}
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else None
-        out[f.name] = {"kind": NUMBER_KINDS.get(types[f.name], "other"),
-                       "default": list(default) if isinstance(default, tuple) else default}
+        out[f.name] = {
+            "kind": NUMBER_KINDS.get(types[f.name], "other"),
+            "default": list(default) if isinstance(default, tuple) else default,
+        }
     return out
 
 

@@ -1,5 +1,6 @@
 """Search-space parameters: the W&B distributions, membership tests for presets, and
 the Ray Tune domain each one becomes."""
+
 from __future__ import annotations
 
 import math
@@ -89,19 +90,25 @@ class Param:
         # q_log_uniform_values
         if (q or 1) == 1 and _whole(lo, hi):  # integers on a log scale: a domain every searcher takes
             return tune.lograndint(int(lo), int(hi) + 1)  # W&B's max is inclusive
-        return tune.qlograndint(int(lo), int(hi), int(q or 1)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
+        return (
+            tune.qlograndint(int(lo), int(hi), int(q or 1)) if _ints(lo, hi, q) else tune.qloguniform(lo, hi, q or 1.0)
+        )
 
 
 def optuna_problem(p: Param) -> Optional[str]:
     """Why Optuna's samplers (searches rung_tpe and optuna) cannot take this parameter, if
     they cannot: Optuna has no quantised log scale other than integers in steps of 1."""
     if p.distribution in ("normal", "q_normal"):
-        return (f"{p.distribution}: Optuna's samplers (search rung_tpe, optuna) draw from bounded ranges only; "
-                f"use uniform or log_uniform_values with min and max, or --search random")
+        return (
+            f"{p.distribution}: Optuna's samplers (search rung_tpe, optuna) draw from bounded ranges only; "
+            f"use uniform or log_uniform_values with min and max, or --search random"
+        )
     if p.distribution == "q_log_uniform_values" and not ((p.q or 1) == 1 and _whole(p.min, p.max)):
-        return (f"q_log_uniform_values with q={p.q if p.q is not None else 1} and min/max {p.min}/{p.max}: Optuna's "
-                f"samplers (search rung_tpe, optuna) quantise a log scale only to integers in steps of 1; "
-                f"use log_uniform_values, values: [...], or --search random")
+        return (
+            f"q_log_uniform_values with q={p.q if p.q is not None else 1} and min/max {p.min}/{p.max}: Optuna's "
+            f"samplers (search rung_tpe, optuna) quantise a log scale only to integers in steps of 1; "
+            f"use log_uniform_values, values: [...], or --search random"
+        )
     return None
 
 
@@ -114,7 +121,7 @@ def number_problem(v: Any) -> Optional[str]:
         return None
     if isinstance(v, float) and not math.isfinite(v):
         return f"must be a finite number, got {v!r}"
-    if isinstance(v, int) and not -2**63 <= v < 2**63:
+    if isinstance(v, int) and not -(2**63) <= v < 2**63:
         return f"must fit a 64-bit integer, got {v}"
     if abs(v) > FLOAT32_MAX:
         return f"must be within float32's range (+-3.4e38), got {v!r}"
@@ -163,7 +170,9 @@ def parse_param(name: str, body: Any, err, key: str) -> tuple[Any, Optional[Para
                 err(f"{key}.sigma", f"must be > 0, got {body['sigma']}")
             if body.get("q") is not None and not body["q"] > 0:
                 err(f"{key}.q", f"must be > 0, got {body['q']}")
-            return None, Param(name, distribution=dist, mu=body.get("mu", 0.0), sigma=body.get("sigma", 1.0), q=body.get("q"))
+            return None, Param(
+                name, distribution=dist, mu=body.get("mu", 0.0), sigma=body.get("sigma", 1.0), q=body.get("q")
+            )
         err(key, "needs 'values', 'value', or 'min' and 'max'")
     lo, hi = body["min"], body["max"]
     if not _num(lo) or not _num(hi):
@@ -206,6 +215,9 @@ def check_param(p: Param, tp: Any, err, key: str) -> None:
             if value is not None and not _ints(value):
                 err(f"{key}.{name}", f"is an integer field's bound; expected an integer, got {value!r}")
     if tp is int and (p.distribution in FLOAT_ONLY or not _ints(p.min, p.max, p.q)):
-        err(key, f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})")
+        err(
+            key,
+            f"is an integer field; use int_uniform, q_uniform with integer min/max/q, or values (got {p.distribution})",
+        )
     if type_problem(1.0, tp) and type_problem(1, tp):
         err(key, f"a {p.distribution} distribution cannot give {describe_type(tp)}; use values")

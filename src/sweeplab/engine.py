@@ -17,6 +17,7 @@ The engine owns everything else: devices and threads, optimizer, LR schedule, cl
 autocast, non-finite-loss detection, early stopping, checkpoints and their restore, and
 reporting through a Session (Tune trial, Train worker, or a plain local run).
 """
+
 from __future__ import annotations
 
 import abc
@@ -62,8 +63,9 @@ class ManualStepTask(Task, Protocol):
     """Owns its optimizers (a GAN: two) and steps them itself."""
 
     def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]: ...
-    def manual_step(self, model: nn.Module, batch: Any,
-                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]: ...
+    def manual_step(
+        self, model: nn.Module, batch: Any, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, float]: ...
 
 
 def _steps_itself(task: Task) -> TypeGuard[ManualStepTask]:
@@ -168,8 +170,13 @@ def backward_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: 
     return value
 
 
-def accumulated_step(optimizer: torch.optim.Optimizer, micro_losses: Sequence[Callable[[], torch.Tensor]],
-                     params: Any, clip: float, no_sync: Optional[Callable[[], Any]] = None) -> float:
+def accumulated_step(
+    optimizer: torch.optim.Optimizer,
+    micro_losses: Sequence[Callable[[], torch.Tensor]],
+    params: Any,
+    clip: float,
+    no_sync: Optional[Callable[[], Any]] = None,
+) -> float:
     """One optimizer update from several micro-batches (gradient accumulation), for tasks
     whose batch does not fit at once. Each callable runs one micro-batch's forward pass
     and returns its loss already scaled by its share of the batch; it is backpropagated
@@ -338,7 +345,9 @@ def _restore(ckpt_dir: Optional[str], model, optimizers, schedules, base_lrs) ->
     _unwrap(model).load_state_dict(state["model"])
     for k, optimizer in optimizers.items():
         # the checkpoint brings its hyperparameters (weight decay, betas ...); this config's win
-        wanted = [{h: v for h, v in g.items() if h not in ("params", "lr", "initial_lr")} for g in optimizer.param_groups]
+        wanted = [
+            {h: v for h, v in g.items() if h not in ("params", "lr", "initial_lr")} for g in optimizer.param_groups
+        ]
         optimizer.load_state_dict(state["optimizers"][k])
         for group, hyper in zip(optimizer.param_groups, wanted):
             group.update(hyper)

@@ -1,4 +1,5 @@
 """The one exception type that means "the user gave us something wrong"."""
+
 from __future__ import annotations
 
 from typing import Any, Iterator, Optional
@@ -30,5 +31,9 @@ def causes(error: Optional[BaseException]) -> Iterator[BaseException]:
         seen.add(id(e))
         yield e
         failures = getattr(e, "worker_failures", None)
-        todo += [getattr(e, "cause", None), e.__cause__, e.__context__,
-                 *(failures.values() if isinstance(failures, dict) else ())]
+        todo += [
+            getattr(e, "cause", None),
+            e.__cause__,
+            e.__context__,
+            *(failures.values() if isinstance(failures, dict) else ()),
+        ]

@@ -19,6 +19,7 @@ afresh) holds comma-separated faults:
 Which trials a probability picks is a draw seeded by the trial's config, so the same sweep
 fails the same trials every time. Nothing here runs unless the variable is set.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,10 @@ def parse(text: Optional[str]) -> tuple[Fault, ...]:
                 continue
         except ValueError:
             pass
-        raise UserError(f"{ENV}: '{item}': expected raise@EPOCH[:P], nan@EPOCH[:P] (EPOCH >= 1, 0 <= P <= 1) "
-                        f"or kill@POINT[:N] with POINT one of {', '.join(KILL_POINTS)}")
+        raise UserError(
+            f"{ENV}: '{item}': expected raise@EPOCH[:P], nan@EPOCH[:P] (EPOCH >= 1, 0 <= P <= 1) "
+            f"or kill@POINT[:N] with POINT one of {', '.join(KILL_POINTS)}"
+        )
     return tuple(faults)
 
 
@@ -79,8 +82,10 @@ def from_env() -> str:
     text = settings.get().faults
     faults = parse(text)
     if any(f.kind == "kill" for f in faults) and os.getpgrp() != os.getpid():
-        raise UserError(f"{ENV}: a kill@ fault takes the driver's process group with it; start the sweep "
-                        "in a group of its own (setsid, or start_new_session=True)")
+        raise UserError(
+            f"{ENV}: a kill@ fault takes the driver's process group with it; start the sweep "
+            "in a group of its own (setsid, or start_new_session=True)"
+        )
     return text
 
 

@@ -3,6 +3,7 @@ pyarrow understands (s3://, gs://, file:// for a shared mount). Files are replac
 (written under a temporary name, synced, renamed); JSON objects and Parquet frames are read
 back whole, and a file that is damaged anyway (cut short, garbage, the wrong shape) is a
 :class:`CorruptStore` naming it, in one line. What the files hold is ``store.py``'s."""
+
 from __future__ import annotations
 
 import contextlib
@@ -57,7 +58,7 @@ def local_folder(uri: str) -> Optional[str]:
     None for an object store (s3://, gs://)."""
     if not is_remote(uri):
         return uri
-    return uri[len("file://"):] if uri.startswith("file://") else None
+    return uri[len("file://") :] if uri.startswith("file://") else None
 
 
 def delete(uri: str) -> None:
@@ -138,8 +139,14 @@ def write_json(uri: str, obj: Any) -> None:
     write_bytes(uri, json.dumps(obj, indent=2, default=str).encode())
 
 
-_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
-               type(None): "null"}
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 def read_json(uri: str) -> dict[str, Any]:
@@ -181,8 +188,9 @@ def _as_json(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     untyped = [c for c in frame.columns if frame[c].dtype == object and not _typed(frame[c])]
     for column in untyped:
-        out[column] = pd.Series([None if missing(v) else json.dumps(scalar(v)) for v in frame[column]],
-                                index=frame.index, dtype=object)
+        out[column] = pd.Series(
+            [None if missing(v) else json.dumps(scalar(v)) for v in frame[column]], index=frame.index, dtype=object
+        )
     out.attrs = {_JSON_COLUMNS: untyped}
     return out
 
@@ -214,8 +222,9 @@ def read_frame(uri: str) -> pd.DataFrame:
         reason = str(e).split("\n")[0].rsplit("': ", 1)[-1].split(". ")[0]
         raise CorruptStore(uri, f"not a Parquet file (cut short or damaged: {reason})") from None
     for column in frame.attrs.pop(_JSON_COLUMNS, []):
-        frame[column] = pd.Series([json.loads(v) if isinstance(v, str) else None for v in frame[column]],
-                                  index=frame.index, dtype=object)
+        frame[column] = pd.Series(
+            [json.loads(v) if isinstance(v, str) else None for v in frame[column]], index=frame.index, dtype=object
+        )
     return frame
 
 

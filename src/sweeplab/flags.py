@@ -1,6 +1,7 @@
 """Rules for sweep flags that need no imports: the CLI checks them before tuning's imports
 (Ray, torch: seconds), and ``plan.prepare`` for every other caller (the API, resume).
 Each rule is written so that NaN fails it (NaN fails every comparison)."""
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ counts its rung scores, and the epochs go to new configs.
 "The same code" is a digest of what computes a trial (``code_digest``): every Python file
 of the sweeplab package for a registered experiment, the trainable's own file for a user's
 function, with the torch version; a sweep recorded without one is measured again."""
+
 from __future__ import annotations
 
 import hashlib
@@ -96,32 +97,44 @@ def find(sweeps: list, spec, digest: str, seed: int, say=print) -> tuple[Known, 
         for trial_id in facts.index:
             f = facts.loc[trial_id]
             config = sweep.config(trial_id)
-            if (f["status"] != Status.TERMINATED or f["cut_early"] or int(f["iterations"]) < int(f["budget"])
-                    or not _in_space(config, spec, fixed)):
+            if (
+                f["status"] != Status.TERMINATED
+                or f["cut_early"]
+                or int(f["iterations"]) < int(f["budget"])
+                or not _in_space(config, spec, fixed)
+            ):
                 continue
             params = {k: config[k] for k in spec.parameters}
             key = tuple(sorted((k, repr(v)) for k, v in params.items()))
             if key in found or not same_config(config, {**fixed, **params}):
                 continue
-            found[key] = Known(source=f"{sweep.name}/{trial_id}", trial_id=f"{trial_id}-known",
-                               config=tuple(sorted((k, scalar(v)) for k, v in config.items())),
-                               rows=_rows(sweep, trial_id),
-                               predictions=_predictions(sweep, trial_id))
+            found[key] = Known(
+                source=f"{sweep.name}/{trial_id}",
+                trial_id=f"{trial_id}-known",
+                config=tuple(sorted((k, scalar(v)) for k, v in config.items())),
+                rows=_rows(sweep, trial_id),
+                predictions=_predictions(sweep, trial_id),
+            )
     if found:
-        say(f"note: {len(found)} config(s) measured before with the same seed and code are not trained again (their "
+        say(
+            f"note: {len(found)} config(s) measured before with the same seed and code are not trained again (their "
             f"stored figures are this sweep's: {', '.join(k.source for k in found.values())}); the budget goes to new "
-            "configs")
+            "configs"
+        )
     if other_code:
-        say(f"note: {other_code} earlier trial(s) ran other code (or a sweeplab that recorded none): their configs "
-            "are measured again where they come up")
+        say(
+            f"note: {other_code} earlier trial(s) ran other code (or a sweeplab that recorded none): their configs "
+            "are measured again where they come up"
+        )
     return tuple(found.values())
 
 
 def _in_space(config: dict[str, Any], spec, fixed: dict[str, Any]) -> bool:
     from .store import same
 
-    return (all(k in config and p.contains(config[k]) for k, p in spec.parameters.items())
-            and all(k in config and same(config[k], v) for k, v in fixed.items()))
+    return all(k in config and p.contains(config[k]) for k, p in spec.parameters.items()) and all(
+        k in config and same(config[k], v) for k, v in fixed.items()
+    )
 
 
 def _rows(sweep, trial_id: str) -> tuple:

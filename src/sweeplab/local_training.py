@@ -4,6 +4,7 @@ benchmarks use too). ``single_config`` builds the config from a space file, a pr
 ``--config`` file (with the epoch ``sweeplab best`` chose) and ``--set``; ``train_one``
 trains and tests it. The same engine runs inside Tune trials (runner.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,14 @@ from .schema import IS_BEST, is_test
 class LocalSession(engine.Session):
     """No Ray: prints each epoch, keeps the history and the latest checkpoint in ``out``."""
 
-    def __init__(self, out: Path, cpus: Optional[int] = None, resume: bool = False,
-                 echo: Callable[[str], None] = print, device: Optional[str] = None):
+    def __init__(
+        self,
+        out: Path,
+        cpus: Optional[int] = None,
+        resume: bool = False,
+        echo: Callable[[str], None] = print,
+        device: Optional[str] = None,
+    ):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.resume, self.echo = resume, echo
@@ -55,8 +62,11 @@ class LocalSession(engine.Session):
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(checkpoint_dir, target)
         # the held-out split is reported once, for the epoch the run ends on (cli), not beside every epoch
-        shown = {k: v for k, v in metrics.items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool) and not is_test(k)}
+        shown = {
+            k: v
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not is_test(k)
+        }
         self.echo("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
 
 
@@ -82,20 +92,34 @@ def _chosen_block(config_file: str, raw: dict[str, Any], cfg: BaseConfig) -> Opt
         raise UserError(f"{config_file}: {chosen.CHOSEN_KEY}.epoch: a whole number >= 1 (the chosen epoch) is needed")
     sha = block.get("config_sha")
     if sha is not None and sha != chosen.digest(raw):
-        raise UserError(f"{config_file}: the config was edited after `sweeplab best` chose epoch {block['epoch']} "
-                        f"for it (config_sha {sha} no longer matches); delete the '{chosen.CHOSEN_KEY}' block "
-                        "to train the edited config to its full budget")
+        raise UserError(
+            f"{config_file}: the config was edited after `sweeplab best` chose epoch {block['epoch']} "
+            f"for it (config_sha {sha} no longer matches); delete the '{chosen.CHOSEN_KEY}' block "
+            "to train the edited config to its full budget"
+        )
     if block["epoch"] > cfg.epochs:
-        raise UserError(f"{config_file}: {chosen.CHOSEN_KEY}.epoch {block['epoch']} is past the config's "
-                        f"epochs {cfg.epochs}; the epoch no longer matches its config")
+        raise UserError(
+            f"{config_file}: {chosen.CHOSEN_KEY}.epoch {block['epoch']} is past the config's "
+            f"epochs {cfg.epochs}; the epoch no longer matches its config"
+        )
     value = block.get("value")
-    return Chosen(epoch=block["epoch"], metric=str(block.get("metric", "?")),
-                  value=float(value) if isinstance(value, (int, float)) else None,
-                  trial=str(block.get("trial", "?")), sweep=str(block.get("sweep", "?")))
+    return Chosen(
+        epoch=block["epoch"],
+        metric=str(block.get("metric", "?")),
+        value=float(value) if isinstance(value, (int, float)) else None,
+        trial=str(block.get("trial", "?")),
+        sweep=str(block.get("sweep", "?")),
+    )
 
 
-def single_config(target: str, preset: Optional[str], config_file: Optional[str], sets: list[str],
-                  smoke: bool, space: Optional[str] = None) -> tuple[registry.Experiment, Any, Optional[Chosen]]:
+def single_config(
+    target: str,
+    preset: Optional[str],
+    config_file: Optional[str],
+    sets: list[str],
+    smoke: bool,
+    space: Optional[str] = None,
+) -> tuple[registry.Experiment, Any, Optional[Chosen]]:
     """One config for ``sweeplab train``: defaults < space's fixed < preset < --config < smoke < --set;
     with the epoch a sweep chose, where ``--config`` is a file written by ``sweeplab best``."""
     exp, path = spaces.resolve_target(target, space)
@@ -117,7 +141,9 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
         types = spaces.field_types(config_cls)
         for key, value in raw.items():
             if key not in types and key != chosen.CHOSEN_KEY:
-                raise UserError(f"{config_file}: {key}: not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+                raise UserError(
+                    f"{config_file}: {key}: not a field of {config_cls.__name__}; allowed: {', '.join(sorted(types))}"
+                )
             problem = domains.number_problem(value)
             if problem:
                 raise UserError(f"{config_file}: {key}: {problem}")
@@ -132,14 +158,22 @@ def single_config(target: str, preset: Optional[str], config_file: Optional[str]
     picked = _chosen_block(config_file, dict(raw), cfg) if config_file else None
     if picked and (smoke or pins):
         # a changed config no longer has the sweep's figure to reproduce; train it in full
-        print(f"note: --set/--smoke change {config_file}'s config: training it to its full budget, "
-              f"not to the chosen epoch {picked.epoch}")
+        print(
+            f"note: --set/--smoke change {config_file}'s config: training it to its full budget, "
+            f"not to the chosen epoch {picked.epoch}"
+        )
         picked = None
     return exp, cfg, picked
 
 
-def train_one(exp: registry.Experiment, cfg: BaseConfig, out: Path, threads: Optional[int] = None,
-              resume: bool = False, chosen: Optional[Chosen] = None) -> dict[str, Any]:
+def train_one(
+    exp: registry.Experiment,
+    cfg: BaseConfig,
+    out: Path,
+    threads: Optional[int] = None,
+    resume: bool = False,
+    chosen: Optional[Chosen] = None,
+) -> dict[str, Any]:
     """``sweeplab train``: one config, no Ray; history, checkpoints (latest and best epoch),
     config and the best epoch's metrics (its test metrics included) land in ``out``.
 
@@ -155,11 +189,19 @@ def train_one(exp: registry.Experiment, cfg: BaseConfig, out: Path, threads: Opt
     threads = threads or max(1, int(exp.resources.cpu))
     print(f"{exp.id}: {cfg}")
     if chosen:
-        print(f"training to epoch {chosen.epoch} of {cfg.epochs}, the epoch `best` chose "
-              f"(trial {chosen.trial}: {chosen.metric} {chosen.value if chosen.value is not None else '?'})")
+        print(
+            f"training to epoch {chosen.epoch} of {cfg.epochs}, the epoch `best` chose "
+            f"(trial {chosen.trial}: {chosen.metric} {chosen.value if chosen.value is not None else '?'})"
+        )
     try:
-        row = engine.fit(trainable.task, cfg, data, LocalSession(out, cpus=threads, resume=resume),
-                         engine.Monitor(exp.metric, exp.mode), until=chosen.epoch if chosen else None)
+        row = engine.fit(
+            trainable.task,
+            cfg,
+            data,
+            LocalSession(out, cpus=threads, resume=resume),
+            engine.Monitor(exp.metric, exp.mode),
+            until=chosen.epoch if chosen else None,
+        )
     except (MemoryError, RuntimeError) as e:  # torch's allocator says "can't allocate memory" as a RuntimeError
         if not isinstance(e, MemoryError) and "allocate" not in str(e):
             raise
@@ -171,6 +213,8 @@ def train_one(exp: registry.Experiment, cfg: BaseConfig, out: Path, threads: Opt
     if chosen and chosen.value is not None and chosen.metric in row:
         got = float(row[chosen.metric])
         same = round(got, 3) == round(chosen.value, 3)
-        print(f"{chosen.metric} at epoch {row.get('epoch')}: {got:.6g} (the sweep's: {chosen.value:.6g}"
-              f"{'; reproduced' if same else '; NOT reproduced: different hardware, threads or library versions?'})")
+        print(
+            f"{chosen.metric} at epoch {row.get('epoch')}: {got:.6g} (the sweep's: {chosen.value:.6g}"
+            f"{'; reproduced' if same else '; NOT reproduced: different hardware, threads or library versions?'})"
+        )
     return row

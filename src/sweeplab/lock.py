@@ -13,6 +13,7 @@ is refused: the message says what to delete once that driver is known to be dead
 On URI storage (s3://, gs://) an object store has no exclusive create: the lock is written
 and read back (advisory: two drivers starting within the same instant can both pass).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,8 +50,12 @@ class SweepLock:
         self._fd: Optional[int] = None  # the lock file, held with flock while this driver runs
 
     def _owner(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-                "started": dt.datetime.now().isoformat(timespec="seconds")}
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "started": dt.datetime.now().isoformat(timespec="seconds"),
+        }
 
     def create_folder(self) -> None:
         """A new sweep's folder, made atomically where the storage allows it."""
@@ -65,8 +70,9 @@ class SweepLock:
         try:
             os.mkdir(self.uri)
         except FileExistsError:
-            raise UserError(f"{self.uri} already exists (another sweep of that name started just now?); "
-                            "pick another --name") from None
+            raise UserError(
+                f"{self.uri} already exists (another sweep of that name started just now?); pick another --name"
+            ) from None
 
     def refuse_if_held(self) -> None:
         """Before any other check: a sweep another driver holds is refused first (it may
@@ -93,8 +99,9 @@ class SweepLock:
                 os.close(fd)
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):  # a live driver holds it, here or over NFS
                     raise UserError(self._busy(self._read() or {})) from None
-                raise UserError(f"{self.path}: cannot lock it ({e.strerror}); is the storage a file system "
-                                "that supports locks?") from None
+                raise UserError(
+                    f"{self.path}: cannot lock it ({e.strerror}); is the storage a file system that supports locks?"
+                ) from None
             try:  # the file at the path still, not one a releasing driver unlinked after this open
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
@@ -110,9 +117,11 @@ class SweepLock:
                 os.close(fd)  # alive, and holding no lock: a driver of a sweeplab from before locks were held
                 raise UserError(self._busy(held))
             if held:
-                print(f"note: {self.uri}: taking over the lock of pid {held.get('pid')} "
-                      f"({held.get('command', '?')}, since {held.get('started', '?')}), no longer running",
-                      file=sys.stderr)
+                print(
+                    f"note: {self.uri}: taking over the lock of pid {held.get('pid')} "
+                    f"({held.get('command', '?')}, since {held.get('started', '?')}), no longer running",
+                    file=sys.stderr,
+                )
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(owner).encode(), 0)
             os.fsync(fd)
@@ -140,8 +149,10 @@ class SweepLock:
 
     def _busy(self, held: dict[str, Any]) -> str:
         who = f"pid {held.get('pid', '?')} on {held.get('host', '?')}"
-        return (f"{self.uri} is in use by `{held.get('command', '?')}` ({who}, since {held.get('started', '?')}); "
-                f"wait for it to end, or if that driver is dead delete {self.path}")
+        return (
+            f"{self.uri} is in use by `{held.get('command', '?')}` ({who}, since {held.get('started', '?')}); "
+            f"wait for it to end, or if that driver is dead delete {self.path}"
+        )
 
     def release(self) -> None:
         if self.mine is None:

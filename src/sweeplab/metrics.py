@@ -1,5 +1,6 @@
 """Classification metrics on scikit-learn and sequence metrics on sacrebleu and rapidfuzz,
 as flat dicts ready to report."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,9 @@ def classification_metrics(
         for k in top_k:
             kth = min(k, scores.shape[1])
             best = np.argpartition(-scores, kth - 1, axis=1)[:, :kth]
-            out[f"{prefix}top{k}_accuracy"] = float((best == y_true[:, None]).any(axis=1).mean()) if len(y_true) else 0.0
+            out[f"{prefix}top{k}_accuracy"] = (
+                float((best == y_true[:, None]).any(axis=1).mean()) if len(y_true) else 0.0
+            )
     if precision_recall:
         for average in ("macro", "weighted"):
             p, r, _, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
@@ -72,7 +75,8 @@ def classification_metrics(
         rows = np.bincount(y_true, minlength=len(labels))
         hits = np.bincount(y_true[y_true == y_pred], minlength=len(labels))
         out[f"{prefix}per_class_accuracy"] = json.dumps(
-            {name: (float(hits[i] / rows[i]) if rows[i] else None) for i, name in enumerate(class_names)})
+            {name: (float(hits[i] / rows[i]) if rows[i] else None) for i, name in enumerate(class_names)}
+        )
     if confusion:
         out[f"{prefix}confusion_matrix"] = json.dumps(confusion_matrix(y_true, y_pred, labels=labels).tolist())
     return out
@@ -82,16 +86,22 @@ def class_predictions(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, ma
     """A validation split's predictions as the engine reports them at a new best epoch
     (``schema.PREDICTIONS``): analysis recomputes accuracy and macro F1 from resampled rows.
     ``majority``: the training split's most frequent class, the trivial predictor's answer."""
-    return {"kind": "classes", "y_true": np.asarray(y_true).astype(int).tolist(),
-            "y_pred": np.asarray(y_pred).astype(int).tolist(), "n_classes": int(n_classes), "majority": int(majority)}
+    return {
+        "kind": "classes",
+        "y_true": np.asarray(y_true).astype(int).tolist(),
+        "y_pred": np.asarray(y_pred).astype(int).tolist(),
+        "n_classes": int(n_classes),
+        "majority": int(majority),
+    }
 
 
 def majority_class(labels: np.ndarray, n_classes: int) -> int:
     return int(np.bincount(np.asarray(labels).astype(int), minlength=n_classes).argmax()) if len(labels) else 0
 
 
-def sequence_metrics(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], detokenize,
-                     prefix: str = "") -> dict[str, float]:
+def sequence_metrics(
+    hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]], detokenize, prefix: str = ""
+) -> dict[str, float]:
     """Corpus BLEU (sacrebleu, 0-100, on detokenized text with its 13a tokenizer),
     Levenshtein distance over tokens normalised by the longer sequence, and exact match."""
     # force: word-level text is already split into tokens, which 13a leaves as they are

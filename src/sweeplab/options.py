@@ -2,6 +2,7 @@
 runs (``SchedulerSpec``): plain typed values that plan.py resolves, sweep.json records
 (record.py) and resume reads back; and the names of the schedulers and searchers (the
 CLI's choices, what space files may name). Imports neither Ray nor torch."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -87,8 +88,11 @@ class SchedulerSpec:
     @property
     def options(self) -> dict[str, Any]:
         """The settings given, by name (what the scheduler's constructor takes)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name != "name" and getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "name" and getattr(self, f.name) is not None
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """As a space file writes it (and sweep.json stores it): ``{name, **options}``."""

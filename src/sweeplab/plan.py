@@ -1,6 +1,7 @@
 """The sweep plan and its validation: what the user asked for (``SweepOptions``), checked
 and resolved once into a frozen ``SweepPlan`` before Ray starts (resources, scheduler,
 searcher, budgets); every consumer reads the fields it needs from it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,7 @@ from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
 from .schema import absolute, is_remote, is_store_column
 from .trial_plan import Finished, TrialPlan, absolute_trainable, load_user_trainable, trial_resources
-from .options import (LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS, SchedulerSpec,
-                      SweepOptions)
+from .options import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS, SchedulerSpec, SweepOptions
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,13 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
         for key, value in exp.smoke.items():  # every key is a config field (tests/test_registry.py)
             spec.pin(key, value, origin="smoke")
     spec.pin_sets(opts.sets)
-    flags.check(max_epochs=opts.max_epochs, num_samples=opts.num_samples, max_concurrent=opts.max_concurrent,
-                num_cpus=opts.num_cpus, epoch_budget=opts.epoch_budget)
+    flags.check(
+        max_epochs=opts.max_epochs,
+        num_samples=opts.num_samples,
+        max_concurrent=opts.max_concurrent,
+        num_cpus=opts.num_cpus,
+        epoch_budget=opts.epoch_budget,
+    )
     if opts.max_epochs is not None:
         spec.set_epochs(opts.max_epochs)
     spec.check_configs()
@@ -168,16 +173,24 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     plan = None
     if exp:
         plan = TrialPlan(
-            module=exp.module, metric=metric, mode=mode, cpus=float(res["cpu"]), gpus=float(res["gpu"]),
-            workers=int(res["workers"]), train_storage=store.join(storage, name, "train"),
-            faults=injected, driver_pgid=os.getpgrp(),
+            module=exp.module,
+            metric=metric,
+            mode=mode,
+            cpus=float(res["cpu"]),
+            gpus=float(res["gpu"]),
+            workers=int(res["workers"]),
+            train_storage=store.join(storage, name, "train"),
+            faults=injected,
+            driver_pgid=os.getpgrp(),
         )
         if plan.workers > 1 and scheduler.name == "pbt":
             raise UserError("--scheduler pbt needs checkpoints in Tune; use it with --workers-per-trial 1")
         if plan.workers > 1 and scheduler.name == "promotion":
             # a paused trial would leave its TorchTrainer's controller and workers behind
-            print("note: --workers-per-trial > 1: trials cannot pause, so the promotion scheduler becomes "
-                  "asha (same rungs; a trial below the cutoff stops)")
+            print(
+                "note: --workers-per-trial > 1: trials cannot pause, so the promotion scheduler becomes "
+                "asha (same rungs; a trial below the cutoff stops)"
+            )
             scheduler = dataclasses.replace(scheduler, name="asha")
     if plan and check_fit:
         _check_local_fit(plan, opts, gpu_default)
@@ -195,13 +208,29 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
     code = known.code_digest(opts.trainable)
     prior, measured = _prior(opts, spec, search, metric, mode, code) if fresh and check_fit else ((), ())
     return SweepPlan(
-        spec=spec, trial_plan=plan, user_trainable=opts.trainable, metric=metric, mode=mode, search=search,
-        scheduler=scheduler, num_samples=num_samples, time_budget=time_budget,
-        max_concurrent=opts.max_concurrent, seed=opts.seed, storage=storage, name=name,
-        options=opts, resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]),
-                                                   workers=int(res["workers"])),
-        search_budget=search_budget, epochs_to_spend=to_spend, gpu_default=gpu_default, secrets=secret_values,
-        faults=injected, prior=prior, known=measured, code=code,
+        spec=spec,
+        trial_plan=plan,
+        user_trainable=opts.trainable,
+        metric=metric,
+        mode=mode,
+        search=search,
+        scheduler=scheduler,
+        num_samples=num_samples,
+        time_budget=time_budget,
+        max_concurrent=opts.max_concurrent,
+        seed=opts.seed,
+        storage=storage,
+        name=name,
+        options=opts,
+        resources=registry.Resources(cpu=float(res["cpu"]), gpu=float(res["gpu"]), workers=int(res["workers"])),
+        search_budget=search_budget,
+        epochs_to_spend=to_spend,
+        gpu_default=gpu_default,
+        secrets=secret_values,
+        faults=injected,
+        prior=prior,
+        known=measured,
+        code=code,
     )
 
 
@@ -213,8 +242,10 @@ def _prior(opts: SweepOptions, spec: spaces.Spec, search: str, metric: str, mode
     if not opts.warm_start:
         return (), ()
     if search != "rung_tpe":
-        raise UserError(f"--warm-start: only the rung_tpe search learns from earlier sweeps (this sweep's search: "
-                        f"{search}; add --search rung_tpe)")
+        raise UserError(
+            f"--warm-start: only the rung_tpe search learns from earlier sweeps (this sweep's search: "
+            f"{search}; add --search rung_tpe)"
+        )
     from . import known
     from .search import warm
 
@@ -233,27 +264,33 @@ def _refuse_taken(uri: str, experiment: str | None, trainable: str | None) -> No
         except (OSError, ValueError):
             theirs = record.SweepRecord()
         if (theirs.experiment, theirs.user_trainable) != (experiment, trainable):
-            what = f"experiment {theirs.experiment}" if theirs.experiment else f"trainable {theirs.user_trainable or '?'}"
-            raise UserError(f"{uri} holds another sweep ({what}, from {theirs.space_file or '?'}); "
-                            "pick another --name")
+            what = (
+                f"experiment {theirs.experiment}" if theirs.experiment else f"trainable {theirs.user_trainable or '?'}"
+            )
+            raise UserError(f"{uri} holds another sweep ({what}, from {theirs.space_file or '?'}); pick another --name")
     elif not is_remote(uri) and os.path.isdir(uri) and os.listdir(uri):
         held = sorted(os.listdir(uri))
-        raise UserError(f"{uri} already exists and is not a sweeplab sweep (it holds {', '.join(held[:3])}"
-                        f"{', ...' if len(held) > 3 else ''}); pick another --name or --storage")
+        raise UserError(
+            f"{uri} already exists and is not a sweeplab sweep (it holds {', '.join(held[:3])}"
+            f"{', ...' if len(held) > 3 else ''}); pick another --name or --storage"
+        )
     elif not is_remote(uri) and not os.path.isdir(uri):
         raise UserError(f"{uri} already exists and is a file; pick another --name or --storage")
     raise UserError(f"{uri} already exists; resume it with `sweeplab resume` or pick another --name")
 
 
-def _metric_mode(spec: spaces.Spec, exp: Optional[registry.Experiment],
-                 path: Path) -> tuple[str, Literal["min", "max"]]:
+def _metric_mode(
+    spec: spaces.Spec, exp: Optional[registry.Experiment], path: Path
+) -> tuple[str, Literal["min", "max"]]:
     """The space's metric wins; the registry's fills in. Set once, in TuneConfig."""
     metric = spec.metric or (exp.metric if exp else None)
     if metric is None:
         raise UserError(f"{path}: metric: a user trainable's space must name metric {{name, goal}}")
     if is_store_column(metric):
-        raise UserError(f"{path}: metric: '{metric}' is a name the results store keeps for its own column; "
-                        "report the metric under another name")
+        raise UserError(
+            f"{path}: metric: '{metric}' is a name the results store keeps for its own column; "
+            "report the metric under another name"
+        )
     mode = spec.mode or (exp.mode if exp and metric == exp.metric else None)
     if mode is None:
         raise UserError(f"{path}: metric: give {{name: {metric}, goal: minimize|maximize}}")
@@ -300,10 +337,12 @@ def _say_if_presets_fill(spec: spaces.Spec, budget: Optional[int], num_samples: 
     if budget - need >= 3 * trial:
         return
     enough = epochs(pairs)[1] + 3 * trial  # every preset, then 3 trials' epochs
-    print(f"note: the budget of {budget} epochs leaves the search {max(0, budget - need)} after the {n} preset(s), "
-          f"which run first and in full ({need} epochs): under 3 trials' worth, so little or nothing searched will "
-          f"run; --num-samples {-(-enough // trial)} (or --epoch-budget {enough}) runs every preset and leaves the "
-          "search 3 trials' epochs")
+    print(
+        f"note: the budget of {budget} epochs leaves the search {max(0, budget - need)} after the {n} preset(s), "
+        f"which run first and in full ({need} epochs): under 3 trials' worth, so little or nothing searched will "
+        f"run; --num-samples {-(-enough // trial)} (or --epoch-budget {enough}) runs every preset and leaves the "
+        "search 3 trials' epochs"
+    )
 
 
 def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, trainable: Optional[str]) -> None:
@@ -316,23 +355,32 @@ def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, tra
     if scheduler.name == "fifo" and search != "rung_tpe":
         return
     users = "rung_tpe search" if scheduler.name == "fifo" else f"{scheduler.name} scheduler"
-    raise UserError(f"{spec.source}: no 'epochs' parameter, so sweeplab cannot tell how many epochs "
-                    f"{(trainable or 'the trainable').rsplit(':', 1)[-1]} reports, and the {users} counts in them: pass --max-epochs N "
-                    "(the most epochs a trial reports; config['epochs'] is N), or add `epochs: {value: N}` under "
-                    "parameters (or run it with --scheduler fifo --search random)")
+    raise UserError(
+        f"{spec.source}: no 'epochs' parameter, so sweeplab cannot tell how many epochs "
+        f"{(trainable or 'the trainable').rsplit(':', 1)[-1]} reports, and the {users} counts in them: pass --max-epochs N "
+        "(the most epochs a trial reports; config['epochs'] is N), or add `epochs: {value: N}` under "
+        "parameters (or run it with --scheduler fifo --search random)"
+    )
 
 
-def _resources(exp: Optional[registry.Experiment], spec: spaces.Spec,
-               opts: SweepOptions) -> tuple[dict[str, Any], bool]:
+def _resources(
+    exp: Optional[registry.Experiment], spec: spaces.Spec, opts: SweepOptions
+) -> tuple[dict[str, Any], bool]:
     """Registry < space file < flags; and whether the GPU share is the registry's default."""
     res = {**dataclasses.asdict(exp.resources if exp else registry.Resources()), **spec.resources}
     origin = {key: f"{spec.source}: resources.{key}" for key in spec.resources}
-    for key, flag, name in (("cpu", opts.cpus_per_trial, "--cpus-per-trial"), ("gpu", opts.gpus_per_trial, "--gpus-per-trial"),
-                            ("workers", opts.workers_per_trial, "--workers-per-trial")):
+    for key, flag, name in (
+        ("cpu", opts.cpus_per_trial, "--cpus-per-trial"),
+        ("gpu", opts.gpus_per_trial, "--gpus-per-trial"),
+        ("workers", opts.workers_per_trial, "--workers-per-trial"),
+    ):
         if flag is not None:
             res[key], origin[key] = flag, name
-    for key, bad, need in (("cpu", res["cpu"] <= 0, "> 0 (CPUs a trial holds)"), ("gpu", res["gpu"] < 0, ">= 0"),
-                           ("workers", int(res["workers"]) < 1, ">= 1")):
+    for key, bad, need in (
+        ("cpu", res["cpu"] <= 0, "> 0 (CPUs a trial holds)"),
+        ("gpu", res["gpu"] < 0, ">= 0"),
+        ("workers", int(res["workers"]) < 1, ">= 1"),
+    ):
         if bad:
             raise UserError(f"{origin.get(key, f'resources.{key}')} {res[key]:g}: must be {need}")
     return res, opts.gpus_per_trial is None and "gpu" not in spec.resources
@@ -349,9 +397,11 @@ def _check_local_fit(plan: TrialPlan, opts: SweepOptions, gpu_default: bool) -> 
     need_cpu = plan.cpus * plan.workers + (trial_resources(plan)["cpu"] if plan.workers > 1 else 0)
     need_gpu = plan.gpus * plan.workers
     if need_cpu > cpus + 1e-9:
-        raise UserError(f"a trial needs {need_cpu:g} CPUs ({plan.workers} worker(s) x {plan.cpus:g}"
-                        f"{' + 0.1 for its driver' if plan.workers > 1 else ''}); this machine has {cpus}: "
-                        f"lower --cpus-per-trial or --workers-per-trial")
+        raise UserError(
+            f"a trial needs {need_cpu:g} CPUs ({plan.workers} worker(s) x {plan.cpus:g}"
+            f"{' + 0.1 for its driver' if plan.workers > 1 else ''}); this machine has {cpus}: "
+            f"lower --cpus-per-trial or --workers-per-trial"
+        )
     if need_gpu > torch.cuda.device_count() and not gpu_default:  # a default share just falls to CPU
         raise UserError(f"a trial needs {need_gpu:g} GPU(s); this machine has {torch.cuda.device_count()}")
 
@@ -380,8 +430,9 @@ def shared_data(prep: SweepPlan) -> Any:
 # ------------------------------------------------------------------ budget and concurrency
 
 
-def _budgets(search: str, scheduler: str, epoch_budget: Optional[int], num_samples: int,
-             max_epochs: Optional[int]) -> tuple[Optional[int], Optional[int]]:
+def _budgets(
+    search: str, scheduler: str, epoch_budget: Optional[int], num_samples: int, max_epochs: Optional[int]
+) -> tuple[Optional[int], Optional[int]]:
     """(the searcher's budget, the epochs the sweep ends at). Where trials are cut part-way
     and a model proposes configs (the default) the searcher's budget is --epoch-budget, else
     num_samples full-length trials: cuts then buy more configs, not a shorter sweep, and the

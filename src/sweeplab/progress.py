@@ -6,6 +6,7 @@ every ``PLAIN_EVERY`` seconds otherwise, and one line per trial as it ends. It r
 results store's rows (the recorder the store callback feeds), so it shows what the store
 holds, never a second bookkeeping of Tune's events.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,19 @@ import sys
 import time
 from typing import Any, Callable, Optional, TextIO
 
-from .schema import (BEST_ITERATION, ENDED, ERROR, ITERATIONS, MEASURED_IN, PRESET, STATUS, STOPPED_AT_RUNG, Status,
-                     best_column, epochs_trained)
+from .schema import (
+    BEST_ITERATION,
+    ENDED,
+    ERROR,
+    ITERATIONS,
+    MEASURED_IN,
+    PRESET,
+    STATUS,
+    STOPPED_AT_RUNG,
+    Status,
+    best_column,
+    epochs_trained,
+)
 
 PLAIN_EVERY = 30.0  # seconds between status lines when the output is not a terminal
 REDRAW_EVERY = 0.5  # seconds between redraws on a terminal
@@ -29,9 +41,16 @@ def clock_text(seconds: float) -> str:
 class Progress:
     """What the display says, from the store's rows; ``lines`` returns what to print now."""
 
-    def __init__(self, metric: str, mode: str, total: Optional[int] = None, epoch_budget: Optional[int] = None,
-                 time_budget: Optional[float] = None, clock: Callable[[], float] = time.monotonic,
-                 max_t: Optional[int] = None):
+    def __init__(
+        self,
+        metric: str,
+        mode: str,
+        total: Optional[int] = None,
+        epoch_budget: Optional[int] = None,
+        time_budget: Optional[float] = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_t: Optional[int] = None,
+    ):
         self.metric, self.mode = metric, mode
         self.total, self.epoch_budget, self.time_budget = total, epoch_budget, time_budget
         self.max_t = max_t  # a trial's epochs: what a running trial may still train
@@ -67,8 +86,11 @@ class Progress:
         value = row.get(best_column(self.metric))
         at = row.get(BEST_ITERATION)
         at = int(at) if isinstance(at, (int, float)) and math.isfinite(at) else "?"
-        score = (f"{self.metric} {value:.4g} (epoch {at})"
-                 if isinstance(value, (int, float)) and math.isfinite(value) else f"no {self.metric}")
+        score = (
+            f"{self.metric} {value:.4g} (epoch {at})"
+            if isinstance(value, (int, float)) and math.isfinite(value)
+            else f"no {self.metric}"
+        )
         reached, trained = int(row.get(ITERATIONS, 0) or 0), epochs_trained(row)
         epochs = f"{reached} epoch{'s' if reached != 1 else ''}"
         if trained > reached:  # restarted or restored from an older checkpoint: the repeats cost time too
@@ -99,8 +121,11 @@ class Progress:
         parts = [f"{ended}{of} trials ended"] + [f"{n} {k}" for k, n in counts.items() if n and k != "finished"]
         spent = sum(epochs_trained(row) for row in rows.values())
         if self.epoch_budget:  # trials running when the budget is reached finish their epochs: it can be passed
-            parts.append(f"{spent} of {self.epoch_budget} epochs" if spent <= self.epoch_budget
-                         else f"{spent} epochs (budget {self.epoch_budget}: the last trials finish)")
+            parts.append(
+                f"{spent} of {self.epoch_budget} epochs"
+                if spent <= self.epoch_budget
+                else f"{spent} epochs (budget {self.epoch_budget}: the last trials finish)"
+            )
         elapsed = self.clock() - self.start
         line = ", ".join(parts) + f" | {clock_text(elapsed)} elapsed"
         left = self.left(elapsed, ended, spent, self._running_left(rows))
@@ -165,8 +190,14 @@ class Ticker:
     GAN's digit classifier, tokenising reviews, decoding clips): ``  WHAT DONE of TOTAL, S s``.
     Call it with how much is done; quick steps print nothing."""
 
-    def __init__(self, what: str, total: int, every: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 stream: Optional[TextIO] = None):
+    def __init__(
+        self,
+        what: str,
+        total: int,
+        every: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        stream: Optional[TextIO] = None,
+    ):
         self.what, self.total, self.every, self.clock, self.stream = what, total, every, clock, stream
         self.start = self.last = clock()
 
@@ -174,5 +205,8 @@ class Ticker:
         now = self.clock()
         if now - self.last >= self.every:
             self.last = now
-            print(f"  {self.what} {done} of {self.total}, {now - self.start:.0f} s", file=self.stream or sys.stdout,
-                  flush=True)
+            print(
+                f"  {self.what} {done} of {self.total}, {now - self.start:.0f} s",
+                file=self.stream or sys.stdout,
+                flush=True,
+            )

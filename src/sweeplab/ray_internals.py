@@ -3,6 +3,7 @@ one module: Ray offers no public way to do these things. tests/test_ray_internal
 each name against the installed Ray, so an upgrade that moves one breaks a test, not a sweep.
 
 Imported where Ray already is (the driver, a trial); it imports Ray itself."""
+
 from __future__ import annotations
 
 import os
@@ -113,5 +114,4 @@ class KeyedWandbLoggerCallback(WandbLoggerCallback):
             remote = ray.remote(num_cpus=0, **placement, max_restarts=-1, max_task_retries=-1)(KeyedLoggingActor)
             self._remote_logger_class = remote  # type: ignore[assignment]  # Ray declares it None, then sets an actor class
         key = os.environ.get("WANDB_API_KEY")
-        super()._start_logging_actor(trial, exclude_results, **({"api_key": key} if key else {}),
-                                     **wandb_init_kwargs)
+        super()._start_logging_actor(trial, exclude_results, **({"api_key": key} if key else {}), **wandb_init_kwargs)

@@ -4,6 +4,7 @@ shipped space files) and ``analyze``, ``suggest``, ``best``, ``report`` and ``da
 parses and calls them. What they print from is imported inside each, so ``list`` and
 ``show`` start without torch or Ray.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def show_command(args: argparse.Namespace) -> int:
         text, raw = spaces.read(path)
         if raw.get("experiment") != exp.id:
             continue
-        print(f"\n  space {name} ({path.name}): method {raw.get('method', 'random')}, "
-              f"scheduler {raw.get('scheduler', 'promotion')}, num_samples {raw.get('num_samples', '-')}")
+        print(
+            f"\n  space {name} ({path.name}): method {raw.get('method', 'random')}, "
+            f"scheduler {raw.get('scheduler', 'promotion')}, num_samples {raw.get('num_samples', '-')}"
+        )
         for key, body in (raw.get("parameters") or {}).items():
             print(f"    {key}: {body}")
         for key, value in (raw.get("fixed") or {}).items():
@@ -106,7 +109,9 @@ def best_command(args: argparse.Namespace) -> int:
     if args.pareto:
         metrics = [m.strip() for m in args.pareto.split(",") if m.strip()]
         if len(metrics) < 2:
-            raise UserError(f"--pareto {args.pareto!r}: name two or more metrics, comma-separated (val_accuracy,epoch_seconds)")
+            raise UserError(
+                f"--pareto {args.pareto!r}: name two or more metrics, comma-separated (val_accuracy,epoch_seconds)"
+            )
         front = select.pareto(sweep, metrics)
         print(f"non-dominated trials on {', '.join(metrics)}:")
         for trial_id, row in front.iterrows():
@@ -131,7 +136,9 @@ def report_command(args: argparse.Namespace) -> int:
     if args.out:
         _check_folder(args.out, "--out")
     sweeps = _load(args)
-    folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and not is_remote(sweeps[0].uri) else "report")) / ("report" if not args.out and len(sweeps) == 1 else "")
+    folder = Path(args.out or (sweeps[0].uri if len(sweeps) == 1 and not is_remote(sweeps[0].uri) else "report")) / (
+        "report" if not args.out and len(sweeps) == 1 else ""
+    )
     md, page, commands = report.write_report(sweeps, folder, args.lang, args.baseline)
     print(f"report: {md}\n        {page}")
     for command in commands:

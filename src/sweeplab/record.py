@@ -6,6 +6,7 @@ the dashboard read it through ``read``.
 Another sweeplab's file reads too: a key this version does not know is kept (and written
 back by ``update``) and named in a note; a key it lacks takes its default. A value of the
 wrong JSON type is a damaged file: one line naming the file and the key."""
+
 from __future__ import annotations
 
 import collections.abc
@@ -240,8 +241,11 @@ def read(sweep_uri: str) -> SweepRecord:
     if extra and uri not in _NOTED:
         _NOTED.add(uri)
         newer = f" (record version {rec.version}, this sweeplab reads {VERSION})" if rec.version > VERSION else ""
-        print(f"note: {uri}: written by another sweeplab{newer}; keys this version does not read, kept as "
-              f"they are: {', '.join(extra)}", file=sys.stderr)
+        print(
+            f"note: {uri}: written by another sweeplab{newer}; keys this version does not read, kept as "
+            f"they are: {', '.join(extra)}",
+            file=sys.stderr,
+        )
     return rec
 
 

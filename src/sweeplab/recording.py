@@ -3,6 +3,7 @@
 pruner, sweeplab's progress display, the epoch budget, and the reliability tests' driver
 kill. This module imports Ray: tuning.py imports it only as a sweep starts (sweep.json is
 record.py's)."""
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,10 @@ class StoreCallback(Callback):
             self.reconciled = True
             lost = self.recorder.reconcile({t.trial_id for t in trials})
             if lost:
-                print(f"note: {len(lost)} trial(s) started after Ray's last saved experiment state and died "
-                      f"with the driver ({', '.join(lost)}); the searcher suggests them again")
+                print(
+                    f"note: {len(lost)} trial(s) started after Ray's last saved experiment state and died "
+                    f"with the driver ({', '.join(lost)}); the searcher suggests them again"
+                )
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.recorder.started(trial.trial_id, trial.config)
@@ -67,9 +70,11 @@ class StoreCallback(Callback):
     def on_experiment_end(self, trials, **info):
         dropped = self.recorder.close({t.trial_id: t.status for t in trials})
         if dropped:
-            print(f"note: {len(dropped)} trial(s) finished after Ray's last saved experiment state "
-                  f"({', '.join(dropped)}); their searcher suggestions ran again under other ids, which "
-                  "the results show in their place")
+            print(
+                f"note: {len(dropped)} trial(s) finished after Ray's last saved experiment state "
+                f"({', '.join(dropped)}); their searcher suggestions ran again under other ids, which "
+                "the results show in their place"
+            )
 
 
 _TB_SKIPPED = {"config", "pid", "timestamp", "time_total_s", "training_iteration"}
@@ -115,12 +120,16 @@ class TensorBoardCallback(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         step = result.get("timesteps_total") or result.get("training_iteration") or 0
         flat = flatten_dict({k: v for k, v in result.items() if k not in _TB_SKIPPED}, delimiter="/")
-        scalars = {f"ray/tune/{k}": float(v) for k, v in flat.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+        scalars = {
+            f"ray/tune/{k}": float(v)
+            for k, v in flat.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        }
         now = time.time()
         f = self._file(trial)
-        f.write(b"".join(_framed(Event(wall_time=now, step=int(step), summary=scalar(k, v)))
-                         for k, v in scalars.items()))
+        f.write(
+            b"".join(_framed(Event(wall_time=now, step=int(step), summary=scalar(k, v))) for k, v in scalars.items())
+        )
         f.flush()
         self.last[trial.trial_id] = scalars
 
@@ -129,7 +138,9 @@ class TensorBoardCallback(Callback):
         metrics = self.last.pop(trial.trial_id, None)
         if f is None:
             return
-        params = {k: v for k, v in trial.config.items() if k in self.searched and isinstance(v, (str, bool, int, float))}
+        params = {
+            k: v for k, v in trial.config.items() if k in self.searched and isinstance(v, (str, bool, int, float))
+        }
         if params and metrics:
             f.write(b"".join(_framed(Event(wall_time=time.time(), summary=s)) for s in hparams(params, metrics)))
         f.close()
@@ -168,9 +179,9 @@ class CheckpointPruner(Callback):
                 ckpts = self.kept[trial_id]
                 paths = [c.path for c in ckpts]
                 if safe in paths:
-                    for old in ckpts[:paths.index(safe)]:
+                    for old in ckpts[: paths.index(safe)]:
                         _delete(old)
-                    self.kept[trial_id] = ckpts[paths.index(safe):]
+                    self.kept[trial_id] = ckpts[paths.index(safe) :]
         return None
 
     def on_experiment_end(self, trials, **info):
@@ -276,8 +287,10 @@ class EpochBudget(Stopper):
         reached = self.total() >= self.budget
         if reached and not self.announced:
             self.announced = True
-            print(f"note: --epoch-budget {self.budget}: the trials have reported {self.total()} epochs; "
-                  "stopping the sweep")
+            print(
+                f"note: --epoch-budget {self.budget}: the trials have reported {self.total()} epochs; "
+                "stopping the sweep"
+            )
         return reached
 
 
@@ -323,11 +336,17 @@ def _process_death(text: str) -> Optional[str]:
     """Ray's account of a trial whose worker process died (two tracebacks ending in 'connection
     error code 2'), said as what it most likely was; None for an error the trainable raised."""
     if "OutOfMemoryError" in text:
-        return ("OutOfMemory: Ray's memory monitor killed the trial's worker: the node ran low on memory "
-                "(a smaller model or batch, or fewer trials at once: --max-concurrent)")
-    if any(sign in text for sign in ("ActorDiedError", "connection error code", "died unexpectedly",
-                                     "worker process has died")):
-        return ("WorkerDied: the trial's worker process was killed without an error of its own; the usual cause is "
-                "the kernel's OOM killer (out of memory: a smaller model or batch, or fewer trials at once: "
-                "--max-concurrent), else a crash in native code or a kill from outside")
+        return (
+            "OutOfMemory: Ray's memory monitor killed the trial's worker: the node ran low on memory "
+            "(a smaller model or batch, or fewer trials at once: --max-concurrent)"
+        )
+    if any(
+        sign in text
+        for sign in ("ActorDiedError", "connection error code", "died unexpectedly", "worker process has died")
+    ):
+        return (
+            "WorkerDied: the trial's worker process was killed without an error of its own; the usual cause is "
+            "the kernel's OOM killer (out of memory: a smaller model or batch, or fewer trials at once: "
+            "--max-concurrent), else a crash in native code or a kill from outside"
+        )
     return None

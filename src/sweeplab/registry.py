@@ -1,5 +1,6 @@
 """The one table of experiments. Entries name code by dotted path, so listing them
 imports nothing heavier than this module (no torch, no transformers)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -107,7 +108,13 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_macro_f1",
             mode="max",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
-            metrics=("val_accuracy", "val_weighted_f1", "val_loss", *(f"val_recall_{c}" for c in "NSVFQ"), "train_loss"),
+            metrics=(
+                "val_accuracy",
+                "val_weighted_f1",
+                "val_loss",
+                *(f"val_recall_{c}" for c in "NSVFQ"),
+                "train_loss",
+            ),
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
             label=lambda c: str(c.get("cell", "gru")).upper(),
             table=("hidden_dim", "n_layers", "bidirectional", "lr"),
@@ -124,8 +131,15 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_accuracy",
             mode="max",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
-            metrics=("val_macro_f1", "val_weighted_f1", "val_loss", "val_recall_neg", "val_recall_pos",
-                     "train_accuracy", "train_loss"),
+            metrics=(
+                "val_macro_f1",
+                "val_weighted_f1",
+                "val_loss",
+                "val_recall_neg",
+                "val_recall_pos",
+                "train_accuracy",
+                "train_loss",
+            ),
             smoke={"epochs": 2, "synthetic_size": 300, "max_rows": 300},
             label=lambda c: "BiLSTM" if c.get("bidirectional") else "LSTM",
             table=("embedding_dim", "units", "dropout", "recurrent_dropout", "lr"),
@@ -142,8 +156,16 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="frechet_distance",  # not "recognisable": a collapsed generator maximises that (issue 16)
             mode="min",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
-            metrics=("recognisable", "recognisable_capped", "class_entropy", "top_class_share", "d_accuracy_real",
-                     "d_accuracy_fake", "train_g_loss", "train_d_loss"),
+            metrics=(
+                "recognisable",
+                "recognisable_capped",
+                "class_entropy",
+                "top_class_share",
+                "d_accuracy_real",
+                "d_accuracy_fake",
+                "train_g_loss",
+                "train_d_loss",
+            ),
             smoke={"epochs": 2, "report_every": 5, "synthetic_size": 500, "max_rows": 500, "classifier_steps": 30},
             label=lambda c: "GAN",
             table=("hidden", "latent_dim", "lr_g", "lr_d", "batch_size"),
@@ -160,8 +182,18 @@ EXPERIMENTS: dict[str, Experiment] = {
             mode="max",
             resources=Resources(cpu=1, gpu=0.25),  # where there are GPUs: four trials share one
             metrics=("val_perplexity", "val_edit_distance", "val_exact_match", "val_loss", "train_loss"),
-            smoke={"epochs": 2, "train_size": 200, "val_size": 50, "test_size": 50, "max_rows": 300, "eval_examples": 50},
-            label=lambda c: f"{str(c.get('cell', 'lstm')).upper()}" + ("" if c.get("attention", "none") == "none" else f" + {c['attention']} attention"),
+            smoke={
+                "epochs": 2,
+                "train_size": 200,
+                "val_size": 50,
+                "test_size": 50,
+                "max_rows": 300,
+                "eval_examples": 50,
+            },
+            label=lambda c: (
+                f"{str(c.get('cell', 'lstm')).upper()}"
+                + ("" if c.get("attention", "none") == "none" else f" + {c['attention']} attention")
+            ),
             table=("attention", "hidden_size", "layers", "teacher_forcing", "lr"),
             table_metrics=("val_bleu", "val_perplexity", "val_edit_distance"),
             capacity=("hidden_size", "layers"),
@@ -175,11 +207,30 @@ EXPERIMENTS: dict[str, Experiment] = {
             metric="val_accuracy",
             mode="max",
             resources=Resources(cpu=1, gpu=1),  # one GPU a trial (base model, bf16); none there: CPU
-            metrics=("val_top5_accuracy", "val_macro_f1", "val_weighted_f1", "val_macro_precision", "val_macro_recall",
-                     "val_weighted_precision", "val_weighted_recall", "val_loss", "train_accuracy", "train_loss"),
-            smoke={"epochs": 2, "model_size": "tiny", "num_frames": 4, "image_size": 32, "synthetic_size": 40,
-                   "synthetic_classes": 4, "max_rows": 40},
-            label=lambda c: "VideoMAE" + ("" if c.get("pretrained") else f"-{c.get('model_size', 'base')} (random init)"),
+            metrics=(
+                "val_top5_accuracy",
+                "val_macro_f1",
+                "val_weighted_f1",
+                "val_macro_precision",
+                "val_macro_recall",
+                "val_weighted_precision",
+                "val_weighted_recall",
+                "val_loss",
+                "train_accuracy",
+                "train_loss",
+            ),
+            smoke={
+                "epochs": 2,
+                "model_size": "tiny",
+                "num_frames": 4,
+                "image_size": 32,
+                "synthetic_size": 40,
+                "synthetic_classes": 4,
+                "max_rows": 40,
+            },
+            label=lambda c: (
+                "VideoMAE" + ("" if c.get("pretrained") else f"-{c.get('model_size', 'base')} (random init)")
+            ),
             table=("lr", "batch_size", "weight_decay", "label_smoothing", "epochs"),
             table_metrics=("val_accuracy", "val_top5_accuracy", "val_macro_f1"),
             trivial="majority",
@@ -194,8 +245,12 @@ def table_declaration(experiment_id: Optional[str]) -> Optional[dict[str, Any]]:
     exp = EXPERIMENTS.get(experiment_id or "")
     if exp is None:
         return None
-    return {"table": list(exp.table), "table_metrics": list(exp.table_metrics), "capacity": list(exp.capacity),
-            "trivial": exp.trivial}
+    return {
+        "table": list(exp.table),
+        "table_metrics": list(exp.table_metrics),
+        "capacity": list(exp.capacity),
+        "trivial": exp.trivial,
+    }
 
 
 def as_recorded(exp: Experiment, declaration: Any) -> Experiment:
@@ -203,20 +258,23 @@ def as_recorded(exp: Experiment, declaration: Any) -> Experiment:
     reads as it ran after the registry changed; a sweep that recorded none: ``exp``."""
     if not isinstance(declaration, dict):
         return exp
+
     def listed(key: str, own: tuple[str, ...]) -> tuple[str, ...]:
         value = declaration.get(key)
         return tuple(str(v) for v in value) if isinstance(value, list) else own
 
     trivial = declaration.get("trivial") if declaration.get("trivial") in ("majority", "zero", None) else exp.trivial
-    return dataclasses.replace(exp, table=listed("table", exp.table),
-                               table_metrics=listed("table_metrics", exp.table_metrics),
-                               capacity=listed("capacity", exp.capacity), trivial=trivial)
+    return dataclasses.replace(
+        exp,
+        table=listed("table", exp.table),
+        table_metrics=listed("table_metrics", exp.table_metrics),
+        capacity=listed("capacity", exp.capacity),
+        trivial=trivial,
+    )
 
 
 def get(experiment_id: str) -> Experiment:
     try:
         return EXPERIMENTS[experiment_id]
     except KeyError:
-        raise UserError(
-            f"unknown experiment '{experiment_id}'; known: {', '.join(sorted(EXPERIMENTS))}"
-        ) from None
+        raise UserError(f"unknown experiment '{experiment_id}'; known: {', '.join(sorted(EXPERIMENTS))}") from None

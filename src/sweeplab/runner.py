@@ -5,6 +5,7 @@ local_training.py.)
 ``make_trainable`` is the Ray Tune function trainable for every registered model
 (trial_plan.py holds what it is given, and loads a user's own ``--trainable``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -90,8 +91,11 @@ def placement(gpu_ids: list) -> dict[str, Any]:
     the placement and how many trials ran at once."""
     import ray
 
-    return {NODE_ID: ray.get_runtime_context().get_node_id(), "gpu_ids": ",".join(str(g) for g in gpu_ids),
-            "started_at": time.time()}
+    return {
+        NODE_ID: ray.get_runtime_context().get_node_id(),
+        "gpu_ids": ",".join(str(g) for g in gpu_ids),
+        "started_at": time.time(),
+    }
 
 
 class TrainWorkerSession(engine.Session):
@@ -158,10 +162,15 @@ def _fit_distributed(cfg: BaseConfig, plan: TrialPlan, data: Any) -> None:
     trainer = TorchTrainer(
         _worker_loop,
         # one object-store copy a trial, read zero-copy by every worker on the node
-        train_loop_config={"cfg": cfg.to_dict(), "plan": plan, "data": ray.put(data),
-                           # rank 0 keeps its files beside the Train run's own, where storage is a folder
-                           "artifacts": None if not plan.train_storage or is_remote(plan.train_storage)
-                           else os.path.join(plan.train_storage, f"train-{trial_id}", "artifacts")},
+        train_loop_config={
+            "cfg": cfg.to_dict(),
+            "plan": plan,
+            "data": ray.put(data),
+            # rank 0 keeps its files beside the Train run's own, where storage is a folder
+            "artifacts": None
+            if not plan.train_storage or is_remote(plan.train_storage)
+            else os.path.join(plan.train_storage, f"train-{trial_id}", "artifacts"),
+        },
         scaling_config=ScalingConfig(
             num_workers=plan.workers,
             use_gpu=plan.gpus > 0,
@@ -239,6 +248,7 @@ def checked_reports(fn: Callable, metric: str) -> Callable:
     must be there, a number (NaN and inf are numbers: recorded, never chosen). A bad report
     fails that trial with one line naming the value; Tune's driver would fail the whole sweep
     on it (its schedulers and searchers compare the values)."""
+
     def check(metrics: Any) -> None:
         if not isinstance(metrics, dict):
             raise BadReport(f"reported {type(metrics).__name__} {_short(metrics)}, not a dict of metrics")

@@ -1,6 +1,7 @@
 """Names the engine, the results store and analysis agree on (no heavy imports): the
 store's column names, metric-name helpers, a trial's :class:`Status`, a trial's failure as
 columns, and whether a storage location is a URI."""
+
 from __future__ import annotations
 
 import enum
@@ -51,12 +52,23 @@ NODE_ID = "node_id"  # the Ray node a trial ran on (in its first row)
 ALREADY_DONE = "already_done"
 
 # Tune's bookkeeping fields in a result that say nothing about the model: never stored
-TUNE_BOOKKEEPING = frozenset({
-    ALREADY_DONE,
-    "config", "done", TRIAL_ID, "date", "checkpoint_dir_name",
-    "should_checkpoint", "time_since_restore", "iterations_since_restore", "timesteps_total",
-    "episodes_total", "timesteps_since_restore", "experiment_tag",
-})
+TUNE_BOOKKEEPING = frozenset(
+    {
+        ALREADY_DONE,
+        "config",
+        "done",
+        TRIAL_ID,
+        "date",
+        "checkpoint_dir_name",
+        "should_checkpoint",
+        "time_since_restore",
+        "iterations_since_restore",
+        "timesteps_total",
+        "episodes_total",
+        "timesteps_since_restore",
+        "experiment_tag",
+    }
+)
 
 
 def epochs_trained(row: dict[str, Any]) -> int:
@@ -95,6 +107,7 @@ def best_column(metric: str) -> str:
 
 # --- a trial's status ------------------------------------------------------------------------
 
+
 class Status(str, enum.Enum):
     """A trial's status as the store keeps it: Tune's names, and sweeplab's RESTARTING,
     INTERRUPTED and TIME_UP. A ``str``: stored values and comparisons with plain strings keep working."""
@@ -123,8 +136,11 @@ class Status(str, enum.Enum):
 ENDED = (Status.TERMINATED, Status.ERROR, Status.TIME_UP)  # a trial that will not run again
 
 # how the summary and the dashboard say a status: why the trial is where it is
-STATUS_WORDS = {Status.PAUSED: "paused at a rung", Status.TIME_UP: "cut off by the time budget",
-                Status.INTERRUPTED: "interrupted (a resume runs them again)"}
+STATUS_WORDS = {
+    Status.PAUSED: "paused at a rung",
+    Status.TIME_UP: "cut off by the time budget",
+    Status.INTERRUPTED: "interrupted (a resume runs them again)",
+}
 
 
 # --- metric names ----------------------------------------------------------------------------
@@ -163,15 +179,22 @@ FAILURE_KIND = "failure_kind"  # "diverged"
 FAILURE_EPOCH = "failure_epoch"  # the engine's epoch it failed in (from 1)
 FAILURE_STEP = "failure_step"  # the optimizer step of that epoch (from 1)
 FAILURE_VALUE = "failure_value"  # the loss then: nan, inf or -inf
-FAILURE_LRS = "failure_lrs"  # JSON text: each optimizer's learning rate then, {"lr": 0.03} or {"lr_g": ..., "lr_d": ...}
+FAILURE_LRS = (
+    "failure_lrs"  # JSON text: each optimizer's learning rate then, {"lr": 0.03} or {"lr_g": ..., "lr_d": ...}
+)
 FAILURE_COLUMNS = (FAILURE_KIND, FAILURE_EPOCH, FAILURE_STEP, FAILURE_VALUE, FAILURE_LRS)
 DIVERGED = "diverged"
 
 
 def diverged(value: float, epoch: int, step: int, lrs: dict[str, float]) -> dict[str, Any]:
     """A divergence's failure fields, as an exception carries them and the store keeps them."""
-    return {FAILURE_KIND: DIVERGED, FAILURE_EPOCH: int(epoch), FAILURE_STEP: int(step),
-            FAILURE_VALUE: float(value), FAILURE_LRS: json.dumps(lrs)}
+    return {
+        FAILURE_KIND: DIVERGED,
+        FAILURE_EPOCH: int(epoch),
+        FAILURE_STEP: int(step),
+        FAILURE_VALUE: float(value),
+        FAILURE_LRS: json.dumps(lrs),
+    }
 
 
 def failure_text(failure: dict[str, Any]) -> Optional[str]:
@@ -201,6 +224,7 @@ def _int(v: Any) -> Any:
 
 # --- where a store lives ---------------------------------------------------------------------
 
+
 def is_remote(uri: str) -> bool:
     """A URI (s3://, gs://, file://) rather than a path of this machine: what pyarrow opens
     by its scheme, and what every node of a cluster reaches (file:// names a shared mount)."""
@@ -218,8 +242,22 @@ def absolute(uri: str) -> str:
 # The trials table's columns the store writes itself; a trainable that reports one of these
 # names (or a config/... or best/... name) has it stored as reported/<name>, so a report
 # never rewrites a trial's status, config, best value or preset.
-STORE_COLUMNS = frozenset({STATUS, PRESET, ERROR, LAST_ERROR, RESTARTS, ITERATIONS, EPOCHS_TRAINED, WALL_TIME,
-                           BEST_ITERATION, STOPPED_AT_RUNG, MEASURED_IN, *FAILURE_COLUMNS})
+STORE_COLUMNS = frozenset(
+    {
+        STATUS,
+        PRESET,
+        ERROR,
+        LAST_ERROR,
+        RESTARTS,
+        ITERATIONS,
+        EPOCHS_TRAINED,
+        WALL_TIME,
+        BEST_ITERATION,
+        STOPPED_AT_RUNG,
+        MEASURED_IN,
+        *FAILURE_COLUMNS,
+    }
+)
 REPORTED_PREFIX = "reported/"
 
 

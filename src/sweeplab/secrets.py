@@ -9,6 +9,7 @@ driver's), and secret config values from ``SWEEPLAB_SECRET_<key>`` variables, wh
 driver sets before it starts a local Ray; on a cluster each node's environment must hold
 them. Every text sweeplab stores, and every trial error, is masked by the same rule.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,8 +44,11 @@ def from_env(text: str) -> Any:
 
 
 def _values(config: Optional[Mapping[str, Any]] = None) -> list[str]:
-    found = [_decoded(v) if k.startswith(ENV_PREFIX) else v for k, v in os.environ.items()
-             if k.startswith(ENV_PREFIX) or is_secret(k)]
+    found = [
+        _decoded(v) if k.startswith(ENV_PREFIX) else v
+        for k, v in os.environ.items()
+        if k.startswith(ENV_PREFIX) or is_secret(k)
+    ]
     found += [str(v) for k, v in (config or {}).items() if is_secret(str(k))]
     return sorted({v for v in found if len(v) >= MIN_LENGTH}, key=len, reverse=True)
 
@@ -62,8 +66,9 @@ def redact(obj: Any, config: Optional[Mapping[str, Any]] = None) -> Any:
                 x = x.replace(value, MASK)
             return x
         if isinstance(x, dict):
-            return {k: MASK if isinstance(k, str) and is_secret(k) and v is not None else clean(v)
-                    for k, v in x.items()}
+            return {
+                k: MASK if isinstance(k, str) and is_secret(k) and v is not None else clean(v) for k, v in x.items()
+            }
         if isinstance(x, (list, tuple)):
             return type(x)(clean(v) for v in x)
         return x
@@ -123,8 +128,10 @@ def guarded(fn: Callable, secret_keys: Iterable[str] = ()) -> Callable:
         if keys:
             missing = [k for k in keys if ENV_PREFIX + k not in os.environ]
             if missing:
-                raise TrialError(f"secret --set {missing[0]} did not reach this worker: Ray workers started outside "
-                                 f"this sweep need {ENV_PREFIX}{missing[0]} in their environment")
+                raise TrialError(
+                    f"secret --set {missing[0]} did not reach this worker: Ray workers started outside "
+                    f"this sweep need {ENV_PREFIX}{missing[0]} in their environment"
+                )
             config = {**config, **{k: from_env(os.environ[ENV_PREFIX + k]) for k in keys}}
         streams = sys.stdout, sys.stderr
         if _values(config):  # what the trainable prints reaches Ray's worker logs: masked there too

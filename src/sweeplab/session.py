@@ -1,5 +1,6 @@
 """The Ray session: connecting to a cluster or starting a local Ray, fitting the sweep to
 the cluster it gets, and the dashboards."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 DASHBOARD_HOST, RAY_DASHBOARD_PORT = "127.0.0.1", 8265
 
 
-def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True,
-             dashboard: bool = False) -> Optional[str]:
+def init_ray(
+    address: Optional[str], num_cpus: Optional[int] = None, log_to_driver: bool = True, dashboard: bool = False
+) -> Optional[str]:
     """Connect to ``address`` ($RAY_ADDRESS), else start a local Ray in this process.
     ``dashboard``: the local Ray runs its dashboard on 127.0.0.1; returns its URL."""
     import ray
@@ -43,8 +45,10 @@ def init_ray(address: Optional[str], num_cpus: Optional[int] = None, log_to_driv
     if ray.is_initialized():
         return None
     if not address and os.environ.get("RAY_ADDRESS"):  # set by someone's profile or a `ray start` long ago
-        print(f"note: running on the Ray at {os.environ['RAY_ADDRESS']} (from $RAY_ADDRESS, not --address): its "
-              "trials share that cluster; unset RAY_ADDRESS to run on a Ray of this sweep's own")
+        print(
+            f"note: running on the Ray at {os.environ['RAY_ADDRESS']} (from $RAY_ADDRESS, not --address): its "
+            "trials share that cluster; unset RAY_ADDRESS to run on a Ray of this sweep's own"
+        )
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs: dict[str, Any] = {"address": address, "logging_level": "WARNING", "log_to_driver": log_to_driver}
     if address == "local":
@@ -85,10 +89,15 @@ def fit_to_cluster(prep: SweepPlan) -> SweepPlan:
     import ray
 
     if prep.trial_plan and prep.trial_plan.gpus > 0 and prep.gpu_default and not ray.cluster_resources().get("GPU"):
-        print(f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.trial_plan.gpus:g} GPU a "
-              "trial applies where there are GPUs; --gpus-per-trial sets it)")
-        prep = dataclasses.replace(prep, trial_plan=dataclasses.replace(prep.trial_plan, gpus=0.0),
-                                   resources=dataclasses.replace(prep.resources, gpu=0.0))
+        print(
+            f"note: this Ray cluster has no GPU; trials run on CPU (the registry's {prep.trial_plan.gpus:g} GPU a "
+            "trial applies where there are GPUs; --gpus-per-trial sets it)"
+        )
+        prep = dataclasses.replace(
+            prep,
+            trial_plan=dataclasses.replace(prep.trial_plan, gpus=0.0),
+            resources=dataclasses.replace(prep.resources, gpu=0.0),
+        )
     store.check_shared(prep.storage, sum(1 for n in ray.nodes() if n.get("Alive")))
     return prep
 

@@ -7,6 +7,7 @@ worker inherits the driver's environment). Leaf modules ask ``get()``, never os.
   SWEEPLAB_CACHE           where decoded data sets are cached (default ~/.cache/sweeplab)
   SWEEPLAB_FAULTS          fault injection for the reliability tests (faults.py)
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,12 @@ from typing import Mapping, Optional
 
 from .errors import UserError
 
-DASHBOARD_PORT, MIN_FREE_MB, CACHE, FAULTS = ("SWEEPLAB_DASHBOARD_PORT", "SWEEPLAB_MIN_FREE_MB", "SWEEPLAB_CACHE",
-                                              "SWEEPLAB_FAULTS")
+DASHBOARD_PORT, MIN_FREE_MB, CACHE, FAULTS = (
+    "SWEEPLAB_DASHBOARD_PORT",
+    "SWEEPLAB_MIN_FREE_MB",
+    "SWEEPLAB_CACHE",
+    "SWEEPLAB_FAULTS",
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,12 @@ def read(env: Mapping[str, str]) -> Settings:
         min_free = math.nan
     if not math.isfinite(min_free) or min_free < 0:
         raise UserError(f"{MIN_FREE_MB}={floor!r}: expected a number of MiB >= 0")
-    return Settings(dashboard_port=int(port) if port else default.dashboard_port, min_free_mb=min_free,
-                    cache_dir=Path(env.get(CACHE) or default.cache_dir).expanduser(), faults=env.get(FAULTS, ""))
+    return Settings(
+        dashboard_port=int(port) if port else default.dashboard_port,
+        min_free_mb=min_free,
+        cache_dir=Path(env.get(CACHE) or default.cache_dir).expanduser(),
+        faults=env.get(FAULTS, ""),
+    )
 
 
 _current: Optional[Settings] = None

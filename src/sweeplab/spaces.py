@@ -18,6 +18,7 @@
 Every problem is a UserError naming the file, the key and what is allowed. What a file
 becomes is a ``Spec`` (sweepspec.py): the overrides, checks and Tune's view of a sweep.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,9 +41,25 @@ if not SPACES_DIR.is_dir():  # a source checkout / editable install: the top-lev
     SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
 
 TOP_KEYS = {
-    "experiment", "method", "metric", "parameters", "early_terminate", "fixed", "presets",
-    "scheduler", "search", "num_samples", "time_budget", "resources",
-    "name", "description", "program", "command", "project", "entity", "run_cap",  # W&B's
+    "experiment",
+    "method",
+    "metric",
+    "parameters",
+    "early_terminate",
+    "fixed",
+    "presets",
+    "scheduler",
+    "search",
+    "num_samples",
+    "time_budget",
+    "resources",
+    "name",
+    "description",
+    "program",
+    "command",
+    "project",
+    "entity",
+    "run_cap",  # W&B's
 }
 W_AND_B_UNUSED = ("program", "command", "project", "entity")  # accepted, said to be unused
 METHODS = {"grid": "grid", "random": "random", "bayes": "rung_tpe"}
@@ -85,8 +102,12 @@ class _Loader(yaml.SafeLoader):
                     raise _Refused(None, None, f"alias *{event.anchor} refers to itself", event.start_mark)
                 self._expanded += self._size(node)
                 if self._expanded > self.MAX_NODES:
-                    raise _Refused(None, None, f"its aliases expand to more than {self.MAX_NODES:,} nodes "
-                                   "(a YAML alias bomb?)", event.start_mark)
+                    raise _Refused(
+                        None,
+                        None,
+                        f"its aliases expand to more than {self.MAX_NODES:,} nodes (a YAML alias bomb?)",
+                        event.start_mark,
+                    )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -97,16 +118,22 @@ class _Loader(yaml.SafeLoader):
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
                 if key is not None and key != "<<":
                     if key in seen:
-                        raise yaml.constructor.ConstructorError(None, None, f"key '{key}' given twice",
-                                                                key_node.start_mark)
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key '{key}' given twice", key_node.start_mark
+                        )
                     seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
     def _size(self, node) -> int:
         """Nodes under ``node`` with its aliases expanded (memoised: aliases share nodes)."""
         if id(node) not in self._sizes:
-            children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
-                        else node.value if isinstance(node, yaml.SequenceNode) else [])
+            children = (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else node.value
+                if isinstance(node, yaml.SequenceNode)
+                else []
+            )
             self._sizes[id(node)] = 1 + sum(map(self._size, children))
         return self._sizes[id(node)]
 
@@ -163,8 +190,10 @@ def read(path: Path) -> tuple[str, dict]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise UserError(f"{path}: line {line}: not UTF-8 text (byte {e.start}: {data[e.start]:#04x}); save it as UTF-8") from None
+        line = data[: e.start].count(b"\n") + 1
+        raise UserError(
+            f"{path}: line {line}: not UTF-8 text (byte {e.start}: {data[e.start]:#04x}); save it as UTF-8"
+        ) from None
     try:
         raw = loads(text) or {}
     except RecursionError:
@@ -175,8 +204,9 @@ def read(path: Path) -> tuple[str, dict]:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", e)
-        raise UserError(f"{path}:{where}: " + (f"refused: {problem}" if isinstance(e, _Refused) else
-                                               f"not valid YAML ({problem})")) from None
+        raise UserError(
+            f"{path}:{where}: " + (f"refused: {problem}" if isinstance(e, _Refused) else f"not valid YAML ({problem})")
+        ) from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: a space file is a mapping (method, metric, parameters ...)")
     return text, raw
@@ -187,14 +217,23 @@ def load(path: Path, config_cls: Optional[type[BaseConfig]], experiment: Optiona
     return parse(raw, str(path), text, config_cls, experiment)
 
 
-def parse(raw: dict, source: str, text: str, config_cls: Optional[type[BaseConfig]], experiment: Optional[str],
-          defaults: Optional[dict[str, Any]] = None) -> Spec:
+def parse(
+    raw: dict,
+    source: str,
+    text: str,
+    config_cls: Optional[type[BaseConfig]],
+    experiment: Optional[str],
+    defaults: Optional[dict[str, Any]] = None,
+) -> Spec:
     """``defaults``: the config's defaults where ``config_cls`` is not loaded (presets are
     completed from them)."""
     err = _errors(source)
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
-        err(unknown[0], f"unknown key; allowed: {', '.join(sorted(TOP_KEYS - {'name', 'description', 'program', 'command', 'project', 'entity', 'run_cap'}))}")
+        err(
+            unknown[0],
+            f"unknown key; allowed: {', '.join(sorted(TOP_KEYS - {'name', 'description', 'program', 'command', 'project', 'entity', 'run_cap'}))}",
+        )
     types = field_types(config_cls) if config_cls else None
     cls_name = config_cls.__name__ if config_cls else ""  # named only where ``types`` is known
 
@@ -289,8 +328,11 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type[BaseConfi
     if raw.get("run_cap") is not None:  # W&B's cap on runs: the most trials this sweep makes
         num_samples = min(num_samples or raw["run_cap"], raw["run_cap"])
     unused = [k for k in W_AND_B_UNUSED if k in raw]
-    notes = [f"{source}: {', '.join(unused)}: W&B keys sweeplab does not use (the trainable and the run "
-             f"are sweeplab's)"] if unused else []
+    notes = (
+        [f"{source}: {', '.join(unused)}: W&B keys sweeplab does not use (the trainable and the run are sweeplab's)"]
+        if unused
+        else []
+    )
     time_budget = raw.get("time_budget")
     if time_budget is not None and (not _num(time_budget) or number_problem(time_budget) or time_budget <= 0):
         err("time_budget", f"must be a positive number of seconds, got {time_budget!r}")
@@ -299,13 +341,28 @@ def parse(raw: dict, source: str, text: str, config_cls: Optional[type[BaseConfi
         err("resources", f"allowed keys: {', '.join(sorted(RESOURCE_KEYS))}")
     for k, v in resources.items():
         if not _num(v) or number_problem(v) or v < 0 or (k == "workers" and (not isinstance(v, int) or v < 1)):
-            err(f"resources.{k}", f"must be a {'positive integer' if k == 'workers' else 'non-negative number'}, got {v!r}")
+            err(
+                f"resources.{k}",
+                f"must be a {'positive integer' if k == 'workers' else 'non-negative number'}, got {v!r}",
+            )
 
     spec = Spec(
-        source=source, text=text, experiment=raw.get("experiment", experiment), metric=metric, mode=mode,
-        search=search, scheduler=scheduler, parameters=parameters, fixed=fixed, presets=presets,
-        num_samples=num_samples, time_budget=time_budget, resources=dict(resources), config_cls=config_cls,
-        notes=notes, defaults=dict(defaults or {}),
+        source=source,
+        text=text,
+        experiment=raw.get("experiment", experiment),
+        metric=metric,
+        mode=mode,
+        search=search,
+        scheduler=scheduler,
+        parameters=parameters,
+        fixed=fixed,
+        presets=presets,
+        num_samples=num_samples,
+        time_budget=time_budget,
+        resources=dict(resources),
+        config_cls=config_cls,
+        notes=notes,
+        defaults=dict(defaults or {}),
     )
     spec.absolute_paths()
     spec.preset_configs()  # every preset must complete over the searched parameters

@@ -14,6 +14,7 @@ already (its journal) and Tune saved its state within the last second, so it clo
 store, stops what is left of the Ray it started (its own descendants, nothing else), says
 how to resume and exits 143.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,8 +69,11 @@ class _NoRestoreAdvice(logging.Filter):
         message = record.getMessage()
         if message.startswith("Stop signal received"):
             what = "SIGTERM" if signal.SIGTERM in self.got else "Ctrl-C"
-            print(f"sweeplab: {what}: stopping the sweep; Tune saves its state once more "
-                  "(Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+            print(
+                f"sweeplab: {what}: stopping the sweep; Tune saves its state once more (Ctrl-C again stops at once)",
+                file=sys.stderr,
+                flush=True,
+            )
             return False
         return "Tuner.restore" not in message
 
@@ -135,13 +139,18 @@ def _stop_if_ray_died(ray_processes: list, sig: int, uri: str, wait_s: float = 1
 
     for recorder in list(store.ACTIVE.values()):
         try:  # the trials that were running are interrupted; paused ones stay paused
-            recorder.close({t: Status.RUNNING for t, row in recorder.trials.items() if row.get(STATUS) == Status.RUNNING})
+            recorder.close(
+                {t: Status.RUNNING for t, row in recorder.trials.items() if row.get(STATUS) == Status.RUNNING}
+            )
         except Exception:  # the journal holds every event anyway; resume replays it
             pass
     kill_descendants()
     where = f"sweeplab resume {uri}" if uri else "sweeplab resume <sweep folder>"
-    print(f"stopped ({NAMES[sig]}, which stopped Ray's own processes too: a signal to the whole process group); "
-          f"resume with: {where}", flush=True)
+    print(
+        f"stopped ({NAMES[sig]}, which stopped Ray's own processes too: a signal to the whole process group); "
+        f"resume with: {where}",
+        flush=True,
+    )
     sys.stderr.flush()
     os._exit(EXIT[sig])
 

@@ -2,6 +2,7 @@
 own state there whole), and marked failed when it fills up or turns read-only under a
 running sweep, so that ``resume`` refuses it with the reason instead of continuing from a
 half-written state."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,6 @@ from .errors import UserError, causes
 from .schema import is_remote
 
 
-
 def check_ray_state(sweep_uri: str) -> None:
     """Ray's experiment state is whole before Ray starts on it: tuner.pkl and the newest
     searcher-state-*.pkl and search_gen_state-*.json (the searcher's state and its wrapper's,
@@ -25,9 +25,14 @@ def check_ray_state(sweep_uri: str) -> None:
     newest experiment_state-*.json is a JSON object."""
     fs, path = files.filesystem(sweep_uri)
     names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path))]
-    newest = {prefix: max((n for n in names if n.startswith(prefix) and n.endswith(suffix)), default=None)
-              for prefix, suffix in (("experiment_state-", ".json"), ("searcher-state-", ".pkl"),
-                                     ("search_gen_state-", ".json"))}
+    newest = {
+        prefix: max((n for n in names if n.startswith(prefix) and n.endswith(suffix)), default=None)
+        for prefix, suffix in (
+            ("experiment_state-", ".json"),
+            ("searcher-state-", ".pkl"),
+            ("search_gen_state-", ".json"),
+        )
+    }
     for name in ("tuner.pkl", newest["searcher-state-"], newest["search_gen_state-"]):
         if name is None:
             continue
@@ -82,8 +87,10 @@ def check_storage(storage: str) -> None:
             except OSError:
                 pass
     if free is not None and free < floor:
-        raise UserError(f"--storage {storage}: no space left ({free:.1f} MiB free; a sweep needs {floor:g} MiB "
-                        "or more for its results and checkpoints; SWEEPLAB_MIN_FREE_MB sets the floor)")
+        raise UserError(
+            f"--storage {storage}: no space left ({free:.1f} MiB free; a sweep needs {floor:g} MiB "
+            "or more for its results and checkpoints; SWEEPLAB_MIN_FREE_MB sets the floor)"
+        )
 
 
 FAILED = "FAILED"  # in a sweep folder: the sweep cannot be resumed; the file says why
@@ -98,24 +105,37 @@ def storage_failure(storage: str, uri: str, error: BaseException | None = None, 
     experiment state may be half-written then, so the sweep is refused by ``resume``.
     ``storage``: the --storage folder; ``uri``: the sweep's folder in it."""
     errors = [error, *(getattr(r, "error", None) for r in (results or []))]
-    found = next((_STORAGE_ERRNOS[e.errno] for err in errors for e in causes(err)
-                  if isinstance(e, OSError) and e.errno in _STORAGE_ERRNOS), None)
+    found = next(
+        (
+            _STORAGE_ERRNOS[e.errno]
+            for err in errors
+            for e in causes(err)
+            if isinstance(e, OSError) and e.errno in _STORAGE_ERRNOS
+        ),
+        None,
+    )
     if found is None:
         # The fallback, for errors that reach here as text only: Ray turns a trial's exception
         # it cannot pickle into a message (its cause a plain RayError), and a TuneError holds
         # text too; there the errno is all the message keeps of the OSError.
         texts = [str(e) for e in errors if e is not None]
-        found = next((why for code, why in _STORAGE_ERRNOS.items() for t in texts
-                      if f"[Errno {code}]" in t or why in t.lower()), None)
+        found = next(
+            (why for code, why in _STORAGE_ERRNOS.items() for t in texts if f"[Errno {code}]" in t or why in t.lower()),
+            None,
+        )
     if found is None:
         return
     fix = "make it writable" if found == _STORAGE_ERRNOS[30] else "free space"
     if mark_failed(uri, f"{found} under {storage} while the sweep ran"):
-        raise UserError(f"--storage {storage}: {found} while the sweep ran (trial checkpoints, results); "
-                        f"{uri} is marked failed and cannot be resumed: {fix}, then start the sweep again")
-    raise UserError(f"--storage {storage}: {found} while the sweep ran (trial checkpoints, results); "
-                    f"{uri} could not be marked failed (nothing can be written there): do not resume it; "
-                    f"{fix}, then start the sweep again")
+        raise UserError(
+            f"--storage {storage}: {found} while the sweep ran (trial checkpoints, results); "
+            f"{uri} is marked failed and cannot be resumed: {fix}, then start the sweep again"
+        )
+    raise UserError(
+        f"--storage {storage}: {found} while the sweep ran (trial checkpoints, results); "
+        f"{uri} could not be marked failed (nothing can be written there): do not resume it; "
+        f"{fix}, then start the sweep again"
+    )
 
 
 def mark_failed(uri: str, reason: str) -> bool:
@@ -156,5 +176,7 @@ def refuse_failed(uri: str) -> None:
     except OSError:
         reason = ""
     reason = reason or "its storage gave out, full or read-only, while it ran"  # an empty marker: no room for more
-    raise UserError(f"{uri}: the sweep is marked failed ({reason}); it cannot be resumed: "
-                    "start a new sweep (its recorded trials stay readable by analyze)")
+    raise UserError(
+        f"{uri}: the sweep is marked failed ({reason}); it cannot be resumed: "
+        "start a new sweep (its recorded trials stay readable by analyze)"
+    )

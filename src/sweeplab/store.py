@@ -11,6 +11,7 @@ This module imports no Ray: the Tune callback that feeds it lives in ``recording
 Paths may be local or any URI pyarrow understands (s3://, gs://, ...); how a file is
 written, read and found damaged is ``files.py``'s, the tables' column names ``schema.py``'s.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,10 +31,33 @@ from .errors import UserError
 from .secrets import redact
 from .files import CorruptStore, delete, exists, fsync_dir, join, local_folder, read_bytes, read_frame
 from .files import missing, scalar, write_frame
-from .schema import (BEST_ITERATION, CONFIG_PREFIX, ENDED, EPOCHS_TRAINED, ERROR, FAILURE_COLUMNS, ITERATION, ITERATIONS, LAST_ERROR,
-                     MEASURED_IN, PREDICTIONS, PRESET, RESTARTS, STATUS, STOPPED_AT_RUNG, TIME_TOTAL, TRIAL_ID,
-                     TUNE_BOOKKEEPING,
-                     WALL_TIME, Status, best_column, epochs_trained, is_remote, is_store_column, reported_column)
+from .schema import (
+    BEST_ITERATION,
+    CONFIG_PREFIX,
+    ENDED,
+    EPOCHS_TRAINED,
+    ERROR,
+    FAILURE_COLUMNS,
+    ITERATION,
+    ITERATIONS,
+    LAST_ERROR,
+    MEASURED_IN,
+    PREDICTIONS,
+    PRESET,
+    RESTARTS,
+    STATUS,
+    STOPPED_AT_RUNG,
+    TIME_TOTAL,
+    TRIAL_ID,
+    TUNE_BOOKKEEPING,
+    WALL_TIME,
+    Status,
+    best_column,
+    epochs_trained,
+    is_remote,
+    is_store_column,
+    reported_column,
+)
 
 TRIALS, HISTORY = "trials.parquet", "history.parquet"
 DECISIONS = "decisions.parquet"  # the scheduler's decisions: trial, rung, epoch, action, the rung's scores
@@ -49,10 +73,13 @@ def check_shared(storage: str, nodes: int) -> None:
         raise UserError(
             f"--storage {storage}: a folder of this node, but the cluster has {nodes} nodes and Ray needs "
             "storage every node reaches: s3://bucket/sweeps, gs://bucket/sweeps, or a shared (NFS) "
-            "mount written as file:///mnt/shared/sweeps")
+            "mount written as file:///mnt/shared/sweeps"
+        )
 
 
-def read_tables(sweep_uri: str, metric: str = "", mode: str = "min") -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
+def read_tables(
+    sweep_uri: str, metric: str = "", mode: str = "min"
+) -> tuple[Optional[pd.DataFrame], Optional[pd.DataFrame]]:
     """(trials, history) as stored, the journal's newer events included (a running sweep's
     last seconds, or a killed one's: ``metric`` keeps their best values up to date); None
     for a table with no rows. Writes nothing."""
@@ -134,8 +161,7 @@ def _rows(uri: str, required: tuple[str, ...] = (), unique: bool = False) -> lis
         pairs = frame[[TRIAL_ID]].assign(_i=its).duplicated()
         if pairs.any():
             row = int(pairs.to_numpy().argmax())
-            raise CorruptStore(uri, f"row {row + 1}: trial {ids.iloc[row]} iteration {int(its.iloc[row])} "
-                                    "stored twice")
+            raise CorruptStore(uri, f"row {row + 1}: trial {ids.iloc[row]} iteration {int(its.iloc[row])} stored twice")
     if unique and ids.duplicated().any():
         raise CorruptStore(uri, f"trial {ids[ids.duplicated()].iloc[0]} has two rows")
     return frame.to_dict("records")
@@ -149,8 +175,15 @@ class SweepRecorder:
     end, and the journal is emptied once they hold it. A resumed sweep replays the journal.
     Object-store URIs cannot append: there every start and end rewrites the Parquet instead."""
 
-    def __init__(self, sweep_uri: str, record: Optional[SweepRecord], metric: str, mode: str,
-                 presets: Optional[dict[str, dict]] = None, flush_every: float = 5.0):
+    def __init__(
+        self,
+        sweep_uri: str,
+        record: Optional[SweepRecord],
+        metric: str,
+        mode: str,
+        presets: Optional[dict[str, dict]] = None,
+        flush_every: float = 5.0,
+    ):
         self.uri, self.record, self.metric, self.mode = sweep_uri, record, metric, mode
         self.presets = presets or {}
         self.flush_every = flush_every
@@ -204,8 +237,9 @@ class SweepRecorder:
             try:
                 self._apply(entry)
             except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise CorruptStore(where, f"{line}not a {entry.get('event', 'result')} event "
-                                   f"({type(e).__name__}: {e})") from None
+                raise CorruptStore(
+                    where, f"{line}not a {entry.get('event', 'result')} event ({type(e).__name__}: {e})"
+                ) from None
         self._loaded = True
 
     def preset_of(self, config: dict[str, Any]) -> Optional[str]:
@@ -214,17 +248,33 @@ class SweepRecorder:
     # ---- events: journalled, then applied
 
     def started(self, trial_id: str, config: dict[str, Any]) -> None:
-        self._event({"event": "start", "trial_id": trial_id, "preset": self.preset_of(config),
-                     "config": {k: scalar(v) for k, v in config.items()}}, durable=True)
+        self._event(
+            {
+                "event": "start",
+                "trial_id": trial_id,
+                "preset": self.preset_of(config),
+                "config": {k: scalar(v) for k, v in config.items()},
+            },
+            durable=True,
+        )
 
     def measured(self, known) -> None:
         """A config an earlier sweep measured (``known.Known``): its rows go in as they were
         stored, the trial finished, no epoch trained here."""
         if known.trial_id in self.trials:  # a resumed sweep has it already
             return
-        self._event({"event": "measured", "trial_id": known.trial_id, "source": known.source,
-                     "preset": self.preset_of(known.params), "config": dict(known.config),
-                     "rows": [dict(r) for r in known.rows], "predictions": known.predictions}, durable=True)
+        self._event(
+            {
+                "event": "measured",
+                "trial_id": known.trial_id,
+                "source": known.source,
+                "preset": self.preset_of(known.params),
+                "config": dict(known.config),
+                "rows": [dict(r) for r in known.rows],
+                "predictions": known.predictions,
+            },
+            durable=True,
+        )
 
     def result(self, trial_id: str, result: dict[str, Any]) -> None:
         metrics = {}
@@ -234,8 +284,10 @@ class SweepRecorder:
             if is_store_column(k):  # the store's own name: kept apart, never over its column
                 if k not in self._renamed:
                     self._renamed.add(k)
-                    print(f"note: trial {trial_id} reports {k!r}, a name the results store keeps for its own "
-                          f"column; stored as {reported_column(k)!r} (rename it in the trainable)")
+                    print(
+                        f"note: trial {trial_id} reports {k!r}, a name the results store keeps for its own "
+                        f"column; stored as {reported_column(k)!r} (rename it in the trainable)"
+                    )
                 k = reported_column(k)
             metrics[k] = scalar(v)
         # n: the trial's epochs trained with this one, so an event replayed twice (a kill
@@ -243,8 +295,9 @@ class SweepRecorder:
         n = epochs_trained(self.trials.get(trial_id, {})) + 1
         self._event({"event": "result", "trial_id": trial_id, "result": metrics, "n": n})
 
-    def ended(self, trial_id: str, status: str, error: Optional[str] = None,
-              failure: Optional[dict[str, Any]] = None) -> None:
+    def ended(
+        self, trial_id: str, status: str, error: Optional[str] = None, failure: Optional[dict[str, Any]] = None
+    ) -> None:
         """``failure``: the error as fields (``schema.FAILURE_COLUMNS``), where it is one the engine knows."""
         entry = {"event": "end", "trial_id": trial_id, "status": status, "error": redact(error)}
         if failure:
@@ -254,9 +307,18 @@ class SweepRecorder:
     def decided(self, trial_id: str, rung: int, epoch: int, action: str, scores: dict[str, Any]) -> None:
         """The scheduler's decision about a trial at a rung (continue, pause, promote, stop),
         with the rung's scores as they stood: why a trial went on or did not."""
-        self._event({"event": "decision", "trial_id": trial_id, "rung": int(rung), "epoch": int(epoch),
-                     "action": action, "scores": json.dumps(scores), "at": time.time()},
-                    durable=action in ("pause", "stop"))
+        self._event(
+            {
+                "event": "decision",
+                "trial_id": trial_id,
+                "rung": int(rung),
+                "epoch": int(epoch),
+                "action": action,
+                "scores": json.dumps(scores),
+                "at": time.time(),
+            },
+            durable=action in ("pause", "stop"),
+        )
 
     def recovered(self, trial_id: str, error: Optional[str]) -> None:
         """A trial failed and Tune restarts it from its last checkpoint (--max-failures)."""
@@ -288,14 +350,24 @@ class SweepRecorder:
             self._decision(entry)
             return
         stored = self.trials.get(trial_id)
-        if (kind == "start" and stored is not None and stored.get(STATUS) == Status.TERMINATED
-                and not same_config(config_of(stored), entry["config"])):
+        if (
+            kind == "start"
+            and stored is not None
+            and stored.get(STATUS) == Status.TERMINATED
+            and not same_config(config_of(stored), entry["config"])
+        ):
             self._forget(trial_id)  # Tune's saved state predates this finished trial; its id went to another config
         row = self.trials.setdefault(trial_id, {TRIAL_ID: trial_id, ITERATIONS: 0, WALL_TIME: 0.0})
         self._dirty = True
         if kind == "measured":
-            row.update({PRESET: entry["preset"], MEASURED_IN: entry["source"], EPOCHS_TRAINED: 0,
-                        **{CONFIG_PREFIX + k: v for k, v in entry["config"].items()}})
+            row.update(
+                {
+                    PRESET: entry["preset"],
+                    MEASURED_IN: entry["source"],
+                    EPOCHS_TRAINED: 0,
+                    **{CONFIG_PREFIX + k: v for k, v in entry["config"].items()},
+                }
+            )
             for metrics in entry["rows"]:
                 self._result(row, {k: v for k, v in metrics.items() if k != PREDICTIONS})
             if entry.get("predictions"):
@@ -314,7 +386,9 @@ class SweepRecorder:
             row.update(entry.get("failure") or {})
         elif kind == "recover":
             restarts = row.get(RESTARTS)
-            row[RESTARTS] = 1 + (int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0)
+            row[RESTARTS] = 1 + (
+                int(restarts) if isinstance(restarts, (int, float)) and not math.isnan(restarts) else 0
+            )
             row[STATUS], row[LAST_ERROR] = Status.RESTARTING, entry["error"]
         elif row.get(STATUS) != Status.TERMINATED or self._stopped_by(row, entry["result"]):
             # a finished trial's rows are final (see runner.run_trial), but for the result a
@@ -354,8 +428,12 @@ class SweepRecorder:
     def _stopped_by(self, row: dict[str, Any], metrics: dict[str, Any]) -> bool:
         """Whether ``metrics`` is the result a rung decision stopped the trial at, not yet stored."""
         rung, it = row.get(STOPPED_AT_RUNG), metrics.get(ITERATION)
-        return (isinstance(rung, (int, float)) and isinstance(it, (int, float)) and int(it) == rung
-                and (row[TRIAL_ID], int(it)) not in self.history)
+        return (
+            isinstance(rung, (int, float))
+            and isinstance(it, (int, float))
+            and int(it) == rung
+            and (row[TRIAL_ID], int(it)) not in self.history
+        )
 
     def _restarted(self, row: dict[str, Any], it: int) -> None:
         """The trial trains from an earlier epoch again (restored from an older checkpoint, or
@@ -370,10 +448,15 @@ class SweepRecorder:
             self._best(row, earlier.get(self.metric), kept)
 
     def _best(self, row: dict[str, Any], value: Any, it: int) -> None:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):  # inf: recorded, never best
+        if (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ):  # inf: recorded, never best
             best = row.get(best_column(self.metric))
-            if best is None or (isinstance(best, float) and math.isnan(best)) or (
-                    value < best if self.mode == "min" else value > best):
+            if (
+                best is None
+                or (isinstance(best, float) and math.isnan(best))
+                or (value < best if self.mode == "min" else value > best)
+            ):
                 row[best_column(self.metric)] = float(value)
                 row[BEST_ITERATION] = it
 
@@ -485,7 +568,7 @@ def preset_of(presets: dict[str, dict[str, Any]], config: dict[str, Any]) -> Opt
 
 def config_of(row: dict[str, Any]) -> dict[str, Any]:
     """A stored trial row's config (its config/ columns that hold a value)."""
-    return {k[len(CONFIG_PREFIX):]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX) and not missing(v)}
+    return {k[len(CONFIG_PREFIX) :]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX) and not missing(v)}
 
 
 def same_config(stored: dict[str, Any], config: dict[str, Any]) -> bool:

@@ -1,6 +1,7 @@
 """A validated sweep (``Spec``): what a space file resolved to, the one-run overrides on it
 (``--set``, smoke, ``--max-epochs``), the checks that every config it can give is valid,
 and what Tune gets from it. ``spaces`` reads and validates the files that become one."""
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,9 @@ class Spec:
         if self.config_cls is not None:
             types = field_types(self.config_cls)
             if key not in types:
-                raise UserError(f"{origin} {key}: not a field of {self.config_cls.__name__}; allowed: {', '.join(sorted(types))}")
+                raise UserError(
+                    f"{origin} {key}: not a field of {self.config_cls.__name__}; allowed: {', '.join(sorted(types))}"
+                )
             value = coerce(value, types[key])
             problem = type_problem(value, types[key]) or number_problem(value)
             if problem:
@@ -96,8 +99,11 @@ class Spec:
             searched = self.parameters[key].values or [] if key in self.parameters else []
             for value in [self.fixed[key]] if key in self.fixed else searched:
                 if needed and _local(value) and not os.path.exists(value):
-                    where = (f"{self.pinned_by[key]} {key}" if key in self.pinned_by else
-                             f"{self.source}: {'fixed' if key in self.fixed else 'parameters'}.{key}")
+                    where = (
+                        f"{self.pinned_by[key]} {key}"
+                        if key in self.pinned_by
+                        else f"{self.source}: {'fixed' if key in self.fixed else 'parameters'}.{key}"
+                    )
                     raise UserError(f"{where}: {value}: no such file or folder")
 
     def check_configs(self) -> None:
@@ -119,8 +125,11 @@ class Spec:
             config_cls.from_dict(dict(self.fixed))
         except UserError as e:
             key = next((k for k in named if f"'{k}'" in str(e)), None)
-            where = self.source if key is None else (
-                f"{self.pinned_by[key]} {key}" if key in self.pinned_by else f"{self.source}: fixed.{key}")
+            where = (
+                self.source
+                if key is None
+                else (f"{self.pinned_by[key]} {key}" if key in self.pinned_by else f"{self.source}: fixed.{key}")
+            )
             raise UserError(f"{where}: {e}") from None
         for key, p in self.parameters.items():
             tried: Sequence[Any]

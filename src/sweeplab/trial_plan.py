@@ -2,6 +2,7 @@
 ``TrialPlan`` (picklable, small), the trials a resumed sweep finished, and a user's
 ``--trainable`` loaded from its file or module. Imports no torch (runner.py, which runs
 trials, does)."""
+
 from __future__ import annotations
 
 import importlib

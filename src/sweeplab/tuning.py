@@ -1,5 +1,6 @@
 """The Tuner, run and resume: everything between a prepared sweep (plan.py) and Ray Tune,
 on the Ray session session.py starts. ``run`` tunes; ``resume`` continues a stopped sweep."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,9 @@ def build_trainable(prep: SweepPlan, shared: Any) -> Any:
         return make_trainable(prep.trial_plan, shared, prep.finished)  # registry configs hold no secret-named fields
     res = {"cpu": prep.resources.cpu, "gpu": prep.resources.gpu}
     assert prep.user_trainable  # a plan has a registry experiment's trial plan or a user's trainable
-    user = checked_reports(skip_finished(load_user_trainable(prep.user_trainable), prep.metric, prep.finished),
-                           prep.metric)
+    user = checked_reports(
+        skip_finished(load_user_trainable(prep.user_trainable), prep.metric, prep.finished), prep.metric
+    )
     return tune.with_resources(secrets.guarded(user, prep.secrets), res)
 
 
@@ -70,9 +72,14 @@ def _callbacks(prep: SweepPlan, recorder: Optional[store.SweepRecorder] = None) 
     # PBT exploits other trials' checkpoints at any time: it keeps them all
     prune = prep.scheduler.name != "pbt"
     tensorboard = [] if tune_loggers_on() else [TensorBoardCallback(list(prep.spec.parameters))]
-    return [StoreCallback(recorder, prep.known), *_progress(prep, recorder), *tensorboard,
-            *([CheckpointPruner()] if prune else []),
-            *([_wandb_callback(prep)] if prep.options.wandb else []), *([kill] if kill else [])]
+    return [
+        StoreCallback(recorder, prep.known),
+        *_progress(prep, recorder),
+        *tensorboard,
+        *([CheckpointPruner()] if prune else []),
+        *([_wandb_callback(prep)] if prep.options.wandb else []),
+        *([kill] if kill else []),
+    ]
 
 
 def _progress(prep: SweepPlan, recorder: store.SweepRecorder) -> list:
@@ -83,10 +90,21 @@ def _progress(prep: SweepPlan, recorder: store.SweepRecorder) -> list:
     from .recording import ProgressCallback
 
     total = prep.spec.trials_expected(prep.num_samples)
-    return [ProgressCallback(recorder, Display(Progress(prep.metric, prep.mode, total=total,
-                                                         epoch_budget=prep.epochs_to_spend,
-                                                         time_budget=prep.time_budget,
-                                                         max_t=prep.spec.max_epochs())))]
+    return [
+        ProgressCallback(
+            recorder,
+            Display(
+                Progress(
+                    prep.metric,
+                    prep.mode,
+                    total=total,
+                    epoch_budget=prep.epochs_to_spend,
+                    time_budget=prep.time_budget,
+                    max_t=prep.spec.max_epochs(),
+                )
+            ),
+        )
+    ]
 
 
 def epoch_budget_stopper(budget: int, sweep_uri: str, metric: str, mode: str):
@@ -101,8 +119,13 @@ def _budget_stopper(prep: SweepPlan):
     return epoch_budget_stopper(int(budget), prep.uri, prep.metric, prep.mode) if budget else None
 
 
-def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errored: bool = False,
-              recorder: Optional[store.SweepRecorder] = None):
+def tuner_for(
+    prep: SweepPlan,
+    shared: Any,
+    restore: bool = False,
+    resume_errored: bool = False,
+    recorder: Optional[store.SweepRecorder] = None,
+):
     """``recorder``: the results store as already read (on resume), else one made here."""
     from ray import tune
 
@@ -111,8 +134,7 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
         os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     failures = tune.FailureConfig(max_failures=prep.options.max_failures)
     if restore:
-        tuner = tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored,
-                                   restart_errored=False)
+        tuner = tune.Tuner.restore(prep.uri, trainable=trainable, resume_errored=resume_errored, restart_errored=False)
         # Tune restores the callbacks pickled at the start, which point at the folder's old
         # location; record into the folder being resumed instead.
         from . import ray_internals
@@ -129,13 +151,29 @@ def tuner_for(prep: SweepPlan, shared: Any, restore: bool = False, resume_errore
         tune_config=tune.TuneConfig(
             metric=prep.metric,
             mode=prep.mode,
-            scheduler=make_scheduler(prep.scheduler, max_t, prep.spec, prep.seed, store_uri=prep.uri,
-                                     max_concurrent=max_concurrent, budget=prep.epochs_to_spend,
-                                     time_budget=prep.time_budget),
-            search_alg=make_searcher(prep.search, prep.spec, prep.seed, max_concurrent, prep.num_samples,
-                                     scheduler=prep.scheduler, budget=budget, prior=prep.prior,
-                                     known=tuple(({k: kn.params[k] for k in prep.spec.parameters},
-                                                   kn.scores(prep.metric)) for kn in prep.known)),
+            scheduler=make_scheduler(
+                prep.scheduler,
+                max_t,
+                prep.spec,
+                prep.seed,
+                store_uri=prep.uri,
+                max_concurrent=max_concurrent,
+                budget=prep.epochs_to_spend,
+                time_budget=prep.time_budget,
+            ),
+            search_alg=make_searcher(
+                prep.search,
+                prep.spec,
+                prep.seed,
+                max_concurrent,
+                prep.num_samples,
+                scheduler=prep.scheduler,
+                budget=budget,
+                prior=prep.prior,
+                known=tuple(
+                    ({k: kn.params[k] for k in prep.spec.parameters}, kn.scores(prep.metric)) for kn in prep.known
+                ),
+            ),
             # with an epoch budget the searcher decides when no config is left to try
             num_samples=-1 if budget else prep.num_samples,
             # make_searcher sets the limit (the random/grid generator takes it itself)
@@ -206,8 +244,10 @@ def _ended(prep: SweepPlan, stopped_by: Optional[int]) -> int:
         return code
     if stopped_by == TIME_BUDGET:  # Tune counts it over every run of the sweep: resume would train nothing
         record.update(prep.uri, time_budget_spent=record.now())
-        print(f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it, "
-              "as planned: trials running then were cut off (TIME_UP), those paused at a rung stay paused")
+        print(
+            f"the sweep's time budget ({prep.time_budget:g} s, --time-budget or the space's time_budget) ended it, "
+            "as planned: trials running then were cut off (TIME_UP), those paused at a rung stay paused"
+        )
         return code
     print(f"stopped ({stopping.NAMES[stopped_by]}); resume with: sweeplab resume {prep.uri}")
     return stopping.EXIT[stopped_by]
@@ -224,22 +264,27 @@ def resume(sweep_dir: str, retry_errored: bool = False) -> int:
     return _resume(uri, sweep_dir, retry_errored, lock)
 
 
-def _nothing_to_resume(rec: record.SweepRecord, recorder: store.SweepRecorder, retry_errored: bool,
-                       sweep_dir: str) -> bool:
+def _nothing_to_resume(
+    rec: record.SweepRecord, recorder: store.SweepRecorder, retry_errored: bool, sweep_dir: str
+) -> bool:
     """A sweep that ran to its end, every trial finished (or errored, without
     --retry-errored): said in one line, and Ray is not started."""
     if rec.time_budget_spent:
         budget = rec.time_budget_s or 0
-        print(f"{sweep_dir}: the sweep's time budget ({budget:g} s) ended it ({rec.time_budget_spent}) and Tune "
-              "counts it over every run of the sweep, so a resume would train nothing; to go on, start a new sweep "
-              "(--time-budget sets its budget)")
+        print(
+            f"{sweep_dir}: the sweep's time budget ({budget:g} s) ended it ({rec.time_budget_spent}) and Tune "
+            "counts it over every run of the sweep, so a resume would train nothing; to go on, start a new sweep "
+            "(--time-budget sets its budget)"
+        )
         return True
     statuses = [row.get("status") for row in recorder.trials.values()]
     errored = statuses.count(Status.ERROR)
     if not rec.ended or any(s not in ENDED for s in statuses) or (retry_errored and errored):
         return False
     more = f", {errored} errored (--retry-errored reruns them)" if errored else ""
-    print(f"{sweep_dir}: the sweep ran to its end ({statuses.count(Status.TERMINATED)} trials finished{more}); nothing to resume")
+    print(
+        f"{sweep_dir}: the sweep ran to its end ({statuses.count(Status.TERMINATED)} trials finished{more}); nothing to resume"
+    )
     return True
 
 
@@ -287,9 +332,14 @@ def _resume(uri: str, sweep_dir: str, retry_errored: bool, lock: SweepLock) -> i
             record.update(uri, ended=None)
         # what the store saw finish (its journal included), which Tune's saved state may predate
         rows = {t: recorder.trials[t] for t in recorder.finished()}
-        prep = dataclasses.replace(prep, finished=tuple(
-            (t, float(row[prep.metric]), tuple(store.config_of(row).items())) for t, row in rows.items()
-            if isinstance(row.get(prep.metric), (int, float)) and not math.isnan(row[prep.metric])))
+        prep = dataclasses.replace(
+            prep,
+            finished=tuple(
+                (t, float(row[prep.metric]), tuple(store.config_of(row).items()))
+                for t, row in rows.items()
+                if isinstance(row.get(prep.metric), (int, float)) and not math.isnan(row[prep.metric])
+            ),
+        )
         shared = shared_data(prep)
         prep = start_ray(prep)
         tuner = tuner_for(prep, shared, restore=True, resume_errored=retry_errored, recorder=recorder)

@@ -28,6 +28,7 @@ Counts and 0/1 indicators are exact in float32 (every sum is a whole number <= n
 so the classification products run in single precision without rounding; means run in
 float64. The statistic on all rows (counts of one) is computed the same way.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -36,7 +37,7 @@ import numpy as np
 
 B = 1000
 SEED = 0
-_CELLS = 2 ** 23  # float32 cells of the (B, trials, classes) blocks macro F1 holds at once
+_CELLS = 2**23  # float32 cells of the (B, trials, classes) blocks macro F1 holds at once
 
 
 def resample_counts(n: int, b: int = B, seed: int = SEED, layout: Optional[np.ndarray] = None) -> np.ndarray:

@@ -8,6 +8,7 @@ bootstrap interval of (trial - baseline) must exclude zero in the metric's good 
 use a relative margin (1 %) and say it is a margin. A baseline that did not run its full
 budget is named, and every trial is compared with it at equal training. Test metrics never
 enter a conclusion."""
+
 from __future__ import annotations
 
 import math
@@ -35,10 +36,14 @@ def baseline_trial(sweep: Sweep, name: Optional[str] = None) -> Optional[str]:
         if name not in by_preset:
             known = list(dict.fromkeys([*sweep.presets, *by_preset]))
             if name in known:
-                raise UserError(f"{sweep.uri}: --baseline {name}: no trial ran that preset; "
-                                f"presets that ran: {', '.join(by_preset) or '(none)'}")
-            raise UserError(f"{sweep.uri}: --baseline {name}: not a preset of this sweep; presets: "
-                            f"{', '.join(known) or '(none)'} (ran: {', '.join(by_preset) or 'none'})")
+                raise UserError(
+                    f"{sweep.uri}: --baseline {name}: no trial ran that preset; "
+                    f"presets that ran: {', '.join(by_preset) or '(none)'}"
+                )
+            raise UserError(
+                f"{sweep.uri}: --baseline {name}: not a preset of this sweep; presets: "
+                f"{', '.join(known) or '(none)'} (ran: {', '.join(by_preset) or 'none'})"
+            )
         return by_preset[name]
     for candidate in (*BASELINE_NAMES, *sweep.presets):
         if candidate in by_preset:
@@ -66,16 +71,21 @@ def conclusions(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None) 
     if trivial and baseline is not None and baseline in scored.index:
         # every configuration is the trivial predictor: differences among them say nothing
         who = facts.at[baseline, "label"]
-        out.append(f"Comparar con la base {who} no dice nada aquí: todas las configuraciones, la base incluida, "
-                   f"quedan al nivel del predictor trivial." if es else
-                   f"Comparing with the baseline {who} says nothing here: every configuration, the baseline "
-                   f"included, is at the trivial predictor's level.")
+        out.append(
+            f"Comparar con la base {who} no dice nada aquí: todas las configuraciones, la base incluida, "
+            f"quedan al nivel del predictor trivial."
+            if es
+            else f"Comparing with the baseline {who} says nothing here: every configuration, the baseline "
+            f"included, is at the trivial predictor's level."
+        )
     elif baseline is None or baseline not in scored.index or len(scored) < 2:
         out.append(_top(sweep, scored, boot, es))
     else:
         # None where, within the baseline's epochs, no other trial has the metric: then the top trial alone
-        out.append(_against_baseline(sweep, baseline, sweep.metric, sweep.mode, es, True, within)
-                   or _top(sweep, scored, boot, es))
+        out.append(
+            _against_baseline(sweep, baseline, sweep.metric, sweep.mode, es, True, within)
+            or _top(sweep, scored, boot, es)
+        )
         for metric in table_metrics(sweep):
             if metric != sweep.metric:
                 sentence = _against_baseline(sweep, baseline, metric, guess_mode(metric), es, False, within)
@@ -90,15 +100,21 @@ def conclusions(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None) 
             out.append(size)
     failed = int((facts["status"] == Status.ERROR).sum())
     if failed:
-        out.append(f"{failed} trial(s) fallaron; ver Observaciones." if es else f"{failed} trial(s) failed; see Observations.")
+        out.append(
+            f"{failed} trial(s) fallaron; ver Observaciones." if es else f"{failed} trial(s) failed; see Observations."
+        )
     if boot is None:
         why = intervals.missing(sweep)
         if es:
             why = _WHY_ES.get(why, "las predicciones guardadas no dan esta métrica")
-            out.append(f"Sin intervalos ({why}): «superar» significa mejorar en más de {MARGIN:.0%} "
-                       "(un margen, no un intervalo).")
+            out.append(
+                f"Sin intervalos ({why}): «superar» significa mejorar en más de {MARGIN:.0%} "
+                "(un margen, no un intervalo)."
+            )
         else:
-            out.append(f"No intervals ({why}): \"beat\" means better by more than {MARGIN:.0%} (a margin, not an interval).")
+            out.append(
+                f'No intervals ({why}): "beat" means better by more than {MARGIN:.0%} (a margin, not an interval).'
+            )
     return out
 
 
@@ -107,8 +123,9 @@ _WHY_ES = {"sweep stored no predictions": "el barrido no guardó predicciones"}
 
 # --- the trivial predictor ---------------------------------------------------------------
 
+
 def _trivial(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> list[str]:
-    """"No trial beat the trivial predictor", first, with the experiment's diagnosis; or nothing."""
+    """ "No trial beat the trivial predictor", first, with the experiment's diagnosis; or nothing."""
     facts = sweep.facts.set_index("trial_id")
     scored = facts.dropna(subset=["best"])
     top = str(sweep.ranked()["trial_id"].iloc[0])
@@ -131,10 +148,13 @@ def _trivial(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> lis
             detail = f"{change}; {_interval((lo, hi), sign, es)}"
         else:
             detail = _change(facts.at[top, "best"] - trivial, es)[0]
-        sentence = (f"Ningún trial superó al predictor trivial ({what}: {metric} {fmt_metric(trivial)}) más allá del "
-                    f"ruido: el mejor, {label}, alcanzó {fmt_metric(facts.at[top, 'best'])} ({detail})." if es else
-                    f"No trial beat the trivial predictor ({what}: {metric} {fmt_metric(trivial)}) beyond noise: "
-                    f"the best, {label}, reached {fmt_metric(facts.at[top, 'best'])} ({detail}).")
+        sentence = (
+            f"Ningún trial superó al predictor trivial ({what}: {metric} {fmt_metric(trivial)}) más allá del "
+            f"ruido: el mejor, {label}, alcanzó {fmt_metric(facts.at[top, 'best'])} ({detail})."
+            if es
+            else f"No trial beat the trivial predictor ({what}: {metric} {fmt_metric(trivial)}) beyond noise: "
+            f"the best, {label}, reached {fmt_metric(facts.at[top, 'best'])} ({detail})."
+        )
     else:
         if exp is None or exp.trivial is None or not all(within_margin.values()):
             return []
@@ -143,11 +163,14 @@ def _trivial(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> lis
             return []
         what = _TRIVIAL_WORDS[exp.trivial][1 if es else 0]
         share = f"{observe.THRESHOLDS.trivial_margin:.0%}"
-        sentence = (f"Ningún trial superó al predictor trivial ({what}: {metric} {fmt_metric(trivial)}): todos los "
-                    f"trials con resultado quedan a menos del {share} de él; el mejor, {label}, alcanzó "
-                    f"{fmt_metric(facts.at[top, 'best'])}." if es else
-                    f"No trial beat the trivial predictor ({what}: {metric} {fmt_metric(trivial)}): every scored "
-                    f"trial is within {share} of it; the best, {label}, reached {fmt_metric(facts.at[top, 'best'])}.")
+        sentence = (
+            f"Ningún trial superó al predictor trivial ({what}: {metric} {fmt_metric(trivial)}): todos los "
+            f"trials con resultado quedan a menos del {share} de él; el mejor, {label}, alcanzó "
+            f"{fmt_metric(facts.at[top, 'best'])}."
+            if es
+            else f"No trial beat the trivial predictor ({what}: {metric} {fmt_metric(trivial)}): every scored "
+            f"trial is within {share} of it; the best, {label}, reached {fmt_metric(facts.at[top, 'best'])}."
+        )
     out = [sentence]
     diagnosis = (exp.diagnosis_es or exp.diagnosis) if es and exp else (exp.diagnosis if exp else None)
     if diagnosis:
@@ -155,24 +178,33 @@ def _trivial(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> lis
     return out
 
 
-_TRIVIAL_WORDS = {"zero": ("predicting zero", "predecir cero"),
-                  "majority": ("always the majority class", "siempre la clase mayoritaria")}
+_TRIVIAL_WORDS = {
+    "zero": ("predicting zero", "predecir cero"),
+    "majority": ("always the majority class", "siempre la clase mayoritaria"),
+}
 
 
 # --- the baseline ------------------------------------------------------------------------
+
 
 def _unfinished(sweep: Sweep, base: pd.Series, es: bool) -> Optional[str]:
     """The sentence naming a baseline that did not run its full budget, or None."""
     it, budget = int(base["iterations"]), int(base["budget"])
     status = base["status"]
     if base["scheduler_stopped"]:
-        why = (f"detenida por el planificador en la época {it} de {budget}" if es else
-               f"stopped by the scheduler at epoch {it} of {budget}")
+        why = (
+            f"detenida por el planificador en la época {it} de {budget}"
+            if es
+            else f"stopped by the scheduler at epoch {it} of {budget}"
+        )
     elif status == Status.ERROR:
         why = f"falló en la época {it} de {budget}" if es else f"failed at epoch {it} of {budget}"
     elif status == Status.TIME_UP:
-        why = (f"cortada por el presupuesto de tiempo en la época {it} de {budget}" if es else
-               f"cut off by the sweep's time budget at epoch {it} of {budget}")
+        why = (
+            f"cortada por el presupuesto de tiempo en la época {it} de {budget}"
+            if es
+            else f"cut off by the sweep's time budget at epoch {it} of {budget}"
+        )
     elif status == Status.INTERRUPTED:
         why = f"interrumpida en la época {it} de {budget}" if es else f"interrupted at epoch {it} of {budget}"
     elif status in (Status.RUNNING, Status.PENDING):
@@ -181,12 +213,18 @@ def _unfinished(sweep: Sweep, base: pd.Series, es: bool) -> Optional[str]:
         return None
     who, metric = base["label"], sweep.metric
     if math.isnan(base["best"]):
-        return (f"La base {who} no terminó: {why}, y no reportó {metric}: no hay con qué comparar." if es else
-                f"The baseline {who} did not finish: {why}, and reported no {metric}: there is nothing to compare with.")
-    return (f"La base {who} no terminó: {why}, así que cada trial se compara con ella con igual entrenamiento "
-            f"(el mejor {metric} de cada trial en sus primeras {it} épocas)." if es else
-            f"The baseline {who} did not finish: {why}, so every trial is compared with it at equal training "
-            f"(each trial's best {metric} within its first {it} epochs).")
+        return (
+            f"La base {who} no terminó: {why}, y no reportó {metric}: no hay con qué comparar."
+            if es
+            else f"The baseline {who} did not finish: {why}, and reported no {metric}: there is nothing to compare with."
+        )
+    return (
+        f"La base {who} no terminó: {why}, así que cada trial se compara con ella con igual entrenamiento "
+        f"(el mejor {metric} de cada trial en sus primeras {it} épocas)."
+        if es
+        else f"The baseline {who} did not finish: {why}, so every trial is compared with it at equal training "
+        f"(each trial's best {metric} within its first {it} epochs)."
+    )
 
 
 def _values(sweep: Sweep, metric: str, within: Optional[int]) -> pd.Series:
@@ -222,8 +260,9 @@ def _judge(t: str, baseline: str, values: pd.Series, boot: Optional[intervals.In
     return ("beat" if gain > margin else "worse" if gain < -margin else "tie"), None
 
 
-def _against_baseline(sweep: Sweep, baseline: str, metric: str, mode: str, es: bool, first: bool,
-                      within: Optional[int]) -> Optional[str]:
+def _against_baseline(
+    sweep: Sweep, baseline: str, metric: str, mode: str, es: bool, first: bool, within: Optional[int]
+) -> Optional[str]:
     values = _values(sweep, metric, within)
     if baseline not in values.index or len(values) < 2:
         return None
@@ -246,38 +285,61 @@ def _against_baseline(sweep: Sweep, baseline: str, metric: str, mode: str, es: b
     if es:
         rule = "más allá del ruido" if boot is not None else f"por más de un margen del {MARGIN:.0%}"
         if len(better):
-            head = (f"{len(better)} de {len(others)} configuraciones superaron a la base {who} en {metric} {rule}" if first
-                    else f"En {metric}, {len(better)} de {len(others)} la superaron {rule}")
+            head = (
+                f"{len(better)} de {len(others)} configuraciones superaron a la base {who} en {metric} {rule}"
+                if first
+                else f"En {metric}, {len(better)} de {len(others)} la superaron {rule}"
+            )
         else:
-            head = (f"Ninguna configuración superó a la base {who} en {metric} {rule}" if first
-                    else f"En {metric}, ninguna la superó {rule}")
+            head = (
+                f"Ninguna configuración superó a la base {who} en {metric} {rule}"
+                if first
+                else f"En {metric}, ninguna la superó {rule}"
+            )
         if within is not None and first:
             head = f"Con igual entrenamiento ({within} épocas), {head[0].lower()}{head[1:]}"
     else:
         rule = "beyond noise" if boot is not None else f"by more than a {MARGIN:.0%} margin"
         if len(better):
-            head = (f"{len(better)} of {len(others)} configurations beat the baseline {who} on {metric} {rule}" if first
-                    else f"On {metric}, {len(better)} of {len(others)} beat it {rule}")
+            head = (
+                f"{len(better)} of {len(others)} configurations beat the baseline {who} on {metric} {rule}"
+                if first
+                else f"On {metric}, {len(better)} of {len(others)} beat it {rule}"
+            )
         else:
-            head = (f"No configuration beat the baseline {who} on {metric} {rule}" if first
-                    else f"On {metric}, none beat it {rule}")
+            head = (
+                f"No configuration beat the baseline {who} on {metric} {rule}"
+                if first
+                else f"On {metric}, none beat it {rule}"
+            )
         if within is not None and first:
             head = f"At equal training ({within} epochs), {head[0].lower()}{head[1:]}"
     rel = f"{abs(diff) / abs(base):.1%}" if base else ""
     if verdict == "beat":
         detail = "; ".join(x for x in (rel, iv) if x)
         if es:
-            return f"{head}; la mejor, {what}: {fmt_metric(top)} frente a {fmt_metric(base)}, {change}" + (f" ({detail})." if detail else ".")
-        return f"{head}; the best, {what}: {fmt_metric(top)} against {fmt_metric(base)}, {change}" + (f" ({detail})." if detail else ".")
+            return f"{head}; la mejor, {what}: {fmt_metric(top)} frente a {fmt_metric(base)}, {change}" + (
+                f" ({detail})." if detail else "."
+            )
+        return f"{head}; the best, {what}: {fmt_metric(top)} against {fmt_metric(base)}, {change}" + (
+            f" ({detail})." if detail else "."
+        )
     if verdict == "tie":
         if diff == 0 and not iv:
-            return (f"{head}: la mejor de las demás, {what}, la iguala ({fmt_metric(top)})." if es else
-                    f"{head}: the best other trial, {what}, equals it ({fmt_metric(top)}).")
+            return (
+                f"{head}: la mejor de las demás, {what}, la iguala ({fmt_metric(top)})."
+                if es
+                else f"{head}: the best other trial, {what}, equals it ({fmt_metric(top)})."
+            )
         if es:
-            return (f"{head}: la mejor de las demás, {what}, alcanzó {fmt_metric(top)} frente a {fmt_metric(base)}, "
-                    f"{change}" + (f" ({iv})" if iv else "") + ": un empate.")
-        return (f"{head}: the best other trial, {what}, reached {fmt_metric(top)} against {fmt_metric(base)}, "
-                f"{change}" + (f" ({iv})" if iv else "") + ": a tie.")
+            return (
+                f"{head}: la mejor de las demás, {what}, alcanzó {fmt_metric(top)} frente a {fmt_metric(base)}, "
+                f"{change}" + (f" ({iv})" if iv else "") + ": un empate."
+            )
+        return (
+            f"{head}: the best other trial, {what}, reached {fmt_metric(top)} against {fmt_metric(base)}, "
+            f"{change}" + (f" ({iv})" if iv else "") + ": a tie."
+        )
     tail = f"{change}; {iv}" if iv else change
     if es:
         return f"{head}: {fmt_metric(base)}, y la mejor de las demás, {what}, alcanzó {fmt_metric(top)} ({tail})."
@@ -312,31 +374,44 @@ def headline(sweep: Sweep, trial: str) -> Optional[str]:
     judged = _judge(trial, base, values, boot, sweep.mode)[0]
     if boot is None:
         verdict = {"beat": "better", "tie": "within", "worse": "worse"}[judged]
-        verdict = (f"no intervals: within a {MARGIN:.0%} margin" if judged == "tie" else
-                   f"no intervals: {verdict} by more than a {MARGIN:.0%} margin")
+        verdict = (
+            f"no intervals: within a {MARGIN:.0%} margin"
+            if judged == "tie"
+            else f"no intervals: {verdict} by more than a {MARGIN:.0%} margin"
+        )
     else:
-        verdict = {"beat": "beyond noise", "tie": "a tie: the interval includes zero", "worse": "worse beyond noise"}[judged]
+        verdict = {"beat": "beyond noise", "tie": "a tie: the interval includes zero", "worse": "worse beyond noise"}[
+            judged
+        ]
         _, lo, hi = boot.difference(trial, base)
         verdict = f"95% interval of chosen - baseline {fmt_metric(lo)} to {fmt_metric(hi)}, {verdict}"
     change = f"{'higher' if diff > 0 else 'lower'} by {abs(diff):.3g}" if diff else "equal"
-    return (f"against the baseline {labels[base]}: {sweep.metric} {figure(trial)} against {figure(base)}, "
-            f"{change}{rel}; {verdict}")
+    return (
+        f"against the baseline {labels[base]}: {sweep.metric} {figure(trial)} against {figure(base)}, "
+        f"{change}{rel}; {verdict}"
+    )
 
 
 # --- without a baseline, and ties with the best ------------------------------------------# --- without a baseline, and ties with the best ------------------------------------------
+
 
 def _top(sweep: Sweep, scored: pd.DataFrame, boot: Optional[intervals.Intervals], es: bool) -> str:
     top = sweep.ranked().iloc[0]
     iv = ""
     if boot is not None and top["trial_id"] in boot:
         lo, hi = boot.interval(top["trial_id"])
-        iv = (f" (intervalo del 95%: {fmt_metric(lo)} a {fmt_metric(hi)})" if es else
-              f" (95% interval {fmt_metric(lo)} to {fmt_metric(hi)})")
-    return (f"El mejor trial, {top['label']}, alcanzó {sweep.metric} {fmt_metric(top['best'])}{iv}; "
-            f"mediana {fmt_metric(scored['best'].median())} en {len(scored)} trials con resultado."
-            if es else
-            f"The best trial, {top['label']}, reached {sweep.metric} {fmt_metric(top['best'])}{iv}; "
-            f"median {fmt_metric(scored['best'].median())} over {len(scored)} scored trials.")
+        iv = (
+            f" (intervalo del 95%: {fmt_metric(lo)} a {fmt_metric(hi)})"
+            if es
+            else f" (95% interval {fmt_metric(lo)} to {fmt_metric(hi)})"
+        )
+    return (
+        f"El mejor trial, {top['label']}, alcanzó {sweep.metric} {fmt_metric(top['best'])}{iv}; "
+        f"mediana {fmt_metric(scored['best'].median())} en {len(scored)} trials con resultado."
+        if es
+        else f"The best trial, {top['label']}, reached {sweep.metric} {fmt_metric(top['best'])}{iv}; "
+        f"median {fmt_metric(scored['best'].median())} over {len(scored)} scored trials."
+    )
 
 
 def _ties(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> Optional[str]:
@@ -348,16 +423,23 @@ def _ties(sweep: Sweep, boot: Optional[intervals.Intervals], es: bool) -> Option
     labels = sweep.facts.set_index("trial_id")["label"]
     tied = boot.ties(best)[1:]
     if not tied:
-        return (f"El mejor trial, {labels[best]}, supera a todos los demás en {sweep.metric} más allá del ruido." if es else
-                f"The best trial, {labels[best]}, is ahead of every other trial on {sweep.metric} beyond noise.")
+        return (
+            f"El mejor trial, {labels[best]}, supera a todos los demás en {sweep.metric} más allá del ruido."
+            if es
+            else f"The best trial, {labels[best]}, is ahead of every other trial on {sweep.metric} beyond noise."
+        )
     names = ", ".join(labels[t] for t in tied)
-    return (f"{len(tied)} trial(s) más empatan estadísticamente con el mejor, {labels[best]}, en {sweep.metric} "
-            f"(el intervalo pareado del 95% de la diferencia incluye el cero): {names}." if es else
-            f"{len(tied)} other trial(s) are statistically tied with the best, {labels[best]}, on {sweep.metric} "
-            f"(the 95% paired interval of the difference includes zero): {names}.")
+    return (
+        f"{len(tied)} trial(s) más empatan estadísticamente con el mejor, {labels[best]}, en {sweep.metric} "
+        f"(el intervalo pareado del 95% de la diferencia incluye el cero): {names}."
+        if es
+        else f"{len(tied)} other trial(s) are statistically tied with the best, {labels[best]}, on {sweep.metric} "
+        f"(the 95% paired interval of the difference includes zero): {names}."
+    )
 
 
 # --- wording -----------------------------------------------------------------------------
+
 
 def _change(diff: float, es: bool) -> tuple[str, int]:
     """A difference as a direction and a positive amount ("lower by 0.0002"), and the sign
@@ -371,8 +453,11 @@ def _change(diff: float, es: bool) -> tuple[str, int]:
 
 def _interval(interval: tuple[float, float], sign: int, es: bool) -> str:
     lo, hi = interval if sign > 0 else (-interval[1], -interval[0])
-    return (f"intervalo del 95%: {fmt_metric(lo)} a {fmt_metric(hi)}" if es else
-            f"95% interval {fmt_metric(lo)} to {fmt_metric(hi)}")
+    return (
+        f"intervalo del 95%: {fmt_metric(lo)} a {fmt_metric(hi)}"
+        if es
+        else f"95% interval {fmt_metric(lo)} to {fmt_metric(hi)}"
+    )
 
 
 def _float(v) -> float:
@@ -389,10 +474,16 @@ def _capacity_sentence(facts: pd.DataFrame, baseline: str, es: bool) -> Optional
     if base is None or math.isnan(base) or others.empty:
         return None
     if (others < base).all():
-        return ("Todas las demás configuraciones son más pequeñas que la base, así que el barrido no dice nada "
-                "de modelos más grandes." if es else
-                "Every other configuration is smaller than the baseline, so the sweep says nothing about larger models.")
+        return (
+            "Todas las demás configuraciones son más pequeñas que la base, así que el barrido no dice nada "
+            "de modelos más grandes."
+            if es
+            else "Every other configuration is smaller than the baseline, so the sweep says nothing about larger models."
+        )
     if (others > base).all():
-        return ("Todas las demás configuraciones son más grandes que la base." if es else
-                "Every other configuration is larger than the baseline.")
+        return (
+            "Todas las demás configuraciones son más grandes que la base."
+            if es
+            else "Every other configuration is larger than the baseline."
+        )
     return None

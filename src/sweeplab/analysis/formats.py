@@ -1,4 +1,5 @@
 """How analysis prints: the tables' words in English and Spanish, and numbers."""
+
 from __future__ import annotations
 
 import math
@@ -57,7 +58,6 @@ WORDS: dict[str, tuple[str, str]] = {
 def word(key: str, lang: str) -> str:
     en, es = WORDS.get(key, (key, key))
     return es if lang == "es" else en
-
 
 
 def fmt(value: Any, lang: str = "en", digits: int = 4) -> str:

@@ -19,6 +19,7 @@ Intervals need the ranking metric to be the one the sweep declared (the predicti
 its best epoch) and to be a statistic of the predictions: accuracy or macro F1 of stored
 classes, the mean of stored values. Results are kept on the sweep, as ``observe`` does.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,11 @@ class Intervals:
 
     def standard_error(self, a: str, b: str) -> float:
         """The bootstrap standard error of (a - b), paired."""
-        return float(np.std(self.samples[1:, self._col[a]] - self.samples[1:, self._col[b]], ddof=1)) \
-            if len(self.samples) > 2 else math.inf
+        return (
+            float(np.std(self.samples[1:, self._col[a]] - self.samples[1:, self._col[b]], ddof=1))
+            if len(self.samples) > 2
+            else math.inf
+        )
 
     def differences(self, against: str) -> dict[str, tuple[float, float]]:
         """Every trial's interval of (trial - ``against``), at once."""
@@ -148,6 +152,7 @@ def statistic(metric: str, kind: str, declared: str) -> Optional[str]:
 
 # --- a sweep's bootstrap -----------------------------------------------------------------
 
+
 def _counts(sweep: Sweep, n: int, layout: Optional[np.ndarray] = None) -> np.ndarray:
     cache = sweep.__dict__.setdefault("_resample_counts", {})
     key = (n, None if layout is None else hash(layout.tobytes()))
@@ -209,8 +214,9 @@ def _compute(sweep: Sweep, metric: str) -> Optional[Intervals]:
     if trivial is not None:
         samples = np.column_stack([samples, trivial])
         trials.append(TRIVIAL)
-    return Intervals(metric=metric, statistic=stat, n=n, trials=trials, point=samples[0].copy(),
-                     samples=samples[1:], skipped=skipped)
+    return Intervals(
+        metric=metric, statistic=stat, n=n, trials=trials, point=samples[0].copy(), samples=samples[1:], skipped=skipped
+    )
 
 
 def _reported(sweep: Sweep, trial: str, metric: str) -> float:
@@ -267,9 +273,14 @@ def _decode(raw: Any, shared: Optional[dict[str, np.ndarray]] = None) -> Optiona
         if y.ndim != 1 or y.shape != pred.shape or not len(y) or y.min() < 0 or pred.min() < 0:
             return None
         majority = fields.get("majority")
-        return {"kind": "classes", "n": len(y), "y_true": y, "y_pred": pred,
-                "majority": int(majority) if isinstance(majority, int) and not isinstance(majority, bool) else None,
-                "signature": ("classes", len(y), hash(y.tobytes()))}
+        return {
+            "kind": "classes",
+            "n": len(y),
+            "y_true": y,
+            "y_pred": pred,
+            "majority": int(majority) if isinstance(majority, int) and not isinstance(majority, bool) else None,
+            "signature": ("classes", len(y), hash(y.tobytes())),
+        }
     if fields.get("kind") == "mean":
         try:
             values = np.asarray(fields.get("values", []), dtype=np.float64)
@@ -281,8 +292,13 @@ def _decode(raw: Any, shared: Optional[dict[str, np.ndarray]] = None) -> Optiona
             return None
         if trivial is not None and (trivial.shape != values.shape or not np.isfinite(trivial).all()):
             trivial = None
-        return {"kind": "mean", "n": len(values), "values": values, "trivial": trivial,
-                "signature": ("mean", len(values))}
+        return {
+            "kind": "mean",
+            "n": len(values),
+            "values": values,
+            "trivial": trivial,
+            "signature": ("mean", len(values)),
+        }
     return None
 
 

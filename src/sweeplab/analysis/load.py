@@ -9,6 +9,7 @@ A trial's figures are those of its best epoch by the sweep's (validation) metric
 made since the engine marks best epochs (``is_best``) carry the test split's metrics in
 exactly those rows; older ones tested only at a trial's last epoch, and
 :meth:`Sweep.held_out` says which epoch its test figures come from."""
+
 from __future__ import annotations
 
 import math
@@ -75,8 +76,10 @@ class Sweep:
     def _configs(self) -> dict[str, dict[str, Any]]:
         cols = config_columns(self.trials.columns)
         records = self.trials[cols].astype(object).to_dict("records")
-        return {t: {param_name(c): _plain(v) for c, v in r.items() if not _missing(v)}
-                for t, r in zip(self.trials[TRIAL_ID], records)}
+        return {
+            t: {param_name(c): _plain(v) for c, v in r.items() if not _missing(v)}
+            for t, r in zip(self.trials[TRIAL_ID], records)
+        }
 
     def at_best(self, trial_id: str) -> dict[str, Any]:
         """The trial's row of :attr:`best_rows` as a dict (empty if it reported nothing)."""
@@ -90,7 +93,9 @@ class Sweep:
     def curve(self, trial_id: str, column: str) -> np.ndarray:
         """One trial's values of a history column, by iteration (NaN where not reported)."""
         if not self._positions and not self.history.empty:
-            self._positions = {k: np.asarray(v) for k, v in self.history.groupby("trial_id", sort=False).indices.items()}
+            self._positions = {
+                k: np.asarray(v) for k, v in self.history.groupby("trial_id", sort=False).indices.items()
+            }
         pos = self._positions.get(trial_id)
         if pos is None or column not in self.history.columns:
             return np.array([], dtype=float)
@@ -121,9 +126,10 @@ class Sweep:
         value = pd.to_numeric(h[self.metric], errors="coerce") if self.metric in h else pd.Series(np.nan, index=h.index)
         value = value.where(np.isfinite(value))  # an infinite value is recorded, never a trial's best
         # among a trial's rows without the metric, the latest comes first (if it never came)
-        ranked = h.assign(_v=value if self.mode == "max" else -value,
-                          _o=np.where(value.isna(), np.arange(len(h)), 0))
-        best = ranked.sort_values(["_v", "_o"], ascending=False, na_position="last", kind="stable").drop_duplicates("trial_id")
+        ranked = h.assign(_v=value if self.mode == "max" else -value, _o=np.where(value.isna(), np.arange(len(h)), 0))
+        best = ranked.sort_values(["_v", "_o"], ascending=False, na_position="last", kind="stable").drop_duplicates(
+            "trial_id"
+        )
         best = best.drop(columns=["_v", "_o"]).set_index("trial_id")
         if self.marks_best:
             return best
@@ -170,7 +176,9 @@ class Sweep:
         i = int(np.flatnonzero(at_best)[0]) if at_best.any() else int(np.flatnonzero(tested)[-1])
         row = rows.iloc[i]
         epoch = row.get(schema.EPOCH)
-        epoch = int(epoch) if isinstance(epoch, (int, float, np.number)) and not _missing(float(epoch)) else int(row[ITER])
+        epoch = (
+            int(epoch) if isinstance(epoch, (int, float, np.number)) and not _missing(float(epoch)) else int(row[ITER])
+        )
         values = {c: _plain(row[c]) for c in cols if not _missing(_plain(row[c]))}
         return HeldOut(epoch=epoch, iteration=int(row[ITER]), at_best=bool(at_best.any()), values=values)
 
@@ -189,32 +197,47 @@ class Sweep:
             iterations = int(trial.get(schema.ITERATIONS) or 0) if not _missing(trial.get(schema.ITERATIONS)) else 0
             value = _float(at_best.get(self.metric))
             best_iter = int(at_best[ITER]) if not _missing(at_best.get(ITER)) and not math.isnan(value) else 0
-            stopped_itself = (bool(self.curve(trial_id, schema.EARLY_STOPPED)[-1:].any())
-                              if schema.EARLY_STOPPED in self.history else False)
+            stopped_itself = (
+                bool(self.curve(trial_id, schema.EARLY_STOPPED)[-1:].any())
+                if schema.EARLY_STOPPED in self.history
+                else False
+            )
             trial_budget = int(config.get("epochs", budget) or budget)
             finished = trial.get(STATUS) == Status.TERMINATED
             preset = trial.get(schema.PRESET) if isinstance(trial.get(schema.PRESET), str) else None
-            rows.append({
-                "trial_id": trial_id, "run": int(trial["run"]),
-                "label": _label(exp.label(config) if exp else None, preset, int(trial["run"])),
-                "preset": preset, "status": trial.get(STATUS),
-                # an earlier sweep's figures, taken as they are (known.py): "sweep/trial"
-                "measured_in": trial.get(schema.MEASURED_IN) if isinstance(trial.get(schema.MEASURED_IN), str) else None,
-                "error": trial.get(schema.ERROR) if isinstance(trial.get(schema.ERROR), str) else None,
-                # the failure from its columns ("loss became nan at epoch 8, step 4 (lr=0.03)"); None in a
-                # store from before them, or for a failure the engine does not know
-                "failure": schema.failure_text(trial),
-                "best": value, "best_iteration": best_iter, "iterations": iterations,
-                # every epoch it ran, repeats after a restart included (a store from before the column: iterations)
-                "epochs_trained": max(iterations, schema.epochs_trained(dict(trial))), "budget": trial_budget,
-                "stopped_itself": stopped_itself,
-                "scheduler_stopped": finished and not stopped_itself and 0 < iterations < trial_budget,
-                # stopped by the scheduler, or left paused at a rung below its budget when the sweep ended
-                "cut_early": ((finished or trial.get(STATUS) == Status.PAUSED) and not stopped_itself
-                              and 0 < iterations < trial_budget),
-                "capacity": _capacity(exp, config),
-                "hours": _float(trial.get(schema.WALL_TIME)) / 3600,
-            })
+            rows.append(
+                {
+                    "trial_id": trial_id,
+                    "run": int(trial["run"]),
+                    "label": _label(exp.label(config) if exp else None, preset, int(trial["run"])),
+                    "preset": preset,
+                    "status": trial.get(STATUS),
+                    # an earlier sweep's figures, taken as they are (known.py): "sweep/trial"
+                    "measured_in": trial.get(schema.MEASURED_IN)
+                    if isinstance(trial.get(schema.MEASURED_IN), str)
+                    else None,
+                    "error": trial.get(schema.ERROR) if isinstance(trial.get(schema.ERROR), str) else None,
+                    # the failure from its columns ("loss became nan at epoch 8, step 4 (lr=0.03)"); None in a
+                    # store from before them, or for a failure the engine does not know
+                    "failure": schema.failure_text(trial),
+                    "best": value,
+                    "best_iteration": best_iter,
+                    "iterations": iterations,
+                    # every epoch it ran, repeats after a restart included (a store from before the column: iterations)
+                    "epochs_trained": max(iterations, schema.epochs_trained(dict(trial))),
+                    "budget": trial_budget,
+                    "stopped_itself": stopped_itself,
+                    "scheduler_stopped": finished and not stopped_itself and 0 < iterations < trial_budget,
+                    # stopped by the scheduler, or left paused at a rung below its budget when the sweep ended
+                    "cut_early": (
+                        (finished or trial.get(STATUS) == Status.PAUSED)
+                        and not stopped_itself
+                        and 0 < iterations < trial_budget
+                    ),
+                    "capacity": _capacity(exp, config),
+                    "hours": _float(trial.get(schema.WALL_TIME)) / 3600,
+                }
+            )
         return pd.DataFrame(rows)
 
     def epoch_at_best(self, trial_id: str) -> int:
@@ -269,7 +292,9 @@ def find_sweeps(path: str) -> list[str]:
         inside = sorted(os.path.join(path, d) for d in os.listdir(path) if _is_sweep(os.path.join(path, d)))
         if inside:
             return inside
-    raise UserError(f"{path}: not a sweep folder (no {store.TRIALS}, no Ray trial folders with result.json) and holds none")
+    raise UserError(
+        f"{path}: not a sweep folder (no {store.TRIALS}, no Ray trial folders with result.json) and holds none"
+    )
 
 
 def _is_sweep(path: str) -> bool:
@@ -278,8 +303,12 @@ def _is_sweep(path: str) -> bool:
     return not is_remote(path) and os.path.isdir(path) and any(ray_files.trial_dirs(path))
 
 
-def load(paths: list[str], metric: Optional[str] = None, mode: Optional[str] = None,
-         note: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> list[Sweep]:
+def load(
+    paths: list[str],
+    metric: Optional[str] = None,
+    mode: Optional[str] = None,
+    note: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> list[Sweep]:
     """Every sweep named by ``paths`` (sweep folders or storage folders holding sweeps). A
     damaged sweep found in a storage folder is left out, said in one ``note``, so that the
     others are still analysed; a damaged sweep named itself, or nothing else left, is an error."""
@@ -315,8 +344,10 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     if not metric:
         raise UserError(f"{uri}: the sweep names no metric (made by plain Ray Tune?); pass --metric NAME")
     if schema.is_test(metric):
-        raise UserError(f"{uri}: {metric}: the test split is held out and never ranks trials; "
-                        f"pass --metric with a validation metric (val_...)")
+        raise UserError(
+            f"{uri}: {metric}: the test split is held out and never ranks trials; "
+            f"pass --metric with a validation metric (val_...)"
+        )
     if metric not in trials.columns and metric not in history.columns:
         known = sorted(c for c in history.columns if _numeric(history[c]) and c not in (TRIAL_ID, ITER))
         raise UserError(f"{uri}: no trial reported metric '{metric}'; reported: {', '.join(known) or '(nothing)'}")
@@ -325,24 +356,36 @@ def load_sweep(uri: str, metric: Optional[str] = None, mode: Optional[str] = Non
     trials.insert(1, "run", np.arange(1, len(trials) + 1))
     if ITER in history.columns and len(history):
         order = {t: i for i, t in enumerate(trials["trial_id"])}
-        history = (history.assign(_o=history["trial_id"].map(order))
-                   .sort_values(["_o", ITER], kind="stable").drop(columns="_o").reset_index(drop=True))
-    return Sweep(uri=uri, record=rec, trials=trials, history=history, metric=metric, mode=mode, declared_metric=declared)
+        history = (
+            history.assign(_o=history["trial_id"].map(order))
+            .sort_values(["_o", ITER], kind="stable")
+            .drop(columns="_o")
+            .reset_index(drop=True)
+        )
+    return Sweep(
+        uri=uri, record=rec, trials=trials, history=history, metric=metric, mode=mode, declared_metric=declared
+    )
 
 
 def tidy(sweeps: list[Sweep]) -> pd.DataFrame:
     """All trials of all sweeps in one table, with the sweep's metadata as columns."""
     frames = []
     for s in sweeps:
-        columns = {"sweep": s.name, "experiment": s.record.experiment or "-",
-                   "space": os.path.basename(s.record.space_file or "-"),
-                   "scheduler": s.record.scheduler_name, "searcher": s.record.searcher_name, "seed": s.record.seed}
+        columns = {
+            "sweep": s.name,
+            "experiment": s.record.experiment or "-",
+            "space": os.path.basename(s.record.space_file or "-"),
+            "scheduler": s.record.scheduler_name,
+            "searcher": s.record.searcher_name,
+            "seed": s.record.seed,
+        }
         frames.append(s.trials.drop(columns=[PREDICTIONS], errors="ignore").assign(**columns))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return out[[*META_COLUMNS, *[c for c in out.columns if c not in META_COLUMNS]]] if frames else out
 
 
 # --- values ------------------------------------------------------------------------------
+
 
 def _numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)

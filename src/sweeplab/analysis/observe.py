@@ -3,6 +3,7 @@
 Every threshold is in :data:`THRESHOLDS`; each rule looks at one trial (its facts, its
 history, its row at the best iteration) against the sweep it ran in, and says what it saw
 with the numbers that made it fire, in English and Spanish."""
+
 from __future__ import annotations
 
 import json
@@ -92,7 +93,11 @@ class _Context:
         self.lr_max, self.lr_high = (float(lr.max()), float(lr.quantile(0.75))) if len(lr) else (math.nan, math.nan)
 
     def worse_than_median(self, value: float) -> bool:
-        return self.enough and not math.isnan(value) and (value < self.median if self.mode == "max" else value > self.median)
+        return (
+            self.enough
+            and not math.isnan(value)
+            and (value < self.median if self.mode == "max" else value > self.median)
+        )
 
     def far_from_median(self, value: float) -> bool:
         if not self.enough or math.isnan(value) or self.median == 0:
@@ -105,7 +110,10 @@ class _Context:
         if not isinstance(lr, (int, float)) or not self.lr_varies:
             return "", ""
         if lr >= self.lr_max:
-            return f", at the sweep's highest learning rate ({_g(lr)})", f", con la tasa de aprendizaje más alta del barrido ({_g(lr)})"
+            return (
+                f", at the sweep's highest learning rate ({_g(lr)})",
+                f", con la tasa de aprendizaje más alta del barrido ({_g(lr)})",
+            )
         if lr >= self.lr_high:
             return f", at a high learning rate ({_g(lr)})", f", con una tasa de aprendizaje alta ({_g(lr)})"
         return "", ""
@@ -137,6 +145,7 @@ class _Trial:
 
 
 # --- the rules, in the order they are listed -------------------------------------------
+
 
 def failed(t: _Trial, ctx: _Context) -> Optional[Observation]:
     error = t.fact["error"]
@@ -218,7 +227,12 @@ def overfitting(t: _Trial, ctx: _Context) -> Optional[Observation]:
         en.append(f"train–val accuracy gap {train_acc - val_acc:.3f}")
         es.append(f"brecha train–val de accuracy {train_acc - val_acc:.3f}")
     train_mse, val_mse = _last_finite(t.curve("train_loss")), _last_finite(t.curve(f"{t.split}_mse"))
-    if not math.isnan(train_mse) and not math.isnan(val_mse) and val_mse - train_mse > ctx.th.overfit_mse_gap and val_mse > 2 * train_mse:
+    if (
+        not math.isnan(train_mse)
+        and not math.isnan(val_mse)
+        and val_mse - train_mse > ctx.th.overfit_mse_gap
+        and val_mse > 2 * train_mse
+    ):
         en.append(f"val MSE {_g(val_mse)} against train {_g(train_mse)}")
         es.append(f"MSE de validación {_g(val_mse)} frente a {_g(train_mse)} en entrenamiento")
     if not en:
@@ -257,7 +271,12 @@ def weak_minority(t: _Trial, ctx: _Context) -> Optional[Observation]:
 
 def too_small(t: _Trial, ctx: _Context) -> Optional[Observation]:
     exp = t.sweep.experiment
-    if exp is None or math.isnan(ctx.min_capacity) or t.fact["capacity"] != ctx.min_capacity or not ctx.worse_than_median(t.fact["best"]):
+    if (
+        exp is None
+        or math.isnan(ctx.min_capacity)
+        or t.fact["capacity"] != ctx.min_capacity
+        or not ctx.worse_than_median(t.fact["best"])
+    ):
         return None
     sizes = ", ".join(f"{k} {t.config[k]}" for k in exp.capacity if not isinstance(t.config[k], bool))
     return Observation(
@@ -289,8 +308,10 @@ def trivial(t: _Trial, ctx: _Context) -> Optional[Observation]:
     margin = ctx.th.trivial_margin * abs(baseline)
     if (value > baseline + margin) if ctx.mode == "max" else (value < baseline - margin):
         return None
-    what_en, what_es = {"majority": ("always predicting the majority class", "predecir siempre la clase mayoritaria"),
-                        "zero": ("predicting zero", "predecir cero")}[exp.trivial]
+    what_en, what_es = {
+        "majority": ("always predicting the majority class", "predecir siempre la clase mayoritaria"),
+        "zero": ("predicting zero", "predecir cero"),
+    }[exp.trivial]
     return Observation(
         "trivial",
         f"no better than {what_en} ({ctx.metric} {_m(value)} against {_m(baseline)})",
@@ -308,16 +329,31 @@ def measured(t: _Trial, ctx: _Context) -> Optional[Observation]:
     where = t.fact.get("measured_in")
     if not isinstance(where, str):
         return None
-    return Observation("measured", f"measured in {where} (the same config, seed and code), not trained again",
-                       f"medido en {where} (la misma configuración, semilla y código), sin entrenar de nuevo")
+    return Observation(
+        "measured",
+        f"measured in {where} (the same config, seed and code), not trained again",
+        f"medido en {where} (la misma configuración, semilla y código), sin entrenar de nuevo",
+    )
 
 
 RULES: tuple[Callable[[_Trial, _Context], Optional[Observation]], ...] = (
-    best, measured, failed, diverged, unstable, mode_collapse, overfitting, underfitting, weak_minority, too_small, stopped_improving, trivial,
+    best,
+    measured,
+    failed,
+    diverged,
+    unstable,
+    mode_collapse,
+    overfitting,
+    underfitting,
+    weak_minority,
+    too_small,
+    stopped_improving,
+    trivial,
 )
 
 
 # --- helpers -----------------------------------------------------------------------------
+
 
 def trivial_score(kind: str, metric: str, row: pd.Series) -> Optional[float]:
     """What the experiment's trivial predictor scores on ``metric``, from the trial's own
@@ -346,7 +382,7 @@ def _divergence(t: _Trial) -> Optional[str]:
         return failure
     error = t.fact["error"]
     if isinstance(error, str) and "loss became" in error:
-        return error[error.index("loss became"):].removesuffix("; trial stopped")
+        return error[error.index("loss became") :].removesuffix("; trial stopped")
     return None
 
 
@@ -355,7 +391,7 @@ def _went_non_finite(values: np.ndarray) -> bool:
     if values.dtype.kind != "f" or not len(values):
         return False
     finite = np.isfinite(values)
-    return bool(finite.any() and not finite[int(finite.argmax()):].all())
+    return bool(finite.any() and not finite[int(finite.argmax()) :].all())
 
 
 def _last_finite(values: np.ndarray) -> float:

@@ -1,6 +1,7 @@
 """PNG plots of a sweep (matplotlib, no display): learning curves with stopped and failed
 trials marked, the metric against each hyperparameter, parallel coordinates, the chosen
 trial's confusion matrix, and the images trials saved (GAN sample grids)."""
+
 from __future__ import annotations
 
 import math
@@ -42,18 +43,34 @@ def learning_curves(sweep: Sweep, path: Path, best_id: Optional[str] = None) -> 
         x, y = x[keep].astype(float), y[keep]
         if len(x) == 0:
             continue
-        kind = ("failed" if f["status"] == Status.ERROR else "stopped" if f["cut_early"] else
-                "cut" if f["status"] in (Status.TIME_UP, Status.INTERRUPTED) else "ok")
+        kind = (
+            "failed"
+            if f["status"] == Status.ERROR
+            else "stopped"
+            if f["cut_early"]
+            else "cut"
+            if f["status"] in (Status.TIME_UP, Status.INTERRUPTED)
+            else "ok"
+        )
         segments[kind].append(np.column_stack([x, y]))
         if kind in ends:
             ends[kind].append((x[-1], y[-1]))
     for kind, segs in segments.items():
         if segs:
-            ax.add_collection(LineCollection(segs, colors=STYLE[kind], linewidths=1, alpha=0.6,
-                                             label={"ok": "ran its budget",
-                                                    "stopped": "stopped or paused at a rung by the scheduler",
-                                                    "cut": "cut off (the sweep ended: time budget, Ctrl-C)",
-                                                    "failed": "failed"}[kind]))
+            ax.add_collection(
+                LineCollection(
+                    segs,
+                    colors=STYLE[kind],
+                    linewidths=1,
+                    alpha=0.6,
+                    label={
+                        "ok": "ran its budget",
+                        "stopped": "stopped or paused at a rung by the scheduler",
+                        "cut": "cut off (the sweep ended: time budget, Ctrl-C)",
+                        "failed": "failed",
+                    }[kind],
+                )
+            )
     for kind, marker in (("stopped", "x"), ("cut", "|"), ("failed", "v")):
         if ends[kind]:
             ax.scatter(*zip(*ends[kind]), marker=marker, color=STYLE[kind], zorder=3, s=25)
@@ -95,7 +112,7 @@ def metric_vs_params(sweep: Sweep, path: Path) -> Optional[Path]:
             ax.set_xticks(range(len(labels)), labels)
         ax.set_xlabel(p)
         ax.set_ylabel(sweep.metric)
-    for ax in list(axes.flat)[len(params):]:
+    for ax in list(axes.flat)[len(params) :]:
         ax.set_visible(False)
     fig.suptitle(f"{sweep.metric} against each searched hyperparameter")
     return _save(fig, path)
@@ -132,8 +149,13 @@ def parallel_coordinates(sweep: Sweep, path: Path) -> Optional[Path]:
     cmap = plt.get_cmap("viridis" if sweep.mode == "max" else "viridis_r")
     order = np.argsort(np.nan_to_num(score, nan=-1))  # best drawn last, on top
     for i in order:
-        ax.plot(range(data.shape[1]), norm[i], color=cmap(score[i]) if np.isfinite(score[i]) else STYLE["failed"],
-                alpha=0.7, linewidth=1)
+        ax.plot(
+            range(data.shape[1]),
+            norm[i],
+            color=cmap(score[i]) if np.isfinite(score[i]) else STYLE["failed"],
+            alpha=0.7,
+            linewidth=1,
+        )
     ax.set_xticks(range(data.shape[1]), [*params, sweep.metric], rotation=20)
     ax.set_yticks([])
     for j, axis_labels in enumerate(ticks):
@@ -156,8 +178,15 @@ def confusion_heatmap(sweep: Sweep, trial_id: str, path: Path) -> Optional[Path]
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center",
-                    color="white" if shares[i, j] > 0.5 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                f"{int(matrix[i, j])}",
+                ha="center",
+                va="center",
+                color="white" if shares[i, j] > 0.5 else "black",
+                fontsize=8,
+            )
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")

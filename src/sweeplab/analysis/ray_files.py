@@ -1,6 +1,7 @@
 """A sweep run by plain Ray Tune, without sweeplab: its trials and history read from Ray's
 per-trial folders (``params.json``, ``result.json`` lines, ``error.txt``), so that
 ``analyze`` and the other readers take a folder Ray wrote as they take sweeplab's store."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def read(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         results = _results(os.path.join(folder, "result.json"))
         trial_id = (results[0].get("trial_id") if results else None) or os.path.basename(folder)
         for r in results:
-            rows.append({TRIAL_ID: trial_id, **{k: store.scalar(v) for k, v in r.items()
-                                                 if k not in schema.TUNE_BOOKKEEPING}})
+            rows.append(
+                {TRIAL_ID: trial_id, **{k: store.scalar(v) for k, v in r.items() if k not in schema.TUNE_BOOKKEEPING}}
+            )
         error_file = os.path.join(folder, "error.txt")
         error = None
         if os.path.exists(error_file):
@@ -40,13 +42,18 @@ def read(uri: str) -> tuple[pd.DataFrame, pd.DataFrame]:
                 lines = [ln for ln in f.read().splitlines() if ln.strip()]
             error = lines[-1][:2000] if lines else "unknown error"
         last = rows[-1] if results else {}
-        trials.append({
-            TRIAL_ID: trial_id, STATUS: Status.ERROR if error else Status.TERMINATED, schema.PRESET: None,
-            schema.ERROR: error, **{config_column(k): store.scalar(v) for k, v in params.items()},
-            **{k: v for k, v in last.items() if k != TRIAL_ID},
-            schema.ITERATIONS: int(last.get(schema.ITERATION, 0) or 0),
-            schema.WALL_TIME: float(last.get(schema.TIME_TOTAL, 0.0) or 0.0),
-        })
+        trials.append(
+            {
+                TRIAL_ID: trial_id,
+                STATUS: Status.ERROR if error else Status.TERMINATED,
+                schema.PRESET: None,
+                schema.ERROR: error,
+                **{config_column(k): store.scalar(v) for k, v in params.items()},
+                **{k: v for k, v in last.items() if k != TRIAL_ID},
+                schema.ITERATIONS: int(last.get(schema.ITERATION, 0) or 0),
+                schema.WALL_TIME: float(last.get(schema.TIME_TOTAL, 0.0) or 0.0),
+            }
+        )
     return pd.DataFrame(trials), pd.DataFrame(rows)
 
 

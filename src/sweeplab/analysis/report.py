@@ -4,6 +4,7 @@ self-contained HTML file (images inline) with the plots and the suggested next s
 
 Every section ranks and compares on validation metrics; the test split's figures of the
 chosen config have a section of their own, "Held-out test of the chosen config"."""
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,9 @@ class Section:
     code: str = ""  # a file to show verbatim (the chosen config)
 
 
-def sweep_sections(sweep: Sweep, lang: str = "en", baseline: Optional[str] = None,
-                   trial: Optional[str] = None, ties: str = "cheapest") -> list[Section]:
+def sweep_sections(
+    sweep: Sweep, lang: str = "en", baseline: Optional[str] = None, trial: Optional[str] = None, ties: str = "cheapest"
+) -> list[Section]:
     es = lang == "es"
     obs = observe.observe(sweep)
     base_id = conclude.baseline_trial(sweep, baseline)
@@ -94,8 +96,13 @@ def _held_out_section(sweep: Sweep, trial: str, lang: str, slug: str) -> Optiona
     return section
 
 
-def sections(sweeps: Sequence[Sweep], lang: str = "en", baseline: Optional[str] = None,
-             trial: Optional[str] = None, ties: str = "cheapest") -> list[Section]:
+def sections(
+    sweeps: Sequence[Sweep],
+    lang: str = "en",
+    baseline: Optional[str] = None,
+    trial: Optional[str] = None,
+    ties: str = "cheapest",
+) -> list[Section]:
     out = [s for sweep in sweeps for s in sweep_sections(sweep, lang, baseline, trial, ties)]
     across = Section("Barridos" if lang == "es" else "Across sweeps")
     across.tables["sweeps"] = tables.sweeps_table(sweeps, lang)
@@ -119,8 +126,9 @@ def markdown(parts: Sequence[Section], heading: str = "##") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en",
-                 baseline: Optional[str] = None) -> tuple[Path, Path, list[str]]:
+def write_report(
+    sweeps: Sequence[Sweep], folder: Path, lang: str = "en", baseline: Optional[str] = None
+) -> tuple[Path, Path, list[str]]:
     """REPORT.md (images beside it) and report.html (images inline) in ``folder``; and the
     next sweeps' commands, as they run from the working directory."""
     from . import suggest
@@ -138,7 +146,10 @@ def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en",
             ("learning curves", plots.learning_curves(sweep, images / f"{slug}-curves.png", chosen)),
             ("metric against each hyperparameter", plots.metric_vs_params(sweep, images / f"{slug}-params.png")),
             ("parallel coordinates", plots.parallel_coordinates(sweep, images / f"{slug}-parallel.png")),
-            ("confusion matrix", plots.confusion_heatmap(sweep, chosen, images / f"{slug}-confusion.png") if chosen else None),
+            (
+                "confusion matrix",
+                plots.confusion_heatmap(sweep, chosen, images / f"{slug}-confusion.png") if chosen else None,
+            ),
         ]
         figs.images += [(title, path.relative_to(folder)) for title, path in made if path is not None]
         if chosen:
@@ -151,7 +162,9 @@ def write_report(sweeps: Sequence[Sweep], folder: Path, lang: str = "en",
             space_file.write_text(proposal.yaml(sweep.uri))
             nxt = Section(f"{'Próximo espacio' if es else 'Next search space'}: {space_file.name}")
             nxt.text = [f"- {c}" for c in proposal.changes] or [f"- {suggest.NO_SIGN}"]
-            command = f"sweeplab tune --space {shlex.quote(files.shown(str(space_file)))}{suggest.warm_flag(proposal, sweep)}"
+            command = (
+                f"sweeplab tune --space {shlex.quote(files.shown(str(space_file)))}{suggest.warm_flag(proposal, sweep)}"
+            )
             nxt.text.append(f"`{command}`")
             commands.append(command)
             parts.append(nxt)
@@ -174,15 +187,21 @@ def _html(title: str, parts: Sequence[Section], folder: Path) -> str:
             body.append(f"<h3>{html.escape(t.title)}</h3>{t.html()}")
         for caption, path in s.images:
             data = base64.b64encode((folder / path).read_bytes()).decode()
-            body.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
-             "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
-             "th{background:#f3f3f3}tr.bold td{font-weight:bold}pre{background:#f6f6f6;padding:1em;overflow:auto}"
-             "img{max-width:100%}.note{color:#555}")
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+            body.append(
+                f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+        "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+        "th{background:#f3f3f3}tr.bold td{font-weight:bold}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+        "img{max-width:100%}.note{color:#555}"
+    )
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def _inline(text: str) -> str:

@@ -7,6 +7,7 @@ Cost, for choosing among ties: the training time to the trial's best epoch (Ray'
 ``time_total_s`` in its best row); where a tied trial lacks it, the iterations to its
 best epoch, for all of them. The test split never enters a choice: its columns are not
 candidates."""
+
 from __future__ import annotations
 
 import json
@@ -74,14 +75,24 @@ class Choice:
         return str(self.row.name)
 
 
-def choose(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = None,
-           where: Optional[str] = None, ties: str = "cheapest") -> pd.Series:
+def choose(
+    sweep: Sweep,
+    metric: Optional[str] = None,
+    then: Optional[str] = None,
+    where: Optional[str] = None,
+    ties: str = "cheapest",
+) -> pd.Series:
     """The chosen trial's row of :func:`candidates` (its name is the trial id)."""
     return choice(sweep, metric, then, where, ties).row
 
 
-def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = None,
-           where: Optional[str] = None, ties: str = "cheapest") -> Choice:
+def choice(
+    sweep: Sweep,
+    metric: Optional[str] = None,
+    then: Optional[str] = None,
+    where: Optional[str] = None,
+    ties: str = "cheapest",
+) -> Choice:
     """The best trial by ``metric`` (default the sweep's) among those ``where`` keeps; with
     ``then``, the best by ``then`` among those within 1 % of it; otherwise, with
     ``ties="cheapest"`` and intervals, the cheapest of the trials statistically tied with it."""
@@ -113,14 +124,20 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
         near = frame[(values - best).abs() <= NEAR_TIE * abs(best)]
         second = pd.to_numeric(near[then], errors="coerce")
         row = near.loc[second.idxmax() if direction(then, sweep) == "max" else second.idxmin()]
-        reason = (f"{row['label']} (trial {row.name}): {metric} {_v(row[metric])}, within 1% of the best{filtered}, "
-                  f"and of those the best {then}, {_v(row[then])}")
+        reason = (
+            f"{row['label']} (trial {row.name}): {metric} {_v(row[metric])}, within 1% of the best{filtered}, "
+            f"and of those the best {then}, {_v(row[then])}"
+        )
         return Choice(row, reason, best_id)
     boot = intervals.of(sweep, metric)
     if boot is None or best_id not in boot:
         caveat = f"; no intervals ({intervals.missing(sweep, metric) or f'trial {best_id} has none'})"
-        return Choice(frame.loc[best_id], f"{label[best_id]} (trial {best_id}): {metric} {_v(best)}, the best{filtered}"
-                      f"{caveat}", best_id, caveat=caveat)
+        return Choice(
+            frame.loc[best_id],
+            f"{label[best_id]} (trial {best_id}): {metric} {_v(best)}, the best{filtered}{caveat}",
+            best_id,
+            caveat=caveat,
+        )
     tied = boot.ties(best_id, [str(t) for t in frame.index])
     # best figure first: among equally cheap tied trials the better one is chosen
     tied = [best_id, *sorted(tied[1:], key=lambda t: -values[t] if mode == "max" else values[t])]
@@ -129,25 +146,34 @@ def choice(sweep: Sweep, metric: Optional[str] = None, then: Optional[str] = Non
     others = len(tied) - 1
     paired = "95% paired bootstrap interval of the difference includes zero"
     if others == 0:
-        return Choice(frame.loc[best_id], f"{head}, ahead of every other trial beyond noise (95% paired bootstrap)",
-                      best_id, tied)
+        return Choice(
+            frame.loc[best_id], f"{head}, ahead of every other trial beyond noise (95% paired bootstrap)", best_id, tied
+        )
     if ties == "best":
-        return Choice(frame.loc[best_id], f"{head}; {others} other trial(s) statistically tied with it ({paired}); "
-                      "tie-breaking off (--ties best)", best_id, tied)
+        return Choice(
+            frame.loc[best_id],
+            f"{head}; {others} other trial(s) statistically tied with it ({paired}); tie-breaking off (--ties best)",
+            best_id,
+            tied,
+        )
     # the one-standard-error rule: a cheaper trial replaces the best only within one standard
     # error of it; a 95 % tie on 60 rows can hide a gap a careful practitioner would not give up
     close = [t for t in tied if t == best_id or abs(values[best_id] - values[t]) <= boot.standard_error(best_id, t)]
     costs, unit = _costs(sweep, close)
     pick = min(close, key=lambda t: (costs[t], close.index(t)))  # equal cost: the better figure
-    rule = (f"{len(tied)} trials statistically tied ({paired}), {len(close)} of them within one standard error "
-            "of the best (the one-standard-error rule)")
+    rule = (
+        f"{len(tied)} trials statistically tied ({paired}), {len(close)} of them within one standard error "
+        "of the best (the one-standard-error rule)"
+    )
     if pick == best_id:
         reason = f"{head}, and the cheapest of the {rule}: {_cost(costs[pick], unit)}"
     else:
         plo, phi = boot.interval(pick)
-        reason = (f"{label[pick]} (trial {pick}): {metric} {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
-                  f"tied with the best, {label[best_id]} ({_v(best)}), and the cheapest of the {rule}: "
-                  f"{_cost(costs[pick], unit)} against {_cost(costs[best_id], unit, short=True)}")
+        reason = (
+            f"{label[pick]} (trial {pick}): {metric} {_v(values[pick])} [{_v(plo)}, {_v(phi)}]{filtered}, "
+            f"tied with the best, {label[best_id]} ({_v(best)}), and the cheapest of the {rule}: "
+            f"{_cost(costs[pick], unit)} against {_cost(costs[best_id], unit, short=True)}"
+        )
     return Choice(frame.loc[pick], reason, best_id, tied)
 
 
@@ -161,8 +187,10 @@ def _costs(sweep: Sweep, trials: list[str]) -> tuple[dict[str, float], str]:
     sizes = {t: float(facts.at[t, "capacity"]) for t in trials}
     if exp and exp.capacity and all(not math.isnan(v) for v in sizes.values()):
         return sizes, "capacity " + " x ".join(exp.capacity)
-    per_epoch = {t: float(np.nanmean(sweep.curve(t, "epoch_seconds"))) if len(sweep.curve(t, "epoch_seconds")) else math.nan
-                 for t in trials}
+    per_epoch = {
+        t: float(np.nanmean(sweep.curve(t, "epoch_seconds"))) if len(sweep.curve(t, "epoch_seconds")) else math.nan
+        for t in trials
+    }
     if all(not math.isnan(v) for v in per_epoch.values()):
         return per_epoch, "s"
     return {t: 1.0 for t in trials}, "none"
@@ -187,11 +215,15 @@ def pareto(sweep: Sweep, metrics: Sequence[str]) -> pd.DataFrame:
     for m in metrics:
         _require(frame, m, sweep)
     # one orientation: larger is better
-    scores = pd.DataFrame({m: pd.to_numeric(frame[m], errors="coerce") * (1 if direction(m, sweep) == "max" else -1)
-                           for m in metrics}).dropna()
+    scores = pd.DataFrame(
+        {m: pd.to_numeric(frame[m], errors="coerce") * (1 if direction(m, sweep) == "max" else -1) for m in metrics}
+    ).dropna()
     values = scores.to_numpy()
-    keep = [i for i in range(len(values))
-            if not any((values[j] >= values[i]).all() and (values[j] > values[i]).any() for j in range(len(values)))]
+    keep = [
+        i
+        for i in range(len(values))
+        if not any((values[j] >= values[i]).all() and (values[j] > values[i]).any() for j in range(len(values)))
+    ]
     front = frame.loc[scores.index[keep]]
     return front.sort_values(metrics[0], ascending=direction(metrics[0], sweep) == "min")
 
@@ -200,9 +232,14 @@ def chosen_block(sweep: Sweep, trial_id: str, config: dict[str, Any]) -> dict[st
     """What ``best`` records beside a config: the trial, its sweep, the epoch its figure
     comes from (its best), that figure, and the digest of ``config`` as written."""
     value = sweep.facts.set_index("trial_id").at[trial_id, "best"]
-    return {"trial": str(trial_id), "sweep": sweep.name, "epoch": sweep.epoch_at_best(trial_id),
-            "metric": sweep.metric, "value": None if _missing(value) else float(value),
-            "config_sha": chosen.digest(config)}
+    return {
+        "trial": str(trial_id),
+        "sweep": sweep.name,
+        "epoch": sweep.epoch_at_best(trial_id),
+        "metric": sweep.metric,
+        "value": None if _missing(value) else float(value),
+        "config_sha": chosen.digest(config),
+    }
 
 
 def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
@@ -214,12 +251,15 @@ def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
     head = [f"# chosen by sweeplab from {sweep.uri}", f"# {reason}"]
     experiment = sweep.record.experiment
     if experiment:
-        head.append(f"# train it: sweeplab train {experiment} --config THIS_FILE "
-                    f"(to epoch {block['epoch']}, checking {sweep.metric} there)")
-    tail = ("# the epoch and figure train reproduces; config_sha: the digest of the keys above "
-            "(edit them and delete this block)\n")
-    return ("\n".join(head) + "\n" + spaces.dumps(config) + tail
-            + spaces.dumps({chosen.CHOSEN_KEY: block}))
+        head.append(
+            f"# train it: sweeplab train {experiment} --config THIS_FILE "
+            f"(to epoch {block['epoch']}, checking {sweep.metric} there)"
+        )
+    tail = (
+        "# the epoch and figure train reproduces; config_sha: the digest of the keys above "
+        "(edit them and delete this block)\n"
+    )
+    return "\n".join(head) + "\n" + spaces.dumps(config) + tail + spaces.dumps({chosen.CHOSEN_KEY: block})
 
 
 def _missing(v: Any) -> bool:

@@ -4,6 +4,7 @@ Report 002's warning signs and remedies and report 004's troubleshooting rules, 
 a diagnosis (from the observations) maps to moves of config fields, each with its reason.
 A move re-centres a searched parameter on the best trial's value moved that way, or sets a
 fixed value; the result is a space file ``sweeplab tune --space`` accepts as it is."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,14 +32,23 @@ class Move:
 # weight decay 0.05 -> 0.03; instability LR 1e-4 -> 5e-5, warmup 0.1 -> 0.2, clip 1.0 -> 0.5.
 # Report 004: MSE no better than predicting zero -> hidden 64 -> 128, more epochs, LR 1e-4..1e-3.
 REMEDIES: dict[str, tuple[Move, ...]] = {
-    "overfitting": (Move("weight_decay", 2.0, when_zero=0.05), Move("label_smoothing", step=0.05),
-                    Move("batch_size", 0.75), Move("dropout", step=0.1)),
+    "overfitting": (
+        Move("weight_decay", 2.0, when_zero=0.05),
+        Move("label_smoothing", step=0.05),
+        Move("batch_size", 0.75),
+        Move("dropout", step=0.1),
+    ),
     "underfitting": (Move("lr", 2.0), Move("epochs", 5 / 3), Move("weight_decay", 0.6)),
     "unstable": (Move("lr", 0.5), Move("warmup_epochs", 2.0, when_zero=1), Move("clip_grad_norm", 0.5, when_zero=1.0)),
     "trivial": (Move("hidden_size", 2.0), Move("hidden_dim", 2.0), Move("units", 2.0), Move("epochs", 5 / 3)),
 }
 NO_SIGN = "no warning sign: the same space, with the best config as preset previous_best"
-REASONS = {"overfitting": "overfitting", "underfitting": "underfitting", "unstable": "instability", "trivial": "trivial"}
+REASONS = {
+    "overfitting": "overfitting",
+    "underfitting": "underfitting",
+    "unstable": "instability",
+    "trivial": "trivial",
+}
 
 
 @dataclass
@@ -81,8 +91,7 @@ def config_fields(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any], Optiona
     config_cls = sweep.experiment.load().config if sweep.experiment else None
     if config_cls is None:
         return {}, {}, None
-    return ({f.name: f.default for f in dataclasses.fields(config_cls)}, spaces.field_types(config_cls),
-            config_cls)
+    return ({f.name: f.default for f in dataclasses.fields(config_cls)}, spaces.field_types(config_cls), config_cls)
 
 
 def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggestion:
@@ -115,14 +124,19 @@ def suggest(sweep: Sweep, observations: dict[str, list[Observation]]) -> Suggest
                 continue
             if move.key in params:
                 params[move.key] = _recentre(params[move.key], current, new)
-                changes.append(f"{move.key}: searched around {_s(new)} instead of {_s(current)} ({REASONS[sign]}: {evidence})")
+                changes.append(
+                    f"{move.key}: searched around {_s(new)} instead of {_s(current)} ({REASONS[sign]}: {evidence})"
+                )
             else:
                 fixed[move.key] = new
                 changes.append(f"{move.key}: {_s(current)} -> {_s(new)} ({REASONS[sign]}: {evidence})")
             done.add(move.key)
     raw["parameters"], raw["fixed"] = params, fixed
-    presets = {name: values for name, values in (raw.get("presets") or {}).items()
-               if all(_inside(params.get(k), v) for k, v in values.items() if k in params)}
+    presets = {
+        name: values
+        for name, values in (raw.get("presets") or {}).items()
+        if all(_inside(params.get(k), v) for k, v in values.items() if k in params)
+    }
     raw["presets"] = presets
     # the next sweep starts from the best so far (its values for what was searched, less
     # what the command line pinned), where that is a point of the new space
@@ -177,8 +191,11 @@ def _recentre(param: Any, current: float, new: float) -> Any:
             half = (hi - lo) / 2
             lo, hi = max(0.0, new - half) if lo >= 0 else new - half, new + half
         integer = isinstance(param["min"], int) and isinstance(param["max"], int)
-        return {**param, "min": int(round(lo)) if integer else float(f"{lo:.4g}"),
-                "max": int(round(hi)) if integer else float(f"{hi:.4g}")}
+        return {
+            **param,
+            "min": int(round(lo)) if integer else float(f"{lo:.4g}"),
+            "max": int(round(hi)) if integer else float(f"{hi:.4g}"),
+        }
     return param
 
 

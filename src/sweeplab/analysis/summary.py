@@ -1,6 +1,7 @@
 """The end-of-sweep summary, read back from the store's files: the trials by their
 validation figure, the config ``sweeplab best`` would choose (ties with the best go to the
 cheapest), and apart from all that the chosen trial's held-out test figures."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -9,9 +10,22 @@ import pandas as pd
 
 from .. import record, store
 from ..errors import UserError
-from ..schema import (BEST_ITERATION, EPOCHS_TRAINED, ERROR, ITERATIONS, MEASURED_IN, NO_CHECKPOINT, PRESET, STATUS,
-                      TRIAL_ID,
-                      STATUS_WORDS, best_column, config_columns, is_test, param_name)
+from ..schema import (
+    BEST_ITERATION,
+    EPOCHS_TRAINED,
+    ERROR,
+    ITERATIONS,
+    MEASURED_IN,
+    NO_CHECKPOINT,
+    PRESET,
+    STATUS,
+    TRIAL_ID,
+    STATUS_WORDS,
+    best_column,
+    config_columns,
+    is_test,
+    param_name,
+)
 
 
 def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = print) -> int:
@@ -26,17 +40,25 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     echo("trials: " + ", ".join(f"{n} {STATUS_WORDS.get(s, s.lower())}" for s, n in sorted(counts.items())))
     if EPOCHS_TRAINED in trials:
         trained, reached = int(trials[EPOCHS_TRAINED].fillna(0).sum()), int(trials[ITERATIONS].fillna(0).sum())
-        again = f" ({trained - reached} of them again, after a restart or from an older checkpoint)" if trained > reached else ""
+        again = (
+            f" ({trained - reached} of them again, after a restart or from an older checkpoint)"
+            if trained > reached
+            else ""
+        )
         echo(f"epochs trained: {trained}{again}")
     paused, stopped = without_checkpoint(uri)
     if paused or stopped:
-        echo(f"note: the trainable saved no checkpoint: {paused} pause(s) at a low rung, a promoted one training again "
-             f"from epoch 1 (counted above), and {stopped} trial(s) stopped at a higher rung instead of paused; report "
-             "a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to resume where a trial paused")
+        echo(
+            f"note: the trainable saved no checkpoint: {paused} pause(s) at a low rung, a promoted one training again "
+            f"from epoch 1 (counted above), and {stopped} trial(s) stopped at a higher rung instead of paused; report "
+            "a checkpoint with each epoch (tune.report(metrics, checkpoint=...)) to resume where a trial paused"
+        )
     if MEASURED_IN in trials and trials[MEASURED_IN].notna().any():
         known = trials[trials[MEASURED_IN].notna()]
-        echo(f"note: {len(known)} config(s) an earlier sweep measured with the same seed and code were taken as they "
-             f"are, not trained again ({', '.join(known[MEASURED_IN].astype(str))}); their epochs are not counted")
+        echo(
+            f"note: {len(known)} config(s) an earlier sweep measured with the same seed and code were taken as they "
+            f"are, not trained again ({', '.join(known[MEASURED_IN].astype(str))}); their epochs are not counted"
+        )
     _say_if_nothing_searched(uri, trials, echo)
     best_col = best_column(metric)
     ok = trials[trials[best_col].notna()] if best_col in trials else trials.iloc[0:0]
@@ -48,8 +70,15 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     ranked = ok.sort_values(best_col, ascending=(mode == "min")).assign(**{PRESET: lambda f: f[PRESET].fillna("-")})
     params = [c for c in config_columns(trials.columns) if trials[c].nunique(dropna=False) > 1]
     # validation only: the test split never sits beside the figure trials are ranked by
-    show = [TRIAL_ID, PRESET, *params, best_col, *([BEST_ITERATION] if BEST_ITERATION in trials else []),
-            ITERATIONS, STATUS]
+    show = [
+        TRIAL_ID,
+        PRESET,
+        *params,
+        best_col,
+        *([BEST_ITERATION] if BEST_ITERATION in trials else []),
+        ITERATIONS,
+        STATUS,
+    ]
     shown = ranked[show].head(10).copy()
     for column in (BEST_ITERATION, ITERATIONS):  # epochs are whole numbers, NaN or not (a float column prints 20.0)
         if column in shown:
@@ -63,14 +92,19 @@ def summarize(uri: str, metric: str, mode: str, echo: Callable[[str], None] = pr
     if headline:
         echo(headline)
     echo("chosen config: " + ", ".join(f"{k}={_fmt(v)}" for k, v in config.items()))
-    tests = {k: best[k] for k in trials.columns if is_test(k) and isinstance(best[k], (int, float))
-             and not pd.isna(best[k])}
+    tests = {
+        k: best[k] for k in trials.columns if is_test(k) and isinstance(best[k], (int, float)) and not pd.isna(best[k])
+    }
     if tests:
         epoch = best.get(BEST_ITERATION)
-        echo(f"held-out test of the chosen trial, on its epoch-{_fmt(epoch)} weights (never used to choose): "
-             + ", ".join(f"{k}={_fmt(v)}" for k, v in tests.items()))
-    echo(f"next: sweeplab analyze {uri} | sweeplab best {uri} --out best.yaml | sweeplab report {uri} | "
-         f"sweeplab dashboard {uri.rsplit('/', 1)[0] if '/' in uri else uri}")
+        echo(
+            f"held-out test of the chosen trial, on its epoch-{_fmt(epoch)} weights (never used to choose): "
+            + ", ".join(f"{k}={_fmt(v)}" for k, v in tests.items())
+        )
+    echo(
+        f"next: sweeplab analyze {uri} | sweeplab best {uri} --out best.yaml | sweeplab report {uri} | "
+        f"sweeplab dashboard {uri.rsplit('/', 1)[0] if '/' in uri else uri}"
+    )
     return 0
 
 
@@ -84,8 +118,10 @@ def _say_if_nothing_searched(uri: str, trials: pd.DataFrame, echo: Callable[[str
     if ran.all():
         names = set(trials.loc[ran, PRESET])
         short = f"; {len(names)} of its {len(presets)} presets ran" if len(names) < len(presets) else ""
-        echo(f"note: no searched config ran: the budget ended with the presets{short}. The presets alone are no "
-             "search; give the sweep more budget (--num-samples, --epoch-budget or --time-budget) or fewer presets")
+        echo(
+            f"note: no searched config ran: the budget ended with the presets{short}. The presets alone are no "
+            "search; give the sweep more budget (--num-samples, --epoch-budget or --time-budget) or fewer presets"
+        )
 
 
 def without_checkpoint(uri: str) -> tuple[int, int]:
@@ -116,7 +152,11 @@ def _chosen(uri: str, metric: str, mode: str, ranked: pd.DataFrame) -> tuple[str
     except (UserError, KeyError, ValueError) as e:
         top = ranked.iloc[0]
         preset = f", preset {top[PRESET]}" if top[PRESET] != "-" else ""
-        return top[TRIAL_ID], f"trial {top[TRIAL_ID]}{preset}: best {metric} = {top[best_column(metric)]:.6g} ({e})", None
+        return (
+            top[TRIAL_ID],
+            f"trial {top[TRIAL_ID]}{preset}: best {metric} = {top[best_column(metric)]:.6g} ({e})",
+            None,
+        )
 
 
 def _fmt(v: Any) -> str:

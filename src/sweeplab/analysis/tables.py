@@ -5,6 +5,7 @@ English headers or the reports' own Spanish ones.
 
 Tables rank and compare on validation metrics only; the test split's figures appear in one
 table of their own, :func:`held_out_table`, for the chosen trial."""
+
 from __future__ import annotations
 
 import csv
@@ -24,6 +25,7 @@ from .formats import LANGS, WORDS, fmt, fmt_metric, word  # noqa: F401 (tables.f
 from .load import ITER, Sweep, _numeric
 from .observe import Observation
 from .settings import held_fixed
+
 
 def metric_header(metric: str, lang: str, split_label: bool = False) -> str:
     """``val_macro_f1`` -> "Macro F1"; test and train metrics (and, in the per-epoch
@@ -70,20 +72,24 @@ class Table:
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
         body = "".join(
-            ('<tr class="bold">' if i in self.bold else "<tr>") + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            ('<tr class="bold">' if i in self.bold else "<tr>")
+            + "".join(f"<td>{html.escape(c)}</td>" for c in row)
+            + "</tr>"
             for i, row in enumerate(self.rows)
         )
-        note = f"<p class=\"note\">{html.escape(self.note)}</p>" if self.note else ""
+        note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
 # --- formatting --------------------------------------------------------------------------
+
 
 def fmt_interval(lo: float, hi: float) -> str:
     return f"[{fmt_metric(lo)}, {fmt_metric(hi)}]"
 
 
 # --- tables ------------------------------------------------------------------------------
+
 
 def table_metrics(sweep: Sweep) -> list[str]:
     """The sweep's metric and the experiment's table metrics, in the experiment's order;
@@ -100,19 +106,28 @@ def table_params(sweep: Sweep) -> list[str]:
     return [p for p in declared if p in have] + [p for p in sweep.params if p not in declared]
 
 
-def trial_table(sweep: Sweep, observations: dict[str, list[Observation]], lang: str = "en",
-                baseline: Optional[str] = None) -> Table:
+def trial_table(
+    sweep: Sweep, observations: dict[str, list[Observation]], lang: str = "en", baseline: Optional[str] = None
+) -> Table:
     """Report 000's comparison: one row per trial, best first, the baseline in bold; each
     validation metric with its 95 % interval where the sweep stored predictions, and the
     trials statistically tied with the best marked "(tie)"."""
     params, metrics = table_params(sweep), table_metrics(sweep)
-    headers = [word("model", lang), *(word(p, lang) for p in params),
-               *(metric_header(m, lang) for m in metrics), word("observations", lang)]
+    headers = [
+        word("model", lang),
+        *(word(p, lang) for p in params),
+        *(metric_header(m, lang) for m in metrics),
+        word("observations", lang),
+    ]
     boot = {m: intervals.of(sweep, m) for m in metrics}
     bounds = {m: b.intervals() for m, b in boot.items() if b is not None}
     ranked = sweep.ranked()
     main = boot.get(sweep.metric)
-    tied = set(main.ties(ranked["trial_id"].iloc[0])[1:]) if main is not None and ranked["trial_id"].iloc[0] in main else set()
+    tied = (
+        set(main.ties(ranked["trial_id"].iloc[0])[1:])
+        if main is not None and ranked["trial_id"].iloc[0] in main
+        else set()
+    )
     rows, bold = [], set()
     for i, (_, f) in enumerate(ranked.iterrows()):
         tid = f["trial_id"]
@@ -130,8 +145,10 @@ def trial_table(sweep: Sweep, observations: dict[str, list[Observation]], lang: 
         rows.append([f["label"], *(fmt(config.get(p), lang) for p in params), *cells, notes])
         if baseline is not None and tid == baseline:
             bold.add(i)
-    title = {"en": f"Trials of {sweep.name}, best {sweep.metric} first",
-             "es": f"Trials de {sweep.name}, mejor {sweep.metric} primero"}[lang]
+    title = {
+        "en": f"Trials of {sweep.name}, best {sweep.metric} first",
+        "es": f"Trials de {sweep.name}, mejor {sweep.metric} primero",
+    }[lang]
     return Table(title, headers, rows, bold, note=_interval_note(main, lang) if main is not None else "")
 
 
@@ -139,21 +156,31 @@ def _interval_note(boot: intervals.Intervals, lang: str) -> str:
     skipped = ""
     if boot.skipped:
         trial, why = next(iter(boot.skipped.items()))
-        skipped = (f" Sin intervalo: {len(boot.skipped)} trial(s) (p. ej. {trial}: {why})." if lang == "es" else
-                   f" No interval for {len(boot.skipped)} trial(s) (e.g. {trial}: {why}).")
+        skipped = (
+            f" Sin intervalo: {len(boot.skipped)} trial(s) (p. ej. {trial}: {why})."
+            if lang == "es"
+            else f" No interval for {len(boot.skipped)} trial(s) (e.g. {trial}: {why})."
+        )
     if lang == "es":
-        return (f"[a, b]: intervalo del 95% (bootstrap pareado, {bootstrap.B} remuestreos de las {boot.n} filas de "
-                f"validación). (empate): el intervalo de la diferencia entre el mejor y ese trial incluye el cero.{skipped}")
-    return (f"[a, b]: 95% interval (paired bootstrap, {bootstrap.B} resamples of the {boot.n} validation rows). "
-            f"(tie): the interval of the best trial minus this one includes zero.{skipped}")
+        return (
+            f"[a, b]: intervalo del 95% (bootstrap pareado, {bootstrap.B} remuestreos de las {boot.n} filas de "
+            f"validación). (empate): el intervalo de la diferencia entre el mejor y ese trial incluye el cero.{skipped}"
+        )
+    return (
+        f"[a, b]: 95% interval (paired bootstrap, {bootstrap.B} resamples of the {boot.n} validation rows). "
+        f"(tie): the interval of the best trial minus this one includes zero.{skipped}"
+    )
 
 
 def epoch_columns(sweep: Sweep) -> list[str]:
     h = sweep.history
     head = schema.split_metric(sweep.metric)[0]
     split = head if head in (schema.VAL, schema.TEST) else schema.VAL
-    train = [c for c in h.columns
-             if schema.split_metric(c)[0] == schema.TRAIN and c not in ("train_seconds",) and _numeric(h[c])]
+    train = [
+        c
+        for c in h.columns
+        if schema.split_metric(c)[0] == schema.TRAIN and c not in ("train_seconds",) and _numeric(h[c])
+    ]
     val = [c for c in (f"{split}_loss", f"{split}_mse", f"{split}_accuracy", sweep.metric) if c in h.columns]
     return list(dict.fromkeys([*sorted(train, key=lambda c: (c != "train_loss", c)), *val]))
 
@@ -182,8 +209,10 @@ def epoch_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Table:
     best_epoch = rows[[int(i) for i in iters].index(best_iter)][0] if best_iter in [int(i) for i in iters] else "-"
     best_value = sweep.facts.set_index("trial_id").at[trial_id, "best"]
     title = {"en": f"Per-epoch metrics of {label}", "es": f"Evolución de métricas por época de {label}"}[lang]
-    note = {"en": f"Best {sweep.metric} at epoch {best_epoch}: {fmt_metric(best_value)}",
-            "es": f"Mejor {sweep.metric} en época {best_epoch}: {fmt_metric(best_value)}"}[lang]
+    note = {
+        "en": f"Best {sweep.metric} at epoch {best_epoch}: {fmt_metric(best_value)}",
+        "es": f"Mejor {sweep.metric} en época {best_epoch}: {fmt_metric(best_value)}",
+    }[lang]
     return Table(title, headers, rows, note=note)
 
 
@@ -234,22 +263,31 @@ def held_out_table(sweep: Sweep, trial_id: str, lang: str = "en") -> Optional[Ta
     headers = ["Métrica" if es else "Metric", "Test"]
     rows = [[k, fmt_metric(v)] for k, v in numbers.items()]
     if held.at_best:
-        note = (f"Con los pesos de su mejor época ({held.epoch}) por {sweep.metric}. El test no eligió ni comparó nada: "
-                "estima lo que vale la configuración elegida." if es else
-                f"On the weights of its best epoch ({held.epoch}) by {sweep.metric}. The test split chose nothing and "
-                "compared nothing: it estimates what the chosen config is worth.")
+        note = (
+            f"Con los pesos de su mejor época ({held.epoch}) por {sweep.metric}. El test no eligió ni comparó nada: "
+            "estima lo que vale la configuración elegida."
+            if es
+            else f"On the weights of its best epoch ({held.epoch}) by {sweep.metric}. The test split chose nothing and "
+            "compared nothing: it estimates what the chosen config is worth."
+        )
     elif sweep.marks_best:  # ranked by another metric than the one the sweep tested the best epochs of
         best, declared = sweep.epoch_at_best(trial_id), intervals.declared_metric(sweep)
-        note = (f"Con los pesos de su época {held.epoch}, la mejor por {declared}, no de su mejor época por "
-                f"{sweep.metric} ({best})." if es else
-                f"On the weights of its epoch {held.epoch}, the best by {declared}, not of its best epoch by "
-                f"{sweep.metric} ({best}).")
+        note = (
+            f"Con los pesos de su época {held.epoch}, la mejor por {declared}, no de su mejor época por "
+            f"{sweep.metric} ({best})."
+            if es
+            else f"On the weights of its epoch {held.epoch}, the best by {declared}, not of its best epoch by "
+            f"{sweep.metric} ({best})."
+        )
     else:
         best = sweep.epoch_at_best(trial_id)
-        note = (f"Con los pesos de su época {held.epoch}, no de su mejor época ({best}): este barrido evaluó el test "
-                "solo al final." if es else
-                f"On the weights of its epoch {held.epoch}, not of its best epoch ({best}): this sweep tested only "
-                "at the end.")
+        note = (
+            f"Con los pesos de su época {held.epoch}, no de su mejor época ({best}): este barrido evaluó el test "
+            "solo al final."
+            if es
+            else f"On the weights of its epoch {held.epoch}, not of its best epoch ({best}): this sweep tested only "
+            "at the end."
+        )
     title = f"Test reservado de {label}" if es else f"Held-out test of {label}"
     return Table(title, headers, rows, note=note)
 
@@ -261,8 +299,7 @@ def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
     groups: dict[tuple, list[Sweep]] = {}
     settings = held_fixed(sweeps)
     for s, setting in zip(sweeps, settings):
-        key = (s.record.experiment or "-", s.metric, s.record.scheduler_name, s.record.searcher_name,
-               setting)
+        key = (s.record.experiment or "-", s.metric, s.record.scheduler_name, s.record.searcher_name, setting)
         groups.setdefault(key, []).append(s)
     rows = []
     for (experiment, metric, scheduler, searcher, setting), members in groups.items():
@@ -270,13 +307,37 @@ def sweeps_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
         best = facts["best"].dropna()
         mode = members[0].mode
         top = (best.max() if mode == "max" else best.min()) if len(best) else math.nan
-        spread = f"{fmt_metric(best.mean())} ± {fmt_metric(best.std(ddof=1)) if len(best) > 1 else '0'}" if len(best) else "-"
-        rows.append([experiment, *([setting] if any(settings) else []), metric, scheduler, searcher, fmt_metric(top),
-                     spread, str(len(facts)), str(int(facts["cut_early"].sum())), f"{facts['hours'].sum():.3f}"])
-    headers = [word("experiment", lang), *([word("setting", lang)] if any(settings) else []),
-               "Metric" if lang == "en" else "Métrica", word("scheduler", lang),
-               word("searcher", lang), word("best", lang), word("mean_std", lang), word("trials", lang),
-               word("stopped_early", lang), word("trial_hours", lang)]
+        spread = (
+            f"{fmt_metric(best.mean())} ± {fmt_metric(best.std(ddof=1)) if len(best) > 1 else '0'}"
+            if len(best)
+            else "-"
+        )
+        rows.append(
+            [
+                experiment,
+                *([setting] if any(settings) else []),
+                metric,
+                scheduler,
+                searcher,
+                fmt_metric(top),
+                spread,
+                str(len(facts)),
+                str(int(facts["cut_early"].sum())),
+                f"{facts['hours'].sum():.3f}",
+            ]
+        )
+    headers = [
+        word("experiment", lang),
+        *([word("setting", lang)] if any(settings) else []),
+        "Metric" if lang == "en" else "Métrica",
+        word("scheduler", lang),
+        word("searcher", lang),
+        word("best", lang),
+        word("mean_std", lang),
+        word("trials", lang),
+        word("stopped_early", lang),
+        word("trial_hours", lang),
+    ]
     title = {"en": "Schedulers and searchers", "es": "Planificadores y buscadores"}[lang]
     return Table(title, headers, rows)
 
@@ -293,8 +354,13 @@ def compute_table(sweeps: Sequence[Sweep], lang: str = "en") -> Table:
         spent, total = float(f["hours"].sum()), float(np.sum(full))
         saved = 1 - spent / total if total > 0 else 0.0
         rows.append([s.name, str(len(f)), f"{spent:.3f}", f"{total:.3f}", f"{saved:.0%}"])
-    headers = [word("sweep", lang), word("trials", lang), word("trial_hours", lang),
-               word("full_budget_hours", lang), word("saved", lang)]
+    headers = [
+        word("sweep", lang),
+        word("trials", lang),
+        word("trial_hours", lang),
+        word("full_budget_hours", lang),
+        word("saved", lang),
+    ]
     title = {"en": "Compute", "es": "Cómputo"}[lang]
     return Table(title, headers, rows)
 
@@ -307,12 +373,16 @@ def placement_table(sweep: Sweep, lang: str = "en") -> Optional[Table]:
         return None
     first = h.drop_duplicates("trial_id").set_index("trial_id")
     hours = sweep.facts.set_index("trial_id")["hours"]
-    keys = pd.DataFrame({
-        "node": [f"{ip} ({str(node)[:8]})" if isinstance(ip, str) else str(node)[:8]
-                 for ip, node in zip(first.get("node_ip", pd.Series(None, index=first.index)), first[schema.NODE_ID])],
-        "gpus": first.get("gpu_ids", pd.Series("", index=first.index)).fillna("").replace("", "-"),
-        "hours": hours.reindex(first.index).fillna(0.0),
-    })
+    keys = pd.DataFrame(
+        {
+            "node": [
+                f"{ip} ({str(node)[:8]})" if isinstance(ip, str) else str(node)[:8]
+                for ip, node in zip(first.get("node_ip", pd.Series(None, index=first.index)), first[schema.NODE_ID])
+            ],
+            "gpus": first.get("gpu_ids", pd.Series("", index=first.index)).fillna("").replace("", "-"),
+            "hours": hours.reindex(first.index).fillna(0.0),
+        }
+    )
     grouped = keys.groupby(["node", "gpus"], sort=True)["hours"].agg(["count", "sum"]).reset_index()
     headers = ["Node" if lang == "en" else "Nodo", "GPU ids", word("trials", lang), word("trial_hours", lang)]
     rows = [[r.node, r.gpus, str(int(r["count"])), f"{r['sum']:.3f}"] for _, r in grouped.iterrows()]

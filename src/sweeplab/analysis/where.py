@@ -4,6 +4,7 @@ numbers, strings, ``True`` / ``False`` and column names (config keys and metrics
 that is not an identifier goes in backticks: ```best/val_loss` < 0.3``). Nothing else is
 evaluated: no calls, attributes, subscripts or operators beyond those (pandas' ``query``
 with the python engine runs arbitrary Python)."""
+
 from __future__ import annotations
 
 import ast
@@ -16,8 +17,14 @@ import pandas as pd
 from ..errors import UserError
 from ..schema import CONFIG_PREFIX, is_test
 
-COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-           ast.Eq: operator.eq, ast.NotEq: operator.ne}
+COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
 
 
 def apply(frame: pd.DataFrame, expression: str) -> pd.DataFrame:
@@ -44,8 +51,9 @@ def apply(frame: pd.DataFrame, expression: str) -> pd.DataFrame:
 
 def _eval(node: ast.AST, frame: pd.DataFrame, quoted: dict[str, str], expression: str) -> Any:
     def bad(what: str) -> UserError:
-        return UserError(f"--where {expression!r}: {what}; allowed: comparisons, and, or, not, numbers, "
-                         f"strings and column names")
+        return UserError(
+            f"--where {expression!r}: {what}; allowed: comparisons, and, or, not, numbers, strings and column names"
+        )
 
     if isinstance(node, ast.BoolOp):
         parts = [_as_bool(_eval(v, frame, quoted, expression), frame) for v in node.values]
@@ -55,8 +63,12 @@ def _eval(node: ast.AST, frame: pd.DataFrame, quoted: dict[str, str], expression
         return out
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return ~_as_bool(_eval(node.operand, frame, quoted, expression), frame)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) \
-            and isinstance(node.operand, ast.Constant) and _number(node.operand.value):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, (ast.USub, ast.UAdd))
+        and isinstance(node.operand, ast.Constant)
+        and _number(node.operand.value)
+    ):
         return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
     if isinstance(node, ast.Compare):
         left = _eval(node.left, frame, quoted, expression)

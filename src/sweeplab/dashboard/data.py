@@ -2,6 +2,7 @@
 it was given, and per sweep its summary, trials (with observations), curves and one trial's
 history. Built by the analysis package from the store's files, cached until they change,
 so a sweep that is still running shows its new rows on the next request."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,12 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 600  # a sweep with running trials but no write for this long lost its driver
 
 
-VIEWS = {"decisions": insight.decisions, "importance": insight.importance, "parallel": insight.parallel,
-         "best_so_far": insight.best_so_far}
+VIEWS = {
+    "decisions": insight.decisions,
+    "importance": insight.importance,
+    "parallel": insight.parallel,
+    "best_so_far": insight.best_so_far,
+}
 
 
 class NotFound(KeyError):
@@ -89,7 +94,7 @@ class Catalog:
             try:
                 out.append(self.summary(sweep_id))
             except store.CorruptStore as e:  # named from the sweep folder, as the page shows it
-                where = e.path[len(self.path(sweep_id)):].lstrip("/") or e.path
+                where = e.path[len(self.path(sweep_id)) :].lstrip("/") or e.path
                 out.append({"id": sweep_id, "error": f"{where}: {e.what}"})
             except UserError as e:  # a sweep whose first trial has not reported yet
                 out.append({"id": sweep_id, "error": str(e)})
@@ -127,8 +132,11 @@ class Catalog:
             raise NotFound(trial_id)
         rows = sweep.history[sweep.history[TRIAL_ID] == trial_id]
         columns = [c for c in rows.columns if c != TRIAL_ID]
-        return {"trial_id": trial_id, "columns": columns,
-                "rows": [[_json(v) for v in r] for r in rows[columns].itertuples(index=False)]}
+        return {
+            "trial_id": trial_id,
+            "columns": columns,
+            "rows": [[_json(v) for v in r] for r in rows[columns].itertuples(index=False)],
+        }
 
 
 def _info(uri: str):
@@ -199,8 +207,11 @@ def _progress(sweep: load.Sweep, path: str, state: str) -> dict[str, Any]:
     except (ValueError, OSError):
         pass
     fraction = spent / budget if budget else ended / of if of else None
-    eta = (elapsed * (1 - fraction) / fraction if state == "running" and elapsed is not None and fraction
-           and 0 < fraction < 1 else None)
+    eta = (
+        elapsed * (1 - fraction) / fraction
+        if state == "running" and elapsed is not None and fraction and 0 < fraction < 1
+        else None
+    )
     return {"ended": ended, "of": of, "epochs": spent, "epoch_budget": budget, "elapsed_s": elapsed, "eta_s": eta}
 
 
@@ -214,19 +225,30 @@ def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
         best = {"trial_id": top["trial_id"], "label": top["label"], "value": _json(top["best"])}
     report = Path(path) / "report"
     return {
-        "id": sweep_id, "name": sweep.name, "experiment": sweep.record.experiment,
-        "metric": sweep.metric, "mode": sweep.mode,
+        "id": sweep_id,
+        "name": sweep.name,
+        "experiment": sweep.record.experiment,
+        "metric": sweep.metric,
+        "mode": sweep.mode,
         "scheduler": sweep.record.scheduler.name if sweep.record.scheduler else None,
-        "searcher": sweep.record.searcher, "seed": sweep.record.seed,
-        "num_samples": sweep.record.num_samples, "started": sweep.record.started,
+        "searcher": sweep.record.searcher,
+        "seed": sweep.record.seed,
+        "num_samples": sweep.record.num_samples,
+        "started": sweep.record.started,
         "state": _state(sweep, path),
-        "trials": {"total": len(f), "running": int(status.isin([Status.RUNNING, Status.PENDING]).sum()),
-                   "done": int(((status == Status.TERMINATED) & ~f["scheduler_stopped"]).sum()),
-                   "stopped": int(f["scheduler_stopped"].sum()), "failed": int((status == Status.ERROR).sum()),
-                   "interrupted": int((status == Status.INTERRUPTED).sum()),
-                   "paused": int((status == Status.PAUSED).sum()), "time_up": int((status == Status.TIME_UP).sum())},
+        "trials": {
+            "total": len(f),
+            "running": int(status.isin([Status.RUNNING, Status.PENDING]).sum()),
+            "done": int(((status == Status.TERMINATED) & ~f["scheduler_stopped"]).sum()),
+            "stopped": int(f["scheduler_stopped"].sum()),
+            "failed": int((status == Status.ERROR).sum()),
+            "interrupted": int((status == Status.INTERRUPTED).sum()),
+            "paused": int((status == Status.PAUSED).sum()),
+            "time_up": int((status == Status.TIME_UP).sum()),
+        },
         "ended_by": "time budget" if sweep.record.time_budget_spent else None,
-        "best": best, "trial_hours": round(float(f["hours"].sum()), 4),
+        "best": best,
+        "trial_hours": round(float(f["hours"].sum()), 4),
         "reports": [p.name for p in (report / "REPORT.md", report / "report.html") if p.is_file()],
     }
 
@@ -241,22 +263,44 @@ def _trials(sweep: load.Sweep) -> dict[str, Any]:
         tid = f["trial_id"]
         config = sweep.config(tid)
         at_best = sweep.at_best(tid)
-        rows.append({
-            "trial_id": tid, "run": int(f["run"]), "label": f["label"], "preset": _json(f["preset"]), "status": _json(f["status"]),
-            "stopped": bool(f["scheduler_stopped"]), "baseline": tid == base,
-            "iterations": int(f["iterations"]), "best_iteration": int(f["best_iteration"]),
-            "config": {p: _json(config.get(p)) for p in params},
-            "metrics": {m: _json(at_best.get(m)) for m in metrics} | {sweep.metric: _json(f["best"])},
-            "observations": [o.en for o in obs.get(tid, [])], "error": _json(f["error"]),
-            "hours": round(float(f["hours"]), 5),
-        })
+        rows.append(
+            {
+                "trial_id": tid,
+                "run": int(f["run"]),
+                "label": f["label"],
+                "preset": _json(f["preset"]),
+                "status": _json(f["status"]),
+                "stopped": bool(f["scheduler_stopped"]),
+                "baseline": tid == base,
+                "iterations": int(f["iterations"]),
+                "best_iteration": int(f["best_iteration"]),
+                "config": {p: _json(config.get(p)) for p in params},
+                "metrics": {m: _json(at_best.get(m)) for m in metrics} | {sweep.metric: _json(f["best"])},
+                "observations": [o.en for o in obs.get(tid, [])],
+                "error": _json(f["error"]),
+                "hours": round(float(f["hours"]), 5),
+            }
+        )
     chosen = None
     if sweep.facts["best"].notna().any():
         pick = select.choose(sweep)
-        chosen = {"trial_id": pick.name, "label": pick["label"], "config": {k: _json(v) for k, v in sweep.config(pick.name).items()},
-                  "yaml": select.config_yaml(sweep, pick.name, f"best {sweep.metric} = {tables.fmt_metric(pick[sweep.metric])}")}
-    return {"metric": sweep.metric, "mode": sweep.mode, "params": params, "metrics": metrics, "rows": rows,
-            "chosen": chosen, "conclusions": conclude.conclusions(sweep, "en", base)}
+        chosen = {
+            "trial_id": pick.name,
+            "label": pick["label"],
+            "config": {k: _json(v) for k, v in sweep.config(pick.name).items()},
+            "yaml": select.config_yaml(
+                sweep, pick.name, f"best {sweep.metric} = {tables.fmt_metric(pick[sweep.metric])}"
+            ),
+        }
+    return {
+        "metric": sweep.metric,
+        "mode": sweep.mode,
+        "params": params,
+        "metrics": metrics,
+        "rows": rows,
+        "chosen": chosen,
+        "conclusions": conclude.conclusions(sweep, "en", base),
+    }
 
 
 def _curves(sweep: load.Sweep) -> dict[str, Any]:
@@ -268,9 +312,19 @@ def _curves(sweep: load.Sweep) -> dict[str, Any]:
         tid = f["trial_id"]
         x, y = sweep.curve(tid, load.ITER), sweep.curve(tid, sweep.metric)
         config = sweep.config(tid)
-        out.append({"trial_id": tid, "label": f["label"], "status": _json(f["status"]), "stopped": bool(f["scheduler_stopped"]),
-                    "x": [_json(v) for v in x.tolist()], "y": [_json(v) for v in y.tolist()], "best": _json(f["best"]),
-                    "params": {p: _json(config.get(p)) for p in sweep.params}, "images": images.get(tid, [])})
+        out.append(
+            {
+                "trial_id": tid,
+                "label": f["label"],
+                "status": _json(f["status"]),
+                "stopped": bool(f["scheduler_stopped"]),
+                "x": [_json(v) for v in x.tolist()],
+                "y": [_json(v) for v in y.tolist()],
+                "best": _json(f["best"]),
+                "params": {p: _json(config.get(p)) for p in sweep.params},
+                "images": images.get(tid, []),
+            }
+        )
     return {"metric": sweep.metric, "mode": sweep.mode, "params": sweep.params, "trials": out}
 
 

@@ -2,6 +2,7 @@
 parameter's importance, parallel coordinates, best so far against compute (with random
 search's expectation on the same budget), and several sweeps side by side. Plain JSON-ready
 dicts, cached by the catalog until the store changes (dashboard/data.py)."""
+
 from __future__ import annotations
 
 import json
@@ -75,43 +76,97 @@ def decisions(sweep: load.Sweep) -> dict[str, Any]:
             top = {k: float(v) for k, v in (seen.get("top") or {}).items() if _num(v) is not None}
             trial, epoch = str(r[TRIAL_ID]), int(r["epoch"])
             score = by_epoch.get(epoch, {}).get(trial, top.get(trial))
-            rows.append(_decision(trial, int(r["rung"]), epoch, str(r["action"]), score, top, high, labels,
-                                  n=seen.get("n"), cutoff=_num(seen.get("cutoff")), at=r.get("at"),
-                                  reason=seen.get("reason") if isinstance(seen.get("reason"), str) else None))
+            rows.append(
+                _decision(
+                    trial,
+                    int(r["rung"]),
+                    epoch,
+                    str(r["action"]),
+                    score,
+                    top,
+                    high,
+                    labels,
+                    n=seen.get("n"),
+                    cutoff=_num(seen.get("cutoff")),
+                    at=r.get("at"),
+                    reason=seen.get("reason") if isinstance(seen.get("reason"), str) else None,
+                )
+            )
     else:
         for _, f in sweep.facts.iterrows():
             paused = f["status"] == Status.PAUSED
             if bool(f["scheduler_stopped"]) or paused:
                 epoch, trial = int(f["iterations"]), f["trial_id"]
                 scores = by_epoch.get(epoch, {})
-                rows.append(_decision(trial, epoch, epoch, "pause" if paused else "stop", scores.get(trial), scores,
-                                      high, labels, n=len(scores)))
-    return {"source": "recorded" if frame is not None else "derived", "metric": sweep.metric, "mode": sweep.mode,
-            "rungs": sorted({r["rung"] for r in rows}), "decisions": rows, "scheduler": sweep.record.scheduler.name if sweep.record.scheduler else None,
-            "lineage": lineage(sweep),
-            "note": None if frame is not None else "derived from the trials' iterations and statuses: this "
-                                                  "scheduler does not record its decisions"}
+                rows.append(
+                    _decision(
+                        trial,
+                        epoch,
+                        epoch,
+                        "pause" if paused else "stop",
+                        scores.get(trial),
+                        scores,
+                        high,
+                        labels,
+                        n=len(scores),
+                    )
+                )
+    return {
+        "source": "recorded" if frame is not None else "derived",
+        "metric": sweep.metric,
+        "mode": sweep.mode,
+        "rungs": sorted({r["rung"] for r in rows}),
+        "decisions": rows,
+        "scheduler": sweep.record.scheduler.name if sweep.record.scheduler else None,
+        "lineage": lineage(sweep),
+        "note": None
+        if frame is not None
+        else "derived from the trials' iterations and statuses: this scheduler does not record its decisions",
+    }
 
 
-def _decision(trial_id: str, rung: int, epoch: int, action: str, score: Optional[float], scores: dict[str, float],
-              high: bool, labels: dict[str, str], n: Any = None, cutoff: Optional[float] = None,
-              at: Any = None, reason: Optional[str] = None) -> dict[str, Any]:
+def _decision(
+    trial_id: str,
+    rung: int,
+    epoch: int,
+    action: str,
+    score: Optional[float],
+    scores: dict[str, float],
+    high: bool,
+    labels: dict[str, str],
+    n: Any = None,
+    cutoff: Optional[float] = None,
+    at: Any = None,
+    reason: Optional[str] = None,
+) -> dict[str, Any]:
     """``scores``: the rung's scores known then (all, or its best few); ``rank`` is the
     trial's place among them, None when it was not among the few; ``reason``: why a paused
     trial waits, in words (the scheduler's code: promotion.FEW / ROOM / BELOW)."""
     ranked = sorted(scores.values(), reverse=high)
     rank = ranked.index(score) + 1 if score is not None and score in ranked else None
-    return {"trial_id": trial_id, "label": labels.get(trial_id, trial_id), "rung": rung, "epoch": epoch,
-            "action": action, "score": jsonable(score), "rank": rank,
-            "of": int(n) if _num(n) is not None else len(scores), "cutoff": jsonable(cutoff), "at": jsonable(at),
-            "reason": reason, "why": WHY.get(reason or "")}
+    return {
+        "trial_id": trial_id,
+        "label": labels.get(trial_id, trial_id),
+        "rung": rung,
+        "epoch": epoch,
+        "action": action,
+        "score": jsonable(score),
+        "rank": rank,
+        "of": int(n) if _num(n) is not None else len(scores),
+        "cutoff": jsonable(cutoff),
+        "at": jsonable(at),
+        "reason": reason,
+        "why": WHY.get(reason or ""),
+    }
 
 
 # why a trial waits at a rung, as the decisions grid says it (promotion.py's reasons)
-WHY = {"few_scores": "waits: the rung has fewer scores than it needs to promote any",
-       "no_room": "waits: good enough to go on, but the rung's promotions (one in eta of its scores) went to "
-                  "trials before it (presets always go on)",
-       "below_cutoff": "waits: below the rung's cutoff"}
+WHY = {
+    "few_scores": "waits: the rung has fewer scores than it needs to promote any",
+    "no_room": "waits: good enough to go on, but the rung's promotions (one in eta of its scores) went to "
+    "trials before it (presets always go on)",
+    "below_cutoff": "waits: below the rung's cutoff",
+}
 
 
 PBT_LOG = "pbt_global.txt"  # Ray's PBT: one JSON list a line per exploit, in the experiment folder
@@ -142,11 +197,21 @@ def lineage(sweep: load.Sweep) -> Optional[list[dict[str, Any]]]:
             target, donor, it, donor_it, old, new = json.loads(line)
         except ValueError:  # a line cut short by a killed driver
             continue
-        changed = {k: [jsonable(old.get(k)), jsonable(v)] for k, v in new.items()
-                   if isinstance(old, dict) and old.get(k) != v}
+        changed = {
+            k: [jsonable(old.get(k)), jsonable(v)] for k, v in new.items() if isinstance(old, dict) and old.get(k) != v
+        }
         t, d = trial_of(target), trial_of(donor)
-        out.append({"trial_id": t, "label": labels.get(t, t), "from": d, "from_label": labels.get(d, d),
-                    "iteration": int(it), "from_iteration": int(donor_it), "changed": changed})
+        out.append(
+            {
+                "trial_id": t,
+                "label": labels.get(t, t),
+                "from": d,
+                "from_label": labels.get(d, d),
+                "iteration": int(it),
+                "from_iteration": int(donor_it),
+                "changed": changed,
+            }
+        )
     return out
 
 
@@ -197,8 +262,11 @@ def importance(sweep: load.Sweep) -> dict[str, Any]:
     params = list(sweep.params)
     base = {"method": method, "metric": sweep.metric, "trials": int(len(scored)), "params": params}
     if len(params) < 1 or len(scored) < MIN_IMPORTANCE_TRIALS:
-        return {**base, "importances": {}, "note": f"needs at least {MIN_IMPORTANCE_TRIALS} scored trials and one "
-                                                   f"searched parameter"}
+        return {
+            **base,
+            "importances": {},
+            "note": f"needs at least {MIN_IMPORTANCE_TRIALS} scored trials and one searched parameter",
+        }
     logs = log_scaled(sweep)
     dists: dict[str, BaseDistribution] = {}
     for p in params:
@@ -213,8 +281,11 @@ def importance(sweep: load.Sweep) -> dict[str, Any]:
     trials = []
     for tid, value in zip(scored["trial_id"], scored["best"]):
         config = sweep.config(tid)
-        chosen = {p: (float(config[p]) if isinstance(dists[p], FloatDistribution) else str(config.get(p)))
-                  for p in params if p in config}
+        chosen = {
+            p: (float(config[p]) if isinstance(dists[p], FloatDistribution) else str(config.get(p)))
+            for p in params
+            if p in config
+        }
         if len(chosen) == len(params):
             trials.append(optuna.trial.create_trial(params=chosen, distributions=dists, value=float(value)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -243,8 +314,13 @@ def parallel(sweep: load.Sweep) -> dict[str, Any]:
         else:
             cats = sorted({str(v) for v in values})
             axes.append({"name": p, "log": False, "categories": cats, "values": [cats.index(str(v)) for v in values]})
-    return {"metric": sweep.metric, "mode": sweep.mode, "axes": axes,
-            "metric_values": [jsonable(v) for v in scored["best"]], "labels": list(scored["label"])}
+    return {
+        "metric": sweep.metric,
+        "mode": sweep.mode,
+        "axes": axes,
+        "metric_values": [jsonable(v) for v in scored["best"]],
+        "labels": list(scored["label"]),
+    }
 
 
 # ------------------------------------------------------------------ best so far against compute
@@ -284,15 +360,22 @@ def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
     hours = np.cumsum(secs.to_numpy(dtype=float)) / 3600
     epochs = np.arange(1, len(h) + 1)
     full = int(sweep.facts["iterations"].max()) if len(sweep.facts) else 0
-    finals = sweep.facts[(sweep.facts["iterations"] == full) & sweep.facts["best"].notna()]["best"].to_numpy(dtype=float)
+    finals = sweep.facts[(sweep.facts["iterations"] == full) & sweep.facts["best"].notna()]["best"].to_numpy(
+        dtype=float
+    )
     random = None
     if full and len(finals) >= 3:
         draws = epochs // full  # full-length trials random search could have trained by then
         expected = {int(k): expected_best_of(finals, int(k), high) for k in np.unique(draws)}
-        random = {"from_trials": int(len(finals)), "epochs_a_trial": full,
-                  "values": [expected[int(k)] for k in draws]}
-    return {"metric": metric, "mode": sweep.mode, "epochs": epochs.tolist(), "trial_hours": hours.tolist(),
-            "best": [jsonable(v) for v in best], "random": random}
+        random = {"from_trials": int(len(finals)), "epochs_a_trial": full, "values": [expected[int(k)] for k in draws]}
+    return {
+        "metric": metric,
+        "mode": sweep.mode,
+        "epochs": epochs.tolist(),
+        "trial_hours": hours.tolist(),
+        "best": [jsonable(v) for v in best],
+        "random": random,
+    }
 
 
 # ------------------------------------------------------------------ compare
@@ -303,7 +386,9 @@ def compare(sweeps: dict[str, load.Sweep]) -> dict[str, Any]:
     config and trials (best first)."""
     experiments = {s.record.experiment or s.record.trainable for s in sweeps.values()}
     if len(experiments) > 1:
-        raise UserError(f"compare: these sweeps are of different experiments ({', '.join(sorted(map(str, experiments)))})")
+        raise UserError(
+            f"compare: these sweeps are of different experiments ({', '.join(sorted(map(str, experiments)))})"
+        )
     metrics = {(s.metric, s.mode) for s in sweeps.values()}
     if len(metrics) > 1:
         raise UserError("compare: these sweeps optimise different metrics")
@@ -312,13 +397,32 @@ def compare(sweeps: dict[str, load.Sweep]) -> dict[str, Any]:
         chosen = None
         if s.facts["best"].notna().any():
             pick = select.choose(s)
-            chosen = {"trial_id": pick.name, "label": pick["label"], "value": jsonable(pick[s.metric]),
-                      "config": {k: jsonable(v) for k, v in s.config(pick.name).items()}}
+            chosen = {
+                "trial_id": pick.name,
+                "label": pick["label"],
+                "value": jsonable(pick[s.metric]),
+                "config": {k: jsonable(v) for k, v in s.config(pick.name).items()},
+            }
         ranked = s.ranked()
-        out.append({"id": sweep_id, "name": s.name, "scheduler": s.record.scheduler.name if s.record.scheduler else None,
-                    "searcher": s.record.searcher, "started": s.record.started,
-                    "curve": best_so_far(s), "chosen": chosen,
-                    "trials": [{"label": r["label"], "best": jsonable(r["best"]), "iterations": int(r["iterations"]),
-                                "status": jsonable(r["status"])} for _, r in ranked.iterrows()]})
+        out.append(
+            {
+                "id": sweep_id,
+                "name": s.name,
+                "scheduler": s.record.scheduler.name if s.record.scheduler else None,
+                "searcher": s.record.searcher,
+                "started": s.record.started,
+                "curve": best_so_far(s),
+                "chosen": chosen,
+                "trials": [
+                    {
+                        "label": r["label"],
+                        "best": jsonable(r["best"]),
+                        "iterations": int(r["iterations"]),
+                        "status": jsonable(r["status"]),
+                    }
+                    for _, r in ranked.iterrows()
+                ],
+            }
+        )
     metric, mode = next(iter(metrics))
     return {"metric": metric, "mode": mode, "sweeps": out}

@@ -19,6 +19,7 @@
 Bound to 127.0.0.1 unless asked otherwise; nothing is fetched from the internet. A request
 naming another host than the one bound (or loopback) is refused: a web page's script cannot
 reach the dashboard through a DNS name rebound to 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -100,6 +101,7 @@ def make_app(roots: list[str], host: str = "127.0.0.1") -> web.Application:
                 return web.json_response({"error": f"not found: {e.args[0]}"}, status=404)
             except UserError as e:
                 return web.json_response({"error": str(e)}, status=409)
+
         return handler
 
     async def page(name: str, request: web.Request) -> web.FileResponse:
@@ -126,23 +128,32 @@ def make_app(roots: list[str], host: str = "127.0.0.1") -> web.Application:
         return web.FileResponse(plotly_path, headers={"Cache-Control": "max-age=86400"})
 
     app = web.Application(middlewares=[_guard(host)])
-    app.add_routes([
-        web.get("/", functools.partial(page, "index.html")),
-        web.get("/sweep/{sweep}", sweep_page),
-        web.get("/api/sweeps", api(lambda r: catalog.sweeps())),
-        web.get("/api/sweeps/{sweep}", api(lambda r: catalog.summary(r.match_info["sweep"]))),
-        web.get("/api/sweeps/{sweep}/trials", api(lambda r: catalog.trials(r.match_info["sweep"]))),
-        web.get("/api/sweeps/{sweep}/curves", api(lambda r: catalog.curves(r.match_info["sweep"]))),
-        *[web.get(f"/api/sweeps/{{sweep}}/{name}", api(functools.partial(
-            lambda name, r: catalog.view(r.match_info["sweep"], name), name))) for name in VIEWS],
-        web.get("/api/compare", api(lambda r: catalog.compare(_ids(r)))),
-        web.get("/compare", functools.partial(page, "compare.html")),
-        web.get("/api/sweeps/{sweep}/history/{trial}",
-                api(lambda r: catalog.history(r.match_info["sweep"], r.match_info["trial"]))),
-        web.get("/files/{sweep}/{path:.*}", files),
-        web.get("/static/plotly.min.js", plotly),
-        web.static("/static", STATIC),
-    ])
+    app.add_routes(
+        [
+            web.get("/", functools.partial(page, "index.html")),
+            web.get("/sweep/{sweep}", sweep_page),
+            web.get("/api/sweeps", api(lambda r: catalog.sweeps())),
+            web.get("/api/sweeps/{sweep}", api(lambda r: catalog.summary(r.match_info["sweep"]))),
+            web.get("/api/sweeps/{sweep}/trials", api(lambda r: catalog.trials(r.match_info["sweep"]))),
+            web.get("/api/sweeps/{sweep}/curves", api(lambda r: catalog.curves(r.match_info["sweep"]))),
+            *[
+                web.get(
+                    f"/api/sweeps/{{sweep}}/{name}",
+                    api(functools.partial(lambda name, r: catalog.view(r.match_info["sweep"], name), name)),
+                )
+                for name in VIEWS
+            ],
+            web.get("/api/compare", api(lambda r: catalog.compare(_ids(r)))),
+            web.get("/compare", functools.partial(page, "compare.html")),
+            web.get(
+                "/api/sweeps/{sweep}/history/{trial}",
+                api(lambda r: catalog.history(r.match_info["sweep"], r.match_info["trial"])),
+            ),
+            web.get("/files/{sweep}/{path:.*}", files),
+            web.get("/static/plotly.min.js", plotly),
+            web.static("/static", STATIC),
+        ]
+    )
     return app
 
 
@@ -191,8 +202,10 @@ def start_in_thread(roots: list[str], host: str = "127.0.0.1", port: int = 0) ->
 def host_warning(host: str) -> str | None:
     if host in LOOPBACK:
         return None
-    return (f"sweeplab: warning: the dashboard listens on {host}: anyone who can reach this machine "
-            "can read these sweeps (there is no login)")
+    return (
+        f"sweeplab: warning: the dashboard listens on {host}: anyone who can reach this machine "
+        "can read these sweeps (there is no login)"
+    )
 
 
 def serve(roots: list[str], host: str = "127.0.0.1", port: int = 8266) -> None:

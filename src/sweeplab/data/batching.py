@@ -1,4 +1,5 @@
 """Row batches for an epoch, the same on a restored trial and across DDP workers."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,9 @@ import numpy as np
 import torch
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, session, device: torch.device) -> Iterator[torch.Tensor]:
+def epoch_batches(
+    n: int, batch_size: int, seed: int, epoch: int, session, device: torch.device
+) -> Iterator[torch.Tensor]:
     """Row indices, ``batch_size`` at a time, of a shuffle seeded by (seed, epoch) alone:
     a restored trial replays the same order, and every DDP worker draws the same
     permutation and takes its own slice (``session.shard``). The permutation is padded by

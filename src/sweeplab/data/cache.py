@@ -4,6 +4,7 @@ Entries are keyed by a hash of what they were built from (files' identity, optio
 written to a temporary name then renamed, so trials that build the same entry at once
 never read half a file. A cache that cannot be written is a warning, not a failure.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,9 @@ def key_digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def cached_arrays(kind: str, key: dict, build: Callable[[], dict[str, np.ndarray]],
-                  cache_dir: Optional[str] = None) -> dict[str, np.ndarray]:
+def cached_arrays(
+    kind: str, key: dict, build: Callable[[], dict[str, np.ndarray]], cache_dir: Optional[str] = None
+) -> dict[str, np.ndarray]:
     """The arrays ``build()`` makes for ``key``, built at most once per cache folder."""
     folder = cache_root(cache_dir) / kind
     path = folder / f"{kind}-{key_digest(key)}.npz"

@@ -5,6 +5,7 @@ A row is one beat: 187 samples in [0, 1] (125 Hz, starting at the R peak, zero-p
 the end) then the class index as a float: 0 N, 1 S, 2 V, 3 F, 4 Q. No header.
 Every loader returns ``{"train" | "val" | "test": (X float32 (n, 187), y int64 (n,))}``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,8 +48,10 @@ def read_mitbih_csv(path: Union[str, Path], max_rows: int = 0, seed: int = 0) ->
     counts = np.bincount(y, minlength=len(CLASS_NAMES))
     if (counts == 0).any():  # every class is trained on and scored (macro F1): none may be absent
         c = int(np.argmin(counts))
-        raise UserError(f"{path}: no row of class {c} ({CLASS_NAMES[c]}); expected every class "
-                        f"0..{len(CLASS_NAMES) - 1} ({', '.join(CLASS_NAMES)}) to have rows")
+        raise UserError(
+            f"{path}: no row of class {c} ({CLASS_NAMES[c]}); expected every class "
+            f"0..{len(CLASS_NAMES) - 1} ({', '.join(CLASS_NAMES)}) to have rows"
+        )
     keep = stratified_subset(y, max_rows, seed)
     return x[keep], y[keep]
 
@@ -92,11 +95,66 @@ def load_mitbih(
 # N and V, S differs from N mostly by prematurity, so minority classes stay hard.
 _MORPHOLOGY = {
     #      rr         next          qrs         s            t_amp          t_pos         t_width  p              spike       noise
-    "N": ((75, 125), (0.92, 1.08), (1.6, 2.6), (0.05, 0.3), (0.15, 0.4), (0.28, 0.4), (5, 9), (0.06, 0.18), (0.0, 0.0), (0.005, 0.03)),
-    "S": ((70, 120), (0.62, 0.88), (1.5, 2.5), (0.05, 0.3), (0.1, 0.35), (0.26, 0.38), (4, 8), (-0.08, 0.12), (0.0, 0.0), (0.005, 0.035)),
-    "V": ((75, 125), (1.15, 1.55), (3.5, 7.0), (0.1, 0.5), (-0.45, -0.05), (0.32, 0.48), (7, 13), (0.0, 0.1), (0.0, 0.0), (0.005, 0.035)),
-    "F": ((75, 125), (1.0, 1.25), (2.6, 4.5), (0.05, 0.4), (-0.2, 0.15), (0.3, 0.44), (6, 11), (0.03, 0.15), (0.0, 0.0), (0.005, 0.035)),
-    "Q": ((70, 115), (0.95, 1.05), (3.0, 6.0), (0.0, 0.35), (-0.35, 0.3), (0.3, 0.46), (6, 12), (0.0, 0.08), (0.0, 0.5), (0.01, 0.05)),
+    "N": (
+        (75, 125),
+        (0.92, 1.08),
+        (1.6, 2.6),
+        (0.05, 0.3),
+        (0.15, 0.4),
+        (0.28, 0.4),
+        (5, 9),
+        (0.06, 0.18),
+        (0.0, 0.0),
+        (0.005, 0.03),
+    ),
+    "S": (
+        (70, 120),
+        (0.62, 0.88),
+        (1.5, 2.5),
+        (0.05, 0.3),
+        (0.1, 0.35),
+        (0.26, 0.38),
+        (4, 8),
+        (-0.08, 0.12),
+        (0.0, 0.0),
+        (0.005, 0.035),
+    ),
+    "V": (
+        (75, 125),
+        (1.15, 1.55),
+        (3.5, 7.0),
+        (0.1, 0.5),
+        (-0.45, -0.05),
+        (0.32, 0.48),
+        (7, 13),
+        (0.0, 0.1),
+        (0.0, 0.0),
+        (0.005, 0.035),
+    ),
+    "F": (
+        (75, 125),
+        (1.0, 1.25),
+        (2.6, 4.5),
+        (0.05, 0.4),
+        (-0.2, 0.15),
+        (0.3, 0.44),
+        (6, 11),
+        (0.03, 0.15),
+        (0.0, 0.0),
+        (0.005, 0.035),
+    ),
+    "Q": (
+        (70, 115),
+        (0.95, 1.05),
+        (3.0, 6.0),
+        (0.0, 0.35),
+        (-0.35, 0.3),
+        (0.3, 0.46),
+        (6, 12),
+        (0.0, 0.08),
+        (0.0, 0.5),
+        (0.01, 0.05),
+    ),
 }
 _PARAMS = ("rr", "next", "qrs", "s", "t_amp", "t_pos", "t_width", "p", "spike", "noise")
 
@@ -139,9 +197,7 @@ def make_heartbeats(n: int, seed: int) -> Arrays:
     return x.astype(np.float32), y
 
 
-def synthetic_splits(
-    n: int, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15
-) -> Splits:
+def synthetic_splits(n: int, seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15) -> Splits:
     x, y = make_heartbeats(n, seed)
     train, val, test = _split_arrays(x, y, (1 - val_fraction - test_fraction, val_fraction, test_fraction), seed)
     return {"train": train, "val": val, "test": test}

@@ -8,6 +8,7 @@ CSV: no header, 785 columns, 784 pixels 0-255 then the label (gzip by the ``.gz`
 Every loader returns ``{"train" | "test": (images uint8 (n, 28, 28), labels int64 (n,))}``;
 pixels stay uint8 until the trainable scales them, so the shared copy stays small.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -84,7 +85,9 @@ def read_idx_pair(images_path: Union[str, Path], labels_path: Union[str, Path]) 
     """An images file (n, 28, 28) of unsigned bytes and its labels file (n,) in 0..9."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE) or images.dtype != np.uint8:
-        raise UserError(f"{images_path}: holds {images.dtype} of shape {images.shape}; expected unsigned bytes (n, 28, 28)")
+        raise UserError(
+            f"{images_path}: holds {images.dtype} of shape {images.shape}; expected unsigned bytes (n, 28, 28)"
+        )
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise UserError(f"{labels_path}: holds {labels.dtype} of shape {labels.shape}; expected integer labels (n,)")
     if len(labels) != len(images):
@@ -101,7 +104,9 @@ def _check_labels(path: Union[str, Path], labels: np.ndarray) -> None:
     if len(labels) >= 100 and len(np.unique(labels)) == 1:
         # What a label-first CSV (pjreddie, Kaggle) looks like when read label-last:
         # the last pixel, nearly always 0, taken for the label.
-        raise UserError(f"{path}: all {len(labels)} rows have label {labels[0]:g}; expected the label in the last column")
+        raise UserError(
+            f"{path}: all {len(labels)} rows have label {labels[0]:g}; expected the label in the last column"
+        )
     absent = sorted(set(range(N_CLASSES)) - set(labels.astype(np.int64).tolist()))
     if absent:  # the scoring classifier learns, and the GAN is scored on, all ten digits
         raise UserError(f"{path}: no row of digit {absent[0]}; expected every digit 0..{N_CLASSES - 1} to have rows")
@@ -181,7 +186,9 @@ def load_mnist(data: Union[str, Path], seed: int = 0, test_fraction: float = 0.2
 # ------------------------------------------------------------------ synthetic
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, k: int = 10) -> list[tuple[float, float]]:
+def _arc(
+    cx: float, cy: float, rx: float, ry: float, start: float, stop: float, k: int = 10
+) -> list[tuple[float, float]]:
     """Points along an ellipse, angles in degrees (y points down, so 270 is the top)."""
     angles = np.radians(np.linspace(start, stop, k + 1))
     return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
@@ -234,8 +241,13 @@ def make_glyphs(n: int, seed: int) -> Arrays:
     turn = np.radians(rng.uniform(-10.0, 10.0, n))
     cos, sin = np.cos(turn), np.sin(turn)
     # rotation @ shear @ scale, one 2 x 2 matrix a glyph
-    a = np.stack([np.stack([cos * width, (cos * shear - sin) * height], -1),
-                  np.stack([sin * width, (sin * shear + cos) * height], -1)], -2)
+    a = np.stack(
+        [
+            np.stack([cos * width, (cos * shear - sin) * height], -1),
+            np.stack([sin * width, (sin * shear + cos) * height], -1),
+        ],
+        -2,
+    )
     pts = np.einsum("nij,nkj->nki", a, pts) + (SIDE - 1) / 2 + rng.uniform(-1.5, 1.5, (n, 1, 2))
     seg = np.take_along_axis(pts[:, None], segments[y][..., None], axis=2).astype(np.float32)  # (n, S, 2 ends, 2)
     half_width = rng.uniform(0.9, 1.7, (n, 1)).astype(np.float32)

@@ -6,6 +6,7 @@ Every source gives a ``SeqData``: per split padded id arrays (source without mar
 target followed by <eos>) and the reference tokens that decoded output is scored against
 (the text's own tokens, so an <unk> in the vocabulary never matches a reference word).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -75,19 +76,23 @@ def _pad(seqs: Sequence[Ids], width: int, tail: Optional[int] = None) -> np.ndar
     return out
 
 
-def make_split(src_ids: Sequence[Ids], tgt_ids: Sequence[Ids],
-               refs: Sequence[Sequence[str]]) -> Split:
+def make_split(src_ids: Sequence[Ids], tgt_ids: Sequence[Ids], refs: Sequence[Sequence[str]]) -> Split:
     src_len = np.asarray([len(s) for s in src_ids], dtype=np.int64)
     tgt_width = max((len(t) for t in tgt_ids), default=0) + 1
-    return Split(_pad(src_ids, int(src_len.max(initial=1))), src_len, _pad(tgt_ids, tgt_width, EOS),
-                 tuple(tuple(r) for r in refs))
+    return Split(
+        _pad(src_ids, int(src_len.max(initial=1))),
+        src_len,
+        _pad(tgt_ids, tgt_width, EOS),
+        tuple(tuple(r) for r in refs),
+    )
 
 
 # ------------------------------------------------------------------ generated tasks
 
 
-def generate_pairs(task: str, n: int, min_len: int, max_len: int, n_symbols: int,
-                   rng: np.random.Generator) -> list[tuple[list[str], list[str]]]:
+def generate_pairs(
+    task: str, n: int, min_len: int, max_len: int, n_symbols: int, rng: np.random.Generator
+) -> list[tuple[list[str], list[str]]]:
     """``n`` (source, target) token lists. Source lengths are uniform in [min_len, max_len];
     for addition the source is ``a+b`` (digits, both terms at least one digit) and the
     length counts the '+', so n_symbols does not apply there."""
@@ -96,7 +101,9 @@ def generate_pairs(task: str, n: int, min_len: int, max_len: int, n_symbols: int
         length = int(rng.integers(min_len, max_len + 1))
         if task == "addition":
             left = int(rng.integers(1, length - 1))
-            a, b = ("".join(map(str, [rng.integers(1, 10), *rng.integers(0, 10, k - 1)])) for k in (left, length - 1 - left))
+            a, b = (
+                "".join(map(str, [rng.integers(1, 10), *rng.integers(0, 10, k - 1)])) for k in (left, length - 1 - left)
+            )
             pairs.append(([*a, "+", *b], list(str(int(a) + int(b)))))
             continue
         seq = [str(s) for s in rng.integers(0, n_symbols, length)]
@@ -110,8 +117,9 @@ def generate_pairs(task: str, n: int, min_len: int, max_len: int, n_symbols: int
     return pairs
 
 
-def generated_task(task: str, *, sizes: dict[str, int], min_len: int, max_len: int, n_symbols: int = 10,
-                   seed: int = 0) -> SeqData:
+def generated_task(
+    task: str, *, sizes: dict[str, int], min_len: int, max_len: int, n_symbols: int = 10, seed: int = 0
+) -> SeqData:
     """One seeded stream per split, so the test set stays put when train_size changes."""
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
@@ -121,8 +129,11 @@ def generated_task(task: str, *, sizes: dict[str, int], min_len: int, max_len: i
     splits = {}
     for number, name in enumerate(SPLITS):
         pairs = generate_pairs(task, sizes[name], min_len, max_len, n_symbols, np.random.default_rng([seed, number]))
-        splits[name] = make_split([[index[t] for t in s] for s, _ in pairs], [[index[t] for t in t_] for _, t_ in pairs],
-                                  [t for _, t in pairs])
+        splits[name] = make_split(
+            [[index[t] for t in s] for s, _ in pairs],
+            [[index[t] for t in t_] for _, t_ in pairs],
+            [t for _, t in pairs],
+        )
     return SeqData(splits, vocab, vocab, "word")
 
 
@@ -153,8 +164,10 @@ def read_lines(path: Path) -> list[str]:
 def read_pair(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
     src, tgt = read_lines(src_path), read_lines(tgt_path)
     if len(src) != len(tgt):
-        raise UserError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
-                        "aligned files need one line per sentence pair")
+        raise UserError(
+            f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}; "
+            "aligned files need one line per sentence pair"
+        )
     return src, tgt
 
 
@@ -172,8 +185,9 @@ def build_vocab(token_lists: Sequence[Sequence[str]], min_count: int) -> tuple[s
     return (*SPECIALS, *kept)
 
 
-def _encode_text(files: dict[str, tuple[Path, Path]], unit: Unit, min_count: int, max_rows: int,
-                 seed: int) -> dict[str, np.ndarray]:
+def _encode_text(
+    files: dict[str, tuple[Path, Path]], unit: Unit, min_count: int, max_rows: int, seed: int
+) -> dict[str, np.ndarray]:
     texts = {}
     for split, (src_path, tgt_path) in files.items():
         src, tgt = read_pair(src_path, tgt_path)
@@ -216,8 +230,10 @@ def _from_arrays(arrays: dict[str, np.ndarray], unit: Unit) -> SeqData:
 def parallel_files(folder: Path, src_lang: str, tgt_lang: str) -> dict[str, tuple[Path, Path]]:
     """train and val pairs (required) and a test pair where both files exist."""
     if not folder.is_dir():
-        raise UserError(f"{folder}: no such folder; parallel text is a folder of train.{src_lang}, train.{tgt_lang}, "
-                        f"val.{src_lang}, val.{tgt_lang} (each may end in .gz)")
+        raise UserError(
+            f"{folder}: no such folder; parallel text is a folder of train.{src_lang}, train.{tgt_lang}, "
+            f"val.{src_lang}, val.{tgt_lang} (each may end in .gz)"
+        )
     files = {}
     for split in SPLITS:
         src, tgt = _find(folder, split, src_lang), _find(folder, split, tgt_lang)
@@ -225,22 +241,39 @@ def parallel_files(folder: Path, src_lang: str, tgt_lang: str) -> dict[str, tupl
             files[split] = (src, tgt)
         elif split != "test" or src is not None or tgt is not None:
             missing = f"{split}.{src_lang if src is None else tgt_lang}"
-            raise UserError(f"{folder}: no {missing} (or {missing}.gz); expected aligned train, val (and optional test) "
-                            f"files for languages {src_lang!r} and {tgt_lang!r}")
+            raise UserError(
+                f"{folder}: no {missing} (or {missing}.gz); expected aligned train, val (and optional test) "
+                f"files for languages {src_lang!r} and {tgt_lang!r}"
+            )
     return files
 
 
 # ------------------------------------------------------------------ cache
 
 
-def load_parallel(data: Union[str, Path], *, src_lang: str, tgt_lang: str, unit: Unit = "word", min_count: int = 2,
-                  max_rows: int = 0, seed: int = 0, cache_dir: Optional[str] = None) -> SeqData:
+def load_parallel(
+    data: Union[str, Path],
+    *,
+    src_lang: str,
+    tgt_lang: str,
+    unit: Unit = "word",
+    min_count: int = 2,
+    max_rows: int = 0,
+    seed: int = 0,
+    cache_dir: Optional[str] = None,
+) -> SeqData:
     """A folder of aligned ``{train,val[,test]}.{lang}[.gz]`` files. ``max_rows`` > 0 keeps
     the first rows of each file; vocabularies come from the training split only."""
     folder = Path(data).expanduser()
     files = parallel_files(folder, src_lang, tgt_lang)
     stamps = file_stamps(p for pair in files.values() for p in pair)
-    key = {"version": FORMAT_VERSION, "files": stamps, "unit": unit, "min_count": min_count,
-           "max_rows": max_rows, "seed": seed}
+    key = {
+        "version": FORMAT_VERSION,
+        "files": stamps,
+        "unit": unit,
+        "min_count": min_count,
+        "max_rows": max_rows,
+        "seed": seed,
+    }
     arrays = cached_arrays("seq2seq", key, lambda: _encode_text(files, unit, min_count, max_rows, seed), cache_dir)
     return _from_arrays(arrays, unit)

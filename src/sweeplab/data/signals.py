@@ -6,6 +6,7 @@ phi_i(t) ~ U(0, p) (a = ``amplitude_noise``, p = ``phase_noise``; the assignment
 a = 0.2, p = 2 pi). The input is S(t) = mean_i A_i(t) sin(2 pi f_i t + phi_i(t)) beside a
 one-hot selector C; the target is the clean sin(2 pi f_i t) of the selected frequency.
 """
+
 from __future__ import annotations
 
 import math

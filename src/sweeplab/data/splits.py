@@ -1,5 +1,6 @@
 """Train / val / test splits: stratified cutting that keeps rare classes in every part,
 a check that no part is empty, and the move to tensors that every Task makes."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """Headerless numeric CSV files (gzip allowed), read fast and explained when they are bad."""
+
 from __future__ import annotations
 
 import gzip
@@ -27,11 +28,15 @@ def read_numeric_csv(path: Union[str, Path], n_cols: int, layout: str) -> np.nda
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
         if not found:
             raise UserError(f"{path}: not a readable CSV ({str(e).strip()})") from None
-        raise UserError(f"{path}: row {found.group(2)} has {found.group(3)} columns; expected {n_cols} ({layout})") from None
+        raise UserError(
+            f"{path}: row {found.group(2)} has {found.group(3)} columns; expected {n_cols} ({layout})"
+        ) from None
     except (EOFError, zlib.error) as e:
         raise UserError(f"{path}: damaged or truncated gzip ({e})") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: {non_utf8_line(path)}; expected {n_cols} comma-separated numbers a row ({layout})") from None
+        raise UserError(
+            f"{path}: {non_utf8_line(path)}; expected {n_cols} comma-separated numbers a row ({layout})"
+        ) from None
     except ValueError:
         raise UserError(f"{path}: {_first_non_numeric(path)}") from None
     except OSError as e:  # gzip.BadGzipFile among them
@@ -45,8 +50,10 @@ def read_numeric_csv(path: Union[str, Path], n_cols: int, layout: str) -> np.nda
     infinite = np.isinf(table)
     if infinite.any():  # "inf" parses as a number, and a trial would train on it to a NaN loss
         row, col = (int(i) + 1 for i in np.argwhere(infinite)[0])
-        raise UserError(f"{path}: row {row}, column {col}: an infinite value ({table[row - 1, col - 1]:g}); "
-                        f"expected a finite number in each of the {n_cols} columns ({layout})")
+        raise UserError(
+            f"{path}: row {row}, column {col}: an infinite value ({table[row - 1, col - 1]:g}); "
+            f"expected a finite number in each of the {n_cols} columns ({layout})"
+        )
     return table
 
 
@@ -74,7 +81,12 @@ def non_utf8_line(path: Path) -> str:
 def _short_row(path: Path, row: int, rows: int, n_cols: int, layout: str) -> str:
     """Only on the failure path: a row with a NaN is a short row (pandas pads it) or an empty cell."""
     non_blank = (line for line in _lines(path) if line.strip())
-    cells = next((line for n, line in enumerate(non_blank, 1) if n == row), b"").decode("utf-8", "replace").strip().split(",")
+    cells = (
+        next((line for n, line in enumerate(non_blank, 1) if n == row), b"")
+        .decode("utf-8", "replace")
+        .strip()
+        .split(",")
+    )
     if len(cells) < n_cols:
         hint = "; the file looks truncated" if row == rows else ""
         return f"row {row} has {len(cells)} columns; expected {n_cols} ({layout}){hint}"

@@ -10,6 +10,7 @@ milliseconds on load, so one entry (keyed by the files, their sizes and mtimes, 
 split options and ``FORMAT_VERSION``) serves every vocab_size / maxlen / padding a sweep
 tries, and the texts are tokenized once per corpus, not once per trial or per option.
 """
+
 from __future__ import annotations
 
 import html
@@ -62,7 +63,9 @@ def rank_vocabulary(token_lists: Iterable[Sequence[str]]) -> list[str]:
     return sorted(counts, key=lambda w: (-counts[w], w))
 
 
-def pad_sequences(seqs: Sequence[np.ndarray], maxlen: int, padding: Side = "pre", truncating: Side = "pre") -> np.ndarray:
+def pad_sequences(
+    seqs: Sequence[np.ndarray], maxlen: int, padding: Side = "pre", truncating: Side = "pre"
+) -> np.ndarray:
     """Keras' pad_sequences: 'pre' truncation keeps a review's end, 'pre' padding puts zeros first."""
     out = np.full((len(seqs), maxlen), PAD, dtype=np.int32)
     for row, seq in enumerate(seqs):
@@ -70,7 +73,7 @@ def pad_sequences(seqs: Sequence[np.ndarray], maxlen: int, padding: Side = "pre"
         if not len(seq):
             continue
         if padding == "pre":
-            out[row, maxlen - len(seq):] = seq
+            out[row, maxlen - len(seq) :] = seq
         else:
             out[row, : len(seq)] = seq
     return out
@@ -123,7 +126,9 @@ def list_aclimdb(root: Path) -> dict[str, tuple[list[Path], np.ndarray]]:
         for label, name in enumerate(CLASS_NAMES):
             folder = root / split / name
             if not folder.is_dir():
-                raise UserError(f"{folder}: no such folder; an aclImdb root holds train/ and test/, each with neg/ and pos/")
+                raise UserError(
+                    f"{folder}: no such folder; an aclImdb root holds train/ and test/, each with neg/ and pos/"
+                )
             found = sorted(p for p in folder.glob("*.txt") if p.is_file())
             if not found:
                 raise UserError(f"{folder}: holds no .txt reviews")
@@ -147,8 +152,11 @@ def _aclimdb_texts(listing: dict, val_fraction: float, seed: int, max_rows: int)
         picked[split] = ([_read_review(files[i]) for i in keep], labels[keep])
     texts, labels = picked["train"]
     train, val = stratified_split(labels, (1 - val_fraction, val_fraction), seed)
-    return {"train": ([texts[i] for i in train], labels[train]),
-            "val": ([texts[i] for i in val], labels[val]), "test": picked["test"]}
+    return {
+        "train": ([texts[i] for i in train], labels[train]),
+        "val": ([texts[i] for i in val], labels[val]),
+        "test": picked["test"],
+    }
 
 
 # ------------------------------------------------------------------ CSV
@@ -162,7 +170,9 @@ def read_imdb_csv(path: Union[str, Path]) -> tuple[list[str], np.ndarray, np.nda
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: the file is empty") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: {non_utf8_line(path)}; expected UTF-8 text with a header {','.join(CSV_COLUMNS)}") from None
+        raise UserError(
+            f"{path}: {non_utf8_line(path)}; expected UTF-8 text with a header {','.join(CSV_COLUMNS)}"
+        ) from None
     except pd.errors.ParserError as e:
         raise UserError(f"{path}: not a readable CSV ({str(e).strip().splitlines()[0]})") from None
     missing = [c for c in CSV_COLUMNS if c not in frame.columns]
@@ -206,10 +216,14 @@ def _csv_texts(path: Path, val_fraction: float, test_fraction: float, seed: int,
 
 # ------------------------------------------------------------------ synthetic
 
-_POSITIVE = "good great excellent wonderful superb brilliant enjoyable moving delightful beautiful masterpiece loved".split()
+_POSITIVE = (
+    "good great excellent wonderful superb brilliant enjoyable moving delightful beautiful masterpiece loved".split()
+)
 _NEGATIVE = "bad awful terrible boring dull poor waste worst horrible weak mess hated".split()
-_FILLER = ("the a this that movie film plot story actor actress cast scene script music ending director camera "
-           "character it was is and but with of in i think really quite very time some at".split())
+_FILLER = (
+    "the a this that movie film plot story actor actress cast scene script music ending director camera "
+    "character it was is and but with of in i think really quite very time some at".split()
+)
 
 
 def synthetic_reviews(n: int, seed: int) -> tuple[list[str], np.ndarray]:
@@ -262,11 +276,21 @@ def load_imdb(
 ) -> Splits:
     """An aclImdb root (train -> train / val, test -> test), a label,text,is_valid CSV, or
     with ``data`` None the synthetic set. ``max_rows`` > 0 caps each file / folder read."""
-    split_key: dict[str, Any] = {"version": FORMAT_VERSION, "val": val_fraction, "test": test_fraction, "seed": seed,
-                                 "max_rows": max_rows}
+    split_key: dict[str, Any] = {
+        "version": FORMAT_VERSION,
+        "val": val_fraction,
+        "test": test_fraction,
+        "seed": seed,
+        "max_rows": max_rows,
+    }
     if data is None:
         key = {**split_key, "synthetic": synthetic_size}
-        corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_synthetic_texts(synthetic_size, seed, val_fraction, test_fraction)), cache_dir)
+        corpus = cached_arrays(
+            "imdb",
+            key,
+            lambda: _encode_corpus(_synthetic_texts(synthetic_size, seed, val_fraction, test_fraction)),
+            cache_dir,
+        )
     else:
         path = Path(data).expanduser()
         if not path.exists():
@@ -274,8 +298,15 @@ def load_imdb(
         if path.is_dir():
             listing = list_aclimdb(path)
             key = {**split_key, "files": file_stamps(p for files, _ in listing.values() for p in files)}
-            corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_aclimdb_texts(listing, val_fraction, seed, max_rows)), cache_dir)
+            corpus = cached_arrays(
+                "imdb", key, lambda: _encode_corpus(_aclimdb_texts(listing, val_fraction, seed, max_rows)), cache_dir
+            )
         else:
             key = {**split_key, "files": file_stamps([path])}
-            corpus = cached_arrays("imdb", key, lambda: _encode_corpus(_csv_texts(path, val_fraction, test_fraction, seed, max_rows)), cache_dir)
+            corpus = cached_arrays(
+                "imdb",
+                key,
+                lambda: _encode_corpus(_csv_texts(path, val_fraction, test_fraction, seed, max_rows)),
+                cache_dir,
+            )
     return _to_splits(corpus, vocab_size, maxlen, padding, truncating)

@@ -4,6 +4,7 @@ writing for generated data and tests. No torch here: decoding runs in worker pro
 
 A clip is ``uint8 (frames, size, size, 3)``, RGB.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,8 +68,15 @@ def _open(path: Path):
     return av.open(str(path), mode="r")
 
 
-def decode_clip(path: Union[str, Path], num_frames: int, size: int, frame_start: int = 1, frame_end: int = -1,
-                box: Optional[Sequence[float]] = None, threads: int = 0) -> tuple[np.ndarray, bool]:
+def decode_clip(
+    path: Union[str, Path],
+    num_frames: int,
+    size: int,
+    frame_start: int = 1,
+    frame_end: int = -1,
+    box: Optional[Sequence[float]] = None,
+    threads: int = 0,
+) -> tuple[np.ndarray, bool]:
     """``num_frames`` frames sampled uniformly inside [frame_start, frame_end] (1-based,
     inclusive; frame_end -1 = to the end), each cropped to ``square_region`` and resized
     to ``size`` x ``size``. Returns the clip and whether the range was used.

@@ -13,6 +13,7 @@ WLASL-K is the first K glosses. Videos live as ``<root>/videos/<video_id>.mp4``.
 The decoding processes unpickle their jobs' Instances from here, so this module imports
 no torch at load time (``splits`` is imported where it is used).
 """
+
 from __future__ import annotations
 
 import json
@@ -85,13 +86,20 @@ def read_wlasl_json(path: Path | str, num_classes: Optional[int] = None) -> Meta
             where = f"{path}: {entry['gloss']}.instances[{n}]"
             try:
                 bbox = inst.get("bbox")
-                instances.append(Instance(
-                    video_id=str(inst["video_id"]), label=label, split=_split(inst["split"], where),
-                    frame_start=int(inst.get("frame_start", 1)), frame_end=int(inst.get("frame_end", -1)),
-                    bbox=_box(bbox) if bbox and len(bbox) == 4 else None,
-                ))
+                instances.append(
+                    Instance(
+                        video_id=str(inst["video_id"]),
+                        label=label,
+                        split=_split(inst["split"], where),
+                        frame_start=int(inst.get("frame_start", 1)),
+                        frame_end=int(inst.get("frame_end", -1)),
+                        bbox=_box(bbox) if bbox and len(bbox) == 4 else None,
+                    )
+                )
             except (KeyError, TypeError, ValueError) as e:
-                raise UserError(f"{where}: {type(e).__name__}: {e} (needs video_id, split, frame_start, frame_end)") from None
+                raise UserError(
+                    f"{where}: {type(e).__name__}: {e} (needs video_id, split, frame_start, frame_end)"
+                ) from None
     return Metadata(tuple(str(g["gloss"]) for g in raw[:k]), tuple(instances), str(path))
 
 
@@ -131,7 +139,9 @@ def read_nslt(path: Path | str, class_list: Optional[Path | str] = None, num_cla
             label, start, end = (int(v) for v in entry["action"])
             rows.append((str(video_id), label, _split(entry["subset"], f"{path}: {video_id}"), start, end))
         except (KeyError, TypeError, ValueError) as e:
-            raise UserError(f"{path}: {video_id}: {type(e).__name__}: {e} (needs subset and action [class, start, end])") from None
+            raise UserError(
+                f"{path}: {video_id}: {type(e).__name__}: {e} (needs subset and action [class, start, end])"
+            ) from None
     class_list = Path(class_list) if class_list else path.with_name(CLASS_LIST)
     n_labels = max((r[1] for r in rows), default=-1) + 1
     glosses = read_class_list(class_list) if class_list.is_file() else [str(i) for i in range(n_labels)]
@@ -150,8 +160,10 @@ def read_metadata(path: Path | str, num_classes: Optional[int] = None) -> Metada
         return read_wlasl_json(path, num_classes)
     if isinstance(raw, dict) and (not raw or any(isinstance(v, dict) and "action" in v for v in raw.values())):
         return read_nslt(path, num_classes=num_classes)
-    raise UserError(f"{path}: neither WLASL_v0.3.json's shape (a list of {{gloss, instances: [...]}}) nor nslt's "
-                    "({video_id: {subset, action: [class, start, end]}})")
+    raise UserError(
+        f"{path}: neither WLASL_v0.3.json's shape (a list of {{gloss, instances: [...]}}) nor nslt's "
+        "({video_id: {subset, action: [class, start, end]}})"
+    )
 
 
 def find_metadata(data: Path | str, num_classes: int) -> tuple[Metadata, Path]:
@@ -188,15 +200,25 @@ def _pick(instances: list[Instance], max_rows: int, seed: int) -> list[Instance]
     return out
 
 
-def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptions(), video_dir: Optional[str] = None,
-               max_rows: int = 0, seed: int = 0, cache_dir: Optional[str] = None, workers: int = 0) -> VideoSplits:
+def load_wlasl(
+    data: Path | str,
+    num_classes: int,
+    opts: ClipOptions = ClipOptions(),
+    video_dir: Optional[str] = None,
+    max_rows: int = 0,
+    seed: int = 0,
+    cache_dir: Optional[str] = None,
+    workers: int = 0,
+) -> VideoSplits:
     """WLASL-``num_classes`` of ``data`` as cached clips; missing and undecodable videos
     are left out and listed in ``skipped``."""
     meta, videos, present, missing = list_videos(data, num_classes, video_dir)
     folder = cache_root(cache_dir) / CLIPS
     present = _pick(present, max_rows, seed)
-    jobs = [(str(videos / f"{i.video_id}.mp4"), i, opts, str(entry_path(folder, videos / f"{i.video_id}.mp4", i, opts)))
-            for i in present]
+    jobs = [
+        (str(videos / f"{i.video_id}.mp4"), i, opts, str(entry_path(folder, videos / f"{i.video_id}.mp4", i, opts)))
+        for i in present
+    ]
     decoded = build_entries(jobs, workers)
     kept, corrupt, why = [], [], {}
     for job in jobs:
@@ -213,27 +235,41 @@ def load_wlasl(data: Path | str, num_classes: int, opts: ClipOptions = ClipOptio
         labels={s: np.asarray([j[1].label for j in kept if j[1].split == s], dtype=np.int64) for s in SPLITS},
         video_ids={s: [j[1].video_id for j in kept if j[1].split == s] for s in SPLITS},
         skipped={"missing": [i.video_id for i in missing], "corrupt": corrupt},
-        source=f"{meta.source} (videos in {videos})", decoded=decoded, jobs=kept,
+        source=f"{meta.source} (videos in {videos})",
+        decoded=decoded,
+        jobs=kept,
     )
     for split in SPLITS:
         if not splits.clips[split]:
-            raise UserError(f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
-                            f"{len(present) + len(missing)} videos are missing under {videos}, {len(corrupt)} undecodable")
+            raise UserError(
+                f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
+                f"{len(present) + len(missing)} videos are missing under {videos}, {len(corrupt)} undecodable"
+            )
     tried = [j[1] for j in jobs if j[1].split == "train"]
     readable = {j[1].label for j in kept if j[1].split == "train"}
     for label in sorted({i.label for i in tried} - readable):  # a few bad videos are skipped; a whole class is not
         n = sum(1 for i in tried if i.label == label)
-        raise UserError(f"{meta.source}: gloss {meta.glosses[label]!r} (class {label}): none of its {n} training "
-                        f"videos under {videos} can be decoded (first: {next(i.video_id for i in tried if i.label == label)}.mp4)")
+        raise UserError(
+            f"{meta.source}: gloss {meta.glosses[label]!r} (class {label}): none of its {n} training "
+            f"videos under {videos} can be decoded (first: {next(i.video_id for i in tried if i.label == label)}.mp4)"
+        )
     if missing or corrupt:  # going on without them: one line, not one per video (WLASL misses hundreds)
         first = f" (first undecodable: {corrupt[0]}.mp4, {why[corrupt[0]]})" if corrupt else ""
-        log.warning("%s: %d of %d videos missing under %s, %d undecodable%s; training without them",
-                    meta.source, len(missing), len(present) + len(missing), videos, len(corrupt), first)
+        log.warning(
+            "%s: %d of %d videos missing under %s, %d undecodable%s; training without them",
+            meta.source,
+            len(missing),
+            len(present) + len(missing),
+            videos,
+            len(corrupt),
+            first,
+        )
     return splits
 
 
-def list_videos(data: Path | str, num_classes: int, video_dir: str | None = None
-                ) -> tuple[Metadata, Path, list[Instance], list[Instance]]:
+def list_videos(
+    data: Path | str, num_classes: int, video_dir: str | None = None
+) -> tuple[Metadata, Path, list[Instance], list[Instance]]:
     """The metadata of WLASL-``num_classes``, its videos folder, and its instances whose
     video is there / missing. A few missing videos are normal for WLASL (dead links); a
     split, or a gloss's training videos, all missing is an error, found without decoding."""
@@ -245,18 +281,24 @@ def list_videos(data: Path | str, num_classes: int, video_dir: str | None = None
         (present if (videos / f"{inst.video_id}.mp4").is_file() else missing).append(inst)
     for split in SPLITS:
         if not any(i.split == split for i in present):
-            raise UserError(f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
-                            f"{len(present) + len(missing)} videos are missing under {videos}, 0 undecodable")
+            raise UserError(
+                f"{meta.source}: the {split} split holds no readable video; {len(missing)} of "
+                f"{len(present) + len(missing)} videos are missing under {videos}, 0 undecodable"
+            )
     train = [i for i in meta.instances if i.split == "train"]
     have = {i.label for i in present if i.split == "train"}
     for label, gloss in enumerate(meta.glosses):
         listed = sum(1 for i in train if i.label == label)
         if not listed:
-            raise UserError(f"{meta.source}: gloss {gloss!r} (class {label}) lists no training video; each of the "
-                            f"{len(meta.glosses)} glosses of WLASL-{len(meta.glosses)} needs some")
+            raise UserError(
+                f"{meta.source}: gloss {gloss!r} (class {label}) lists no training video; each of the "
+                f"{len(meta.glosses)} glosses of WLASL-{len(meta.glosses)} needs some"
+            )
         if label not in have:
-            raise UserError(f"{meta.source}: gloss {gloss!r} (class {label}): all {listed} of its training videos "
-                            f"are missing under {videos}")
+            raise UserError(
+                f"{meta.source}: gloss {gloss!r} (class {label}): all {listed} of its training videos "
+                f"are missing under {videos}"
+            )
     return meta, videos, present, missing
 
 
@@ -276,15 +318,22 @@ def _synthetic_clip(label: int, classes: int, frames: int, side: int, rng: np.ra
     out = np.empty((frames, side, side, 3), dtype=np.uint8)
     for t in range(frames):
         cx, cy = start + travel * t / max(1, frames - 1) * np.array([np.cos(angle), np.sin(angle)])
-        disc = ((xx - cx) ** 2 + (yy - cy) ** 2) <= radius ** 2
+        disc = ((xx - cx) ** 2 + (yy - cy) ** 2) <= radius**2
         frame = base + rng.normal(0, 12, size=(side, side, 3))
         frame[disc] = colour
         out[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return out
 
 
-def synthetic_wlasl(size: int, classes: int, seed: int = 0, cache_dir: Optional[str] = None,
-                    frames: int = 20, side: int = 64, pad: int = 4) -> Path:
+def synthetic_wlasl(
+    size: int,
+    classes: int,
+    seed: int = 0,
+    cache_dir: Optional[str] = None,
+    frames: int = 20,
+    side: int = 64,
+    pad: int = 4,
+) -> Path:
     """A WLASL root (WLASL_v0.3.json + videos/*.mp4) of ``size`` generated clips, made once
     per cache folder. Every other clip has ``pad`` still frames before and after its
     motion, which its frame_start / frame_end leave out, as WLASL's ranges do."""
@@ -316,15 +365,27 @@ def synthetic_wlasl(size: int, classes: int, seed: int = 0, cache_dir: Optional[
                     clip = np.concatenate([still, clip, still])
                 video_id = f"{n:05d}"
                 write_video(tmp / "videos" / f"{video_id}.mp4", clip, codec="mpeg4")  # repeatable
-                glosses[labels[n]]["instances"].append({
-                    "video_id": video_id, "split": split_of[n], "frame_start": pad + 1 if padded else 1,
-                    "frame_end": pad + frames if padded else -1, "fps": 25, "bbox": [0, 0, side, side],
-                    "signer_id": 0, "instance_id": n, "source": "synthetic", "url": "", "variation_id": 0,
-                })
+                glosses[labels[n]]["instances"].append(
+                    {
+                        "video_id": video_id,
+                        "split": split_of[n],
+                        "frame_start": pad + 1 if padded else 1,
+                        "frame_end": pad + frames if padded else -1,
+                        "fps": 25,
+                        "bbox": [0, 0, side, side],
+                        "signer_id": 0,
+                        "instance_id": n,
+                        "source": "synthetic",
+                        "url": "",
+                        "variation_id": 0,
+                    }
+                )
             (tmp / FULL_METADATA).write_text(json.dumps(glosses))
             os.replace(tmp, root)
     except OSError as e:
-        raise UserError(f"{parent}: cannot write the generated videos ({e.strerror}); set SWEEPLAB_CACHE or cache_dir") from None
+        raise UserError(
+            f"{parent}: cannot write the generated videos ({e.strerror}); set SWEEPLAB_CACHE or cache_dir"
+        ) from None
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -12,6 +12,7 @@ A job is ``(video path, Instance, ClipOptions, entry path)``. The decoding proce
 import this module alone (``_worker``), and wlasl_types.py when they unpickle a
 job's Instance; neither imports torch.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,11 @@ class ClipOptions:
 
 def entry_path(folder: Path, video: Path, inst: Instance, opts: ClipOptions) -> Path:
     key = {
-        "format": FORMAT_VERSION, "video_id": inst.video_id, "file": file_stamps([video])[0],
-        "frames": opts.num_frames, "size": opts.size,
+        "format": FORMAT_VERSION,
+        "video_id": inst.video_id,
+        "file": file_stamps([video])[0],
+        "frames": opts.num_frames,
+        "size": opts.size,
         "range": [inst.frame_start, inst.frame_end] if opts.frame_range else None,
         "box": list(inst.bbox) if opts.bbox_crop and inst.bbox else None,
     }
@@ -73,8 +77,9 @@ def build_entry(job: tuple, threads: int = 0) -> Optional[str]:
         return "missing"
     try:
         start, end = (inst.frame_start, inst.frame_end) if opts.frame_range else (1, -1)
-        clip, _ = decode_clip(video, opts.num_frames, opts.size, start, end, inst.bbox if opts.bbox_crop else None,
-                              threads=threads)
+        clip, _ = decode_clip(
+            video, opts.num_frames, opts.size, start, end, inst.bbox if opts.bbox_crop else None, threads=threads
+        )
     except DecodeError as e:
         _record_failure(entry, str(e))
         return str(e)
@@ -113,7 +118,9 @@ def build_entries(jobs: Sequence[tuple], workers: int = 0) -> int:
             else:
                 _decode_in_processes(todo, workers, folder, tick)
     except OSError as e:
-        raise UserError(f"{folder}: cannot write the clip cache ({e.strerror}); set SWEEPLAB_CACHE or cache_dir") from None
+        raise UserError(
+            f"{folder}: cannot write the clip cache ({e.strerror}); set SWEEPLAB_CACHE or cache_dir"
+        ) from None
     return len(todo)
 
 
@@ -131,8 +138,12 @@ def _decode_in_processes(todo: list[tuple], workers: int, folder: Path, tick: Ti
                 chunk = todo[n::workers]
                 log_path = Path(progress) / f"{n}.txt"
                 with open(log_path, "wb") as out:
-                    proc = subprocess.Popen([sys.executable, "-c", "from sweeplab.data.wlasl_cache import _worker; _worker()"],
-                                            stdin=subprocess.PIPE, stdout=out, env=env)
+                    proc = subprocess.Popen(
+                        [sys.executable, "-c", "from sweeplab.data.wlasl_cache import _worker; _worker()"],
+                        stdin=subprocess.PIPE,
+                        stdout=out,
+                        env=env,
+                    )
                 assert proc.stdin is not None  # stdin=PIPE
                 try:
                     proc.stdin.write(pickle.dumps(chunk))
@@ -149,11 +160,15 @@ def _decode_in_processes(todo: list[tuple], workers: int, folder: Path, tick: Ti
                 codes.append(proc.wait())
                 started = log_path.read_text().split()
                 if codes[-1] != 0 and started and not _done(chunk[int(started[-1])]):
-                    _record_failure(Path(chunk[int(started[-1])][3]), f"the decoding process died on it (exit code {codes[-1]})")
+                    _record_failure(
+                        Path(chunk[int(started[-1])][3]), f"the decoding process died on it (exit code {codes[-1]})"
+                    )
         left = [j for j in todo if not _done(j) and Path(j[0]).is_file()]
         if len(left) == len(todo):
-            raise UserError(f"the video decoding processes exited with codes {codes} before decoding anything; "
-                            f"their messages are above")
+            raise UserError(
+                f"the video decoding processes exited with codes {codes} before decoding anything; "
+                f"their messages are above"
+            )
         todo = left
 
 
@@ -171,8 +186,10 @@ def ensure_cached(splits: VideoSplits, workers: int = 0) -> None:
     build_entries(splits.jobs, workers)
     absent = [j[0] for j in splits.jobs if not Path(j[3]).is_file()]
     if absent:
-        raise UserError(f"{len(absent)} cached clips are absent on this node and their videos cannot be decoded here "
-                        f"(first: {absent[0]}); put the videos or the cache (SWEEPLAB_CACHE / cache_dir) on storage every node sees")
+        raise UserError(
+            f"{len(absent)} cached clips are absent on this node and their videos cannot be decoded here "
+            f"(first: {absent[0]}); put the videos or the cache (SWEEPLAB_CACHE / cache_dir) on storage every node sees"
+        )
 
 
 def read_clips(paths: Iterable[str]) -> np.ndarray:

@@ -1,6 +1,7 @@
 """WLASL's records, shared by the metadata module (wlasl.py) and the decoding cache
 (wlasl_cache.py, whose worker processes unpickle Instances): no torch, nothing else of
 sweeplab's."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

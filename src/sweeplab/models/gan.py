@@ -1,5 +1,6 @@
 """The MNIST GAN of report 001 (part B) and the digit classifier that scores it:
 plain nn.Modules, no training code. Images are flat (n, 784) vectors in [-1, 1]."""
+
 from __future__ import annotations
 
 import torch
@@ -54,10 +55,15 @@ class DigitClassifier(nn.Module):
         super().__init__()
         self.net = nn.Sequential(
             nn.Unflatten(1, (1, 28, 28)),
-            nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(),
-            nn.Linear(2 * channels * 7 * 7, hidden), nn.ReLU(),
+            nn.Linear(2 * channels * 7 * 7, hidden),
+            nn.ReLU(),
             nn.Linear(hidden, N_CLASSES),
         )
 

@@ -1,4 +1,5 @@
 """Recurrent models: plain nn.Modules, no training code."""
+
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -20,7 +21,10 @@ class SignalLSTM(nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
         self.lstm = nn.LSTM(
-            input_size, hidden_size, num_layers=num_layers, batch_first=True,
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.head = nn.Linear(hidden_size, 1)
@@ -46,8 +50,12 @@ class SequenceClassifier(nn.Module):
     ):
         super().__init__()
         self.rnn = _CELLS[cell](
-            input_size, hidden_dim, num_layers=n_layers, batch_first=True,
-            bidirectional=bidirectional, dropout=dropout if n_layers > 1 else 0.0,
+            input_size,
+            hidden_dim,
+            num_layers=n_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if n_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * (2 if bidirectional else 1), n_classes)

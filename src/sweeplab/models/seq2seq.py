@@ -12,6 +12,7 @@ the output layer reads and what the next step takes in beside the embedding (inp
 feeding). ``additive`` scores with Bahdanau's v·tanh(W_q h + W_k e), ``dot`` with h·e,
 ``general`` with h·W e. Without attention the decoder sees the encoder's final state only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,8 +70,12 @@ class Memory:
 
     def repeat(self, k: int) -> "Memory":
         rep = lambda t: t.repeat_interleave(k, dim=0)  # noqa: E731
-        return Memory(rep(self.enc), None if self.keys is None else rep(self.keys), rep(self.mask),
-                      [tuple(rep(t) for t in layer) for layer in self.final])
+        return Memory(
+            rep(self.enc),
+            None if self.keys is None else rep(self.keys),
+            rep(self.mask),
+            [tuple(rep(t) for t in layer) for layer in self.final],
+        )
 
 
 @dataclass
@@ -84,18 +89,31 @@ class DecoderState:
     masks: Optional[list[torch.Tensor]]  # recurrent dropout, one (B, H) mask per layer
 
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "DecoderState":
-        return DecoderState([tuple(fn(t) for t in layer) for layer in self.layers],
-                            None if self.feed is None else fn(self.feed), fn(self.prev), fn(self.gold),
-                            None if self.masks is None else [fn(m) for m in self.masks])
+        return DecoderState(
+            [tuple(fn(t) for t in layer) for layer in self.layers],
+            None if self.feed is None else fn(self.feed),
+            fn(self.prev),
+            fn(self.gold),
+            None if self.masks is None else [fn(m) for m in self.masks],
+        )
 
     def detach(self) -> "DecoderState":
         return self.map(torch.Tensor.detach)
 
 
 class Seq2seq(nn.Module):
-    def __init__(self, src_vocab: int, tgt_vocab: int, cell: str = "lstm", embedding_dim: int = 64,
-                 hidden_size: int = 128, layers: int = 1, attention: str = "additive", dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0):
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        cell: str = "lstm",
+        embedding_dim: int = 64,
+        hidden_size: int = 128,
+        layers: int = 1,
+        attention: str = "additive",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+    ):
         super().__init__()
         if attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
@@ -107,8 +125,9 @@ class Seq2seq(nn.Module):
         self.tgt_embedding = nn.Embedding(tgt_vocab, embedding_dim, padding_idx=PAD)
         self.encoder = rnn(embedding_dim, hidden_size, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         feed = hidden_size if attention != "none" else 0
-        self.cells = nn.ModuleList(cell_cls((embedding_dim + feed) if i == 0 else hidden_size, hidden_size)
-                                   for i in range(layers))
+        self.cells = nn.ModuleList(
+            cell_cls((embedding_dim + feed) if i == 0 else hidden_size, hidden_size) for i in range(layers)
+        )
         self.attention = Attention(attention, hidden_size) if attention != "none" else None
         self.combine = nn.Linear(2 * hidden_size, hidden_size) if attention != "none" else None
         self.out = nn.Linear(hidden_size, tgt_vocab)
@@ -118,8 +137,9 @@ class Seq2seq(nn.Module):
 
     def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> Memory:
         """src (B, S) ids, PAD after the tokens; src_len (B,) >= 1."""
-        packed = nn.utils.rnn.pack_padded_sequence(self.drop(self.src_embedding(src)), src_len.cpu(),
-                                                   batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.drop(self.src_embedding(src)), src_len.cpu(), batch_first=True, enforce_sorted=False
+        )
         out, state = self.encoder(packed)
         enc, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
         states = state if isinstance(state, tuple) else (state,)
@@ -162,8 +182,9 @@ class Seq2seq(nn.Module):
         logits = self.out(self.drop(top))
         return logits, DecoderState(layers, feed, logits.argmax(-1), tokens, state.masks)
 
-    def decode(self, memory: Memory, state: DecoderState, gold: torch.Tensor,
-               teacher_forcing: float = 1.0) -> tuple[torch.Tensor, DecoderState]:
+    def decode(
+        self, memory: Memory, state: DecoderState, gold: torch.Tensor, teacher_forcing: float = 1.0
+    ) -> tuple[torch.Tensor, DecoderState]:
         """gold (B, T): the target positions to predict (a chunk of the target under
         truncated BPTT). Each step takes, per sequence, the previous gold token with
         probability ``teacher_forcing`` and the model's own previous prediction otherwise;
@@ -182,8 +203,9 @@ class Seq2seq(nn.Module):
             logits.append(step_logits)
         return torch.stack(logits, dim=1), state
 
-    def forward(self, src: torch.Tensor, src_len: torch.Tensor, gold: torch.Tensor,
-                teacher_forcing: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, src: torch.Tensor, src_len: torch.Tensor, gold: torch.Tensor, teacher_forcing: float = 1.0
+    ) -> torch.Tensor:
         memory = self.encode(src, src_len)
         return self.decode(memory, self.start(memory), gold, teacher_forcing)[0]
 
@@ -226,8 +248,9 @@ class Seq2seq(nn.Module):
             rows = (origin + torch.arange(batch, device=src.device).unsqueeze(1) * k).flatten()
             state = state.map(partial(_rows_of, rows=rows))
             state.prev = token.flatten()
-            history = torch.cat([history.gather(1, origin.unsqueeze(-1).expand(-1, -1, history.shape[-1])),
-                                 token.unsqueeze(-1)], dim=-1)
+            history = torch.cat(
+                [history.gather(1, origin.unsqueeze(-1).expand(-1, -1, history.shape[-1])), token.unsqueeze(-1)], dim=-1
+            )
             was_done = done.gather(1, origin)
             lengths = lengths.gather(1, origin) + (~was_done).long()
             done = was_done | (token == EOS)

@@ -3,6 +3,7 @@
 ``VariationalLSTM`` is an LSTM layer with Keras' ``dropout`` and ``recurrent_dropout``,
 which torch's nn.LSTM lacks (its ``dropout`` acts between stacked layers only).
 """
+
 from __future__ import annotations
 
 from typing import cast
@@ -31,8 +32,14 @@ class VariationalLSTM(nn.Module):
     gives the same final state.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, reverse: bool = False):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        reverse: bool = False,
+    ):
         super().__init__()
         self.hidden_size, self.reverse = hidden_size, reverse
         self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
@@ -65,7 +72,7 @@ class VariationalLSTM(nn.Module):
         if self.training and self.recurrent_dropout > 0:
             h_mask = _sequence_mask(batch, self.hidden_size, self.recurrent_dropout, x)
         w_hh = self.weight_hh.t()
-        for t in (reversed(range(steps)) if self.reverse else range(steps)):
+        for t in reversed(range(steps)) if self.reverse else range(steps):
             gates = torch.addmm(gates_x[:, t], h if h_mask is None else h * h_mask, w_hh)
             i, f, o = torch.sigmoid(gates[:, :h3]).chunk(3, dim=1)
             c_new = f * c + i * torch.tanh(gates[:, h3:])
@@ -84,8 +91,15 @@ class SentimentLSTM(nn.Module):
     of the steps of a batch of short reviews.
     """
 
-    def __init__(self, vocab_size: int, embedding_dim: int = 128, units: int = 64, dropout: float = 0.5,
-                 recurrent_dropout: float = 0.3, bidirectional: bool = False):
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 128,
+        units: int = 64,
+        dropout: float = 0.5,
+        recurrent_dropout: float = 0.3,
+        bidirectional: bool = False,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD)
         directions = (False, True) if bidirectional else (False,)

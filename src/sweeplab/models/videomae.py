@@ -4,6 +4,7 @@ an explicit config. Nothing is ever downloaded.
 
 Input: ``pixel_values`` float (batch, frames, 3, size, size), normalised.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,13 @@ from ..errors import UserError
 
 # Named sizes: tiny is for CPU tests; small / base / large are the VideoMAE paper's ViT-S/B/L.
 SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "patch_size": 8},
+    "tiny": {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 128,
+        "patch_size": 8,
+    },
     "small": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6, "intermediate_size": 1536},
     "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
     "large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
@@ -28,8 +35,10 @@ def _hf_folder(path: str, what: str) -> Path:
     if folder.is_file() and folder.name.endswith(".json") and what == "model_config":
         return folder
     if not folder.is_dir():
-        raise UserError(f"{what}: {folder}: no such folder (a Hugging Face model folder with config.json"
-                        f"{' and weights' if what == 'pretrained' else ''}; nothing is downloaded)")
+        raise UserError(
+            f"{what}: {folder}: no such folder (a Hugging Face model folder with config.json"
+            f"{' and weights' if what == 'pretrained' else ''}; nothing is downloaded)"
+        )
     if not (folder / "config.json").is_file():
         raise UserError(f"{what}: {folder}: holds no config.json; not a Hugging Face model folder")
     return folder
@@ -81,7 +90,8 @@ def build_videomae(
         _check_clip_shape(config, num_frames, image_size, f"pretrained {folder}")
         try:
             model = VideoMAEForVideoClassification.from_pretrained(
-                folder, local_files_only=True, ignore_mismatched_sizes=True, **labels)
+                folder, local_files_only=True, ignore_mismatched_sizes=True, **labels
+            )
         except OSError as e:  # config.json without weights, or unreadable weights
             raise UserError(f"pretrained: {folder}: {e}".splitlines()[0]) from None
     else:
@@ -106,8 +116,12 @@ def build_videomae(
 
 def _check_clip_shape(config: Any, num_frames: int, image_size: int, source: str) -> None:
     if (config.num_frames, config.image_size) != (num_frames, image_size):
-        raise UserError(f"{source} takes clips of {config.num_frames} frames of {config.image_size} px; "
-                        f"set num_frames={config.num_frames} image_size={config.image_size}")
+        raise UserError(
+            f"{source} takes clips of {config.num_frames} frames of {config.image_size} px; "
+            f"set num_frames={config.num_frames} image_size={config.image_size}"
+        )
     if image_size % config.patch_size or num_frames % config.tubelet_size:
-        raise UserError(f"{source}: image_size {image_size} must be a multiple of the patch size {config.patch_size} "
-                        f"and num_frames {num_frames} of the tubelet size {config.tubelet_size}")
+        raise UserError(
+            f"{source}: image_size {image_size} must be a multiple of the patch size {config.patch_size} "
+            f"and num_frames {num_frames} of the tubelet size {config.tubelet_size}"
+        )

@@ -1,4 +1,5 @@
 """Ray's OptunaSearch that never runs a config twice (``DistinctOptunaSearch``)."""
+
 from __future__ import annotations
 
 import random

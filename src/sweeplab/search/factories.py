@@ -1,5 +1,6 @@
 """Tune schedulers and searchers built from their names (``SCHEDULERS``, ``SEARCHERS``); the
 names import nothing heavy, the builders import Ray and Optuna when called."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
@@ -11,10 +12,16 @@ if TYPE_CHECKING:
     from .. import spaces
 
 
-
-def make_scheduler(sched: SchedulerSpec, max_t: Optional[int], spec: spaces.Spec, seed: int,
-                   store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
-                   budget: Optional[int] = None, time_budget: Optional[float] = None):
+def make_scheduler(
+    sched: SchedulerSpec,
+    max_t: Optional[int],
+    spec: spaces.Spec,
+    seed: int,
+    store_uri: Optional[str] = None,
+    max_concurrent: Optional[int] = None,
+    budget: Optional[int] = None,
+    time_budget: Optional[float] = None,
+):
     """``seed``: what a scheduler that draws random numbers (PBT's explore) draws them from."""
     from ray.tune import schedulers as s
 
@@ -25,9 +32,17 @@ def make_scheduler(sched: SchedulerSpec, max_t: Optional[int], spec: spaces.Spec
         from .promotion import PromotionASHA
 
         grace, eta = sched.rungs(max_t)
-        return PromotionASHA(time_attr="training_iteration", max_t=max_t, grace_period=grace, reduction_factor=eta,
-                             presets=spec.preset_configs(), store_uri=store_uri, max_concurrent=max_concurrent,
-                             epoch_budget=budget, time_budget_s=time_budget)
+        return PromotionASHA(
+            time_attr="training_iteration",
+            max_t=max_t,
+            grace_period=grace,
+            reduction_factor=eta,
+            presets=spec.preset_configs(),
+            store_uri=store_uri,
+            max_concurrent=max_concurrent,
+            epoch_budget=budget,
+            time_budget_s=time_budget,
+        )
     from .preset_keeping import EndingHyperBand, PresetKeepingASHA, PresetKeepingMedian, SeededPBT
 
     presets = spec.preset_configs()  # the reports' configurations: baselines run their full budget
@@ -36,27 +51,40 @@ def make_scheduler(sched: SchedulerSpec, max_t: Optional[int], spec: spaces.Spec
         return PresetKeepingASHA(presets, time_attr="training_iteration", max_t=max_t, grace_period=grace, **kw)
     if name == "hyperband":
         if presets:
-            print("note: HyperBand halves its brackets together and may cut a preset early; analysis names a "
-                  "baseline that did not finish (asha and median never cut presets)")
+            print(
+                "note: HyperBand halves its brackets together and may cut a preset early; analysis names a "
+                "baseline that did not finish (asha and median never cut presets)"
+            )
         return EndingHyperBand(time_attr="training_iteration", max_t=max_t, **kw)
     if name == "median":
         return PresetKeepingMedian(presets, time_attr="training_iteration", **kw)
     if name == "pbt":
         # Only fields a checkpoint survives; exploiting trials copy the rest from the donor.
         hot = spec.config_cls.HOT_FIELDS if spec.config_cls else tuple(spec.parameters)
-        mutations = {k: (list(p.values) if p.values is not None else p.domain())
-                     for k, p in spec.parameters.items() if k in hot}
+        mutations = {
+            k: (list(p.values) if p.values is not None else p.domain()) for k, p in spec.parameters.items() if k in hot
+        }
         if not mutations:
-            raise UserError(f"{spec.source}: scheduler pbt: none of the searched parameters can change "
-                            f"mid-training; search one of: {', '.join(hot)}")
+            raise UserError(
+                f"{spec.source}: scheduler pbt: none of the searched parameters can change "
+                f"mid-training; search one of: {', '.join(hot)}"
+            )
         kw.setdefault("perturbation_interval", max(1, max_t // 5))
         return SeededPBT(seed=seed, time_attr="training_iteration", hyperparam_mutations=mutations, synch=False, **kw)
     return s.FIFOScheduler()
 
 
-def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int, num_samples: int,
-                  scheduler: Optional[SchedulerSpec] = None, budget: Optional[int] = None, prior: tuple = (),
-                  known: tuple = ()):
+def make_searcher(
+    search: str,
+    spec: spaces.Spec,
+    seed: int,
+    max_concurrent: int,
+    num_samples: int,
+    scheduler: Optional[SchedulerSpec] = None,
+    budget: Optional[int] = None,
+    prior: tuple = (),
+    known: tuple = (),
+):
     """``scheduler``: where rung_tpe's studies sit (its rungs); ``budget``: epochs after
     which rung_tpe proposes nothing more (``epoch_budget``); ``prior``: earlier sweeps'
     trials rung_tpe learns from first (search/warm.py); ``known``: the configs the sweep takes
@@ -67,10 +95,19 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
 
         max_t = int((scheduler.max_t if scheduler else None) or spec.max_epochs() or 100)
         cuts = scheduler is not None and scheduler.name in RUNG_SCHEDULERS
-        grace, eta = scheduler.rungs(max_t) if scheduler is not None and cuts else (max_t, 3.0)  # no rungs: the final score only
-        searcher = RungTPE(max_t=max_t, grace_period=grace, reduction_factor=eta, seed=seed,
-                           points_to_evaluate=points or None, epoch_budget=budget, prior=list(prior),
-                           known=list(known))
+        grace, eta = (
+            scheduler.rungs(max_t) if scheduler is not None and cuts else (max_t, 3.0)
+        )  # no rungs: the final score only
+        searcher = RungTPE(
+            max_t=max_t,
+            grace_period=grace,
+            reduction_factor=eta,
+            seed=seed,
+            points_to_evaluate=points or None,
+            epoch_budget=budget,
+            prior=list(prior),
+            known=list(known),
+        )
         return limited(searcher, scheduler, max_concurrent)
     if search == "optuna":
         import optuna
@@ -79,17 +116,20 @@ def make_searcher(search: str, spec: spaces.Spec, seed: int, max_concurrent: int
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
         from .distinct_optuna import DistinctOptunaSearch
 
-        return limited(DistinctOptunaSearch(seed=seed, sampler=sampler, points_to_evaluate=points or None),
-                       scheduler, max_concurrent)
+        return limited(
+            DistinctOptunaSearch(seed=seed, sampler=sampler, points_to_evaluate=points or None),
+            scheduler,
+            max_concurrent,
+        )
     from ray.tune.search import BasicVariantGenerator
 
     if scheduler is not None and scheduler.name == "promotion":  # Ray's own limit would hang on paused trials
         from .pausing import PausingVariantGenerator
 
-        return PausingVariantGenerator(points_to_evaluate=points or None, random_state=seed,
-                                       max_concurrent=max_concurrent)
-    return BasicVariantGenerator(points_to_evaluate=points or None, random_state=seed,
-                                 max_concurrent=max_concurrent)
+        return PausingVariantGenerator(
+            points_to_evaluate=points or None, random_state=seed, max_concurrent=max_concurrent
+        )
+    return BasicVariantGenerator(points_to_evaluate=points or None, random_state=seed, max_concurrent=max_concurrent)
 
 
 def limited(searcher, scheduler: Optional[SchedulerSpec], max_concurrent: int):

@@ -4,6 +4,7 @@ distance, constraints, and the hypervolume of a front. Pure functions on plain n
 draws and chooses from the front, the benchmarks score a search by its hypervolume.
 
 Every objective is turned so that larger is better (``signed``) before it gets here."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,12 @@ from typing import Callable, Mapping, Sequence
 
 Vector = Sequence[float]
 
-_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge, "<": operator.lt,
-                                                   ">": operator.gt}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+}
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_/.-]*)\s*(<=|>=|<|>)\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
 
 
@@ -168,8 +173,9 @@ class RungFront:
     def add(self, trial_id: str, values: Mapping[str, object]) -> dict[str, float]:
         """The trial's values at this rung (a result row); the rung's scores after it."""
         self.points[trial_id] = tuple(_signed(values.get(m), mode) for m, mode in self.objectives)
-        self.broken[trial_id] = violation({k: v for k, v in values.items() if isinstance(v, (int, float))},
-                                          self.constraints)
+        self.broken[trial_id] = violation(
+            {k: v for k, v in values.items() if isinstance(v, (int, float))}, self.constraints
+        )
         return self.scores()
 
     def scores(self) -> dict[str, float]:

@@ -3,6 +3,7 @@ ConcurrencyLimiter and its random / grid generator count a paused trial as live,
 every slot paused they make no new config and nothing comes to promote the paused ones (the
 sweep hangs). These count the trials that hold a worker instead, and are told of each pause
 and promotion by the scheduler (``pausing_source``)."""
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -56,8 +57,9 @@ class PausingVariantGenerator(BasicVariantGenerator):
     counts paused trials as live, so under promotion it stopped making configs once every
     slot was paused, and nothing came to promote them (the sweep hung)."""
 
-    def __init__(self, points_to_evaluate: Optional[list[dict]] = None, random_state: Any = None,
-                 max_concurrent: int = 0):
+    def __init__(
+        self, points_to_evaluate: Optional[list[dict]] = None, random_state: Any = None, max_concurrent: int = 0
+    ):
         super().__init__(points_to_evaluate=points_to_evaluate, random_state=random_state, max_concurrent=0)
         self.limit = max_concurrent
         self.paused: set[str] = set()

@@ -4,14 +4,20 @@ configurations are the sweep's baselines, and a baseline stopped at epoch 2 make
 A preset trial is still scored at each rung (its result counts towards the rung's cutoff
 for the others); only a STOP decision about it becomes CONTINUE, so it trains its full
 budget. Module-level classes: Tune pickles its scheduler into the experiment state."""
+
 from __future__ import annotations
 
 import random
 from typing import Any
 
 import numpy as np
-from ray.tune.schedulers import (ASHAScheduler, HyperBandScheduler, MedianStoppingRule, PopulationBasedTraining,
-                                 TrialScheduler)
+from ray.tune.schedulers import (
+    ASHAScheduler,
+    HyperBandScheduler,
+    MedianStoppingRule,
+    PopulationBasedTraining,
+    TrialScheduler,
+)
 
 from ..ray_internals import forget_stopped
 from ..store import preset_of

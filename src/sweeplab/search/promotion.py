@@ -49,6 +49,7 @@ the journal before the act): each rung's scores, the trials promoted past each r
 trials paused and the rung each waits at, those the endgame is finishing, and the epochs
 trained, the way ``recording.EpochBudget`` recounts its epochs.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,7 +78,8 @@ NO_CHECKPOINT_NOTE = (
     "restarts at epoch 1 when promoted (every epoch trained again is counted), so trials are paused only at rungs "
     "where that costs at most 1/{eta:g} of a trial, and stopped or continued above them. To resume instead, save a "
     "checkpoint with each report: tune.report(metrics, checkpoint=ray.tune.Checkpoint.from_directory(folder)), and "
-    "start from tune.get_checkpoint() when there is one")
+    "start from tune.get_checkpoint() when there is one"
+)
 
 
 def _flag(decision: dict[str, Any], key: str) -> Any:
@@ -89,11 +91,20 @@ def _flag(decision: dict[str, Any], key: str) -> Any:
 
 
 class PromotionASHA(FIFOScheduler):
-    def __init__(self, time_attr: str = "training_iteration", max_t: int = 100, grace_period: int = 1,
-                 reduction_factor: float = 3, presets: Optional[dict[str, dict[str, Any]]] = None,
-                 store_uri: Optional[str] = None, max_concurrent: Optional[int] = None,
-                 epoch_budget: Optional[int] = None, time_budget_s: Optional[float] = None,
-                 objectives: Sequence[tuple[str, str]] = (), constraints: Sequence[Constraint] = ()):
+    def __init__(
+        self,
+        time_attr: str = "training_iteration",
+        max_t: int = 100,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+        presets: Optional[dict[str, dict[str, Any]]] = None,
+        store_uri: Optional[str] = None,
+        max_concurrent: Optional[int] = None,
+        epoch_budget: Optional[int] = None,
+        time_budget_s: Optional[float] = None,
+        objectives: Sequence[tuple[str, str]] = (),
+        constraints: Sequence[Constraint] = (),
+    ):
         super().__init__()
         if reduction_factor <= 1:
             raise ValueError(f"reduction_factor {reduction_factor}: must be > 1")
@@ -109,8 +120,11 @@ class PromotionASHA(FIFOScheduler):
         self.promoted: dict[int, set[str]] = {m: set() for m in self.milestones}
         # several objectives (or constraints): MO-ASHA, each rung ranked by non-dominated
         # sorting (pareto.py), its scores those ranks
-        self.fronts = ({m: RungFront(objectives, constraints) for m in self.milestones}
-                       if len(objectives) > 1 or constraints else {})
+        self.fronts = (
+            {m: RungFront(objectives, constraints) for m in self.milestones}
+            if len(objectives) > 1 or constraints
+            else {}
+        )
         self.paused_at: dict[str, int] = {}  # trial id -> the milestone it waits at
         self.epoch_budget = epoch_budget
         self.reached: dict[str, int] = {}  # trial id -> the highest epoch it reported
@@ -135,9 +149,23 @@ class PromotionASHA(FIFOScheduler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a sweep saved by an older sweeplab: no endgame, nothing starting
-        self.__dict__.update({"epoch_budget": None, "reached": {}, "spent": 0, "finishing": set(), "fronts": {},
-                              "starting": set(), "saved": {}, "uncheckpointed": None, "time_budget_s": None,
-                              "clock": time.monotonic, "elapsed_before": 0.0, "epoch_s": {}, **state})
+        self.__dict__.update(
+            {
+                "epoch_budget": None,
+                "reached": {},
+                "spent": 0,
+                "finishing": set(),
+                "fronts": {},
+                "starting": set(),
+                "saved": {},
+                "uncheckpointed": None,
+                "time_budget_s": None,
+                "clock": time.monotonic,
+                "elapsed_before": 0.0,
+                "epoch_s": {},
+                **state,
+            }
+        )
         self.began = None  # this run's clock starts at its first call
         self._restored = True  # a resumed sweep: the rungs come back from the store on first use
 
@@ -205,8 +233,9 @@ class PromotionASHA(FIFOScheduler):
             elapsed = _flag(decision, ELAPSED)
             if isinstance(elapsed, (int, float)):  # the earlier runs' seconds, as of their last decision
                 self.elapsed_before = max(self.elapsed_before, float(elapsed))
-        self.paused_at = {t: m for t, m in self.paused_at.items()
-                          if recorded.trials.get(t, {}).get(STATUS) not in ENDED}
+        self.paused_at = {
+            t: m for t, m in self.paused_at.items() if recorded.trials.get(t, {}).get(STATUS) not in ENDED
+        }
 
     # ---- Tune's calls
 
@@ -260,8 +289,11 @@ class PromotionASHA(FIFOScheduler):
         if trial.trial_id in self.promoted[t]:
             return TrialScheduler.CONTINUE  # promoted past this rung before: trained again up to it
         self._score(t, trial.trial_id, result)
-        if (preset_of(self.presets, trial.config) is not None or trial.trial_id in self.finishing
-                or self._promotable(t, trial.trial_id)):
+        if (
+            preset_of(self.presets, trial.config) is not None
+            or trial.trial_id in self.finishing
+            or self._promotable(t, trial.trial_id)
+        ):
             self.promoted[t].add(trial.trial_id)
             self._log(trial.trial_id, t, "continue")
             return TrialScheduler.CONTINUE
@@ -331,11 +363,20 @@ class PromotionASHA(FIFOScheduler):
         front = self.__dict__.get("fronts", {}).get(milestone)
         if front is not None:  # ranks, not values: the log shows the first objective's values, best rank first
             top, cutoff, sign = [(t, front.value(t)) for t, _ in top], None, 1.0
-        recorder.decided(trial_id, milestone, milestone, action, {
-            "n": len(scores), "promoted": len(self.promoted[milestone]),
-            "cutoff": None if cutoff is None else sign * cutoff,
-            "top": {t: sign * v for t, v in top}, **flags,
-            **({ELAPSED: round(self._elapsed(), 3)} if self.time_budget_s else {})})
+        recorder.decided(
+            trial_id,
+            milestone,
+            milestone,
+            action,
+            {
+                "n": len(scores),
+                "promoted": len(self.promoted[milestone]),
+                "cutoff": None if cutoff is None else sign * cutoff,
+                "top": {t: sign * v for t, v in top},
+                **flags,
+                **({ELAPSED: round(self._elapsed(), 3)} if self.time_budget_s else {}),
+            },
+        )
 
     def _slots(self, milestone: int) -> int:
         """How many more trials the rung may promote: 1/eta of its scores so far, less those promoted."""
@@ -427,13 +468,18 @@ class PromotionASHA(FIFOScheduler):
         # paused: Tune's paused trials, and those a resumed Tune brought back as pending that
         # the store says wait at a rung (started, a trial that saved no checkpoint would
         # train again from epoch 1 only to wait at the same rung)
-        paused = {t.trial_id: t for t in trials if t.status == Trial.PAUSED or (
-            t.status == Trial.PENDING and t.trial_id in self.paused_at and t.trial_id not in self.starting)}
+        paused = {
+            t.trial_id: t
+            for t in trials
+            if t.status == Trial.PAUSED
+            or (t.status == Trial.PENDING and t.trial_id in self.paused_at and t.trial_id not in self.starting)
+        }
         endgame, ready = self._ready(set(paused))
         # a worker is held by a running trial or one handed out that Tune is still starting; a
         # config made but not handed out holds none, and a promotion goes before it
-        busy = sum(t.status == Trial.RUNNING or (t.status == Trial.PENDING and t.trial_id in self.starting)
-                   for t in trials)
+        busy = sum(
+            t.status == Trial.RUNNING or (t.status == Trial.PENDING and t.trial_id in self.starting) for t in trials
+        )
         chosen = None
         if ready and not (self.max_concurrent and busy >= self.max_concurrent):
             milestone, trial_id = ready.pop(0)
@@ -491,7 +537,8 @@ class PromotionASHA(FIFOScheduler):
 
     def debug_string(self) -> str:
         return "PromotionASHA: " + ", ".join(
-            f"rung {m}: {len(self.rungs[m])} seen, {len(self.promoted[m])} promoted" for m in self.milestones)
+            f"rung {m}: {len(self.rungs[m])} seen, {len(self.promoted[m])} promoted" for m in self.milestones
+        )
 
 
 # a trial must be seen at each milestone exactly: Tune may not batch its results past one

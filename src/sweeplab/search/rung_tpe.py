@@ -32,6 +32,7 @@ models which configs keep them.
 State (the studies, what has run, the epochs spent) is pickled with Tune's searcher state,
 so a resumed sweep goes on learning where it stopped.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,13 +71,24 @@ def _excess(constraints: Sequence[Constraint], result: dict[str, Any]) -> tuple[
 
 
 class RungTPE(Searcher):
-    def __init__(self, max_t: int, grace_period: int = 1, reduction_factor: float = 3, seed: int = 0,
-                 points_to_evaluate: Optional[list[dict[str, Any]]] = None, min_points: Optional[int] = None,
-                 random_fraction: float = 1 / 3, epoch_budget: Optional[int] = None,
-                 prior: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None, prior_first: int = PRIOR_FIRST,
-                 known: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None,
-                 metric: Optional[str] = None, mode: Optional[str] = None,
-                 objectives: Sequence[tuple[str, str]] = (), constraints: Sequence[Constraint] = ()):
+    def __init__(
+        self,
+        max_t: int,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+        seed: int = 0,
+        points_to_evaluate: Optional[list[dict[str, Any]]] = None,
+        min_points: Optional[int] = None,
+        random_fraction: float = 1 / 3,
+        epoch_budget: Optional[int] = None,
+        prior: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None,
+        prior_first: int = PRIOR_FIRST,
+        known: Optional[list[tuple[dict[str, Any], dict[int, float]]]] = None,
+        metric: Optional[str] = None,
+        mode: Optional[str] = None,
+        objectives: Sequence[tuple[str, str]] = (),
+        constraints: Sequence[Constraint] = (),
+    ):
         super().__init__(metric=metric, mode=mode)
         # two or three (metric, mode): each rung's study is multi-objective (Optuna's TPE is
         # MOTPE then), and learns a config's constraints (kept where every value is <= 0)
@@ -112,9 +124,12 @@ class RungTPE(Searcher):
         need = self.min_points or len(self.space) + 2
         kept = _stored_constraints if self.constraints else None
         study = lambda name, m: optuna.create_study(  # noqa: E731
-            directions=directions, study_name=f"{name}-{m}",
-            sampler=optuna.samplers.TPESampler(seed=self.seed + m, n_startup_trials=need, multivariate=True,
-                                               constraints_func=kept))
+            directions=directions,
+            study_name=f"{name}-{m}",
+            sampler=optuna.samplers.TPESampler(
+                seed=self.seed + m, n_startup_trials=need, multivariate=True, constraints_func=kept
+            ),
+        )
         self.studies = {m: study("rung", m) for m in self.milestones}
         self.warm = {m: study("warm", m) for m in self.milestones} if self.prior else {}
         self._learn_prior()
@@ -149,7 +164,7 @@ class RungTPE(Searcher):
                 continue
             sign = 1.0 if self._mode == "max" else -1.0
             best.append((max(sign * v for v in scores.values()), i))
-        for _, i in sorted(best, reverse=True)[:self.prior_first]:
+        for _, i in sorted(best, reverse=True)[: self.prior_first]:
             self.points.append(dict(self.prior[i][0]))
 
     # ---- proposing
@@ -237,8 +252,15 @@ class RungTPE(Searcher):
         if isinstance(value, (int, float)):
             self._learn(trial_id, self.params[trial_id], it, float(value))
 
-    def _learn(self, who: Any, params: dict[str, Any], it: int, value: Union[float, list[float]],
-               result: Optional[dict[str, Any]] = None, own: bool = True) -> None:
+    def _learn(
+        self,
+        who: Any,
+        params: dict[str, Any],
+        it: int,
+        value: Union[float, list[float]],
+        result: Optional[dict[str, Any]] = None,
+        own: bool = True,
+    ) -> None:
         """One score of ``who`` after epoch ``it``, into the studies of that rung, if it is
         one: a trial of this sweep's (``own``) into its own and the warm-start one, a prior
         trial into the warm-start one only."""
@@ -253,8 +275,12 @@ class RungTPE(Searcher):
         if (who, rung) in self.learnt:
             return
         attrs = {CONSTRAINTS: _excess(self.constraints, result or {})} if self.constraints else {}
-        scored = optuna.trial.create_trial(params=params, distributions=self.space, system_attrs=attrs,
-                                           **({"values": value} if isinstance(value, list) else {"value": value}))
+        scored = optuna.trial.create_trial(
+            params=params,
+            distributions=self.space,
+            system_attrs=attrs,
+            **({"values": value} if isinstance(value, list) else {"value": value}),
+        )
         for study in ([self.studies[rung]] if own else []) + ([self.warm[rung]] if self.warm else []):
             study.add_trial(scored)
         self.learnt.add((who, rung))

@@ -1,4 +1,5 @@
 """Where successive halving compares trials: the rung milestones (no Ray, no Optuna)."""
+
 from __future__ import annotations
 
 MAX_RUNGS = 3
@@ -13,7 +14,7 @@ def default_grace(max_t: int, reduction_factor: float) -> int:
     no better than chance on two of the eight tasks and lost to random search on 2 to 6 of
     40 task-seeds per budget (grace 4: 0 to 6). The sweep's epoch budget does not change the
     ladder: promotion ASHA's endgame finishes the best paused trials whatever the budget."""
-    grace = max(MIN_GRACE, int(round(2 * max_t / reduction_factor ** MAX_RUNGS)))
+    grace = max(MIN_GRACE, int(round(2 * max_t / reduction_factor**MAX_RUNGS)))
     if grace >= max_t:
         return int(max_t)
     while len(rung_milestones(grace, reduction_factor, max_t)) > MAX_RUNGS:

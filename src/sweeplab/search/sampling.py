@@ -1,5 +1,6 @@
 """Drawing configs from Optuna distributions, and telling configs apart: what both of
 sweeplab's TPE searchers (rung_tpe, and Ray's OptunaSearch made distinct) share."""
+
 from __future__ import annotations
 
 import math

@@ -9,6 +9,7 @@ one fixes) is left out, and so is a sweep of another experiment. Fixed values th
 sweep ran with that differ from this one's are said in a note: its scores are used as they
 are.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,17 +41,22 @@ def read(sweeps: list, spec: Spec, metric: str, named: str, say=print) -> tuple[
         pinned = {k: v for k, v in spec.fixed.items() if k in sweep.params}
         # a field its trials do not record ran with its default (sweep.json keeps them): a
         # parameter added to the space since
-        defaults = {k: f["default"] for k, f in (sweep.record.config_fields or {}).items()
-                    if f.get("default") is not None}
+        defaults = {
+            k: f["default"] for k, f in (sweep.record.config_fields or {}).items() if f.get("default") is not None
+        }
         for trial_id in sweep.trials["trial_id"]:
             seen += 1
             config = {**defaults, **sweep.config(trial_id)}
-            if (any(k not in config or not p.contains(config[k]) for k, p in spec.parameters.items())
-                    or any(k in config and not same(config[k], v) for k, v in pinned.items())):
+            if any(k not in config or not p.contains(config[k]) for k, p in spec.parameters.items()) or any(
+                k in config and not same(config[k], v) for k, v in pinned.items()
+            ):
                 outside += 1
                 continue
-            scores = {int(it): float(v) for it, v in zip(sweep.curve(trial_id, ITERATION), sweep.curve(trial_id, metric))
-                      if _finite(it) and _finite(v)}
+            scores = {
+                int(it): float(v)
+                for it, v in zip(sweep.curve(trial_id, ITERATION), sweep.curve(trial_id, metric))
+                if _finite(it) and _finite(v)
+            }
             if scores:
                 prior.append(({k: config[k] for k in spec.parameters}, scores))
             for k, v in spec.fixed.items():  # a setting that sweep fixed otherwise: said, not refused
@@ -58,10 +64,14 @@ def read(sweeps: list, spec: Spec, metric: str, named: str, say=print) -> tuple[
                     differ.setdefault(k, f"{k}={config[k]!r} (here {v!r})")
         if differ:
             shown = ", ".join(list(differ.values())[:SHOWN]) + (", ..." if len(differ) > SHOWN else "")
-            say(f"note: --warm-start {sweep.name} ran with other fixed values: {shown}; its scores are used as they are")
+            say(
+                f"note: --warm-start {sweep.name} ran with other fixed values: {shown}; its scores are used as they are"
+            )
     if not prior:
-        raise UserError(f"--warm-start {named}: none of its {seen} trials has a {metric} score for a config "
-                        f"in this sweep's space ({spec.source}: {', '.join(spec.parameters) or 'no parameters'})")
+        raise UserError(
+            f"--warm-start {named}: none of its {seen} trials has a {metric} score for a config "
+            f"in this sweep's space ({spec.source}: {', '.join(spec.parameters) or 'no parameters'})"
+        )
     left = f"; {outside} outside this space left out" if outside else ""
     n = len(sweeps)
     say(f"note: warm start: {len(prior)} trials of {n} earlier sweep{'s' * (n > 1)} teach the searcher{left}")

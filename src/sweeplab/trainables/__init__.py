@@ -1,6 +1,7 @@
 """Per model, one module whose ``TRAINABLE`` is all the rest of sweeplab reads of it: the
 frozen config, the Task (the hooks the engine calls), how its data loads and what the data
 depends on. This package itself is light: importing it imports no trainable, nor torch."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """``freq``: an LSTM that extracts one frequency from a mixed noisy signal (report 004)."""
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,10 @@ class FreqConfig(BaseConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.data is not None:  # silently ignoring it would tune on other data than the user meant
-            raise UserError(f"{type(self).__name__}: key 'data' is {self.data!r}, but freq generates its signals "
-                            "(frequencies, fs, duration, noise) and reads no data file")
+            raise UserError(
+                f"{type(self).__name__}: key 'data' is {self.data!r}, but freq generates its signals "
+                "(frequencies, fs, duration, noise) and reads no data file"
+            )
 
 
 def load_data(cfg: FreqConfig) -> dict[str, SignalSet]:
@@ -111,5 +114,6 @@ def _tensors(s: SignalSet, device: torch.device):
     return torch.tensor(s.inputs, device=device), torch.tensor(s.targets, device=device)
 
 
-TRAINABLE = Trainable(FreqConfig, FreqTask, load_data,
-                      data_fields=("frequencies", "fs", "duration", "amplitude_noise", "phase_noise"))
+TRAINABLE = Trainable(
+    FreqConfig, FreqTask, load_data, data_fields=("frequencies", "fs", "duration", "amplitude_noise", "phase_noise")
+)

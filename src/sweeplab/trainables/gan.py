@@ -17,6 +17,7 @@ trial) scores each report's 1,000 generated digits:
 One iteration = ``d_steps`` discriminator updates then one generator update; the engine's
 epoch is ``report_every`` iterations.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,6 +50,8 @@ GRID = 8  # the sample grid is GRID x GRID images from the first val noise vecto
 D_PROBE = 1000  # real digits on which D's accuracy is measured
 EVAL_CHUNK = 1000
 FLOOR_SAMPLES = VAL_SAMPLES  # training digits scored like a generator's batch: the distance a perfect one would get
+
+
 # Part of the cache key: change any of these (or the training below) and old files no longer match.
 class _ClassifierSettings(TypedDict):
     version: int
@@ -61,8 +64,16 @@ class _ClassifierSettings(TypedDict):
     speckle: float
 
 
-CLASSIFIER: _ClassifierSettings = {"version": 1, "channels": 16, "hidden": 128, "lr": 1e-3, "batch_size": 128,
-                                   "seed": 0, "junk_weight": 0.5, "speckle": 0.15}
+CLASSIFIER: _ClassifierSettings = {
+    "version": 1,
+    "channels": 16,
+    "hidden": 128,
+    "lr": 1e-3,
+    "batch_size": 128,
+    "seed": 0,
+    "junk_weight": 0.5,
+    "speckle": 0.15,
+}
 
 
 @dataclass(frozen=True)
@@ -92,8 +103,18 @@ class GanConfig(BaseConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
-        self.require_at_least((("latent_dim", 1), ("hidden", 1), ("d_steps", 1), ("batch_size", 1), ("report_every", 1),
-                           ("synthetic_size", 2 * N_CLASSES), ("max_rows", 0), ("classifier_steps", 1)))
+        self.require_at_least(
+            (
+                ("latent_dim", 1),
+                ("hidden", 1),
+                ("d_steps", 1),
+                ("batch_size", 1),
+                ("report_every", 1),
+                ("synthetic_size", 2 * N_CLASSES),
+                ("max_rows", 0),
+                ("classifier_steps", 1),
+            )
+        )
         self.require_fraction("label_smoothing", "beta1", "beta2")
         for key in ("lr_g", "lr_d"):
             if getattr(self, key) <= 0:
@@ -122,7 +143,11 @@ def load_data(cfg: GanConfig) -> dict[str, Any]:
         if len(y) == 0:
             where = cfg.data or f"synthetic_size={cfg.synthetic_size}"
             raise UserError(f"{where}: the {name} split is empty; give more rows")
-    settings = {"data": source, **{k: getattr(cfg, k) for k in TRAINABLE.data_fields if k != "synthetic_size"}, **CLASSIFIER}
+    settings = {
+        "data": source,
+        **{k: getattr(cfg, k) for k in TRAINABLE.data_fields if k != "synthetic_size"},
+        **CLASSIFIER,
+    }
     classifier = cached_classifier(settings, splits)
     return {"train": splits["train"][0], "classifier": classifier, **reference_scores(classifier["state"], splits)}
 
@@ -142,15 +167,20 @@ def reference_scores(state: dict[str, torch.Tensor], splits: mnist.Splits) -> di
     Computed here, once per node, and not cached: ~0.2 s for 1,000 digits, and the
     classifier's cache files and key stay as they were."""
     if len(splits["test"][1]) < 2:
-        raise UserError(f"gan: {len(splits['test'][1])} held-out digit; the Fréchet distance needs a covariance "
-                        "of at least 2: give more rows or a larger test_fraction")
+        raise UserError(
+            f"gan: {len(splits['test'][1])} held-out digit; the Fréchet distance needs a covariance "
+            "of at least 2: give more rows or a larger test_fraction"
+        )
     classifier = load_classifier(state)
     x_train, y_train = splits["train"]
     floor_rows = np.random.default_rng(0).permutation(len(x_train))[:FLOOR_SAMPLES]
     reference = feature_stats(_features(classifier, scaled(splits["test"][0])))
     floor = frechet_distance(feature_stats(_features(classifier, scaled(x_train[floor_rows]))), reference)
-    return {"reference": reference, "real_frechet_distance": floor,
-            "class_share": np.bincount(y_train, minlength=N_CLASSES) / len(y_train)}
+    return {
+        "reference": reference,
+        "real_frechet_distance": floor,
+        "class_share": np.bincount(y_train, minlength=N_CLASSES) / len(y_train),
+    }
 
 
 def _features(classifier: DigitClassifier, images: torch.Tensor) -> np.ndarray:
@@ -167,8 +197,11 @@ def cached_classifier(settings: dict[str, Any], splits: mnist.Splits) -> dict[st
             return torch.load(path, map_location="cpu", weights_only=True)
         except (RuntimeError, EOFError, pickle.UnpicklingError):
             pass  # written by an incompatible torch, or damaged: train again and replace it
-    print(f"training the digit classifier that scores the GAN ({settings['classifier_steps']} steps; once per "
-          f"data set, then cached in {path.parent})", flush=True)
+    print(
+        f"training the digit classifier that scores the GAN ({settings['classifier_steps']} steps; once per "
+        f"data set, then cached in {path.parent})",
+        flush=True,
+    )
     trained = train_classifier(*splits["train"], *splits["test"], settings["classifier_steps"])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,8 +210,10 @@ def cached_classifier(settings: dict[str, Any], splits: mnist.Splits) -> dict[st
         torch.save(trained, tmp)
         os.replace(tmp, path)
     except OSError as e:
-        warnings.warn(f"{path.parent}: cannot keep the digit classifier ({e.strerror}); "
-                      "set SWEEPLAB_CACHE to a writable folder", stacklevel=2)
+        warnings.warn(
+            f"{path.parent}: cannot keep the digit classifier ({e.strerror}); set SWEEPLAB_CACHE to a writable folder",
+            stacklevel=2,
+        )
     return trained
 
 
@@ -200,7 +235,9 @@ def _speckled(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(hit, torch.rand(x.shape, generator=generator) * 2 - 1, x)
 
 
-def train_classifier(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, steps: int) -> dict[str, Any]:
+def train_classifier(
+    x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, steps: int
+) -> dict[str, Any]:
     """A DigitClassifier trained on (x, y) for ``steps`` batches, with junk images it must
     be unsure about (outlier exposure: their target is the uniform distribution)."""
     batch = CLASSIFIER["batch_size"]
@@ -223,8 +260,11 @@ def train_classifier(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: n
     model.eval()
     with torch.no_grad():
         probs = torch.cat([model(chunk).softmax(1) for chunk in scaled(x_test).split(EVAL_CHUNK)]).numpy()
-    return {"state": model.state_dict(), "accuracy": float((probs.argmax(1) == y_test).mean()),
-            "real_recognisable": recognisability(probs)[0]}
+    return {
+        "state": model.state_dict(),
+        "accuracy": float((probs.argmax(1) == y_test).mean()),
+        "real_recognisable": recognisability(probs)[0],
+    }
 
 
 # ------------------------------------------------------------------ scores and pictures
@@ -250,8 +290,12 @@ def digit_scores(probs: np.ndarray, class_share: np.ndarray) -> dict[str, float]
     labels = probs.argmax(axis=1)
     confident = np.bincount(labels[probs.max(axis=1) >= CONFIDENT], minlength=probs.shape[1])
     capped = np.minimum(confident, np.asarray(class_share) * len(probs)).sum() / len(probs)
-    return {"recognisable": recognisable, "recognisable_capped": float(capped), "class_entropy": entropy,
-            "top_class_share": float(np.bincount(labels, minlength=probs.shape[1]).max() / len(probs))}
+    return {
+        "recognisable": recognisable,
+        "recognisable_capped": float(capped),
+        "class_entropy": entropy,
+        "top_class_share": float(np.bincount(labels, minlength=probs.shape[1]).max() / len(probs)),
+    }
 
 
 def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,7 +349,9 @@ def save_grid(images: np.ndarray, path: Path) -> None:
 class GanTask:
     def __init__(self, cfg: GanConfig, data: dict[str, Any], session: Session):
         if session.world_size > 1:
-            raise UserError("gan: runs on one worker (G and D step apart, which DDP cannot synchronise); set workers: 1")
+            raise UserError(
+                "gan: runs on one worker (G and D step apart, which DDP cannot synchronise); set workers: 1"
+            )
         self.cfg, self.session = cfg, session
         self.device = session.device()
         self.real = scaled(data["train"]).to(self.device)
@@ -313,8 +359,10 @@ class GanTask:
         self.classifier_scores = {k: data["classifier"][k] for k in ("accuracy", "real_recognisable")}
         self.reference, self.class_share = data["reference"], data["class_share"]
         self.real_frechet_distance = data["real_frechet_distance"]
-        self.noise = {split: torch.randn(n, cfg.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
-                      for split, n, seed in (("val", VAL_SAMPLES, VAL_NOISE_SEED), ("test", TEST_SAMPLES, TEST_NOISE_SEED))}
+        self.noise = {
+            split: torch.randn(n, cfg.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
+            for split, n, seed in (("val", VAL_SAMPLES, VAL_NOISE_SEED), ("test", TEST_SAMPLES, TEST_NOISE_SEED))
+        }
         self.bce = nn.BCEWithLogitsLoss()
         self.epoch = 0
 
@@ -329,7 +377,9 @@ class GanTask:
     def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
         c = self.cfg
         return {
-            name: torch.optim.Adam(self._parts(model)[name].parameters(), lr=lr, betas=(c.beta1, c.beta2), weight_decay=c.weight_decay)
+            name: torch.optim.Adam(
+                self._parts(model)[name].parameters(), lr=lr, betas=(c.beta1, c.beta2), weight_decay=c.weight_decay
+            )
             for name, lr in (("d", c.lr_d), ("g", c.lr_g))
         }
 
@@ -349,8 +399,9 @@ class GanTask:
         for rows in order:
             yield self.real[rows]
 
-    def manual_step(self, model: nn.Module, batch: torch.Tensor,
-                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+    def manual_step(
+        self, model: nn.Module, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, float]:
         c = self.cfg
         g, d = self._parts(model)["g"], self._parts(model)["d"]
         d_losses = []
@@ -359,12 +410,15 @@ class GanTask:
                 fake = g(torch.randn(real.shape[0], c.latent_dim, device=self.device))
             logits_real, logits_fake = d(real), d(fake)
             # summed, not averaged: 2 ln 2 ~ 1.39 at equilibrium, the scale of the report's plot
-            loss = (self.bce(logits_real, torch.full_like(logits_real, 1.0 - c.label_smoothing))
-                    + self.bce(logits_fake, torch.zeros_like(logits_fake)))
+            loss = self.bce(logits_real, torch.full_like(logits_real, 1.0 - c.label_smoothing)) + self.bce(
+                logits_fake, torch.zeros_like(logits_fake)
+            )
             d_losses.append(backward_step(optimizers["d"], loss, d.parameters(), c.clip_grad_norm))
         logits = d(g(torch.randn(c.batch_size, c.latent_dim, device=self.device)))
         # non-saturating generator loss: ln 2 ~ 0.69 when D cannot tell
-        g_loss = backward_step(optimizers["g"], self.bce(logits, torch.ones_like(logits)), g.parameters(), c.clip_grad_norm)
+        g_loss = backward_step(
+            optimizers["g"], self.bce(logits, torch.ones_like(logits)), g.parameters(), c.clip_grad_norm
+        )
         return {"d_loss": sum(d_losses) / len(d_losses), "g_loss": g_loss}
 
     def score(self, images: torch.Tensor) -> dict[str, float]:
@@ -403,5 +457,9 @@ class GanTask:
         return metrics
 
 
-TRAINABLE = Trainable(GanConfig, GanTask, load_data,
-                      data_fields=("synthetic_size", "max_rows", "test_fraction", "data_seed", "classifier_steps"))
+TRAINABLE = Trainable(
+    GanConfig,
+    GanTask,
+    load_data,
+    data_fields=("synthetic_size", "max_rows", "test_fraction", "data_seed", "classifier_steps"),
+)

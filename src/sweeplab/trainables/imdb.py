@@ -1,4 +1,5 @@
 """``imdb``: Embedding + LSTM sentiment classifier on IMDb reviews (report 001, part A)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,15 +63,32 @@ class ImdbConfig(BaseConfig):
             raise UserError(f"{name}: keys 'val_fraction' and 'test_fraction' must be > 0 and sum to < 1")
         if self.l2 < 0:
             raise UserError(f"{name}: key 'l2' must be >= 0, got {self.l2}")
-        self.require_at_least((("embedding_dim", 1), ("units", 1), ("vocab_size", 3), ("maxlen", 1),
-                           ("batch_size", 1), ("synthetic_size", 10), ("max_rows", 0)))
+        self.require_at_least(
+            (
+                ("embedding_dim", 1),
+                ("units", 1),
+                ("vocab_size", 3),
+                ("maxlen", 1),
+                ("batch_size", 1),
+                ("synthetic_size", 10),
+                ("max_rows", 0),
+            )
+        )
 
 
 def load_data(cfg: ImdbConfig) -> Splits:
     splits = load_imdb(
-        cfg.data, vocab_size=cfg.vocab_size, maxlen=cfg.maxlen, padding=cfg.padding, truncating=cfg.truncating,
-        val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.data_seed,
-        max_rows=cfg.max_rows, synthetic_size=cfg.synthetic_size, cache_dir=cfg.cache_dir,
+        cfg.data,
+        vocab_size=cfg.vocab_size,
+        maxlen=cfg.maxlen,
+        padding=cfg.padding,
+        truncating=cfg.truncating,
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        seed=cfg.data_seed,
+        max_rows=cfg.max_rows,
+        synthetic_size=cfg.synthetic_size,
+        cache_dir=cfg.cache_dir,
     )
     require_rows(splits, cfg.data or f"synthetic_size={cfg.synthetic_size}", "reviews")
     return splits
@@ -133,7 +151,20 @@ class ImdbTask:
         return out
 
 
-TRAINABLE = Trainable(ImdbConfig, ImdbTask, load_data,
-                      # cache_dir is left out: it moves the cache, not the data.
-                      data_fields=("vocab_size", "maxlen", "padding", "truncating", "val_fraction", "test_fraction",
-                                   "data_seed", "max_rows", "synthetic_size"))
+TRAINABLE = Trainable(
+    ImdbConfig,
+    ImdbTask,
+    load_data,
+    # cache_dir is left out: it moves the cache, not the data.
+    data_fields=(
+        "vocab_size",
+        "maxlen",
+        "padding",
+        "truncating",
+        "val_fraction",
+        "test_fraction",
+        "data_seed",
+        "max_rows",
+        "synthetic_size",
+    ),
+)

@@ -5,6 +5,7 @@ state, greedy and beam decoding, on generated tasks (copy, reverse, sort, additi
 aligned parallel text. Teacher-forced loss and perplexity are scored on the whole split;
 BLEU, edit distance and exact match on free-running output, where exposure bias shows.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,16 @@ class Seq2seqConfig(BaseConfig):
     cache_dir: Optional[str] = None  # token cache; None: $SWEEPLAB_CACHE or ~/.cache/sweeplab
 
     # None changes a parameter's shape, so a PBT restore still fits the model.
-    HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "dropout", "recurrent_dropout", "teacher_forcing", "tf_decay_to",
-                  "tbptt_length", "beam_size", "eval_examples")
+    HOT_FIELDS = (
+        *BaseConfig.HOT_FIELDS,
+        "dropout",
+        "recurrent_dropout",
+        "teacher_forcing",
+        "tf_decay_to",
+        "tbptt_length",
+        "beam_size",
+        "eval_examples",
+    )
     PATH_FIELDS = {**BaseConfig.PATH_FIELDS, "cache_dir": False}
 
     def __post_init__(self) -> None:
@@ -78,10 +87,24 @@ class Seq2seqConfig(BaseConfig):
             value = getattr(self, key)
             if value is not None and not 0 <= value <= 1:
                 raise UserError(f"{name}: key '{key}' must be in [0, 1], got {value}")
-        self.require_at_least((("embedding_dim", 1), ("hidden_size", 1), ("layers", 1), ("batch_size", 1),
-                           ("tbptt_length", 0), ("beam_size", 1), ("eval_examples", 1), ("n_symbols", 2),
-                           ("min_len", 3 if self.task == "addition" else 1), ("train_size", 1), ("val_size", 1),
-                           ("test_size", 1), ("min_count", 1), ("max_rows", 0)))
+        self.require_at_least(
+            (
+                ("embedding_dim", 1),
+                ("hidden_size", 1),
+                ("layers", 1),
+                ("batch_size", 1),
+                ("tbptt_length", 0),
+                ("beam_size", 1),
+                ("eval_examples", 1),
+                ("n_symbols", 2),
+                ("min_len", 3 if self.task == "addition" else 1),
+                ("train_size", 1),
+                ("val_size", 1),
+                ("test_size", 1),
+                ("min_count", 1),
+                ("max_rows", 0),
+            )
+        )
         if self.max_len < self.min_len:
             raise UserError(f"{name}: key 'max_len' must be >= min_len ({self.min_len}), got {self.max_len}")
 
@@ -89,10 +112,19 @@ class Seq2seqConfig(BaseConfig):
 def load_data(cfg: Seq2seqConfig) -> SeqData:
     if cfg.data is None:
         sizes = {"train": cfg.train_size, "val": cfg.val_size, "test": cfg.test_size}
-        return generated_task(cfg.task, sizes=sizes, min_len=cfg.min_len, max_len=cfg.max_len,
-                              n_symbols=cfg.n_symbols, seed=cfg.data_seed)
-    data = load_parallel(cfg.data, src_lang=cfg.src_lang, tgt_lang=cfg.tgt_lang, unit=cfg.tokens,
-                         min_count=cfg.min_count, max_rows=cfg.max_rows, seed=cfg.data_seed, cache_dir=cfg.cache_dir)
+        return generated_task(
+            cfg.task, sizes=sizes, min_len=cfg.min_len, max_len=cfg.max_len, n_symbols=cfg.n_symbols, seed=cfg.data_seed
+        )
+    data = load_parallel(
+        cfg.data,
+        src_lang=cfg.src_lang,
+        tgt_lang=cfg.tgt_lang,
+        unit=cfg.tokens,
+        min_count=cfg.min_count,
+        max_rows=cfg.max_rows,
+        seed=cfg.data_seed,
+        cache_dir=cfg.cache_dir,
+    )
     for split, rows in data.splits.items():
         if len(rows) == 0:
             raise UserError(f"{cfg.data}: the {split} split is empty; give more sentence pairs")
@@ -109,8 +141,10 @@ class Seq2seqTask:
 
     def __init__(self, cfg: Seq2seqConfig, data: SeqData, session: Session):
         if session.world_size > 1:
-            raise UserError("seq2seq: runs on one worker (it calls the model's encode/decode, "
-                            "which DDP's gradient sync does not see); set workers: 1")
+            raise UserError(
+                "seq2seq: runs on one worker (it calls the model's encode/decode, "
+                "which DDP's gradient sync does not see); set workers: 1"
+            )
         self.cfg, self.data, self.session = cfg, data, session
         self.device = session.device()
         self.splits = {name: self._tensors(split) for name, split in data.splits.items()}
@@ -121,8 +155,17 @@ class Seq2seqTask:
 
     def build_model(self) -> nn.Module:
         c = self.cfg
-        return Seq2seq(len(self.data.src_vocab), len(self.data.tgt_vocab), c.cell, c.embedding_dim, c.hidden_size,
-                       c.layers, c.attention, c.dropout, c.recurrent_dropout)
+        return Seq2seq(
+            len(self.data.src_vocab),
+            len(self.data.tgt_vocab),
+            c.cell,
+            c.embedding_dim,
+            c.hidden_size,
+            c.layers,
+            c.attention,
+            c.dropout,
+            c.recurrent_dropout,
+        )
 
     def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
         return {"": make_optimizer(self.cfg, model.parameters())}  # "": the engine reports it as plain lr
@@ -132,14 +175,18 @@ class Seq2seqTask:
         if c.tf_decay_to is None or c.epochs == 1:
             self.teacher_forcing = c.teacher_forcing
         else:
-            self.teacher_forcing = c.teacher_forcing + (c.tf_decay_to - c.teacher_forcing) * (epoch - 1) / (c.epochs - 1)
+            self.teacher_forcing = c.teacher_forcing + (c.tf_decay_to - c.teacher_forcing) * (epoch - 1) / (
+                c.epochs - 1
+            )
 
     def train_batches(self, epoch: int):
         src, src_len, tgt = self.splits["train"]
         for rows in epoch_batches(src.shape[0], self.cfg.batch_size, self.cfg.seed, epoch, self.session, self.device):
             yield _trim(src[rows], src_len[rows], tgt[rows])
 
-    def manual_step(self, model: nn.Module, batch: Any, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+    def manual_step(
+        self, model: nn.Module, batch: Any, optimizers: dict[str, torch.optim.Optimizer]
+    ) -> dict[str, float]:
         """Truncated BPTT: the decoder state is detached between chunks, so no backward
         reaches further back than one chunk of the decoder. The encoder is run once and
         its outputs stay attached: each chunk's loss backpropagates through the attention
@@ -161,8 +208,12 @@ class Seq2seqTask:
         for start in range(0, tgt.shape[1], width):
             gold = tgt[:, start : start + width]
             logits, state = net.decode(memory, state, gold, self.teacher_forcing)
-            loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), gold.flatten(), ignore_index=PAD,
-                                               reduction="sum") / tokens
+            loss = (
+                nn.functional.cross_entropy(
+                    logits.float().flatten(0, 1), gold.flatten(), ignore_index=PAD, reduction="sum"
+                )
+                / tokens
+            )
             value = loss.item()  # one read serves the check and the total
             if not math.isfinite(value):
                 raise NonFiniteLoss(value)
@@ -181,7 +232,9 @@ class Seq2seqTask:
             s, n = src[start : start + EVAL_BATCH], src_len[start : start + EVAL_BATCH]
             s = s[:, : int(n.max())]
             steps = int(1.5 * int(n.max())) + 5
-            ids = net.greedy(s, n, steps) if self.cfg.beam_size == 1 else net.beam_search(s, n, self.cfg.beam_size, steps)
+            ids = (
+                net.greedy(s, n, steps) if self.cfg.beam_size == 1 else net.beam_search(s, n, self.cfg.beam_size, steps)
+            )
             out += [self.data.tokens(row) for row in ids.tolist()]
         return out
 
@@ -190,16 +243,25 @@ class Seq2seqTask:
         net = _unwrap(model)
         nll, count = 0.0, 0
         for start in range(0, src.shape[0], EVAL_BATCH):
-            s, n, t = _trim(src[start : start + EVAL_BATCH], src_len[start : start + EVAL_BATCH], tgt[start : start + EVAL_BATCH])
+            s, n, t = _trim(
+                src[start : start + EVAL_BATCH], src_len[start : start + EVAL_BATCH], tgt[start : start + EVAL_BATCH]
+            )
             logits = net(s, n, t, teacher_forcing=1.0)
-            nll += float(nn.functional.cross_entropy(logits.float().flatten(0, 1), t.flatten(), ignore_index=PAD, reduction="sum"))
+            nll += float(
+                nn.functional.cross_entropy(
+                    logits.float().flatten(0, 1), t.flatten(), ignore_index=PAD, reduction="sum"
+                )
+            )
             count += int((t != PAD).sum())
         loss = nll / max(1, count)
         rows = min(src.shape[0], self.cfg.eval_examples) if split == "val" else src.shape[0]
         hyps = self.decode(model, src[:rows], src_len[:rows])
         refs = self.data.splits[split].refs[:rows]
-        out = {f"{split}_loss": loss, f"{split}_perplexity": math.exp(min(loss, 50.0)),
-               **sequence_metrics(hyps, refs, self.data.detokenize, prefix=f"{split}_")}
+        out = {
+            f"{split}_loss": loss,
+            f"{split}_perplexity": math.exp(min(loss, 50.0)),
+            **sequence_metrics(hyps, refs, self.data.detokenize, prefix=f"{split}_"),
+        }
         if split == "val":
             out["teacher_forcing"] = self.teacher_forcing
         return out
@@ -212,7 +274,24 @@ def _trim(src: torch.Tensor, src_len: torch.Tensor, tgt: torch.Tensor) -> tuple[
     return src[:, : int(src_len.max())], src_len, tgt[:, :tgt_len]
 
 
-TRAINABLE = Trainable(Seq2seqConfig, Seq2seqTask, load_data,
-                      # cache_dir is left out: it moves the cache, not the data.
-                      data_fields=("task", "n_symbols", "min_len", "max_len", "train_size", "val_size", "test_size",
-                                   "src_lang", "tgt_lang", "tokens", "min_count", "max_rows", "data_seed"))
+TRAINABLE = Trainable(
+    Seq2seqConfig,
+    Seq2seqTask,
+    load_data,
+    # cache_dir is left out: it moves the cache, not the data.
+    data_fields=(
+        "task",
+        "n_symbols",
+        "min_len",
+        "max_len",
+        "train_size",
+        "val_size",
+        "test_size",
+        "src_lang",
+        "tgt_lang",
+        "tokens",
+        "min_count",
+        "max_rows",
+        "data_seed",
+    ),
+)

@@ -1,4 +1,5 @@
 """``seqclf``: GRU / LSTM heartbeat classifier on MIT-BIH-format beats (report 000)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ class SeqclfConfig(BaseConfig):
         if not (0 < self.val_fraction and 0 < self.test_fraction and self.val_fraction + self.test_fraction < 1):
             raise UserError(f"{name}: keys 'val_fraction' and 'test_fraction' must be > 0 and sum to < 1")
         self.require_fraction("label_smoothing")
-        self.require_at_least((("hidden_dim", 1), ("n_layers", 1), ("batch_size", 1), ("synthetic_size", 1), ("max_rows", 0)))
+        self.require_at_least(
+            (("hidden_dim", 1), ("n_layers", 1), ("batch_size", 1), ("synthetic_size", 1), ("max_rows", 0))
+        )
 
 
 def load_data(cfg: SeqclfConfig) -> Splits:
@@ -104,5 +107,9 @@ class SeqclfTask:
         return out
 
 
-TRAINABLE = Trainable(SeqclfConfig, SeqclfTask, load_data,
-                      data_fields=("synthetic_size", "max_rows", "val_fraction", "test_fraction", "data_seed"))
+TRAINABLE = Trainable(
+    SeqclfConfig,
+    SeqclfTask,
+    load_data,
+    data_fields=("synthetic_size", "max_rows", "val_fraction", "test_fraction", "data_seed"),
+)

@@ -11,6 +11,7 @@ frames from it, then augments (a random resized crop shared by a clip's frames; 
 only on request: handedness carries meaning in sign language) and normalises on the
 trial's device.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,27 +79,54 @@ class VideomaeConfig(BaseConfig):
     cache_dir: Optional[str] = None  # clip cache; None: $SWEEPLAB_CACHE or ~/.cache/sweeplab
 
     # Read when the loss, optimizer groups, model and batches are built: PBT may change them.
-    HOT_FIELDS = (*BaseConfig.HOT_FIELDS, "label_smoothing", "class_weighted", "grad_accum_steps", "dropout",
-                  "crop_scale")
-    PATH_FIELDS = {**BaseConfig.PATH_FIELDS, "video_dir": True, "pretrained": True, "model_config": True, "cache_dir": False}
+    HOT_FIELDS = (
+        *BaseConfig.HOT_FIELDS,
+        "label_smoothing",
+        "class_weighted",
+        "grad_accum_steps",
+        "dropout",
+        "crop_scale",
+    )
+    PATH_FIELDS = {
+        **BaseConfig.PATH_FIELDS,
+        "video_dir": True,
+        "pretrained": True,
+        "model_config": True,
+        "cache_dir": False,
+    }
 
     def __post_init__(self) -> None:
         super().__post_init__()
         name = type(self).__name__
         self.require_fraction("label_smoothing", "warmup_ratio", "dropout")
-        self.require_at_least((("batch_size", 1), ("grad_accum_steps", 1), ("subset", 1), ("num_frames", 1),
-                               ("image_size", 8), ("max_rows", 0), ("synthetic_size", 3), ("synthetic_classes", 2),
-                               ("decode_workers", 0), ("warmup_epochs", 0)))
+        self.require_at_least(
+            (
+                ("batch_size", 1),
+                ("grad_accum_steps", 1),
+                ("subset", 1),
+                ("num_frames", 1),
+                ("image_size", 8),
+                ("max_rows", 0),
+                ("synthetic_size", 3),
+                ("synthetic_classes", 2),
+                ("decode_workers", 0),
+                ("warmup_epochs", 0),
+            )
+        )
         if self.grad_accum_steps > self.batch_size:
-            raise UserError(f"{name}: key 'grad_accum_steps' ({self.grad_accum_steps}) must be <= batch_size ({self.batch_size})")
+            raise UserError(
+                f"{name}: key 'grad_accum_steps' ({self.grad_accum_steps}) must be <= batch_size ({self.batch_size})"
+            )
         if not 0 < self.crop_scale <= 1:
             raise UserError(f"{name}: key 'crop_scale' must be in (0, 1], got {self.crop_scale}")
         if self.warmup_ratio > 0:
             # the report counts warmup in epochs (10% of 30 = 3, 15% of 50 = "7-8"): half rounds up
             derived = math.floor(self.warmup_ratio * self.epochs + 0.5)
             if self.warmup_epochs not in (0, derived):
-                raise UserError(f"{name}: warmup_ratio {self.warmup_ratio} gives {derived} warmup epochs of {self.epochs}, "
-                                f"but warmup_epochs is {self.warmup_epochs}; set one of them (warmup_ratio=0 to use warmup_epochs)")
+                raise UserError(
+                    f"{name}: warmup_ratio {self.warmup_ratio} gives {derived} warmup epochs of {self.epochs}, "
+                    f"but warmup_epochs is {self.warmup_epochs}; set one of them (warmup_ratio=0 to use warmup_epochs)"
+                )
             object.__setattr__(self, "warmup_epochs", derived)
 
 
@@ -110,8 +138,16 @@ def load_data(cfg: VideomaeConfig) -> wlasl.VideoSplits:
         subset = min(cfg.subset, cfg.synthetic_classes)
     else:
         root, subset = cfg.data, cfg.subset
-    return wlasl.load_wlasl(root, subset, opts, video_dir=cfg.video_dir if cfg.data else None, max_rows=cfg.max_rows,
-                            seed=cfg.data_seed, cache_dir=cfg.cache_dir, workers=cfg.decode_workers)
+    return wlasl.load_wlasl(
+        root,
+        subset,
+        opts,
+        video_dir=cfg.video_dir if cfg.data else None,
+        max_rows=cfg.max_rows,
+        seed=cfg.data_seed,
+        cache_dir=cfg.cache_dir,
+        workers=cfg.decode_workers,
+    )
 
 
 def check_data(cfg: VideomaeConfig) -> None:
@@ -137,8 +173,9 @@ def random_resized_crop(x: torch.Tensor, generator: torch.Generator, min_scale: 
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = cw * sign, cx, ch, cy
     theta = theta.to(x.device, x.dtype)
     grid = nn.functional.affine_grid(theta, [b, t * c, h, w], align_corners=False)
-    out = nn.functional.grid_sample(x.reshape(b, t * c, h, w), grid, mode="bilinear", padding_mode="border",
-                                    align_corners=False)
+    out = nn.functional.grid_sample(
+        x.reshape(b, t * c, h, w), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
     return out.reshape(b, t, c, h, w)
 
 
@@ -168,16 +205,24 @@ class VideomaeTask:
     def build_model(self) -> nn.Module:
         c = self.cfg
         return build_videomae(
-            len(self.data.class_names), size=c.model_size, pretrained=c.pretrained, model_config=c.model_config,
-            num_frames=c.num_frames, image_size=c.image_size, dropout=c.dropout, class_names=self.data.class_names,
+            len(self.data.class_names),
+            size=c.model_size,
+            pretrained=c.pretrained,
+            model_config=c.model_config,
+            num_frames=c.num_frames,
+            image_size=c.image_size,
+            dropout=c.dropout,
+            class_names=self.data.class_names,
             gradient_checkpointing=c.gradient_checkpointing and self.device.type == "cuda",
         )
 
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         """Weight decay on weight matrices only, not on biases and norms (as ViT recipes do)."""
         params = [p for p in model.parameters() if p.requires_grad]
-        return [{"params": [p for p in params if p.ndim >= 2]},
-                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+        return [
+            {"params": [p for p in params if p.ndim >= 2]},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ]
 
     def configure_optimizers(self, model: nn.Module) -> dict[str, torch.optim.Optimizer]:
         # one optimizer, as the engine would build it; the task steps it to accumulate gradients
@@ -211,11 +256,17 @@ class VideomaeTask:
 
     def manual_step(self, model: nn.Module, batch: torch.Tensor, optimizers: dict) -> dict[str, float]:
         y = self.labels["train"][batch].to(self.device)
-        total_weight = self.weight[y].sum() if self.weight is not None else torch.tensor(float(len(y)), device=self.device)
+        total_weight = (
+            self.weight[y].sum() if self.weight is not None else torch.tensor(float(len(y)), device=self.device)
+        )
         parts = torch.split(batch, self.micro)
         loss = engine.accumulated_step(
-            optimizers[""], [partial(self._micro_loss, model, part, total_weight) for part in parts],
-            model.parameters(), self.cfg.clip_grad_norm, no_sync=getattr(model, "no_sync", None))
+            optimizers[""],
+            [partial(self._micro_loss, model, part, total_weight) for part in parts],
+            model.parameters(),
+            self.cfg.clip_grad_norm,
+            no_sync=getattr(model, "no_sync", None),
+        )
         return {"loss": loss}
 
     def _predict(self, model: nn.Module, split: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -236,9 +287,20 @@ class VideomaeTask:
         y_true, scores, loss = self._predict(model, split)
         y_pred = scores.argmax(axis=1)
         final = split == "test"  # the engine scores test only on a new best epoch's weights
-        out = {f"{split}_loss": loss, **classification_metrics(
-            y_true, y_pred, names, prefix=f"{split}_", scores=scores, top_k=TOP_K, precision_recall=True,
-            per_class="json" if final else "none", confusion=final)}
+        out = {
+            f"{split}_loss": loss,
+            **classification_metrics(
+                y_true,
+                y_pred,
+                names,
+                prefix=f"{split}_",
+                scores=scores,
+                top_k=TOP_K,
+                precision_recall=True,
+                per_class="json" if final else "none",
+                confusion=final,
+            ),
+        }
         if split == "val":
             self._last_val = (y_true, y_pred)
             out["predictions"] = class_predictions(y_true, y_pred, len(names), self.majority)
@@ -256,7 +318,22 @@ class VideomaeTask:
         return out
 
 
-TRAINABLE = Trainable(VideomaeConfig, VideomaeTask, load_data, check_data=check_data,
-                      # cache_dir and decode_workers are left out: they move or speed up the cache, not the data.
-                      data_fields=("subset", "video_dir", "num_frames", "image_size", "frame_range", "bbox_crop",
-                                   "max_rows", "synthetic_size", "synthetic_classes", "data_seed"))
+TRAINABLE = Trainable(
+    VideomaeConfig,
+    VideomaeTask,
+    load_data,
+    check_data=check_data,
+    # cache_dir and decode_workers are left out: they move or speed up the cache, not the data.
+    data_fields=(
+        "subset",
+        "video_dir",
+        "num_frames",
+        "image_size",
+        "frame_range",
+        "bbox_crop",
+        "max_rows",
+        "synthetic_size",
+        "synthetic_classes",
+        "data_seed",
+    ),
+)
