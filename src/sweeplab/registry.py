@@ -60,8 +60,8 @@ class Experiment:
 
 
 # data/signals.py: each sample of each sinusoid has its own phase, U(0, phase_noise); the
-# target is the clean sine. Measured (README, "What each model reaches"): with the freq_noise
-# recipe (1000 epochs) test MSE 0.0091 at 3 rad of phase noise, 0.149 at 4 rad, 0.5 at 2 pi.
+# target is the clean sine. `sweeplab tune freq_noise` measures what each amount of phase
+# noise allows (docs/models.md).
 FREQ_DIAGNOSIS = (
     "Why: with the assignment's noise (phase_noise 2π, the default) each sample's phase is drawn "
     "uniformly over the whole circle, so the mixed signal carries no information about the target "

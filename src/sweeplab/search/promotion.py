@@ -36,9 +36,8 @@ Ray's ASHA does (on at or above the rung's cutoff, or with fewer than eta scores
 A trial promoted past a rung that reaches it again (restarted, or restored from an older
 checkpoint) goes on without a second decision, so nothing loops at a rung; every epoch
 trained again is counted, and the sweep says once that its trainable saves no checkpoint
-(chosen on the wall-clock harness's development tasks: bench/search_quality.py lcbench
---clock wall --no-checkpoint lost to random on 2 of 40 task-seeds this way, 7 with every
-such trial stopped or continued).
+(chosen on the wall-clock harness's development tasks, bench/search_quality.py lcbench
+--clock wall --no-checkpoint, against stopping or continuing every such trial).
 
 The epoch budget counts epochs trained: every result is one (a trial restored from an
 older checkpoint trains, and reports, some epochs again).

@@ -15,11 +15,9 @@ epochs go into warm-start studies (one a rung, beside the sweep's own, which the
 follow), and the ``prior_first`` configs that were best there run right after the presets.
 The warm studies steer only until a rung has ``min_points`` scores of the sweep's own: they
 replace the random start, not the sweep's evidence, so an earlier sweep of another problem
-costs little (bench/warm_start.py: LCBench warm-started from another task, regret 0.087
-against 0.090 cold; letting the prior steer throughout: 0.106, and 3 of 40 task-seeds below
-random search). A config's best value moves by 10 to 18 % when it is trained again with
-another seed (bench/search_replay.py), so the best two are tried again rather than the
-one. Prior trials are not "run": this sweep may run them again.
+costs little (bench/warm_start.py measures it). A config's best value moves when it is
+trained again with another seed (bench/search_replay.py), so the best two are tried again
+rather than the one. Prior trials are not "run": this sweep may run them again.
 
 ``epoch_budget``: once the trials have reported that many epochs in all the searcher
 proposes nothing more (finished), so a sweep's cost is set in epochs, not in trials: the

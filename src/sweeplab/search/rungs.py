@@ -10,9 +10,8 @@ def default_grace(max_t: int, reduction_factor: float) -> int:
     """Three rungs below max_t, the lowest at 2 max_t / eta^3 (4 for LCBench's 52 epochs at
     eta 3, so rungs 4, 12, 36) and never below MIN_GRACE epochs; fewer rungs where max_t is
     too short for three. Chosen with bench/search_quality.py on LCBench's development tasks
-    at budgets of 5 to 40 full trials, where a rung at epoch 2 (max_t / eta^3) ranked configs
-    no better than chance on two of the eight tasks and lost to random search on 2 to 6 of
-    40 task-seeds per budget (grace 4: 0 to 6). The sweep's epoch budget does not change the
+    at budgets of 5 to 40 full trials, against a lowest rung at max_t / eta^3, which ranks
+    configs no better than chance on some tasks. The sweep's epoch budget does not change the
     ladder: promotion ASHA's endgame finishes the best paused trials whatever the budget."""
     grace = max(MIN_GRACE, int(round(2 * max_t / reduction_factor**MAX_RUNGS)))
     if grace >= max_t:
