@@ -153,7 +153,7 @@ CASES: list[tuple[str, dict[str, Content], list[str], str]] = [
         "space-unknown-top-key",
         space("paramters:\n  lr: {values: [0.1]}\n"),
         ["tune", "--space", "{t}/s.yaml"],
-        "{t}/s.yaml: paramters: unknown key; allowed: early_terminate, experiment",
+        "{t}/s.yaml: paramters: unknown key; allowed: choose, constraints, early_terminate, experiment",
     ),
     (
         "space-unknown-parameter",

@@ -437,6 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
         "cheapest (the smallest model by the registry's capacity keys, else the fewest seconds an "
         "epoch; default), or the best regardless",
     )
+    s.add_argument(
+        "--rule",
+        choices=["one_se", "knee", "first"],
+        help="a sweep of several metrics: how to choose from its Pareto front (default: the space's choose, "
+        "else one_se: the best first metric, or a front trial within one standard error of it that is better "
+        "on the next; knee: nearest the ideal point; first: the best first metric)",
+    )
     s.add_argument("--out", metavar="FILE", help="write the chosen config here (default: print it)")
     s.set_defaults(func=read_commands.best_command)
 

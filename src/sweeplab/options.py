@@ -52,9 +52,11 @@ class SweepOptions:
 SCHEDULERS = ("promotion", "asha", "hyperband", "pbt", "median", "fifo")
 # rung_tpe: TPE per rung (sweeplab's default); optuna: Ray's OptunaSearch (TPE on whatever a
 # trial last reported)
-SEARCHERS = ("rung_tpe", "optuna", "random", "grid")
-LEARNING_SEARCHERS = ("rung_tpe", "optuna")  # PBT explores by mutation; these get random start points there
+# nsga2: Optuna's NSGA-II (a genetic algorithm, for several objectives as for one)
+SEARCHERS = ("rung_tpe", "optuna", "nsga2", "random", "grid")
+LEARNING_SEARCHERS = ("rung_tpe", "optuna", "nsga2")  # PBT explores by mutation; these get random start points there
 RUNG_SCHEDULERS = ("promotion", "asha", "hyperband", "median")  # they cut or pause trials part-way
+MO_SCHEDULERS = ("promotion", "fifo")  # those that rank by several objectives (MO-ASHA), or by none
 
 # the options each scheduler takes besides its name (spaces.py validates a space file's
 # ``scheduler:`` against it; the union is SchedulerSpec's fields)

@@ -18,7 +18,15 @@ from .storage_checks import check_storage, refuse_failed
 from .errors import UserError
 from .schema import absolute, is_remote, is_store_column
 from .trial_plan import Finished, TrialPlan, absolute_trainable, load_user_trainable, trial_resources
-from .options import LEARNING_SEARCHERS, RUNG_SCHEDULERS, SCHEDULERS, SEARCHERS, SchedulerSpec, SweepOptions
+from .options import (
+    LEARNING_SEARCHERS,
+    MO_SCHEDULERS,
+    RUNG_SCHEDULERS,
+    SCHEDULERS,
+    SEARCHERS,
+    SchedulerSpec,
+    SweepOptions,
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,9 @@ def record_of(prep: SweepPlan) -> record.SweepRecord:
         config_fields=fields_record(prep.spec.config_cls) if prep.spec.config_cls else None,
         metric=prep.metric,
         mode=prep.mode,
+        objectives=dict(prep.spec.objectives),
+        constraints=tuple(str(c) for c in prep.spec.constraints),
+        choose=prep.spec.choose if prep.spec.objectives else None,
         scheduler=prep.scheduler,
         searcher=prep.search,
         seed=prep.seed,
@@ -144,6 +155,7 @@ def prepare(opts: SweepOptions, fresh: bool = True, check_fit: bool = True) -> S
 
     metric, mode = _metric_mode(spec, exp, path)
     search, scheduler = _search_and_scheduler(spec, opts)
+    _check_objectives(spec, search, scheduler, opts, path)
     if exp is None:
         _check_horizon(spec, search, scheduler, opts.trainable)
     if search in ("rung_tpe", "optuna"):
@@ -343,6 +355,29 @@ def _say_if_presets_fill(spec: spaces.Spec, budget: Optional[int], num_samples: 
         f"run; --num-samples {-(-enough // trial)} (or --epoch-budget {enough}) runs every preset and leaves the "
         "search 3 trials' epochs"
     )
+
+
+def _check_objectives(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, opts: SweepOptions, path: Path) -> None:
+    """Several objectives: each a name the store leaves to the trainable, and a scheduler
+    and searcher that rank by all of them (or by none: fifo, random, grid)."""
+    for name in [n for n, _ in spec.objectives] + [c.metric for c in spec.constraints]:
+        if is_store_column(name):
+            raise UserError(
+                f"{path}: '{name}' is a name the results store keeps for its own column; "
+                "report the metric under another name"
+            )
+    if not spec.objectives:
+        return
+    if scheduler.name not in MO_SCHEDULERS:
+        raise UserError(
+            f"--scheduler {scheduler.name}: ranks trials by one metric; a space with several metrics "
+            f"runs with {' or '.join(MO_SCHEDULERS)} (promotion ranks each rung by its Pareto front)"
+        )
+    if opts.warm_start:
+        raise UserError(
+            "--warm-start: learns from earlier sweeps' scores on one metric; this space searches "
+            f"{len(spec.objectives)} ({', '.join(n for n, _ in spec.objectives)})"
+        )
 
 
 def _check_horizon(spec: spaces.Spec, search: str, scheduler: SchedulerSpec, trainable: Optional[str]) -> None:

@@ -117,7 +117,7 @@ def best_command(args: argparse.Namespace) -> int:
         for trial_id, row in front.iterrows():
             print(f"  {trial_id}  {row['label']:<28} " + "  ".join(f"{m}={tables.fmt_metric(row[m])}" for m in metrics))
         return 0
-    pick = select.choice(sweep, then=args.then, where=args.where, ties=args.ties)
+    pick = select.choice(sweep, then=args.then, where=args.where, ties=args.ties, rule=args.rule)
     text = select.config_yaml(sweep, pick.trial_id, pick.reason)
     if args.out:
         _write(args.out, text)

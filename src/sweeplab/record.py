@@ -40,8 +40,11 @@ class SweepRecord:
     space: Optional[str] = None  # the space file's text (secrets masked)
     pins: Mapping[str, Any] = field(default_factory=dict)  # --set values
     config_fields: Optional[Mapping[str, Any]] = None  # config.fields_record: what suggest reads without torch
-    metric: Optional[str] = None
+    metric: Optional[str] = None  # under several objectives, the first of them
     mode: Optional[str] = None
+    objectives: Mapping[str, str] = field(default_factory=dict)  # several: metric -> min/max, in order
+    constraints: tuple[str, ...] = ()  # "epoch_seconds <= 2.0"
+    choose: Optional[str] = None  # how best chooses from the front (spaces.CHOICE_RULES)
     scheduler: Optional[SchedulerSpec] = None
     searcher: Optional[str] = None
     seed: Optional[int] = None

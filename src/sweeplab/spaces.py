@@ -34,6 +34,8 @@ from .domains import Param, _ints, _num, check_param, check_value, number_proble
 from . import registry
 from .errors import UserError
 from .options import SCHEDULER_KEYS, SCHEDULERS, SEARCHERS
+from .schema import is_test
+from .search.pareto import Constraint, parse_constraint
 from .sweepspec import Spec
 
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
@@ -53,6 +55,9 @@ TOP_KEYS = {
     "num_samples",
     "time_budget",
     "resources",
+    "metrics",  # W&B's multi-objective sweeps
+    "constraints",
+    "choose",
     "name",
     "description",
     "program",
@@ -259,6 +264,15 @@ def parse(
     exp = registry.EXPERIMENTS.get(str(raw.get("experiment", experiment)))
     if metric and exp and config_cls and metric not in exp.reports:  # a user trainable's metrics are its own
         err("metric", f"{exp.id} reports no '{metric}'; known: {', '.join(exp.reports)}")
+    objectives = _objectives(raw, err, exp if config_cls else None)
+    if objectives:
+        if "metric" in raw:
+            err("metrics", "give either metric (one) or metrics (two or three), not both")
+        metric, mode = objectives[0]
+    constraints = _constraints(raw, err)
+    choose = raw.get("choose", CHOICE_RULES[0])
+    if choose not in CHOICE_RULES:
+        err("choose", f"got {choose!r}; allowed: {', '.join(CHOICE_RULES)}")
 
     method = raw.get("method", "random")
     if method not in METHODS:
@@ -352,6 +366,9 @@ def parse(
         experiment=raw.get("experiment", experiment),
         metric=metric,
         mode=mode,
+        objectives=objectives,
+        constraints=constraints,
+        choose=choose,
         search=search,
         scheduler=scheduler,
         parameters=parameters,
@@ -374,6 +391,53 @@ def _errors(source: str):
         raise UserError(f"{source}: {key}: {problem}")
 
     return err
+
+
+GOALS: dict[str, Literal["min", "max"]] = {"minimize": "min", "maximize": "max"}
+# how `best` chooses one config from a front: the first objective's best among the front
+# points within one standard error of it, by the second (one_se); the point nearest the
+# ideal once each objective is scaled to the front's range (knee); the first objective's best
+CHOICE_RULES = ("one_se", "knee", "first")
+
+
+def _objectives(raw: dict, err, exp: Optional["registry.Experiment"]) -> list[tuple[str, Literal["min", "max"]]]:
+    """W&B's multi-objective ``metrics:``: two or three ``{name, goal}``, the first the one
+    Tune and the single-metric tables rank by."""
+    if "metrics" not in raw:
+        return []
+    items = raw["metrics"]
+    if not isinstance(items, list) or not 2 <= len(items) <= 3:
+        err("metrics", "expected a list of two or three {name: ..., goal: minimize|maximize}")
+    out: list[tuple[str, Literal["min", "max"]]] = []
+    for i, m in enumerate(items):
+        if not isinstance(m, dict) or set(m) - {"name", "goal"} or not isinstance(m.get("name"), str):
+            err(f"metrics[{i}]", "expected {name: ..., goal: minimize|maximize}")
+        if m.get("goal") not in GOALS:
+            err(f"metrics[{i}].goal", f"got {m.get('goal')!r}; allowed: minimize, maximize")
+        name = m["name"]
+        if is_test(name):
+            err(f"metrics[{i}]", f"'{name}': the test split is held out and never chooses anything; name a val_ metric")
+        if exp is not None and name not in exp.reports:
+            err(f"metrics[{i}]", f"{exp.id} reports no '{name}'; known: {', '.join(exp.reports)}")
+        if name in (n for n, _ in out):
+            err(f"metrics[{i}]", f"'{name}' twice")
+        out.append((name, GOALS[m["goal"]]))
+    return out
+
+
+def _constraints(raw: dict, err) -> list[Constraint]:
+    items = raw.get("constraints", [])
+    if not isinstance(items, list):
+        err("constraints", "expected a list such as ['epoch_seconds <= 2.0']")
+    out = []
+    for i, text in enumerate(items):
+        try:
+            out.append(parse_constraint(text))
+        except ValueError as e:
+            err(f"constraints[{i}]", str(e))
+        if is_test(out[-1].metric):
+            err(f"constraints[{i}]", f"'{out[-1].metric}': the test split is held out and never chooses anything")
+    return out
 
 
 def _scheduler(raw: dict, err) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .config import BaseConfig, coerce, field_types, type_problem
 from .domains import Param, number_problem
 from .errors import UserError
 from .schema import is_remote
+from .search.pareto import Constraint
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Spec:
     source: str
     text: str
     experiment: Optional[str]
-    metric: Optional[str]
+    metric: Optional[str]  # under several objectives, the first of them
     mode: Optional[Literal["min", "max"]]
     search: str
     scheduler: dict[str, Any]
@@ -41,6 +42,11 @@ class Spec:
     notes: list[str] = field(default_factory=list)  # said once when a sweep starts
     # the config's defaults where its class is not loaded (suggest reads them from sweep.json)
     defaults: dict[str, Any] = field(default_factory=dict)
+    # several objectives (W&B's ``metrics:``), limits on reported metrics, and how ``best``
+    # chooses from the front (spaces.CHOICE_RULES); a single-objective space has none
+    objectives: list[tuple[str, Literal["min", "max"]]] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    choose: str = "one_se"
 
     # -------------------------------------------------- overrides (one run only)
 

@@ -60,6 +60,11 @@ class Sweep:
         return registry.as_recorded(exp, self.record.table) if exp else None
 
     @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """The metrics the sweep searched together, first the one it ranks by; [] for one."""
+        return list(self.record.objectives.items())
+
+    @property
     def presets(self) -> dict[str, dict[str, Any]]:
         return {k: dict(v) for k, v in self.record.presets.items()}
 

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from .. import files
 from ..errors import UserError
-from . import conclude, observe, plots, select, tables
+from . import conclude, front, observe, plots, select, tables
 from .load import Sweep
 from .tables import Table
 
@@ -52,6 +52,8 @@ def sweep_sections(
         head.text.append(f"{'aprendió primero de' if es else 'warm-started from'} {', '.join(warm)}")
     slug = _slug(sweep.name)
     head.tables[f"{slug}-trials"] = tables.trial_table(sweep, obs, lang, base_id)
+    if sweep.objectives and facts["best"].notna().any():  # searched several metrics: the front they make
+        head.tables[f"{slug}-front"] = front.front_table(sweep, select.candidates(sweep))
     placement = tables.placement_table(sweep, lang)
     if placement is not None:
         head.tables[f"{slug}-placement"] = placement

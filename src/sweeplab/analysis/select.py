@@ -81,9 +81,10 @@ def choose(
     then: Optional[str] = None,
     where: Optional[str] = None,
     ties: str = "cheapest",
+    rule: Optional[str] = None,
 ) -> pd.Series:
     """The chosen trial's row of :func:`candidates` (its name is the trial id)."""
-    return choice(sweep, metric, then, where, ties).row
+    return choice(sweep, metric, then, where, ties, rule).row
 
 
 def choice(
@@ -92,10 +93,13 @@ def choice(
     then: Optional[str] = None,
     where: Optional[str] = None,
     ties: str = "cheapest",
+    rule: Optional[str] = None,
 ) -> Choice:
     """The best trial by ``metric`` (default the sweep's) among those ``where`` keeps; with
     ``then``, the best by ``then`` among those within 1 % of it; otherwise, with
-    ``ties="cheapest"`` and intervals, the cheapest of the trials statistically tied with it."""
+    ``ties="cheapest"`` and intervals, the cheapest of the trials statistically tied with it.
+    A sweep of several objectives (and no ``metric`` or ``then`` named): the config its
+    space's rule (or ``rule``) takes from the Pareto front (front.py)."""
     if ties not in TIES:
         raise UserError(f"--ties {ties!r}: one of {', '.join(TIES)}")
     frame = candidates(sweep)
@@ -105,6 +109,11 @@ def choice(
         frame = apply(frame, where)
     if frame.empty:
         raise UserError(f"{sweep.uri}: no scored trial{' matches --where ' + repr(where) if where else ''}")
+    if sweep.objectives and metric is None and then is None:  # several objectives: from the front, by its rule
+        from . import front
+
+        pick, reason, best = front.choice(sweep, frame, rule)
+        return Choice(frame.loc[pick], reason, best)
     metric = metric or sweep.metric
     _require(frame, metric, sweep)
     values = pd.to_numeric(frame[metric], errors="coerce")

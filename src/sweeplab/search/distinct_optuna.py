@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ..ray_internals import optuna_space, optuna_study, optuna_trials
-from .sampling import choices_exhausted, params_key, draw
+from .pareto import Constraint, excess
+from .sampling import choices_exhausted, draw, params_key
+
+CONSTRAINTS = "constraints"  # the user attribute a trial's constraint values are kept under (<= 0: kept)
+
+
+def stored_constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+    """A sampler's ``constraints_func``: what ``on_trial_complete`` stored."""
+    return trial.user_attrs.get(CONSTRAINTS) or [0.0]
 
 
 class DistinctOptunaSearch(OptunaSearch):
@@ -24,10 +32,30 @@ class DistinctOptunaSearch(OptunaSearch):
 
     ASKS = 10
 
-    def __init__(self, seed: int = 0, **kwargs: Any):
+    def __init__(
+        self,
+        seed: int = 0,
+        objectives: Sequence[tuple[str, str]] = (),
+        constraints: Sequence[Constraint] = (),
+        **kwargs: Any,
+    ):
+        if len(objectives) > 1:  # Optuna's multi-objective study (TPE is MOTPE then)
+            kwargs.update(metric=[m for m, _ in objectives], mode=[mode for _, mode in objectives])
         super().__init__(**kwargs)
         self._run_configs: set = set()
         self._rng = random.Random(seed)
+        self._objectives, self._constraints = len(objectives) > 1, list(constraints)
+
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: dict, **spec: Any) -> bool:
+        if self._objectives:  # its objectives were given; Tune's one metric is the first of them
+            metric, mode = None, None
+        return super().set_search_properties(metric, mode, config, **spec)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
+        trial = optuna_trials(self).get(trial_id)
+        if self._constraints and trial is not None and result:  # what the sampler's constraints_func reads
+            trial.set_user_attr(CONSTRAINTS, list(excess(self._constraints, result)))
+        super().on_trial_complete(trial_id, result=result, error=error)
 
     def suggest(self, trial_id: str):
         for attempt in range(self.ASKS + 1):

@@ -42,6 +42,8 @@ def make_scheduler(
             max_concurrent=max_concurrent,
             epoch_budget=budget,
             time_budget_s=time_budget,
+            objectives=spec.objectives,
+            constraints=spec.constraints,
         )
     from .preset_keeping import EndingHyperBand, PresetKeepingASHA, PresetKeepingMedian, SeededPBT
 
@@ -107,20 +109,33 @@ def make_searcher(
             epoch_budget=budget,
             prior=list(prior),
             known=list(known),
+            objectives=spec.objectives,
+            constraints=spec.constraints,
         )
         return limited(searcher, scheduler, max_concurrent)
-    if search == "optuna":
+    if search in ("optuna", "nsga2"):
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)))
-        from .distinct_optuna import DistinctOptunaSearch
+        from .distinct_optuna import DistinctOptunaSearch, stored_constraints
 
-        return limited(
-            DistinctOptunaSearch(seed=seed, sampler=sampler, points_to_evaluate=points or None),
-            scheduler,
-            max_concurrent,
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        kept = stored_constraints if spec.constraints else None
+        sampler: optuna.samplers.BaseSampler = (
+            # several objectives: TPE is Optuna's MOTPE
+            optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)), constraints_func=kept)
+            if search == "optuna"
+            else optuna.samplers.NSGAIISampler(
+                seed=seed, population_size=max(4, min(50, num_samples // 2)), constraints_func=kept
+            )
         )
+        optuna_searcher = DistinctOptunaSearch(
+            seed=seed,
+            sampler=sampler,
+            points_to_evaluate=points or None,
+            objectives=spec.objectives,
+            constraints=spec.constraints,
+        )
+        return limited(optuna_searcher, scheduler, max_concurrent)
     from ray.tune.search import BasicVariantGenerator
 
     if scheduler is not None and scheduler.name == "promotion":  # Ray's own limit would hang on paused trials

@@ -62,6 +62,18 @@ def violation(values: Mapping[str, float], constraints: Sequence[Constraint]) ->
     return sum(c.excess(float(values.get(c.metric, math.nan))) for c in constraints)
 
 
+def excess(constraints: Sequence[Constraint], result: Mapping[str, object]) -> tuple[float, ...]:
+    """Each constraint as Optuna's samplers take it: <= 0 where kept (a value missing breaks it)."""
+    out = []
+    for c in constraints:
+        value = result.get(c.metric)
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            out.append(1e9)
+        else:
+            out.append(float(value) - c.bound if c.op in ("<=", "<") else c.bound - float(value))
+    return tuple(out)
+
+
 def dominates(a: Vector, b: Vector) -> bool:
     """``a`` is at least as good as ``b`` on every objective and better on one (larger is better)."""
     return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))

@@ -43,7 +43,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils.util import unflatten_dict
 
-from .pareto import Constraint
+from .pareto import Constraint, excess
 from .rungs import rung_milestones
 from .sampling import choices_exhausted, params_key, draw
 
@@ -54,18 +54,6 @@ CONSTRAINTS = "constraints"  # where Optuna's samplers read a trial's constraint
 
 def _stored_constraints(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
     return trial.system_attrs.get(CONSTRAINTS) or (0.0,)
-
-
-def _excess(constraints: Sequence[Constraint], result: dict[str, Any]) -> tuple[float, ...]:
-    """Each constraint as Optuna takes it: <= 0 where kept (a value missing breaks it)."""
-    out = []
-    for c in constraints:
-        value = result.get(c.metric)
-        if not isinstance(value, (int, float)) or math.isnan(value):
-            out.append(1e9)
-        else:
-            out.append(float(value) - c.bound if c.op in ("<=", "<") else c.bound - float(value))
-    return tuple(out)
 
 
 class RungTPE(Searcher):
@@ -272,7 +260,7 @@ class RungTPE(Searcher):
             return
         if (who, rung) in self.learnt:
             return
-        attrs = {CONSTRAINTS: _excess(self.constraints, result or {})} if self.constraints else {}
+        attrs = {CONSTRAINTS: excess(self.constraints, result or {})} if self.constraints else {}
         scored = optuna.trial.create_trial(
             params=params,
             distributions=self.space,
