@@ -232,3 +232,18 @@ def test_analyze_shows_the_front_of_a_multi_objective_sweep(tmp_path, capsys):
     assert main(["analyze", sweep.uri]) == 0
     out = capsys.readouterr().out
     assert "Pareto front" in out and "Keeps constraints" in out
+
+
+def test_the_nsga2_searcher_pickles_with_the_tuner(tmp_path):
+    """Tune saves the searcher with its experiment state; Optuna's NSGA-II sampler holds a
+    thread lock, which made every --search nsga2 sweep fail before its first trial."""
+    import pickle
+
+    from sweeplab.search import factories
+
+    prep = plan.prepare(
+        plan.SweepOptions(target="freq", smoke=True, search="nsga2", scheduler="fifo", storage=str(tmp_path))
+    )
+    searcher = factories.make_searcher("nsga2", prep.spec, 0, 2, num_samples=6, scheduler=prep.scheduler)
+    again = pickle.loads(pickle.dumps(searcher))
+    assert type(again.searcher).__name__ == "DistinctOptunaSearch"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any, Optional, Sequence
 
 import optuna
@@ -84,3 +85,15 @@ class DistinctOptunaSearch(OptunaSearch):
             if params_key(params) not in self._run_configs:
                 return params
         return None
+
+
+class PicklableNSGAII(optuna.samplers.NSGAIISampler):
+    """Optuna's NSGA-II sampler, which holds a thread lock that Tune cannot pickle into its
+    experiment state (the searcher is saved with the Tuner): the lock is made again."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_thread_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._thread_lock = threading.Lock()

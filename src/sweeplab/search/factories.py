@@ -116,7 +116,7 @@ def make_searcher(
     if search in ("optuna", "nsga2"):
         import optuna
 
-        from .distinct_optuna import DistinctOptunaSearch, stored_constraints
+        from .distinct_optuna import DistinctOptunaSearch, PicklableNSGAII, stored_constraints
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         kept = stored_constraints if spec.constraints else None
@@ -124,9 +124,7 @@ def make_searcher(
             # several objectives: TPE is Optuna's MOTPE
             optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, len(points)), constraints_func=kept)
             if search == "optuna"
-            else optuna.samplers.NSGAIISampler(
-                seed=seed, population_size=max(4, min(50, num_samples // 2)), constraints_func=kept
-            )
+            else PicklableNSGAII(seed=seed, population_size=max(4, min(50, num_samples // 2)), constraints_func=kept)
         )
         optuna_searcher = DistinctOptunaSearch(
             seed=seed,
