@@ -247,3 +247,19 @@ def test_the_nsga2_searcher_pickles_with_the_tuner(tmp_path):
     searcher = factories.make_searcher("nsga2", prep.spec, 0, 2, num_samples=6, scheduler=prep.scheduler)
     again = pickle.loads(pickle.dumps(searcher))
     assert type(again.searcher).__name__ == "DistinctOptunaSearch"
+
+
+def test_the_shipped_cost_space_sweeps_chooses_and_train_reproduces_every_objective(tmp_path, ray_local, capsys):
+    """seqclf_gru_cost: macro F1 against seconds an epoch; best's config records both at the
+    chosen epoch, and train gives the F1 again to the digit and measures the time again."""
+    storage = tmp_path / "sweeps"
+    assert main(["tune", "seqclf_gru_cost", "--smoke", "--storage", str(storage), "--name", "c", "--quiet"]) == 0
+    out = tmp_path / "best.yaml"
+    assert main(["best", str(storage / "c"), "--out", str(out)]) == 0
+    block = yaml.safe_load(out.read_text())["chosen"]
+    assert block["metric"] == "val_macro_f1" and set(block["objectives"]) == {"epoch_seconds"}
+    capsys.readouterr()
+    assert main(["train", "seqclf", "--config", str(out), "--out", str(tmp_path / "run")]) == 0
+    said = capsys.readouterr().out
+    assert f"val_macro_f1 at epoch {block['epoch']}: " in said and "; reproduced)" in said
+    assert f"epoch_seconds at epoch {block['epoch']}: " in said and "a time, measured again)" in said

@@ -79,6 +79,7 @@ class Chosen:
     value: Optional[float]
     trial: str = "?"
     sweep: str = "?"
+    others: tuple[tuple[str, float], ...] = ()  # a sweep of several objectives: the rest of them at that epoch
 
 
 def _chosen_block(config_file: str, raw: dict[str, Any], cfg: BaseConfig) -> Optional[Chosen]:
@@ -109,6 +110,11 @@ def _chosen_block(config_file: str, raw: dict[str, Any], cfg: BaseConfig) -> Opt
         value=float(value) if isinstance(value, (int, float)) else None,
         trial=str(block.get("trial", "?")),
         sweep=str(block.get("sweep", "?")),
+        others=tuple(
+            (str(k), float(v))
+            for k, v in (block.get("objectives") or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ),
     )
 
 
@@ -217,4 +223,16 @@ def train_one(
             f"{chosen.metric} at epoch {row.get('epoch')}: {got:.6g} (the sweep's: {chosen.value:.6g}"
             f"{'; reproduced' if same else '; NOT reproduced: different hardware, threads or library versions?'})"
         )
+    for metric, value in chosen.others if chosen else ():
+        if metric not in row:
+            continue
+        got = float(row[metric])
+        if metric in registry.TIMES:  # a duration: this machine's now, not a figure to reproduce to the digit
+            print(f"{metric} at epoch {row.get('epoch')}: {got:.6g} (the sweep's: {value:.6g}; a time, measured again)")
+        else:
+            same = round(got, 3) == round(value, 3)
+            print(
+                f"{metric} at epoch {row.get('epoch')}: {got:.6g} (the sweep's: {value:.6g}"
+                f"{'; reproduced' if same else '; NOT reproduced'})"
+            )
     return row

@@ -90,7 +90,8 @@ def choice(sweep: Sweep, frame: pd.DataFrame, rule: Optional[str] = None) -> tup
     else:
         pick, why = _one_se(sweep, front, best)
     kept_note = f", {len(kept)} of {len(table)} trials keep {'; '.join(map(str, limits))}" if limits else ""
-    head = f"on the Pareto front of {', '.join(names)} ({len(front)} trials{kept_note}); {why}"
+    count = f"{len(front)} trial{'s' if len(front) != 1 else ''}"
+    head = f"on the Pareto front of {', '.join(names)} ({count}{kept_note}); {why}"
     return pick, _sentence(sweep, table, pick, head), best
 
 

@@ -241,14 +241,17 @@ def chosen_block(sweep: Sweep, trial_id: str, config: dict[str, Any]) -> dict[st
     """What ``best`` records beside a config: the trial, its sweep, the epoch its figure
     comes from (its best), that figure, and the digest of ``config`` as written."""
     value = sweep.facts.set_index("trial_id").at[trial_id, "best"]
-    return {
+    block = {
         "trial": str(trial_id),
         "sweep": sweep.name,
         "epoch": sweep.epoch_at_best(trial_id),
         "metric": sweep.metric,
         "value": None if _missing(value) else float(value),
-        "config_sha": chosen.digest(config),
     }
+    if sweep.objectives:  # the other objectives at that epoch, which train measures again
+        row = candidates(sweep).loc[trial_id]
+        block["objectives"] = {m: None if _missing(row.get(m)) else float(row[m]) for m, _ in sweep.objectives[1:]}
+    return {**block, "config_sha": chosen.digest(config)}
 
 
 def config_yaml(sweep: Sweep, trial_id: str, reason: str) -> str:
