@@ -67,9 +67,11 @@ def _space(tmp_path, text: str, **changes) -> str:
     ],
 )
 def test_a_bad_multi_objective_space_is_one_line_naming_the_key(tmp_path, change, message):
-    (tmp_path / "code.py").write_text(TRAINABLE)
+    (tmp_path / "mo_trainable.py").write_text(TRAINABLE)
     opts = plan.SweepOptions(
-        trainable=f"{tmp_path}/code.py:objective", space=_space(tmp_path, MO, **change), storage=str(tmp_path / "s")
+        trainable=f"{tmp_path}/mo_trainable.py:objective",
+        space=_space(tmp_path, MO, **change),
+        storage=str(tmp_path / "s"),
     )
     with pytest.raises(UserError) as info:
         plan.prepare(opts)
@@ -189,7 +191,7 @@ def test_the_front_table_and_the_reason_name_the_objectives(tmp_path):
 
 
 def test_a_multi_objective_sweep_of_a_user_trainable_runs_records_and_chooses(tmp_path, ray_local, capsys):
-    code = tmp_path / "code.py"
+    code = tmp_path / "mo_trainable.py"
     code.write_text(textwrap.dedent(TRAINABLE))
     space = _space(tmp_path, MO, constraints=["cost <= 40"])
     storage = tmp_path / "sweeps"
@@ -263,3 +265,81 @@ def test_the_shipped_cost_space_sweeps_chooses_and_train_reproduces_every_object
     said = capsys.readouterr().out
     assert f"val_macro_f1 at epoch {block['epoch']}: " in said and "; reproduced)" in said
     assert f"epoch_seconds at epoch {block['epoch']}: " in said and "a time, measured again)" in said
+
+
+SLOW_MO = """
+import json, os, tempfile, time
+
+from ray import tune
+
+def objective(config):
+    start, ckpt = 1, tune.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as folder:
+            start = json.load(open(os.path.join(folder, "state.json")))["epoch"] + 1
+    for epoch in range(start, config["epochs"] + 1):
+        time.sleep(0.15)
+        loss = 1.0 / (1 + epoch * config["lr"] * 10) + 0.3 / config["width"]
+        with tempfile.TemporaryDirectory() as folder:
+            json.dump({"epoch": epoch}, open(os.path.join(folder, "state.json"), "w"))
+            tune.report({"val_loss": loss, "cost": float(config["width"])},
+                        checkpoint=tune.Checkpoint.from_directory(folder))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_multi_objective_sweep_killed_with_trials_paused_resumes_and_loses_nothing(tmp_path):
+    """MO-ASHA's rungs (the trials' vectors, who waits where) come back from the store after
+    a SIGKILL: every trial ends, no reported row is lost or doubled, the budget holds, and best
+    chooses from the front."""
+    import os
+    import signal
+    import time
+
+    from conftest import sweeplab_process
+
+    from sweeplab import store
+
+    code = tmp_path / "mo_trainable.py"
+    code.write_text(SLOW_MO)
+    space = _space(tmp_path, MO.replace("{value: 6}", "{value: 9}"))
+    samples, max_t, workers = 10, 9, 2
+    storage = tmp_path / "sweeps"
+    args = [
+        "tune",
+        "--trainable",
+        f"{code}:objective",
+        "--space",
+        space,
+        "--num-samples",
+        str(samples),
+        "--seed",
+        "2",
+        "--max-concurrent",
+        str(workers),
+        "--storage",
+        str(storage),
+        "--name",
+        "mo",
+        "--quiet",
+    ]
+    sweep = storage / "mo"
+    with sweeplab_process([*args, "--num-cpus", "2"]) as proc:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            trials, _ = (
+                store.read_tables(str(sweep), "val_loss", "min") if (sweep / "sweep.json").exists() else (None, None)
+            )
+            if trials is not None and (trials["status"] == "PAUSED").sum() >= 2:
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=120)
+    assert main(["resume", str(sweep)]) == 0
+    trials, history = store.read_tables(str(sweep), "val_loss", "min")
+    assert set(trials["status"]) == {"TERMINATED"}
+    assert not history.duplicated(["trial_id", "training_iteration"]).any()
+    assert (history.groupby("trial_id")["training_iteration"].max() == trials.set_index("trial_id")["iterations"]).all()
+    assert trials["epochs_trained"].sum() <= samples * max_t + max_t * workers
+    assert main(["best", str(sweep), "--rule", "knee"]) == 0

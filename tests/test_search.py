@@ -28,6 +28,7 @@ CONTINUE, PAUSE, STOP = TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialSche
 class FakeTrial:
     def __init__(self, trial_id, config=None):
         self.trial_id, self.config, self.status = trial_id, config or {"lr": 0.1}, Trial.RUNNING
+        self.last_result = {"trial_id": trial_id, "training_iteration": 1}  # it has reported
 
     def set_status(self, status):
         self.status = status
@@ -573,6 +574,35 @@ def test_a_resumed_sweep_leaves_its_paused_trials_waiting_though_tune_brings_the
     ctrl.trials[1].status = Trial.TERMINATED
     assert choose(restored, ctrl).trial_id == "d"  # a and c, below the cutoff, wait; before: a ran again
     assert restored.paused_at == {"a": 1, "c": 1}
+
+
+def test_a_new_config_under_the_id_of_a_trial_that_died_with_the_driver_starts_fresh(tmp_path):
+    """A trial started (and paused) after Tune's last saved state dies with the driver; the
+    restored random generator makes a new config under its id. Before, that config was filed
+    as the dead trial's pause and stopped at the end without running a single epoch (and
+    Ray's result grid raised on the never-started trial)."""
+    import pickle
+
+    uri = str(tmp_path / "s")
+    recorder = _decisions_of(None, uri)
+    s = scheduler(store_uri=uri, max_concurrent=2)
+    trials = [FakeTrial(t) for t in "abc"]
+    ctrl = FakeController(trials)
+    for t, v in zip(trials, (0.5, 0.9, 0.7)):
+        recorder.started(t.trial_id, t.config)
+        recorder.result(t.trial_id, result(1, v))
+        assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
+    recorder.close({})
+    restored = pickle.loads(pickle.dumps(scheduler(store_uri=uri, max_concurrent=2)))
+    restored.set_search_properties("acc", "max")
+    known = FakeTrial("a")
+    known.status = Trial.PENDING
+    restored.on_trial_add(ctrl, known)
+    fresh = FakeTrial("c", {"lr": 0.3})  # Tune never saved c: a new config under its id
+    fresh.status, fresh.last_result = Trial.PENDING, {"trial_id": "c"}
+    restored.on_trial_add(ctrl, fresh)
+    assert (known.status, fresh.status) == (Trial.PAUSED, Trial.PENDING)
+    assert "c" not in restored.paused_at and "c" not in restored.rungs[1] and "a" in restored.paused_at
 
 
 def test_a_paused_trial_tune_runs_anyway_waits_again_for_its_promotion():

@@ -232,8 +232,12 @@ class PromotionASHA(FIFOScheduler):
             elapsed = _flag(decision, ELAPSED)
             if isinstance(elapsed, (int, float)):  # the earlier runs' seconds, as of their last decision
                 self.elapsed_before = max(self.elapsed_before, float(elapsed))
+        # waiting: not ended, and known to the store (a trial that died with the driver before
+        # Tune saved it is dropped there; its id may come back as a new config)
         self.paused_at = {
-            t: m for t, m in self.paused_at.items() if recorded.trials.get(t, {}).get(STATUS) not in ENDED
+            t: m
+            for t, m in self.paused_at.items()
+            if t in recorded.trials and recorded.trials[t].get(STATUS) not in ENDED
         }
 
     # ---- Tune's calls
@@ -245,8 +249,29 @@ class PromotionASHA(FIFOScheduler):
         only to wait there again); it runs when promoted."""
         if self._restored and self._metric:
             self._rebuild()
-        if trial.status == Trial.PENDING and trial.trial_id in self.paused_at:
+        if trial.trial_id in self.reached and trial.last_result.get(self.time_attr) is None:
+            # a new config under the id of a trial that died with the driver before Tune saved
+            # it (the store drops that one): nothing of the dead trial is this one's
+            self._forget(trial.trial_id)
+        if trial.trial_id in self.paused_at and trial.status in (Trial.PENDING, Trial.PAUSED):
             trial.set_status(Trial.PAUSED)
+            # and what makes new configs counts it apart, though its saved state may predate
+            # the pause (it would count the trial as holding a worker, and make no config
+            # while nothing could promote the paused ones: the sweep hung)
+            source = pausing_source(tune_controller)
+            if source is not None:
+                source.on_pause(trial.trial_id)
+
+    def _forget(self, trial_id: str) -> None:
+        self.paused_at.pop(trial_id, None)
+        self.reached.pop(trial_id, None)
+        self.saved.pop(trial_id, None)
+        for m in self.milestones:
+            self.rungs[m].pop(trial_id, None)
+            self.promoted[m].discard(trial_id)
+            if self.fronts:
+                self.fronts[m].points.pop(trial_id, None)
+                self.fronts[m].broken.pop(trial_id, None)
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], **spec) -> bool:
         if self._metric or self._mode:
