@@ -592,12 +592,12 @@ def test_a_new_config_under_the_id_of_a_trial_that_died_with_the_driver_starts_f
         recorder.started(t.trial_id, t.config)
         recorder.result(t.trial_id, result(1, v))
         assert s.on_trial_result(ctrl, t, result(1, v)) == PAUSE
-    recorder.close({})
     restored = pickle.loads(pickle.dumps(scheduler(store_uri=uri, max_concurrent=2)))
     restored.set_search_properties("acc", "max")
     known = FakeTrial("a")
     known.status = Trial.PENDING
     restored.on_trial_add(ctrl, known)
+    assert recorder.reconcile({"a", "b"}) == ["c"]  # Tune's first step: the store drops c, which died
     fresh = FakeTrial("c", {"lr": 0.3})  # Tune never saved c: a new config under its id
     fresh.status, fresh.last_result = Trial.PENDING, {"trial_id": "c"}
     restored.on_trial_add(ctrl, fresh)

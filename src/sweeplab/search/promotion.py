@@ -249,9 +249,11 @@ class PromotionASHA(FIFOScheduler):
         only to wait there again); it runs when promoted."""
         if self._restored and self._metric:
             self._rebuild()
-        if trial.trial_id in self.reached and trial.last_result.get(self.time_attr) is None:
+        recorded = store.ACTIVE.get(self.store_uri or "")
+        if recorded is not None and trial.trial_id in self.reached and trial.trial_id not in recorded.trials:
             # a new config under the id of a trial that died with the driver before Tune saved
-            # it (the store drops that one): nothing of the dead trial is this one's
+            # it (the store dropped that one as Tune's first step began; Tune adds the trials it
+            # restored before that, and new configs after): nothing of the dead trial is this one's
             self._forget(trial.trial_id)
         if trial.trial_id in self.paused_at and trial.status in (Trial.PENDING, Trial.PAUSED):
             trial.set_status(Trial.PAUSED)
