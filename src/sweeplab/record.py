@@ -200,12 +200,10 @@ def _options(value: Any, where: str, key: str) -> SweepOptions:
     return SweepOptions(**kw)
 
 
-def unknown_keys(obj: Mapping[str, Any]) -> list[str]:
-    """The keys of a sweep.json object this version does not read (``options.<flag>`` for a
-    flag it does not know)."""
-    record_keys = {_KEYS.get(f.name, f.name) for f in dataclasses.fields(SweepRecord)} - {"unknown"}
-    record_keys.add(_SCHEDULER_OPTIONS)
-    out = sorted(k for k in obj if k not in record_keys)
+def unknown_keys(rec: SweepRecord, obj: Mapping[str, Any]) -> list[str]:
+    """The keys of a sweep.json object this version does not read: those ``from_json`` kept
+    aside, and ``options.<flag>`` for a flag it does not know."""
+    out = sorted(rec.unknown)
     opts = obj.get("options")
     if isinstance(opts, dict):
         flags = {f.name for f in dataclasses.fields(SweepOptions)}
@@ -240,7 +238,7 @@ def read(sweep_uri: str) -> SweepRecord:
     uri = path(sweep_uri)
     obj = files.read_json(uri)
     rec = from_json(obj, uri)
-    extra = unknown_keys(obj)
+    extra = unknown_keys(rec, obj)
     if extra and uri not in _NOTED:
         _NOTED.add(uri)
         newer = f" (record version {rec.version}, this sweeplab reads {VERSION})" if rec.version > VERSION else ""

@@ -11,15 +11,8 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ..ray_internals import optuna_space, optuna_study, optuna_trials
-from .pareto import Constraint, excess
+from .pareto import CONSTRAINTS, Constraint, excess
 from .sampling import choices_exhausted, draw, params_key
-
-CONSTRAINTS = "constraints"  # the user attribute a trial's constraint values are kept under (<= 0: kept)
-
-
-def stored_constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
-    """A sampler's ``constraints_func``: what ``on_trial_complete`` stored."""
-    return trial.user_attrs.get(CONSTRAINTS) or [0.0]
 
 
 class DistinctOptunaSearch(OptunaSearch):

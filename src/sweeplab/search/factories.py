@@ -116,7 +116,8 @@ def make_searcher(
     if search in ("optuna", "nsga2"):
         import optuna
 
-        from .distinct_optuna import DistinctOptunaSearch, PicklableNSGAII, stored_constraints
+        from .distinct_optuna import DistinctOptunaSearch, PicklableNSGAII
+        from .pareto import stored_constraints
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         kept = stored_constraints if spec.constraints else None

@@ -74,6 +74,16 @@ def excess(constraints: Sequence[Constraint], result: Mapping[str, object]) -> t
     return tuple(out)
 
 
+# Optuna's key for a trial's constraint values: its samplers read them from the trial's
+# system attributes, where a told trial's constraints_func result goes (a user attribute here)
+CONSTRAINTS = "constraints"
+
+
+def stored_constraints(trial) -> list[float]:
+    """An Optuna sampler's ``constraints_func``: the values ``excess`` gave the trial (<= 0: kept)."""
+    return list(trial.user_attrs.get(CONSTRAINTS) or [0.0])
+
+
 def dominates(a: Vector, b: Vector) -> bool:
     """``a`` is at least as good as ``b`` on every objective and better on one (larger is better)."""
     return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))
@@ -189,6 +199,10 @@ class RungFront:
             {k: v for k, v in values.items() if isinstance(v, (int, float))}, self.constraints
         )
         return self.scores()
+
+    def forget(self, trial_id: str) -> None:
+        self.points.pop(trial_id, None)
+        self.broken.pop(trial_id, None)
 
     def scores(self) -> dict[str, float]:
         ids = list(self.points)

@@ -272,8 +272,7 @@ class PromotionASHA(FIFOScheduler):
             self.rungs[m].pop(trial_id, None)
             self.promoted[m].discard(trial_id)
             if self.fronts:
-                self.fronts[m].points.pop(trial_id, None)
-                self.fronts[m].broken.pop(trial_id, None)
+                self.fronts[m].forget(trial_id)
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], **spec) -> bool:
         if self._metric or self._mode:

@@ -43,17 +43,12 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils.util import unflatten_dict
 
-from .pareto import Constraint, excess
+from .pareto import CONSTRAINTS, Constraint, excess, stored_constraints
 from .rungs import rung_milestones
 from .sampling import choices_exhausted, params_key, draw
 
 FINISHED: Any = Searcher.FINISHED  # Ray's sentinel (a str), which the type of its Searcher.suggest leaves out
 PRIOR_FIRST = 2  # the earlier sweeps' best configs that run first (after the presets)
-CONSTRAINTS = "constraints"  # where Optuna's samplers read a trial's constraint values (<= 0: kept)
-
-
-def _stored_constraints(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
-    return trial.system_attrs.get(CONSTRAINTS) or (0.0,)
 
 
 class RungTPE(Searcher):
@@ -108,7 +103,7 @@ class RungTPE(Searcher):
         word: dict[str, Literal["maximize", "minimize"]] = {"max": "maximize", "min": "minimize"}
         directions = [word[m] for _, m in self.objectives] or [word.get(self._mode or "min", "minimize")]
         need = self.min_points or len(self.space) + 2
-        kept = _stored_constraints if self.constraints else None
+        kept = stored_constraints if self.constraints else None
         study = lambda name, m: optuna.create_study(  # noqa: E731
             directions=directions,
             study_name=f"{name}-{m}",
@@ -264,7 +259,7 @@ class RungTPE(Searcher):
         scored = optuna.trial.create_trial(
             params=params,
             distributions=self.space,
-            system_attrs=attrs,
+            system_attrs=attrs,  # added, not told: where the sampler reads what constraints_func returns
             **({"values": value} if isinstance(value, list) else {"value": value}),
         )
         for study in ([self.studies[rung]] if own else []) + ([self.warm[rung]] if self.warm else []):
