@@ -304,3 +304,78 @@ def freq_trivial_sweep(folder: Path) -> Path:
             }
         )
     return write_sweep(folder, trials, history, meta_for("freq", "val_mse", "min", "freq_assignment"))
+
+
+# --- sweeps of several objectives ----------------------------------------------------------
+
+MO_START = 1_700_000_000  # the sweep's start (Unix seconds); every row's timestamp is after it
+# (trial, timestamp - MO_START, time_total_s, val_loss, cost), in the order reported; the space
+# keeps cost <= 6, so "c" (the lowest loss, at cost 8) breaks it, and its NaN row counts for nothing
+MO_ROWS = [
+    ("a", 10, 10.0, 0.8, 1.0),
+    ("b", 20, 20.0, 0.6, 3.0),
+    ("c", 25, 25.0, 0.1, 8.0),
+    ("a", 30, 30.0, 0.4, 2.0),
+    ("c", 35, 35.0, float("nan"), 7.0),
+    ("b", 40, 40.0, 0.2, 5.0),
+]
+
+
+def mo_sweep(folder: Path, flip: bool = False, timestamps: bool = True) -> Path:
+    """Two objectives, val_loss and cost (both down; ``flip``: val_accuracy = 1 - val_loss,
+    up), a constraint on cost, and rows reported by three trials in turn (MO_ROWS)."""
+    import datetime as dt
+
+    first = "val_accuracy" if flip else "val_loss"
+    history, epochs = [], {}
+    for trial, at, total, loss, cost in MO_ROWS:
+        epochs[trial] = epochs.get(trial, 0) + 1
+        row = {
+            "trial_id": trial,
+            "training_iteration": epochs[trial],
+            first: 1.0 - loss if flip else loss,
+            "cost": cost,
+            "time_total_s": total,
+        }
+        if timestamps:
+            row["timestamp"] = MO_START + at
+        history.append(row)
+    trials = [
+        {
+            "trial_id": t,
+            "status": "TERMINATED",
+            "preset": None,
+            "error": None,
+            "config/width": i,
+            "iterations": 2,
+            "best_iteration": 2,
+        }
+        for i, t in enumerate(("a", "b", "c"), start=1)
+    ]
+    mode = "max" if flip else "min"
+    meta = {
+        "metric": first,
+        "mode": mode,
+        "name": folder.name,
+        "scheduler": "promotion",
+        "searcher": "rung_tpe",
+        "objectives": {first: mode, "cost": "min"},
+        "constraints": ["cost <= 6"],
+        "choose": "one_se",
+        "started": dt.datetime.fromtimestamp(MO_START).isoformat(timespec="seconds"),
+    }
+    return write_sweep(folder, trials, history, meta)
+
+
+def mo_predictions_sweep(folder: Path) -> Path:
+    """predictions_sweep searched for val_macro_f1 (up) and epoch_seconds (down): "a" has
+    the best F1 but is tied with "b" (13 rows apart), which is faster: "b" statistically
+    dominates "a"; "c", far worse on F1 and the fastest, is dominated by neither."""
+    predictions_sweep(folder)
+    history = pd.read_parquet(folder / "history.parquet")
+    history["epoch_seconds"] = history["trial_id"].map({t: s for t, *_, s in PREDICTED_RUNS})
+    history.to_parquet(folder / "history.parquet", index=False)
+    meta = json.loads((folder / "sweep.json").read_text())
+    meta.update(objectives={"val_macro_f1": "max", "epoch_seconds": "min"}, constraints=[], choose="one_se")
+    (folder / "sweep.json").write_text(json.dumps(meta))
+    return folder

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from .. import files
 from ..errors import UserError
-from . import conclude, front, observe, plots, select, tables
+from . import conclude, front, front_plots, observe, plots, select, tables
 from .load import Sweep
 from .tables import Table
 
@@ -153,6 +153,8 @@ def write_report(
                 plots.confusion_heatmap(sweep, chosen, images / f"{slug}-confusion.png") if chosen else None,
             ),
         ]
+        if sweep.objectives and chosen:  # several objectives: the front, and how the search got there
+            made += front_plots.pictures(sweep, images, slug, chosen)
         figs.images += [(title, path.relative_to(folder)) for title, path in made if path is not None]
         if chosen:
             for p in plots.trial_images(sweep, chosen, images):
