@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_fixtures import gru_sweep, imdb_sweep, meta_for, write_sweep
+from analysis_fixtures import gru_sweep, imdb_sweep, meta_for, mo_predictions_sweep, mo_sweep, write_sweep
 from sweeplab.cli import main
 from sweeplab.dashboard.insight import expected_best_of
 from sweeplab.dashboard.server import Background, host_warning
@@ -378,6 +378,33 @@ def test_browser_draws_the_search_views_compare_and_a_sweep_started_after_the_in
 
 
 @pytest.mark.slow
+def test_browser_draws_the_front_of_a_sweep_of_several_objectives(tmp_path, served):
+    from selenium.webdriver.common.by import By
+
+    mo_predictions_sweep(tmp_path / "front")
+    app = served(tmp_path)
+    browser = _browser()
+    try:
+        browser.get(app.url + "sweep/front")
+        for selector in ("#front .main-svg .scatterlayer .trace", "#hv-seconds .main-svg .scatterlayer .trace"):
+            _wait(browser, lambda b, selector=selector: b.find_elements(By.CSS_SELECTOR, selector))
+        box = browser.find_element(By.ID, "front-box")
+        assert box.is_displayed()
+        names = [t.text for t in box.find_elements(By.CSS_SELECTOR, "#front .legendtext")]
+        assert names == ["Pareto front", "statistically dominated", "chosen"], names
+        assert "GRU (original) (chosen)" in box.find_element(By.CSS_SELECTOR, "#front .textpoint").text
+        note = browser.find_element(By.ID, "front-note").text
+        assert "Chosen: GRU (original) (trial b)" in note and "Statistically dominated:" in note
+        assert "reference point val_macro_f1" in browser.find_element(By.ID, "hv-note").text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert box.screenshot(str(ARTIFACTS / "dashboard-front-fixture.png"))
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        browser.quit()
+
+
+@pytest.mark.slow
 def test_browser_page_refreshes_itself_while_the_sweep_runs(tmp_path, served):
     from selenium.webdriver.common.by import By
 
@@ -640,3 +667,31 @@ def test_no_endpoint_answers_500_for_a_damaged_or_empty_sweep(tmp_path, served):
     assert answers["zerorows"] == 409 and answers["inf/trials"] == 200
     status, _ = s.get("/api/sweeps")
     assert status == 200
+
+
+def test_the_front_view_of_a_sweep_of_several_objectives(tmp_path, served):
+    """The sweep page's front and hypervolume, from analysis/front.py's functions; a sweep of
+    one metric has no front (and its page asks for none)."""
+    mo_sweep(tmp_path / "mo")
+    mo_predictions_sweep(tmp_path / "pred")
+    gru_sweep(tmp_path / "gru")
+    app = served(tmp_path)
+    assert app.json("/api/sweeps/mo")["objectives"] == [["val_loss", "min"], ["cost", "min"]]
+    f = app.json("/api/sweeps/mo/front")
+    assert f["objectives"] == [["val_loss", "min"], ["cost", "min"]] and f["constraints"] == ["cost <= 6"]
+    points = {p["trial_id"]: p for p in f["points"]}
+    assert {t: (p["values"], p["keeps"], p["front"]) for t, p in points.items()} == {
+        "a": ([0.4, 2.0], True, 0),
+        "b": ([0.2, 5.0], True, 0),
+        "c": ([0.1, 8.0], False, None),
+    }
+    assert f["chosen"]["trial_id"] == "b" and f["chosen"]["reason"].startswith("run #2 (trial b): val_loss 0.200")
+    assert f["dominance"].startswith("No front point is marked statistically dominated")
+    hv = f["hypervolume"]
+    assert hv["epochs"] == [1, 2, 3, 4, 5, 6] and hv["seconds"] == [10.0, 20.0, 25.0, 30.0, 35.0, 40.0]
+    assert hv["hypervolume"] == pytest.approx([1 / 11, 31 / 121, 31 / 121, 203 / 363, 203 / 363, 71 / 121])
+    assert hv["reference"] == pytest.approx({"val_loss": 0.86, "cost": 5.4})
+    pred = app.json("/api/sweeps/pred/front")
+    assert {p["trial_id"]: p["dominated_by"] for p in pred["points"]} == {"a": ["b"], "b": [], "c": []}
+    assert app.json("/api/sweeps/gru/front") == {"objectives": []}
+    assert app.json("/api/sweeps/gru")["objectives"] == []

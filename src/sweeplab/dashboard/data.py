@@ -18,6 +18,7 @@ import pyarrow.fs as pafs
 from .. import files, store
 from ..analysis import conclude, load, observe, select, tables
 from . import insight
+from .front_view import front_view
 from .insight import jsonable as _json
 from ..errors import UserError
 from ..schema import ENDED, STATUS, TRIAL_ID, Status, is_remote
@@ -31,6 +32,7 @@ VIEWS = {
     "importance": insight.importance,
     "parallel": insight.parallel,
     "best_so_far": insight.best_so_far,
+    "front": front_view,
 }
 
 
@@ -116,7 +118,7 @@ class Catalog:
         return self._cached(sweep_id, "curves", _curves)
 
     def view(self, sweep_id: str, name: str) -> dict[str, Any]:
-        """One of insight's views (decisions, importance, parallel, best_so_far)."""
+        """One of insight's views (decisions, importance, parallel, best_so_far) or the front."""
         if name not in VIEWS:
             raise NotFound(name)
         return self._cached(sweep_id, name, VIEWS[name])
@@ -230,6 +232,7 @@ def _summary(sweep_id: str, sweep: load.Sweep, path: str) -> dict[str, Any]:
         "experiment": sweep.record.experiment,
         "metric": sweep.metric,
         "mode": sweep.mode,
+        "objectives": [[m, mode] for m, mode in sweep.objectives],  # several: the page shows their front
         "scheduler": sweep.record.scheduler.name if sweep.record.scheduler else None,
         "searcher": sweep.record.searcher,
         "seed": sweep.record.seed,

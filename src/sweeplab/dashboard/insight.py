@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from .. import store
-from ..analysis import load, select
+from ..analysis import front, load, select
 from ..errors import UserError
-from ..schema import TIME_TOTAL, TIMESTAMP, TRIAL_ID, Status, config_column
+from ..schema import TRIAL_ID, Status, config_column
 
 MIN_IMPORTANCE_TRIALS = 4  # below this, an importance says nothing
 
@@ -327,11 +327,7 @@ def parallel(sweep: load.Sweep) -> dict[str, Any]:
 
 
 def _ordered_history(sweep: load.Sweep) -> pd.DataFrame:
-    """Every reported row in the order the sweep produced it: by wall-clock timestamp
-    (whole seconds), ties by each trial's own elapsed time."""
-    h = sweep.history
-    keys = [c for c in (TIMESTAMP, TIME_TOTAL) if c in h.columns]
-    return h.sort_values(keys, kind="stable") if keys else h
+    return front.in_report_order(sweep.history)
 
 
 def expected_best_of(values: np.ndarray, k: int, better_high: bool) -> Optional[float]:

@@ -2,7 +2,8 @@
 
     /                          sweeps: experiment, scheduler, searcher, state, trial counts, best
     /sweep/{id}                one sweep: trials table, learning curves, metric against each
-                               hyperparameter, chosen config, images, reports
+                               hyperparameter, chosen config, images, reports (and the Pareto
+                               front with its hypervolume, for a sweep of several objectives)
     /api/sweeps                JSON list the index page uses
     /api/sweeps/{id}           one sweep's summary
     /api/sweeps/{id}/trials    trials (config, metrics at the best epoch, observations), chosen config
@@ -12,6 +13,8 @@
     /api/sweeps/{id}/importance  each searched parameter's importance (Optuna's PED-ANOVA)
     /api/sweeps/{id}/parallel    parallel coordinates: parameters (log axes where searched so)
     /api/sweeps/{id}/best_so_far best value against epochs and trial-hours, random's expectation
+    /api/sweeps/{id}/front       several objectives: each trial's point, the front, the chosen one,
+                                 the observed front's hypervolume against epochs and seconds
     /compare?ids=A,B, /api/compare?ids=A,B   sweeps of one experiment side by side
     /files/{id}/{path}         a file inside the sweep folder (images, REPORT.md, report.html)
     /static/...                the pages' script and style, and plotly's bundled JavaScript

@@ -330,6 +330,52 @@ async function searchViews(base) {
   performance.mark("search-views");
 }
 
+// a sweep of several objectives: every trial at its best epoch, the front, the chosen one; the
+// observed front's hypervolume against epochs and seconds (analysis/front.py computes both)
+function renderFront(f) {
+  document.getElementById("front-box").hidden = false;
+  const [x, y, z] = f.objectives;
+  const name = (p) => `${p.label} (trial ${p.trial_id})` + (p.dominated_by.length ? `; statistically dominated by ${p.dominated_by.join(", ")}` : "");
+  const groups = [
+    ["behind the front", (p) => p.keeps && p.front !== 0, { color: "#9e9e9e", size: 7 }],
+    ["breaks a constraint", (p) => !p.keeps, { color: "#e53935", symbol: "x", size: 9 }],
+    ["Pareto front", (p) => p.front === 0, { color: "#1e88e5", size: 11, line: { color: "#263238", width: 1 } }],
+    ["statistically dominated", (p) => p.dominated_by.length > 0,
+      { color: "rgba(0,0,0,0)", size: 20, line: { color: "#e53935", width: 2 } }],
+  ];
+  const traces = [];
+  const onFront = f.points.filter((p) => p.front === 0).sort((a, b) => a.values[0] - b.values[0]);
+  if (!z && onFront.length > 1) traces.push({ x: onFront.map((p) => p.values[0]), y: onFront.map((p) => p.values[1]),
+    mode: "lines", type: "scatter", line: { color: "#1e88e5", width: 1 }, hoverinfo: "skip", showlegend: false });
+  for (const [group, keep, marker] of groups) {
+    const pts = f.points.filter(keep);
+    if (!pts.length) continue;
+    const coloured = z && group !== "breaks a constraint" && group !== "statistically dominated";
+    traces.push({ x: pts.map((p) => p.values[0]), y: pts.map((p) => p.values[1]), text: pts.map(name), name: group,
+      mode: "markers", type: "scatter", hoverinfo: "text+x+y",
+      marker: coloured ? { ...marker, color: pts.map((p) => p.values[2]), colorscale: "Viridis", showscale: group === "Pareto front",
+        colorbar: { title: { text: `${z[0]} (${z[1]})` } } } : marker });
+  }
+  const chosen = f.chosen && f.points.find((p) => p.trial_id === f.chosen.trial_id);
+  const xs = f.points.map((p) => p.values[0]).filter((v) => v !== null);
+  const right = chosen && chosen.values[0] > (Math.min(...xs) + Math.max(...xs)) / 2; // its label towards the middle
+  if (chosen) traces.push({ x: [chosen.values[0]], y: [chosen.values[1]], text: [`${chosen.label} (chosen)`], name: "chosen",
+    mode: "markers+text", textposition: right ? "top left" : "top right", type: "scatter", hoverinfo: "text+x+y",
+    marker: { symbol: "star", size: 20, color: "#fb8c00", line: { color: "#263238", width: 1 } } });
+  Plotly.react("front", traces, { margin: { t: 10, r: 10 }, xaxis: { title: { text: `${x[0]} (${x[1]})` } },
+    yaxis: { title: { text: `${y[0]} (${y[1]})` } }, legend: { orientation: "h", y: -0.2 } }, PLOT);
+  const limits = f.constraints.length ? ` Constraints: ${f.constraints.join("; ")}.` : "";
+  document.getElementById("front-note").textContent = "Each trial at its best epoch." + limits +
+    (f.chosen ? ` Chosen: ${f.chosen.reason}.` : "") + (f.dominance ? ` ${f.dominance}` : "");
+  const hv = f.hypervolume;
+  const curve = (xs) => [{ x: xs, y: hv.hypervolume, mode: "lines", type: "scatter", line: { shape: "hv", width: 2, color: "#1e88e5" } }];
+  const layout = (title) => ({ margin: { t: 10, r: 10, b: 40 }, xaxis: { title: { text: title } },
+    yaxis: { title: { text: "hypervolume" }, range: [0, 1.02] } });
+  Plotly.react("hv-epochs", curve(hv.epochs), layout("epochs trained (every trial's)"), PLOT);
+  Plotly.react("hv-seconds", curve(hv.seconds), layout(hv.seconds_are), PLOT);
+  document.getElementById("hv-note").textContent = `Hypervolume of the observed front (every reported epoch that keeps the constraints), normalised: ${hv.caption}.`;
+}
+
 // "done" says how: a sweep its time budget ended ended as planned
 function stateText(s) {
   return s.state === "done" && s.ended_by ? `done (${s.ended_by})` : s.state;
@@ -367,6 +413,10 @@ async function sweepPage() {
   renderCurves(curves, trials.chosen);
   renderParams(curves);
   performance.mark("charts");
+  if (summary.objectives && summary.objectives.length) {
+    renderFront(await getJSON(`${base}/front`));
+    performance.mark("view-front");
+  }
   await searchViews(base);
   stamp();
   if (summary.state === "running") setTimeout(sweepPage, REFRESH_MS);
