@@ -147,10 +147,20 @@ class LCBench:
         """The median seconds of a full-length trial: the surrogate's cumulative time at
         epoch 52, over the reference's own sample (the same seeded ``random_configs``
         uniform configs as ``reference`` draws): the wall clock's unit of budget."""
+        return self.trial_seconds(0.5)
+
+    def trial_seconds(self, quantile: float) -> float:
+        """That quantile of a full-length trial's seconds over the reference's sample."""
         s = REFERENCE_SETTINGS
         rng = np.random.default_rng([s["seed"], int(self.task)])
         configs = [sample(rng) for _ in range(s["random_configs"])]
-        return float(np.median(self.curves(configs, (MAX_EPOCHS,), column=_TIME)))
+        return float(np.quantile(self.curves(configs, (MAX_EPOCHS,), column=_TIME), quantile))
+
+    def accuracy_and_time(self, config: dict) -> np.ndarray:
+        """Two objectives a config reaches after each epoch: val_accuracy and its training
+        seconds so far (the sum of ``seconds``: never falls from one epoch to the next)."""
+        curve, seconds = self._both(config)
+        return np.column_stack([curve, np.cumsum(seconds)])
 
 
 def epoch_seconds(cumulative: np.ndarray, floor_share: float = 0.01) -> np.ndarray:

@@ -146,7 +146,7 @@ class RayMethod:
     (``_get_max_pending_trials``): 200 for the BasicVariantGenerator (random search), the
     ConcurrencyLimiter's limit for a wrapped searcher, else 1."""
 
-    def __init__(self, scheduler, searcher, max_pending: int):
+    def __init__(self, scheduler, searcher, max_pending: int, objectives: tuple[str, ...] = ()):
         from ray.tune.search import Searcher
 
         self.FINISHED = Searcher.FINISHED
@@ -155,6 +155,7 @@ class RayMethod:
         self.scheduler, self.searcher = scheduler, searcher
         self.ctrl = _RayController(scheduler, searcher)
         self.max_pending = max_pending
+        self.objectives = objectives  # several objectives: the names of a reported tuple's values
         self.by_id: dict[str, _RayTrial] = {}
         self.finished = False
         self.now, self.epoch_s = 0.0, 1.0  # the wall clock's time and the epoch just trained (``at``)
@@ -203,7 +204,7 @@ class RayMethod:
         # Tune puts checkpoint_dir_name in every result of a function trainable, None where
         # that report carried no checkpoint: how a scheduler can tell a trial it cannot pause.
         result = {
-            METRIC: value,
+            **(dict(zip(self.objectives, value)) if self.objectives else {METRIC: value}),
             "training_iteration": epoch,
             "time_total_s": float(epoch),
             "trial_id": key,
@@ -297,7 +298,9 @@ def ray_bohb_parts(seed: int):
 RAY_PARTS = {"ray_asha_optuna": ray_asha_optuna_parts, "ray_hyperband": ray_hyperband_parts, "ray_bohb": ray_bohb_parts}
 
 
-def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 / 3, prior=None, searcher_cls=None):
+def sweeplab_parts(
+    seed: int, grace_period: int = 0, random_fraction: float = 1 / 3, prior=None, searcher_cls=None, objectives=()
+):
     """sweeplab's default search, as `sweeplab tune` builds it for a sweep of BUDGET epochs
     (search.factories.make_scheduler / make_searcher): promotion ASHA (pause at a rung,
     resume when promoted; ties with the cutoff promoted; three rungs, the lowest at 2 max_t /
@@ -305,7 +308,8 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
     TPE study per rung, fed only that rung's scores; a third of configs random; nothing
     proposed past the budget), behind the same PausingLimiter, 2 workers. ``prior``: what
     ``--warm-start`` hands RungTPE (an earlier sweep's (params, {epoch: value}) trials);
-    ``searcher_cls``: a RungTPE variant."""
+    ``searcher_cls``: a RungTPE variant; ``objectives``: (metric, mode) pairs, several
+    objectives searched together (MO-ASHA's fronts at each rung, MOTPE per rung)."""
     from sweeplab.search.pausing import PausingLimiter
     from sweeplab.search.promotion import PromotionASHA
     from sweeplab.search.rung_tpe import RungTPE
@@ -319,6 +323,7 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
         reduction_factor=REDUCTION_FACTOR,
         epoch_budget=BUDGET,
         max_concurrent=WORKERS,
+        objectives=objectives,
     )
     searcher = (searcher_cls or RungTPE)(
         max_t=MAX_EPOCHS,
@@ -328,6 +333,7 @@ def sweeplab_parts(seed: int, grace_period: int = 0, random_fraction: float = 1 
         random_fraction=random_fraction,
         epoch_budget=BUDGET,
         prior=prior,
+        objectives=objectives,
     )
     return scheduler, PausingLimiter(searcher, max_concurrent=WORKERS), WORKERS
 

@@ -95,7 +95,7 @@ def optuna_hyperband(seed: int) -> OptunaMethod:
 class SyneMethod:
     """A Syne Tune (0.14, legacy API) scheduler, called as syne_tune/tuner.py calls it."""
 
-    def __init__(self, scheduler):
+    def __init__(self, scheduler, objectives: tuple[str, ...] = ()):
         from syne_tune.backend.trial_status import Trial
         from syne_tune.optimizer.scheduler import SchedulerDecision
 
@@ -103,6 +103,7 @@ class SyneMethod:
         self.scheduler = scheduler
         self.trials: dict[int, object] = {}
         self.now = _dt.datetime(2024, 1, 1)  # only stored on the Trial
+        self.objectives = objectives  # several objectives: the names of a reported tuple's values
 
     def next(self):
         trial_id = len(self.trials)
@@ -124,7 +125,7 @@ class SyneMethod:
 
     def report(self, key, epoch, value):
         trial = self.trials[key]
-        result = {METRIC: value, RESOURCE: epoch}
+        result = {**(dict(zip(self.objectives, value)) if self.objectives else {METRIC: value}), RESOURCE: epoch}
         decision = self.scheduler.on_trial_result(trial=trial, result=result)
         if decision == self.D.STOP:
             self.scheduler.on_trial_remove(trial=trial)

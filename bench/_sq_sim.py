@@ -9,7 +9,8 @@ A method is anything with
   reports, every epoch again). ``None`` means nothing to run *now* (a synchronous bracket
   waiting for its other trials); it is asked again at the next tick. When every worker is free and the
   method still has nothing, it has finished on its own and its curve stays flat.
-* ``report(key, epoch, value) -> CONTINUE | STOP | PAUSE``: one epoch's validation value.
+* ``report(key, epoch, value) -> CONTINUE | STOP | PAUSE``: one epoch's validation value
+  (a tuple of values where ``curve_of`` gives several columns: several objectives).
   STOP and PAUSE free the worker; the method must also end a trial at ``max_epochs`` itself
   (whatever its library does at the end of a trial) and answer STOP or PAUSE there.
 
@@ -48,6 +49,7 @@ class Run:
     retrained: int = 0  # epochs trained again by trials restarted without a checkpoint
     seconds_used: float = 0.0  # the wall clock (_sq_wall): seconds until the end or the method stopped
     overhead_s: float = 0.0  # the wall clock: worker seconds spent starting, pausing, resuming trials
+    points: Optional[np.ndarray] = None  # several objectives: each epoch's values, in the order spent (budget, k)
 
 
 def simulate(
@@ -64,6 +66,7 @@ def simulate(
     configs: dict[object, dict] = {}
     curves: dict[object, np.ndarray] = {}
     best_curve = np.full(budget, np.nan)
+    points: Optional[np.ndarray] = None  # several objectives (curves of shape (max_epochs, k)): no best, every point
     spent, best, resumes, full, retrained, chosen = 0, -math.inf, 0, 0, 0, None
     notes: list[str] = []
     while spent < budget:
@@ -94,10 +97,16 @@ def simulate(
             epoch = progress[key] = progress[key] + 1
             retrained += epoch <= reached[key]
             reached[key] = max(reached[key], epoch)
-            value = float(curves[key][epoch - 1])
-            if value > best:
-                best, chosen = value, configs[key]
-            best_curve[spent] = best
+            row = curves[key][epoch - 1]
+            if np.ndim(row):
+                if points is None:
+                    points = np.full((budget, len(row)), np.nan)
+                points[spent], value = row, tuple(float(v) for v in row)
+            else:
+                value = float(row)
+                if value > best:
+                    best, chosen = value, configs[key]
+                best_curve[spent] = best
             spent += 1
             if spent == budget:
                 break
@@ -120,6 +129,7 @@ def simulate(
         notes=notes,
         chosen=chosen,
         retrained=retrained,
+        points=points if points is None else points[:spent],
     )
 
 

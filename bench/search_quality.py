@@ -5,6 +5,8 @@ for sweeplab than today's ASHA + Optuna TPE.
     python bench/search_quality.py lcbench [--tasks ID ...] [--seeds N] [--data DIR]
                                            [--methods a,b] [--budget-trials 40] [--quick]
                                            [--clock epochs|wall] [--no-checkpoint] [--workers 2]
+    python bench/search_quality.py lcbench --objectives val_accuracy,time [--tasks ...] [--seeds N]
+                                           [--methods a,b] [--budget-trials 40] [--quick]
     python bench/search_quality.py lcbench --real [--tasks ID ...] [--seeds N] [--scale S]
                                            [--budget-trials 20] [--no-checkpoint]
     python bench/search_quality.py freq|seqclf [--seeds N] [--methods a,b] [--quick]
@@ -14,6 +16,14 @@ trainable that sleeps the surrogate's epoch seconds x S per epoch, swept by ``sw
 (default, asha + optuna, fifo + random; the simulator's time budget x S) beside the simulator
 on the same task-seed-budget; default 2 development tasks x 2 seeds, 20 trials, S: each
 sweep's budget 80 s. Appends to bench/results/search_quality_real_lcbench.jsonl.
+
+``lcbench --objectives val_accuracy,time`` (bench/_sq_mo.py, which says how it scores):
+accuracy and training time searched together; each method's observed Pareto front scored
+by its normalised hypervolume at 25 / 50 / 100 % of the budget, mean rank, lost to random;
+sweeplab's multi-objective default beside Syne Tune's MO-ASHA, Optuna's NSGA-II and MOTPE
+(with and without a pruner) and random. JSON last line: {"bench": "search_quality",
+"figures": {"default": NAME, "objectives": [...], "methods": {NAME: {"mean_rank", "rank":
+{"25", "50", "100"}, "hypervolume": {"25", "50", "100"}, "lost_to_random"}}}}.
 
 Benchmarks ``freq`` and ``seqclf``: real trainings through sweeplab's own tuning path, on
 the grids of bench/search_efficiency.py, with 25 % of the grid's epochs for every method
@@ -205,7 +215,22 @@ def parse(argv=None) -> argparse.Namespace:
         metavar="S",
         help="--real: seconds slept per surrogate second (default: each task's, making a sweep's time budget 80 s)",
     )
+    p.add_argument(
+        "--objectives",
+        metavar="a,b",
+        help="lcbench: several objectives searched together (val_accuracy,time): hypervolume of the observed "
+        "front instead of the best value (bench/_sq_mo.py)",
+    )
     args = p.parse_args(argv)
+    if args.objectives is not None:
+        if args.benchmark != "lcbench" or args.real or args.clock == "wall":
+            fail("--objectives: lcbench on the epoch clock only (no --real, no --clock wall)")
+        import _sq_mo
+
+        try:
+            _sq_mo.parse_objectives(args.objectives)
+        except ValueError as e:
+            fail(str(e))
     if args.real:
         if args.benchmark != "lcbench" or args.quick or args.methods or args.clock or args.workers != 2:
             fail("--real: lcbench only, on the wall clock with 2 workers; no --quick, --methods, --clock, --workers")
@@ -262,18 +287,23 @@ def choose_methods(spec: str | None) -> list[str]:
         if not spec
         else [n.strip() for n in spec.split(",") if n.strip()]
     )
-    unknown = [n for n in names if n not in sqm.METHODS]
-    if unknown:
-        fail(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(sqm.METHODS)}")
+    check_methods(names, sqm.METHODS, sqm.PEERS)
     if "random" not in names:
         names.insert(0, "random")
+    return list(dict.fromkeys(names))
+
+
+def check_methods(names: list[str], methods: dict, peers: dict) -> None:
+    """Each name known, and the packages it runs on installed (else one line, exit 2)."""
+    unknown = [n for n in names if n not in methods]
+    if unknown:
+        fail(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(methods)}")
     for name in names:
-        for mod in sqm.PEERS[name]:
+        for mod in peers[name]:
             try:
                 importlib.import_module(mod)
             except ImportError as e:
                 fail(f"method {name} needs {mod} ({e}); install: {INSTALL.get(mod, 'pip install ' + mod)}")
-    return list(dict.fromkeys(names))
 
 
 def quiet() -> None:
@@ -387,6 +417,10 @@ def main(argv=None) -> None:
         import _sq_lcreal
 
         return _sq_lcreal.main(args, argv)
+    if args.objectives:
+        import _sq_mo
+
+        return _sq_mo.main(args, argv, write_entry, check_methods)
     t_start = time.perf_counter()
     names = choose_methods(args.methods)
     import _sq_methods as sqm

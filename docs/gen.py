@@ -625,7 +625,13 @@ def every(f: dict) -> bool:
 
 
 def search_quality(records: list[Record]) -> str:
-    lc = [r for r in records if r["figures"].get("benchmark") == "lcbench" and not r["figures"].get("quick")]
+    lc = [
+        r
+        for r in records
+        if r["figures"].get("benchmark") == "lcbench"
+        and not r["figures"].get("quick")
+        and not r["figures"].get("objectives")  # several objectives: search_quality_objectives
+    ]
     parts = []
     r = latest(
         lc,
@@ -688,6 +694,9 @@ def search_quality(records: list[Record]) -> str:
                 rows,
             )
         )
+    objectives = search_quality_objectives(records)
+    if objectives:
+        parts.append(objectives)
     for ckpt in (True, False):
         r = latest(
             lc,
@@ -787,6 +796,45 @@ def search_quality(records: list[Record]) -> str:
             )
         )
     return "\n\n".join(parts)
+
+
+def search_quality_objectives(records: list[Record]) -> str:
+    """LCBench's two-objective comparison (val_accuracy x time): the latest full run."""
+    r = latest(
+        [x for x in records if x["figures"].get("objectives") and not x["figures"].get("quick")],
+        lambda x: full(x["figures"]) and x["figures"]["budget_trials"] == 40 and x["figures"]["workers"] == 2,
+    )
+    if not r:
+        return ""
+    f = r["figures"]
+    rows = [
+        [
+            f"`{m}`" + (" (default)" if m == f.get("default") else ""),
+            " / ".join(num(d["rank"].get(k)) for k in ("25", "50", "100")),
+            " / ".join(num(d["hypervolume"].get(k), 3) for k in ("25", "50", "100")),
+            d["lost_to_random"],
+            num(d.get("trials")),
+            num(d.get("full_trials")),
+        ]
+        for m, d in f["methods_detail"].items()
+    ]
+    body = (
+        f"{' x '.join(f['objectives'])}: {_sq_scope(f)}; hypervolume of each method's observed front, "
+        f"normalised per task (reference: {f['hypervolume_reference']}):\n\n"
+        + table(
+            [
+                "method",
+                "mean rank at 25 / 50 / 100 % of the budget",
+                "hypervolume at 25 / 50 / 100 %",
+                "task-seeds below random",
+                "trials",
+                "configs trained to full length",
+            ],
+            rows,
+        )
+        + f"\n\nHypervolume against the budget, every method: `{f['png']}`."
+    )
+    return block(r, body, "LCBench, two objectives: accuracy and training time")
 
 
 def wall_grid(records: list[Record]) -> str:
