@@ -54,7 +54,9 @@ FRACTIONS = (0.25, 0.5, 1.0)
 CURVE_POINTS = 40  # the hypervolume curve's instants, for the picture
 TIME_QUANTILE = 0.9  # T90: the time axis' reference
 OBJECTIVES = (("val_accuracy", "max"), ("time", "min"))
-SUPPORTED = ("val_accuracy", "time")
+# time: the seconds trained so far (grows with every epoch); epoch_time: a config's mean
+# seconds an epoch (a property of the config, like a model's latency or size)
+SUPPORTED = (("val_accuracy", "time"), ("val_accuracy", "epoch_time"))
 
 
 # ------------------------------------------------------------------ methods
@@ -208,12 +210,19 @@ def hypervolume_curve(norm: np.ndarray, budget: int, instants: list[int]) -> lis
 
 def parse_objectives(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if names != list(SUPPORTED):
+    if tuple(names) not in SUPPORTED:
         raise ValueError(
-            f"--objectives {text!r}: the surrogate gives val_accuracy (max) and time (min): "
-            "--objectives val_accuracy,time"
+            f"--objectives {text!r}: the surrogate gives val_accuracy (max) and time or epoch_time (min): "
+            "--objectives val_accuracy,time (or val_accuracy,epoch_time)"
         )
     return names
+
+
+def oracle(bench, per_epoch: bool):
+    """Each config's (val_accuracy, second objective) after each epoch."""
+    if not per_epoch:
+        return bench.accuracy_and_time
+    return lambda config: np.column_stack([bench.curve(config), np.full(lcb.MAX_EPOCHS, bench.seconds(config).mean())])
 
 
 def run_all(args, names: list[str], budget: int) -> tuple[dict, dict]:
@@ -228,7 +237,10 @@ def run_all(args, names: list[str], budget: int) -> tuple[dict, dict]:
     refs: dict[str, dict] = {}
     for task in args.tasks:
         bench = lcb.LCBench(args.data, task)
-        refs[task] = {**lcb.reference(args.data, task, cache), "t90": bench.trial_seconds(TIME_QUANTILE)}
+        per_epoch = parse_objectives(args.objectives)[1] == "epoch_time"
+        t90 = bench.trial_seconds(TIME_QUANTILE) / (lcb.MAX_EPOCHS if per_epoch else 1)
+        refs[task] = {**lcb.reference(args.data, task, cache), "t90": t90}
+        curves = oracle(bench, per_epoch)
         for seed in range(args.seeds):
             line = []
             for name in names:
@@ -236,7 +248,7 @@ def run_all(args, names: list[str], budget: int) -> tuple[dict, dict]:
                 sqm.seed_globals(seed)
                 run = simulate(
                     METHODS[name](seed),
-                    bench.accuracy_and_time,
+                    curves,
                     budget,
                     args.workers,
                     lcb.MAX_EPOCHS,
@@ -314,7 +326,11 @@ def main(args, argv, write_entry, check_methods) -> None:
     """``search_quality.py lcbench --objectives val_accuracy,time``."""
     t_start = time.perf_counter()
     objectives = parse_objectives(args.objectives)
-    names = list(METHODS) if not args.methods else [n.strip() for n in args.methods.split(",") if n.strip()]
+    names = (
+        [n for n in METHODS if n not in EXTRA]
+        if not args.methods
+        else [n.strip() for n in args.methods.split(",") if n.strip()]
+    )
     check_methods(names, METHODS, PEERS)
     if "random" not in names:
         names.insert(0, "random")
@@ -353,7 +369,8 @@ def main(args, argv, write_entry, check_methods) -> None:
     standard = (
         args.methods is None and args.tasks == list(lcb.DEV_TASKS) and args.seeds == 5 and args.budget_trials == 40
     )
-    suffix = "_mo" + ("_quick" if args.quick else "" if standard else "_custom")
+    suffix = "_mo" + ("" if objectives[1] == "time" else "_" + objectives[1])
+    suffix += "_quick" if args.quick else "" if standard else "_custom"
     suffix += ("_nockpt" if args.no_checkpoint else "") + (f"_w{args.workers}" if args.workers != 2 else "")
     RESULTS.mkdir(exist_ok=True)
     png = RESULTS / f"search_quality{suffix}.png"
@@ -404,3 +421,42 @@ def main(args, argv, write_entry, check_methods) -> None:
         "wall_s": wall,
     }
     write_entry(figures, compact, argv)
+
+
+# ------------------------------------------------------------------ variants (the record of how the default was chosen)
+
+
+def _sweeplab_variant(
+    first_only: bool = False, grace_period: int = 0, searcher_first: bool = False, primary_share: float = 0.5
+):
+    def make(seed: int):
+        from _sq_methods import RayMethod, sweeplab_parts
+
+        scheduler, searcher, pending = sweeplab_parts(seed, grace_period=grace_period, objectives=OBJECTIVES)
+        searcher.searcher.primary_share = primary_share
+        if first_only:
+            scheduler.fronts = {}
+        if searcher_first:
+            searcher, _ = sweeplab_parts(seed, grace_period=grace_period)[1:]
+        return RayMethod(scheduler, searcher, pending, objectives=tuple(m for m, _ in OBJECTIVES))
+
+    return make
+
+
+METHODS.update(
+    sweeplab_first=_sweeplab_variant(first_only=True),
+    sweeplab_g1=_sweeplab_variant(grace_period=1),
+    sweeplab_first_g1=_sweeplab_variant(first_only=True, grace_period=1),
+    sweeplab_tpe_first=_sweeplab_variant(searcher_first=True),
+    sweeplab_so=_sweeplab_variant(first_only=True, searcher_first=True),
+    sweeplab_motpe=_sweeplab_variant(primary_share=0.0),
+)
+EXTRA = (
+    "sweeplab_first",
+    "sweeplab_g1",
+    "sweeplab_first_g1",
+    "sweeplab_tpe_first",
+    "sweeplab_so",
+    "sweeplab_motpe",
+)  # run only when named in --methods
+PEERS.update({n: PEERS["sweeplab"] for n in EXTRA})

@@ -799,13 +799,29 @@ def search_quality(records: list[Record]) -> str:
 
 
 def search_quality_objectives(records: list[Record]) -> str:
-    """LCBench's two-objective comparison (val_accuracy x time): the latest full run."""
-    r = latest(
-        [x for x in records if x["figures"].get("objectives") and not x["figures"].get("quick")],
-        lambda x: full(x["figures"]) and x["figures"]["budget_trials"] == 40 and x["figures"]["workers"] == 2,
-    )
-    if not r:
-        return ""
+    """LCBench's two-objective comparisons: the latest full run of each pair of objectives."""
+    mo = [x for x in records if x["figures"].get("objectives") and not x["figures"].get("quick")]
+    parts = []
+    for pair in sorted({tuple(x["figures"]["objectives"]) for x in mo}):
+        r = latest(
+            mo,
+            lambda x, pair=pair: (
+                tuple(x["figures"]["objectives"]) == pair
+                and full(x["figures"])
+                and x["figures"]["budget_trials"] == 40
+                and x["figures"]["workers"] == 2
+                and set(x["figures"]["methods_detail"]) >= MO_METHODS
+            ),
+        )
+        if r:
+            parts.append(_sq_objectives(r))
+    return "\n\n".join(parts)
+
+
+MO_METHODS = {"random", "sweeplab", "synetune_moasha", "optuna_nsga2", "optuna_motpe", "optuna_motpe_pruned"}
+
+
+def _sq_objectives(r: Record) -> str:
     f = r["figures"]
     rows = [
         [
@@ -834,7 +850,7 @@ def search_quality_objectives(records: list[Record]) -> str:
         )
         + f"\n\nHypervolume against the budget, every method: `{f['png']}`."
     )
-    return block(r, body, "LCBench, two objectives: accuracy and training time")
+    return block(r, body, f"LCBench, two objectives: {' and '.join(r['figures']['objectives'])}")
 
 
 def wall_grid(records: list[Record]) -> str:

@@ -702,3 +702,44 @@ def test_mo_asha_ranks_a_rung_by_its_pareto_front_and_a_broken_constraint_last(c
     assert s.rungs[1]["a"] < s.rungs[1]["c"] and (s.rungs[1]["b"] < s.rungs[1]["a"]) == bool(constraints)
     chosen = s.choose_trial_to_run(ctrl)
     assert (chosen.trial_id if chosen else None) == promoted
+
+
+def test_with_several_objectives_rung_tpe_learns_the_first_alone_too_and_alternates_its_proposals(tmp_path):
+    """Each rung's score goes into the multi-objective study and, its first value, into a
+    study of the first objective alone; model proposals alternate between them
+    (primary_share 0.5); 0 is MOTPE alone. A searcher pickled before this restores as MOTPE."""
+    import optuna
+
+    objectives = [("acc", "max"), ("cost", "min")]
+
+    def learnt() -> RungTPE:
+        s = RungTPE(max_t=9, grace_period=1, reduction_factor=3, seed=0, min_points=3, objectives=objectives)
+        s.set_search_properties("acc", "max", SPACE)
+        for i in range(4):
+            s.suggest(f"t{i}")
+            s.on_trial_result(f"t{i}", {"training_iteration": 1, "acc": 0.1 * i, "cost": 5.0 - i})
+        return s
+
+    s = learnt()
+    done = (optuna.trial.TrialState.COMPLETE,)  # a proposal is told FAIL: not a score
+    assert [t.values for t in s.studies[1].get_trials(states=done)] == [[0.1 * i, 5.0 - i] for i in range(4)]
+    assert [t.value for t in s.primary[1].get_trials(states=done)] == [0.1 * i for i in range(4)]
+
+    asked = []
+    for study in [*s.studies.values(), *s.primary.values()]:
+        original = study.ask
+        study.ask = lambda space, study=study, original=original: asked.append(study) or original(space)
+    for _ in range(4):
+        s._model()
+    from_primary = [a is s.primary[1] for a in asked]
+    assert len(asked) == 4 and from_primary in ([True, False, True, False], [False, True, False, True])
+
+    alone = RungTPE(max_t=9, seed=0, objectives=objectives, primary_share=0.0)
+    alone.set_search_properties("acc", "max", SPACE)
+    assert alone.primary == {}
+    state = {k: v for k, v in learnt().__dict__.items() if not k.startswith("primary")}  # an older sweeplab's pickle
+    (tmp_path / "old.pkl").write_bytes(__import__("pickle").dumps(state))
+    old = RungTPE(max_t=9, grace_period=1, reduction_factor=3, seed=0, min_points=3, objectives=objectives)
+    old.restore(str(tmp_path / "old.pkl"))
+    assert old.primary == {} and old._model() is not None
+    assert optuna.trial.TrialState.COMPLETE in {t.state for t in old.studies[1].get_trials()}

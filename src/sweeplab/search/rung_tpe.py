@@ -25,7 +25,12 @@ scheduler's cuts buy more configs, not a shorter sweep.
 
 ``objectives`` (two or three metrics searched together): each rung's study is multi-objective
 (Optuna's TPE is then MOTPE) and each config's ``constraints`` go in with its scores, so TPE
-models which configs keep them.
+models which configs keep them. Each rung also keeps a study of the first objective alone
+(with the constraints), and ``primary_share`` of the model's proposals come from it: MOTPE
+spreads its proposals along the whole front, and where a cost also grows with training (the
+seconds trained so far) the cheap end of the front fills with every trial's first epochs, so
+proposals spent there are wasted; half from each held up under both kinds of cost on LCBench
+(bench/search_quality.py lcbench --objectives val_accuracy,time and val_accuracy,epoch_time).
 
 State (the studies, what has run, the epochs spent) is pickled with Tune's searcher state,
 so a resumed sweep goes on learning where it stopped.
@@ -69,11 +74,14 @@ class RungTPE(Searcher):
         mode: Optional[str] = None,
         objectives: Sequence[tuple[str, str]] = (),
         constraints: Sequence[Constraint] = (),
+        primary_share: float = 0.5,
     ):
         super().__init__(metric=metric, mode=mode)
         # two or three (metric, mode): each rung's study is multi-objective (Optuna's TPE is
         # MOTPE then), and learns a config's constraints (kept where every value is <= 0)
         self.objectives, self.constraints = list(objectives) if len(objectives) > 1 else [], list(constraints)
+        self.primary_share, self.primary_credit = primary_share, 0.0
+        self.primary: dict[int, optuna.Study] = {}  # several objectives: rung -> a study of the first one
         self.milestones = [*rung_milestones(grace_period, reduction_factor, max_t), int(max_t)]
         self.seed, self.min_points, self.random_fraction = seed, min_points, random_fraction
         self.points = list(points_to_evaluate or [])
@@ -104,7 +112,7 @@ class RungTPE(Searcher):
         directions = [word[m] for _, m in self.objectives] or [word.get(self._mode or "min", "minimize")]
         need = self.min_points or len(self.space) + 2
         kept = stored_constraints if self.constraints else None
-        study = lambda name, m: optuna.create_study(  # noqa: E731
+        study = lambda name, m, directions=directions: optuna.create_study(  # noqa: E731
             directions=directions,
             study_name=f"{name}-{m}",
             sampler=optuna.samplers.TPESampler(
@@ -112,6 +120,8 @@ class RungTPE(Searcher):
             ),
         )
         self.studies = {m: study("rung", m) for m in self.milestones}
+        if self.objectives and self.primary_share > 0:
+            self.primary = {m: study("primary", m, directions[:1]) for m in self.milestones}
         self.warm = {m: study("warm", m) for m in self.milestones} if self.prior else {}
         self._learn_prior()
         self._learn_known()
@@ -179,7 +189,13 @@ class RungTPE(Searcher):
         model; until one has, from the highest warm-start study (the prior's and this
         sweep's scores) that has."""
         need = self.min_points or len(self.space) + 2
-        for study in self._sources():
+        sources = self._sources()
+        if self.__dict__.get("primary"):  # several objectives: primary_share of the proposals from the first alone
+            self.primary_credit += self.primary_share
+            if self.primary_credit >= 1.0:
+                self.primary_credit -= 1.0
+                sources = [self.primary[m] for m in reversed(self.milestones)]
+        for study in sources:
             done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             if len(done) >= need:
                 trial = study.ask(self.space)
@@ -264,6 +280,11 @@ class RungTPE(Searcher):
         )
         for study in ([self.studies[rung]] if own else []) + ([self.warm[rung]] if self.warm else []):
             study.add_trial(scored)
+        primary = self.__dict__.get("primary", {}).get(rung)
+        if own and primary is not None and isinstance(value, list):
+            primary.add_trial(
+                optuna.trial.create_trial(params=params, distributions=self.space, system_attrs=attrs, value=value[0])
+            )
         self.learnt.add((who, rung))
 
     # ---- resume
@@ -275,5 +296,13 @@ class RungTPE(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))
-        for key, default in (("learnt", set()), ("prior", []), ("prior_first", PRIOR_FIRST), ("warm", {})):  # older
+        for key, default in (
+            ("learnt", set()),
+            ("prior", []),
+            ("prior_first", PRIOR_FIRST),
+            ("warm", {}),
+            ("primary", {}),
+            ("primary_share", 0.0),
+            ("primary_credit", 0.0),
+        ):  # a searcher pickled by an older sweeplab
             self.__dict__.setdefault(key, default)
