@@ -10,7 +10,8 @@ the non-dominated set of the points reported so far, whichever trial reported th
 Hypervolume, normalised per task: accuracy as the single-objective bench's regret,
 (best known - value) / (best known - worst), counted 0 below 0; time as seconds / T90,
 T90 the 90th percentile of a full-length (52-epoch) trial's seconds over the reference's
-own 10,000 seeded random configs (``LCBench.trial_seconds``). Reference point (regret 1,
+own 10,000 seeded random configs (``LCBench.trial_seconds``; T90 / 52 for ``epoch_time``,
+a config's mean seconds an epoch). Reference point (regret 1,
 time 1): the worst full-length random config, and a trial as long as T90. The volume the
 front dominates inside the unit box is the hypervolume: 0 = nothing better than the
 reference, 1 = a config as good as the best known that took no time (unreachable).
