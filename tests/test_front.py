@@ -89,3 +89,14 @@ def test_the_report_draws_the_front_and_the_hypervolume_of_a_sweep_of_several_ob
     assert "![Pareto front: every trial at its best epoch, the front joined, constraint breakers crossed" in text
     assert "hypervolume of the observed front against epochs trained and seconds; reference point val_macro_f1" in text
     assert re.search(r"\| Statistically dominated +\|", text) and "yes, by GRU (original) (trial b)" in text
+
+
+def test_every_objective_that_is_a_statistic_of_the_predictions_shows_its_interval(tmp_path):
+    folder = mo_predictions_sweep(tmp_path / "p")
+    sweep = load.load_sweep(str(folder))
+    table = front.front_table(sweep, select.candidates(sweep))
+    assert all("[" in row[2] and "[" not in row[3] for row in table.rows)  # F1 bootstrapped, seconds as reported
+    sweep.record = dataclasses.replace(sweep.record, objectives={"val_macro_f1": "max", "val_accuracy": "max"})
+    table = front.front_table(sweep, select.candidates(sweep))
+    assert table.headers[2:4] == ["val_macro_f1 (max)", "val_accuracy (max)"]
+    assert all("[" in row[2] and "[" in row[3] for row in table.rows)

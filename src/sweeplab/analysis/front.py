@@ -141,27 +141,29 @@ def _sentence(sweep: Sweep, table: pd.DataFrame, pick: str, why: str) -> str:
 
 
 def front_table(sweep: Sweep, frame: pd.DataFrame) -> Table:
-    """The trials of ``frame`` (select.candidates) by rank, their objectives (the first with
-    its 95 % interval where the sweep stored predictions), whether they keep the
+    """The trials of ``frame`` (select.candidates) by rank, their objectives (each with its
+    95 % interval where it is a statistic of the predictions the sweep stored), whether they keep the
     constraints, their front, and where intervals can tell, which front points another
     one statistically dominates (:func:`dominated`)."""
     table = points(sweep, frame)
-    first = sweep.objectives[0][0]
-    boot = intervals.of(sweep, first)
+    boots = {m: intervals.of(sweep, m) for m, _ in sweep.objectives}
     marks = dominated(sweep, table)
+
+    def shown(trial_id: str, metric: str, value: float) -> str:
+        boot = boots[metric]
+        if boot is None or trial_id not in boot:
+            return fmt_metric(value)
+        lo, hi = boot.interval(trial_id)
+        return f"{fmt_metric(value)} [{fmt_metric(lo)}, {fmt_metric(hi)}]"
+
     rows = []
     for trial_id, row in table.iterrows():
-        value = fmt_metric(row[first])
-        if boot is not None and str(trial_id) in boot:
-            lo, hi = boot.interval(str(trial_id))
-            value += f" [{fmt_metric(lo)}, {fmt_metric(hi)}]"
         kept = "yes" if row["broken"] == 0 else "no"
         front = "-" if math.isnan(row["front"]) else str(int(row["front"]) + 1)
         cells = [
             str(row["label"]),
             str(trial_id),
-            value,
-            *(fmt_metric(row[m]) for m, _ in sweep.objectives[1:]),
+            *(shown(str(trial_id), m, row[m]) for m, _ in sweep.objectives),
             kept,
             front,
         ]
