@@ -162,6 +162,12 @@ class LCBench:
         curve, seconds = self._both(config)
         return np.column_stack([curve, np.cumsum(seconds)])
 
+    def accuracy_and_epoch_time(self, config: dict) -> np.ndarray:
+        """val_accuracy after each epoch and the config's mean seconds an epoch (the same at
+        every epoch: a cost of the config, not of how long it trained)."""
+        curve, seconds = self._both(config)
+        return np.column_stack([curve, np.full(len(curve), seconds.mean())])
+
 
 def epoch_seconds(cumulative: np.ndarray, floor_share: float = 0.01) -> np.ndarray:
     """Each epoch's seconds from a cumulative time curve: its differences, at least

@@ -47,6 +47,7 @@ import time
 
 import numpy as np
 from _common import RESULTS, table
+from _sq_output import choose_methods, suffix, write_entry
 
 import _sq_lcbench as lcb
 from _sq_sim import CONTINUE, STOP
@@ -200,7 +201,7 @@ def hypervolume(norm: np.ndarray) -> float:
     return hv([(-a, -b) for a, b in inside], (-1.0, -1.0))
 
 
-def hypervolume_curve(norm: np.ndarray, budget: int, instants: list[int]) -> list[float]:
+def hypervolume_curve(norm: np.ndarray, instants: list[int]) -> list[float]:
     """The observed front's hypervolume after each of ``instants`` epochs spent (a run that
     stopped early keeps its last front)."""
     return [hypervolume(norm[: min(n, len(norm))]) for n in instants]
@@ -219,13 +220,6 @@ def parse_objectives(text: str) -> list[str]:
     return names
 
 
-def oracle(bench, per_epoch: bool):
-    """Each config's (val_accuracy, second objective) after each epoch."""
-    if not per_epoch:
-        return bench.accuracy_and_time
-    return lambda config: np.column_stack([bench.curve(config), np.full(lcb.MAX_EPOCHS, bench.seconds(config).mean())])
-
-
 def run_all(args, names: list[str], budget: int) -> tuple[dict, dict]:
     import _sq_methods as sqm
     from _sq_sim import simulate
@@ -236,12 +230,12 @@ def run_all(args, names: list[str], budget: int) -> tuple[dict, dict]:
     instants = sorted(set(instants) | {max(1, math.ceil(f * budget)) for f in FRACTIONS})
     runs: dict[tuple[str, str, int], dict] = {}
     refs: dict[str, dict] = {}
+    per_epoch = parse_objectives(args.objectives)[1] == "epoch_time"
     for task in args.tasks:
         bench = lcb.LCBench(args.data, task)
-        per_epoch = parse_objectives(args.objectives)[1] == "epoch_time"
         t90 = bench.trial_seconds(TIME_QUANTILE) / (lcb.MAX_EPOCHS if per_epoch else 1)
         refs[task] = {**lcb.reference(args.data, task, cache), "t90": t90}
-        curves = oracle(bench, per_epoch)
+        curves = bench.accuracy_and_epoch_time if per_epoch else bench.accuracy_and_time
         for seed in range(args.seeds):
             line = []
             for name in names:
@@ -256,7 +250,7 @@ def run_all(args, names: list[str], budget: int) -> tuple[dict, dict]:
                     checkpoint=not args.no_checkpoint,
                 )
                 norm = normalised(run.points, refs[task], refs[task]["t90"])
-                curve = dict(zip(instants, hypervolume_curve(norm, budget, instants)))
+                curve = dict(zip(instants, hypervolume_curve(norm, instants)))
                 runs[(name, task, seed)] = {
                     "curve": curve,
                     "epochs_used": run.epochs_used,
@@ -323,18 +317,11 @@ def plot(png, names: list[str], runs: dict, tasks, seeds: int, instants: list[in
     plt.close(fig)
 
 
-def main(args, argv, write_entry, check_methods) -> None:
+def main(args, argv) -> None:
     """``search_quality.py lcbench --objectives val_accuracy,time``."""
     t_start = time.perf_counter()
     objectives = parse_objectives(args.objectives)
-    names = (
-        [n for n in METHODS if n not in EXTRA]
-        if not args.methods
-        else [n.strip() for n in args.methods.split(",") if n.strip()]
-    )
-    check_methods(names, METHODS, PEERS)
-    if "random" not in names:
-        names.insert(0, "random")
+    names = choose_methods(args.methods, METHODS, PEERS, EXTRA)
     budget = args.budget_trials * lcb.MAX_EPOCHS
     print(
         f"search_quality lcbench, objectives {', '.join(objectives)}: {len(args.tasks)} tasks x {args.seeds} seeds x "
@@ -367,14 +354,9 @@ def main(args, argv, write_entry, check_methods) -> None:
     per_task = [{"task": t, **{n: methods[n]["hypervolume_per_task_100"][t] for n in names}} for t in args.tasks]
     print("Hypervolume at 100 % per task (mean over seeds):")
     print(table(per_task, ["task", *names]))
-    standard = (
-        args.methods is None and args.tasks == list(lcb.DEV_TASKS) and args.seeds == 5 and args.budget_trials == 40
-    )
-    suffix = "_mo" + ("" if objectives[1] == "time" else "_" + objectives[1])
-    suffix += "_quick" if args.quick else "" if standard else "_custom"
-    suffix += ("_nockpt" if args.no_checkpoint else "") + (f"_w{args.workers}" if args.workers != 2 else "")
+    tag = suffix(args, before="_mo" + ("" if objectives[1] == "time" else "_" + objectives[1]))
     RESULTS.mkdir(exist_ok=True)
-    png = RESULTS / f"search_quality{suffix}.png"
+    png = RESULTS / f"search_quality{tag}.png"
     plot(
         png,
         names,
@@ -383,7 +365,7 @@ def main(args, argv, write_entry, check_methods) -> None:
         args.seeds,
         info["instants"],
         budget,
-        f"LCBench surrogate, val_accuracy x time, {len(args.tasks)} tasks x {args.seeds} seeds, "
+        f"LCBench surrogate, {' x '.join(objectives)}, {len(args.tasks)} tasks x {args.seeds} seeds, "
         f"budget {args.budget_trials} x 52 epochs, {args.workers} workers",
     )
     wall = time.perf_counter() - t_start
@@ -432,15 +414,23 @@ def main(args, argv, write_entry, check_methods) -> None:
 def _sweeplab_variant(
     first_only: bool = False, grace_period: int = 0, searcher_first: bool = False, primary_share: float = 0.5
 ):
+    """The default with one thing changed: ``first_only`` ranks rungs by the first objective
+    (no fronts), ``searcher_first`` gives RungTPE the first objective alone, ``primary_share``
+    the share of its proposals from the first objective's study (0: MOTPE alone)."""
+
+    def searcher_cls(**kw):
+        from sweeplab.search.rung_tpe import RungTPE
+
+        return RungTPE(**{**kw, **({"objectives": ()} if searcher_first else {})}, primary_share=primary_share)
+
     def make(seed: int):
         from _sq_methods import RayMethod, sweeplab_parts
 
-        scheduler, searcher, pending = sweeplab_parts(seed, grace_period=grace_period, objectives=OBJECTIVES)
-        searcher.searcher.primary_share = primary_share
+        scheduler, searcher, pending = sweeplab_parts(
+            seed, grace_period=grace_period, objectives=OBJECTIVES, searcher_cls=searcher_cls
+        )
         if first_only:
-            scheduler.fronts = {}
-        if searcher_first:
-            searcher, _ = sweeplab_parts(seed, grace_period=grace_period)[1:]
+            scheduler.fronts = {}  # the scheduler's one-metric path: ranks by val_accuracy
         return RayMethod(scheduler, searcher, pending, objectives=tuple(m for m, _ in OBJECTIVES))
 
     return make

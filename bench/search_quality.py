@@ -109,9 +109,6 @@ ASHA, BOHB and DEHB; its metadata pins numpy<1.27, so it is installed on its own
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import importlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -121,8 +118,9 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, table, versions  # noqa: E402
+from _common import RESULTS, table  # noqa: E402
 from _sq_curves import mean_regret_curves, plot, write_curves  # noqa: E402
+from _sq_output import choose_methods, fail, suffix, write_entry  # noqa: E402
 from _sq_runs import run_all, summarise  # noqa: E402
 from _sq_wall import POINTS  # noqa: E402
 
@@ -134,30 +132,6 @@ REAL = ("freq", "seqclf")  # real trainings (bench/_sq_real.py)
 QUICK = {"tasks": lcb.DEV_TASKS[:2], "seeds": 1, "budget_trials": 10}
 REAL_LCBENCH = {"tasks": lcb.DEV_TASKS[:2], "seeds": 2, "budget_trials": 20}  # --real's defaults
 WORKER_CHOICES = (1, 2, 4, 8)
-PEER_DISTS = (
-    "ray",
-    "optuna",
-    "syne-tune",
-    "hpbandster",
-    "ConfigSpace",
-    "statsmodels",
-    "onnxruntime",
-    "numpy",
-    "scipy",
-    "matplotlib",
-)
-INSTALL = {
-    "syne_tune": "pip install --no-deps syne-tune==0.14.2 dill==0.4.1",
-    "hpbandster": "pip install hpbandster==0.7.4 ConfigSpace==1.2.2",
-    "ConfigSpace": "pip install ConfigSpace==1.2.2",
-    "statsmodels": "pip install statsmodels",
-    "onnxruntime": "pip install onnxruntime==1.32.0",
-}
-
-
-def fail(msg: str) -> None:
-    print(f"search_quality: {msg}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -279,33 +253,6 @@ def parse(argv=None) -> argparse.Namespace:
     return args
 
 
-def choose_methods(spec: str | None) -> list[str]:
-    import _sq_methods as sqm
-
-    names = (
-        [n for n in sqm.METHODS if n not in sqm.EXTRA]
-        if not spec
-        else [n.strip() for n in spec.split(",") if n.strip()]
-    )
-    check_methods(names, sqm.METHODS, sqm.PEERS)
-    if "random" not in names:
-        names.insert(0, "random")
-    return list(dict.fromkeys(names))
-
-
-def check_methods(names: list[str], methods: dict, peers: dict) -> None:
-    """Each name known, and the packages it runs on installed (else one line, exit 2)."""
-    unknown = [n for n in names if n not in methods]
-    if unknown:
-        fail(f"--methods: unknown {', '.join(unknown)}; known: {', '.join(methods)}")
-    for name in names:
-        for mod in peers[name]:
-            try:
-                importlib.import_module(mod)
-            except ImportError as e:
-                fail(f"method {name} needs {mod} ({e}); install: {INSTALL.get(mod, 'pip install ' + mod)}")
-
-
 def quiet() -> None:
     """The peers log every trial decision (and Ray warns about its own experimental
     paths); one run makes thousands of decisions."""
@@ -314,16 +261,6 @@ def quiet() -> None:
     logging.disable(logging.WARNING)
     for name in ("syne_tune", "hpbandster", "ray", "optuna"):
         logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def peer_versions() -> dict:
-    out = {}
-    for dist in PEER_DISTS:
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def real_main(args, argv) -> None:
@@ -360,8 +297,8 @@ def real_main(args, argv) -> None:
     ]
     print()
     print(table(rows, list(rows[0])))
-    suffix = "_quick" if args.quick else "" if args.methods is None and args.seeds == 3 else "_custom"
-    png = RESULTS / f"search_quality_{args.benchmark}{suffix}.png"
+    tag = "_quick" if args.quick else "" if args.methods is None and args.seeds == 3 else "_custom"
+    png = RESULTS / f"search_quality_{args.benchmark}{tag}.png"
     RESULTS.mkdir(exist_ok=True)
     plot(
         png,
@@ -394,20 +331,6 @@ def real_main(args, argv) -> None:
     write_entry(figures, compact, argv)
 
 
-def write_entry(figures: dict, compact: dict, argv) -> None:
-    entry = {
-        "bench": "search_quality",
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "command": "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
-        "machine": machine(),
-        "versions": {**versions(), **peer_versions()},
-        "figures": figures,
-    }
-    with open(RESULTS / "search_quality.jsonl", "a") as f:
-        f.write(json.dumps(entry, default=float) + "\n")
-    print(json.dumps({"bench": "search_quality", "figures": compact}, default=float))
-
-
 def main(argv=None) -> None:
     args = parse(argv)
     quiet()
@@ -420,10 +343,11 @@ def main(argv=None) -> None:
     if args.objectives:
         import _sq_mo
 
-        return _sq_mo.main(args, argv, write_entry, check_methods)
+        return _sq_mo.main(args, argv)
     t_start = time.perf_counter()
-    names = choose_methods(args.methods)
     import _sq_methods as sqm
+
+    names = choose_methods(args.methods, sqm.METHODS, sqm.PEERS, sqm.EXTRA)
 
     wall_clock = args.clock == "wall"
     budget = args.budget_trials * lcb.MAX_EPOCHS  # the epoch clock's budget; sweeplab's epoch budget on both
@@ -486,14 +410,9 @@ def main(argv=None) -> None:
     per_task = [{"task": t, **{n: methods[n]["regret_per_task_100"][t] for n in canon}} for t in args.tasks]
     print("Normalised regret at 100 % per task (mean over seeds):")
     print(table(per_task, ["task", *canon]))
-    standard = (
-        args.methods is None and args.tasks == list(lcb.DEV_TASKS) and args.seeds == 5 and args.budget_trials == 40
-    )
-    suffix = "_quick" if args.quick else "" if standard else "_custom"  # a subset never overwrites the full run's
-    suffix += ("_wall" if wall_clock else "") + ("_nockpt" if args.no_checkpoint else "")
-    suffix += f"_w{args.workers}" if args.workers != 2 else ""
-    png = RESULTS / f"search_quality{suffix}.png"
-    curves_csv = RESULTS / f"search_quality{suffix}_curves.csv"
+    tag = suffix(args, after="_wall" if wall_clock else "")
+    png = RESULTS / f"search_quality{tag}.png"
+    curves_csv = RESULTS / f"search_quality{tag}_curves.csv"
     RESULTS.mkdir(exist_ok=True)
     what = (
         f"time budget {args.budget_trials} median trials / {args.workers} workers, wall clock"

@@ -68,7 +68,7 @@ def test_the_hypervolume_is_the_area_dominated_in_the_unit_box_of_regret_and_tim
 
 def test_the_hypervolume_curve_never_falls_and_a_run_that_stopped_keeps_its_last_front():
     norm = _sq_mo.normalised(np.array([[50.0, 5.0], [40.0, 6.0], [75.0, 8.0]]), REF, t90=10.0)
-    assert _sq_mo.hypervolume_curve(norm, budget=5, instants=[1, 2, 3, 5]) == pytest.approx([0.25, 0.25, 0.30, 0.30])
+    assert _sq_mo.hypervolume_curve(norm, instants=[1, 2, 3, 5]) == pytest.approx([0.25, 0.25, 0.30, 0.30])
 
 
 def oracle(config: dict) -> np.ndarray:

@@ -190,7 +190,7 @@ class RungTPE(Searcher):
         sweep's scores) that has."""
         need = self.min_points or len(self.space) + 2
         sources = self._sources()
-        if self.__dict__.get("primary"):  # several objectives: primary_share of the proposals from the first alone
+        if self.primary:  # several objectives: primary_share of the proposals from the first alone
             self.primary_credit += self.primary_share
             if self.primary_credit >= 1.0:
                 self.primary_credit -= 1.0
@@ -280,7 +280,7 @@ class RungTPE(Searcher):
         )
         for study in ([self.studies[rung]] if own else []) + ([self.warm[rung]] if self.warm else []):
             study.add_trial(scored)
-        primary = self.__dict__.get("primary", {}).get(rung)
+        primary = self.primary.get(rung)
         if own and primary is not None and isinstance(value, list):
             primary.add_trial(
                 optuna.trial.create_trial(params=params, distributions=self.space, system_attrs=attrs, value=value[0])
