@@ -338,16 +338,17 @@ def sweeplab_parts(
     return scheduler, PausingLimiter(searcher, max_concurrent=WORKERS), WORKERS
 
 
-def sweeplab_default(seed: int) -> RayMethod:
-    method = RayMethod(*sweeplab_parts(seed))
+def sweeplab_default(seed: int, **variant) -> RayMethod:
+    method = RayMethod(*sweeplab_parts(seed, **variant))
     if TIME_BUDGET:  # as `tune --time-budget` builds it, on the simulated clock
         method.scheduler.time_budget_s, method.scheduler.clock = TIME_BUDGET, lambda: method.now
     return method
 
 
 def _variant(**kw):
-    """A sweeplab search variant, for the record of how the default was chosen."""
-    return lambda seed: RayMethod(*sweeplab_parts(seed, **kw))
+    """A sweeplab search variant, for the record of how the default was chosen (built as the
+    default is, the time budget included)."""
+    return lambda seed: sweeplab_default(seed, **kw)
 
 
 def ray_asha_optuna(seed: int) -> RayMethod:
@@ -382,6 +383,9 @@ METHODS: dict[str, Callable[[int], object]] = {
     "sweeplab_g1": _variant(grace_period=1),
     "sweeplab_g3": _variant(grace_period=3),
     "sweeplab_g5": _variant(grace_period=5),
+    "sweeplab_g6": _variant(grace_period=6),
+    "sweeplab_g12": _variant(grace_period=12),
+    "sweeplab_g17": _variant(grace_period=17),
 }
 DEFAULT = "sweeplab"
 EXTRA = (
@@ -392,6 +396,9 @@ EXTRA = (
     "sweeplab_g1",
     "sweeplab_g3",
     "sweeplab_g5",
+    "sweeplab_g6",
+    "sweeplab_g12",
+    "sweeplab_g17",
 )
 
 # Which installed package each method needs (for the error that names a missing one and
@@ -408,7 +415,7 @@ PEERS = {
     **{m: ("syne_tune", "autograd") for m in ("synetune_mobster", "synetune_hypertune", "synetune_dyhpo")},
     "synetune_asha_promotion_nomid": ("syne_tune",),
     "sweeplab": ("ray", "optuna", "sweeplab"),
-    **{f"sweeplab_g{g}": ("ray", "optuna", "sweeplab") for g in (1, 3, 5)},
+    **{f"sweeplab_g{g}": ("ray", "optuna", "sweeplab") for g in (1, 3, 5, 6, 12, 17)},
 }
 
 

@@ -195,11 +195,16 @@ def default_search(args, trainable, exp, epochs: int) -> None:
     )
     trained = int(trials["epochs_trained"].sum())
     ideal = per_epoch * trained / args.cpus
+    # the machine's own parallel slowdown: the same three trainings a slot, --cpus slots at once, no Ray
+    shares = bare_parallel([1e-3 * (1 + i) for i in range(3 * args.cpus)], epochs, args.cpus)
+    slowdown = sum(map(sum, shares)) / (3 * args.cpus * epochs) / per_epoch
     pauses, resumes = int((decisions["action"] == "pause").sum()), int((decisions["action"] == "promote").sum())
+    processes = int(history["pid"].nunique())  # Tune reuses actors: a process's imports are paid once
     rows = [
         {
             "what": f"sweep, default search: {len(trials)} trials, {trained} epochs trained (budget {args.trials} x "
-            f"{epochs}), {pauses} pauses, {resumes} resumes, {args.cpus} at once (wall)",
+            f"{epochs}), {pauses} pauses, {resumes} resumes, {args.cpus} at once, in {processes} worker "
+            "processes (wall)",
             "seconds": sweep_wall,
         },
         {"what": "  Ray start (ray.init, in-process)", "seconds": ray_start},
@@ -213,6 +218,12 @@ def default_search(args, trainable, exp, epochs: int) -> None:
         },
         {"what": "ratio sweep / ideal (goal <= 1.10)", "seconds": sweep_wall / ideal},
         {"what": "  the same without Ray's start", "seconds": (sweep_wall - ray_start) / ideal},
+        {
+            "what": f"the machine's own parallel slowdown: an epoch bare, {args.cpus} processes at once, no Ray / alone",
+            "seconds": slowdown,
+        },
+        {"what": "  what the sweep adds on top: sweep / (ideal x that)", "seconds": sweep_wall / (ideal * slowdown)},
+        {"what": "    without Ray's start", "seconds": (sweep_wall - ray_start) / (ideal * slowdown)},
     ]
     print(table(rows, ["what", "seconds"]))
     record(
@@ -226,12 +237,16 @@ def default_search(args, trainable, exp, epochs: int) -> None:
             "epochs_trained": trained,
             "pauses": pauses,
             "resumes": resumes,
+            "worker_processes": processes,
             "bare_epoch_s": per_epoch,
             "sweep_wall_s": sweep_wall,
             "ray_start_s": ray_start,
             "ideal_s": ideal,
             "ratio": sweep_wall / ideal,
             "ratio_without_ray_start": (sweep_wall - ray_start) / ideal,
+            "machine_parallel_slowdown": slowdown,
+            "ratio_to_bare_parallel": sweep_wall / (ideal * slowdown),
+            "ratio_to_bare_parallel_without_ray_start": (sweep_wall - ray_start) / (ideal * slowdown),
         },
     )
 

@@ -351,10 +351,14 @@ def overhead(records: list[Record]) -> str:
                     ("epochs trained", fig("epochs_trained")),
                     ("pauses", fig("pauses")),
                     ("resumes", fig("resumes")),
+                    ("worker processes", fig("worker_processes")),
                     ("sweep wall", fig("sweep_wall_s", sec)),
                     ("ideal", fig("ideal_s", sec)),
                     ("ratio", fig("ratio")),
                     ("ratio without Ray's start", fig("ratio_without_ray_start")),
+                    ("the machine's parallel slowdown", fig("machine_parallel_slowdown")),
+                    ("what the sweep adds on top", fig("ratio_to_bare_parallel")),
+                    ("the same without Ray's start", fig("ratio_to_bare_parallel_without_ray_start")),
                 ],
             )
         )
