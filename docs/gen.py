@@ -278,8 +278,18 @@ def showcase(records: list[Record], limit: int | None = None) -> str:
             ("its value", lambda r: num(r["figures"]["preset_value"], 4)),
             ("best", lambda r: num(r["figures"]["best_value"], 3)),
             ("better than the first preset", lambda r: pct(r["figures"]["improvement"])),
+            ("epochs at or ahead of random's expected, from half on", ahead_of_random),
         ],
     )
+
+
+def ahead_of_random(r: Record) -> str:
+    f = r["figures"]
+    if "epochs_from_half" not in f:
+        return "-"  # a run from before the figure
+    if f["epochs_from_half"] is None:
+        return "no line"
+    return f"{f['epochs_at_or_ahead_of_random']} of {f['epochs_from_half']}"
 
 
 def choice(records: list[Record]) -> str:
@@ -730,6 +740,7 @@ def search_quality(records: list[Record]) -> str:
                 " / ".join(num(v, 4) for v in d.get("final_accuracy", {}).values()),
                 " / ".join(num(d.get("rank", {}).get(k)) for k in ("25", "50", "100")),
                 " / ".join(num(d["regret"].get(k)) for k in ("25", "50", "100")),
+                num(d.get("lost_to_random")),
             ]
             for m, d in f["methods_detail"].items()
         ]
@@ -744,6 +755,7 @@ def search_quality(records: list[Record]) -> str:
                         "best validation accuracy found",
                         "rank at 25 / 50 / 100 %",
                         "normalised regret at 25 / 50 / 100 %",
+                        "task-seeds below random",
                     ],
                     rows,
                 ),

@@ -556,9 +556,53 @@ def test_importance_parallel_coordinates_and_best_so_far(tmp_path, served):
         promo_value(lr, e) for lr, _, e, _ in PROMO_TRIALS.values()
     )
     assert best["trial_hours"][-1] == pytest.approx(32 * 2.0 / 3600)
-    assert best["random"]["from_trials"] == 3 and best["random"]["values"][:9] == [None] * 8 + [
-        pytest.approx(expected_best_of(np.array([promo_value(lr, 9) for lr in (1e-3, 1e-2, 5e-3)]), 1, True))
-    ]
+    # every config as trained to its budget: the three cut ones (p3, p5 at epoch 1, p4 at 3) plus
+    # the gain the full-length ones made from there, which on this linear curve is exactly theirs
+    assert (best["random"]["from_trials"], best["random"]["extended"], best["random"]["epochs_a_trial"]) == (6, 3, 9)
+    everyone = np.array([promo_value(lr, 9) for lr, *_ in PROMO_TRIALS.values()])
+    assert best["random"]["values"][:9] == [None] * 8 + [pytest.approx(expected_best_of(everyone, 1, True))]
+    assert best["random"]["values"][-1] == pytest.approx(expected_best_of(everyone, 3, True))  # 32 epochs: 3 configs
+
+
+def test_random_search_draws_every_config_a_cut_one_extended_by_the_median_gain_of_those_that_went_on():
+    from types import SimpleNamespace
+
+    from sweeplab.dashboard.insight import full_length_values
+
+    curves = {  # val_loss by epoch (min); c and d cut, e cut with no trial of its budget past epoch 2
+        "a": [1.0, 0.8, 0.7, 0.6],
+        "b": [0.9, 0.9, 0.5, 0.4],  # running best at 2: 0.9, gain to the end 0.5
+        "f": [1.2, 1.0, 0.9, 0.9],  # gain from 2: 0.1; from 1: 0.3
+        "c": [0.95, 0.85],
+        "d": [1.1],
+        "e": [0.7, 0.6],
+    }
+    budget = {"a": 4, "b": 4, "f": 4, "c": 4, "d": 4, "e": 6}
+    facts = pd.DataFrame(
+        [
+            {
+                "trial_id": t,
+                "best": min(v),
+                "iterations": len(v),
+                "budget": budget[t],
+                "cut_early": len(v) < budget[t],
+                "measured_in": None,
+            }
+            for t, v in curves.items()
+        ]
+    )
+    history = {t: (np.arange(1, len(v) + 1), np.array(v)) for t, v in curves.items()}
+    sweep = SimpleNamespace(
+        mode="min",
+        metric="val_loss",
+        facts=facts,
+        curve=lambda t, col: history[t][0] if col == "training_iteration" else history[t][1],
+    )
+    values, budgets, extended = full_length_values(sweep)
+    # c at 2: gains a 0.8-0.6, b 0.9-0.4, f 1.0-0.9 -> median 0.2; d at 1: gains 0.4, 0.5, 0.3 -> 0.4;
+    # e (budget 6) borrows from every trial past epoch 2 whatever its budget: median 0.2
+    assert values.tolist() == pytest.approx([0.6, 0.4, 0.9, 0.85 - 0.2, 1.1 - 0.4, 0.6 - 0.2])
+    assert budgets.tolist() == [4, 4, 4, 4, 4, 6] and extended == 3
 
 
 def test_expected_best_of_k_random_draws():

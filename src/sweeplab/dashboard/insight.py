@@ -341,12 +341,60 @@ def expected_best_of(values: np.ndarray, k: int, better_high: bool) -> Optional[
     return float(np.sum(v * weights))
 
 
+def full_length_values(sweep: load.Sweep) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every config the sweep trained, as random search would have trained it (to its own
+    budget): (values, budgets, how many of them extended). A trial that reached its budget
+    gives its best value; one cut at epoch i gives its best up to i plus the median gain the
+    trials that went on to their budget made from epoch i to their end (the same budget where
+    any reached it). A cut trial with no such trial to learn from is left out."""
+    high = sweep.mode == "max"
+    f = sweep.facts[sweep.facts["best"].notna() & (sweep.facts["iterations"] > 0)]
+    f = f[f["measured_in"].isna()] if "measured_in" in f else f  # another sweep's figures: not trained here
+
+    def running_best(trial_id: str) -> dict[int, float]:
+        its = sweep.curve(trial_id, load.ITER)
+        vals = pd.to_numeric(pd.Series(sweep.curve(trial_id, sweep.metric)), errors="coerce").to_numpy(dtype=float)
+        out: dict[int, float] = {}
+        best = -np.inf if high else np.inf
+        for it, v in sorted(zip(its, vals), key=lambda p: p[0]):
+            if np.isfinite(v):
+                best = max(best, v) if high else min(best, v)
+            if np.isfinite(best):
+                out[int(it)] = float(best)
+        return out
+
+    complete = f[~f["cut_early"]]
+    curves = {t: running_best(t) for t in complete["trial_id"]}
+    values, budgets, extended = [], [], 0
+    for _, row in f.iterrows():
+        if not row["cut_early"]:
+            values.append(float(row["best"]))
+            budgets.append(int(row["iterations"]))
+            continue
+        i = int(row["iterations"])
+        went_on = complete[complete["iterations"] > i]
+        same = went_on[went_on["budget"] == row["budget"]]
+        donors = same if len(same) else went_on
+        gains = [
+            float(row_d["best"]) - curves[row_d["trial_id"]][i]
+            for _, row_d in donors.iterrows()
+            if i in curves[row_d["trial_id"]]
+        ]
+        if not gains:
+            continue
+        values.append(float(row["best"]) + float(np.median(gains)))
+        budgets.append(int(row["budget"]))
+        extended += 1
+    return np.array(values, dtype=float), np.array(budgets, dtype=float), extended
+
+
 def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
-    """The best value seen against epochs spent and trial-hours spent, and where the sweep
-    has at least three full-length trials, what random search would be expected to reach on
-    the same epochs: the expected best of (epochs spent / epochs of a full trial) draws from
-    those trials' values. A model-based search's full-length trials are better than random
-    draws, so the estimate favours random search."""
+    """The best value seen against epochs spent and trial-hours spent, and what random search
+    would be expected to reach on the same epochs: the expected best of (epochs spent / a
+    config's mean budget) draws from every config the sweep trained, each as if trained to
+    its budget (``full_length_values``), where at least three configs reached their budget.
+    A model-based search proposes better configs than random draws, so the estimate still
+    favours random search."""
     h = _ordered_history(sweep)
     metric, high = sweep.metric, sweep.mode == "max"
     values = pd.to_numeric(h[metric], errors="coerce").to_numpy(dtype=float)
@@ -355,15 +403,18 @@ def best_so_far(sweep: load.Sweep) -> dict[str, Any]:
     secs = pd.to_numeric(h.get("time_this_iter_s", pd.Series(0.0, index=h.index)), errors="coerce").fillna(0.0)
     hours = np.cumsum(secs.to_numpy(dtype=float)) / 3600
     epochs = np.arange(1, len(h) + 1)
-    full = int(sweep.facts["iterations"].max()) if len(sweep.facts) else 0
-    finals = sweep.facts[(sweep.facts["iterations"] == full) & sweep.facts["best"].notna()]["best"].to_numpy(
-        dtype=float
-    )
     random = None
-    if full and len(finals) >= 3:
-        draws = epochs // full  # full-length trials random search could have trained by then
+    finals, budgets, extended = full_length_values(sweep) if len(sweep.facts) else (np.array([]), np.array([]), 0)
+    if len(finals) - extended >= 3:
+        a_config = float(budgets.mean())
+        draws = (epochs / a_config).astype(int)  # configs random search could have trained by then
         expected = {int(k): expected_best_of(finals, int(k), high) for k in np.unique(draws)}
-        random = {"from_trials": int(len(finals)), "epochs_a_trial": full, "values": [expected[int(k)] for k in draws]}
+        random = {
+            "from_trials": int(len(finals)),
+            "extended": int(extended),
+            "epochs_a_trial": round(a_config, 2),
+            "values": [expected[int(k)] for k in draws],
+        }
     return {
         "metric": metric,
         "mode": sweep.mode,

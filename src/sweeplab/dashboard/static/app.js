@@ -229,11 +229,11 @@ const PLOT = { displaylogo: false, responsive: true };
 function renderBestSoFar(b) {
   const line = (x, y, name, extra = {}) => ({ x, y, name, mode: "lines", type: "scatter", ...extra });
   const epochs = [line(b.epochs, b.best, "this sweep", { line: { width: 2, color: "#1e88e5" } })];
-  if (b.random) epochs.push(line(b.epochs, b.random.values, `random search, expected (from ${b.random.from_trials} full-length trials)`,
+  if (b.random) epochs.push(line(b.epochs, b.random.values, `random search, expected (from ${b.random.from_trials} configs, ${b.random.extended} of them cut and extended)`,
     { line: { dash: "dash", color: "#757575" } }));
   document.getElementById("bsf-note").textContent = b.random
-    ? "Random search's expected best on the same epochs: estimated from this sweep's full-length trials (which favours random search)."
-    : "Random search's expectation needs three full-length trials.";
+    ? "Random search's expected best on the same epochs: every config this sweep trained, as if trained to its budget (a cut one at its value when cut plus the median gain of the trials that went on from there); the model's configs are better than random draws, so this favours random search."
+    : "Random search's expectation needs three trials trained to their budget.";
   const layout = (x) => ({ margin: { t: 10, r: 10 }, xaxis: { title: { text: x } }, yaxis: { title: { text: `best ${b.metric}` },
     range: padded(b.best) }, legend: { orientation: "h", y: -0.25 } });
   Plotly.react("bsf-epochs", epochs, layout("epochs spent"), PLOT);
