@@ -539,6 +539,53 @@ def test_a_resumed_scheduler_knows_its_paused_trials_the_endgames_and_the_epochs
     assert (restored.paused_at, restored.finishing, restored.spent) == ({"a": 1, "d": 1}, {"b", "c"}, 6)
 
 
+def test_a_resumed_sweep_runs_the_trials_its_endgame_was_finishing_before_resuming_any_other(tmp_path):
+    """Killed in the endgame with two trials finishing that save no checkpoint: resumed, they
+    train again from epoch 1, and that uses what is left of the budget. Before, the resumed
+    endgame saw the budget's last epochs free and resumed more paused trials as well (a
+    sweep of 120 epochs trained 160 after a kill at 112)."""
+    import pickle
+
+    uri = str(tmp_path / "s")
+    recorder = _decisions_of(None, uri)
+    s = scheduler(store_uri=uri, epoch_budget=20, max_concurrent=2)
+    trials = {t: FakeTrial(t) for t in "abcd"}
+    ctrl = FakeController(list(trials.values()))
+
+    def run(t, epoch, value):
+        recorder.result(t, result(epoch, value, checkpoint=False))
+        return s.on_trial_result(ctrl, trials[t], result(epoch, value, checkpoint=False))
+
+    for t, v in zip("abc", (0.5, 0.9, 0.7)):
+        recorder.started(t, trials[t].config)
+        assert run(t, 1, v) == PAUSE
+        trials[t].status = Trial.PAUSED
+    assert s.endgame() and choose(s, ctrl) is trials["b"]  # 17 left; b and c need 9 each, from epoch 1
+    assert [run("b", e, 0.9 + e / 100) for e in (1, 2, 3)] == [CONTINUE] * 3
+    recorder.started("d", trials["d"].config)
+    assert run("d", 1, 0.1) == PAUSE
+    trials["d"].status = Trial.PAUSED
+    assert s.spent == 7 and choose(s, ctrl) is trials["c"]
+    for e in (1, 2, 3):
+        run("c", e, 0.7 + e / 100)
+    for e in (4, 5, 6, 7):
+        run("b", e, 0.9 + e / 100)
+    recorder.close({})  # the driver dies with b and c running: 14 of 20 epochs spent
+    assert (s.spent, s.finishing, s.paused_at) == (14, {"b", "c"}, {"a": 1, "d": 1})
+
+    restored = pickle.loads(pickle.dumps(scheduler(store_uri=uri, epoch_budget=20, max_concurrent=2)))
+    restored.set_search_properties("acc", "max")
+    ctrl = FakeController([FakeTrial(t) for t in "abcd"])
+    for t in ctrl.trials:
+        t.status = Trial.PENDING  # as Tune restores them
+        restored.on_trial_add(ctrl, t)
+    # b and c owe 9 epochs each, from epoch 1: nothing of the 6 left is free for a or d (before:
+    # a and d were resumed as well)
+    first, second = choose(restored, ctrl), choose(restored, ctrl)
+    assert {first.trial_id, second.trial_id} == {"b", "c"}
+    assert restored._ready({"a", "d"}) == (False, []) and restored.paused_at == {"a": 1, "d": 1}
+
+
 def test_a_resumed_sweep_leaves_its_paused_trials_waiting_though_tune_brings_them_back_pending(tmp_path):
     """A resumed Tune restores paused trials as pending, and starts every pending trial: a
     trial that saved no checkpoint trained again from epoch 1 up to the rung it waited at,

@@ -46,7 +46,10 @@ Tune does not save a scheduler's state with the experiment; on a resumed sweep t
 rebuilds it from the results store (every result and every decision is recorded there,
 the journal before the act): each rung's scores, the trials promoted past each rung, the
 trials paused and the rung each waits at, those the endgame is finishing, and the epochs
-trained, the way ``recording.EpochBudget`` recounts its epochs.
+trained, the way ``recording.EpochBudget`` recounts its epochs. What the trials the endgame
+was finishing still owe (from epoch 1 without a checkpoint) comes off the budget left before
+any other paused trial is resumed, and once the epoch budget is spent none is: a sweep of
+120 epochs killed at 112 in its endgame trained 160 before, 130 now (issue 30).
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ class PromotionASHA(FIFOScheduler):
         self.uncheckpointed: Optional[str] = None  # the first trial found with nothing to pause from
         self.finishing: set[str] = set()  # resumed in the endgame: they run to max_t
         self.starting: set[str] = set()  # handed to Tune to start (or resume), no result yet
+        self.ran: set[str] = set()  # reported in this run of the sweep (a resumed sweep's run starts empty)
         # the time budget, for the endgame: seconds of this sweep so far, on ``clock``, from the
         # scheduler's first call (plus a resumed sweep's earlier runs: ``elapsed_before``)
         self.time_budget_s = time_budget_s
@@ -156,6 +160,7 @@ class PromotionASHA(FIFOScheduler):
                 "finishing": set(),
                 "fronts": {},
                 "starting": set(),
+                "ran": set(),
                 "saved": {},
                 "uncheckpointed": None,
                 "time_budget_s": None,
@@ -166,6 +171,7 @@ class PromotionASHA(FIFOScheduler):
             }
         )
         self.began = None  # this run's clock starts at its first call
+        self.ran = set()  # and nothing has reported in it yet
         self._restored = True  # a resumed sweep: the rungs come back from the store on first use
 
     def _first_call(self) -> None:
@@ -234,11 +240,9 @@ class PromotionASHA(FIFOScheduler):
                 self.elapsed_before = max(self.elapsed_before, float(elapsed))
         # waiting: not ended, and known to the store (a trial that died with the driver before
         # Tune saved it is dropped there; its id may come back as a new config)
-        self.paused_at = {
-            t: m
-            for t, m in self.paused_at.items()
-            if t in recorded.trials and recorded.trials[t].get(STATUS) not in ENDED
-        }
+        live = {t for t, row in recorded.trials.items() if row.get(STATUS) not in ENDED}
+        self.paused_at = {t: m for t, m in self.paused_at.items() if t in live}
+        self.finishing &= live
 
     # ---- Tune's calls
 
@@ -288,6 +292,7 @@ class PromotionASHA(FIFOScheduler):
         if self.time_attr not in result or self._metric not in result:
             return TrialScheduler.CONTINUE
         self.starting.discard(trial.trial_id)  # it runs
+        self.ran.add(trial.trial_id)
         self._elapsed()  # starts the clock
         seconds = result.get("time_this_iter_s")
         if isinstance(seconds, (int, float)) and seconds > 0:
@@ -441,8 +446,8 @@ class PromotionASHA(FIFOScheduler):
         order = self._endgame_order() if order is None else order
         workers = self.max_concurrent or 1
         best = order[:workers]
-        if self.epoch_budget is not None:
-            left = self.epoch_budget - self.spent
+        left = self._epochs_left()
+        if left is not None:
             # spent: the paused trials are left as they are (and stopped once nothing comes)
             if 0 < left <= sum(self._to_finish(t) for t in best):
                 return True
@@ -452,6 +457,16 @@ class PromotionASHA(FIFOScheduler):
             need = [self._to_finish(t) * self.epoch_s[t] for t in best if t in self.epoch_s]
             return bool(need) and 0 < left_s <= sum(need)
         return False
+
+    def _epochs_left(self) -> Optional[int]:
+        """Epochs of the budget left for promotions: less what the trials the endgame was
+        finishing when the sweep stopped still have to train (a resumed sweep runs them
+        first: without a checkpoint from epoch 1, else from their checkpoint). None without
+        an epoch budget."""
+        if self.epoch_budget is None:
+            return None
+        owed = sum(self.max_t - (self.reached.get(t, 0) if t in self.saved else 0) for t in self.finishing - self.ran)
+        return self.epoch_budget - self.spent - owed
 
     def _elapsed(self) -> float:
         """Seconds of the sweep so far, its earlier runs' included."""
@@ -470,6 +485,9 @@ class PromotionASHA(FIFOScheduler):
         order = self._endgame_order(paused)
         if self.endgame(order):
             return True, [(self.paused_at[t], t) for t in order]
+        left = self._epochs_left()
+        if left is not None and left <= 0:  # the budget is spent: nothing more is resumed
+            return False, []
         return False, self._promotable_waiting(paused)
 
     def _promotable_waiting(self, paused: Optional[set[str]] = None) -> list[tuple[int, str]]:
@@ -555,6 +573,7 @@ class PromotionASHA(FIFOScheduler):
     def on_trial_complete(self, tune_controller, trial: Trial, result: dict[str, Any]) -> None:
         self.paused_at.pop(trial.trial_id, None)
         self.starting.discard(trial.trial_id)
+        self.finishing.discard(trial.trial_id)
 
     def on_trial_error(self, tune_controller, trial: Trial) -> None:
         self.paused_at.pop(trial.trial_id, None)
