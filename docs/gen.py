@@ -1030,6 +1030,31 @@ def kill_matrix(records: list[Record]) -> str:
     return "\n\n".join(parts)
 
 
+def kill_budget(records: list[Record]) -> str:
+    parts = []
+    for r in sorted(records, key=lambda r: r["date"], reverse=True):
+        f = r["figures"]
+        rows = [
+            [
+                run["stop"],
+                "-" if run["stopped_at"] is None else run["stopped_at"],
+                run["trained"],
+                "yes" if run["trained"] <= f["limit"] else "**no**",
+            ]
+            for run in f["runs"]
+        ]
+        body = (
+            f"A trainable {'with' if f['checkpoint'] else 'without'} checkpoints, a budget of {f['budget']} epochs "
+            f"({f['epochs_a_trial']} a trial), 2 workers:\n\n"
+            + table(
+                ["stopped (Ctrl-C)", "epochs at the stop", "epochs trained in all", f"within {f['limit']}"],
+                rows,
+            )
+        )
+        parts.append(block(r, body))
+    return "\n\n".join(parts)
+
+
 RENDERERS: dict[str, Callable[[list[Record]], str]] = {
     "showcase": showcase,
     "choice": choice,
@@ -1046,6 +1071,7 @@ RENDERERS: dict[str, Callable[[list[Record]], str]] = {
     "trial_costs": trial_costs,
     "intervals_scale": intervals_scale,
     "kill_matrix": kill_matrix,
+    "kill_budget": kill_budget,
 }
 
 

@@ -236,3 +236,13 @@ def test_ray_schedulers_are_told_whether_a_report_carried_a_checkpoint(monkeypat
             max_epochs=52,
         )
         assert [r["checkpoint_dir_name"] for r in scheduler.results] == expected
+
+
+@pytest.mark.parametrize("at", ["x", "0.5,1.5", ""])
+def test_kill_budget_refuses_a_stop_point_outside_the_budget_in_one_line(at):
+    import subprocess
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "kill_budget.py"
+    done = subprocess.run([sys.executable, str(bench), "--at", at], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"kill_budget: --at {at!r}: expected fractions of the budget between 0 and 1, like 0.5,0.8\n"
