@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import record, table  # noqa: E402
 
-from sweeplab import spaces, store  # noqa: E402
+from sweeplab import spaces  # noqa: E402
 from sweeplab.analysis import load  # noqa: E402
 from sweeplab.dashboard import insight  # noqa: E402
 
@@ -49,9 +49,9 @@ def main() -> None:
                 f"showcase: the sweep failed (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
             )
         metric, mode = spec.metric, spec.mode
-        trials, _ = store.read_tables(str(Path(tmp) / "s"), metric, mode)
-        curve = insight.best_so_far(load.load_sweep(str(Path(tmp) / "s")))
-    ahead = behind_random(curve)
+        sweep = load.load_sweep(str(Path(tmp) / "s"))
+        trials, curve = sweep.trials, insight.best_so_far(sweep)
+    ahead = ahead_of_random(curve)
     col = f"best/{metric}"
     preset = float(trials.loc[trials["preset"] == first, col].iloc[0])
     best = float(trials[col].min() if mode == "min" else trials[col].max())
@@ -95,7 +95,7 @@ def main() -> None:
     )
 
 
-def behind_random(curve: dict) -> tuple[int, int] | None:
+def ahead_of_random(curve: dict) -> tuple[int, int] | None:
     """(epochs from half the sweep's epochs on where its best so far is at or ahead of random
     search's expected best, those epochs), from the dashboard's best-so-far view."""
     if not curve["random"]:

@@ -350,41 +350,36 @@ def full_length_values(sweep: load.Sweep) -> tuple[np.ndarray, np.ndarray, int]:
     high = sweep.mode == "max"
     f = sweep.facts[sweep.facts["best"].notna() & (sweep.facts["iterations"] > 0)]
     f = f[f["measured_in"].isna()] if "measured_in" in f else f  # another sweep's figures: not trained here
+    complete, cut = f[~f["cut_early"]], f[f["cut_early"]]
 
     def running_best(trial_id: str) -> dict[int, float]:
-        its = sweep.curve(trial_id, load.ITER)
+        its = np.asarray(sweep.curve(trial_id, load.ITER), dtype=int)
         vals = pd.to_numeric(pd.Series(sweep.curve(trial_id, sweep.metric)), errors="coerce").to_numpy(dtype=float)
-        out: dict[int, float] = {}
-        best = -np.inf if high else np.inf
-        for it, v in sorted(zip(its, vals), key=lambda p: p[0]):
-            if np.isfinite(v):
-                best = max(best, v) if high else min(best, v)
-            if np.isfinite(best):
-                out[int(it)] = float(best)
-        return out
+        order = np.argsort(its, kind="stable")
+        vals = np.where(np.isfinite(vals[order]), vals[order], -np.inf if high else np.inf)
+        best = np.maximum.accumulate(vals) if high else np.minimum.accumulate(vals)
+        return {int(i): float(b) for i, b in zip(its[order], best) if np.isfinite(b)}
 
-    complete = f[~f["cut_early"]]
     curves = {t: running_best(t) for t in complete["trial_id"]}
-    values, budgets, extended = [], [], 0
-    for _, row in f.iterrows():
-        if not row["cut_early"]:
-            values.append(float(row["best"]))
-            budgets.append(int(row["iterations"]))
-            continue
-        i = int(row["iterations"])
-        went_on = complete[complete["iterations"] > i]
-        same = went_on[went_on["budget"] == row["budget"]]
-        donors = same if len(same) else went_on
-        gains = [
-            float(row_d["best"]) - curves[row_d["trial_id"]][i]
-            for _, row_d in donors.iterrows()
-            if i in curves[row_d["trial_id"]]
-        ]
-        if not gains:
-            continue
-        values.append(float(row["best"]) + float(np.median(gains)))
-        budgets.append(int(row["budget"]))
-        extended += 1
+    gains: dict[tuple[int, int], Optional[float]] = {}  # (epoch cut at, budget) -> the median gain
+
+    def median_gain(epoch: int, budget: int) -> Optional[float]:
+        if (epoch, budget) not in gains:
+            went_on = complete[complete["iterations"] > epoch]
+            same = went_on[went_on["budget"] == budget]
+            donors = same if len(same) else went_on
+            seen = [b - curves[t][epoch] for t, b in zip(donors["trial_id"], donors["best"]) if epoch in curves[t]]
+            gains[(epoch, budget)] = float(np.median(seen)) if seen else None
+        return gains[(epoch, budget)]
+
+    values = complete["best"].astype(float).tolist()
+    budgets = complete["iterations"].astype(int).tolist()
+    for best, epoch, budget in zip(cut["best"], cut["iterations"], cut["budget"]):
+        gain = median_gain(int(epoch), int(budget))
+        if gain is not None:
+            values.append(float(best) + gain)
+            budgets.append(int(budget))
+    extended = len(values) - len(complete)
     return np.array(values, dtype=float), np.array(budgets, dtype=float), extended
 
 

@@ -566,18 +566,20 @@ class PromotionASHA(FIFOScheduler):
         finished = getattr(getattr(tune_controller, "search_alg", None), "is_finished", None)
         return bool(finished()) if callable(finished) else False
 
+    def _ended(self, trial_id: str) -> None:
+        """A trial ended (finished, failed or removed): it waits for nothing and owes nothing."""
+        self.paused_at.pop(trial_id, None)
+        self.starting.discard(trial_id)
+        self.finishing.discard(trial_id)
+
     def on_trial_remove(self, tune_controller, trial: Trial) -> None:
-        self.paused_at.pop(trial.trial_id, None)
-        self.starting.discard(trial.trial_id)
+        self._ended(trial.trial_id)
 
     def on_trial_complete(self, tune_controller, trial: Trial, result: dict[str, Any]) -> None:
-        self.paused_at.pop(trial.trial_id, None)
-        self.starting.discard(trial.trial_id)
-        self.finishing.discard(trial.trial_id)
+        self._ended(trial.trial_id)
 
     def on_trial_error(self, tune_controller, trial: Trial) -> None:
-        self.paused_at.pop(trial.trial_id, None)
-        self.starting.discard(trial.trial_id)
+        self._ended(trial.trial_id)
 
     def debug_string(self) -> str:
         return "PromotionASHA: " + ", ".join(
