@@ -52,6 +52,62 @@ class Sweep(NamedTuple):
     wall: float  # seconds, Ray's start included
     ray_start: float
     driver_cpu: float  # CPU seconds of the driver process (all its threads) while Tune ran
+    processes: dict = {}  # pid -> (what it is, CPU seconds) for the driver's descendants (ProcessCpu)
+
+
+class ProcessCpu:
+    """The CPU seconds (user + system) each descendant of this process spent, sampled every
+    0.2 s in a thread: Ray's processes (raylet, GCS, agents, workers) are the driver's children
+    when it starts a local Ray. A process that ends between two samples loses at most its last
+    0.2 s. ``stop()`` returns pid -> (what it is, CPU seconds)."""
+
+    RAY_PROCESSES = ("gcs_server", "raylet", "dashboard/agent.py", "runtime_env/agent", "log_monitor", "monitor.py")
+
+    def __init__(self):
+        import threading
+
+        import psutil  # the bench extra
+
+        self._me, self._seen, self._done = psutil.Process(), {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _what(self, proc) -> str:
+        cmd = " ".join(proc.cmdline())
+        if "default_worker.py" in cmd or proc.name().startswith("ray::"):
+            return "worker"
+        return next(
+            (k.split("/")[0] for k in self.RAY_PROCESSES if k in cmd), "dashboard" if "dashboard" in cmd else "other"
+        )
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._done.is_set():
+            for proc in self._me.children(recursive=True):
+                try:
+                    t = proc.cpu_times()
+                    what = self._seen[proc.pid][0] if proc.pid in self._seen else self._what(proc)
+                    self._seen[proc.pid] = (what, t.user + t.system)
+                except psutil.Error:  # ended since the listing
+                    pass
+            self._done.wait(0.2)
+
+    def stop(self) -> dict:
+        self._done.set()
+        self._thread.join()
+        return dict(self._seen)
+
+
+def cpu_split(processes: dict, trial_pids) -> dict:
+    """CPU seconds of the trials' worker processes (those ``trial_pids`` names) and of Ray's
+    own (every other descendant: raylet, GCS, agents, idle workers), by kind."""
+    trial_pids = set(trial_pids)
+    out: dict = {"trial processes": 0.0}
+    for pid, (what, cpu) in processes.items():
+        key = "trial processes" if pid in trial_pids else f"Ray: {what}"
+        out[key] = out.get(key, 0.0) + cpu
+    return out
 
 
 def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Sweep:
@@ -70,6 +126,7 @@ def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Swe
     opts = plan.SweepOptions(
         space=str(space_file), storage=folder, name=name, verbose=0, num_cpus=cpus, max_concurrent=cpus, **options
     )
+    sampler = ProcessCpu()
     t0 = time.perf_counter()
     prep = plan.prepare(opts)
     prep = session.start_ray(prep)
@@ -78,10 +135,11 @@ def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Swe
     tuning.run(prep)
     driver_cpu = time.process_time() - cpu0
     wall = time.perf_counter() - t0
+    processes = sampler.stop()
     ray.shutdown()
     trials, history = store.read_tables(prep.uri, prep.metric, prep.mode)
     assert set(trials["status"]) == {"TERMINATED"}, trials["status"].value_counts()
-    return Sweep(trials, history, wall, ray_start, driver_cpu)
+    return Sweep(trials, history, wall, ray_start, driver_cpu, processes)
 
 
 def machine() -> dict:

@@ -37,7 +37,7 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pandas as pd  # noqa: E402
-from _common import record, table, timed_sweep  # noqa: E402
+from _common import cpu_split, record, table, timed_sweep  # noqa: E402
 
 from sweeplab import engine, registry  # noqa: E402
 from sweeplab.local_training import LocalSession  # noqa: E402
@@ -75,6 +75,33 @@ def bare_parallel(lrs: list[float], epochs: int, slots: int) -> list[list[float]
         return pool.starmap(bare_share, [(lrs[i::slots], epochs) for i in range(slots)])
 
 
+def where_cpu_went(sweep, cpus: int) -> tuple[list[dict], dict]:
+    """The machine's CPU seconds over the sweep's wall time: the trials' processes, the driver
+    while Tune ran, Ray's own processes. On a machine the trials fill, the driver's and Ray's
+    share is taken from the trials."""
+    split = cpu_split(sweep.processes, sweep.history["pid"].unique())
+    trials_cpu = split.pop("trial processes")
+    ray_cpu = sum(split.values())
+    by_kind = ", ".join(f"{k.removeprefix('Ray: ')} {v:.1f}" for k, v in sorted(split.items(), key=lambda kv: -kv[1]))
+    rows = [
+        {"what": f"CPU the machine had in the sweep's wall time ({cpus} x wall)", "seconds": cpus * sweep.wall},
+        {"what": "  used by the trials' worker processes", "seconds": trials_cpu},
+        {
+            "what": "  used by the driver while Tune ran (Tune, the searcher, sweeplab's store)",
+            "seconds": sweep.driver_cpu,
+        },
+        {"what": f"  used by Ray's own processes ({by_kind})", "seconds": ray_cpu},
+    ]
+    figures = {
+        "cpu_available_s": cpus * sweep.wall,
+        "cpu_trials_s": trials_cpu,
+        "cpu_driver_s": sweep.driver_cpu,
+        "cpu_ray_s": ray_cpu,
+        "cpu_ray_by_process_s": {k.removeprefix("Ray: "): round(v, 2) for k, v in split.items()},
+    }
+    return rows, figures
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=16)
@@ -106,7 +133,8 @@ def main() -> None:
     if args.search == "default":
         return default_search(args, trainable, exp, epochs)
     with TemporaryDirectory() as tmp:
-        trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
+        sweep = timed_sweep(tmp, "overhead", space, args.cpus)
+    trials, history, sweep_wall, ray_start = sweep.trials, sweep.history, sweep.wall, sweep.ray_start
     assert len(trials) == args.trials
 
     bare_times = [bare(trainable, exp, {**BASE, "epochs": epochs, "lr": lr}) for lr in lrs]
@@ -147,7 +175,8 @@ def main() -> None:
         {"what": "  what the sweep adds on top: sweep / bare parallel", "seconds": sweep_wall / parallel},
         {"what": "    without Ray's start", "seconds": (sweep_wall - ray_start) / parallel},
     ]
-    print(table(rows, ["what", "seconds"]))
+    cpu, cpu_figures = where_cpu_went(sweep, args.cpus)
+    print(table(rows + cpu, ["what", "seconds"]))
     slowdown = epochs_in_sweep / sum(bare_times)
     print(
         f"\nepochs in the sweep ran {slowdown:.3f}x as long as the whole bare trainings "
@@ -175,6 +204,7 @@ def main() -> None:
             "report_checkpoint_s": reporting,
             "report_checkpoint_per_epoch_s": per_report,
             "trial_setup_s": setup,
+            **cpu_figures,
         },
     )
 
@@ -188,7 +218,8 @@ def default_search(args, trainable, exp, epochs: int) -> None:
         "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n"
     )
     with TemporaryDirectory() as tmp:
-        trials, history, sweep_wall, ray_start, _ = timed_sweep(tmp, "overhead", space, args.cpus)
+        sweep = timed_sweep(tmp, "overhead", space, args.cpus)
+        trials, history, sweep_wall, ray_start = sweep.trials, sweep.history, sweep.wall, sweep.ray_start
         decisions = pd.read_parquet(Path(tmp) / "overhead" / "decisions.parquet")
     per_epoch = sum(bare(trainable, exp, {**BASE, "epochs": epochs, "lr": 1e-3 * (1 + i)}) for i in range(3)) / (
         3 * epochs
@@ -225,7 +256,8 @@ def default_search(args, trainable, exp, epochs: int) -> None:
         {"what": "  what the sweep adds on top: sweep / (ideal x that)", "seconds": sweep_wall / (ideal * slowdown)},
         {"what": "    without Ray's start", "seconds": (sweep_wall - ray_start) / (ideal * slowdown)},
     ]
-    print(table(rows, ["what", "seconds"]))
+    cpu, cpu_figures = where_cpu_went(sweep, args.cpus)
+    print(table(rows + cpu, ["what", "seconds"]))
     record(
         "overhead",
         {
@@ -247,6 +279,7 @@ def default_search(args, trainable, exp, epochs: int) -> None:
             "machine_parallel_slowdown": slowdown,
             "ratio_to_bare_parallel": sweep_wall / (ideal * slowdown),
             "ratio_to_bare_parallel_without_ray_start": (sweep_wall - ray_start) / (ideal * slowdown),
+            **cpu_figures,
         },
     )
 

@@ -322,6 +322,20 @@ def choice(records: list[Record]) -> str:
     return "\n\n".join(parts)
 
 
+def cpu_used(r: Record) -> str:
+    """The machine's CPU seconds in a run's wall time, and what used them (bench/overhead.py)."""
+    f = r["figures"]
+    if "cpu_available_s" not in f:
+        return "–"
+    return (
+        f"{num(f['cpu_trials_s'])} / {num(f['cpu_driver_s'])} / {num(f['cpu_ray_s'])} s "
+        f"of {num(f['cpu_available_s'])} s"
+    )
+
+
+CPU_COLUMN = ("CPU used: trials / driver / Ray's processes, of the machine's", cpu_used)
+
+
 def overhead(records: list[Record]) -> str:
     plain = [r for r in records if "search" not in r["figures"]]
     default = [r for r in records if "search" in r["figures"]]
@@ -343,6 +357,7 @@ def overhead(records: list[Record]) -> str:
                     ("Ray's start", fig("ray_start_s", sec)),
                     ("trial set-up (all trials)", fig("trial_setup_s", sec)),
                     ("report + checkpoint an epoch", fig("report_checkpoint_per_epoch_s", ms)),
+                    CPU_COLUMN,
                 ],
             )
         )
@@ -369,6 +384,7 @@ def overhead(records: list[Record]) -> str:
                     ("the machine's parallel slowdown", fig("machine_parallel_slowdown")),
                     ("what the sweep adds on top", fig("ratio_to_bare_parallel")),
                     ("the same without Ray's start", fig("ratio_to_bare_parallel_without_ray_start")),
+                    CPU_COLUMN,
                 ],
             )
         )

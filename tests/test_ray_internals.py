@@ -76,3 +76,24 @@ def test_the_wandb_callback_still_starts_its_actor_where_sweeplab_overrides_it()
     assert issubclass(ray_internals.KeyedLoggingActor, _WandbLoggingActor)
     callback = ray_internals.KeyedWandbLoggerCallback(project="p", mode="offline")
     assert callback._remote_logger_class is None and callback._logger_actor_cls is _WandbLoggingActor
+
+
+def test_a_trials_run_metadata_saves_as_compact_json_that_tune_reads_back_the_same():
+    """Tune re-encodes a trial's run metadata at each state save; sweeplab makes it unindented
+    (the C encoder) and a restored trial must read the same metadata back."""
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    ray_internals.compact_run_metadata()
+    meta = _TrainingRunMetadata()
+    for epoch, loss in enumerate([0.5, 0.4, 0.3], start=1):
+        meta.last_result = {"epoch": epoch, "val_mse": loss, "val_predictions": "[0.1, 0.2]"}
+        meta.update_metric("val_mse", loss, step=epoch)
+    first = meta.get_json_state()
+    assert "\n" not in first  # unindented: json's C encoder
+    back = _TrainingRunMetadata.from_json_state(first)
+    assert back.last_result == meta.last_result
+    assert back.metric_analysis == meta.metric_analysis
+    assert list(back.metric_n_steps["val_mse"]["5"]) == [0.5, 0.4, 0.3]
+    assert back.metric_n_steps["val_mse"]["5"].maxlen == 5  # a deque still, as Tune's own save keeps it
+    meta.last_result = {"epoch": 4, "val_mse": 0.2}  # a new result: the cached state is encoded again
+    assert _TrainingRunMetadata.from_json_state(meta.get_json_state()).last_result["epoch"] == 4

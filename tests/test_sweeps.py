@@ -642,3 +642,13 @@ def test_the_default_search_pauses_promotes_and_keeps_to_its_epoch_budget(tmp_pa
         if "stopped_at_rung" in trials
         else not cut
     )
+    # Tune's saved state lists each trial's checkpoints without a copy of the result each was
+    # reported with (that copy grew every state save with the epochs run); the newest is whole
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    (state_file,) = (storage / "d").glob("experiment_state-*.json")
+    for _, metadata in json.loads(state_file.read_text())["trial_data"]:
+        manager = _TrainingRunMetadata.from_json_state(metadata).checkpoint_manager
+        listed = manager._checkpoint_results
+        assert listed and all(r.metrics == {} for r in listed)
+        assert "val_mse" in manager._latest_checkpoint_result.metrics

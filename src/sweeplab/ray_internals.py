@@ -20,6 +20,27 @@ def restored_run_config(tuner: Any) -> Any:
     return tuner._local_tuner.get_run_config()
 
 
+def compact_run_metadata() -> None:
+    """Tune encodes each trial's run metadata (its last result, running statistics of every
+    metric, its checkpoints) again after every result, at each experiment-state save (every
+    second here), as JSON indented by 2: the pure-Python encoder, ~25 ms a trial a save of the
+    driver's CPU on this machine, taken from the trials it runs beside. Unindented JSON goes
+    through the C encoder and reads back the same (Tune's reader is json.loads)."""
+    import json
+
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+    from ray.tune.utils.serialization import TuneFunctionEncoder
+
+    def get_json_state(self: Any) -> str:
+        if self._cached_json is None:
+            data = self.__dict__
+            data.pop("_cached_json", None)
+            self._cached_json = json.dumps(data, cls=TuneFunctionEncoder)
+        return self._cached_json
+
+    setattr(_TrainingRunMetadata, "get_json_state", get_json_state)  # noqa: B010  (mypy: a method is not assignable)
+
+
 # ------------------------------------------------------------------ environment and processes
 
 
