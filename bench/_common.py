@@ -66,7 +66,8 @@ class ProcessCpu:
     def __init__(self):
         import threading
 
-        import psutil  # the bench extra
+        import ray  # noqa: F401  (Ray ships psutil and puts it on the path as it is imported)
+        import psutil
 
         self._me, self._seen, self._done = psutil.Process(), {}, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
