@@ -52,7 +52,7 @@ class Sweep(NamedTuple):
     wall: float  # seconds, Ray's start included
     ray_start: float
     driver_cpu: float  # CPU seconds of the driver process (all its threads) while Tune ran
-    processes: dict = {}  # pid -> (what it is, CPU seconds) for the driver's descendants (ProcessCpu)
+    processes: dict  # pid -> (what it is, CPU seconds) for the driver's descendants (ProcessCpu)
 
 
 class ProcessCpu:
@@ -61,7 +61,15 @@ class ProcessCpu:
     when it starts a local Ray. A process that ends between two samples loses at most its last
     0.2 s. ``stop()`` returns pid -> (what it is, CPU seconds)."""
 
-    RAY_PROCESSES = ("gcs_server", "raylet", "dashboard/agent.py", "runtime_env/agent", "log_monitor", "monitor.py")
+    # Ray's processes by name (its agents and workers are named ray::...), else by the script
+    # their command line runs (log_monitor.py before monitor.py, which it contains)
+    NAMES = {
+        "raylet": "raylet",
+        "gcs_server": "gcs_server",
+        "ray::DashboardAgent": "dashboard agent",
+        "ray::RuntimeEnvAgent": "runtime_env agent",
+    }
+    SCRIPTS = ("log_monitor.py", "monitor.py", "dashboard.py")
 
     def __init__(self):
         import threading
@@ -74,12 +82,13 @@ class ProcessCpu:
         self._thread.start()
 
     def _what(self, proc) -> str:
-        cmd = " ".join(proc.cmdline())
-        if "default_worker.py" in cmd or proc.name().startswith("ray::"):
+        name = proc.name()
+        if name in self.NAMES:
+            return self.NAMES[name]
+        if name.startswith("ray::"):
             return "worker"
-        return next(
-            (k.split("/")[0] for k in self.RAY_PROCESSES if k in cmd), "dashboard" if "dashboard" in cmd else "other"
-        )
+        cmd = " ".join(proc.cmdline())
+        return next((s.removesuffix(".py") for s in self.SCRIPTS if s in cmd), "other")
 
     def _run(self) -> None:
         import psutil
@@ -87,9 +96,8 @@ class ProcessCpu:
         while not self._done.is_set():
             for proc in self._me.children(recursive=True):
                 try:
-                    t = proc.cpu_times()
-                    what = self._seen[proc.pid][0] if proc.pid in self._seen else self._what(proc)
-                    self._seen[proc.pid] = (what, t.user + t.system)
+                    t = proc.cpu_times()  # what it is, again: a new worker takes its ray:: name once started
+                    self._seen[proc.pid] = (self._what(proc), t.user + t.system)
                 except psutil.Error:  # ended since the listing
                     pass
             self._done.wait(0.2)
@@ -100,15 +108,17 @@ class ProcessCpu:
         return dict(self._seen)
 
 
-def cpu_split(processes: dict, trial_pids) -> dict:
-    """CPU seconds of the trials' worker processes (those ``trial_pids`` names) and of Ray's
-    own (every other descendant: raylet, GCS, agents, idle workers), by kind."""
+def cpu_split(processes: dict, trial_pids) -> tuple[float, dict]:
+    """CPU seconds of the trials' worker processes (those ``trial_pids`` names), and of Ray's
+    own (every other descendant: raylet, GCS, agents, idle workers) by kind."""
     trial_pids = set(trial_pids)
-    out: dict = {"trial processes": 0.0}
+    trials, ray_kinds = 0.0, {}
     for pid, (what, cpu) in processes.items():
-        key = "trial processes" if pid in trial_pids else f"Ray: {what}"
-        out[key] = out.get(key, 0.0) + cpu
-    return out
+        if pid in trial_pids:
+            trials += cpu
+        else:
+            ray_kinds[what] = ray_kinds.get(what, 0.0) + cpu
+    return trials, ray_kinds
 
 
 def timed_sweep(folder: str, name: str, space: str, cpus: int, **options) -> Sweep:

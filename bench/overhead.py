@@ -79,10 +79,9 @@ def where_cpu_went(sweep, cpus: int) -> tuple[list[dict], dict]:
     """The machine's CPU seconds over the sweep's wall time: the trials' processes, the driver
     while Tune ran, Ray's own processes. On a machine the trials fill, the driver's and Ray's
     share is taken from the trials."""
-    split = cpu_split(sweep.processes, sweep.history["pid"].unique())
-    trials_cpu = split.pop("trial processes")
-    ray_cpu = sum(split.values())
-    by_kind = ", ".join(f"{k.removeprefix('Ray: ')} {v:.1f}" for k, v in sorted(split.items(), key=lambda kv: -kv[1]))
+    trials_cpu, ray_kinds = cpu_split(sweep.processes, sweep.history["pid"].unique())
+    ray_cpu = sum(ray_kinds.values())
+    by_kind = ", ".join(f"{k} {v:.1f}" for k, v in sorted(ray_kinds.items(), key=lambda kv: -kv[1]))
     rows = [
         {"what": f"CPU the machine had in the sweep's wall time ({cpus} x wall)", "seconds": cpus * sweep.wall},
         {"what": "  used by the trials' worker processes", "seconds": trials_cpu},
@@ -97,7 +96,7 @@ def where_cpu_went(sweep, cpus: int) -> tuple[list[dict], dict]:
         "cpu_trials_s": trials_cpu,
         "cpu_driver_s": sweep.driver_cpu,
         "cpu_ray_s": ray_cpu,
-        "cpu_ray_by_process_s": {k.removeprefix("Ray: "): round(v, 2) for k, v in split.items()},
+        "cpu_ray_by_process_s": {k: round(v, 2) for k, v in ray_kinds.items()},
     }
     return rows, figures
 

@@ -34,9 +34,9 @@ def init_ray(
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     # Tune's checkpoint manager keeps, for every checkpoint it lists, a copy of the whole result
     # reported with it (the validation predictions included), and each state save encodes them
-    # all again: a save cost grew with the epochs run, 55 ms a save by a trial's 8th epoch. With
-    # no checkpoint score attribute set, this keeps the checkpoints' paths and drops their copies
-    # (the results store holds every row; the newest checkpoint's result is kept whole).
+    # all again, more with every epoch run. With no checkpoint score attribute set, this keeps
+    # the checkpoints' paths and drops their copies (the results store holds every row; the
+    # newest checkpoint's result is kept whole).
     os.environ.setdefault("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
     # Tune's CSV / JSON / TensorBoard loggers cost the driver ~15 ms a trial (a writer thread
     # and an fsync a result, and files in the staging folder Tune copies whole to storage at
